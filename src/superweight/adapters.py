@@ -1,0 +1,114 @@
+"""Architecture adapters: where each model family keeps its decoder layers and MLP down projection.
+
+Coordinates are always (layer, row, col) of the equivalent ``nn.Linear`` weight: row = output
+(residual) channel, col = input (intermediate) channel, whatever the storage orientation.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+
+class UnsupportedModelError(ValueError):
+    """The model's family has no adapter."""
+
+
+@dataclass(frozen=True)
+class Adapter:
+    family: str
+    model_types: tuple[str, ...]
+    layers_path: str  # attribute path from the causal-LM module to the decoder layer list
+    down_path: str  # attribute path from a decoder layer to the MLP down projection
+    transposed: bool = False  # True for GPT-2's Conv1D, which stores weight as (in, out)
+
+    def layers(self, model: nn.Module) -> nn.ModuleList:
+        return _getattr_path(model, self.layers_path)
+
+    def down_proj(self, model: nn.Module, layer: int) -> nn.Module:
+        layers = self.layers(model)
+        if not 0 <= layer < len(layers):
+            raise IndexError(f"layer {layer} out of range: the model has {len(layers)} decoder layers (0..{len(layers) - 1})")
+        return _getattr_path(layers[layer], self.down_path)
+
+    def down_shape(self, model: nn.Module) -> tuple[int, int]:
+        """(out_features, in_features) of the down projection, as an nn.Linear would have them."""
+        w = self.down_proj(model, 0).weight
+        return (w.shape[1], w.shape[0]) if self.transposed else (w.shape[0], w.shape[1])
+
+    def check_coord(self, model: nn.Module, layer: int, row: int, col: int) -> None:
+        n_layers = len(self.layers(model))
+        out_f, in_f = self.down_shape(model)
+        problems = []
+        if not 0 <= layer < n_layers:
+            problems.append(f"layer {layer} not in 0..{n_layers - 1}")
+        if not 0 <= row < out_f:
+            problems.append(f"row {row} not in 0..{out_f - 1} (output channels)")
+        if not 0 <= col < in_f:
+            problems.append(f"col {col} not in 0..{in_f - 1} (input channels)")
+        if problems:
+            raise IndexError(
+                f"super-weight coordinate ({layer}, {row}, {col}) does not fit this model: " + "; ".join(problems)
+                + ". Fix the coordinate in config (layer, row = output channel, col = input channel of the down projection)."
+            )
+
+    def _index(self, row: int, col: int) -> tuple[int, int]:
+        return (col, row) if self.transposed else (row, col)
+
+    def get_weight(self, model: nn.Module, layer: int, row: int, col: int) -> float:
+        self.check_coord(model, layer, row, col)
+        return float(self.down_proj(model, layer).weight[self._index(row, col)].item())
+
+    def set_weight(self, model: nn.Module, layer: int, row: int, col: int, value: float | torch.Tensor) -> None:
+        self.check_coord(model, layer, row, col)
+        with torch.no_grad():
+            self.down_proj(model, layer).weight[self._index(row, col)] = value
+
+    def down_row(self, model: nn.Module, layer: int, row: int) -> torch.Tensor:
+        """The weights feeding output channel ``row`` (length in_features)."""
+        w = self.down_proj(model, layer).weight
+        return w[:, row] if self.transposed else w[row]
+
+    def linear_modules(self, model: nn.Module):
+        """(name, module, transposed) for every linear weight inside the decoder layers (norms excluded)."""
+        from transformers.pytorch_utils import Conv1D
+
+        for i, layer in enumerate(self.layers(model)):
+            for name, mod in layer.named_modules():
+                if isinstance(mod, nn.Linear):
+                    yield f"{self.layers_path}.{i}.{name}", mod, False
+                elif isinstance(mod, Conv1D):
+                    yield f"{self.layers_path}.{i}.{name}", mod, True
+
+
+ADAPTERS: tuple[Adapter, ...] = (
+    Adapter("llama", ("llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3_text", "olmo", "olmo2", "phi3"),
+            "model.layers", "mlp.down_proj"),
+    Adapter("gpt2", ("gpt2",), "transformer.h", "mlp.c_proj", transposed=True),
+    Adapter("opt", ("opt",), "model.decoder.layers", "fc2"),
+    Adapter("gpt_neox", ("gpt_neox",), "gpt_neox.layers", "mlp.dense_4h_to_h"),
+    Adapter("falcon", ("falcon",), "transformer.h", "mlp.dense_4h_to_h"),
+)
+
+
+def supported_model_types() -> list[str]:
+    return sorted(t for a in ADAPTERS for t in a.model_types)
+
+
+def get_adapter(model_or_type: nn.Module | str) -> Adapter:
+    """The adapter for a model (or a ``config.model_type`` string)."""
+    model_type = model_or_type if isinstance(model_or_type, str) else getattr(model_or_type.config, "model_type", None)
+    for a in ADAPTERS:
+        if model_type in a.model_types:
+            return a
+    raise UnsupportedModelError(
+        f"no architecture adapter for model_type {model_type!r}. Supported: {', '.join(supported_model_types())}. "
+        "Add an Adapter to superweight/adapters.py naming its decoder layers and MLP down projection."
+    )
+
+
+def _getattr_path(obj, path: str):
+    for part in path.split("."):
+        obj = getattr(obj, part)
+    return obj

@@ -1,0 +1,238 @@
+"""Data-free super-weight detection (paper section 3): hooks on every down projection, spike rule,
+the iterative zero-and-rerun loop, and confirmation by ablation on real text."""
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import nn
+
+from .adapters import Adapter, get_adapter
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PROMPT = "Apple Inc. is a worldwide tech company."
+
+
+@dataclass
+class LayerStats:
+    """Max |value| of one layer's down-projection input and output, with channel and token."""
+
+    layer: int
+    in_max: float
+    in_channel: int
+    in_token: int
+    in_median: float
+    out_max: float
+    out_channel: int
+    out_token: int
+    out_median: float
+    contrib_channel: int  # input channel contributing most to the output max (the candidate's col)
+
+
+@dataclass
+class Candidate:
+    layer: int
+    row: int
+    col: int
+    weight: float
+    in_value: float  # down_proj input at (token, col)
+    out_value: float  # down_proj output at (token, row)
+    token: int
+    iteration: int
+    ppl_ratio: float | None = None
+    confirmed: bool | None = None
+
+    @property
+    def coord(self) -> tuple[int, int, int]:
+        return (self.layer, self.row, self.col)
+
+
+@dataclass
+class SpikeRule:
+    """``absolute``: both maxima above ``threshold`` (official code: 50).
+    ``relative``: both maxima above ``ratio`` times the layer's median |value| (massive-activations style)."""
+
+    kind: str = "absolute"
+    threshold: float = 50.0
+    ratio: float = 1000.0
+
+    def __post_init__(self):
+        if self.kind not in ("absolute", "relative"):
+            raise ValueError(f"spike rule must be 'absolute' or 'relative', got {self.kind!r}")
+
+    def __call__(self, s: LayerStats) -> bool:
+        if self.kind == "absolute":
+            return s.in_max > self.threshold and s.out_max > self.threshold
+        return (s.in_max > self.ratio * max(s.in_median, 1e-12)) and (s.out_max > self.ratio * max(s.out_median, 1e-12))
+
+
+@dataclass
+class DetectionResult:
+    candidates: list[Candidate]
+    iterations: list[list[LayerStats]]  # per iteration, per layer
+    prompt: str
+    rule: dict
+    stopped: str  # "no spike" or "iteration cap"
+    base_ppl: float | None = None
+    confirm_factor: float | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def super_weights(self) -> list[Candidate]:
+        return [c for c in self.candidates if c.confirmed]
+
+    def to_dict(self) -> dict:
+        return {
+            "prompt": self.prompt, "rule": self.rule, "stopped": self.stopped, "base_ppl": self.base_ppl,
+            "confirm_factor": self.confirm_factor,
+            "super_weights": [asdict(c) for c in self.super_weights],
+            "candidates": [asdict(c) for c in self.candidates],
+            "status": "confirmed super weight" if self.super_weights else "no confirmed super weight",
+            **self.extra,
+        }
+
+
+def _first_seq(t: torch.Tensor) -> torch.Tensor:
+    """(tokens, features) of the first sequence; OPT flattens (batch, tokens) before its MLP."""
+    t = t.detach()
+    return t[0] if t.dim() == 3 else t
+
+
+def prompt_ids(tok, prompt: str, device) -> torch.Tensor:
+    return tok(prompt, return_tensors="pt")["input_ids"].to(device)
+
+
+@torch.no_grad()
+def activation_maxima(model: nn.Module, input_ids: torch.Tensor, adapter: Adapter | None = None) -> list[LayerStats]:
+    """One forward pass; per layer the max |input| and |output| of the down projection (first sequence)."""
+    adapter = adapter or get_adapter(model)
+    caught: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def hook(i):
+        def fn(mod, inp, out):
+            caught[i] = (_first_seq(inp[0]).float(), _first_seq(out).float())
+        return fn
+
+    handles = [adapter.down_proj(model, i).register_forward_hook(hook(i)) for i in range(len(adapter.layers(model)))]
+    try:
+        model(input_ids)
+    finally:
+        for h in handles:
+            h.remove()
+    stats = []
+    for i in sorted(caught):
+        x, y = caught[i]
+        xa, ya = x.abs(), y.abs()
+        in_tok, in_ch = divmod(int(xa.argmax()), xa.shape[1])
+        out_tok, out_ch = divmod(int(ya.argmax()), ya.shape[1])
+        w_row = adapter.down_row(model, i, out_ch).float()
+        contrib = (x[out_tok] * w_row).abs()
+        stats.append(LayerStats(i, float(xa.max()), in_ch, in_tok, float(xa.median()),
+                                float(ya.max()), out_ch, out_tok, float(ya.median()), int(contrib.argmax())))
+    return stats
+
+
+@torch.no_grad()
+def residual_maxima(model: nn.Module, input_ids: torch.Tensor) -> list[dict]:
+    """Per layer, max |hidden state| of the residual stream (index 0 = embeddings) with its channel and token."""
+    hs = model(input_ids, output_hidden_states=True).hidden_states
+    rows = []
+    for i, h in enumerate(hs):
+        a = h[0].float().abs()
+        t, c = divmod(int(a.argmax()), a.shape[1])
+        rows.append({"layer": i, "max_abs": float(a.max()), "channel": c, "token": t})
+    return rows
+
+
+def find_candidates(model: nn.Module, tok, prompt: str = DEFAULT_PROMPT, rule: SpikeRule | None = None,
+                    max_iters: int = 5) -> DetectionResult:
+    """Iterate: find spiking layers, zero their candidate weights, rerun, until no spike or the cap.
+
+    The model is left exactly as it was (every zeroed weight is put back and checked)."""
+    adapter = get_adapter(model)
+    rule = rule or SpikeRule()
+    device = next(model.parameters()).device
+    ids = prompt_ids(tok, prompt, device)
+    found: list[Candidate] = []
+    iterations: list[list[LayerStats]] = []
+    stopped = "iteration cap"
+    try:
+        for it in range(max_iters):
+            stats = activation_maxima(model, ids, adapter)
+            iterations.append(stats)
+            new = []
+            for s in stats:
+                if not rule(s):
+                    continue
+                row, col = s.out_channel, s.contrib_channel
+                if any(c.coord == (s.layer, row, col) for c in found):
+                    continue
+                w = adapter.get_weight(model, s.layer, row, col)
+                if w == 0.0:
+                    continue
+                caught_in = s.in_max if col == s.in_channel else None
+                new.append(Candidate(s.layer, row, col, w, caught_in if caught_in is not None else float("nan"),
+                                     s.out_max, s.out_token, it))
+            if not new:
+                stopped = "no spike"
+                break
+            for c in new:
+                if c.in_value != c.in_value:  # col is not the input max: record the input there
+                    c.in_value = _input_at(model, adapter, ids, c)
+                log.info("iteration %d: candidate layer %d [%d, %d] weight %.4g, in %.4g, out %.4g",
+                         it, c.layer, c.row, c.col, c.weight, c.in_value, c.out_value)
+                adapter.set_weight(model, c.layer, c.row, c.col, 0.0)
+            found.extend(new)
+        else:
+            iterations.append(activation_maxima(model, ids, adapter))
+            if not any(rule(s) for s in iterations[-1]):
+                stopped = "no spike"
+    finally:
+        for c in found:
+            adapter.set_weight(model, c.layer, c.row, c.col, c.weight)
+            assert adapter.get_weight(model, c.layer, c.row, c.col) == c.weight
+    return DetectionResult(found, iterations, prompt, asdict(rule), stopped)
+
+
+@torch.no_grad()
+def _input_at(model, adapter, ids, c: Candidate) -> float:
+    got = {}
+
+    def keep(mod, inp, out):  # returns None: a forward hook's return value would replace the output
+        got.setdefault("x", _first_seq(inp[0]))
+
+    h = adapter.down_proj(model, c.layer).register_forward_hook(keep)
+    try:
+        model(ids)
+    finally:
+        h.remove()
+    return float(got["x"][c.token, c.col])
+
+
+def confirm(model: nn.Module, result: DetectionResult, ids: torch.Tensor, seqlen: int, max_windows: int,
+            factor: float = 2.0) -> DetectionResult:
+    """Zero each candidate alone; it is a super weight if perplexity rises by ``factor`` or more."""
+    from .intervene import zeroed
+    from .perplexity import perplexity
+
+    base = perplexity(model, ids, seqlen, max_windows, progress=False)["ppl"]
+    result.base_ppl, result.confirm_factor = base, factor
+    for c in result.candidates:
+        with zeroed(model, [c.coord]):
+            p = perplexity(model, ids, seqlen, max_windows, progress=False)["ppl"]
+        c.ppl_ratio = p / base
+        c.confirmed = bool(c.ppl_ratio >= factor)
+        log.info("confirm layer %d [%d, %d]: ppl x%.3g -> %s", c.layer, c.row, c.col, c.ppl_ratio,
+                 "super weight" if c.confirmed else "not confirmed")
+    return result
+
+
+def compare_known(found: list[tuple[int, int, int]], known: list[tuple[int, int, int]]) -> list[dict]:
+    """Each coordinate as 'found' (in both), 'missed' (known only) or 'new' (found only)."""
+    f, k = {tuple(c) for c in found}, {tuple(c) for c in known}
+    rows = [{"layer": c[0], "row": c[1], "col": c[2], "status": "found"} for c in sorted(f & k)]
+    rows += [{"layer": c[0], "row": c[1], "col": c[2], "status": "missed"} for c in sorted(k - f)]
+    rows += [{"layer": c[0], "row": c[1], "col": c[2], "status": "new"} for c in sorted(f - k)]
+    return rows

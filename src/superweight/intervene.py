@@ -1,0 +1,201 @@
+"""Interventions on one loaded model: zero, scale, prune other outliers, restore the super activation.
+
+Each checks that it changed what it meant to change and logs the values before and after (the
+official code silently pruned nothing for some model ids)."""
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import Iterable
+
+import torch
+from torch import nn
+
+from .adapters import get_adapter
+
+log = logging.getLogger(__name__)
+
+Coord = tuple[int, int, int]
+
+
+class InterventionError(RuntimeError):
+    """An intervention did not change the model as intended."""
+
+
+def scale_weights(model: nn.Module, coords: Iterable[Coord], factor: float) -> list[dict]:
+    """Multiply each super weight by ``factor`` in place; returns before/after records."""
+    a = get_adapter(model)
+    records = []
+    for layer, row, col in coords:
+        before = a.get_weight(model, layer, row, col)
+        a.set_weight(model, layer, row, col, before * factor)
+        after = a.get_weight(model, layer, row, col)
+        expected = torch.tensor(before * factor, dtype=a.down_proj(model, layer).weight.dtype).item()
+        if after != expected:
+            raise InterventionError(f"layer {layer} [{row}, {col}]: expected {expected}, weight is {after}")
+        if factor != 1 and before != 0 and after == before:
+            raise InterventionError(f"layer {layer} [{row}, {col}] unchanged by factor {factor}")
+        log.info("scale x%g layer %d [%d, %d]: %.6g -> %.6g", factor, layer, row, col, before, after)
+        records.append({"layer": layer, "row": row, "col": col, "before": before, "after": after})
+    return records
+
+
+def zero_weights(model: nn.Module, coords: Iterable[Coord]) -> list[dict]:
+    """Set each super weight to 0 in place (asserting it was nonzero and is zero now)."""
+    coords = list(coords)
+    a = get_adapter(model)
+    for layer, row, col in coords:
+        if a.get_weight(model, layer, row, col) == 0.0:
+            raise InterventionError(f"layer {layer} [{row}, {col}] is already 0: pruning it would change nothing")
+    return scale_weights(model, coords, 0.0)
+
+
+@contextlib.contextmanager
+def zeroed(model: nn.Module, coords: Iterable[Coord]):
+    """Temporarily zero the given weights; restore them bit-exactly afterwards."""
+    a = get_adapter(model)
+    coords = list(coords)
+    saved = [a.down_proj(model, l).weight[a._index(r, c)].clone() for l, r, c in coords]
+    zero_weights(model, coords)
+    try:
+        yield
+    finally:
+        for (l, r, c), v in zip(coords, saved):
+            a.set_weight(model, l, r, c, v)
+
+
+def _sw_mask_positions(model, sws: Iterable[Coord]) -> dict[str, list[tuple[int, int]]]:
+    """Storage indices of the super weights, per module name."""
+    a = get_adapter(model)
+    out: dict[str, list[tuple[int, int]]] = {}
+    for l, r, c in sws:
+        name = f"{a.layers_path}.{l}.{a.down_path}"
+        out.setdefault(name, []).append(a._index(r, c))
+    return out
+
+
+def prune_nonsw(model: nn.Module, sws: Iterable[Coord], rule: str = "fraction", amount: float = 1e-6) -> dict:
+    """Zero the largest-magnitude decoder linear weights other than the super weights.
+
+    rule ``fraction``: the top ``amount`` fraction of all decoder linear weights, ranked globally;
+    ``count``: the top ``int(amount)`` globally; ``per_tensor``: the official code's rule, the top
+    ``int(numel * amount)`` of each tensor (nothing in tensors under 1/amount elements).
+    Super weights are excluded from the ranking, so they are kept. Returns a summary with the count."""
+    a = get_adapter(model)
+    sw_pos = _sw_mask_positions(model, sws)
+    mods = [(n, m) for n, m, _ in a.linear_modules(model)]
+    total = sum(m.weight.numel() for _, m in mods)
+    if rule == "fraction":
+        k_global = int(total * amount)
+    elif rule == "count":
+        k_global = int(amount)
+    elif rule == "per_tensor":
+        k_global = None
+    else:
+        raise ValueError(f"prune_nonsw rule must be fraction, count or per_tensor, got {rule!r}")
+
+    def ranked(name, m, k):
+        w = m.weight.detach().abs().flatten().float()
+        for r, c in sw_pos.get(name, []):
+            w[r * m.weight.shape[1] + c] = -1.0  # never selected
+        k = min(k, w.numel())
+        vals, idx = torch.topk(w, k) if k else (w[:0], w[:0].long())
+        return vals, idx
+
+    chosen: list[tuple[str, torch.Tensor]] = []
+    if k_global is None:
+        for n, m in mods:
+            k = int(m.weight.numel() * amount)
+            if k:
+                vals, idx = ranked(n, m, k)
+                chosen.append((n, idx[vals >= 0]))
+    elif k_global > 0:
+        cands = []  # a tensor's top k_global is enough to take the global top k_global
+        for j, (n, m) in enumerate(mods):
+            vals, idx = ranked(n, m, k_global)
+            cands.append((vals, idx, torch.full_like(idx, j)))
+        vals = torch.cat([c[0] for c in cands]); idx = torch.cat([c[1] for c in cands]); src = torch.cat([c[2] for c in cands])
+        top = torch.topk(vals, min(k_global, len(vals))).indices
+        top = top[vals[top] >= 0]
+        for j in src[top].unique().tolist():
+            sel = top[src[top] == j]
+            chosen.append((mods[j][0], idx[sel]))
+    by_name = dict(mods)
+    n_pruned, magnitudes, per_module = 0, [], {}
+    with torch.no_grad():
+        for n, idx in chosen:
+            flat = by_name[n].weight.view(-1)
+            magnitudes.append(flat[idx].abs().float())
+            flat[idx] = 0
+            if (flat[idx] != 0).any():
+                raise InterventionError(f"{n}: pruned weights are not zero")
+            n_pruned += len(idx)
+            per_module[n] = len(idx)
+    mags = torch.cat(magnitudes) if magnitudes else torch.zeros(0)
+    if n_pruned == 0:
+        log.warning("prune_nonsw (%s, %g) pruned nothing: every tensor is below 1/amount elements", rule, amount)
+    summary = {"rule": rule, "amount": amount, "n_pruned": n_pruned, "n_weights_considered": total,
+               "largest_pruned": sorted(mags.tolist(), reverse=True)[:10],
+               "smallest_pruned": float(mags.min()) if len(mags) else None, "per_module": per_module}
+    log.info("prune_nonsw: %d weights zeroed (rule %s, amount %g); largest |w| %s", n_pruned, rule, amount,
+             summary["largest_pruned"][:3])
+    return summary
+
+
+class RestoreSuperActivation:
+    """Forward hooks that put the super activation back after its super weight(s) were zeroed.
+
+    The original value of down_proj's output channel ``row`` is recomputed in the same forward pass
+    from the layer's input and the *original* weight row, so it is the unmodified model's value for
+    the same input. ``tokens``: ``max`` restores it at the token where it is largest (official code),
+    ``all`` at every token (which equals not pruning: kept for tests)."""
+
+    def __init__(self, model: nn.Module, original_rows: dict[tuple[int, int], torch.Tensor], tokens: str = "max"):
+        if tokens not in ("max", "all"):
+            raise ValueError(f"restore tokens must be 'max' or 'all', got {tokens!r}")
+        self.model, self.rows, self.tokens = model, original_rows, tokens
+        self.handles = []
+        self.restored: list[dict] = []
+
+    @classmethod
+    def capture(cls, model: nn.Module, sws: Iterable[Coord], tokens: str = "max") -> "RestoreSuperActivation":
+        """Copy the original weight rows of the super weights' output channels (call before pruning)."""
+        a = get_adapter(model)
+        rows = {}
+        for l, r, _ in sws:
+            rows[(l, r)] = a.down_row(model, l, r).detach().clone()
+        return cls(model, rows, tokens)
+
+    def _hook(self, layer: int, row: int, w_row: torch.Tensor, bias):
+        def fn(mod, inp, out):
+            x = inp[0]
+            flat = out.dim() == 2  # OPT runs its MLP on (batch * tokens, features)
+            if flat:
+                x, out = x[None], out[None]
+            orig = x @ w_row.to(x.dtype) + (bias[row] if bias is not None else 0)  # (B, T)
+            out = out.clone()
+            if self.tokens == "all":
+                out[..., row] = orig
+            else:
+                t = orig.abs().argmax(dim=-1)  # per sequence
+                b = torch.arange(out.shape[0], device=out.device)
+                out[b, t, row] = orig[b, t]
+                if len(self.restored) < 8:
+                    self.restored.append({"layer": layer, "row": row, "token": t.tolist(), "value": orig[b, t].tolist()})
+            return out[0] if flat else out
+        return fn
+
+    def __enter__(self):
+        a = get_adapter(self.model)
+        for (l, r), w_row in self.rows.items():
+            mod = a.down_proj(self.model, l)
+            self.handles.append(mod.register_forward_hook(self._hook(l, r, w_row, getattr(mod, "bias", None))))
+        return self
+
+    def attach(self):
+        return self.__enter__()
+
+    def __exit__(self, *exc):
+        for h in self.handles:
+            h.remove()
+        self.handles = []

@@ -1,0 +1,50 @@
+"""Perplexity, GPTQ protocol: the whole corpus tokenized once, non-overlapping windows, exp(mean token NLL)."""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+
+def tokenize(tok, text: str) -> torch.Tensor:
+    """The corpus as one 1-D tensor of token ids (no special tokens added mid-corpus)."""
+    return torch.tensor(tok(text, add_special_tokens=False)["input_ids"], dtype=torch.long)
+
+
+def windows(n_tokens: int, seqlen: int, max_windows: int | None = None, drop_last: bool = True) -> list[tuple[int, int]]:
+    """[start, end) spans of non-overlapping windows. GPTQ drops the short tail (drop_last)."""
+    if seqlen < 2:
+        raise ValueError(f"seqlen must be at least 2, got {seqlen}")
+    spans = [(s, min(s + seqlen, n_tokens)) for s in range(0, n_tokens, seqlen)]
+    if drop_last or len(spans) and spans[-1][1] - spans[-1][0] < 2:
+        spans = [sp for sp in spans if sp[1] - sp[0] == seqlen] if drop_last else spans[:-1]
+    if max_windows is not None:
+        spans = spans[:max_windows]
+    if not spans:
+        raise ValueError(f"corpus of {n_tokens} tokens is shorter than one window of {seqlen}; lower seqlen")
+    return spans
+
+
+@torch.no_grad()
+def perplexity(model: nn.Module, ids: torch.Tensor, seqlen: int, max_windows: int | None = None,
+               batch_size: int = 1, progress: bool = True, desc: str = "perplexity") -> dict:
+    """exp(mean NLL) over all predicted tokens of the windows. Non-finite logits count as infinite NLL."""
+    device = next(model.parameters()).device
+    spans = windows(len(ids), seqlen, max_windows)
+    nll_sum, n_tok, nonfinite = 0.0, 0, 0
+    batches = [spans[i:i + batch_size] for i in range(0, len(spans), batch_size)]
+    for batch in tqdm(batches, desc=desc, disable=not progress, mininterval=5):
+        x = torch.stack([ids[s:e] for s, e in batch]).to(device)
+        logits = model(x).logits.float()
+        logp = torch.log_softmax(logits[:, :-1], dim=-1)
+        tok_nll = -logp.gather(-1, x[:, 1:, None]).squeeze(-1)
+        bad = ~torch.isfinite(tok_nll)
+        nonfinite += int(bad.sum())
+        nll_sum += float(tok_nll[~bad].double().sum()) + (math.inf if bad.any() else 0.0)
+        n_tok += tok_nll.numel()
+    mean = nll_sum / n_tok
+    ppl = math.exp(mean) if mean < 700 else math.inf
+    return {"ppl": ppl, "nll_mean": mean, "tokens": n_tok, "windows": len(spans), "seqlen": seqlen,
+            "nonfinite_tokens": nonfinite}

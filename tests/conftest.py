@@ -1,0 +1,20 @@
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+sys.path.insert(0, str(Path(__file__).parent))
+
+import pytest  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("SUPERWEIGHT_DATA", REPO.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def data_dir():
+    if not (DATA / "wikitext2" / "wiki.test.raw").is_file():
+        pytest.fail(f"evaluation data not found at {DATA}; set SUPERWEIGHT_DATA to the shared/data directory")
+    return DATA

@@ -1,0 +1,85 @@
+"""Tiny random models built in code, with planted super weights whose coordinates the tests know."""
+from __future__ import annotations
+
+import torch
+import transformers as tf
+
+from superweight.adapters import get_adapter
+
+H, I, L, V = 32, 64, 4, 128
+
+CONFIGS = {
+    "llama": lambda: tf.LlamaConfig(hidden_size=H, intermediate_size=I, num_hidden_layers=L, num_attention_heads=4,
+                                    num_key_value_heads=4, vocab_size=V, max_position_embeddings=256),
+    "mistral": lambda: tf.MistralConfig(hidden_size=H, intermediate_size=I, num_hidden_layers=L, num_attention_heads=4,
+                                        num_key_value_heads=2, vocab_size=V, max_position_embeddings=256),
+    "qwen2": lambda: tf.Qwen2Config(hidden_size=H, intermediate_size=I, num_hidden_layers=L, num_attention_heads=4,
+                                    num_key_value_heads=2, vocab_size=V, max_position_embeddings=256),
+    "gemma": lambda: tf.GemmaConfig(hidden_size=H, intermediate_size=I, num_hidden_layers=L, num_attention_heads=4,
+                                    num_key_value_heads=1, head_dim=8, vocab_size=V, max_position_embeddings=256),
+    "phi3": lambda: tf.Phi3Config(hidden_size=H, intermediate_size=I, num_hidden_layers=L, num_attention_heads=4,
+                                  num_key_value_heads=4, vocab_size=V, max_position_embeddings=256, pad_token_id=0),
+    "olmo": lambda: tf.OlmoConfig(hidden_size=H, intermediate_size=I, num_hidden_layers=L, num_attention_heads=4,
+                                  vocab_size=V, max_position_embeddings=256, pad_token_id=0),
+    "gpt2": lambda: tf.GPT2Config(n_embd=H, n_inner=I, n_layer=L, n_head=4, vocab_size=V, n_positions=256),
+    "opt": lambda: tf.OPTConfig(hidden_size=H, ffn_dim=I, num_hidden_layers=L, num_attention_heads=4, vocab_size=V,
+                                word_embed_proj_dim=H, max_position_embeddings=256),
+    "gpt_neox": lambda: tf.GPTNeoXConfig(hidden_size=H, intermediate_size=I, num_hidden_layers=L, num_attention_heads=4,
+                                         vocab_size=V, max_position_embeddings=256),
+}
+
+# the MLP modules whose output rows feed the down projection's input channel ``col``
+_UP = {
+    "llama": ["mlp.gate_proj", "mlp.up_proj"], "mistral": ["mlp.gate_proj", "mlp.up_proj"],
+    "qwen2": ["mlp.gate_proj", "mlp.up_proj"], "gemma": ["mlp.gate_proj", "mlp.up_proj"],
+    "olmo": ["mlp.gate_proj", "mlp.up_proj"], "phi3": ["mlp.gate_up_proj"], "gpt2": ["mlp.c_fc"],
+    "opt": ["fc1"], "gpt_neox": ["mlp.dense_h_to_4h"],
+}
+
+
+def tiny_model(family: str = "llama", seed: int = 0):
+    torch.manual_seed(seed)
+    cfg = CONFIGS[family]()
+    cfg._attn_implementation = "eager"
+    model = tf.AutoModelForCausalLM.from_config(cfg).eval()
+    return model
+
+
+def _get(mod, path):
+    for p in path.split("."):
+        mod = getattr(mod, p)
+    return mod
+
+
+@torch.no_grad()
+def plant(model, layer: int, row: int, col: int, weight: float = 40.0, boost: float = 60.0, family: str | None = None):
+    """A super weight at (layer, row, col) and a matching input outlier at channel col."""
+    family = family or model.config.model_type
+    a = get_adapter(model)
+    block = a.layers(model)[layer]
+    for name in _UP[family]:
+        m = _get(block, name)
+        w = m.weight
+        if family == "gpt2":  # Conv1D (in, out)
+            w[:, col] *= boost
+            if m.bias is not None:
+                m.bias[col] = 1.0
+        elif family == "phi3":  # fused gate|up
+            w[col] *= boost
+            w[I + col] *= boost
+        else:
+            w[col] *= boost
+            if getattr(m, "bias", None) is not None:
+                m.bias[col] = 1.0
+    a.set_weight(model, layer, row, col, weight)
+    return model
+
+
+class ToyTokenizer:
+    """Enough of a tokenizer for detection on tiny models: one id per character."""
+
+    def __call__(self, text, return_tensors=None, add_special_tokens=True):
+        ids = [ord(ch) % V for ch in text]
+        if return_tensors == "pt":
+            return {"input_ids": torch.tensor([ids])}
+        return {"input_ids": ids}
