@@ -236,3 +236,31 @@ def compare_known(found: list[tuple[int, int, int]], known: list[tuple[int, int,
     rows += [{"layer": c[0], "row": c[1], "col": c[2], "status": "missed"} for c in sorted(k - f)]
     rows += [{"layer": c[0], "row": c[1], "col": c[2], "status": "new"} for c in sorted(f - k)]
     return rows
+
+
+def detect_model(model: nn.Module, tok, text: str | None, prompt: str = DEFAULT_PROMPT, rule: SpikeRule | None = None,
+                 max_iters: int = 3, confirm_factor: float = 2.0, seqlen: int = 512, windows: int = 4,
+                 known: list[tuple[int, int, int]] | None = None):
+    """Detection end to end: candidates, confirmation on ``text`` (skipped when None), residual maxima
+    with and without the confirmed super weights, comparison with known coordinates.
+
+    Returns (summary dict, per-iteration per-layer maxima rows, residual-stream rows)."""
+    from .intervene import zeroed
+    from .perplexity import tokenize
+
+    result = find_candidates(model, tok, prompt, rule, max_iters)
+    if text is not None and result.candidates:
+        ids = tokenize(tok, text)
+        confirm(model, result, ids, seqlen, windows, confirm_factor)
+    summary = result.to_dict()
+    sws = [c.coord for c in result.super_weights]
+    if known is not None:
+        summary["known"] = compare_known(sws, [tuple(k) for k in known])
+    layer_rows = [{"iteration": it, **asdict(s)} for it, stats in enumerate(result.iterations) for s in stats]
+    ids = prompt_ids(tok, prompt, next(model.parameters()).device)
+    residual = [{"condition": "original", **r} for r in residual_maxima(model, ids)]
+    if sws:
+        with zeroed(model, sws):
+            residual += [{"condition": "super weights zeroed", **r} for r in residual_maxima(model, ids)]
+    summary["n_layers"] = len(get_adapter(model).layers(model))
+    return summary, layer_rows, residual

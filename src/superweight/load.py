@@ -40,14 +40,13 @@ class ModelSpec:
     @classmethod
     def guess(cls, text: str) -> "ModelSpec":
         """A spec from a bare command-line argument: an existing path, a .gguf file, or a Hub id."""
-        p = Path(text)
-        if text.endswith(".gguf"):
-            return cls("gguf", text)
-        if p.is_dir():
-            return cls("local", text)
         if text.startswith("package:"):
             name, _, file = text[len("package:"):].partition("/")
             return cls("package", name, file or None)
+        if text.endswith(".gguf"):
+            return cls("gguf", text)
+        if Path(text).is_dir():
+            return cls("local", text)
         return cls("hub", text)
 
 

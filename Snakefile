@@ -1,0 +1,30 @@
+# superweight: find the super weights of LLMs and reproduce arXiv 2411.07191.
+#   snakemake --cores 2                      (default config: one small model, CPU, offline)
+#   snakemake --configfile config/paper.yaml --profile profiles/slurm
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/prepare.smk"
+include: "workflow/rules/detect.smk"
+include: "workflow/rules/ablation.smk"
+
+
+# rendering and bookkeeping run on the submit host, not as cluster jobs
+localrules:
+    all,
+    prepare_tasks,
+    plot_detect,
+    table1,
+    table1_all,
+
+
+rule all:
+    input:
+        all_outputs(),
+    default_target: True

@@ -1,0 +1,110 @@
+"""Evaluation text: WikiText-2 / C4 corpora and LAMBADA prompts, from a local data directory
+(layout of shared/data, see its README) or, when none is configured, from the Hugging Face Hub."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+# dataset -> files it needs, relative to the data directory
+FILES = {
+    "wikitext2": ["wikitext2/wiki.test.raw"],
+    "c4": ["c4/c4_validation_2k.parquet"],
+    "lambada_openai": ["lambada_openai/lambada_test.jsonl"],
+    "arc_easy": ["arc_easy/ARC-Easy-Test.jsonl"],
+    "arc_challenge": ["arc_challenge/ARC-Challenge-Test.jsonl"],
+    "piqa": ["piqa/valid.jsonl", "piqa/valid-labels.lst"],
+    "sciq": ["sciq/test.json"],
+    "winogrande": ["winogrande/dev.jsonl"],
+    "hellaswag": ["hellaswag/validation/dataset_info.json", "hellaswag/validation/data-00000-of-00001.arrow"],
+    "boolq": ["boolq/superglue_boolq/val.jsonl"],
+}
+
+
+class DataError(FileNotFoundError):
+    """Missing evaluation data; the message names the fix."""
+
+
+def resolve_data_dir(configured: str | None) -> Path | None:
+    """$SUPERWEIGHT_DATA overrides the config key ``data_dir``; None means: use the Hub."""
+    value = os.environ.get("SUPERWEIGHT_DATA") or configured
+    return Path(value).expanduser().resolve() if value else None
+
+
+def check_data(data_dir: Path | None, datasets: list[str]) -> None:
+    """Fail before any heavy work if a needed file is missing."""
+    if data_dir is None:
+        return
+    unknown = [d for d in datasets if d not in FILES]
+    if unknown:
+        raise DataError(f"unknown dataset(s) {unknown}; known: {', '.join(FILES)}")
+    missing = [str(data_dir / f) for d in datasets for f in FILES[d] if not (data_dir / f).is_file()]
+    if missing:
+        raise DataError(
+            f"missing evaluation data file(s): {', '.join(missing)}. Fix: set `data_dir` in config (or the environment "
+            "variable SUPERWEIGHT_DATA) to a directory laid out like shared/data, or set it to null to read from the Hub."
+        )
+
+
+def files_of(data_dir: Path | None, datasets: list[str]) -> list[Path]:
+    return [] if data_dir is None else [data_dir / f for d in datasets for f in FILES[d]]
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def checksums(data_dir: Path | None, datasets: list[str]) -> dict[str, str]:
+    return {str(p.relative_to(data_dir)): sha256(p) for p in files_of(data_dir, datasets)}
+
+
+def wikitext2_text(data_dir: Path | None) -> str:
+    """WikiText-2 raw test, GPTQ style ("\\n\\n".join of the HF rows == wiki.test.raw read as is)."""
+    if data_dir is None:
+        from datasets import load_dataset
+
+        return "\n\n".join(load_dataset("wikitext", "wikitext-2-raw-v1", split="test")["text"])
+    check_data(data_dir, ["wikitext2"])
+    return (data_dir / FILES["wikitext2"][0]).read_text(encoding="utf-8")
+
+
+def c4_text(data_dir: Path | None, n_docs: int = 1100) -> str:
+    """C4 validation documents joined by " " (GPTQ: the first 1100 of shard 0)."""
+    if data_dir is None:
+        from datasets import load_dataset
+
+        ds = load_dataset("allenai/c4", data_files={"validation": "en/c4-validation.00000-of-00008.json.gz"},
+                          split="validation")
+        texts = ds["text"][:n_docs]
+    else:
+        import pandas as pd
+
+        check_data(data_dir, ["c4"])
+        texts = pd.read_parquet(data_dir / FILES["c4"][0], columns=["text"])["text"].tolist()[:n_docs]
+    return " ".join(texts)
+
+
+def corpus_text(name: str, data_dir: Path | None, c4_docs: int = 1100) -> str:
+    if name == "wikitext2":
+        return wikitext2_text(data_dir)
+    if name == "c4":
+        return c4_text(data_dir, c4_docs)
+    raise ValueError(f"unknown perplexity corpus {name!r}; use wikitext2 or c4")
+
+
+def lambada_texts(data_dir: Path | None, n: int | None = None) -> list[str]:
+    """LAMBADA (OpenAI) test texts, in file order."""
+    if data_dir is None:
+        from datasets import load_dataset
+
+        texts = load_dataset("EleutherAI/lambada_openai", "default", split="test")["text"]
+    else:
+        check_data(data_dir, ["lambada_openai"])
+        with open(data_dir / FILES["lambada_openai"][0], encoding="utf-8") as f:
+            texts = [json.loads(line)["text"] for line in f if line.strip()]
+    return list(texts[:n] if n else texts)

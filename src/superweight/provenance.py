@@ -1,0 +1,68 @@
+"""What produced a result: package versions, the config values that shaped it, data checksums, time."""
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import math
+import platform
+import subprocess
+import time
+from pathlib import Path
+
+PACKAGES = ("superweight", "torch", "transformers", "lm_eval", "gguf", "datasets", "numpy", "pandas")
+
+
+def versions() -> dict[str, str | None]:
+    out = {"python": platform.python_version()}
+    for p in PACKAGES:
+        try:
+            out[p] = importlib.metadata.version(p)
+        except importlib.metadata.PackageNotFoundError:
+            out[p] = None
+    return out
+
+
+def git_commit() -> str | None:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+                              cwd=Path(__file__).parent).stdout.strip() or None
+    except Exception:
+        return None
+
+
+class Provenance:
+    """Start a clock; ``record()`` returns the provenance block to store beside a result."""
+
+    def __init__(self, model: str | None = None, condition: str | None = None, config: dict | None = None,
+                 data: dict[str, str] | None = None):
+        self.start = time.time()
+        self.info = {"model": model, "condition": condition, "config": config or {}, "data_sha256": data or {}}
+
+    def record(self, **extra) -> dict:
+        return {**self.info, **extra, "versions": versions(), "git_commit": git_commit(),
+                "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "wall_s": round(time.time() - self.start, 2)}
+
+
+def _clean(x):
+    """JSON without NaN/Infinity: non-finite floats become the strings 'inf', '-inf', 'nan'."""
+    if isinstance(x, float) and not math.isfinite(x):
+        return "nan" if x != x else ("inf" if x > 0 else "-inf")
+    if isinstance(x, dict):
+        return {k: _clean(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_clean(v) for v in x]
+    return x
+
+
+def write_json(path, obj) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(_clean(obj), indent=2, allow_nan=False) + "\n")
+
+
+def read_json(path) -> dict:
+    return json.loads(Path(path).read_text())
+
+
+def as_float(x) -> float:
+    """Read back a number written by write_json ('inf' strings included)."""
+    return float(x) if x is not None else math.nan

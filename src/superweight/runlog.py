@@ -1,0 +1,30 @@
+"""Per-job logging for workflow scripts: everything (logging, warnings, tqdm) goes to the rule's log file."""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+
+def start(smk) -> logging.Logger:
+    """Send this job's logging and stderr to ``smk.log[0]`` (when the rule has a log)."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if smk.log:
+        os.makedirs(os.path.dirname(smk.log[0]) or ".", exist_ok=True)
+        f = open(smk.log[0], "w", buffering=1)
+        sys.stderr = f
+        handler = logging.StreamHandler(f)
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    logging.captureWarnings(True)
+    try:
+        import torch
+
+        torch.set_num_threads(max(1, int(getattr(smk, "threads", 1) or 1)))
+    except ImportError:
+        pass
+    return logging.getLogger("superweight.job")

@@ -1,0 +1,77 @@
+"""Tables rendered from result files: Table 1 (ablation) per model and across models."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from .provenance import as_float
+
+TASK_LABELS = {"arc_challenge": "ARC-c", "arc_easy": "ARC-e", "hellaswag": "HellaSwag", "lambada_openai": "LAMBADA",
+               "piqa": "PIQA", "sciq": "SciQ", "winogrande": "Winogrande", "boolq": "BoolQ"}
+CORPUS_LABELS = {"c4": "C4 ppl", "wikitext2": "Wiki-2 ppl"}
+
+
+def table1_rows(results: list[dict]) -> pd.DataFrame:
+    """One row per (model, condition): accuracy per task in %, their average, perplexities, notes."""
+    rows = []
+    for r in results:
+        row = {"model": r["model"], "condition": r["condition"]}
+        if r.get("status") == "skipped":
+            row["note"] = r["reason"]
+            rows.append(row)
+            continue
+        for t, v in r["scores"].get("tasks", {}).items():
+            row[TASK_LABELS.get(t, t)] = 100 * as_float(v["acc"])
+        if r["scores"].get("tasks"):
+            row["avg"] = 100 * as_float(r["scores"]["avg_acc"])
+        for c, v in r["scores"].get("perplexity", {}).items():
+            row[CORPUS_LABELS.get(c, c)] = as_float(v["ppl"])
+        if r["condition"] == "prune_nonsw":
+            p = r["intervention"]["prune_nonsw"]
+            row["note"] = f"{p['n_pruned']} weights pruned ({p['rule']}, {p['amount']:g})"
+        elif r["condition"] in ("prune_sw", "prune_sw_restore_sa"):
+            row["note"] = f"{len(r['intervention']['super_weights'])} super weight(s) zeroed"
+        rows.append(row)
+    df = pd.DataFrame(rows)
+    order = {c: i for i, c in enumerate(["original", "prune_sw", "prune_nonsw", "prune_sw_restore_sa"])}
+    df["_o"] = df["condition"].map(order)
+    return df.sort_values(["model", "_o"]).drop(columns="_o").reset_index(drop=True)
+
+
+def with_paper(df: pd.DataFrame, paper: dict[str, dict] | None) -> pd.DataFrame:
+    """Interleave the paper's numbers (source column 'paper') for side-by-side reading."""
+    if not paper:
+        return df.assign(source="this run")
+    rows = []
+    for _, r in df.iterrows():
+        rows.append({**r.to_dict(), "source": "this run"})
+        p = paper.get(r["condition"])
+        if p:
+            rows.append({"model": r["model"], "condition": r["condition"], "source": "paper",
+                         **{TASK_LABELS.get(k, CORPUS_LABELS.get(k, k)): v for k, v in p.items()}})
+    return pd.DataFrame(rows)
+
+
+def _fmt(x):
+    if isinstance(x, float):
+        if math.isnan(x):
+            return "–"
+        if math.isinf(x):
+            return "inf"
+        return f"{x:.2f}" if abs(x) < 1e5 else f"{x:.3g}"
+    return "" if x is None else str(x)
+
+
+def write_table(df: pd.DataFrame, stem: str | Path, caption: str = "") -> list[Path]:
+    """CSV (full precision), Markdown and LaTeX (2 decimals, 'inf' for exploded perplexity, '–' for missing)."""
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    df.to_csv(stem.with_suffix(".csv"), index=False)
+    shown = df.map(_fmt) if hasattr(df, "map") else df.applymap(_fmt)
+    md = (f"{caption}\n\n" if caption else "") + shown.to_markdown(index=False) + "\n"
+    stem.with_suffix(".md").write_text(md)
+    tex = shown.to_latex(index=False, caption=caption or None, escape=True)
+    stem.with_suffix(".tex").write_text(tex)
+    return [stem.with_suffix(s) for s in (".csv", ".md", ".tex")]

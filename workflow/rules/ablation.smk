@@ -1,0 +1,89 @@
+rule tokenize_corpus:
+    """Tokenize a perplexity corpus once per model (GPTQ protocol: the whole text, one tensor)."""
+    input:
+        model=model_dir,
+        data=lambda wc: data_files([wc.corpus]),
+    output:
+        "results/{model}/corpora/{corpus}.pt",
+    wildcard_constraints:
+        corpus="wikitext2|c4",
+    params:
+        data_dir=str(DATA_DIR) if DATA_DIR else None,
+        c4_docs=config["perplexity"]["c4_docs"],
+    log:
+        "results/{model}/logs/tokenize_{corpus}.log",
+    conda:
+        "../../envs/model.yaml"
+    script:
+        "../scripts/tokenize_corpus.py"
+
+
+rule score:
+    """Table 1: one condition of the ablation, scored with perplexity and lm-eval zero-shot tasks."""
+    input:
+        model=model_dir,
+        detect="results/{model}/detect/super_weights.json",
+        corpora=expand("results/{{model}}/corpora/{corpus}.pt", corpus=config["perplexity"]["corpora"]),
+        tasks="results/tasks",
+    output:
+        "results/{model}/ablation/{condition}/scores.json",
+    params:
+        model=model_cfg,
+        perplexity=config["perplexity"],
+        eval=config["eval"],
+        ablation=config["ablation"],
+        device=config["device"],
+        data_dir=str(DATA_DIR) if DATA_DIR else None,
+    log:
+        "results/{model}/logs/score_{condition}.log",
+    benchmark:
+        "results/{model}/benchmarks/score_{condition}.tsv"
+    threads: 2
+    resources:
+        mem_mb=mem_mb,
+        runtime=runtime_min,
+        gpu=gpus,
+    conda:
+        "../../envs/model.yaml"
+    script:
+        "../scripts/score.py"
+
+
+rule table1:
+    """Table 1 for one model (with the paper's numbers beside it when known)."""
+    input:
+        expand("results/{{model}}/ablation/{condition}/scores.json", condition=CONDITIONS),
+    output:
+        report(
+            multiext("results/tables/table1_{model}", ".csv", ".md", ".tex"),
+            caption="../report/table1.rst",
+            category="Table 1 (ablation)",
+        ),
+    params:
+        paper=lambda wc: paper_results(config["models"][wc.model].get("paper"), "table1"),
+    log:
+        "results/logs/table1_{model}.log",
+    conda:
+        "../../envs/plot.yaml"
+    script:
+        "../scripts/table1.py"
+
+
+rule table1_all:
+    """Table 1 across every configured model."""
+    input:
+        expand("results/{model}/ablation/{condition}/scores.json", model=MODELS, condition=CONDITIONS),
+    output:
+        report(
+            multiext("results/tables/table1_all", ".csv", ".md", ".tex"),
+            caption="../report/table1.rst",
+            category="Table 1 (ablation)",
+        ),
+    params:
+        paper=None,
+    log:
+        "results/logs/table1_all.log",
+    conda:
+        "../../envs/plot.yaml"
+    script:
+        "../scripts/table1.py"

@@ -1,0 +1,86 @@
+# Helpers shared by every rule: the validated config, paths, resources sized from the model.
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(workflow.basedir) / "src"))  # run from a checkout without installing
+
+from superweight.config import ConfigError, validate
+from superweight.data import resolve_data_dir, files_of
+
+try:
+    validate(config, Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml")
+except ConfigError as e:
+    raise WorkflowError(f"config error: {e}") from None
+
+MODELS = list(config["models"])
+CONDITIONS = config["ablation"]["conditions"]
+DATA_DIR = resolve_data_dir(config.get("data_dir"))
+
+
+wildcard_constraints:
+    model="|".join(map(re.escape, MODELS)),
+    condition="|".join(CONDITIONS) if CONDITIONS else "none",
+
+
+def model_cfg(wildcards):
+    return config["models"][wildcards.model]
+
+
+def prepare_cfg(wildcards):
+    """The model's source for prepare_model; a packaged GGUF is resolved here (in the process that has the
+    package installed), so the job's conda env needs only the file path."""
+    from superweight.load import ModelSpec, package_file
+
+    cfg = dict(config["models"][wildcards.model])
+    if cfg["source"] == "package":
+        cfg.update(source="gguf", id=str(package_file(cfg["id"], cfg.get("file"))), file=None, package=cfg["id"])
+    return cfg
+
+
+def params_b(wildcards):
+    return float(config["models"][wildcards.model].get("params_b", 1.0))
+
+
+def mem_mb(wildcards, attempt=1):
+    """Model weights in fp32 + activations, doubled on retry; at least 4 GB."""
+    return int(max(4000, params_b(wildcards) * 1000 * 6 * attempt))
+
+
+def runtime_min(wildcards, attempt=1):
+    return int(max(30, params_b(wildcards) * 60) * attempt)
+
+
+def gpus(wildcards):
+    return 1 if str(config.get("device", "cpu")).startswith("cuda") else 0
+
+
+def data_files(datasets):
+    """Input files of the data directory (empty when reading from the Hub)."""
+    return [str(p) for p in files_of(DATA_DIR, datasets)]
+
+
+def model_dir(wildcards):
+    return f"results/{wildcards.model}/model"
+
+
+def all_outputs():
+    out = []
+    for m in MODELS:
+        out += [f"results/{m}/detect/super_weights.json", f"results/{m}/detect/down_proj_maxima.{config['plots']['format']}",
+                f"results/{m}/detect/residual_stream.{config['plots']['format']}"]
+    if CONDITIONS:
+        out += expand("results/tables/table1_{model}.md", model=MODELS) + ["results/tables/table1_all.md"]
+    return out
+
+
+def paper_results(key, table):
+    """The paper's numbers for a model (config/paper_results.yaml), or None."""
+    if not key:
+        return None
+    import yaml
+
+    allp = yaml.safe_load((Path(workflow.basedir) / "config" / "paper_results.yaml").read_text())
+    if key not in allp:
+        raise WorkflowError(f"config error: `paper: {key}` not in config/paper_results.yaml (has: {', '.join(allp)})")
+    return allp[key].get(table)

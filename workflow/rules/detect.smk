@@ -1,0 +1,56 @@
+rule detect:
+    """Data-free detection (iterated), confirmed by ablation on a WikiText-2 slice."""
+    input:
+        model=model_dir,
+        data=data_files([config["detection"]["confirm"]["corpus"]]),
+    output:
+        json="results/{model}/detect/super_weights.json",
+        layers="results/{model}/detect/layer_maxima.csv",
+        residual="results/{model}/detect/residual_stream.csv",
+    params:
+        detection=config["detection"],
+        model=model_cfg,
+        data_dir=str(DATA_DIR) if DATA_DIR else None,
+        device=config["device"],
+    log:
+        "results/{model}/logs/detect.log",
+    benchmark:
+        "results/{model}/benchmarks/detect.tsv"
+    threads: 2
+    resources:
+        mem_mb=mem_mb,
+        runtime=runtime_min,
+        gpu=gpus,
+    conda:
+        "../../envs/model.yaml"
+    script:
+        "../scripts/detect.py"
+
+
+rule plot_detect:
+    """Fig. 3 (down_proj maxima per layer) and Fig. 4 (residual stream, original vs super weights zeroed)."""
+    input:
+        json="results/{model}/detect/super_weights.json",
+        layers="results/{model}/detect/layer_maxima.csv",
+        residual="results/{model}/detect/residual_stream.csv",
+    output:
+        maxima=report(
+            "results/{model}/detect/down_proj_maxima.{fmt}",
+            caption="../report/down_proj_maxima.rst",
+            category="Detection",
+            subcategory="{model}",
+        ),
+        residual=report(
+            "results/{model}/detect/residual_stream.{fmt}",
+            caption="../report/residual_stream.rst",
+            category="Detection",
+            subcategory="{model}",
+        ),
+    params:
+        style=config["plots"],
+    log:
+        "results/{model}/logs/plot_detect_{fmt}.log",
+    conda:
+        "../../envs/plot.yaml"
+    script:
+        "../scripts/plot_detect.py"

@@ -1,0 +1,18 @@
+import _common  # noqa: F401
+import pandas as pd
+
+from superweight.plot import down_proj_maxima, residual_stream
+from superweight.provenance import read_json
+from superweight.runlog import start
+
+start(snakemake)
+model = snakemake.wildcards.model
+summary = read_json(snakemake.input.json)
+layers = pd.read_csv(snakemake.input.layers)
+sws = summary["super_weights"]
+coords = ", ".join(f"L{c['layer']} [{c['row']}, {c['col']}]" for c in sws) or "no confirmed super weight"
+down_proj_maxima(layers[layers["iteration"] == 0], [c["layer"] for c in sws],
+                 f"{model}: down_proj activations, prompt {summary['prompt']!r}\nsuper weights: {coords}",
+                 snakemake.output.maxima, snakemake.params.style)
+residual_stream(pd.read_csv(snakemake.input.residual), f"{model}: residual stream ({coords})",
+                snakemake.output.residual, snakemake.params.style)

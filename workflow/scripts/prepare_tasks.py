@@ -1,0 +1,14 @@
+import _common  # noqa: F401
+from pathlib import Path
+
+from superweight.evaluate import materialize_tasks
+from superweight.runlog import start
+
+log = start(snakemake)
+out = Path(snakemake.output[0])
+if snakemake.params.data_dir is None:
+    out.mkdir(parents=True, exist_ok=True)  # empty: lm-eval's built-in tasks from the Hub
+    log.info("no data_dir: evaluation uses lm-eval's built-in tasks")
+else:
+    materialize_tasks(Path(snakemake.params.data_dir), out, snakemake.params.tasks)
+    log.info("wrote local tasks %s to %s", snakemake.params.tasks, out)

@@ -1,0 +1,11 @@
+import _common  # noqa: F401
+from pathlib import Path
+
+from superweight.provenance import read_json
+from superweight.runlog import start
+from superweight.tables import table1_rows, with_paper, write_table
+
+start(snakemake)
+df = with_paper(table1_rows([read_json(f) for f in snakemake.input]), snakemake.params.paper)
+stem = Path(snakemake.output[0]).with_suffix("")
+write_table(df, stem, "Table 1: super-weight ablation (accuracy %, perplexity)")
