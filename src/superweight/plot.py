@@ -39,8 +39,9 @@ def residual_stream(res: pd.DataFrame, title: str, path, style: dict) -> None:
     """Fig. 4: max |residual stream| per layer, one line per condition (column 'condition')."""
     c = style.get("colors", {})
     fig, ax = _fig(style)
+    keys = {"super weights zeroed": "pruned"}  # style key of each condition's colour
     for i, (cond, d) in enumerate(res.groupby("condition", sort=False)):
-        ax.plot(d["layer"], d["max_abs"], "o-", ms=3, label=cond, color=c.get(cond, f"C{i}"))
+        ax.plot(d["layer"], d["max_abs"], "o-", ms=3, label=cond, color=c.get(keys.get(cond, cond), f"C{i}"))
     if style.get("log_scale", True):
         ax.set_yscale("log")
     ax.set_xlabel("layer (0 = embeddings)")

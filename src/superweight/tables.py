@@ -26,8 +26,9 @@ def table1_rows(results: list[dict]) -> pd.DataFrame:
             row[TASK_LABELS.get(t, t)] = 100 * as_float(v["acc"])
         if r["scores"].get("tasks"):
             row["avg"] = 100 * as_float(r["scores"]["avg_acc"])
-        for c, v in r["scores"].get("perplexity", {}).items():
-            row[CORPUS_LABELS.get(c, c)] = as_float(v["ppl"])
+        ppl = r["scores"].get("perplexity", {})
+        for c in sorted(ppl, key=lambda c: list(CORPUS_LABELS).index(c) if c in CORPUS_LABELS else 99):
+            row[CORPUS_LABELS.get(c, c)] = as_float(ppl[c]["ppl"])
         if r["condition"] == "prune_nonsw":
             p = r["intervention"]["prune_nonsw"]
             row["note"] = f"{p['n_pruned']} weights pruned ({p['rule']}, {p['amount']:g})"
@@ -35,6 +36,8 @@ def table1_rows(results: list[dict]) -> pd.DataFrame:
             row["note"] = f"{len(r['intervention']['super_weights'])} super weight(s) zeroed"
         rows.append(row)
     df = pd.DataFrame(rows)
+    if "note" in df:
+        df["note"] = df["note"].fillna("")
     order = {c: i for i, c in enumerate(["original", "prune_sw", "prune_nonsw", "prune_sw_restore_sa"])}
     df["_o"] = df["condition"].map(order)
     return df.sort_values(["model", "_o"]).drop(columns="_o").reset_index(drop=True)

