@@ -13,6 +13,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/prepare.smk"
 include: "workflow/rules/detect.smk"
 include: "workflow/rules/ablation.smk"
+include: "workflow/rules/analysis.smk"
 
 
 # rendering and bookkeeping run on the submit host, not as cluster jobs
@@ -22,9 +23,20 @@ localrules:
     plot_detect,
     table1,
     table1_all,
+    plot_stopwords,
+    plot_propagation,
+    plot_scaling,
+    table5,
 
 
 rule all:
     input:
         all_outputs(),
     default_target: True
+
+
+onsuccess:
+    from superweight.provenance import summarize_benchmarks
+
+    n = summarize_benchmarks("results", "results/timing.csv")
+    print(f"results/timing.csv: time and memory of {n} benchmarked jobs")

@@ -18,3 +18,11 @@ def data_dir():
     if not (DATA / "wikitext2" / "wiki.test.raw").is_file():
         pytest.fail(f"evaluation data not found at {DATA}; set SUPERWEIGHT_DATA to the shared/data directory")
     return DATA
+
+
+@pytest.fixture
+def wf(tmp_path, data_dir):
+    """A copy of the workflow (Snakefile, workflow/, config/, ...) in a temporary directory."""
+    from test_workflow import copy_workflow
+
+    return copy_workflow(tmp_path / "wf", data_dir)

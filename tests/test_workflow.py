@@ -29,11 +29,6 @@ def snakemake(cwd: Path, *args, timeout=600):
                           timeout=timeout)
 
 
-@pytest.fixture
-def wf(tmp_path, data_dir):
-    return copy_workflow(tmp_path / "wf", data_dir)
-
-
 def test_dry_run_lists_whole_dag(wf):
     r = snakemake(wf, "-n", "--cores", "1")
     assert r.returncode == 0, r.stderr[-3000:]

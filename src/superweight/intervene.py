@@ -74,13 +74,15 @@ def _sw_mask_positions(model, sws: Iterable[Coord]) -> dict[str, list[tuple[int,
     return out
 
 
-def prune_nonsw(model: nn.Module, sws: Iterable[Coord], rule: str = "fraction", amount: float = 1e-6) -> dict:
+def prune_nonsw(model: nn.Module, sws: Iterable[Coord], rule: str = "fraction", amount: float = 1e-6,
+                keep_undo: bool = False) -> dict:
     """Zero the largest-magnitude decoder linear weights other than the super weights.
 
     rule ``fraction``: the top ``amount`` fraction of all decoder linear weights, ranked globally;
     ``count``: the top ``int(amount)`` globally; ``per_tensor``: the official code's rule, the top
     ``int(numel * amount)`` of each tensor (nothing in tensors under 1/amount elements).
-    Super weights are excluded from the ranking, so they are kept. Returns a summary with the count."""
+    Super weights are excluded from the ranking, so they are kept. Returns a summary with the count;
+    with ``keep_undo`` its "_undo" entry holds the pruned values for ``undo_prune`` (no model copy needed)."""
     a = get_adapter(model)
     sw_pos = _sw_mask_positions(model, sws)
     mods = [(n, m) for n, m, _ in a.linear_modules(model)]
@@ -121,10 +123,12 @@ def prune_nonsw(model: nn.Module, sws: Iterable[Coord], rule: str = "fraction", 
             sel = top[src[top] == j]
             chosen.append((mods[j][0], idx[sel]))
     by_name = dict(mods)
-    n_pruned, magnitudes, per_module = 0, [], {}
+    n_pruned, magnitudes, per_module, undo = 0, [], {}, []
     with torch.no_grad():
         for n, idx in chosen:
             flat = by_name[n].weight.view(-1)
+            if keep_undo:
+                undo.append((n, idx, flat[idx].clone()))
             magnitudes.append(flat[idx].abs().float())
             flat[idx] = 0
             if (flat[idx] != 0).any():
@@ -137,9 +141,19 @@ def prune_nonsw(model: nn.Module, sws: Iterable[Coord], rule: str = "fraction", 
     summary = {"rule": rule, "amount": amount, "n_pruned": n_pruned, "n_weights_considered": total,
                "largest_pruned": sorted(mags.tolist(), reverse=True)[:10],
                "smallest_pruned": float(mags.min()) if len(mags) else None, "per_module": per_module}
+    if keep_undo:
+        summary["_undo"] = undo
     log.info("prune_nonsw: %d weights zeroed (rule %s, amount %g); largest |w| %s", n_pruned, rule, amount,
              summary["largest_pruned"][:3])
     return summary
+
+
+def undo_prune(model: nn.Module, summary: dict) -> None:
+    """Put back the weights a ``prune_nonsw(..., keep_undo=True)`` zeroed."""
+    mods = {n: m for n, m, _ in get_adapter(model).linear_modules(model)}
+    with torch.no_grad():
+        for n, idx, vals in summary.pop("_undo"):
+            mods[n].weight.view(-1)[idx] = vals
 
 
 class RestoreSuperActivation:

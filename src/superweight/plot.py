@@ -49,3 +49,54 @@ def residual_stream(res: pd.DataFrame, title: str, path, style: dict) -> None:
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=7)
     _save(fig, path, style)
+
+
+def stopword_bars(df: pd.DataFrame, summary: dict, model: str, path, style: dict) -> None:
+    """Fig. 5: the top tokens' mean next-token probability, original vs super weights zeroed; stopwords in colour."""
+    c = style.get("colors", {})
+    fig, ax = _fig(style)
+    if summary.get("status") == "skipped" or df.empty:
+        ax.text(0.5, 0.5, f"{model}: no confirmed super weight\n(stopword analysis not applicable)",
+                ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        _save(fig, path, style)
+        return
+    n = min(len(df), style.get("label_tokens", 20)) or len(df)
+    d = df.head(n)
+    x = range(len(d))
+    ax.bar([i - 0.2 for i in x], d["p_original"], 0.4, label="original", color=c.get("original", "C0"))
+    ax.bar([i + 0.2 for i in x], d["p_no_super_weight"], 0.4, label="super weights zeroed", color=c.get("pruned", "C3"))
+    ax.set_xticks(list(x))
+    ax.set_xticklabels([repr(t)[1:-1] or "␣" for t in d["token"].astype(str)], rotation=70, fontsize=7)
+    for lab, stop in zip(ax.get_xticklabels(), d["stopword"].astype(str) == "True"):
+        if stop:
+            lab.set_color(c.get("stopword", "C1"))
+            lab.set_fontweight("bold")
+    ax.set_ylabel("mean next-token probability")
+    ratios = ", ".join(f"{w!r} x{summary[f'ratio_{w}']:.2g}" for w in ("the", ".", ",") if summary.get(f"ratio_{w}"))
+    ax.set_title(f"{model}: {summary['n_prompts']} LAMBADA prompts; stopwords (coloured labels) hold "
+                 f"{summary['stopword_mass_original']:.2f} -> {summary['stopword_mass_no_super_weight']:.2f} "
+                 f"of the mass\n{ratios}  (paper, Llama-7B: 'the' x2.1, '.' x4.9, ',' x10.5)", fontsize=8)
+    ax.legend(fontsize=7)
+    _save(fig, path, style)
+
+
+def scaling_curve(df: pd.DataFrame, path, style: dict) -> None:
+    """Fig. 6: average zero-shot accuracy against the super-weight scaling factor, one line per model."""
+    fig, ax = _fig(style)
+    skipped = []
+    for i, (model, d) in enumerate(df.groupby("model", sort=True)):
+        if "avg" not in d or d["avg"].isna().all():
+            skipped.append(model)
+            continue
+        ax.plot(d["factor"], d["avg"], "o-", ms=4, label=model, color=style.get("colors", {}).get(model, f"C{i}"))
+    ax.axvline(1.0, color="grey", ls=":", lw=1)
+    ax.set_xlabel("super-weight scaling factor (1 = original)")
+    ax.set_ylabel("average zero-shot accuracy (%)")
+    title = "Super-weight scaling"
+    if skipped:
+        title += f" (no confirmed super weight: {', '.join(skipped)})"
+    ax.set_title(title, fontsize=9)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7)
+    _save(fig, path, style)

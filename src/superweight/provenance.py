@@ -66,3 +66,20 @@ def read_json(path) -> dict:
 def as_float(x) -> float:
     """Read back a number written by write_json ('inf' strings included)."""
     return float(x) if x is not None else math.nan
+
+
+def summarize_benchmarks(results_dir, out_csv) -> int:
+    """results/timing.csv: every job's Snakemake benchmark (seconds, max RSS), one row per job, by rule."""
+    import pandas as pd
+
+    rows = []
+    for f in sorted(Path(results_dir).glob("*/benchmarks/*.tsv")):
+        d = pd.read_csv(f, sep="\t")
+        if d.empty:
+            continue
+        job = f.stem
+        rows.append({"model": f.parent.parent.name, "job": job, "s": float(d["s"].iloc[-1]),
+                     "max_rss_mb": float(d["max_rss"].iloc[-1]) if "max_rss" in d else None})
+    if rows:
+        pd.DataFrame(rows).sort_values(["model", "job"]).to_csv(out_csv, index=False)
+    return len(rows)

@@ -78,3 +78,37 @@ def write_table(df: pd.DataFrame, stem: str | Path, caption: str = "") -> list[P
     tex = shown.to_latex(index=False, caption=caption or None, escape=True)
     stem.with_suffix(".tex").write_text(tex)
     return [stem.with_suffix(s) for s in (".csv", ".md", ".tex")]
+
+
+def scaling_rows(results: list[dict]) -> pd.DataFrame:
+    """One row per (model, factor): accuracy per task (%), average, perplexities; skipped models keep a note."""
+    rows = []
+    for r in results:
+        row = {"model": r["model"], "factor": as_float(r.get("factor"))}
+        if r.get("status") == "skipped":
+            row["note"] = r["reason"]
+        else:
+            for t, v in r["scores"].get("tasks", {}).items():
+                row[TASK_LABELS.get(t, t)] = 100 * as_float(v["acc"])
+            row["avg"] = 100 * as_float(r["scores"].get("avg_acc"))
+            for c, v in r["scores"].get("perplexity", {}).items():
+                row[CORPUS_LABELS.get(c, c)] = as_float(v["ppl"])
+        rows.append(row)
+    return pd.DataFrame(rows).sort_values(["model", "factor"]).reset_index(drop=True)
+
+
+def table5(df: pd.DataFrame) -> pd.DataFrame:
+    """Per model and task: accuracy at factor 1 (original) and at the factor with the best average."""
+    out = []
+    for model, d in df.groupby("model", sort=True):
+        if "avg" not in d or d["avg"].isna().all():
+            out.append({"model": model, "task": "–", "note": "no confirmed super weight"})
+            continue
+        orig = d[d["factor"] == 1.0]
+        best = d.loc[d["avg"].idxmax()]
+        tasks = [c for c in d.columns if c in TASK_LABELS.values()] + ["avg"]
+        for t in tasks:
+            out.append({"model": model, "task": t,
+                        "original (x1)": float(orig[t].iloc[0]) if len(orig) else math.nan,
+                        "best factor": float(best["factor"]), "best": float(best[t])})
+    return pd.DataFrame(out)

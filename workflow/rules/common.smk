@@ -16,15 +16,28 @@ except ConfigError as e:
 MODELS = list(config["models"])
 CONDITIONS = config["ablation"]["conditions"]
 DATA_DIR = resolve_data_dir(config.get("data_dir"))
+FACTORS = [f"{float(f):g}" for f in config["analysis"]["scaling"]["factors"]]
 
 
 wildcard_constraints:
     model="|".join(map(re.escape, MODELS)),
+    factor=r"[0-9.]+",
+    fmt="png|pdf|svg",
     condition="|".join(CONDITIONS) if CONDITIONS else "none",
 
 
+LOAD_KEYS = ("source", "id", "file", "revision", "dtype")
+
+
 def model_cfg(wildcards):
-    return config["models"][wildcards.model]
+    """Only the keys that change how the model loads: editing params_b, paper or known coordinates
+    must not rerun model jobs."""
+    m = config["models"][wildcards.model]
+    return {k: m[k] for k in LOAD_KEYS if k in m}
+
+
+def known_sws(wildcards):
+    return config["models"][wildcards.model].get("super_weights")
 
 
 def prepare_cfg(wildcards):
@@ -32,7 +45,7 @@ def prepare_cfg(wildcards):
     package installed), so the job's conda env needs only the file path."""
     from superweight.load import ModelSpec, package_file
 
-    cfg = dict(config["models"][wildcards.model])
+    cfg = model_cfg(wildcards)
     if cfg["source"] == "package":
         cfg.update(source="gguf", id=str(package_file(cfg["id"], cfg.get("file"))), file=None, package=cfg["id"])
     return cfg
@@ -64,13 +77,22 @@ def model_dir(wildcards):
     return f"results/{wildcards.model}/model"
 
 
+def scaling_eval():
+    """The eval config for the scaling sweep (its own per-task limit when set)."""
+    limit = config["analysis"]["scaling"]["limit"]
+    return {**config["eval"], "limit": config["eval"]["limit"] if limit is None else limit}
+
+
 def all_outputs():
+    fmt = config["plots"]["format"]
     out = []
     for m in MODELS:
-        out += [f"results/{m}/detect/super_weights.json", f"results/{m}/detect/down_proj_maxima.{config['plots']['format']}",
-                f"results/{m}/detect/residual_stream.{config['plots']['format']}"]
+        out += [f"results/{m}/detect/super_weights.json", f"results/{m}/detect/down_proj_maxima.{fmt}",
+                f"results/{m}/detect/residual_stream.{fmt}", f"results/{m}/stopwords/stopwords.{fmt}",
+                f"results/{m}/propagation/residual_max.{fmt}", f"results/{m}/propagation/case_study.md"]
     if CONDITIONS:
         out += expand("results/tables/table1_{model}.md", model=MODELS) + ["results/tables/table1_all.md"]
+    out += [f"results/figures/scaling.{fmt}", "results/tables/table5.md"]
     return out
 
 

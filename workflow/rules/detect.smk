@@ -10,6 +10,7 @@ rule detect:
     params:
         detection=config["detection"],
         model=model_cfg,
+        known=known_sws,
         data_dir=str(DATA_DIR) if DATA_DIR else None,
         device=config["device"],
     log:

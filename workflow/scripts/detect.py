@@ -19,7 +19,7 @@ model, tok = load_model(snakemake.input.model, mcfg.get("dtype", "float32"), sna
 summary, layers, residual = detect_model(
     model, tok, corpus_text(conf["corpus"], data_dir), det["prompt"],
     SpikeRule(det["rule"], threshold=det["threshold"], ratio=det["ratio"]), det["max_iters"],
-    conf["factor"], conf["seqlen"], conf["windows"], known=mcfg.get("super_weights"))
+    conf["factor"], conf["seqlen"], conf["windows"], known=snakemake.params.known)
 summary["provenance"] = prov.record()
 write_json(snakemake.output.json, summary)
 pd.DataFrame(layers).to_csv(snakemake.output.layers, index=False)

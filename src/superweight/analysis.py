@@ -1,0 +1,99 @@
+"""Mechanism analyses (paper section 3.3-3.4): stopword probabilities, super-activation propagation,
+next-token case studies. Scaling reuses intervene.scale_weights and the scoring engine."""
+from __future__ import annotations
+
+import logging
+import string
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from .detect import residual_maxima
+from .intervene import prune_nonsw, undo_prune, zeroed
+
+log = logging.getLogger(__name__)
+
+
+def stopword_set() -> set[str]:
+    """English stopwords of the maintained `stop-words` package (Alir3z4/python-stop-words) plus every
+    ASCII punctuation character: the paper counts "." and "," as stopwords."""
+    from stop_words import get_stop_words
+
+    return {w.lower() for w in get_stop_words("en")} | set(string.punctuation)
+
+
+def token_text(tok, token_id: int) -> str:
+    """The token's text with the tokenizer's space marker stripped (Ġ for byte-level BPE, ▁ for SentencePiece)."""
+    return tok.decode([token_id]).strip().replace("\u2581", "").replace("\u0120", "")
+
+
+def lambada_prompts(texts: list[str]) -> list[str]:
+    """Each text with its last word removed (the LAMBADA target), as lm-eval builds the context."""
+    return [" ".join(t.split(" ")[:-1]) for t in texts]
+
+
+@torch.no_grad()
+def mean_next_token_probs(model: nn.Module, tok, prompts: list[str], desc: str = "prompts") -> torch.Tensor:
+    """Next-token distribution after each prompt, averaged over prompts (float64, vocabulary-sized)."""
+    device = next(model.parameters()).device
+    total = None
+    for p in tqdm(prompts, desc=desc, mininterval=5):
+        ids = tok(p, return_tensors="pt")["input_ids"].to(device)
+        probs = torch.softmax(model(ids).logits[0, -1].double(), -1)
+        total = probs if total is None else total + probs
+    return (total / len(prompts)).cpu()
+
+
+def stopword_mass(probs: torch.Tensor, is_stop: torch.Tensor) -> float:
+    """Total probability on stopword tokens."""
+    return float(probs[is_stop].sum())
+
+
+def stopword_table(tok, p_orig: torch.Tensor, p_pruned: torch.Tensor, top_k: int = 30) -> tuple[list[dict], dict]:
+    """Top-k tokens by original probability with both probabilities and the ratio, and a summary."""
+    stops = stopword_set()
+    texts = [token_text(tok, i) for i in range(len(p_orig))]
+    is_stop = torch.tensor([t.lower() in stops and t != "" for t in texts])
+    order = torch.argsort(p_orig, descending=True)[:top_k].tolist()
+    rows = [{"rank": r + 1, "token_id": i, "token": texts[i], "stopword": bool(is_stop[i]),
+             "p_original": float(p_orig[i]), "p_no_super_weight": float(p_pruned[i]),
+             "ratio": float(p_pruned[i] / p_orig[i]) if p_orig[i] > 0 else float("inf")} for r, i in enumerate(order)]
+    summary = {"stopword_mass_original": stopword_mass(p_orig, is_stop),
+               "stopword_mass_no_super_weight": stopword_mass(p_pruned, is_stop),
+               "stopword_list": "stop-words (get_stop_words('en')) + string.punctuation", "top_k": top_k}
+    summary["stopword_mass_ratio"] = summary["stopword_mass_no_super_weight"] / max(summary["stopword_mass_original"], 1e-300)
+    # the paper's three headline tokens: the most probable token whose text is "the", "." or ","
+    for word in ("the", ".", ","):
+        ids = [i for i, t in enumerate(texts) if t == word]
+        if ids:
+            i = max(ids, key=lambda j: float(p_orig[j]))
+            summary[f"ratio_{word}"] = float(p_pruned[i] / p_orig[i]) if p_orig[i] > 0 else None
+    return rows, summary
+
+
+@torch.no_grad()
+def top_next_tokens(model: nn.Module, tok, prompt: str, k: int = 5) -> list[tuple[str, float]]:
+    ids = tok(prompt, return_tensors="pt")["input_ids"].to(next(model.parameters()).device)
+    probs = torch.softmax(model(ids).logits[0, -1].float(), -1)
+    vals, idx = torch.topk(probs, k)
+    return [(tok.decode([int(i)]), float(v)) for v, i in zip(vals, idx)]
+
+
+def propagation(model: nn.Module, tok, prompt: str, sws, nonsw_rule: str, nonsw_amount: float) -> list[dict]:
+    """Max |residual stream| per layer for: original, super weights removed, other outliers removed
+    (the prune_nonsw rule), and all of them removed. The model is restored afterwards."""
+    ids = tok(prompt, return_tensors="pt")["input_ids"].to(next(model.parameters()).device)
+    rows = [{"condition": "original", **r} for r in residual_maxima(model, ids)]
+    if sws:
+        with zeroed(model, sws):
+            rows += [{"condition": "super weights removed", **r} for r in residual_maxima(model, ids)]
+    summary = prune_nonsw(model, sws, nonsw_rule, nonsw_amount, keep_undo=True)
+    try:
+        rows += [{"condition": "other outliers removed", **r} for r in residual_maxima(model, ids)]
+        if sws:
+            with zeroed(model, sws):
+                rows += [{"condition": "all removed", **r} for r in residual_maxima(model, ids)]
+    finally:
+        undo_prune(model, summary)
+    return rows

@@ -1,0 +1,161 @@
+rule stopwords:
+    """Fig. 5: next-token probabilities on LAMBADA prompts, original vs super weights zeroed."""
+    input:
+        model=model_dir,
+        detect="results/{model}/detect/super_weights.json",
+        data=data_files(["lambada_openai"]),
+    output:
+        csv="results/{model}/stopwords/top_tokens.csv",
+        json="results/{model}/stopwords/summary.json",
+    params:
+        model=model_cfg,
+        stopwords=config["analysis"]["stopwords"],
+        data_dir=str(DATA_DIR) if DATA_DIR else None,
+        device=config["device"],
+    log:
+        "results/{model}/logs/stopwords.log",
+    benchmark:
+        "results/{model}/benchmarks/stopwords.tsv"
+    threads: 2
+    resources:
+        mem_mb=mem_mb,
+        runtime=runtime_min,
+        gpu=gpus,
+    conda:
+        "../../envs/model.yaml"
+    script:
+        "../scripts/stopwords.py"
+
+
+rule propagation:
+    """Fig. 4: max |residual stream| per layer: original, super weights / other outliers / all removed;
+    and the next-token case study with and without the super weights."""
+    input:
+        model=model_dir,
+        detect="results/{model}/detect/super_weights.json",
+    output:
+        csv="results/{model}/propagation/residual_max.csv",
+        case=multiext("results/{model}/propagation/case_study", ".csv", ".md"),
+    params:
+        model=model_cfg,
+        prompt=config["detection"]["prompt"],
+        ablation=config["ablation"],
+        case_study=config["analysis"]["case_study"],
+        device=config["device"],
+    log:
+        "results/{model}/logs/propagation.log",
+    threads: 2
+    resources:
+        mem_mb=mem_mb,
+        runtime=runtime_min,
+        gpu=gpus,
+    conda:
+        "../../envs/model.yaml"
+    script:
+        "../scripts/propagation.py"
+
+
+rule score_scaled:
+    """Fig. 6 / Table 5: the super weights multiplied by {factor}, scored."""
+    input:
+        model=model_dir,
+        detect="results/{model}/detect/super_weights.json",
+        corpora=expand("results/{{model}}/corpora/{corpus}.pt", corpus=config["analysis"]["scaling"]["corpora"]),
+        tasks="results/tasks",
+    output:
+        "results/{model}/scaling/x{factor}/scores.json",
+    params:
+        model=model_cfg,
+        perplexity=config["perplexity"],
+        eval=scaling_eval(),
+        ablation=config["ablation"],
+        device=config["device"],
+        data_dir=str(DATA_DIR) if DATA_DIR else None,
+    log:
+        "results/{model}/logs/score_scaled_x{factor}.log",
+    benchmark:
+        "results/{model}/benchmarks/score_scaled_x{factor}.tsv"
+    threads: 2
+    resources:
+        mem_mb=mem_mb,
+        runtime=runtime_min,
+        gpu=gpus,
+    conda:
+        "../../envs/model.yaml"
+    script:
+        "../scripts/score.py"
+
+
+rule plot_stopwords:
+    input:
+        csv="results/{model}/stopwords/top_tokens.csv",
+        json="results/{model}/stopwords/summary.json",
+    output:
+        report(
+            "results/{model}/stopwords/stopwords.{fmt}",
+            caption="../report/stopwords.rst",
+            category="Stopwords (Fig. 5)",
+            subcategory="{model}",
+        ),
+    params:
+        style=config["plots"],
+    log:
+        "results/{model}/logs/plot_stopwords_{fmt}.log",
+    conda:
+        "../../envs/plot.yaml"
+    script:
+        "../scripts/plot_stopwords.py"
+
+
+rule plot_propagation:
+    input:
+        "results/{model}/propagation/residual_max.csv",
+    output:
+        report(
+            "results/{model}/propagation/residual_max.{fmt}",
+            caption="../report/propagation.rst",
+            category="Propagation (Fig. 4)",
+            subcategory="{model}",
+        ),
+    params:
+        style=config["plots"],
+    log:
+        "results/{model}/logs/plot_propagation_{fmt}.log",
+    conda:
+        "../../envs/plot.yaml"
+    script:
+        "../scripts/plot_propagation.py"
+
+
+rule table5:
+    """Table 5: per task, the original model vs. the best scaling factor."""
+    input:
+        expand("results/{model}/scaling/x{factor}/scores.json", model=MODELS, factor=FACTORS),
+    output:
+        report(
+            multiext("results/tables/table5", ".csv", ".md", ".tex"),
+            caption="../report/scaling.rst",
+            category="Scaling (Fig. 6, Table 5)",
+        ),
+    log:
+        "results/logs/table5.log",
+    conda:
+        "../../envs/plot.yaml"
+    script:
+        "../scripts/table5.py"
+
+
+rule plot_scaling:
+    """Fig. 6: average accuracy against the scaling factor, one line per model."""
+    input:
+        expand("results/{model}/scaling/x{factor}/scores.json", model=MODELS, factor=FACTORS),
+    output:
+        report("results/figures/scaling.{fmt}", caption="../report/scaling.rst", category="Scaling (Fig. 6, Table 5)"),
+    params:
+        style=config["plots"],
+    log:
+        "results/logs/plot_scaling_{fmt}.log",
+    conda:
+        "../../envs/plot.yaml"
+    script:
+        "../scripts/plot_scaling.py"

@@ -1,0 +1,9 @@
+import _common  # noqa: F401
+import pandas as pd
+
+from superweight.plot import residual_stream
+from superweight.runlog import start
+
+start(snakemake)
+residual_stream(pd.read_csv(snakemake.input[0]), f"{snakemake.wildcards.model}: super-activation propagation",
+                snakemake.output[0], snakemake.params.style)

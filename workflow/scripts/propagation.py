@@ -1,0 +1,34 @@
+import _common  # noqa: F401
+from pathlib import Path
+
+import pandas as pd
+
+from superweight.analysis import propagation, top_next_tokens
+from superweight.intervene import zeroed
+from superweight.load import load_model
+from superweight.provenance import read_json
+from superweight.runlog import start
+from superweight.tables import write_table
+
+log = start(snakemake)
+p, wc = snakemake.params, snakemake.wildcards
+sws = [(c["layer"], c["row"], c["col"]) for c in read_json(snakemake.input.detect)["super_weights"]]
+model, tok = load_model(snakemake.input.model, p.model.get("dtype", "float32"), p.device)
+rows = propagation(model, tok, p.prompt, sws, p.ablation["prune_nonsw"]["rule"], p.ablation["prune_nonsw"]["amount"])
+pd.DataFrame(rows).to_csv(snakemake.output.csv, index=False)
+
+k = p.case_study["top_k"]
+case = []
+for prompt in p.case_study["prompts"]:
+    with_sw = top_next_tokens(model, tok, prompt, k)
+    if sws:
+        with zeroed(model, sws):
+            without = top_next_tokens(model, tok, prompt, k)
+    for i, (t, pr) in enumerate(with_sw):
+        row = {"prompt": prompt, "rank": i + 1, "token (original)": repr(t), "p (original)": pr}
+        if sws:
+            row.update({"token (no super weight)": repr(without[i][0]), "p (no super weight)": without[i][1]})
+        case.append(row)
+note = "" if sws else " (no confirmed super weight: original only)"
+write_table(pd.DataFrame(case), Path(snakemake.output.case[0]).with_suffix(""),
+            f"{wc.model}: top-{k} next tokens with and without the super weights{note}")

@@ -1,0 +1,34 @@
+import _common  # noqa: F401
+from pathlib import Path
+
+import pandas as pd
+
+from superweight.analysis import lambada_prompts, mean_next_token_probs, stopword_table
+from superweight.data import checksums, lambada_texts
+from superweight.intervene import zeroed
+from superweight.load import load_model
+from superweight.provenance import Provenance, read_json, write_json
+from superweight.runlog import start
+
+log = start(snakemake)
+p, wc = snakemake.params, snakemake.wildcards
+data_dir = Path(p.data_dir) if p.data_dir else None
+prov = Provenance(wc.model, "stopwords", {"stopwords": p.stopwords, "model": p.model},
+                  checksums(data_dir, ["lambada_openai"]))
+sws = [(c["layer"], c["row"], c["col"]) for c in read_json(snakemake.input.detect)["super_weights"]]
+cols = ["rank", "token_id", "token", "stopword", "p_original", "p_no_super_weight", "ratio"]
+if not sws:
+    pd.DataFrame(columns=cols).to_csv(snakemake.output.csv, index=False)
+    write_json(snakemake.output.json, {"model": wc.model, "status": "skipped", "reason": "no confirmed super weight",
+                                       "provenance": prov.record()})
+    raise SystemExit(0)
+model, tok = load_model(snakemake.input.model, p.model.get("dtype", "float32"), p.device)
+prompts = lambada_prompts(lambada_texts(data_dir, p.stopwords["n_prompts"]))
+p_orig = mean_next_token_probs(model, tok, prompts, "original")
+with zeroed(model, sws):
+    p_pruned = mean_next_token_probs(model, tok, prompts, "super weights zeroed")
+rows, summary = stopword_table(tok, p_orig, p_pruned, p.stopwords["top_k"])
+pd.DataFrame(rows, columns=cols).to_csv(snakemake.output.csv, index=False)
+write_json(snakemake.output.json, {"model": wc.model, "status": "done", "n_prompts": len(prompts),
+                                   "super_weights": [list(c) for c in sws], **summary, "provenance": prov.record()})
+log.info("stopword mass %.3f -> %.3f", summary["stopword_mass_original"], summary["stopword_mass_no_super_weight"])

@@ -1,0 +1,11 @@
+import _common  # noqa: F401
+from pathlib import Path
+
+from superweight.provenance import read_json
+from superweight.runlog import start
+from superweight.tables import scaling_rows, table5, write_table
+
+start(snakemake)
+df = table5(scaling_rows([read_json(f) for f in snakemake.input]))
+write_table(df, Path(snakemake.output[0]).with_suffix(""),
+            "Table 5: accuracy (%) per task, original (factor 1) vs. the factor with the best average accuracy")
