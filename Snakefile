@@ -14,6 +14,7 @@ include: "workflow/rules/prepare.smk"
 include: "workflow/rules/detect.smk"
 include: "workflow/rules/ablation.smk"
 include: "workflow/rules/analysis.smk"
+include: "workflow/rules/quantize.smk"
 
 
 # rendering and bookkeeping run on the submit host, not as cluster jobs
@@ -27,6 +28,9 @@ localrules:
     plot_propagation,
     plot_scaling,
     table5,
+    plot_wquant,
+    table_wquant,
+    table_aquant,
 
 
 rule all:

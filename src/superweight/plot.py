@@ -100,3 +100,33 @@ def scaling_curve(df: pd.DataFrame, path, style: dict) -> None:
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=7)
     _save(fig, path, style)
+
+
+def wquant_curves(df: pd.DataFrame, bits: int, path, style: dict) -> None:
+    """Fig. 7: average accuracy (left) and WikiText-2 perplexity (right) against block size, a line per method
+    (and per model when several)."""
+    d = df[(df["bits"] == bits) & df.get("note", pd.Series("", index=df.index)).fillna("").eq("")]
+    blocks = list(dict.fromkeys(d["block"]))
+    w, h = style.get("width", 6.4), style.get("height", 3.6)
+    fig, axes = plt.subplots(1, 2, figsize=(w * 1.6, h))
+    models = d["model"].unique()
+    for i, ((model, method), g) in enumerate(d.groupby(["model", "method"], sort=False)):
+        label = method if len(models) == 1 else f"{model} {method}"
+        x = [blocks.index(b) for b in g["block"]]
+        if "avg" in g:
+            axes[0].plot(x, g["avg"], "o-", ms=4, label=label, color=f"C{i}")
+        ppl = g.get("Wiki-2 ppl", g.get("C4 ppl"))
+        if ppl is not None:
+            axes[1].plot(x, ppl, "o-", ms=4, label=label, color=f"C{i}")
+    for ax in axes:
+        ax.set_xticks(range(len(blocks)))
+        ax.set_xticklabels(blocks, rotation=30, fontsize=7)
+        ax.set_xlabel("block size (elements of the flattened tensor, or tile)")
+    axes[0].set_ylabel("average zero-shot accuracy (%)")
+    axes[1].set_ylabel("perplexity")
+    if style.get("log_scale", True):
+        axes[1].set_yscale("log")
+    axes[0].legend(fontsize=7)
+    fig.suptitle(f"INT{bits} round-to-nearest weight quantization: rtn = plain, clip = z-score clipping, "
+                 "sw_aware = clipping + super weights kept", fontsize=8)
+    _save(fig, path, style)

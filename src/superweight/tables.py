@@ -112,3 +112,57 @@ def table5(df: pd.DataFrame) -> pd.DataFrame:
                         "original (x1)": float(orig[t].iloc[0]) if len(orig) else math.nan,
                         "best factor": float(best["factor"]), "best": float(best[t])})
     return pd.DataFrame(out)
+
+
+def _block_order(block) -> float:
+    s = str(block)
+    if s == "per_channel":
+        return -1.0
+    if s == "per_tensor":
+        return math.inf
+    if "x" in s:
+        r, c = s.split("x")
+        return float(int(r) * int(c))
+    return float(s)
+
+
+def quant_rows(results: list[dict]) -> pd.DataFrame:
+    """One row per quantization experiment: method, bits, block, accuracy per task, avg, perplexities."""
+    rows = []
+    for r in results:
+        row = {"model": r["model"], "method": r["method"]}
+        if r["kind"] == "wquant":
+            row.update(bits=r["bits"], block=str(r["block"]), _order=_block_order(r["block"]))
+        if r.get("status") == "skipped":
+            row["note"] = r["reason"]
+        else:
+            for t, v in r["scores"].get("tasks", {}).items():
+                row[TASK_LABELS.get(t, t)] = 100 * as_float(v["acc"])
+            if r["scores"].get("tasks"):
+                row["avg"] = 100 * as_float(r["scores"].get("avg_acc"))
+            for c, v in r["scores"].get("perplexity", {}).items():
+                row[CORPUS_LABELS.get(c, c)] = as_float(v["ppl"])
+            if r["kind"] == "wquant":
+                row["rel_error"] = r["intervention"]["mean_rel_error"]
+                row["z"] = r["intervention"].get("z")
+        rows.append(row)
+    df = pd.DataFrame(rows)
+    keys = ["model", "bits", "_order", "method"] if "_order" in df else ["model", "method"]
+    return df.sort_values(keys).drop(columns=[c for c in ["_order"] if c in df]).reset_index(drop=True)
+
+
+def act_quant_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Tables 3/4: perplexity per W8A8 method; "% of SmoothQuant's gain kept" = (naive - m) / (naive - SQ)."""
+    out = []
+    ppl_cols = [c for c in df.columns if c.endswith(" ppl")]
+    for model, d in df.groupby("model", sort=True):
+        by = {m: r for m, r in zip(d["method"], d.to_dict("records"))}
+        for m, r in by.items():
+            row = {k: r.get(k) for k in ["model", "method", *ppl_cols, "avg", "note"] if k in r}
+            for c in ppl_cols:
+                naive, sq = by.get("naive", {}).get(c), by.get("smoothquant", {}).get(c)
+                mine = r.get(c)
+                ok = all(isinstance(v, float) and math.isfinite(v) for v in (naive, sq, mine)) and naive != sq
+                row[f"% of SmoothQuant gain ({c.replace(' ppl', '')})"] = 100 * (naive - mine) / (naive - sq) if ok else math.nan
+            out.append(row)
+    return pd.DataFrame(out)

@@ -28,10 +28,11 @@ rule score:
     output:
         "results/{model}/ablation/{condition}/scores.json",
     params:
+        kind="ablation",
+        spec=lambda wc: {"condition": wc.condition},
+        cfg={k: config[k] for k in ("perplexity", "eval", "ablation")},
+        corpora=config["perplexity"]["corpora"],
         model=model_cfg,
-        perplexity=config["perplexity"],
-        eval=config["eval"],
-        ablation=config["ablation"],
         device=config["device"],
         data_dir=str(DATA_DIR) if DATA_DIR else None,
     log:

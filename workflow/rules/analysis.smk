@@ -65,10 +65,11 @@ rule score_scaled:
     output:
         "results/{model}/scaling/x{factor}/scores.json",
     params:
+        kind="scaling",
+        spec=lambda wc: {"factor": float(wc.factor)},
+        cfg={"perplexity": config["perplexity"], "eval": scaling_eval()},
+        corpora=config["analysis"]["scaling"]["corpora"],
         model=model_cfg,
-        perplexity=config["perplexity"],
-        eval=scaling_eval(),
-        ablation=config["ablation"],
         device=config["device"],
         data_dir=str(DATA_DIR) if DATA_DIR else None,
     log:

@@ -16,12 +16,18 @@ except ConfigError as e:
 MODELS = list(config["models"])
 CONDITIONS = config["ablation"]["conditions"]
 DATA_DIR = resolve_data_dir(config.get("data_dir"))
+WQ = config["quantization"]["weights"]
+AQ = config["quantization"]["activations"]
 FACTORS = [f"{float(f):g}" for f in config["analysis"]["scaling"]["factors"]]
 
 
 wildcard_constraints:
     model="|".join(map(re.escape, MODELS)),
     factor=r"[0-9.]+",
+    bits=r"[0-9]+",
+    block=r"[0-9]+|[0-9]+x[0-9]+|per_channel|per_tensor",
+    wmethod="|".join(["rtn", "clip", "sw_aware", "rtn_keep_sw"]),
+    amethod="|".join(["fp", "naive", "sa_aware", "smoothquant"]),
     fmt="png|pdf|svg",
     condition="|".join(CONDITIONS) if CONDITIONS else "none",
 
@@ -77,6 +83,11 @@ def model_dir(wildcards):
     return f"results/{wildcards.model}/model"
 
 
+def limited_eval(limit):
+    """The eval config with a sweep's own per-task limit when set."""
+    return {**config["eval"], "limit": config["eval"]["limit"] if limit is None else limit}
+
+
 def scaling_eval():
     """The eval config for the scaling sweep (its own per-task limit when set)."""
     limit = config["analysis"]["scaling"]["limit"]
@@ -93,6 +104,10 @@ def all_outputs():
     if CONDITIONS:
         out += expand("results/tables/table1_{model}.md", model=MODELS) + ["results/tables/table1_all.md"]
     out += [f"results/figures/scaling.{fmt}", "results/tables/table5.md"]
+    if WQ["methods"]:
+        out += [f"results/figures/weight_quant_int{b}.{fmt}" for b in WQ["bits"]] + ["results/tables/table_wquant.md"]
+    if AQ["methods"]:
+        out += ["results/tables/table3_act_quant.md"]
     return out
 
 

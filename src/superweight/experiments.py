@@ -1,0 +1,83 @@
+"""One place that turns a scoring job's wildcards into an intervention on the loaded model."""
+from __future__ import annotations
+
+import contextlib
+import logging
+
+import torch
+
+from .ablation import NEEDS_SW, apply_condition
+from .intervene import scale_weights
+
+log = logging.getLogger(__name__)
+
+
+class NotApplicable(RuntimeError):
+    """The experiment cannot run on this model (e.g. it has no confirmed super weight)."""
+
+
+def calibration_ids(ids: torch.Tensor, seqlen: int, windows: int) -> torch.Tensor:
+    """Calibration windows taken from the *end* of a corpus, away from the evaluation windows at its start."""
+    n = min(windows * seqlen, len(ids) // 2)
+    return ids[len(ids) - n:]
+
+
+def apply(model, kind: str, spec: dict, sws, cfg: dict, stack: contextlib.ExitStack, corpora: dict | None = None):
+    """Change ``model`` for one experiment; returns the record stored in scores.json.
+
+    kind: ``ablation`` (spec: condition), ``scaling`` (factor), ``wquant`` (method, bits, block),
+    ``aquant`` (method)."""
+    if kind == "ablation":
+        if spec["condition"] in NEEDS_SW and not sws:
+            raise NotApplicable("no confirmed super weight")
+        a = cfg["ablation"]
+        rec = apply_condition(model, spec["condition"], sws, a["prune_nonsw"]["rule"], a["prune_nonsw"]["amount"],
+                              a["restore_tokens"], stack)
+        restore = rec.pop("_restore", None)
+        if restore is not None:
+            rec["restore"]["examples"] = restore.restored  # filled while scoring
+        return rec
+    if kind == "scaling":
+        if not sws:
+            raise NotApplicable("no confirmed super weight")
+        return {"factor": spec["factor"], "super_weights": [list(c) for c in sws],
+                "changed": scale_weights(model, sws, spec["factor"])}
+    if kind == "wquant":
+        from .quantize import quantize_weights
+
+        q = cfg["quantization"]["weights"]
+        if spec["method"] in ("sw_aware", "rtn_keep_sw") and not sws:
+            raise NotApplicable("no confirmed super weight")
+        z = spec.get("z", q["z"])
+        rec = quantize_weights(model, spec["method"], spec["bits"], spec["block"], z, sws)
+        return {"method": spec["method"], "bits": spec["bits"], "block": spec["block"],
+                "z": z if spec["method"] in ("clip", "sw_aware") else None,
+                "block_layout": "tile" if "x" in str(spec["block"]) else "flat row-major", "tensors": rec,
+                "mean_rel_error": sum(r["rel_error"] for r in rec) / len(rec), "super_weights": [list(c) for c in sws]}
+    if kind == "aquant":
+        from .quantize import W8A8, activation_absmax, sa_channels, smooth
+
+        q = cfg["quantization"]["activations"]
+        method = spec["method"]
+        rec = {"method": method, "bits": 8}
+        if method == "fp":
+            return rec
+        if method == "sa_aware":
+            if not sws:
+                raise NotApplicable("no confirmed super weight")
+            ch = sa_channels(model, sws)
+            rec["sa_channels"] = len(ch)
+        else:
+            ch = {}
+        if method == "smoothquant":
+            cal = q["calibration"]
+            ids = calibration_ids(corpora[cal["corpus"]], cfg["perplexity"]["seqlen"], cal["windows"])
+            try:
+                stats = activation_absmax(model, ids, cfg["perplexity"]["seqlen"], cal["windows"])
+            except ValueError as e:
+                raise NotApplicable(str(e)) from None
+            rec["smoothed_groups"] = smooth(model, stats, q["alpha"])
+            rec.update(alpha=q["alpha"], calibration={**cal, "tokens": len(ids), "from": "end of corpus"})
+        stack.enter_context(W8A8(model, 8, ch))
+        return rec
+    raise ValueError(f"unknown experiment kind {kind!r}")

@@ -1,0 +1,115 @@
+import pytest
+import torch
+
+from superweight.adapters import get_adapter
+from superweight.quantize import (W8A8, BlockSpec, _blocks, activation_absmax, clip, fake_quant_per_token,
+                                  quantize_tensor, quantize_weights, quantize_with_sa, rtn, sa_channels, smooth)
+from tiny import plant, tiny_model
+
+SW = (1, 5, 17)
+
+
+@pytest.mark.parametrize("bits", [3, 4, 8])
+@pytest.mark.parametrize("block", ["64", "100", "per_channel", "per_tensor", "8x16", "5x7"])
+def test_rtn_levels_and_error(bits, block):
+    torch.manual_seed(0)
+    w = torch.randn(32, 48)
+    spec = BlockSpec.parse(block)
+    q = quantize_tensor(w, bits, spec)
+    bw, _ = _blocks(w, spec)
+    bq, _ = _blocks(q, spec)
+    valid = ~torch.isnan(bw)
+    assert valid.sum() == w.numel()  # padding never counts
+    for orig, quant, ok in zip(bw, bq, valid):
+        o, qq = orig[ok], quant[ok]
+        assert len(torch.unique(qq)) <= 2 ** bits
+        step = (o.max() - o.min()) / (2 ** bits - 1)
+        assert (qq - o).abs().max() <= step / 2 + 1e-5
+
+
+def test_partial_last_block_is_its_own_block():
+    w = torch.cat([torch.zeros(60), torch.linspace(100, 101, 40)]).view(4, 25)  # 100 elements, blocks of 64
+    q = quantize_tensor(w, 2, BlockSpec.parse(64))
+    tail = q.reshape(-1)[64:]
+    # the 36-element tail has its own range [100, 101], so it is quantized finely (not with the first block's 0..101)
+    assert tail.min() >= 100 - 1e-4 and (tail - w.reshape(-1)[64:]).abs().max() <= (1 / 3) / 2 + 1e-4
+
+
+def test_clip_bounds_every_value():
+    torch.manual_seed(0)
+    b = torch.randn(4, 256)
+    b[0, 3] = 50.0
+    c = clip(b, 3.0)
+    a = b.abs()
+    bound = 3.0 * a.std(1, unbiased=False, keepdim=True) + a.mean(1, keepdim=True)
+    assert (c.abs() <= bound + 1e-6).all()
+    assert c[0, 3] == pytest.approx(float(bound[0]))
+    assert torch.equal(c[1], b[1].clamp(-bound[1], bound[1]))
+
+
+def test_sw_aware_keeps_the_super_weight_bit_identical():
+    model = plant(tiny_model("llama"), *SW)
+    a = get_adapter(model)
+    before = a.get_weight(model, *SW)
+    rec = quantize_weights(model, "sw_aware", 4, 64, z=3.0, sws=[SW], progress=False)
+    assert a.get_weight(model, *SW) == before
+    assert len(rec) == 4 * 7 and all(r["rel_error"] > 0 for r in rec)
+    model3 = plant(tiny_model("llama"), *SW)
+    quantize_weights(model3, "clip", 4, 64, z=3.0, sws=[SW], progress=False)
+    assert a.get_weight(model3, *SW) < before  # clipping without restore cuts the super weight
+
+
+def test_gpt2_conv1d_quantized_in_linear_layout():
+    model = tiny_model("gpt2")
+    w = model.transformer.h[0].mlp.c_fc.weight.detach().clone()  # (in, out)
+    quantize_weights(model, "rtn", 4, "per_channel", progress=False)
+    expected = quantize_tensor(w.t(), 4, BlockSpec.parse("per_channel")).t()
+    torch.testing.assert_close(model.transformer.h[0].mlp.c_fc.weight.detach(), expected)
+
+
+def test_per_token_quantization_by_hand():
+    x = torch.tensor([[[1.0, -2.0, 0.5], [127.0, 63.4, -0.2]]])
+    q = fake_quant_per_token(x)
+    # token 0: scale 2/127 -> 1.0 -> round(63.5)=64 (half to even: 64) * 2/127; token 1: scale 1
+    s0 = 2.0 / 127
+    expected = torch.tensor([[[round(1.0 / s0) * s0, -2.0, round(0.5 / s0) * s0], [127.0, 63.0, 0.0]]])
+    torch.testing.assert_close(q, expected)
+
+
+def test_sa_replacement_restores_exact_value():
+    torch.manual_seed(0)
+    x = torch.randn(2, 6, 8)
+    x[0, 0, 3] = 3000.123
+    x[1, 4, 3] = -1234.5678
+    y = quantize_with_sa(x, 3)
+    assert y[0, 0, 3] == x[0, 0, 3] and y[1, 4, 3] == x[1, 4, 3]
+    naive = fake_quant_per_token(x)
+    # the other values of those tokens are quantized much more finely than with the naive scale
+    assert (y[0, 0, :3] - x[0, 0, :3]).abs().max() < (naive[0, 0, :3] - x[0, 0, :3]).abs().max()
+
+
+def test_smoothquant_folding_keeps_full_precision_output():
+    model = plant(tiny_model("llama"), *SW)
+    ids = torch.randint(0, 128, (64,))
+    with torch.no_grad():
+        before = model(ids[None]).logits
+    stats = activation_absmax(model, ids, 16, 4)
+    assert smooth(model, stats, 0.85) == 2 * 4
+    with torch.no_grad():
+        after = model(ids[None]).logits
+    torch.testing.assert_close(after, before, rtol=1e-4, atol=1e-4)
+
+
+def test_w8a8_hooks_and_sa_channels():
+    model = plant(tiny_model("llama"), *SW)
+    ch = sa_channels(model, [SW])
+    assert ch[(1, "mlp.down_proj")] == 17 and ch[(2, "self_attn.q_proj")] == 5 and (0, "mlp.down_proj") not in ch
+    ids = torch.randint(0, 128, (1, 12))
+    with torch.no_grad():
+        base = model(ids).logits
+    with W8A8(model, sa_channels=ch) as q:
+        assert len(q.handles) == 4 * 6
+        with torch.no_grad():
+            quant = model(ids).logits
+    assert not torch.equal(base, quant)
+    torch.testing.assert_close(quant, base, rtol=0.2, atol=0.2)
