@@ -31,6 +31,7 @@ localrules:
     plot_wquant,
     table_wquant,
     table_aquant,
+    table6,
 
 
 rule all:

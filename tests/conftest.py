@@ -26,3 +26,37 @@ def wf(tmp_path, data_dir):
     from test_workflow import copy_workflow
 
     return copy_workflow(tmp_path / "wf", data_dir)
+
+
+# small limits for end-to-end runs of the default workflow
+
+FAST = """
+perplexity:
+  seqlen: 512
+  windows: {wikitext2: 4, c4: 4}
+eval:
+  limit: 20
+detection:
+  max_iters: 2
+analysis:
+  stopwords: {n_prompts: 40, top_k: 30}
+  scaling: {factors: [0, 1, 1.5], limit: 20}
+quantization:
+  weights: {methods: [rtn, sw_aware], bits: [4], blocks: [1048576], limit: 10, corpora: [wikitext2],
+            table6: {blocks: [1048576], factor: 1.5}}
+  activations: {methods: [fp, naive, sa_aware, smoothquant], limit: 10, corpora: [wikitext2]}
+"""
+
+
+@pytest.fixture(scope="session")
+def ran(tmp_path_factory, data_dir):
+    """The default workflow with FAST limits, run once locally from a copy of the checkout."""
+    from test_workflow import copy_workflow, snakemake
+
+    wf = copy_workflow(tmp_path_factory.mktemp("run") / "wf", data_dir)
+    (wf / "config" / "fast.yaml").write_text(FAST)
+    r = snakemake(wf, "--cores", "2", "--configfile", "config/fast.yaml", timeout=2400)
+    assert r.returncode == 0, (r.stdout + r.stderr)[-5000:]
+    return wf
+
+

@@ -13,7 +13,8 @@ SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 
 
 @pytest.fixture
-def cfg(data_dir):
+def cfg(data_dir, monkeypatch):
+    monkeypatch.delenv("SUPERWEIGHT_DATA", raising=False)  # it would override data_dir
     c = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     c["data_dir"] = str(data_dir)
     return c

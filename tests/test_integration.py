@@ -10,6 +10,7 @@ from superweight.detect import SpikeRule, detect_model
 from superweight.intervene import zeroed
 from superweight.load import ModelSpec, load_model, prepare_model
 from superweight.perplexity import perplexity, tokenize
+from conftest import FAST
 from test_workflow import copy_workflow, snakemake
 
 pytestmark = pytest.mark.integration
@@ -54,32 +55,7 @@ def test_detected_super_weight_is_not_just_the_largest_weight(smol, wiki_ids, da
     assert orig[layer + 1] > 2 * cut[layer + 1], (orig, cut)
 
 
-# --- the whole default workflow, offline, from a copy of the checkout (small limits) ---
-
-FAST = """
-perplexity:
-  seqlen: 512
-  windows: {wikitext2: 4, c4: 4}
-eval:
-  limit: 20
-detection:
-  max_iters: 2
-analysis:
-  stopwords: {n_prompts: 40, top_k: 30}
-  scaling: {factors: [0, 1, 1.5], limit: 20}
-quantization:
-  weights: {methods: [rtn, sw_aware], bits: [4], blocks: [1048576], limit: 10, corpora: [wikitext2]}
-  activations: {methods: [fp, naive, sa_aware, smoothquant], limit: 10, corpora: [wikitext2]}
-"""
-
-
-@pytest.fixture(scope="module")
-def ran(tmp_path_factory, data_dir):
-    wf = copy_workflow(tmp_path_factory.mktemp("run") / "wf", data_dir)
-    (wf / "config" / "fast.yaml").write_text(FAST)
-    r = snakemake(wf, "--cores", "2", "--configfile", "config/fast.yaml", timeout=2400)
-    assert r.returncode == 0, (r.stdout + r.stderr)[-5000:]
-    return wf
+# --- the whole default workflow, offline (the `ran` fixture in conftest.py) ---
 
 
 def _scores(wf, cond):
@@ -236,3 +212,8 @@ def test_quantization_sweeps(ran):
     row = t3[t3["method"] == "sa_aware"].iloc[0]
     assert row["% of SmoothQuant gain (Wiki-2)"] == pytest.approx(100 * (naive - ap["sa_aware"]) / (naive - sq))
     assert (ran / "results/figures/weight_quant_int4.png").stat().st_size > 0
+    t6 = pd.read_csv(ran / "results/tables/table6_wquant_amplified.csv")
+    assert len(t6) == 2 and sorted(t6["amplify"].fillna(1.0)) == [1.0, 1.5]
+    amp = json.loads((d / "wquant/int4/sw_aware/block1048576/amplified_x1.5/scores.json").read_text())
+    ch = amp["intervention"]["amplified"][0]
+    assert ch["after"] == pytest.approx(1.5 * ch["before"], rel=1e-3)

@@ -1,4 +1,5 @@
 """The Snakemake workflow: dry runs list the whole DAG; bad config stops it with one message."""
+import os
 import shutil
 import subprocess
 import sys
@@ -25,8 +26,10 @@ def copy_workflow(dest: Path, data_dir: Path) -> Path:
 
 
 def snakemake(cwd: Path, *args, timeout=600):
+    """Run snakemake in a workflow copy; its config names the data directory, so $SUPERWEIGHT_DATA is dropped."""
+    env = {k: v for k, v in os.environ.items() if k != "SUPERWEIGHT_DATA"}
     return subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout)
+                          timeout=timeout, env=env)
 
 
 def test_dry_run_lists_whole_dag(wf):

@@ -49,8 +49,14 @@ def apply(model, kind: str, spec: dict, sws, cfg: dict, stack: contextlib.ExitSt
         if spec["method"] in ("sw_aware", "rtn_keep_sw") and not sws:
             raise NotApplicable("no confirmed super weight")
         z = spec.get("z", q["z"])
+        amplified = None
+        if spec.get("amplify") is not None:  # Table 6: the super weights scaled up before quantizing
+            if not sws:
+                raise NotApplicable("no confirmed super weight")
+            amplified = scale_weights(model, sws, spec["amplify"])
         rec = quantize_weights(model, spec["method"], spec["bits"], spec["block"], z, sws)
-        return {"method": spec["method"], "bits": spec["bits"], "block": spec["block"],
+        return {"method": spec["method"], "bits": spec["bits"], "block": spec["block"], "amplify": spec.get("amplify"),
+                "amplified": amplified,
                 "z": z if spec["method"] in ("clip", "sw_aware") else None,
                 "block_layout": "tile" if "x" in str(spec["block"]) else "flat row-major", "tensors": rec,
                 "mean_rel_error": sum(r["rel_error"] for r in rec) / len(rec), "super_weights": [list(c) for c in sws]}

@@ -133,6 +133,8 @@ def quant_rows(results: list[dict]) -> pd.DataFrame:
         row = {"model": r["model"], "method": r["method"]}
         if r["kind"] == "wquant":
             row.update(bits=r["bits"], block=str(r["block"]), _order=_block_order(r["block"]))
+            if r.get("amplify") is not None:
+                row["amplify"] = r["amplify"]
         if r.get("status") == "skipped":
             row["note"] = r["reason"]
         else:

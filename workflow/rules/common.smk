@@ -106,6 +106,8 @@ def all_outputs():
     out += [f"results/figures/scaling.{fmt}", "results/tables/table5.md"]
     if WQ["methods"]:
         out += [f"results/figures/weight_quant_int{b}.{fmt}" for b in WQ["bits"]] + ["results/tables/table_wquant.md"]
+    if WQ["table6"]["enabled"]:
+        out += ["results/tables/table6_wquant_amplified.md"]
     if AQ["methods"]:
         out += ["results/tables/table3_act_quant.md"]
     return out

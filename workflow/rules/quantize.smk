@@ -66,6 +66,65 @@ rule score_wquant:
         "../scripts/score.py"
 
 
+rule score_wquant_amplified:
+    """Table 6: the super weights amplified by {factor} before the weight quantization."""
+    input:
+        model=model_dir,
+        detect="results/{model}/detect/super_weights.json",
+        corpora=expand("results/{{model}}/corpora/{corpus}.pt", corpus=WQ["corpora"]),
+        tasks="results/tasks",
+        z=z_input,
+    output:
+        "results/{model}/wquant/int{bits}/{wmethod}/block{block}/amplified_x{factor}/scores.json",
+    params:
+        kind="wquant",
+        spec=lambda wc, input: {"method": wc.wmethod, "bits": int(wc.bits), "block": wc.block,
+                                "amplify": float(wc.factor),
+                                **({"z": json.loads(Path(input.z).read_text())["z"]} if input.z else {})},
+        cfg={"perplexity": config["perplexity"], "eval": limited_eval(WQ["limit"]), "quantization": {"weights": WQ}},
+        corpora=WQ["corpora"],
+        model=model_cfg,
+        device=config["device"],
+        data_dir=str(DATA_DIR) if DATA_DIR else None,
+    log:
+        "results/{model}/logs/score_wquant_int{bits}_{wmethod}_block{block}_x{factor}.log",
+    threads: 2
+    resources:
+        mem_mb=mem_mb,
+        runtime=runtime_min,
+        gpu=gpus,
+    conda:
+        "../../envs/model.yaml"
+    script:
+        "../scripts/score.py"
+
+
+def table6_inputs(wildcards):
+    t = WQ["table6"]
+    base = "results/{m}/wquant/int{b}/{meth}/block{blk}"
+    out = []
+    for m in MODELS:
+        for blk in t["blocks"]:
+            p = base.format(m=m, b=t["bits"], meth=t["method"], blk=blk)
+            out += [f"{p}/scores.json", f"{p}/amplified_x{float(t['factor']):g}/scores.json"]
+    return out
+
+
+rule table6:
+    """Table 6: weight quantization with the super weights original vs amplified."""
+    input:
+        table6_inputs,
+    output:
+        report(multiext("results/tables/table6_wquant_amplified", ".csv", ".md", ".tex"),
+               caption="../report/wquant.rst", category="Quantization (Fig. 7, Tables 3/4)"),
+    log:
+        "results/logs/table6.log",
+    conda:
+        "../../envs/plot.yaml"
+    script:
+        "../scripts/table_quant.py"
+
+
 rule score_aquant:
     """Tables 3/4: W8A8 activation quantization (simulated), one method, scored."""
     input:

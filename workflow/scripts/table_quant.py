@@ -11,5 +11,8 @@ stem = Path(snakemake.output[0]).with_suffix("")
 if snakemake.rule == "table_aquant":
     write_table(act_quant_table(df), stem, "Tables 3/4: W8A8 activation quantization (simulated): perplexity per "
                 "method and the share of SmoothQuant's perplexity gain over naive W8A8 that each method keeps")
+elif snakemake.rule == "table6":
+    write_table(df, stem, "Table 6: weight quantization with the super weights at their original value (amplify "
+                "empty) vs amplified before quantizing: accuracy (%) and perplexity")
 else:
     write_table(df, stem, "Weight quantization (simulated RTN): accuracy (%) and perplexity per method, bits and block size")

@@ -1,0 +1,73 @@
+"""The default workflow through the real Snakemake SLURM executor on a single-node SLURM cluster on this machine
+(tests/cluster/slurm_up.sh). .ci/run starts the cluster and sets SUPERWEIGHT_SLURM=1; elsewhere this is skipped."""
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from conftest import FAST
+from test_workflow import copy_workflow, snakemake
+
+pytestmark = [pytest.mark.integration,
+              pytest.mark.skipif(os.environ.get("SUPERWEIGHT_SLURM") != "1",
+                                 reason="no SLURM cluster: run tests/cluster/slurm_up.sh and set SUPERWEIGHT_SLURM=1")]
+
+JOBCOMP = Path(os.environ.get("SLURM_CI_DIR", "/tmp/sw-slurm")) / "jobcomp.log"
+TARGETS = ["results/smollm2-135m/detect/super_weights.json", "results/tables/table1_all.md"]
+CONDITIONS = ("original", "prune_sw", "prune_nonsw", "prune_sw_restore_sa")
+
+
+@pytest.fixture(scope="module")
+def slurm_run(tmp_path_factory, data_dir):
+    wf = copy_workflow(tmp_path_factory.mktemp("slurm") / "wf", data_dir)
+    (wf / "config" / "fast.yaml").write_text(FAST)
+    r = snakemake(wf, "--profile", "profiles/slurm", "--slurm-status-command", "squeue",
+                  "--slurm-keep-successful-logs", "--configfile", "config/fast.yaml", *TARGETS, timeout=3000)
+    out = r.stdout + r.stderr
+    print(out[-3000:])
+    assert r.returncode == 0, out[-5000:]
+    return wf, out
+
+
+def _jobcomp():
+    jobs = {}
+    for line in JOBCOMP.read_text().splitlines():
+        fields = dict(re.findall(r"(\w+)=(\S*)", line))
+        jobs[fields["JobId"]] = fields
+    return jobs
+
+
+def test_jobs_went_through_sbatch_with_their_resources(slurm_run):
+    wf, out = slurm_run
+    submitted = re.findall(r"Job \d+ has been submitted with SLURM jobid (\d+) \(log: (\S+)\)", out)
+    rules = {re.search(r"rule_(\w+)/", log).group(1) for _, log in submitted}
+    assert {"prepare_model", "tokenize_corpus", "detect", "score"} <= rules, rules
+    assert len([1 for _, log in submitted if "rule_score/" in log]) == 4
+    jobs = _jobcomp()
+    for jobid, log in submitted:
+        j = jobs[jobid]  # the SLURM job history (jobcomp/filetxt)
+        assert j["JobState"] == "COMPLETED", j
+        assert j["WorkDir"] == str(wf)
+        # what the profile sent: mem_mb and runtime sized from params_b (0.135 -> floors 4000 MB, 30 min),
+        # cpus-per-task from the rule's threads (2)
+        assert "mem=4000M" in j["Tres"], j
+        assert j["TimeLimit"] == "30", j
+        assert j["ProcCnt"] == "2", j
+        assert Path(log).is_file() and Path(log).stat().st_size > 0
+    print(f"{len(submitted)} SLURM jobs: " + ", ".join(f"{i} ({jobs[i]['Tres']}, {jobs[i]['TimeLimit']} min)"
+                                                     for i, _ in submitted))
+
+
+def test_results_equal_the_local_run(slurm_run, ran):
+    wf, _ = slurm_run
+    a = json.loads((wf / TARGETS[0]).read_text())
+    b = json.loads((ran / TARGETS[0]).read_text())
+    assert a["candidates"] == b["candidates"]
+    for cond in CONDITIONS:
+        s = json.loads((wf / f"results/smollm2-135m/ablation/{cond}/scores.json").read_text())["scores"]
+        t = json.loads((ran / f"results/smollm2-135m/ablation/{cond}/scores.json").read_text())["scores"]
+        assert s["perplexity"] == t["perplexity"], cond
+        assert {k: v["acc"] for k, v in s["tasks"].items()} == {k: v["acc"] for k, v in t["tasks"].items()}, cond
+    assert (wf / "results/tables/table1_all.csv").read_text() == (ran / "results/tables/table1_all.csv").read_text()
