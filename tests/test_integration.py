@@ -171,7 +171,7 @@ def test_killed_run_resumes_with_the_same_results(ran, tmp_path, data_dir):
     wf = copy_workflow(tmp_path / "wf", data_dir)
     (wf / "config" / "fast.yaml").write_text(FAST)
     target = "results/smollm2-135m/detect/super_weights.json"
-    cmd = [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", "config/fast.yaml", target]
+    cmd = [sys.executable, "-m", "snakemake", target, "--cores", "2", "--configfile", "config/fast.yaml"]
     proc = subprocess.Popen(cmd, cwd=wf, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     log = wf / "results/smollm2-135m/logs/detect.log"
     deadline = time.time() + 600
