@@ -55,9 +55,10 @@ if [ ! -s /etc/munge/munge.key ]; then mungekey --create --keyfile /etc/munge/mu
 chown munge:munge /etc/munge/munge.key 2>/dev/null || true
 chmod 400 /etc/munge/munge.key
 mkdir -p /run/munge /var/log/munge /var/lib/munge && chown munge:munge /run/munge /var/log/munge /var/lib/munge 2>/dev/null || true
-if ! pgrep -x munged >/dev/null; then
+if ! munge -n 2>/dev/null | unmunge >/dev/null 2>&1; then
   runuser -u munge -- /usr/sbin/munged --force
-  pgrep -x munged >> "$DIR/pids"
+  sleep 1
+  pgrep -n -x munged >> "$DIR/pids"
 fi
 munge -n | unmunge >/dev/null
 echo "slurm_up: munged running"
