@@ -104,6 +104,7 @@ def test_w8a8_hooks_and_sa_channels():
     model = plant(tiny_model("llama"), *SW)
     ch = sa_channels(model, [SW])
     assert ch[(1, "mlp.down_proj")] == 17 and ch[(2, "self_attn.q_proj")] == 5 and (0, "mlp.down_proj") not in ch
+    assert (1, "self_attn.q_proj") not in ch and (2, "mlp.down_proj") not in ch
     ids = torch.randint(0, 128, (1, 12))
     with torch.no_grad():
         base = model(ids).logits
@@ -113,3 +114,27 @@ def test_w8a8_hooks_and_sa_channels():
             quant = model(ids).logits
     assert not torch.equal(base, quant)
     torch.testing.assert_close(quant, base, rtol=0.2, atol=0.2)
+
+
+@pytest.mark.parametrize("family", ["llama", "qwen2", "gemma", "phi3", "olmo", "gpt2", "opt", "gpt_neox"])
+def test_w8a8_every_family(family):
+    """The adapter names the quantized inputs of every family, and W8A8 runs on each."""
+    model = plant(tiny_model(family), *SW)
+    a = get_adapter(model)
+    ids = torch.randint(0, 128, (1, 12))
+    ch = sa_channels(model, [SW])
+    assert ch[(1, a.down_path)] == 17 and ch[(2, a.residual_readers()[0])] == 5
+    with torch.no_grad():
+        base = model(ids).logits
+    with W8A8(model, sa_channels=ch) as q:
+        assert len(q.handles) == 4 * len(a.act_inputs)
+        with torch.no_grad():
+            logits = model(ids).logits
+    assert torch.isfinite(logits).all() and not torch.equal(logits, base)
+
+
+@pytest.mark.parametrize("family", ["gemma", "gpt2", "olmo"])
+def test_smoothquant_not_applicable(family):
+    model = tiny_model(family)
+    with pytest.raises(ValueError, match="SmoothQuant does not apply"):
+        activation_absmax(model, torch.arange(32), 16, 1)

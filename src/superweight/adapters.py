@@ -22,6 +22,10 @@ class Adapter:
     layers_path: str  # attribute path from the causal-LM module to the decoder layer list
     down_path: str  # attribute path from a decoder layer to the MLP down projection
     transposed: bool = False  # True for GPT-2's Conv1D, which stores weight as (in, out)
+    # W8A8: the projections (paths within a decoder layer) whose inputs are quantized: q/k/v, gate/up, down
+    act_inputs: tuple[str, ...] = ()
+    # SmoothQuant: (norm, projections reading its output), for families whose norms are a plain x * weight
+    smooth_groups: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     def layers(self, model: nn.Module) -> nn.ModuleList:
         return _getattr_path(model, self.layers_path)
@@ -70,6 +74,10 @@ class Adapter:
         w = self.down_proj(model, layer).weight
         return w[:, row] if self.transposed else w[row]
 
+    def residual_readers(self) -> tuple[str, ...]:
+        """The quantized projections that read the (normed) residual stream: all but the down projection."""
+        return tuple(p for p in self.act_inputs if p != self.down_path)
+
     def linear_modules(self, model: nn.Module):
         """(name, module, transposed) for every linear weight inside the decoder layers (norms excluded)."""
         from transformers.pytorch_utils import Conv1D
@@ -82,13 +90,28 @@ class Adapter:
                     yield f"{self.layers_path}.{i}.{name}", mod, True
 
 
+_LLAMA_ACT = ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "mlp.gate_proj", "mlp.up_proj",
+              "mlp.down_proj")
+
 ADAPTERS: tuple[Adapter, ...] = (
-    Adapter("llama", ("llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3_text", "olmo", "olmo2", "phi3"),
-            "model.layers", "mlp.down_proj"),
-    Adapter("gpt2", ("gpt2",), "transformer.h", "mlp.c_proj", transposed=True),
-    Adapter("opt", ("opt",), "model.decoder.layers", "fc2"),
-    Adapter("gpt_neox", ("gpt_neox",), "gpt_neox.layers", "mlp.dense_4h_to_h"),
-    Adapter("falcon", ("falcon",), "transformer.h", "mlp.dense_4h_to_h"),
+    Adapter("llama", ("llama", "mistral", "qwen2", "qwen3"), "model.layers", "mlp.down_proj", act_inputs=_LLAMA_ACT,
+            smooth_groups=(("input_layernorm", ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj")),
+                           ("post_attention_layernorm", ("mlp.gate_proj", "mlp.up_proj")))),
+    # Gemma's norms scale by (1 + weight) and OLMo's LayerNorm has none: no SmoothQuant folding for them
+    Adapter("gemma", ("gemma", "gemma2", "gemma3_text"), "model.layers", "mlp.down_proj", act_inputs=_LLAMA_ACT),
+    Adapter("olmo", ("olmo", "olmo2"), "model.layers", "mlp.down_proj", act_inputs=_LLAMA_ACT),
+    Adapter("phi3", ("phi3",), "model.layers", "mlp.down_proj",
+            act_inputs=("self_attn.qkv_proj", "mlp.gate_up_proj", "mlp.down_proj"),
+            smooth_groups=(("input_layernorm", ("self_attn.qkv_proj",)),
+                           ("post_attention_layernorm", ("mlp.gate_up_proj",)))),
+    Adapter("gpt2", ("gpt2",), "transformer.h", "mlp.c_proj", transposed=True,
+            act_inputs=("attn.c_attn", "mlp.c_fc", "mlp.c_proj")),
+    Adapter("opt", ("opt",), "model.decoder.layers", "fc2",
+            act_inputs=("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "fc1", "fc2")),
+    Adapter("gpt_neox", ("gpt_neox",), "gpt_neox.layers", "mlp.dense_4h_to_h",
+            act_inputs=("attention.query_key_value", "mlp.dense_h_to_4h", "mlp.dense_4h_to_h")),
+    Adapter("falcon", ("falcon",), "transformer.h", "mlp.dense_4h_to_h",
+            act_inputs=("self_attention.query_key_value", "mlp.dense_h_to_4h", "mlp.dense_4h_to_h")),
 )
 
 

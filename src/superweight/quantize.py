@@ -136,10 +136,6 @@ def quantize_weights(model: nn.Module, method: str, bits: int, block: str | int,
 
 # --- activations: W8A8 -------------------------------------------------------------------------------------
 
-ACT_INPUTS = ("q_proj", "k_proj", "v_proj", "qkv_proj", "gate_proj", "up_proj", "gate_up_proj", "down_proj",
-              "c_attn", "c_fc", "c_proj", "fc1", "fc2", "query_key_value", "dense_h_to_4h", "dense_4h_to_h")
-
-
 def fake_quant_per_token(x: torch.Tensor, bits: int = 8) -> torch.Tensor:
     """Symmetric absmax per token (last dim = features)."""
     qmax = 2 ** (bits - 1) - 1
@@ -169,15 +165,11 @@ def quantize_with_sa(x: torch.Tensor, channel: int, bits: int = 8) -> torch.Tens
 
 
 def _act_modules(model):
-    """(layer index, short name, module) of the linear layers whose inputs W8A8 quantizes."""
+    """(layer index, path, module) of the projections whose inputs W8A8 quantizes (named by the adapter)."""
     a = get_adapter(model)
     for i, layer in enumerate(a.layers(model)):
-        for name, mod in layer.named_modules():
-            short = name.split(".")[-1]
-            if short in ACT_INPUTS and hasattr(mod, "weight") and mod.weight.dim() == 2:
-                if short == "c_proj" and "attn" in name:  # GPT-2's attention output projection is o_proj
-                    continue
-                yield i, name, mod
+        for path in a.act_inputs:
+            yield i, path, _get(layer, path)
 
 
 class W8A8:
@@ -212,29 +204,18 @@ class W8A8:
 def sa_channels(model: nn.Module, sws: list[tuple[int, int, int]]) -> dict:
     """Where the super activation enters a quantized input: the down projection's input channel ``col`` in the
     super weight's layer, and residual channel ``row`` in every input read from the residual stream after it."""
-    out = {}
     a = get_adapter(model)
+    readers = a.residual_readers()
+    out = {}
     for l, r, c in sws:
-        for i, name, mod in _act_modules(model):
-            if i == l and mod is a.down_proj(model, l):
-                out[(i, name)] = c
-            elif i > l and mod is not a.down_proj(model, i):
-                if name.split(".")[-1] in ("fc2", "c_proj", "dense_4h_to_h"):
-                    continue
-                out.setdefault((i, name), r)
+        out[(l, a.down_path)] = c
+        for i in range(l + 1, len(a.layers(model))):
+            for path in readers:
+                out.setdefault((i, path), r)
     return out
 
 
 # --- SmoothQuant -------------------------------------------------------------------------------------------
-
-SMOOTH_GROUPS = {  # model_type -> [(norm, [linears that read it])] within a decoder layer; plain x*w norms only
-    "llama": [("input_layernorm", ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"]),
-              ("post_attention_layernorm", ["mlp.gate_proj", "mlp.up_proj"])],
-    "phi3": [("input_layernorm", ["self_attn.qkv_proj"]), ("post_attention_layernorm", ["mlp.gate_up_proj"])],
-}
-for _t in ("mistral", "qwen2", "qwen3"):
-    SMOOTH_GROUPS[_t] = SMOOTH_GROUPS["llama"]
-
 
 def _get(mod, path):
     for p in path.split("."):
@@ -245,11 +226,10 @@ def _get(mod, path):
 @torch.no_grad()
 def activation_absmax(model: nn.Module, ids: torch.Tensor, seqlen: int, n_windows: int) -> dict:
     """Per-channel max |input| of each smoothed norm's output, from calibration windows."""
-    groups = SMOOTH_GROUPS.get(model.config.model_type)
-    if groups is None:
-        raise ValueError(f"SmoothQuant is not implemented for model_type {model.config.model_type!r} "
-                         f"(supported: {', '.join(sorted(SMOOTH_GROUPS))})")
     a = get_adapter(model)
+    groups = a.smooth_groups
+    if not groups:
+        raise ValueError(f"SmoothQuant does not apply to the {a.family} family (its norms cannot absorb the scales)")
     stats, handles = {}, []
     for i, layer in enumerate(a.layers(model)):
         for norm, _ in groups:
@@ -270,8 +250,8 @@ def activation_absmax(model: nn.Module, ids: torch.Tensor, seqlen: int, n_window
 def smooth(model: nn.Module, act_max: dict, alpha: float = 0.85) -> int:
     """Fold per-channel scales s_j = max|X_j|^alpha / max|W_j|^(1-alpha) into the norm (divide) and the
     following weights (multiply): the full-precision output is unchanged. Returns the number of groups smoothed."""
-    groups = SMOOTH_GROUPS[model.config.model_type]
     a = get_adapter(model)
+    groups = a.smooth_groups
     n = 0
     for i, layer in enumerate(a.layers(model)):
         for norm, linears in groups:
