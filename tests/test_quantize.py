@@ -138,3 +138,24 @@ def test_smoothquant_not_applicable(family):
     model = tiny_model(family)
     with pytest.raises(ValueError, match="SmoothQuant does not apply"):
         activation_absmax(model, torch.arange(32), 16, 1)
+
+
+def test_tune_z_picks_the_lowest_calibration_perplexity():
+    """z: auto quantizes a fresh model per candidate and keeps the z with the lowest calibration perplexity."""
+    from superweight.perplexity import perplexity
+    from superweight.quantize import tune_z
+
+    loads = []
+
+    def load():
+        loads.append(1)
+        return plant(tiny_model("llama"), *SW)
+
+    ids = torch.randint(0, 128, (64,))
+    res = tune_z(load, ids, 16, 4, 3, 64, [0.5, 4.0, 50.0], [SW])
+    assert len(loads) == 3 and res["method"] == "sw_aware"
+    ppl = {float(k): v for k, v in res["calibration_ppl"].items()}
+    assert set(ppl) == {0.5, 4.0, 50.0} and res["z"] == min(ppl, key=ppl.get)
+    m = load()  # the reported perplexity is that of the model quantized with that z
+    quantize_weights(m, "sw_aware", 3, 64, res["z"], [SW], progress=False)
+    assert perplexity(m, ids, 16, 4, progress=False)["ppl"] == pytest.approx(ppl[res["z"]])
