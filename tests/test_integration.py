@@ -182,6 +182,9 @@ def test_killed_run_resumes_with_the_same_results(ran, tmp_path, data_dir):
     proc.wait()
     assert not (wf / target).exists()
     model_mtime = (wf / "results/smollm2-135m/model/model.safetensors").stat().st_mtime
+    # after a hard kill the lock stays: a researcher unlocks, then reruns (incomplete outputs are redone)
+    u = subprocess.run(cmd + ["--unlock"], cwd=wf, capture_output=True, text=True, timeout=300)
+    assert u.returncode == 0, (u.stdout + u.stderr)[-2000:]
     r = subprocess.run(cmd + ["--rerun-incomplete"], cwd=wf, capture_output=True, text=True, timeout=1200)
     assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
     assert "rule prepare_model" not in r.stdout + r.stderr
