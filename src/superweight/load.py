@@ -94,9 +94,22 @@ def resolve(spec: ModelSpec) -> tuple[str, str | None]:
 
 def prepare_model(spec: ModelSpec, out_dir: str | Path, dtype: str = "float32") -> Path:
     """Load a model from any source and save it as safetensors + tokenizer under ``out_dir``."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
     from .adapters import get_adapter
+
+    model, tok = _from_source(spec, dtype)
+    get_adapter(model)  # fail now, not in a later job, for an unsupported family
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)
+    tok.save_pretrained(out)
+    (out / "source.json").write_text(json.dumps({"source": spec.source, "id": spec.id, "file": spec.file,
+                                                 "revision": spec.revision, "dtype": dtype}, indent=2))
+    return out
+
+
+def _from_source(spec: ModelSpec, dtype: str):
+    """(model, tokenizer) from any source; a dequantized GGUF model loses its quantizer (saves as safetensors)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     where, gguf_file = resolve(spec)
     kw = {"gguf_file": gguf_file} if gguf_file else {}
@@ -105,18 +118,11 @@ def prepare_model(spec: ModelSpec, out_dir: str | Path, dtype: str = "float32") 
     log.info("loading %s (%s)%s", spec.id, spec.source, f" gguf={gguf_file}" if gguf_file else "")
     tok = AutoTokenizer.from_pretrained(where, **kw)
     model = AutoModelForCausalLM.from_pretrained(where, dtype=DTYPES[dtype], **kw)
-    get_adapter(model)  # fail now, not in a later job, for an unsupported family
-    if gguf_file:  # a dequantized GGUF model: drop the quantizer so it saves as plain safetensors
+    if gguf_file:
         model.hf_quantizer = None
         if hasattr(model.config, "quantization_config"):
             del model.config.quantization_config
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(out)
-    tok.save_pretrained(out)
-    (out / "source.json").write_text(json.dumps({"source": spec.source, "id": spec.id, "file": spec.file,
-                                                 "revision": spec.revision, "dtype": dtype}, indent=2))
-    return out
+    return model, tok
 
 
 def load_model(path: str | Path, dtype: str = "float32", device: str = "cpu"):
@@ -136,14 +142,5 @@ def load_model(path: str | Path, dtype: str = "float32", device: str = "cpu"):
 
 def load_any(text: str, dtype: str = "float32", device: str = "cpu"):
     """(model, tokenizer) straight from a command-line source (no prepared directory)."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    spec = ModelSpec.guess(text)
-    where, gguf_file = resolve(spec)
-    kw = {"gguf_file": gguf_file} if gguf_file else {}
-    tok = AutoTokenizer.from_pretrained(where, **kw)
-    model = AutoModelForCausalLM.from_pretrained(where, dtype=DTYPES[dtype], **kw).to(device)
-    if gguf_file:
-        model.hf_quantizer = None
-    model.eval()
-    return model, tok
+    model, tok = _from_source(ModelSpec.guess(text), dtype)
+    return model.to(device).eval(), tok

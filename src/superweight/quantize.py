@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .adapters import get_adapter
+from .adapters import _getattr_path as _get, get_adapter
 
 log = logging.getLogger(__name__)
 
@@ -216,12 +216,6 @@ def sa_channels(model: nn.Module, sws: list[tuple[int, int, int]]) -> dict:
 
 
 # --- SmoothQuant -------------------------------------------------------------------------------------------
-
-def _get(mod, path):
-    for p in path.split("."):
-        mod = getattr(mod, p)
-    return mod
-
 
 @torch.no_grad()
 def activation_absmax(model: nn.Module, ids: torch.Tensor, seqlen: int, n_windows: int) -> dict:

@@ -13,6 +13,17 @@ TASK_LABELS = {"arc_challenge": "ARC-c", "arc_easy": "ARC-e", "hellaswag": "Hell
 CORPUS_LABELS = {"c4": "C4 ppl", "wikitext2": "Wiki-2 ppl"}
 
 
+def _score_columns(scores: dict) -> dict:
+    """Accuracy per task (%), their average, and perplexity per corpus (C4 before Wiki-2, as the paper)."""
+    row = {TASK_LABELS.get(t, t): 100 * as_float(v["acc"]) for t, v in scores.get("tasks", {}).items()}
+    if scores.get("tasks"):
+        row["avg"] = 100 * as_float(scores.get("avg_acc"))
+    ppl = scores.get("perplexity", {})
+    for c in sorted(ppl, key=lambda c: list(CORPUS_LABELS).index(c) if c in CORPUS_LABELS else 99):
+        row[CORPUS_LABELS.get(c, c)] = as_float(ppl[c]["ppl"])
+    return row
+
+
 def table1_rows(results: list[dict]) -> pd.DataFrame:
     """One row per (model, condition): accuracy per task in %, their average, perplexities, notes."""
     rows = []
@@ -22,13 +33,7 @@ def table1_rows(results: list[dict]) -> pd.DataFrame:
             row["note"] = r["reason"]
             rows.append(row)
             continue
-        for t, v in r["scores"].get("tasks", {}).items():
-            row[TASK_LABELS.get(t, t)] = 100 * as_float(v["acc"])
-        if r["scores"].get("tasks"):
-            row["avg"] = 100 * as_float(r["scores"]["avg_acc"])
-        ppl = r["scores"].get("perplexity", {})
-        for c in sorted(ppl, key=lambda c: list(CORPUS_LABELS).index(c) if c in CORPUS_LABELS else 99):
-            row[CORPUS_LABELS.get(c, c)] = as_float(ppl[c]["ppl"])
+        row.update(_score_columns(r["scores"]))
         if r["condition"] == "prune_nonsw":
             p = r["intervention"]["prune_nonsw"]
             row["note"] = f"{p['n_pruned']} weights pruned ({p['rule']}, {p['amount']:g})"
@@ -88,11 +93,7 @@ def scaling_rows(results: list[dict]) -> pd.DataFrame:
         if r.get("status") == "skipped":
             row["note"] = r["reason"]
         else:
-            for t, v in r["scores"].get("tasks", {}).items():
-                row[TASK_LABELS.get(t, t)] = 100 * as_float(v["acc"])
-            row["avg"] = 100 * as_float(r["scores"].get("avg_acc"))
-            for c, v in r["scores"].get("perplexity", {}).items():
-                row[CORPUS_LABELS.get(c, c)] = as_float(v["ppl"])
+            row.update(_score_columns(r["scores"]))
         rows.append(row)
     return pd.DataFrame(rows).sort_values(["model", "factor"]).reset_index(drop=True)
 
@@ -138,12 +139,7 @@ def quant_rows(results: list[dict]) -> pd.DataFrame:
         if r.get("status") == "skipped":
             row["note"] = r["reason"]
         else:
-            for t, v in r["scores"].get("tasks", {}).items():
-                row[TASK_LABELS.get(t, t)] = 100 * as_float(v["acc"])
-            if r["scores"].get("tasks"):
-                row["avg"] = 100 * as_float(r["scores"].get("avg_acc"))
-            for c, v in r["scores"].get("perplexity", {}).items():
-                row[CORPUS_LABELS.get(c, c)] = as_float(v["ppl"])
+            row.update(_score_columns(r["scores"]))
             if r["kind"] == "wquant":
                 row["rel_error"] = r["intervention"]["mean_rel_error"]
                 row["z"] = r["intervention"].get("z")
