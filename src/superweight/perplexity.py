@@ -34,6 +34,7 @@ def perplexity(model: nn.Module, ids: torch.Tensor, seqlen: int, max_windows: in
     device = next(model.parameters()).device
     spans = windows(len(ids), seqlen, max_windows)
     nll_sum, n_tok, nonfinite = 0.0, 0, 0
+    window_nll: list[float] = []  # mean NLL of each window, for uncertainty over windows
     batches = [spans[i:i + batch_size] for i in range(0, len(spans), batch_size)]
     for batch in tqdm(batches, desc=desc, disable=not progress, mininterval=5):
         x = torch.stack([ids[s:e] for s, e in batch]).to(device)
@@ -43,8 +44,10 @@ def perplexity(model: nn.Module, ids: torch.Tensor, seqlen: int, max_windows: in
         bad = ~torch.isfinite(tok_nll)
         nonfinite += int(bad.sum())
         nll_sum += float(tok_nll[~bad].double().sum()) + (math.inf if bad.any() else 0.0)
+        for row, row_bad in zip(tok_nll.double(), bad):
+            window_nll.append(math.inf if row_bad.any() else float(row.mean()))
         n_tok += tok_nll.numel()
     mean = nll_sum / n_tok
     ppl = math.exp(mean) if mean < 700 else math.inf
     return {"ppl": ppl, "nll_mean": mean, "tokens": n_tok, "windows": len(spans), "seqlen": seqlen,
-            "nonfinite_tokens": nonfinite}
+            "nonfinite_tokens": nonfinite, "window_nll": window_nll, "window_tokens": seqlen - 1}
