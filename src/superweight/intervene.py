@@ -165,9 +165,8 @@ def _official_per_tensor(mods, sw_pos: dict, amount: float) -> tuple[list[tuple[
             continue
         w = m.weight.detach().abs().flatten()  # in the weight's own dtype, as the official code
         threshold = torch.topk(w, k).values[-1]
-        at_or_above = w >= threshold
-        ties += int(at_or_above.sum()) - k
-        idx = (at_or_above & (w != 0)).nonzero().flatten()  # zeroing a zero changes nothing: not counted
+        idx = ((w >= threshold) & (w != 0)).nonzero().flatten()  # zeroing a zero changes nothing: not counted
+        ties += max(0, len(idx) - k)
         sw_flat = torch.tensor([r * m.weight.shape[1] + c for r, c in sw_pos.get(n, [])], dtype=torch.long)
         is_sw = torch.isin(idx, sw_flat)
         sw_ranked += [n] * int(is_sw.sum())
