@@ -142,3 +142,25 @@ def test_protocol_rule_writes_the_report_without_torch(wf):
     rep = json.loads((wf / "results/protocol.json").read_text())
     assert rep["models"] == ["smollm2-135m"] and "perplexity.seqlen" in rep["differs"]
     assert "| `perplexity.seqlen` | 512 | 2048 | differs |" in (wf / "results/protocol.md").read_text()
+
+
+def test_paper_dry_run_lists_the_full_job_set_without_the_default_model(wf):
+    from test_workflow import snakemake
+
+    r = snakemake(wf, "-n", "--cores", "1", "--configfile", "config/paper.yaml")
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out[-3000:]
+    assert "smollm2-135m" not in out
+    counts = {}
+    for line in out.split("Job stats:")[1].splitlines()[3:]:
+        if not line.strip():
+            break
+        counts[line.split()[0]] = int(line.split()[1])
+    n = len(PAPER_MODELS)
+    assert counts["prepare_model"] == n and counts["score"] == 4 * n
+    assert counts["score_scaled"] == 12 * n  # Fig. 6's twelve factors
+    methods = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["quantization"]["weights"]["methods"]
+    for m in methods:  # Fig. 7's five block sizes, for every model and method
+        for b in (16384, 65536, 262144, 1048576, "per_tensor"):
+            assert all(f"results/{model}/wquant/int4/{m}/block{b}/scores.json" in out for model in PAPER_MODELS)
+    assert counts["protocol"] == 1
