@@ -55,10 +55,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("eval.tasks", TASKS, "Table 1; official scripts/table1_superweight_importance.sh (--tasks)"),
     Setting("eval.limit", None, "Table 1: full test sets; official scripts pass no --limit",
             "documents per task; null = all", resolve=_limit),
-    Setting("eval.add_bos_token", False, "lm-eval 0.4.3 (the paper's harness, July 2024): HFLM.tok_encode adds no "
-            "special tokens to a causal LM's requests unless add_bos_token",
-            "lm-eval 0.4.13 left alone adds a BOS for tokenizers that add one by default, which moves the attention "
-            "sink and the super activation"),
+    Setting("eval.add_bos_token", False, "lm-eval 0.4.3 (the paper's harness, July 2024): HFLM.tok_encode sets "
+            "add_special_tokens = False or self.add_bos_token (default False) for causal LMs",
+            "lm-eval 0.4.13 (after #3347, 'delegate BOS to the tokenizer') left alone adds a BOS for tokenizers that "
+            "add one by default, which moves the attention sink and the super activation"),
     Setting("eval.backend", NO_PAPER_VALUE, "speed only", "any backend must give HFLM's numbers on the same requests"),
     # detection (Fig. 3, Table 2)
     Setting("detection.prompt", "Apple Inc. is a worldwide tech company.",
