@@ -32,7 +32,10 @@ class Setting:
 
 def _sweep_limit(cfg: dict, raw):
     """A sweep's own limit, or eval.limit when null (what the run actually uses)."""
-    return _limit(cfg, lookup(cfg, "eval.limit")) if raw is None else raw
+    if raw is not None:
+        return raw
+    base = lookup(cfg, "eval.limit")
+    return None if base is NOT_SET else _limit(cfg, base)
 
 
 def _limit(cfg: dict, raw):
