@@ -65,10 +65,11 @@ def test_propagation_of_planted_spike():
         by.setdefault(r["condition"], []).append(r)
     assert list(by) == ["original", "super weights removed", "other outliers removed", "all removed"]
     orig = by["original"]
-    # the planted super activation appears after layer 1 (hidden state 2) and persists in channel 5 through the
-    # residual stream (the last hidden state is after the final norm, so it is left out)
-    assert all(r["channel"] == 5 for r in orig[2:-1])
-    assert min(r["max_abs"] for r in orig[2:-1]) > 20 * max(r["max_abs"] for r in by["super weights removed"][2:-1])
+    # rows are decoder-layer outputs: the planted super activation appears in layer 1's output and persists in
+    # channel 5 through every later layer
+    assert [r["layer"] for r in orig] == [0, 1, 2, 3]
+    assert all(r["channel"] == 5 for r in orig[1:])
+    assert min(r["max_abs"] for r in orig[1:]) > 20 * max(r["max_abs"] for r in by["super weights removed"][1:])
     # pruning other outliers keeps the super weight, so the spike stays
     assert by["other outliers removed"][3]["channel"] == 5
     assert by["other outliers removed"][3]["max_abs"] > 20 * by["all removed"][3]["max_abs"]

@@ -144,9 +144,27 @@ def test_stopwords_and_propagation_outputs_agree(ran):
     prop = pd.read_csv(d / "propagation/residual_max.csv")
     assert list(prop["condition"].unique()) == ["original", "super weights removed", "other outliers removed", "all removed"]
     res = pd.read_csv(d / "detect/residual_stream.csv")  # written by detect from the same prompt
-    a = prop[prop["condition"] == "original"]["max_abs"].to_numpy()
-    assert a == pytest.approx(res[res["condition"] == "original"]["max_abs"].to_numpy(), rel=1e-5)
+    a = prop[prop["condition"] == "original"]["max_abs"].to_numpy()  # decoder-layer outputs
+    h = res[res["condition"] == "original"]["max_abs"].to_numpy()  # hidden states: embeddings first, final norm last
+    assert len(a) == len(h) - 1 and a[:-1] == pytest.approx(h[1:-1], rel=1e-5)
     assert "Winter is" in (d / "propagation/case_study.md").read_text()
+
+
+def test_protocol_report_and_gptq_token_stream(ran, data_dir):
+    import torch
+    from transformers import AutoTokenizer
+
+    rep = json.loads((ran / "results/protocol.json").read_text())
+    assert rep["models"] == ["smollm2-135m"]
+    assert {"perplexity.seqlen", "perplexity.windows.wikitext2", "eval.limit", "models.smollm2-135m.dtype"} <= set(
+        rep["differs"])
+    assert "2,000-document sample" in (ran / "results/protocol.md").read_text()
+    d = ran / "results/smollm2-135m/corpora"
+    prov = json.loads((d / "wikitext2.json").read_text())
+    tok = AutoTokenizer.from_pretrained(ran / "results/smollm2-135m/model")
+    n = len(tok(wikitext2_text(data_dir))["input_ids"])  # the "\n\n"-joined rows, tokenizer defaults
+    assert prov["tokens"] == n == len(torch.load(d / "wikitext2.pt")) and prov["text_newlines"] == 11_605
+    assert "joined by" in prov["construction"]
 
 
 def test_report_builds_offline_with_every_figure(ran):
@@ -154,7 +172,7 @@ def test_report_builds_offline_with_every_figure(ran):
     assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
     html = (ran / "results/report.html").read_text(errors="replace")
     for name in ("down_proj_maxima.png", "residual_stream.png", "stopwords.png", "residual_max.png", "scaling.png",
-                 "weight_quant_int4.png", "table1_smollm2-135m.md", "table5.md", "table3_act_quant.md"):
+                 "weight_quant_int4.png", "table1_smollm2-135m.md", "table5.md", "table3_act_quant.md", "protocol.md"):
         assert name in html, name
     assert (ran / "results/timing.csv").read_text().count("\n") >= 8
 

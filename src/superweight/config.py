@@ -55,9 +55,21 @@ def validate(config: dict, schema_path: str | Path, check_files: bool = True) ->
     errors = sorted(Filling(schema).iter_errors(config), key=lambda e: (len(e.absolute_path), str(e.absolute_path)))
     if errors:
         raise ConfigError(_explain(jsonschema.exceptions.best_match(errors)))
+    run_models(config)
     if check_files:
         check_config_files(config)
     return config
+
+
+def run_models(config: dict) -> list[str]:
+    """The models this run runs: ``run_models`` when set (each must be under ``models``), else all of them."""
+    from .protocol import run_models as selected
+
+    unknown = [m for m in config.get("run_models") or [] if m not in config["models"]]
+    if unknown:
+        raise ConfigError(f"`run_models` names {', '.join(map(repr, unknown))}, not under `models` (has: "
+                          f"{', '.join(config['models'])}). Fix: list only configured model names, or set it to null")
+    return selected(config)
 
 
 def needed_datasets(config: dict) -> list[str]:
@@ -73,7 +85,8 @@ def check_config_files(config: dict) -> None:
         check_data(resolve_data_dir(config.get("data_dir")), needed_datasets(config))
     except DataError as e:
         raise ConfigError(f"`data_dir`: {e}") from None
-    for name, m in config["models"].items():
+    for name in run_models(config):
+        m = config["models"][name]
         try:
             spec = ModelSpec.from_config(m)
             if spec.source != "hub":

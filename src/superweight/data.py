@@ -63,14 +63,32 @@ def checksums(data_dir: Path | None, datasets: list[str]) -> dict[str, str]:
     return {str(p.relative_to(data_dir)): sha256(p) for p in files_of(data_dir, datasets)}
 
 
-def wikitext2_text(data_dir: Path | None) -> str:
-    """WikiText-2 raw test, GPTQ style ("\\n\\n".join of the HF rows == wiki.test.raw read as is)."""
+# How each perplexity corpus is built and tokenized (stored in the tokenized corpus' provenance)
+CONSTRUCTION = {
+    "wikitext2": ("GPTQ's WikiText-2 stream: the Hugging Face wikitext-2-raw-v1 test rows (one per line of "
+                  "wiki.test.raw, keeping its trailing newline; \"\" for a blank line) joined by \"\\n\\n\", "
+                  "tokenized once with the tokenizer's defaults (add_special_tokens=True: one BOS at the very start "
+                  "for tokenizers that add one)"),
+    "c4": ("GPTQ's C4 stream: the first c4_docs validation documents joined by \" \", tokenized once with the "
+           "tokenizer's defaults; the evaluation takes the first windows x seqlen tokens (GPTQ: 256 x 2048)"),
+}
+
+
+def wikitext2_rows(data_dir: Path | None) -> list[str]:
+    """The Hugging Face wikitext-2-raw-v1 test rows. Offline they are rebuilt from wiki.test.raw by the HF
+    builder's own rule: one row per line, the line *with* its trailing newline, or "" when it is blank."""
     if data_dir is None:
         from datasets import load_dataset
 
-        return "\n\n".join(load_dataset("wikitext", "wikitext-2-raw-v1", split="test")["text"])
+        return list(load_dataset("wikitext", "wikitext-2-raw-v1", split="test")["text"])
     check_data(data_dir, ["wikitext2"])
-    return (data_dir / FILES["wikitext2"][0]).read_text(encoding="utf-8")
+    with open(data_dir / FILES["wikitext2"][0], encoding="utf-8") as f:
+        return [line if line.strip() else "" for line in f]
+
+
+def wikitext2_text(data_dir: Path | None) -> str:
+    """WikiText-2 raw test as GPTQ evaluates it: the HF rows joined by "\\n\\n" (not the raw file read as is)."""
+    return "\n\n".join(wikitext2_rows(data_dir))
 
 
 def c4_text(data_dir: Path | None, n_docs: int = 1100) -> str:

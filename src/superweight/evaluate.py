@@ -106,12 +106,17 @@ def task_manager(task_dir: Path | None):
 
 
 def evaluate(model, tok, tasks: dict[str, int | None], task_dir: Path | None, batch_size: int = 8,
-             device: str = "cpu") -> dict[str, dict]:
-    """{task: {"acc": .., "acc_norm": .., "n": ..}} for ``tasks`` = {name: limit or None}."""
+             device: str = "cpu", add_bos_token: bool = False) -> dict[str, dict]:
+    """{task: {"acc": .., "acc_norm": .., "n": ..}} for ``tasks`` = {name: limit or None}.
+
+    ``add_bos_token`` False encodes requests without special tokens, as the paper's lm-eval 0.4.3 did;
+    0.4.13 left alone follows the tokenizer's default (a BOS for Llama-style tokenizers)."""
     from lm_eval import simple_evaluate
     from lm_eval.models.huggingface import HFLM
 
-    lm = HFLM(pretrained=model, tokenizer=tok, batch_size=batch_size, device=device)
+    lm = HFLM(pretrained=model, tokenizer=tok, batch_size=batch_size, device=device, add_bos_token=add_bos_token)
+    log.info("lm-eval requests %s a BOS token (eval.add_bos_token=%s)", "with" if add_bos_token else "without",
+             add_bos_token)
     tm = task_manager(task_dir)
     scores = {}
     for task, limit in tasks.items():

@@ -79,10 +79,14 @@ def prune_nonsw(model: nn.Module, sws: Iterable[Coord], rule: str = "fraction", 
     """Zero the largest-magnitude decoder linear weights other than the super weights.
 
     rule ``fraction``: the top ``amount`` fraction of all decoder linear weights, ranked globally;
-    ``count``: the top ``int(amount)`` globally; ``per_tensor``: the official code's rule, the top
-    ``int(numel * amount)`` of each tensor (nothing in tensors under 1/amount elements).
-    Super weights are excluded from the ranking, so they are kept. Returns a summary with the count;
-    with ``keep_undo`` its "_undo" entry holds the pruned values for ``undo_prune`` (no model copy needed)."""
+    ``count``: the top ``int(amount)`` globally; ``per_tensor``: exactly the top ``int(numel * amount)``
+    of each tensor. These three exclude the super weights from the ranking, so exactly that many others go.
+    ``official``: the official code's rule exactly (outliers/model.py, ``search_percentage``): per tensor,
+    the threshold is the ``int(numel * amount)``-th largest |w| with the super weights ranked too, every
+    |w| >= threshold is zeroed (ties included), then the super weights are put back at their original
+    value (here: left out of the zeroing, which is the same). Per-tensor rules prune nothing in tensors
+    under 1/amount elements. Returns a summary with the count; with ``keep_undo`` its "_undo" entry holds
+    the pruned values for ``undo_prune`` (no model copy needed)."""
     a = get_adapter(model)
     sw_pos = _sw_mask_positions(model, sws)
     mods = [(n, m) for n, m, _ in a.linear_modules(model)]
@@ -91,10 +95,10 @@ def prune_nonsw(model: nn.Module, sws: Iterable[Coord], rule: str = "fraction", 
         k_global = int(total * amount)
     elif rule == "count":
         k_global = int(amount)
-    elif rule == "per_tensor":
+    elif rule in ("per_tensor", "official"):
         k_global = None
     else:
-        raise ValueError(f"prune_nonsw rule must be fraction, count or per_tensor, got {rule!r}")
+        raise ValueError(f"prune_nonsw rule must be fraction, count, per_tensor or official, got {rule!r}")
 
     def ranked(name, m, k):
         w = m.weight.detach().abs().flatten().float()
@@ -105,7 +109,10 @@ def prune_nonsw(model: nn.Module, sws: Iterable[Coord], rule: str = "fraction", 
         return vals, idx
 
     chosen: list[tuple[str, torch.Tensor]] = []
-    if k_global is None:
+    official = {}
+    if rule == "official":
+        chosen, official = _official_per_tensor(mods, sw_pos, amount)
+    elif k_global is None:
         for n, m in mods:
             k = int(m.weight.numel() * amount)
             if k:
@@ -128,7 +135,7 @@ def prune_nonsw(model: nn.Module, sws: Iterable[Coord], rule: str = "fraction", 
         for n, idx in chosen:
             flat = by_name[n].weight.view(-1)
             if keep_undo:
-                undo.append((n, idx, flat[idx].clone()))
+                undo.append((by_name[n].weight, idx, flat[idx].clone()))
             magnitudes.append(flat[idx].abs().float())
             flat[idx] = 0
             if (flat[idx] != 0).any():
@@ -140,7 +147,7 @@ def prune_nonsw(model: nn.Module, sws: Iterable[Coord], rule: str = "fraction", 
         log.warning("prune_nonsw (%s, %g) pruned nothing: every tensor is below 1/amount elements", rule, amount)
     summary = {"rule": rule, "amount": amount, "n_pruned": n_pruned, "n_weights_considered": total,
                "largest_pruned": sorted(mags.tolist(), reverse=True)[:10],
-               "smallest_pruned": float(mags.min()) if len(mags) else None, "per_module": per_module}
+               "smallest_pruned": float(mags.min()) if len(mags) else None, "per_module": per_module, **official}
     if keep_undo:
         summary["_undo"] = undo
     log.info("prune_nonsw: %d weights zeroed (rule %s, amount %g); largest |w| %s", n_pruned, rule, amount,
@@ -148,12 +155,62 @@ def prune_nonsw(model: nn.Module, sws: Iterable[Coord], rule: str = "fraction", 
     return summary
 
 
-def undo_prune(model: nn.Module, summary: dict) -> None:
-    """Put back the weights a ``prune_nonsw(..., keep_undo=True)`` zeroed."""
-    mods = {n: m for n, m, _ in get_adapter(model).linear_modules(model)}
+def _official_per_tensor(mods, sw_pos: dict, amount: float) -> tuple[list[tuple[str, torch.Tensor]], dict]:
+    """The official per-tensor selection: flat indices with |w| >= the k-th largest |w| of the tensor
+    (k = int(numel * amount), super weights ranked), minus the super weights, which are kept."""
+    chosen, ties, sw_ranked = [], 0, []
+    for n, m in mods:
+        k = int(m.weight.numel() * amount)
+        if k < 1:  # the official code skips such tensors
+            continue
+        w = m.weight.detach().abs().flatten()  # in the weight's own dtype, as the official code
+        threshold = torch.topk(w, k).values[-1]
+        idx = ((w >= threshold) & (w != 0)).nonzero().flatten()  # zeroing a zero changes nothing: not counted
+        ties += max(0, len(idx) - k)
+        sw_flat = torch.tensor([r * m.weight.shape[1] + c for r, c in sw_pos.get(n, [])], dtype=torch.long)
+        is_sw = torch.isin(idx, sw_flat)
+        sw_ranked += [n] * int(is_sw.sum())
+        chosen.append((n, idx[~is_sw]))
+    return chosen, {"ties_beyond_k": ties, "super_weights_ranked_and_kept": sw_ranked}
+
+
+def prune_all_weights_per_tensor(model: nn.Module, amount: float = 5e-7, keep_undo: bool = False) -> dict:
+    """The official Fig. 4 rule (analyze.py ``remove_outliers``): in every parameter whose name ends in
+    "weight" (embeddings, norms and the LM head included), zero each |w| >= the ``int(numel * amount)``-th
+    largest |w| of that tensor, ties included; tensors under 1/amount elements are skipped. The official code
+    runs it with the super weights already zeroed, so they are not ranked: call it inside ``zeroed``."""
+    n_pruned, per_param, undo, magnitudes = 0, {}, [], []
     with torch.no_grad():
-        for n, idx, vals in summary.pop("_undo"):
-            mods[n].weight.view(-1)[idx] = vals
+        for name, p in model.named_parameters():
+            k = int(p.numel() * amount)
+            if not name.endswith("weight") or k < 1:
+                continue
+            flat = p.data.view(-1)
+            threshold = torch.topk(flat.abs(), k).values[-1]
+            idx = ((flat.abs() >= threshold) & (flat != 0)).nonzero().flatten()  # a zero stays a zero
+            if keep_undo:
+                undo.append((p, idx, flat[idx].clone()))
+            magnitudes.append(flat[idx].abs().float())
+            flat[idx] = 0
+            if (flat[idx] != 0).any():
+                raise InterventionError(f"{name}: pruned weights are not zero")
+            n_pruned += len(idx)
+            per_param[name] = len(idx)
+    mags = torch.cat(magnitudes) if magnitudes else torch.zeros(0)
+    summary = {"rule": "official_all_weights", "amount": amount, "n_pruned": n_pruned, "per_param": per_param,
+               "largest_pruned": sorted(mags.tolist(), reverse=True)[:10]}
+    if keep_undo:
+        summary["_undo"] = undo
+    log.info("official outlier removal (%g per tensor, all weights): %d weights zeroed in %d tensors; largest |w| %s",
+             amount, n_pruned, len(per_param), summary["largest_pruned"][:3])
+    return summary
+
+
+def undo_prune(model: nn.Module, summary: dict) -> None:
+    """Put back the weights a ``prune_nonsw`` or ``prune_all_weights_per_tensor`` with ``keep_undo`` zeroed."""
+    with torch.no_grad():
+        for param, idx, vals in summary.pop("_undo"):
+            param.data.view(-1)[idx] = vals
 
 
 class RestoreSuperActivation:

@@ -9,8 +9,9 @@ from tqdm.auto import tqdm
 
 
 def tokenize(tok, text: str) -> torch.Tensor:
-    """The corpus as one 1-D tensor of token ids (no special tokens added mid-corpus)."""
-    return torch.tensor(tok(text, add_special_tokens=False)["input_ids"], dtype=torch.long)
+    """The corpus as one 1-D tensor of token ids, tokenized once with the tokenizer's defaults as GPTQ does
+    (``tokenizer(text)``): a Llama-style tokenizer puts one BOS at the very start and none mid-corpus."""
+    return torch.tensor(tok(text)["input_ids"], dtype=torch.long)
 
 
 def windows(n_tokens: int, seqlen: int, max_windows: int | None = None, drop_last: bool = True) -> list[tuple[int, int]]:

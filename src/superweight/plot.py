@@ -35,7 +35,7 @@ def down_proj_maxima(layers: pd.DataFrame, sw_layers: list[int], title: str, pat
     _save(fig, path, style)
 
 
-def residual_stream(res: pd.DataFrame, title: str, path, style: dict) -> None:
+def residual_stream(res: pd.DataFrame, title: str, path, style: dict, xlabel: str = "layer (0 = embeddings)") -> None:
     """Fig. 4: max |residual stream| per layer, one line per condition (column 'condition')."""
     c = style.get("colors", {})
     fig, ax = _fig(style)
@@ -44,7 +44,7 @@ def residual_stream(res: pd.DataFrame, title: str, path, style: dict) -> None:
         ax.plot(d["layer"], d["max_abs"], "o-", ms=3, label=cond, color=c.get(keys.get(cond, cond), f"C{i}"))
     if style.get("log_scale", True):
         ax.set_yscale("log")
-    ax.set_xlabel("layer (0 = embeddings)")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("max |hidden state|")
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=7)

@@ -20,7 +20,7 @@ def task_limits(tasks: list[str], limit) -> dict[str, int | None]:
 
 
 def score(model, tok, corpora: dict[str, torch.Tensor], ppl_cfg: dict, tasks: dict[str, int | None],
-          task_dir: Path | None, eval_batch_size: int = 8, device: str = "cpu") -> dict:
+          task_dir: Path | None, eval_batch_size: int = 8, device: str = "cpu", add_bos_token: bool = False) -> dict:
     """{"perplexity": {corpus: {...}}, "tasks": {task: {...}}, "avg_acc": float}"""
     from .evaluate import evaluate
 
@@ -32,7 +32,7 @@ def score(model, tok, corpora: dict[str, torch.Tensor], ppl_cfg: dict, tasks: di
         log.info("%s ppl %.4g (%d tokens, %d windows)", name, out["perplexity"][name]["ppl"],
                  out["perplexity"][name]["tokens"], out["perplexity"][name]["windows"])
     if tasks:
-        out["tasks"] = evaluate(model, tok, tasks, task_dir, eval_batch_size, device)
+        out["tasks"] = evaluate(model, tok, tasks, task_dir, eval_batch_size, device, add_bos_token=add_bos_token)
         accs = [v["acc"] for v in out["tasks"].values() if v["acc"] is not None]
         out["avg_acc"] = sum(accs) / len(accs) if accs else math.nan
     return out

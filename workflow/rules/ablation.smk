@@ -1,10 +1,12 @@
 rule tokenize_corpus:
-    """Tokenize a perplexity corpus once per model (GPTQ protocol: the whole text, one tensor)."""
+    """Tokenize a perplexity corpus once per model (GPTQ protocol: the whole text, one tensor), with a JSON
+    saying how the text was built and tokenized."""
     input:
         model=model_dir,
         data=lambda wc: data_files([wc.corpus]),
     output:
-        "results/{model}/corpora/{corpus}.pt",
+        ids="results/{model}/corpora/{corpus}.pt",
+        provenance="results/{model}/corpora/{corpus}.json",
     wildcard_constraints:
         corpus="wikitext2|c4",
     params:

@@ -40,6 +40,7 @@ rule propagation:
         model=model_cfg,
         prompt=config["detection"]["prompt"],
         ablation=config["ablation"],
+        propagation=config["analysis"]["propagation"],
         case_study=config["analysis"]["case_study"],
         device=config["device"],
     log:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))  # run from a checkout without installing
 
-from superweight.config import ConfigError, validate
+from superweight.config import ConfigError, run_models, validate
 from superweight.data import resolve_data_dir, files_of
 
 try:
@@ -13,7 +13,7 @@ try:
 except ConfigError as e:
     raise WorkflowError(f"config error: {e}") from None
 
-MODELS = list(config["models"])
+MODELS = run_models(config)  # `run_models`, or every model under `models`
 CONDITIONS = config["ablation"]["conditions"]
 DATA_DIR = resolve_data_dir(config.get("data_dir"))
 WQ = config["quantization"]["weights"]
@@ -94,9 +94,16 @@ def scaling_eval():
     return {**config["eval"], "limit": config["eval"]["limit"] if limit is None else limit}
 
 
+def protocol_config():
+    """The config values the protocol report reads (editing any other key does not rerun it)."""
+    from superweight.protocol import relevant
+
+    return relevant(config)
+
+
 def all_outputs():
     fmt = config["plots"]["format"]
-    out = []
+    out = ["results/protocol.md"]
     for m in MODELS:
         out += [f"results/{m}/detect/super_weights.json", f"results/{m}/detect/down_proj_maxima.{fmt}",
                 f"results/{m}/detect/residual_stream.{fmt}", f"results/{m}/stopwords/stopwords.{fmt}",

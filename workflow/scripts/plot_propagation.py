@@ -6,4 +6,4 @@ from superweight.runlog import start
 
 start(snakemake)
 residual_stream(pd.read_csv(snakemake.input[0]), f"{snakemake.wildcards.model}: super-activation propagation",
-                snakemake.output[0], snakemake.params.style)
+                snakemake.output[0], snakemake.params.style, xlabel="decoder layer (its output)")

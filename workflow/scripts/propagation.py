@@ -14,7 +14,8 @@ log = start(snakemake)
 p, wc = snakemake.params, snakemake.wildcards
 sws = [(c["layer"], c["row"], c["col"]) for c in read_json(snakemake.input.detect)["super_weights"]]
 model, tok = load_model(snakemake.input.model, p.model.get("dtype", "float32"), p.device)
-rows = propagation(model, tok, p.prompt, sws, p.ablation["prune_nonsw"]["rule"], p.ablation["prune_nonsw"]["amount"])
+rows = propagation(model, tok, p.prompt, sws, p.ablation["prune_nonsw"]["rule"], p.ablation["prune_nonsw"]["amount"],
+                   p.propagation["outliers"], p.propagation["amount"])
 pd.DataFrame(rows).to_csv(snakemake.output.csv, index=False)
 
 k = p.case_study["top_k"]

@@ -32,6 +32,7 @@ with contextlib.ExitStack() as stack:
         raise SystemExit(0)
     scored = {k: ids[k] for k in p.corpora}
     scores = score(model, tok, scored, p.cfg["perplexity"], task_limits(p.cfg["eval"]["tasks"], p.cfg["eval"]["limit"]),
-                   Path(snakemake.input.tasks) if data_dir else None, p.cfg["eval"]["batch_size"], p.device)
+                   Path(snakemake.input.tasks) if data_dir else None, p.cfg["eval"]["batch_size"], p.device,
+                   add_bos_token=p.cfg["eval"].get("add_bos_token", False))
 write_json(snakemake.output[0], {**out, "status": "done", "intervention": record, "scores": scores,
                                  "provenance": prov.record()})

@@ -1,16 +1,29 @@
 import _common  # noqa: F401
+import hashlib
 from pathlib import Path
 
 import torch
 from transformers import AutoTokenizer
 
-from superweight.data import corpus_text
+from superweight.data import CONSTRUCTION, checksums, corpus_text
 from superweight.perplexity import tokenize
+from superweight.provenance import Provenance, write_json
 from superweight.runlog import start
 
 log = start(snakemake)
+corpus = snakemake.wildcards.corpus
 data_dir = Path(snakemake.params.data_dir) if snakemake.params.data_dir else None
+prov = Provenance(snakemake.wildcards.model, None, {"c4_docs": snakemake.params.c4_docs} if corpus == "c4" else {},
+                  checksums(data_dir, [corpus]))
 tok = AutoTokenizer.from_pretrained(snakemake.input.model)
-ids = tokenize(tok, corpus_text(snakemake.wildcards.corpus, data_dir, snakemake.params.c4_docs))
-torch.save(ids, snakemake.output[0])
-log.info("%s: %d tokens", snakemake.wildcards.corpus, len(ids))
+text = corpus_text(corpus, data_dir, snakemake.params.c4_docs)
+ids = tokenize(tok, text)
+torch.save(ids, snakemake.output.ids)
+bos = tok.bos_token_id
+write_json(snakemake.output.provenance, {
+    "corpus": corpus, "construction": CONSTRUCTION[corpus], "source": str(data_dir) if data_dir else "Hugging Face Hub",
+    "text_chars": len(text), "text_newlines": text.count("\n"), "text_sha256": hashlib.sha256(text.encode()).hexdigest(),
+    "tokens": len(ids), "tokenizer": type(tok).__name__, "add_special_tokens": True,
+    "bos_token_id": bos, "starts_with_bos": bos is not None and len(ids) > 0 and int(ids[0]) == bos,
+    "bos_count": int((ids == bos).sum()) if bos is not None else 0, "provenance": prov.record()})
+log.info("%s: %d tokens from %d characters (%s)", corpus, len(ids), len(text), CONSTRUCTION[corpus])
