@@ -1,9 +1,11 @@
+import numpy as np
 import pytest
 import torch
 
 from superweight.adapters import get_adapter
-from superweight.quantize import (W8A8, BlockSpec, _blocks, activation_absmax, clip, fake_quant_per_token,
-                                  quantize_tensor, quantize_weights, quantize_with_sa, rtn, sa_channels, smooth)
+from superweight.quantize import (W8A8, BlockSpec, RTNOptions, _blocks, activation_absmax, clip,
+                                  fake_quant_per_token, quantize_tensor, quantize_weights, quantize_with_sa, rtn,
+                                  sa_channels, smooth)
 from tiny import plant, tiny_model
 
 SW = (1, 5, 17)
@@ -15,7 +17,8 @@ def test_rtn_levels_and_error(bits, block):
     torch.manual_seed(0)
     w = torch.randn(32, 48)
     spec = BlockSpec.parse(block)
-    q = quantize_tensor(w, bits, spec)
+    q, used = quantize_tensor(w, bits, spec)
+    assert used == str(spec)
     bw, _ = _blocks(w, spec)
     bq, _ = _blocks(q, spec)
     valid = ~torch.isnan(bw)
@@ -29,22 +32,87 @@ def test_rtn_levels_and_error(bits, block):
 
 def test_partial_last_block_is_its_own_block():
     w = torch.cat([torch.zeros(60), torch.linspace(100, 101, 40)]).view(4, 25)  # 100 elements, blocks of 64
-    q = quantize_tensor(w, 2, BlockSpec.parse(64))
+    q, _ = quantize_tensor(w, 2, BlockSpec.parse(64))
     tail = q.reshape(-1)[64:]
     # the 36-element tail has its own range [100, 101], so it is quantized finely (not with the first block's 0..101)
     assert tail.min() >= 100 - 1e-4 and (tail - w.reshape(-1)[64:]).abs().max() <= (1 / 3) / 2 + 1e-4
 
 
-def test_clip_bounds_every_value():
+@pytest.mark.parametrize("std", ["unbiased", "population"])
+def test_clip_bounds_every_value(std):
     torch.manual_seed(0)
     b = torch.randn(4, 256)
     b[0, 3] = 50.0
-    c = clip(b, 3.0)
+    c = clip(b, 3.0, std)
     a = b.abs()
-    bound = 3.0 * a.std(1, unbiased=False, keepdim=True) + a.mean(1, keepdim=True)
+    bound = 3.0 * a.std(1, unbiased=std == "unbiased", keepdim=True) + a.mean(1, keepdim=True)
     assert (c.abs() <= bound + 1e-6).all()
     assert c[0, 3] == pytest.approx(float(bound[0]))
     assert torch.equal(c[1], b[1].clamp(-bound[1], bound[1]))
+
+
+def test_clip_std_unbiased_as_the_official_code_by_hand():
+    """|w| = 1, 1, 1, 5: mean 2, squared deviations 1+1+1+9 = 12; unbiased std = sqrt(12/3) = 2 (official, torch's
+    default), population sqrt(12/4) = sqrt(3). z = 1: bound 4 vs 2 + sqrt(3) = 3.732."""
+    b = torch.tensor([[1.0, -1.0, 1.0, 5.0]])
+    assert clip(b, 1.0)[0, 3] == 4.0
+    assert clip(b, 1.0, "population")[0, 3] == pytest.approx(2 + 3 ** 0.5)
+
+
+def test_rounding_at_an_exact_tie_official_vs_divide_by_hand():
+    """2 bits (3 levels), block [0, 0.7, 0.35]: 0.35 sits exactly half-way between levels 1 and 2. In float32 the
+    official (w - min) * (3 / 0.7) = 1.4999999 rounds to 1, dequantized 1 / (3 / 0.7) = 0.2333; the divided form
+    (w - min) / (0.7 / 3) = 1.5 rounds (half to even) to 2, dequantized 2 * (0.7 / 3) = 0.4667."""
+    f = np.float32
+    w = torch.tensor([[0.0, 0.7, 0.35]])
+    s = f(3) / f(0.7)  # the official scale, in float32
+    assert f(0.35) * s < 1.5
+    official = float(np.round(f(0.35) * s) / s)
+    step = f(0.7) / f(3)
+    assert f(0.35) / step == 1.5
+    divided = float(np.round(f(0.35) / step) * step)
+    assert rtn(w, 2, "official")[0, 2] == pytest.approx(official, abs=0) and official == pytest.approx(0.7 / 3)
+    assert rtn(w, 2, "divide")[0, 2] == pytest.approx(divided, abs=0) and divided == pytest.approx(1.4 / 3)
+    torch.testing.assert_close(rtn(w, 2)[0, :2], w[0, :2])  # min and max map to the end levels either way
+
+
+def test_partial_block_whole_tensor_as_the_official_code_by_hand():
+    """6 elements, block 4, 2 bits: the official code quantizes the whole tensor as one block (min 0, max 12, step
+    4: 0 1 2 3 10 12 -> 0 0 0 4 8 12; 10 * 3/12 = 2.5 rounds to even 2); the project's blocks [0..3] and [10, 12]
+    are exact."""
+    w = torch.tensor([[0.0, 1.0, 2.0], [3.0, 10.0, 12.0]])
+    q, used = quantize_tensor(w, 2, BlockSpec.parse(4), opts=RTNOptions(partial="whole_tensor"))
+    assert used == "per_tensor" and q.tolist() == [[0.0, 0.0, 0.0], [4.0, 8.0, 12.0]]
+    q, used = quantize_tensor(w, 2, BlockSpec.parse(4))
+    assert used == "4" and torch.equal(q, w)
+    q, used = quantize_tensor(w, 2, BlockSpec.parse(3), opts=RTNOptions(partial="whole_tensor"))
+    assert used == "3"  # a multiple of the block: blocks as usual
+
+
+def test_compute_dtype_weight_as_the_official_code_by_hand():
+    """An fp16 block of 64 clipped (z = 2) and quantized to 4 bits: the official code does every step in fp16
+    (mean/std rounded to fp16, bound z*std + mean in fp16, scale 15/(max-min) in fp16, ...); written out here."""
+    torch.manual_seed(1)
+    w = (torch.randn(4, 16) * 0.37).half()
+    w[1, 5] = 3.1
+    z = 2.0
+    x = w.reshape(-1, 64).clone()  # one flat block, as quantize_blockwise reshapes
+    thr = z * x.abs().std(dim=1, keepdim=True) + x.abs().mean(dim=1, keepdim=True)
+    x = torch.clamp(x, -thr, thr)
+    mn, mx = x.min(dim=1, keepdim=True)[0], x.max(dim=1, keepdim=True)[0]
+    scale = (2 ** 4 - 1) / (mx - mn)
+    official = (((x - mn) * scale).round() / scale + mn).reshape(4, 16)
+    assert official.dtype == torch.float16
+    q, _ = quantize_tensor(w, 4, BlockSpec.parse(64), z, RTNOptions(dtype="weight"))
+    assert q.dtype == torch.float16 and torch.equal(q, official)
+    q32, _ = quantize_tensor(w, 4, BlockSpec.parse(64), z)
+    assert q32.dtype == torch.float32 and not torch.equal(q32.half(), official)  # the option matters here
+
+
+def test_options_reject_unknown_values():
+    with pytest.raises(ValueError, match="quantization.weights.rounding"):
+        RTNOptions(rounding="nearest")
+    assert RTNOptions.from_config({"partial_block": "whole_tensor", "z": 9}).partial == "whole_tensor"
 
 
 def test_sw_aware_keeps_the_super_weight_bit_identical():
@@ -63,7 +131,7 @@ def test_gpt2_conv1d_quantized_in_linear_layout():
     model = tiny_model("gpt2")
     w = model.transformer.h[0].mlp.c_fc.weight.detach().clone()  # (in, out)
     quantize_weights(model, "rtn", 4, "per_channel", progress=False)
-    expected = quantize_tensor(w.t(), 4, BlockSpec.parse("per_channel")).t()
+    expected = quantize_tensor(w.t(), 4, BlockSpec.parse("per_channel"))[0].t()
     torch.testing.assert_close(model.transformer.h[0].mlp.c_fc.weight.detach(), expected)
 
 
