@@ -127,6 +127,28 @@ def test_sw_aware_keeps_the_super_weight_bit_identical():
     assert a.get_weight(model3, *SW) < before  # clipping without restore cuts the super weight
 
 
+def test_table6_super_weights_put_back_after_rtn_times_factor():
+    """Table 6: plain RTN (no clipping), then the super weight put back at its original value x factor; every other
+    weight is exactly plain RTN's."""
+    a = get_adapter(plant(tiny_model("llama"), *SW))
+    before = a.get_weight(plant(tiny_model("llama"), *SW), *SW)
+    plain = plant(tiny_model("llama"), *SW)
+    quantize_weights(plain, "rtn", 4, 64, progress=False)
+    for factor in (1.0, 1.5):
+        m = plant(tiny_model("llama"), *SW)
+        rec = quantize_weights(m, "rtn_keep_sw", 4, 64, sws=[SW], sw_factor=factor, progress=False)
+        assert a.get_weight(m, *SW) == pytest.approx(before * factor, rel=1e-6)
+        restored = [x for r in rec for x in r.get("restored", [])]
+        assert len(restored) == 1 and restored[0]["original"] == before
+        assert restored[0]["quantized"] == a.get_weight(plain, *SW)  # the block max: RTN keeps it (nearly)
+        assert restored[0]["restored"] == a.get_weight(m, *SW)
+        wq, wp = a.down_proj(m, 1).weight.detach().clone(), a.down_proj(plain, 1).weight.detach().clone()
+        wq[SW[1], SW[2]] = wp[SW[1], SW[2]]
+        assert torch.equal(wq, wp)
+    with pytest.raises(ValueError, match="restores them"):
+        quantize_weights(plant(tiny_model("llama"), *SW), "rtn", 4, 64, sws=[SW], sw_factor=1.5, progress=False)
+
+
 def test_gpt2_conv1d_quantized_in_linear_layout():
     model = tiny_model("gpt2")
     w = model.transformer.h[0].mlp.c_fc.weight.detach().clone()  # (in, out)
@@ -173,15 +195,52 @@ def test_w8a8_hooks_and_sa_channels():
     ch = sa_channels(model, [SW])
     assert ch[(1, "mlp.down_proj")] == 17 and ch[(2, "self_attn.q_proj")] == 5 and (0, "mlp.down_proj") not in ch
     assert (1, "self_attn.q_proj") not in ch and (2, "mlp.down_proj") not in ch
+    # o_proj reads the attention output, not the residual stream: the super activation never enters it
+    assert not any(p == "self_attn.o_proj" for _, p in sa_channels(model, [SW], ("q", "k", "v", "o", "down")))
     ids = torch.randint(0, 128, (1, 12))
     with torch.no_grad():
         base = model(ids).logits
     with W8A8(model, sa_channels=ch) as q:
-        assert len(q.handles) == 4 * 6
+        assert len(q.handles) == 4 * (6 + 3)  # six inputs (paper) and three BMM operands per layer
         with torch.no_grad():
             quant = model(ids).logits
+    assert q.calls == {"inputs": 4 * 6, "bmm_outputs": 4 * 3, "sa_kept": 2 * 5 + 1}
     assert not torch.equal(base, quant)
     torch.testing.assert_close(quant, base, rtol=0.2, atol=0.2)
+
+
+def _on_per_token_grid(t, bits=8):
+    s = t.abs().amax(-1, keepdim=True) / (2 ** (bits - 1) - 1)
+    k = t / s
+    return torch.allclose(k, k.round(), atol=1e-3)
+
+
+@pytest.mark.parametrize("bmm", [("q", "k", "v"), ()])
+def test_w8a8_bmm_inputs_quantized_per_token(bmm):
+    """With bmm on, the q/k/v projection outputs (the attention BMM operands) sit on a per-token 8-bit grid."""
+    model = tiny_model("llama")
+    seen = {}
+    layer = model.model.layers[0]
+    ids = torch.randint(0, 128, (1, 12))
+    with W8A8(model, inputs=("q", "k", "v", "o", "gate", "up", "down"), bmm=bmm) as q:
+        assert len(q.handles) == 4 * (7 + len(bmm)) and "self_attn.o_proj" in q.inputs
+        hs = [getattr(layer.self_attn, p).register_forward_hook(lambda m, a, o, p=p: seen.__setitem__(p, o.detach()))
+              for p in ("q_proj", "k_proj", "v_proj", "o_proj")]
+        with torch.no_grad():
+            model(ids)
+        for h in hs:
+            h.remove()
+    assert all(_on_per_token_grid(seen[p]) == bool(bmm) for p in ("q_proj", "k_proj", "v_proj"))
+    assert not _on_per_token_grid(seen["o_proj"])  # its input is quantized, its output is not a BMM operand
+
+
+def test_w8a8_fused_projection_needs_all_its_roles():
+    model = tiny_model("phi3")
+    with pytest.raises(ValueError, match="fuses roles"):
+        W8A8(model, inputs=("q", "gate", "up", "down"))
+    with pytest.raises(ValueError, match="unknown W8A8 role"):
+        W8A8(model, inputs=("q", "k", "v", "x"))
+    assert W8A8(model, bmm=("q", "k", "v")).bmm == ("self_attn.qkv_proj",)
 
 
 @pytest.mark.parametrize("family", ["llama", "qwen2", "gemma", "phi3", "olmo", "gpt2", "opt", "gpt_neox"])
@@ -195,9 +254,11 @@ def test_w8a8_every_family(family):
     with torch.no_grad():
         base = model(ids).logits
     with W8A8(model, sa_channels=ch) as q:
-        assert len(q.handles) == 4 * len(a.act_inputs)
+        n_in, n_bmm = len(a.role_paths(("q", "k", "v", "gate", "up", "down"))), len(a.role_paths(("q", "k", "v")))
+        assert len(q.handles) == 4 * (n_in + n_bmm)
         with torch.no_grad():
             logits = model(ids).logits
+    assert q.calls["inputs"] == 4 * n_in and q.calls["bmm_outputs"] == 4 * n_bmm
     assert torch.isfinite(logits).all() and not torch.equal(logits, base)
 
 
@@ -208,22 +269,22 @@ def test_smoothquant_not_applicable(family):
         activation_absmax(model, torch.arange(32), 16, 1)
 
 
-def test_tune_z_picks_the_lowest_calibration_perplexity():
-    """z: auto quantizes a fresh model per candidate and keeps the z with the lowest calibration perplexity."""
-    from superweight.perplexity import perplexity
-    from superweight.quantize import tune_z
 
-    loads = []
 
-    def load():
-        loads.append(1)
-        return plant(tiny_model("llama"), *SW)
+def test_table6_rows_with_the_papers_numbers():
+    from superweight.tables import quant_rows, table6
 
-    ids = torch.randint(0, 128, (64,))
-    res = tune_z(load, ids, 16, 4, 3, 64, [0.5, 4.0, 50.0], [SW])
-    assert len(loads) == 3 and res["method"] == "sw_aware"
-    ppl = {float(k): v for k, v in res["calibration_ppl"].items()}
-    assert set(ppl) == {0.5, 4.0, 50.0} and res["z"] == min(ppl, key=ppl.get)
-    m = load()  # the reported perplexity is that of the model quantized with that z
-    quantize_weights(m, "sw_aware", 3, 64, res["z"], [SW], progress=False)
-    assert perplexity(m, ids, 16, 4, progress=False)["ppl"] == pytest.approx(ppl[res["z"]])
+    def res(method, block, factor=None, avg=0.5):
+        r = {"model": "m", "kind": "wquant", "method": method, "bits": 4, "block": block, "status": "done",
+             "scores": {"tasks": {"piqa": {"acc": avg}}, "avg_acc": avg, "perplexity": {"wikitext2": {"ppl": 9.0}}},
+             "intervention": {"mean_rel_error": 0.1, "z": None}}
+        return {**r, "sw_factor": factor} if factor is not None else r
+
+    df = quant_rows([res("rtn_keep_sw", "4096", 1.5, 0.62), res("rtn", "64", avg=0.6), res("rtn_keep_sw", "64", 1.0),
+                     res("rtn_keep_sw", "64", 1.5), res("rtn", "4096"), res("rtn_keep_sw", "4096", 1.0)])
+    paper = {"m": {"64": {"original": 69.59, "amplified": 69.88}, "4096": {"original": 66.19, "amplified": 67.54}}}
+    t = table6(df, paper)
+    assert list(t["block"]) == ["64"] * 3 + ["4096"] * 3
+    assert list(t["variant"]) == ["RTN", "SW restored x1", "SW restored x1.5"] * 2
+    assert t["paper avg"].tolist()[1:3] == [69.59, 69.88] and t["paper avg"].tolist()[4:] == [66.19, 67.54]
+    assert t["avg"].tolist()[0] == pytest.approx(60.0) and t["avg"].tolist()[5] == pytest.approx(62.0)
