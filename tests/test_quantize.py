@@ -288,3 +288,30 @@ def test_table6_rows_with_the_papers_numbers():
     assert list(t["variant"]) == ["RTN", "SW restored x1", "SW restored x1.5"] * 2
     assert t["paper avg"].tolist()[1:3] == [69.59, 69.88] and t["paper avg"].tolist()[4:] == [66.19, 67.54]
     assert t["avg"].tolist()[0] == pytest.approx(60.0) and t["avg"].tolist()[5] == pytest.approx(62.0)
+
+
+def test_experiment_records_w8a8_scope_and_table6_restore():
+    """The scoring jobs' intervention records: W8A8's roles, BMM operands and quantized-tensor counts (filled while
+    scoring); Table 6's super weight put back x factor after RTN, with the arithmetic options."""
+    import contextlib
+
+    from superweight.experiments import apply
+
+    model = plant(tiny_model("llama"), *SW)
+    cfg = {"perplexity": {"seqlen": 16, "corpora": ["wikitext2"], "windows": {"wikitext2": 2}},
+           "quantization": {"activations": {"inputs": ["q", "k", "v", "o", "gate", "up", "down"], "bmm": ["k", "v"],
+                                            "corpora": ["wikitext2"]}}}
+    with contextlib.ExitStack() as stack:
+        rec = apply(model, "aquant", {"method": "sa_aware"}, [SW], cfg, stack)
+        with torch.no_grad():
+            model(torch.randint(0, 128, (1, 8)))
+    assert "self_attn.o_proj" in rec["quantized_projections"] and rec["bmm_projections"] == ["self_attn.k_proj",
+                                                                                            "self_attn.v_proj"]
+    assert rec["calls"]["inputs"] == 4 * 7 and rec["calls"]["bmm_outputs"] == 4 * 2 and rec["calls"]["sa_kept"] == 11
+    cfg = {"quantization": {"weights": {"z": 9, "partial_block": "whole_tensor", "rounding": "divide"}}}
+    m = plant(tiny_model("llama"), *SW)
+    before = get_adapter(m).get_weight(m, *SW)
+    rec = apply(m, "wquant", {"method": "rtn_keep_sw", "bits": 4, "block": "100", "sw_factor": 2.0}, [SW], cfg, None)
+    assert rec["restored"][0]["restored"] == 2 * before == get_adapter(m).get_weight(m, *SW)
+    assert rec["options"]["partial_block"] == "whole_tensor" and rec["options"]["rounding"] == "divide"
+    assert rec["whole_tensor_blocks"] == len(rec["tensors"])  # 32x32 and 64x32 weights: no multiple of 100

@@ -81,12 +81,14 @@ def apply(model, kind: str, spec: dict, sws, cfg: dict, stack: contextlib.ExitSt
             rec["sa_channels"] = len(ch)
         else:
             ch = {}
+        w8a8 = W8A8(model, 8, ch, inputs, bmm)  # checks the roles before any work
         if method == "smoothquant":
             cal = q["calibration"]
             seqlen = cfg["perplexity"]["seqlen"]
             ids = calibration_ids(corpora[cal["corpus"]], seqlen, cal["windows"])
+            evaluated = cal["corpus"] in {*cfg["perplexity"].get("corpora", []), *q["corpora"]}
             shared = eval_overlap(len(corpora[cal["corpus"]]), len(ids), seqlen,
-                                  cfg["perplexity"].get("windows", {}).get(cal["corpus"]))
+                                  cfg["perplexity"].get("windows", {}).get(cal["corpus"])) if evaluated else 0
             if shared:
                 log.warning("SmoothQuant calibration shares %d tokens with the %s evaluation windows of this run",
                             shared, cal["corpus"])
@@ -96,8 +98,8 @@ def apply(model, kind: str, spec: dict, sws, cfg: dict, stack: contextlib.ExitSt
                 raise NotApplicable(str(e)) from None
             rec["smoothed_groups"] = smooth(model, stats, q["alpha"])
             rec.update(alpha=q["alpha"], calibration={**cal, "tokens": len(ids), "from": "end of corpus",
-                                                               "tokens_in_evaluation_windows": shared})
-        w8a8 = stack.enter_context(W8A8(model, 8, ch, inputs, bmm))
+                                                      "tokens_in_evaluation_windows": shared})
+        stack.enter_context(w8a8)
         rec.update(quantized_projections=list(w8a8.inputs), bmm_projections=list(w8a8.bmm), calls=w8a8.calls)
         return rec
     raise ValueError(f"unknown experiment kind {kind!r}")

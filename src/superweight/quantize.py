@@ -1,10 +1,12 @@
 """Simulated quantization (quantize, then dequantize), in place, tensor by tensor, vectorized over blocks.
 
 Weights: asymmetric min-max round-to-nearest per block. Blocks are contiguous runs of the row-major flattened
-tensor (the official code's "128x128" = 16,384 consecutive elements), or 2-D tiles (rows x cols). A tensor whose
-size is not a multiple of the block is handled explicitly: the last block is shorter (padding never counts).
+tensor (the official code's "128x128" = 16,384 consecutive elements), or 2-D tiles (rows x cols). Where the paper is
+silent, the official code's arithmetic is an option (``RTNOptions``: partial blocks, rounding, std, dtype).
+The super weights can be put back in full precision after quantizing, at their value times a factor (Table 6).
 Activations (W8A8): SmoothQuant-style fake quantization, weights 8-bit symmetric per tensor, activations 8-bit
-symmetric per token on the inputs of the q/k/v/gate/up/down projections."""
+symmetric per token on the inputs of the projections named by role (q/k/v/gate/up/down as the paper's text; o as
+an option) and on the attention BMM operands (the q/k/v projection outputs, as SmoothQuant's simulation)."""
 from __future__ import annotations
 
 import logging
