@@ -45,7 +45,7 @@ analysis:
   scaling: {factors: [0, 1, 1.5], limit: 20}
 quantization:
   weights: {methods: [rtn, sw_aware], bits: [4], blocks: [1048576], limit: 10, corpora: [wikitext2],
-            table6: {blocks: [1048576], factor: 1.5}}
+            table6: {blocks: [1048576], factors: [1.5]}}
   activations: {methods: [fp, naive, sa_aware, smoothquant], limit: 10, corpora: [wikitext2]}
 """
 

@@ -22,8 +22,9 @@ class Adapter:
     layers_path: str  # attribute path from the causal-LM module to the decoder layer list
     down_path: str  # attribute path from a decoder layer to the MLP down projection
     transposed: bool = False  # True for GPT-2's Conv1D, which stores weight as (in, out)
-    # W8A8: the projections (paths within a decoder layer) whose inputs are quantized: q/k/v, gate/up, down
-    act_inputs: tuple[str, ...] = ()
+    # W8A8: the projection (path within a decoder layer) each role's input enters; roles q, k, v, o, gate, up, down.
+    # A fused projection serves several roles (Phi-3's qkv_proj: q, k, v); a role the family lacks is absent.
+    roles: tuple[tuple[str, str], ...] = ()
     # SmoothQuant: (norm, projections reading its output), for families whose norms are a plain x * weight
     smooth_groups: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
@@ -74,9 +75,23 @@ class Adapter:
         w = self.down_proj(model, layer).weight
         return w[:, row] if self.transposed else w[row]
 
-    def residual_readers(self) -> tuple[str, ...]:
-        """The quantized projections that read the (normed) residual stream: all but the down projection."""
-        return tuple(p for p in self.act_inputs if p != self.down_path)
+    def role_paths(self, roles) -> tuple[str, ...]:
+        """The distinct projections serving ``roles``, in the adapter's order. A fused projection is taken only
+        with all of its roles: its input (or output) cannot be quantized for one of them alone."""
+        wanted, out = set(roles), []
+        for role, path in self.roles:
+            serves = {r for r, p in self.roles if p == path}
+            if path in out or not serves & wanted:
+                continue
+            if not serves <= wanted:
+                raise ValueError(f"the {self.family} family fuses roles {sorted(serves)} in {path}: list all of them "
+                                 f"or none (got {sorted(wanted & serves)})")
+            out.append(path)
+        return tuple(out)
+
+    def residual_readers(self, roles=("q", "k", "v", "gate", "up")) -> tuple[str, ...]:
+        """The projections among ``roles`` that read the (normed) residual stream: q/k/v and gate/up."""
+        return self.role_paths(set(roles) & {"q", "k", "v", "gate", "up"})
 
     def linear_modules(self, model: nn.Module):
         """(name, module, transposed) for every linear weight inside the decoder layers (norms excluded)."""
@@ -90,28 +105,36 @@ class Adapter:
                     yield f"{self.layers_path}.{i}.{name}", mod, True
 
 
-_LLAMA_ACT = ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "mlp.gate_proj", "mlp.up_proj",
-              "mlp.down_proj")
+_LLAMA_ROLES = (("q", "self_attn.q_proj"), ("k", "self_attn.k_proj"), ("v", "self_attn.v_proj"),
+                ("o", "self_attn.o_proj"), ("gate", "mlp.gate_proj"), ("up", "mlp.up_proj"), ("down", "mlp.down_proj"))
 
 ADAPTERS: tuple[Adapter, ...] = (
-    Adapter("llama", ("llama", "mistral", "qwen2", "qwen3"), "model.layers", "mlp.down_proj", act_inputs=_LLAMA_ACT,
+    Adapter("llama", ("llama", "mistral", "qwen2", "qwen3"), "model.layers", "mlp.down_proj", roles=_LLAMA_ROLES,
             smooth_groups=(("input_layernorm", ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj")),
                            ("post_attention_layernorm", ("mlp.gate_proj", "mlp.up_proj")))),
     # Gemma's norms scale by (1 + weight) and OLMo's LayerNorm has none: no SmoothQuant folding for them
-    Adapter("gemma", ("gemma", "gemma2", "gemma3_text"), "model.layers", "mlp.down_proj", act_inputs=_LLAMA_ACT),
-    Adapter("olmo", ("olmo", "olmo2"), "model.layers", "mlp.down_proj", act_inputs=_LLAMA_ACT),
+    Adapter("gemma", ("gemma", "gemma2", "gemma3_text"), "model.layers", "mlp.down_proj", roles=_LLAMA_ROLES),
+    Adapter("olmo", ("olmo", "olmo2"), "model.layers", "mlp.down_proj", roles=_LLAMA_ROLES),
     Adapter("phi3", ("phi3",), "model.layers", "mlp.down_proj",
-            act_inputs=("self_attn.qkv_proj", "mlp.gate_up_proj", "mlp.down_proj"),
+            roles=(("q", "self_attn.qkv_proj"), ("k", "self_attn.qkv_proj"), ("v", "self_attn.qkv_proj"),
+                   ("o", "self_attn.o_proj"), ("gate", "mlp.gate_up_proj"), ("up", "mlp.gate_up_proj"),
+                   ("down", "mlp.down_proj")),
             smooth_groups=(("input_layernorm", ("self_attn.qkv_proj",)),
                            ("post_attention_layernorm", ("mlp.gate_up_proj",)))),
     Adapter("gpt2", ("gpt2",), "transformer.h", "mlp.c_proj", transposed=True,
-            act_inputs=("attn.c_attn", "mlp.c_fc", "mlp.c_proj")),
+            roles=(("q", "attn.c_attn"), ("k", "attn.c_attn"), ("v", "attn.c_attn"), ("o", "attn.c_proj"),
+                   ("up", "mlp.c_fc"), ("down", "mlp.c_proj"))),
     Adapter("opt", ("opt",), "model.decoder.layers", "fc2",
-            act_inputs=("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "fc1", "fc2")),
+            roles=(("q", "self_attn.q_proj"), ("k", "self_attn.k_proj"), ("v", "self_attn.v_proj"),
+                   ("o", "self_attn.out_proj"), ("up", "fc1"), ("down", "fc2"))),
     Adapter("gpt_neox", ("gpt_neox",), "gpt_neox.layers", "mlp.dense_4h_to_h",
-            act_inputs=("attention.query_key_value", "mlp.dense_h_to_4h", "mlp.dense_4h_to_h")),
+            roles=(("q", "attention.query_key_value"), ("k", "attention.query_key_value"),
+                   ("v", "attention.query_key_value"), ("o", "attention.dense"), ("up", "mlp.dense_h_to_4h"),
+                   ("down", "mlp.dense_4h_to_h"))),
     Adapter("falcon", ("falcon",), "transformer.h", "mlp.dense_4h_to_h",
-            act_inputs=("self_attention.query_key_value", "mlp.dense_h_to_4h", "mlp.dense_4h_to_h")),
+            roles=(("q", "self_attention.query_key_value"), ("k", "self_attention.query_key_value"),
+                   ("v", "self_attention.query_key_value"), ("o", "self_attention.dense"),
+                   ("up", "mlp.dense_h_to_4h"), ("down", "mlp.dense_4h_to_h"))),
 )
 
 

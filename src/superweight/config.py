@@ -76,6 +76,9 @@ def needed_datasets(config: dict) -> list[str]:
     need = set(config["perplexity"]["corpora"]) | {config["detection"]["confirm"]["corpus"]}
     if config.get("ablation", {}).get("conditions"):
         need |= set(config["eval"]["tasks"])
+    wq = config.get("quantization", {}).get("weights", {})
+    if wq.get("z") == "auto":
+        need.add(wq["calibration"]["corpus"])
     return sorted(need)
 
 

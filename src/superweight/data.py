@@ -19,6 +19,9 @@ FILES = {
     "winogrande": ["winogrande/dev.jsonl"],
     "hellaswag": ["hellaswag/validation/dataset_info.json", "hellaswag/validation/data-00000-of-00001.arrow"],
     "boolq": ["boolq/superglue_boolq/val.jsonl"],
+    # calibration only (z: auto), disjoint from the test split
+    "wikitext2_validation": [f"wikitext2/wikitext_document_level/wikitext-2-raw-v1/validation/{f}"
+                             for f in ("data-00000-of-00001.arrow", "dataset_info.json", "state.json")],
 }
 
 
@@ -89,6 +92,21 @@ def wikitext2_rows(data_dir: Path | None) -> list[str]:
 def wikitext2_text(data_dir: Path | None) -> str:
     """WikiText-2 raw test as GPTQ evaluates it: the HF rows joined by "\\n\\n" (not the raw file read as is)."""
     return "\n\n".join(wikitext2_rows(data_dir))
+
+
+def wikitext2_validation_rows(data_dir: Path | None) -> list[str]:
+    """WikiText-2 raw *validation* as the Hugging Face rows (one per line of wiki.valid.raw, trailing newline kept):
+    calibration text disjoint from the test split. Locally rebuilt from the document-level copy (shared/data README:
+    " \\n" + "\\n".join(pages) is the raw file)."""
+    if data_dir is None:
+        from datasets import load_dataset
+
+        return list(load_dataset("wikitext", "wikitext-2-raw-v1", split="validation")["text"])
+    from datasets import load_from_disk
+
+    check_data(data_dir, ["wikitext2_validation"])
+    pages = load_from_disk(str((data_dir / FILES["wikitext2_validation"][0]).parent))["page"]
+    return (" \n" + "\n".join(pages)).splitlines(keepends=True)
 
 
 def c4_text(data_dir: Path | None, n_docs: int = 1100) -> str:

@@ -22,6 +22,13 @@ def calibration_ids(ids: torch.Tensor, seqlen: int, windows: int) -> torch.Tenso
     return ids[len(ids) - n:]
 
 
+def eval_overlap(n_tokens: int, n_calib: int, seqlen: int, eval_windows: int | None) -> int:
+    """Tokens shared by calibration (the last ``n_calib`` tokens) and the first ``eval_windows`` evaluation windows
+    (None = all) of the same corpus."""
+    used = (n_tokens // seqlen if eval_windows is None else min(eval_windows, n_tokens // seqlen)) * seqlen
+    return max(0, used - (n_tokens - n_calib))
+
+
 def apply(model, kind: str, spec: dict, sws, cfg: dict, stack: contextlib.ExitStack, corpora: dict | None = None):
     """Change ``model`` for one experiment; returns the record stored in scores.json.
 
@@ -43,47 +50,56 @@ def apply(model, kind: str, spec: dict, sws, cfg: dict, stack: contextlib.ExitSt
         return {"factor": spec["factor"], "super_weights": [list(c) for c in sws],
                 "changed": scale_weights(model, sws, spec["factor"])}
     if kind == "wquant":
-        from .quantize import quantize_weights
+        from .quantize import RTNOptions, quantize_weights
 
         q = cfg["quantization"]["weights"]
         if spec["method"] in ("sw_aware", "rtn_keep_sw") and not sws:
             raise NotApplicable("no confirmed super weight")
         z = spec.get("z", q["z"])
-        amplified = None
-        if spec.get("amplify") is not None:  # Table 6: the super weights scaled up before quantizing
-            if not sws:
-                raise NotApplicable("no confirmed super weight")
-            amplified = scale_weights(model, sws, spec["amplify"])
-        rec = quantize_weights(model, spec["method"], spec["bits"], spec["block"], z, sws)
-        return {"method": spec["method"], "bits": spec["bits"], "block": spec["block"], "amplify": spec.get("amplify"),
-                "amplified": amplified,
+        factor = float(spec.get("sw_factor", 1.0))  # Table 6: the super weights put back x factor after quantizing
+        opts = RTNOptions.from_config(q)
+        rec = quantize_weights(model, spec["method"], spec["bits"], spec["block"], z, sws, sw_factor=factor, opts=opts)
+        return {"method": spec["method"], "bits": spec["bits"], "block": spec["block"], "sw_factor": factor,
+                "restored": [x for r in rec for x in r.get("restored", [])], "options": opts.asdict(),
                 "z": z if spec["method"] in ("clip", "sw_aware") else None,
                 "block_layout": "tile" if "x" in str(spec["block"]) else "flat row-major", "tensors": rec,
+                "whole_tensor_blocks": sum(r["block_used"] != str(spec["block"]) for r in rec),
                 "mean_rel_error": sum(r["rel_error"] for r in rec) / len(rec), "super_weights": [list(c) for c in sws]}
     if kind == "aquant":
-        from .quantize import W8A8, activation_absmax, sa_channels, smooth
+        from .quantize import PAPER_BMM, PAPER_INPUTS, W8A8, activation_absmax, sa_channels, smooth
 
         q = cfg["quantization"]["activations"]
         method = spec["method"]
-        rec = {"method": method, "bits": 8}
+        inputs, bmm = tuple(q.get("inputs", PAPER_INPUTS)), tuple(q.get("bmm", PAPER_BMM))
+        rec = {"method": method, "bits": 8, "inputs": list(inputs), "bmm": list(bmm)}
         if method == "fp":
             return rec
         if method == "sa_aware":
             if not sws:
                 raise NotApplicable("no confirmed super weight")
-            ch = sa_channels(model, sws)
+            ch = sa_channels(model, sws, inputs)
             rec["sa_channels"] = len(ch)
         else:
             ch = {}
+        w8a8 = W8A8(model, 8, ch, inputs, bmm)  # checks the roles before any work
         if method == "smoothquant":
             cal = q["calibration"]
-            ids = calibration_ids(corpora[cal["corpus"]], cfg["perplexity"]["seqlen"], cal["windows"])
+            seqlen = cfg["perplexity"]["seqlen"]
+            ids = calibration_ids(corpora[cal["corpus"]], seqlen, cal["windows"])
+            evaluated = cal["corpus"] in {*cfg["perplexity"].get("corpora", []), *q["corpora"]}
+            shared = eval_overlap(len(corpora[cal["corpus"]]), len(ids), seqlen,
+                                  cfg["perplexity"].get("windows", {}).get(cal["corpus"])) if evaluated else 0
+            if shared:
+                log.warning("SmoothQuant calibration shares %d tokens with the %s evaluation windows of this run",
+                            shared, cal["corpus"])
             try:
-                stats = activation_absmax(model, ids, cfg["perplexity"]["seqlen"], cal["windows"])
+                stats = activation_absmax(model, ids, seqlen, cal["windows"])
             except ValueError as e:
                 raise NotApplicable(str(e)) from None
             rec["smoothed_groups"] = smooth(model, stats, q["alpha"])
-            rec.update(alpha=q["alpha"], calibration={**cal, "tokens": len(ids), "from": "end of corpus"})
-        stack.enter_context(W8A8(model, 8, ch))
+            rec.update(alpha=q["alpha"], calibration={**cal, "tokens": len(ids), "from": "end of corpus",
+                                                      "tokens_in_evaluation_windows": shared})
+        stack.enter_context(w8a8)
+        rec.update(quantized_projections=list(w8a8.inputs), bmm_projections=list(w8a8.bmm), calls=w8a8.calls)
         return rec
     raise ValueError(f"unknown experiment kind {kind!r}")

@@ -1,10 +1,12 @@
 """Simulated quantization (quantize, then dequantize), in place, tensor by tensor, vectorized over blocks.
 
 Weights: asymmetric min-max round-to-nearest per block. Blocks are contiguous runs of the row-major flattened
-tensor (the official code's "128x128" = 16,384 consecutive elements), or 2-D tiles (rows x cols). A tensor whose
-size is not a multiple of the block is handled explicitly: the last block is shorter (padding never counts).
+tensor (the official code's "128x128" = 16,384 consecutive elements), or 2-D tiles (rows x cols). Where the paper is
+silent, the official code's arithmetic is an option (``RTNOptions``: partial blocks, rounding, std, dtype).
+The super weights can be put back in full precision after quantizing, at their value times a factor (Table 6).
 Activations (W8A8): SmoothQuant-style fake quantization, weights 8-bit symmetric per tensor, activations 8-bit
-symmetric per token on the inputs of the q/k/v/gate/up/down projections."""
+symmetric per token on the inputs of the projections named by role (q/k/v/gate/up/down as the paper's text; o as
+an option) and on the attention BMM operands (the q/k/v projection outputs, as SmoothQuant's simulation)."""
 from __future__ import annotations
 
 import logging
@@ -70,66 +72,157 @@ def _blocks(w: torch.Tensor, spec: BlockSpec):
     return tiles, back
 
 
-def rtn(blocks: torch.Tensor, bits: int) -> torch.Tensor:
-    """Asymmetric min-max round-to-nearest per row of ``blocks`` (NaN = padding, kept NaN)."""
+@dataclass(frozen=True)
+class RTNOptions:
+    """The quantizer's arithmetic where the paper is silent and its official code (``quantize_blockwise``) made a
+    choice; each official choice is an option. Defaults and reasons: README, "Quantization".
+
+    partial: a tensor whose size is not a multiple of the block: ``short`` last block (project) or ``whole_tensor``
+      (official: the whole tensor becomes one block, clipping statistics included).
+    rounding: ``official`` q = round((w - min) * (levels / (max - min))), w' = q / s + min; ``divide`` (the project's
+      former arithmetic) q = round((w - lo) / ((hi - lo) / levels)), w' = q * step + lo. Equal in exact arithmetic;
+      they differ at exact ties, where GGUF-dequantized weights sit.
+    std: the clipping std, ``unbiased`` (official: torch's default) or ``population``.
+    dtype: ``float32`` (project) or ``weight`` (official: clipping and RTN in the weight's own dtype, e.g. fp16)."""
+
+    partial: str = "short"
+    rounding: str = "official"
+    std: str = "unbiased"
+    dtype: str = "float32"
+
+    CHOICES = {"partial": ("short", "whole_tensor"), "rounding": ("official", "divide"),
+               "std": ("unbiased", "population"), "dtype": ("float32", "weight")}
+
+    def __post_init__(self):
+        for k, allowed in self.CHOICES.items():
+            if getattr(self, k) not in allowed:
+                raise ValueError(f"quantization.weights.{_KEYS[k]}: {getattr(self, k)!r} is not one of {', '.join(allowed)}")
+
+    @classmethod
+    def from_config(cls, q: dict) -> "RTNOptions":
+        """From ``quantization.weights`` (keys partial_block, rounding, clip_std, compute_dtype; absent = default)."""
+        return cls(**{k: q[v] for k, v in _KEYS.items() if v in q})
+
+    def asdict(self) -> dict:
+        return {_KEYS[k]: getattr(self, k) for k in _KEYS}
+
+
+_KEYS = {"partial": "partial_block", "rounding": "rounding", "std": "clip_std", "dtype": "compute_dtype"}
+
+
+def _divides(shape, spec: BlockSpec) -> bool:
+    rows, cols = shape
+    if spec.kind == "flat":
+        return (rows * cols) % spec.size == 0
+    if spec.kind == "tile":
+        return rows % spec.rows == 0 and cols % spec.cols == 0
+    return True
+
+
+def rtn(blocks: torch.Tensor, bits: int, rounding: str = "official") -> torch.Tensor:
+    """Asymmetric min-max round-to-nearest per row of ``blocks`` (NaN = padding, kept NaN), in ``blocks``' dtype.
+    A constant block is returned unchanged (the official code would divide by zero)."""
     levels = 2 ** bits - 1
     valid = ~torch.isnan(blocks)
     lo = torch.where(valid, blocks, torch.full_like(blocks, math.inf)).amin(1, keepdim=True)
     hi = torch.where(valid, blocks, torch.full_like(blocks, -math.inf)).amax(1, keepdim=True)
-    scale = ((hi - lo) / levels).clamp_min(1e-12)
-    q = torch.clamp(torch.round((blocks - lo) / scale), 0, levels)
-    return q * scale + lo
+    flat = hi == lo
+    if rounding == "official":
+        s = levels / torch.where(flat, torch.ones_like(hi), hi - lo)
+        out = torch.round((blocks - lo) * s) / s + lo
+    elif rounding == "divide":
+        step = torch.where(flat, torch.ones_like(hi), (hi - lo) / levels)
+        out = torch.clamp(torch.round((blocks - lo) / step), 0, levels) * step + lo
+    else:
+        raise ValueError(f"unknown rounding {rounding!r}; use official or divide")
+    return torch.where(flat, blocks, out)
 
 
-def clip(blocks: torch.Tensor, z: float) -> torch.Tensor:
-    """Clip |W| above z * std(|W|) + mean(|W|) per block (sign kept)."""
+def clip(blocks: torch.Tensor, z: float, std: str = "unbiased") -> torch.Tensor:
+    """Clip |W| above z * std(|W|) + mean(|W|) per block (sign kept). The statistics are accumulated in float32 and
+    rounded to ``blocks``' dtype, the bound computed in that dtype (as torch's mean/std on fp16 and the official code)."""
     valid = ~torch.isnan(blocks)
-    a = torch.where(valid, blocks.abs(), torch.zeros_like(blocks))
-    n = valid.sum(1, keepdim=True).clamp_min(1)
-    mean = a.sum(1, keepdim=True) / n
-    var = (torch.where(valid, (a - mean) ** 2, torch.zeros_like(a))).sum(1, keepdim=True) / n
-    bound = z * var.sqrt() + mean
+    a = torch.where(valid, blocks.abs(), torch.zeros_like(blocks)).float()
+    n = valid.sum(1, keepdim=True)
+    mean = a.sum(1, keepdim=True) / n.clamp_min(1)
+    ss = torch.where(valid, (a - mean) ** 2, torch.zeros_like(a)).sum(1, keepdim=True)
+    var = ss / (n - 1).clamp_min(1) if std == "unbiased" else ss / n.clamp_min(1)
+    bound = z * var.sqrt().to(blocks.dtype) + mean.to(blocks.dtype)
     return torch.where(valid, blocks.clamp(-bound, bound), blocks)
 
 
-def quantize_tensor(w: torch.Tensor, bits: int, spec: BlockSpec, z: float | None = None) -> torch.Tensor:
-    """Quantize-dequantize one weight (rows = output channels), optionally clipping first; returns float32."""
-    blocks, back = _blocks(w.detach().float(), spec)
+def quantize_tensor(w: torch.Tensor, bits: int, spec: BlockSpec, z: float | None = None,
+                    opts: RTNOptions = RTNOptions()) -> tuple[torch.Tensor, str]:
+    """Quantize-dequantize one weight (rows = output channels), optionally clipping first.
+    Returns (dequantized weight in the compute dtype, the block layout actually used)."""
+    x = w.detach().to(torch.float32 if opts.dtype == "float32" else w.dtype)
+    used = spec
+    if opts.partial == "whole_tensor" and not _divides(w.shape, spec):
+        used = BlockSpec("per_tensor")
+    blocks, back = _blocks(x, used)
     if z is not None:
-        blocks = clip(blocks, z)
-    return back(rtn(blocks, bits))
+        blocks = clip(blocks, z, opts.std)
+    return back(rtn(blocks, bits, opts.rounding)), str(used)
+
+
+def quantized_linears(model: nn.Module, method: str, bits: int, block: str | int, z: float = 9.0,
+                      sws: list[tuple[int, int, int]] = (), sw_factor: float = 1.0, opts: RTNOptions = RTNOptions()):
+    """Per decoder linear weight, without changing the model: (name, module, transposed, w, q, record) with ``w``
+    the weight and ``q`` its quantized-dequantized value, both in the nn.Linear (out, in) layout and the weight's
+    dtype. ``sw_aware`` and ``rtn_keep_sw`` put the super weights back in full precision *after* quantizing, at
+    their original value times ``sw_factor``; ``record`` lists them (original, quantized, final value)."""
+    if method not in WEIGHT_METHODS:
+        raise ValueError(f"unknown weight quantization method {method!r}; use one of {', '.join(WEIGHT_METHODS)}")
+    restores = method in ("sw_aware", "rtn_keep_sw")
+    if restores and not sws:
+        raise ValueError(f"{method} needs confirmed super weights; detection confirmed none")
+    if sw_factor != 1.0 and not restores:
+        raise ValueError(f"amplifying the super weights needs a method that restores them (sw_aware, rtn_keep_sw), not {method}")
+    spec = BlockSpec.parse(block)
+    a = get_adapter(model)
+    holders = {}
+    for l, r, c in sws if restores else ():
+        holders.setdefault(id(a.down_proj(model, l)), []).append((l, r, c))
+    for name, mod, transposed in a.linear_modules(model):
+        w = mod.weight.data
+        w_lin = w.t() if transposed else w  # blocks follow the nn.Linear (out, in) row-major layout
+        q, used = quantize_tensor(w_lin, bits, spec, z if method in ("clip", "sw_aware") else None, opts)
+        q = q.to(w.dtype)
+        rec = {"tensor": name, "numel": w.numel(), "block_used": used}
+        for l, r, c in holders.get(id(mod), []):
+            original, quantized = w_lin[r, c].clone(), q[r, c].clone()
+            q[r, c] = (original.double() * sw_factor).to(w.dtype)
+            rec.setdefault("restored", []).append({"layer": l, "row": r, "col": c, "original": float(original),
+                                                   "quantized": float(quantized), "factor": sw_factor,
+                                                   "restored": float(q[r, c])})
+        rec["rel_error"] = float((q.float() - w_lin.float()).norm() / w_lin.float().norm().clamp_min(1e-12))
+        yield name, mod, transposed, w_lin, q, rec
 
 
 def quantize_weights(model: nn.Module, method: str, bits: int, block: str | int, z: float = 9.0,
-                     sws: list[tuple[int, int, int]] = (), progress: bool = True) -> list[dict]:
-    """Quantize every decoder linear weight in place; per tensor, the relative reconstruction error."""
+                     sws: list[tuple[int, int, int]] = (), progress: bool = True, sw_factor: float = 1.0,
+                     opts: RTNOptions = RTNOptions()) -> list[dict]:
+    """Quantize every decoder linear weight in place (see ``quantized_linears``); per tensor, the relative
+    reconstruction error, the block layout used and any super weight put back; checks each one was."""
     from tqdm.auto import tqdm
 
-    if method not in WEIGHT_METHODS:
-        raise ValueError(f"unknown weight quantization method {method!r}; use one of {', '.join(WEIGHT_METHODS)}")
-    if method in ("sw_aware", "rtn_keep_sw") and not sws:
-        raise ValueError(f"{method} needs confirmed super weights; detection confirmed none")
-    spec = BlockSpec.parse(block)
     a = get_adapter(model)
-    keep = {}
-    if method in ("sw_aware", "rtn_keep_sw"):
-        for l, r, c in sws:
-            keep[(l, r, c)] = a.down_proj(model, l).weight[a._index(r, c)].detach().clone()
+    n = len(list(a.linear_modules(model)))
     records = []
-    mods = list(a.linear_modules(model))
-    for name, mod, transposed in tqdm(mods, desc=f"{method} int{bits} {spec}", disable=not progress, mininterval=5):
-        w = mod.weight.data
-        w_lin = w.t() if transposed else w  # blocks follow the nn.Linear (out, in) row-major layout
-        q = quantize_tensor(w_lin, bits, spec, z if method in ("clip", "sw_aware") else None)
-        err = float((q - w_lin.float()).norm() / w_lin.float().norm().clamp_min(1e-12))
-        mod.weight.data.copy_((q.t() if transposed else q).to(w.dtype))
-        records.append({"tensor": name, "numel": w.numel(), "rel_error": err})
-    for (l, r, c), v in keep.items():
-        a.set_weight(model, l, r, c, v)
-        if a.down_proj(model, l).weight[a._index(r, c)] != v:
-            raise RuntimeError(f"super weight {(l, r, c)} was not restored")
-        log.info("kept super weight layer %d [%d, %d] = %.6g in full precision", l, r, c, float(v))
-    log.info("%s int%d block %s: mean relative error %.4g over %d tensors", method, bits, spec,
+    for _, mod, transposed, _, q, rec in tqdm(quantized_linears(model, method, bits, block, z, sws, sw_factor, opts),
+                                              total=n, desc=f"{method} int{bits} {block}", disable=not progress,
+                                              mininterval=5):
+        mod.weight.data.copy_(q.t() if transposed else q)
+        records.append(rec)
+    done = [x for rc in records for x in rc.get("restored", [])]
+    if method in ("sw_aware", "rtn_keep_sw") and len(done) != len(set(map(tuple, sws))):
+        raise RuntimeError(f"restored {len(done)} of {len(sws)} super weights")
+    for x in done:
+        if a.get_weight(model, x["layer"], x["row"], x["col"]) != x["restored"]:
+            raise RuntimeError(f"super weight {(x['layer'], x['row'], x['col'])} was not restored")
+        log.info("super weight layer %d [%d, %d]: original %.6g, quantized %.6g, put back as %.6g (x%g)",
+                 x["layer"], x["row"], x["col"], x["original"], x["quantized"], x["restored"], x["factor"])
+    log.info("%s int%d block %s: mean relative error %.4g over %d tensors", method, bits, block,
              sum(r["rel_error"] for r in records) / max(len(records), 1), len(records))
     return records
 
@@ -164,36 +257,55 @@ def quantize_with_sa(x: torch.Tensor, channel: int, bits: int = 8) -> torch.Tens
     return y if flat is None else y[0]
 
 
-def _act_modules(model):
-    """(layer index, path, module) of the projections whose inputs W8A8 quantizes (named by the adapter)."""
-    a = get_adapter(model)
-    for i, layer in enumerate(a.layers(model)):
-        for path in a.act_inputs:
-            yield i, path, _get(layer, path)
+# the paper's text: the inputs of q/k/v/gate/up/down and the attention BMM inputs (SmoothQuant also quantizes o)
+PAPER_INPUTS = ("q", "k", "v", "gate", "up", "down")
+PAPER_BMM = ("q", "k", "v")
+ROLES = ("q", "k", "v", "o", "gate", "up", "down")
 
 
 class W8A8:
-    """Fake-quantize weights (in place) and activations (forward pre-hooks). ``sa_channels`` maps
-    (layer, module name) -> input channel holding the super activation, kept in full precision."""
+    """Fake-quantize, as SmoothQuant's simulation: the weights of the projections serving ``inputs`` (roles, mapped
+    by the adapter) 8-bit per tensor in place, their inputs 8-bit per token (forward pre-hooks), and the outputs of
+    the projections serving ``bmm`` (q/k/v: the attention BMM operands, before RoPE as in that simulation; a fused
+    qkv output is quantized per token as one) 8-bit per token (forward hooks). ``sa_channels`` maps (layer, path) ->
+    input channel holding the super activation, kept in full precision. ``calls`` counts the quantized tensors."""
 
-    def __init__(self, model: nn.Module, bits: int = 8, sa_channels: dict | None = None):
+    def __init__(self, model: nn.Module, bits: int = 8, sa_channels: dict | None = None,
+                 inputs=PAPER_INPUTS, bmm=PAPER_BMM):
+        bad = sorted(set(inputs) - set(ROLES)) + sorted(set(bmm) - {"q", "k", "v"})
+        if bad:
+            raise ValueError(f"unknown W8A8 role(s) {bad}: inputs take {', '.join(ROLES)}; bmm takes q, k, v")
+        a = get_adapter(model)
         self.model, self.bits, self.sa = model, bits, sa_channels or {}
-        self.handles = []
+        self.inputs, self.bmm = a.role_paths(inputs), a.role_paths(bmm)
+        self.handles, self.calls = [], {"inputs": 0, "bmm_outputs": 0, "sa_kept": 0}
 
     def __enter__(self):
-        for i, name, mod in _act_modules(self.model):
-            with torch.no_grad():
-                mod.weight.copy_(fake_quant_per_tensor(mod.weight.float(), self.bits).to(mod.weight.dtype))
-            ch = self.sa.get((i, name))
-            self.handles.append(mod.register_forward_pre_hook(self._hook(ch)))
+        for i, layer in enumerate(get_adapter(self.model).layers(self.model)):
+            for path in self.inputs:
+                mod = _get(layer, path)
+                with torch.no_grad():
+                    mod.weight.copy_(fake_quant_per_tensor(mod.weight.float(), self.bits).to(mod.weight.dtype))
+                self.handles.append(mod.register_forward_pre_hook(self._in_hook(self.sa.get((i, path)))))
+            for path in self.bmm:
+                self.handles.append(_get(layer, path).register_forward_hook(self._out_hook))
         return self
 
-    def _hook(self, ch):
+    def _in_hook(self, ch):
         def fn(mod, args):
             x = args[0]
-            y = fake_quant_per_token(x.float(), self.bits) if ch is None else quantize_with_sa(x.float(), ch, self.bits)
+            if ch is None:
+                y = fake_quant_per_token(x.float(), self.bits)
+            else:
+                y = quantize_with_sa(x.float(), ch, self.bits)
+                self.calls["sa_kept"] += 1
+            self.calls["inputs"] += 1
             return (y.to(x.dtype), *args[1:])
         return fn
+
+    def _out_hook(self, mod, args, out):
+        self.calls["bmm_outputs"] += 1
+        return fake_quant_per_token(out.float(), self.bits).to(out.dtype)
 
     def __exit__(self, *exc):
         for h in self.handles:
@@ -201,14 +313,16 @@ class W8A8:
         self.handles = []
 
 
-def sa_channels(model: nn.Module, sws: list[tuple[int, int, int]]) -> dict:
+def sa_channels(model: nn.Module, sws: list[tuple[int, int, int]], inputs=PAPER_INPUTS) -> dict:
     """Where the super activation enters a quantized input: the down projection's input channel ``col`` in the
-    super weight's layer, and residual channel ``row`` in every input read from the residual stream after it."""
+    super weight's layer (when ``down`` is quantized), and residual channel ``row`` in every quantized input read
+    from the residual stream after it (q/k/v, gate/up; o reads the attention output, not the residual stream)."""
     a = get_adapter(model)
-    readers = a.residual_readers()
+    readers = a.residual_readers(inputs)
     out = {}
     for l, r, c in sws:
-        out[(l, a.down_path)] = c
+        if "down" in inputs:
+            out[(l, a.down_path)] = c
         for i in range(l + 1, len(a.layers(model))):
             for path in readers:
                 out.setdefault((i, path), r)
@@ -259,21 +373,3 @@ def smooth(model: nn.Module, act_max: dict, alpha: float = 0.85) -> int:
                 m.weight.mul_(s.to(m.weight.dtype)[None, :])
             n += 1
     return n
-
-
-def tune_z(load, calib_ids: torch.Tensor, seqlen: int, windows: int, bits: int, block: str | int,
-           candidates, sws) -> dict:
-    """The clipping z with the lowest perplexity on calibration text. ``load()`` returns a fresh model each
-    time (one model in memory at a time, no second copy). Uses sw_aware when super weights exist, else clip."""
-    from .perplexity import perplexity
-
-    method = "sw_aware" if sws else "clip"
-    ppl = {}
-    for z in candidates:
-        model = load()
-        quantize_weights(model, method, bits, block, z, sws, progress=False)
-        ppl[float(z)] = perplexity(model, calib_ids, seqlen, windows, progress=False)["ppl"]
-        log.info("z=%g: calibration ppl %.4g", z, ppl[float(z)])
-        del model
-    best = min(ppl, key=ppl.get)
-    return {"z": best, "method": method, "calibration_ppl": {str(k): v for k, v in ppl.items()}}

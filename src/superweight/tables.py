@@ -134,8 +134,8 @@ def quant_rows(results: list[dict]) -> pd.DataFrame:
         row = {"model": r["model"], "method": r["method"]}
         if r["kind"] == "wquant":
             row.update(bits=r["bits"], block=str(r["block"]), _order=_block_order(r["block"]))
-            if r.get("amplify") is not None:
-                row["amplify"] = r["amplify"]
+            if r.get("sw_factor") is not None:
+                row["sw_factor"] = float(r["sw_factor"])
         if r.get("status") == "skipped":
             row["note"] = r["reason"]
         else:
@@ -164,3 +164,23 @@ def act_quant_table(df: pd.DataFrame) -> pd.DataFrame:
                 row[f"% of SmoothQuant gain ({c.replace(' ppl', '')})"] = 100 * (naive - mine) / (naive - sq) if ok else math.nan
             out.append(row)
     return pd.DataFrame(out)
+
+
+def table6(df: pd.DataFrame, paper: dict | None = None) -> pd.DataFrame:
+    """Table 6 per model and block: plain RTN, the super weights restored after quantizing at their value (x1)
+    and amplified (x factor), with the paper's average accuracy beside (``paper``: model -> {block: {original,
+    amplified}}; the paper does not state its factor, so its "amplified" stands beside every factor != 1)."""
+    out = []
+    for _, r in df.iterrows():
+        restored = r["method"] != "rtn"
+        f = float(r.get("sw_factor", 1.0)) if restored and pd.notna(r.get("sw_factor")) else 1.0
+        variant = "RTN" if not restored else f"SW restored x{f:g}"
+        row = {"model": r["model"], "bits": r["bits"], "block": r["block"], "variant": variant, "method": r["method"],
+               "sw_factor": f if restored else math.nan,
+               **{k: r[k] for k in r.index if k == "avg" or k.endswith(" ppl") or k == "note"}}
+        p = ((paper or {}).get(r["model"]) or {}).get(str(r["block"])) or {}
+        row["paper avg"] = (p.get("original") if f == 1.0 else p.get("amplified")) if restored else math.nan
+        out.append(row)
+    t = pd.DataFrame(out)
+    t["_o"] = t["block"].map(_block_order)
+    return t.sort_values(["model", "_o", "sw_factor"], na_position="first").drop(columns="_o").reset_index(drop=True)

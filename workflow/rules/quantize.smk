@@ -5,22 +5,32 @@ def z_input(wildcards):
     return []
 
 
+Z_KEYS = ("z_candidates", "z_criterion", "calibration", "partial_block", "rounding", "clip_std", "compute_dtype")
+EVAL_CORPORA = sorted(set(config["perplexity"]["corpora"]) | set(WQ["corpora"]) | set(AQ["corpora"])
+                      | {config["detection"]["confirm"]["corpus"]})
+
+
 rule tune_z:
-    """z for clipping: the candidate with the lowest perplexity on calibration text (the end of the C4 sample,
-    away from the evaluation windows), per model, bits and block size."""
+    """z for clipping: the candidate with the lowest reconstruction error (or `z_criterion`) on calibration examples
+    from WikiText-2 validation, checked disjoint from every evaluation corpus, per model, bits and block size."""
     input:
         model=model_dir,
         detect="results/{model}/detect/super_weights.json",
-        corpora="results/{model}/corpora/c4.pt",
+        data=data_files([WQ["calibration"]["corpus"], *EVAL_CORPORA]),
     output:
         "results/{model}/wquant/int{bits}/z_block{block}.json",
     params:
         model=model_cfg,
-        weights=WQ,
+        weights={k: WQ[k] for k in Z_KEYS},
         seqlen=config["perplexity"]["seqlen"],
+        eval_corpora=EVAL_CORPORA,
+        c4_docs=config["perplexity"]["c4_docs"],
+        data_dir=str(DATA_DIR) if DATA_DIR else None,
         device=config["device"],
     log:
         "results/{model}/logs/tune_z_int{bits}_block{block}.log",
+    benchmark:
+        "results/{model}/benchmarks/tune_z_int{bits}_block{block}.tsv"
     threads: 2
     resources:
         mem_mb=mem_mb,
@@ -66,8 +76,9 @@ rule score_wquant:
         "../scripts/score.py"
 
 
-rule score_wquant_amplified:
-    """Table 6: the super weights amplified by {factor} before the weight quantization."""
+rule score_wquant_restored:
+    """Table 6: weight quantization, then the super weights put back in full precision at their original value
+    times {factor} (the paper amplifies them; factor 1 is the plain restore of rtn_keep_sw / sw_aware)."""
     input:
         model=model_dir,
         detect="results/{model}/detect/super_weights.json",
@@ -75,11 +86,13 @@ rule score_wquant_amplified:
         tasks="results/tasks",
         z=z_input,
     output:
-        "results/{model}/wquant/int{bits}/{wmethod}/block{block}/amplified_x{factor}/scores.json",
+        "results/{model}/wquant/int{bits}/{wmethod}/block{block}/sw_x{factor}/scores.json",
+    wildcard_constraints:
+        wmethod="rtn_keep_sw|sw_aware",
     params:
         kind="wquant",
         spec=lambda wc, input: {"method": wc.wmethod, "bits": int(wc.bits), "block": wc.block,
-                                "amplify": float(wc.factor),
+                                "sw_factor": float(wc.factor),
                                 **({"z": json.loads(Path(input.z).read_text())["z"]} if input.z else {})},
         cfg={"perplexity": config["perplexity"], "eval": limited_eval(WQ["limit"]), "quantization": {"weights": WQ}},
         corpora=WQ["corpora"],
@@ -87,7 +100,9 @@ rule score_wquant_amplified:
         device=config["device"],
         data_dir=str(DATA_DIR) if DATA_DIR else None,
     log:
-        "results/{model}/logs/score_wquant_int{bits}_{wmethod}_block{block}_x{factor}.log",
+        "results/{model}/logs/score_wquant_int{bits}_{wmethod}_block{block}_sw_x{factor}.log",
+    benchmark:
+        "results/{model}/benchmarks/score_wquant_int{bits}_{wmethod}_block{block}_sw_x{factor}.tsv"
     threads: 2
     resources:
         mem_mb=mem_mb,
@@ -100,23 +115,29 @@ rule score_wquant_amplified:
 
 
 def table6_inputs(wildcards):
+    """Per model and block: plain RTN, the super weights restored at their value (x1) and x each factor."""
     t = WQ["table6"]
     base = "results/{m}/wquant/int{b}/{meth}/block{blk}"
     out = []
     for m in MODELS:
         for blk in t["blocks"]:
+            out.append(base.format(m=m, b=t["bits"], meth="rtn", blk=blk) + "/scores.json")
             p = base.format(m=m, b=t["bits"], meth=t["method"], blk=blk)
-            out += [f"{p}/scores.json", f"{p}/amplified_x{float(t['factor']):g}/scores.json"]
+            out.append(f"{p}/scores.json")
+            out += [f"{p}/sw_x{float(f):g}/scores.json" for f in t["factors"] if float(f) != 1.0]
     return out
 
 
 rule table6:
-    """Table 6: weight quantization with the super weights original vs amplified."""
+    """Table 6: INT4 RTN without clipping; plain, super weights restored after quantizing at their value, and
+    amplified; the paper's average accuracy beside."""
     input:
         table6_inputs,
     output:
         report(multiext("results/tables/table6_wquant_amplified", ".csv", ".md", ".tex"),
                caption="../report/wquant.rst", category="Quantization (Fig. 7, Tables 3/4)"),
+    params:
+        paper={m: paper_results(config["models"][m].get("paper"), "table6") for m in MODELS},
     log:
         "results/logs/table6.log",
     conda:

@@ -1,20 +1,28 @@
+"""z: auto — the clipping z with the lowest reconstruction error on calibration examples (superweight.calibrate)."""
 import _common  # noqa: F401
-import torch
+from pathlib import Path
 
-from superweight.experiments import calibration_ids
+from transformers import AutoTokenizer
+
+from superweight.calibrate import calibration_examples, check_disjoint, tokenize_examples, tune_z
+from superweight.data import corpus_text, wikitext2_validation_rows
 from superweight.load import load_model
 from superweight.provenance import Provenance, read_json, write_json
-from superweight.quantize import tune_z
+from superweight.quantize import RTNOptions
 from superweight.runlog import start
 
 log = start(snakemake)
 p, wc = snakemake.params, snakemake.wildcards
-prov = Provenance(wc.model, f"tune z int{wc.bits} block{wc.block}", {"weights": p.weights, "seqlen": p.seqlen})
+w, cal = p.weights, p.weights["calibration"]
+data_dir = Path(p.data_dir) if p.data_dir else None
+prov = Provenance(wc.model, f"tune z int{wc.bits} block{wc.block}", {"weights": w, "seqlen": p.seqlen})
+rows, texts = calibration_examples(wikitext2_validation_rows(data_dir), cal["examples"], cal["seed"])
+check_disjoint(texts, {c: corpus_text(c, data_dir, p.c4_docs) for c in p.eval_corpora})
+log.info("%d calibration examples from %s, none in the evaluation corpora %s", len(texts), cal["corpus"], p.eval_corpora)
+examples = tokenize_examples(AutoTokenizer.from_pretrained(snakemake.input.model), texts, p.seqlen)
 sws = [(c["layer"], c["row"], c["col"]) for c in read_json(snakemake.input.detect)["super_weights"]]
-windows = 4
-ids = calibration_ids(torch.load(snakemake.input.corpora), p.seqlen, windows)
-result = tune_z(lambda: load_model(snakemake.input.model, p.model.get("dtype", "float32"), p.device)[0], ids,
-                p.seqlen, windows, int(wc.bits), wc.block, p.weights["z_candidates"], sws)
-write_json(snakemake.output[0], {**result, "calibration": "end of the C4 sample", "tokens": len(ids),
+result = tune_z(lambda: load_model(snakemake.input.model, p.model.get("dtype", "float32"), p.device)[0], examples,
+                int(wc.bits), wc.block, w["z_candidates"], sws, w["z_criterion"], RTNOptions.from_config(w))
+write_json(snakemake.output[0], {**result, "calibration": {**cal, "rows": rows, "disjoint_from": p.eval_corpora},
                                  "provenance": prov.record()})
-log.info("best z %g", result["z"])
+log.info("best z %g (%s)", result["z"], result["criterion"])
