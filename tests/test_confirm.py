@@ -103,3 +103,23 @@ def test_channel_groups_and_bad_mode():
     assert channel_groups([(2, 1, 1), (3, 1, 5), (2, 7, 0)]) == {1: [(2, 1, 1), (3, 1, 5)]}
     with pytest.raises(ValueError, match="joint, single"):
         confirm_candidates(tiny_model("llama"), [], torch.arange(40), 16, 2, mode="pairs")
+
+
+def test_detect_model_joint_end_to_end():
+    """Detection finds both weights of the pair (two iterations), joint confirmation keeps both, single drops
+    both; the used list and the known comparison follow."""
+    from superweight.detect import SpikeRule, detect_model, used_super_weights
+    from tiny import ToyTokenizer
+
+    model = _group_model()
+    text = "".join(chr(int(i)) for i in _own_text(model))  # ToyTokenizer: one id per character
+    kw = dict(rule=SpikeRule("absolute", threshold=5.0), max_iters=3, seqlen=16, windows=2, known=[(1, 5, 17)])
+    s, _, _ = detect_model(model, ToyTokenizer(), text, mode="joint", **kw)
+    assert {(c["layer"], c["row"], c["col"]): c["status"] for c in s["candidates"]} == {
+        (1, 5, 17): "confirmed in group", (1, 5, 30): "confirmed in group"}
+    assert used_super_weights(s) == [(1, 5, 17), (1, 5, 30)] and s["status"] == "confirmed super weight"
+    assert {(k["col"], k["status"]) for k in s["known"]} == {(17, "found"), (30, "new")}
+    assert s["confirm"]["mode"] == "joint" and s["confirm"]["groups"][0]["channel"] == 5
+    s, _, _ = detect_model(model, ToyTokenizer(), text, mode="single", **kw)
+    assert s["used"] == [] and s["status"] == "no confirmed super weight"
+    assert s["known"][0]["status"] == "found-unconfirmed"
