@@ -134,6 +134,8 @@ def confirm_candidates(model: nn.Module, coords: list[Coord], ids: torch.Tensor,
     ``ablations`` holds every perplexity measured (zeroed set, ppl, per-window NLL)."""
     if mode not in MODES:
         raise ValueError(f"detection.confirm.mode must be one of {', '.join(MODES)}, got {mode!r}")
+    if batch_size < 1:
+        raise ValueError(f"detection.confirm.batch_size must be at least 1, got {batch_size}")
     cache: dict[frozenset, dict] = {}
 
     def run(sets: list[frozenset], label) -> None:

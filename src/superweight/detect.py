@@ -326,6 +326,7 @@ def detect_model(model: nn.Module, tok, text: str | None, prompt: str = DEFAULT_
     result = find_candidates(model, tok, prompt, rule, max_iters)
     log.info("detection: %d candidate(s), stopped: %s", len(result.candidates), result.stopped)
     if text is not None and result.candidates:
+        log.info("tokenizing the confirmation text (%d characters)", len(text))
         ids = tokenize(tok, text)
         confirm(model, result, ids, seqlen, windows, confirm_factor, mode, batch_size)
     elif result.candidates:

@@ -1,16 +1,17 @@
 import _common  # noqa: F401
 import torch
 
+from superweight.detect import used_super_weights
 from superweight.experiments import calibration_ids
 from superweight.load import load_model
-from superweight.provenance import Provenance, read_json, write_json
+from superweight.provenance import Provenance, write_json
 from superweight.quantize import tune_z
 from superweight.runlog import start
 
 log = start(snakemake)
 p, wc = snakemake.params, snakemake.wildcards
 prov = Provenance(wc.model, f"tune z int{wc.bits} block{wc.block}", {"weights": p.weights, "seqlen": p.seqlen})
-sws = [(c["layer"], c["row"], c["col"]) for c in read_json(snakemake.input.detect)["super_weights"]]
+sws = used_super_weights(snakemake.input.detect)
 windows = 4
 ids = calibration_ids(torch.load(snakemake.input.corpora), p.seqlen, windows)
 result = tune_z(lambda: load_model(snakemake.input.model, p.model.get("dtype", "float32"), p.device)[0], ids,
