@@ -3,15 +3,18 @@
 Rule, mode ``joint`` (the default):
 
 1. every candidate is zeroed alone; it is *confirmed alone* when perplexity rises by ``factor`` or more;
-2. candidates writing the same residual channel (the same ``row``, in any layer) form a group, zeroed together;
+2. the candidates that fail alone and write the same residual channel (the same ``row``, in any layer) form a
+   group, zeroed together. Those confirmed alone are left out of it: a dominant weight would make the group pass
+   and hide whether the others matter (ablating it already breaks the model);
 3. a group of two or more that reaches ``factor`` is resolved by leave-one-out: a member is *needed* when putting
    it back into the zeroed group divides perplexity by ``factor`` or more (ratio(G) / ratio(G without it) >=
    factor, the single rule applied inside the group); the needed members are *confirmed in group* when zeroing
    them together still reaches ``factor``, otherwise (or when no member is needed on its own) the whole group is,
    as its members act only together. The others are *not needed in group*.
 
-Mode ``single`` is step 1 only (the project's earlier rule). A candidate confirmed alone stays confirmed in both
-modes, so ``joint`` only adds weights that matter as a set.
+Mode ``single`` is step 1 only (the project's earlier rule). A candidate confirmed alone is confirmed in both
+modes, so ``joint`` only adds weights that matter as a set. Not covered: a weight that matters only together with
+one that is confirmed alone.
 
 Ablations never touch the weights: a hook recomputes the ablated output channel from the weight row with those
 columns zeroed, separately for each sequence of a batch, so several candidates' ablations share one forward batch.
@@ -115,7 +118,7 @@ def ablation_perplexities(model: nn.Module, ids: torch.Tensor, seqlen: int, max_
 
 
 def channel_groups(coords: list[Coord]) -> dict[int, list[Coord]]:
-    """Candidates writing the same residual channel (row), across layers; only groups of two or more."""
+    """Coordinates writing the same residual channel (row), across layers; only groups of two or more."""
     groups: dict[int, list[Coord]] = defaultdict(list)
     for c in coords:
         groups[c[1]].append(c)
@@ -174,7 +177,7 @@ def confirm_candidates(model: nn.Module, coords: list[Coord], ids: torch.Tensor,
                   "reason": f"zeroed alone: ppl x{r:.3g} {'>=' if ok else '<'} {factor:g}"}
     groups_rec = []
     if mode == "joint":
-        groups = channel_groups(coords)
+        groups = channel_groups([c for c in coords if out[c]["status"] == "below factor"])
         run([frozenset(g) for g in groups.values()], lambda s: f"group of channel {next(iter(s))[1]} ({len(s)})")
         passing = {r: g for r, g in groups.items() if ratio(g) >= factor}
         run([frozenset(g) - {m} for g in passing.values() for m in g],
@@ -182,14 +185,15 @@ def confirm_candidates(model: nn.Module, coords: list[Coord], ids: torch.Tensor,
         for r, g in groups.items():
             gr = ratio(g)
             rec = {"channel": r, "members": [list(c) for c in g], "ppl_ratio": gr, "passed": gr >= factor,
+                   "left_out_confirmed_alone": [list(c) for c in coords
+                                                if c[1] == r and out[c]["status"] == "confirmed alone"],
                    "leave_one_out": [], "confirmed": []}
             groups_rec.append(rec)
             for m in g:
                 out[m]["group_ratio"] = gr
             if gr < factor:
                 for m in g:
-                    if out[m]["status"] == "below factor":
-                        out[m]["reason"] += f"; its group of channel {r} ({len(g)}) zeroed: x{gr:.3g} < {factor:g}"
+                    out[m]["reason"] += f"; its group of channel {r} ({len(g)}) zeroed: x{gr:.3g} < {factor:g}"
                 continue
             needed = []
             for m in g:
@@ -208,9 +212,7 @@ def confirm_candidates(model: nn.Module, coords: list[Coord], ids: torch.Tensor,
             for m in g:
                 msg = (f"group of channel {r} ({len(g)}) zeroed: x{gr:.3g} >= {factor:g}; "
                        f"without it x{out[m]['loo_ratio']:.3g}")
-                if out[m]["status"] == "confirmed alone":
-                    out[m]["reason"] += "; " + msg
-                elif m in chosen:
+                if m in chosen:
                     out[m]["status"] = "confirmed in group"
                     out[m]["reason"] = f"{msg} ({why}); alone x{out[m]['ppl_ratio']:.3g}"
                 else:
