@@ -187,7 +187,7 @@ def confirm_candidates(model: nn.Module, coords: list[Coord], ids: torch.Tensor,
             rec = {"channel": r, "members": [list(c) for c in g], "ppl_ratio": gr, "passed": gr >= factor,
                    "left_out_confirmed_alone": [list(c) for c in coords
                                                 if c[1] == r and out[c]["status"] == "confirmed alone"],
-                   "leave_one_out": [], "confirmed": []}
+                   "leave_one_out": [], "needed": [], "confirmed": []}
             groups_rec.append(rec)
             for m in g:
                 out[m]["group_ratio"] = gr
@@ -208,6 +208,7 @@ def confirm_candidates(model: nn.Module, coords: list[Coord], ids: torch.Tensor,
                 chosen, why = g, "members act only together"
             else:
                 chosen, why = needed, "needed"
+            rec["needed"] = [list(c) for c in needed]
             rec["confirmed"] = [list(c) for c in chosen]
             for m in g:
                 msg = (f"group of channel {r} ({len(g)}) zeroed: x{gr:.3g} >= {factor:g}; "
