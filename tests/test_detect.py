@@ -3,7 +3,9 @@ import pytest
 import torch
 
 from superweight.adapters import UnsupportedModelError, get_adapter
-from superweight.detect import DEFAULT_PROMPT, SpikeRule, activation_maxima, compare_known, find_candidates, residual_maxima
+from superweight.detect import (DEFAULT_PROMPT, Candidate, KnownCoordinateError, SpikeRule, activation_maxima,
+                                compare_known, detect_model, find_candidates, residual_maxima, used_list,
+                                used_super_weights)
 from tiny import CONFIGS, ToyTokenizer, tiny_model, plant
 
 RULE = SpikeRule("absolute", threshold=5.0)
@@ -88,6 +90,63 @@ def test_bad_coordinates_and_unknown_family():
         get_adapter("mamba")
 
 
+def _cand(coord, confirmed):
+    return Candidate(*coord, weight=1.0, in_value=1.0, out_value=1.0, token=0, iteration=0, confirmed=confirmed)
+
+
 def test_compare_known():
-    rows = compare_known([(2, 1, 1), (3, 4, 5)], [(2, 1, 1), (1, 0, 0)])
-    assert {(r["layer"], r["status"]) for r in rows} == {(2, "found"), (1, "missed"), (3, "new")}
+    cands = [_cand((2, 1, 1), True), _cand((3, 4, 5), True), _cand((4, 0, 0), False), _cand((5, 5, 5), False)]
+    rows = compare_known(cands, [(2, 1, 1), (1, 0, 0), (4, 0, 0)])
+    assert {(r["layer"], r["status"]) for r in rows} == {(2, "found"), (1, "missed"), (4, "found-unconfirmed"),
+                                                          (3, "new")}  # (5, ...) unconfirmed and unknown: not listed
+
+
+def test_used_list_by_source():
+    cands = [_cand((2, 1, 1), True), _cand((3, 4, 5), True), _cand((4, 0, 0), False)]
+    known = [(2, 1, 1), (1, 0, 0)]
+    src = lambda use: {(u["layer"], u["row"], u["col"]): u["source"] for u in used_list(cands, known, use)}
+    assert src("detected") == {(2, 1, 1): "both", (3, 4, 5): "detected"}
+    assert src("known") == {(1, 0, 0): "known", (2, 1, 1): "both"}
+    assert src("both") == {(1, 0, 0): "known", (2, 1, 1): "both", (3, 4, 5): "detected"}
+    with pytest.raises(KnownCoordinateError, match="`models.m.super_weights` lists no coordinates"):
+        used_list(cands, None, "known", "models.m.super_weights")
+    assert used_super_weights({"used": used_list(cands, known, "both")}) == [(1, 0, 0), (2, 1, 1), (3, 4, 5)]
+    with pytest.raises(KeyError, match="rerun the detect rule"):
+        used_super_weights({"super_weights": []})
+
+
+def test_stopped_says_no_new_candidate_when_spikes_remain():
+    """A spike that zeroing finds no new weight for: GPT-2's down-projection bias keeps channel 5 above the
+    threshold after the only weight of its row (the planted one) is zeroed."""
+    model = plant(tiny_model("gpt2"), 1, 5, 17)
+    a = get_adapter(model)
+    with torch.no_grad():
+        row = a.down_row(model, 1, 5)
+        keep = float(row[17])
+        row.zero_()
+        row[17] = keep
+        a.down_proj(model, 1).bias[5] = 500.0
+    res = find_candidates(model, ToyTokenizer(), rule=RULE, max_iters=4)
+    assert [c.coord for c in res.candidates] == [(1, 5, 17)]
+    assert RULE(res.iterations[-1][1])  # layer 1 still spikes in the last iteration
+    assert res.stopped == "no new candidate"
+
+
+def test_known_coordinate_outside_the_model_is_one_clear_line():
+    model = tiny_model("llama")
+    with pytest.raises(KnownCoordinateError) as e:
+        detect_model(model, ToyTokenizer(), None, rule=RULE, known=[(1, 5, 17), (7, 5, 17)],
+                     known_key="models.tiny.super_weights")
+    msg = str(e.value)
+    assert "\n" not in msg and msg.startswith("`models.tiny.super_weights`") and "layer 7 not in 0..3" in msg
+    assert "Fix" in msg
+
+
+def test_detect_model_without_confirmation_uses_known_or_nothing():
+    model = plant(tiny_model("llama"), 1, 5, 17)
+    s, _, _ = detect_model(model, ToyTokenizer(), None, rule=RULE, known=[(1, 5, 17)], use="detected")
+    assert s["candidates"][0]["status"] == "not tested" and s["used"] == []
+    assert s["known"] == [{"layer": 1, "row": 5, "col": 17, "status": "found-unconfirmed",
+                           "candidate_status": "not tested"}]
+    s, _, _ = detect_model(model, ToyTokenizer(), None, rule=RULE, known=[(1, 5, 17)], use="known")
+    assert used_super_weights(s) == [(1, 5, 17)] and s["used"][0]["source"] == "known"

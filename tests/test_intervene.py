@@ -116,3 +116,71 @@ def test_conditions_need_a_super_weight():
         rec = apply_condition(model, "prune_sw_restore_sa", [SW], stack=st)
         assert rec["restore"]["hooks"] == 1
         assert get_adapter(model).get_weight(model, *SW) == 0.0
+
+
+def _down_outs(model, ids, layers):
+    """Down-projection inputs and outputs of ``layers`` in one forward (reshaped per sequence)."""
+    a, got, hs = get_adapter(model), {}, []
+    for l in layers:
+        hs.append(a.down_proj(model, l).register_forward_hook(
+            lambda m, i, o, l=l: got.update({l: (i[0].detach().reshape(*ids.shape, -1).clone(),
+                                                 o.detach().reshape(*ids.shape, -1).clone())})))
+    with torch.no_grad():
+        logits = model(ids).logits
+    for h in hs:
+        h.remove()
+    return got, logits
+
+
+def test_restore_in_several_layers_uses_the_unmodified_models_values():
+    """Super weights in layers 1 and 2 writing channel 5: layer 2's input is already changed by the pruning
+    (layer 1's activation is put back at one token only), yet layer 2 gets the original model's value."""
+    model = tiny_model("llama")
+    sws = [(1, 5, 17), (2, 5, 30)]
+    for sw in sws:
+        plant(model, *sw)
+    ids = torch.randint(0, 128, (2, 12))
+    orig, _ = _down_outs(model, ids, [1, 2])
+    restore = RestoreSuperActivation.capture(model, sws, "max")
+    zero_weights(model, sws)
+    with restore:
+        got, _ = _down_outs(model, ids, [1, 2])
+    assert not torch.allclose(got[2][0], orig[2][0], rtol=1e-3, atol=1e-3)  # layer 2 sees a changed input
+    for l in (1, 2):
+        t = orig[l][1][..., 5].abs().argmax(-1)
+        for b in range(2):
+            assert got[l][1][b, t[b], 5] == pytest.approx(float(orig[l][1][b, t[b], 5]), rel=1e-5), (l, b)
+    # recomputing layer 2's value from its changed input (the earlier behaviour) gives something else
+    w_row = restore.rows[(2, 5)]
+    t = orig[2][1][..., 5].abs().argmax(-1)
+    stale = (got[2][0] @ w_row)[torch.arange(2), t]
+    assert not torch.allclose(stale, orig[2][1][torch.arange(2), t, 5], rtol=1e-3)
+    assert len(restore.handles) == 0
+
+
+def test_restore_in_several_layers_refuses_a_kv_cache():
+    model = tiny_model("llama")
+    sws = [(1, 5, 17), (2, 5, 30)]
+    for sw in sws:
+        plant(model, *sw)
+    ids = torch.randint(0, 128, (1, 8))
+    restore = RestoreSuperActivation.capture(model, sws, "max")
+    zero_weights(model, sws)
+    with torch.no_grad():
+        pkv = model(ids, use_cache=True).past_key_values  # a filled cache
+        with restore, pytest.raises(InterventionError, match="whole sequences"):
+            model(ids[:, -1:], past_key_values=pkv, use_cache=True)
+
+
+def test_opt_restores_per_sequence():
+    """OPT runs its MLP on (batch * tokens, features): a batch of two sequences restores one token in each,
+    so the batch's logits equal each sequence's alone."""
+    model = plant(tiny_model("opt"), *SW)
+    ids = torch.randint(4, 128, (2, 10))
+    restore = RestoreSuperActivation.capture(model, [SW], "max")
+    zero_weights(model, [SW])
+    with restore, torch.no_grad():
+        batch = model(ids).logits
+        alone = torch.cat([model(ids[b:b + 1]).logits for b in range(2)])
+    torch.testing.assert_close(batch, alone, rtol=1e-5, atol=1e-5)
+    assert len(restore.restored[0]["token"]) == 2  # one restored token per sequence

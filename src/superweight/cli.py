@@ -31,11 +31,12 @@ def detect_cmd(args) -> int:
         text = wikitext2_text(data_dir)
     rule = SpikeRule(args.rule, threshold=args.threshold, ratio=args.ratio)
     summary, _, _ = detect_model(model, tok, text, args.prompt, rule, args.max_iters, args.factor, args.seqlen,
-                                 args.windows)
+                                 args.windows, mode=args.mode, batch_size=args.batch_size)
     rows = [{"layer": c["layer"], "row": c["row"], "col": c["col"], "weight": f"{c['weight']:.4g}",
              "in": f"{c['in_value']:.4g}", "out": f"{c['out_value']:.4g}", "iter": c["iteration"],
              "ppl x": "-" if c["ppl_ratio"] is None else f"{c['ppl_ratio']:.3g}",
-             "super weight": {True: "yes", False: "no", None: "unconfirmed"}[c["confirmed"]]}
+             "group x": "-" if c["group_ratio"] is None else f"{c['group_ratio']:.3g}",
+             "super weight": {True: "yes", False: "no", None: "unconfirmed"}[c["confirmed"]], "status": c["status"]}
             for c in summary["candidates"]]
     print(f"{args.model}: {summary['status']} ({len(summary['candidates'])} candidate(s), stopped: {summary['stopped']})")
     if rows:
@@ -54,14 +55,20 @@ def main(argv=None) -> int:
     d.add_argument("--ratio", type=float, default=1000.0)
     d.add_argument("--max-iters", type=int, default=3)
     d.add_argument("--factor", type=float, default=2.0, help="perplexity ratio that confirms a candidate")
+    d.add_argument("--mode", choices=["joint", "single"], default="joint",
+                   help="joint: also zero the candidates of one residual channel together (default); single: each alone")
+    d.add_argument("--batch-size", type=int, default=4, help="sequences per forward pass in confirmation")
     d.add_argument("--seqlen", type=int, default=512)
     d.add_argument("--windows", type=int, default=4)
     d.add_argument("--data-dir", default=None, help="data directory (default: $SUPERWEIGHT_DATA, else the Hub)")
     d.add_argument("--no-confirm", action="store_true", help="skip confirmation by ablation")
     d.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"])
     d.add_argument("--device", default="cpu")
+    d.add_argument("-v", "--verbose", action="store_true", help="also log every forward batch (debug)")
     args = p.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    # progress (a line per detection iteration and per confirmed candidate) on stderr; the table on stdout
+    logging.getLogger("superweight").setLevel(logging.DEBUG if args.verbose else logging.INFO)
     return detect_cmd(args)
 
 

@@ -1,9 +1,12 @@
 """Data-free super-weight detection (paper section 3): hooks on every down projection, spike rule,
-the iterative zero-and-rerun loop, and confirmation by ablation on real text."""
+the iterative zero-and-rerun loop, confirmation by ablation on real text (``confirm``), the comparison with known
+coordinates, and the one list of super weights that downstream experiments use (``used_super_weights``)."""
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -11,6 +14,8 @@ from torch import nn
 from .adapters import Adapter, get_adapter
 
 log = logging.getLogger(__name__)
+
+Coord = tuple[int, int, int]
 
 DEFAULT_PROMPT = "Apple Inc. is a worldwide tech company."
 
@@ -41,8 +46,12 @@ class Candidate:
     out_value: float  # down_proj output at (token, row)
     token: int
     iteration: int
-    ppl_ratio: float | None = None
-    confirmed: bool | None = None
+    ppl_ratio: float | None = None  # perplexity with it zeroed alone / original
+    confirmed: bool | None = None  # None: not tested
+    status: str = "not tested"  # confirmed alone | confirmed in group | not needed in group | below factor
+    reason: str = ""
+    group_ratio: float | None = None  # its residual channel's candidates zeroed together (joint mode)
+    loo_ratio: float | None = None  # that group less this candidate
 
     @property
     def coord(self) -> tuple[int, int, int]:
@@ -74,7 +83,7 @@ class DetectionResult:
     iterations: list[list[LayerStats]]  # per iteration, per layer
     prompt: str
     rule: dict
-    stopped: str  # "no spike" or "iteration cap"
+    stopped: str  # "no spike", "no new candidate" (spikes remain, no new weight found) or "iteration cap"
     base_ppl: float | None = None
     confirm_factor: float | None = None
     extra: dict = field(default_factory=dict)
@@ -87,7 +96,7 @@ class DetectionResult:
         return {
             "prompt": self.prompt, "rule": self.rule, "stopped": self.stopped, "base_ppl": self.base_ppl,
             "confirm_factor": self.confirm_factor,
-            "super_weights": [asdict(c) for c in self.super_weights],
+            "super_weights": [asdict(c) for c in self.super_weights],  # the detected (confirmed) ones
             "candidates": [asdict(c) for c in self.candidates],
             "status": "confirmed super weight" if self.super_weights else "no confirmed super weight",
             **self.extra,
@@ -162,10 +171,9 @@ def find_candidates(model: nn.Module, tok, prompt: str = DEFAULT_PROMPT, rule: S
         for it in range(max_iters):
             stats = activation_maxima(model, ids, adapter)
             iterations.append(stats)
+            spiking = [s for s in stats if rule(s)]
             new = []
-            for s in stats:
-                if not rule(s):
-                    continue
+            for s in spiking:
                 row, col = s.out_channel, s.contrib_channel
                 if any(c.coord == (s.layer, row, col) for c in found):
                     continue
@@ -175,8 +183,10 @@ def find_candidates(model: nn.Module, tok, prompt: str = DEFAULT_PROMPT, rule: S
                 caught_in = s.in_max if col == s.in_channel else None
                 new.append(Candidate(s.layer, row, col, w, caught_in if caught_in is not None else float("nan"),
                                      s.out_max, s.out_token, it))
+            log.info("detection iteration %d: %d spiking layer(s) %s, %d new candidate(s)", it, len(spiking),
+                     [s.layer for s in spiking], len(new))
             if not new:
-                stopped = "no spike"
+                stopped = "no new candidate" if spiking else "no spike"
                 break
             for c in new:
                 if c.in_value != c.in_value:  # col is not the input max: record the input there
@@ -189,6 +199,8 @@ def find_candidates(model: nn.Module, tok, prompt: str = DEFAULT_PROMPT, rule: S
             iterations.append(activation_maxima(model, ids, adapter))
             if not any(rule(s) for s in iterations[-1]):
                 stopped = "no spike"
+            log.info("detection stopped at the iteration cap (%d); spikes %s", max_iters,
+                     "remain" if stopped == "iteration cap" else "gone")
     finally:
         for c in found:
             adapter.set_weight(model, c.layer, c.row, c.col, c.weight)
@@ -212,50 +224,120 @@ def _input_at(model, adapter, ids, c: Candidate) -> float:
 
 
 def confirm(model: nn.Module, result: DetectionResult, ids: torch.Tensor, seqlen: int, max_windows: int,
-            factor: float = 2.0) -> DetectionResult:
-    """Zero each candidate alone; it is a super weight if perplexity rises by ``factor`` or more."""
-    from .intervene import zeroed
-    from .perplexity import perplexity
+            factor: float = 2.0, mode: str = "joint", batch_size: int = 4) -> DetectionResult:
+    """Confirm the candidates by ablation (rule in ``superweight.confirm``: ``joint`` or ``single``)."""
+    from .confirm import confirm_candidates
 
-    base = perplexity(model, ids, seqlen, max_windows, progress=False)["ppl"]
-    result.base_ppl, result.confirm_factor = base, factor
+    res = confirm_candidates(model, [c.coord for c in result.candidates], ids, seqlen, max_windows, factor, mode,
+                             batch_size)
+    result.base_ppl, result.confirm_factor = res["base_ppl"], factor
     for c in result.candidates:
-        with zeroed(model, [c.coord]):
-            p = perplexity(model, ids, seqlen, max_windows, progress=False)["ppl"]
-        c.ppl_ratio = p / base
-        c.confirmed = bool(c.ppl_ratio >= factor)
-        log.info("confirm layer %d [%d, %d]: ppl x%.3g -> %s", c.layer, c.row, c.col, c.ppl_ratio,
-                 "super weight" if c.confirmed else "not confirmed")
+        for k, v in res["per_candidate"][c.coord].items():
+            setattr(c, k, v)
+        c.confirmed = c.status in ("confirmed alone", "confirmed in group")
+    result.extra["confirm"] = {"mode": mode, "factor": factor, "seqlen": seqlen, "windows": max_windows,
+                               "batch_size": batch_size, "groups": res["groups"], "ablations": res["ablations"]}
     return result
 
 
-def compare_known(found: list[tuple[int, int, int]], known: list[tuple[int, int, int]]) -> list[dict]:
-    """Each coordinate as 'found' (in both), 'missed' (known only) or 'new' (found only)."""
-    f, k = {tuple(c) for c in found}, {tuple(c) for c in known}
-    rows = [{"layer": c[0], "row": c[1], "col": c[2], "status": "found"} for c in sorted(f & k)]
-    rows += [{"layer": c[0], "row": c[1], "col": c[2], "status": "missed"} for c in sorted(k - f)]
-    rows += [{"layer": c[0], "row": c[1], "col": c[2], "status": "new"} for c in sorted(f - k)]
+KNOWN_STATUS = ("found", "found-unconfirmed", "missed", "new")
+
+
+def compare_known(candidates: list[Candidate], known: list[Coord]) -> list[dict]:
+    """Each known coordinate as ``found`` (a confirmed candidate), ``found-unconfirmed`` (a candidate that was
+    not confirmed, or confirmation was skipped) or ``missed`` (not a candidate); each confirmed candidate that is
+    not known as ``new``."""
+    by_coord = {c.coord: c for c in candidates}
+    rows = []
+    for k in sorted({tuple(k) for k in known}):
+        c = by_coord.get(k)
+        status = "missed" if c is None else "found" if c.confirmed else "found-unconfirmed"
+        rows.append({"layer": k[0], "row": k[1], "col": k[2], "status": status,
+                     "candidate_status": None if c is None else c.status})
+    rows += [{"layer": c.layer, "row": c.row, "col": c.col, "status": "new", "candidate_status": c.status}
+             for c in sorted(candidates, key=lambda c: c.coord) if c.confirmed and c.coord not in set(map(tuple, known))]
     return rows
+
+
+class KnownCoordinateError(ValueError):
+    """A configured super-weight coordinate that does not fit the model (one line, names the key and the fix)."""
+
+
+def check_known(model: nn.Module, known: list[Coord] | None, key: str = "super_weights") -> None:
+    """Every known coordinate fits the model's down projections, else one line naming ``key`` and the fix."""
+    a = get_adapter(model)
+    for k in known or []:
+        try:
+            a.check_coord(model, *k)
+        except IndexError as e:
+            raise KnownCoordinateError(f"`{key}`: {e}") from None
+
+
+USES = ("detected", "known", "both")
+
+
+def used_list(candidates: list[Candidate], known: list[Coord] | None, use: str = "detected",
+              key: str = "super_weights") -> list[dict]:
+    """The super weights downstream experiments use: the confirmed detected ones, the known coordinates, or both
+    (their union); each with its ``source``: detected, known or both."""
+    if use not in USES:
+        raise ValueError(f"detection.use must be one of {', '.join(USES)}, got {use!r}")
+    det = {c.coord for c in candidates if c.confirmed}
+    kn = {tuple(k) for k in known or []}
+    if use == "known" and not kn:
+        raise KnownCoordinateError(f"`detection.use: known` but `{key}` lists no coordinates: "
+                                   "set them or use `detection.use: detected`")
+    chosen = det if use == "detected" else kn if use == "known" else det | kn
+    return [{"layer": c[0], "row": c[1], "col": c[2],
+             "source": "both" if c in det and c in kn else "detected" if c in det else "known"} for c in sorted(chosen)]
+
+
+def used_super_weights(summary: dict | str | Path) -> list[Coord]:
+    """The super weights every downstream experiment uses, from detection's summary (or its JSON path):
+    the ``used`` list, chosen by ``detection.use``. The one reader of that list."""
+    if not isinstance(summary, dict):
+        path = summary
+        summary = json.loads(Path(path).read_text())
+    else:
+        path = "detection summary"
+    if "used" not in summary:
+        raise KeyError(f"{path} has no `used` list (written by an older version): rerun the detect rule")
+    return [(int(c["layer"]), int(c["row"]), int(c["col"])) for c in summary["used"]]
 
 
 def detect_model(model: nn.Module, tok, text: str | None, prompt: str = DEFAULT_PROMPT, rule: SpikeRule | None = None,
                  max_iters: int = 3, confirm_factor: float = 2.0, seqlen: int = 512, windows: int = 4,
-                 known: list[tuple[int, int, int]] | None = None):
+                 known: list[Coord] | None = None, mode: str = "joint", batch_size: int = 4,
+                 use: str = "detected", known_key: str = "super_weights"):
     """Detection end to end: candidates, confirmation on ``text`` (skipped when None), residual maxima
-    with and without the confirmed super weights, comparison with known coordinates.
+    with and without the confirmed super weights, comparison with known coordinates, the ``used`` list.
 
+    Known coordinates are checked against the model first (``known_key`` names them in the error).
     Returns (summary dict, per-iteration per-layer maxima rows, residual-stream rows)."""
+    from .confirm import MODES
     from .intervene import zeroed
     from .perplexity import tokenize
 
+    check_known(model, known, known_key)
+    if mode not in MODES:
+        raise ValueError(f"detection.confirm.mode must be one of {', '.join(MODES)}, got {mode!r}")
+    if use not in USES:
+        raise ValueError(f"detection.use must be one of {', '.join(USES)}, got {use!r}")
     result = find_candidates(model, tok, prompt, rule, max_iters)
+    log.info("detection: %d candidate(s), stopped: %s", len(result.candidates), result.stopped)
     if text is not None and result.candidates:
+        log.info("tokenizing the confirmation text (%d characters)", len(text))
         ids = tokenize(tok, text)
-        confirm(model, result, ids, seqlen, windows, confirm_factor)
+        confirm(model, result, ids, seqlen, windows, confirm_factor, mode, batch_size)
+    elif result.candidates:
+        for c in result.candidates:
+            c.reason = "confirmation skipped"
     summary = result.to_dict()
     sws = [c.coord for c in result.super_weights]
     if known is not None:
-        summary["known"] = compare_known(sws, [tuple(k) for k in known])
+        summary["known"] = compare_known(result.candidates, [tuple(k) for k in known])
+    summary["use"] = use
+    summary["used"] = used_list(result.candidates, known, use, known_key)
     layer_rows = [{"iteration": it, **asdict(s)} for it, stats in enumerate(result.iterations) for s in stats]
     ids = prompt_ids(tok, prompt, next(model.parameters()).device)
     residual = [{"condition": "original", **r} for r in residual_maxima(model, ids)]

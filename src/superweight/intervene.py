@@ -213,19 +213,39 @@ def undo_prune(model: nn.Module, summary: dict) -> None:
             param.data.view(-1)[idx] = vals
 
 
+class _CaptureDone(Exception):
+    """Ends the capture pass once the last super-weight layer has run."""
+
+
 class RestoreSuperActivation:
     """Forward hooks that put the super activation back after its super weight(s) were zeroed.
 
-    The original value of down_proj's output channel ``row`` is recomputed in the same forward pass
-    from the layer's input and the *original* weight row, so it is the unmodified model's value for
-    the same input. ``tokens``: ``max`` restores it at the token where it is largest (official code),
-    ``all`` at every token (which equals not pruning: kept for tests)."""
+    The value put back is the *unmodified* model's on the same input:
+
+    - super weights in one layer: that layer's input is untouched by the pruning, so the original value of
+      down_proj's output channel ``row`` is recomputed in the same pass from the layer's input and the saved
+      original weight row (exact, no extra cost);
+    - super weights in several layers: a later layer's input already differs (upstream, the activation was put
+      back at one token only), so before every forward of the model a capture pass runs with every super-weight
+      channel restored at all tokens (the original model, up to rounding), records each layer's original values
+      and stops after the last super-weight layer; the real pass then puts those values back. The capture pass
+      cannot replay a KV cache for the original model, so a forward with a non-empty ``past_key_values`` is
+      refused in this case.
+
+    The hooks work per sequence, also where a family flattens (batch, tokens) before its MLP (OPT): the batch
+    and sequence sizes are read at the first decoder layer. ``tokens``: ``max`` restores the value at the token
+    where it is largest, per sequence (official code); ``all`` at every token (which equals not pruning)."""
 
     def __init__(self, model: nn.Module, original_rows: dict[tuple[int, int], torch.Tensor], tokens: str = "max"):
         if tokens not in ("max", "all"):
             raise ValueError(f"restore tokens must be 'max' or 'all', got {tokens!r}")
-        self.model, self.rows, self.tokens = model, original_rows, tokens
-        self.handles = []
+        self.model, self.rows, self.tokens = model, dict(sorted(original_rows.items())), tokens
+        self.several_layers = len({l for l, _ in self.rows}) > 1
+        self.handles = []  # one per restored (layer, row)
+        self._aux = []  # model- and first-layer pre-hooks
+        self._shape: tuple[int, int] | None = None  # (batch, tokens) of the running forward
+        self._capturing = False
+        self._captured: dict[tuple[int, int], torch.Tensor] | None = None
         self.restored: list[dict] = []
 
     @classmethod
@@ -237,36 +257,90 @@ class RestoreSuperActivation:
             rows[(l, r)] = a.down_row(model, l, r).detach().clone()
         return cls(model, rows, tokens)
 
-    def _hook(self, layer: int, row: int, w_row: torch.Tensor, bias):
+    def _model_pre(self, module, args, kwargs):
+        """Before each forward of the model: in the several-layer case, the capture pass."""
+        if self._capturing or not self.several_layers:
+            return None
+        caches = [k for k in ("past_key_values", "cache") if kwargs.get(k) is not None]  # "cache": transformers >= 5.x
+        if any(_cache_len(kwargs[k]) > 0 for k in caches):
+            raise InterventionError("restoring super activations in several layers needs whole sequences: the "
+                                    "original model's values cannot be recomputed from a KV cache; run without "
+                                    "past_key_values")
+        self._captured, self._capturing = {}, True
+        try:
+            module(*args, **{**kwargs, **{k: None for k in caches}, "use_cache": False})
+        except _CaptureDone:
+            pass
+        finally:
+            self._capturing = False
+        if len(self._captured) != len(self.rows):
+            raise InterventionError(f"capture pass saw {len(self._captured)} of {len(self.rows)} super-weight channels")
+        return None
+
+    def _model_post(self, module, args, kwargs, out):
+        self._captured = None  # valid for one forward only
+        return None
+
+    def _layer_pre(self, module, args, kwargs):
+        h = args[0] if args else kwargs["hidden_states"]
+        self._shape = (h.shape[0], h.shape[1]) if h.dim() == 3 else (1, h.shape[0])
+        return None
+
+    def _hook(self, layer: int, row: int, w_row: torch.Tensor, bias, last: bool):
         def fn(mod, inp, out):
-            x = inp[0]
-            flat = out.dim() == 2  # OPT runs its MLP on (batch * tokens, features)
-            if flat:
-                x, out = x[None], out[None]
-            orig = x @ w_row.to(x.dtype) + (bias[row] if bias is not None else 0)  # (B, T)
-            out = out.clone()
+            b_sz, t_sz = self._shape if self._shape is not None else (out.shape[0] if out.dim() == 3 else 1, -1)
+            x = inp[0].reshape(b_sz, t_sz, inp[0].shape[-1])  # OPT: (batch * tokens, features) -> per sequence
+            o = out.reshape(b_sz, t_sz, out.shape[-1]).clone()
+            orig = x @ w_row.to(x.dtype) + (bias[row] if bias is not None else 0)  # (B, T) on this pass's input
+            if self._capturing:
+                self._captured[(layer, row)] = orig
+                o[..., row] = orig
+                if last:
+                    raise _CaptureDone
+                return o.reshape(out.shape)
+            if self.several_layers:
+                if self._captured is None:
+                    raise InterventionError("restore with super weights in several layers must run through the "
+                                            "model's own forward (its capture pass did not run)")
+                orig = self._captured[(layer, row)].to(o.dtype)
             if self.tokens == "all":
-                out[..., row] = orig
+                o[..., row] = orig
             else:
                 t = orig.abs().argmax(dim=-1)  # per sequence
-                b = torch.arange(out.shape[0], device=out.device)
-                out[b, t, row] = orig[b, t]
+                b = torch.arange(b_sz, device=o.device)
+                o[b, t, row] = orig[b, t]
                 if len(self.restored) < 8:
-                    self.restored.append({"layer": layer, "row": row, "token": t.tolist(), "value": orig[b, t].tolist()})
-            return out[0] if flat else out
+                    self.restored.append({"layer": layer, "row": row, "token": t.tolist(),
+                                          "value": orig[b, t].tolist()})
+            return o.reshape(out.shape)
         return fn
 
     def __enter__(self):
         a = get_adapter(self.model)
+        keys = list(self.rows)
         for (l, r), w_row in self.rows.items():
             mod = a.down_proj(self.model, l)
-            self.handles.append(mod.register_forward_hook(self._hook(l, r, w_row, getattr(mod, "bias", None))))
+            self.handles.append(mod.register_forward_hook(
+                self._hook(l, r, w_row, getattr(mod, "bias", None), (l, r) == keys[-1])))
+        self._aux = [a.layers(self.model)[0].register_forward_pre_hook(self._layer_pre, with_kwargs=True),
+                     self.model.register_forward_pre_hook(self._model_pre, with_kwargs=True),
+                     self.model.register_forward_hook(self._model_post, with_kwargs=True)]
         return self
 
     def attach(self):
         return self.__enter__()
 
     def __exit__(self, *exc):
-        for h in self.handles:
+        for h in self.handles + self._aux:
             h.remove()
-        self.handles = []
+        self.handles, self._aux = [], []
+
+
+def _cache_len(pkv) -> int:
+    """Tokens held by a KV cache (a transformers Cache or the legacy tuple of (key, value) per layer)."""
+    if hasattr(pkv, "get_seq_length"):
+        return int(pkv.get_seq_length())
+    try:
+        return int(pkv[0][0].shape[-2])
+    except (IndexError, TypeError):
+        return 0

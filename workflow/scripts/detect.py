@@ -4,7 +4,7 @@ from pathlib import Path
 import pandas as pd
 
 from superweight.data import checksums, corpus_text
-from superweight.detect import SpikeRule, detect_model
+from superweight.detect import KnownCoordinateError, SpikeRule, detect_model
 from superweight.load import load_model
 from superweight.provenance import Provenance, write_json
 from superweight.runlog import start
@@ -16,13 +16,19 @@ data_dir = Path(snakemake.params.data_dir) if snakemake.params.data_dir else Non
 prov = Provenance(snakemake.wildcards.model, None, {"detection": det, "model": mcfg},
                   checksums(data_dir, [conf["corpus"]]))
 model, tok = load_model(snakemake.input.model, mcfg.get("dtype", "float32"), snakemake.params.device)
-summary, layers, residual = detect_model(
-    model, tok, corpus_text(conf["corpus"], data_dir), det["prompt"],
-    SpikeRule(det["rule"], threshold=det["threshold"], ratio=det["ratio"]), det["max_iters"],
-    conf["factor"], conf["seqlen"], conf["windows"], known=snakemake.params.known)
+try:
+    summary, layers, residual = detect_model(
+        model, tok, corpus_text(conf["corpus"], data_dir), det["prompt"],
+        SpikeRule(det["rule"], threshold=det["threshold"], ratio=det["ratio"]), det["max_iters"],
+        conf["factor"], conf["seqlen"], conf["windows"], known=snakemake.params.known, mode=conf["mode"],
+        batch_size=conf["batch_size"], use=det["use"], known_key=f"models.{snakemake.wildcards.model}.super_weights")
+except KnownCoordinateError as e:
+    log.error("%s", e)
+    raise SystemExit(f"error: {e}")
 summary["provenance"] = prov.record()
 write_json(snakemake.output.json, summary)
 pd.DataFrame(layers).to_csv(snakemake.output.layers, index=False)
 pd.DataFrame(residual).to_csv(snakemake.output.residual, index=False)
-log.info("%s: %s %s", snakemake.wildcards.model, summary["status"],
-         [(c["layer"], c["row"], c["col"]) for c in summary["super_weights"]])
+log.info("%s: %s %s; experiments use (%s) %s", snakemake.wildcards.model, summary["status"],
+         [(c["layer"], c["row"], c["col"]) for c in summary["super_weights"]], det["use"],
+         [(c["layer"], c["row"], c["col"]) for c in summary["used"]])

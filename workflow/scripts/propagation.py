@@ -4,15 +4,15 @@ from pathlib import Path
 import pandas as pd
 
 from superweight.analysis import propagation, top_next_tokens
+from superweight.detect import used_super_weights
 from superweight.intervene import zeroed
 from superweight.load import load_model
-from superweight.provenance import read_json
 from superweight.runlog import start
 from superweight.tables import write_table
 
 log = start(snakemake)
 p, wc = snakemake.params, snakemake.wildcards
-sws = [(c["layer"], c["row"], c["col"]) for c in read_json(snakemake.input.detect)["super_weights"]]
+sws = used_super_weights(snakemake.input.detect)
 model, tok = load_model(snakemake.input.model, p.model.get("dtype", "float32"), p.device)
 rows = propagation(model, tok, p.prompt, sws, p.ablation["prune_nonsw"]["rule"], p.ablation["prune_nonsw"]["amount"],
                    p.propagation["outliers"], p.propagation["amount"])

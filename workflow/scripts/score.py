@@ -6,9 +6,10 @@ from pathlib import Path
 import torch
 
 from superweight.data import checksums
+from superweight.detect import used_super_weights
 from superweight.experiments import NotApplicable, apply
 from superweight.load import load_model
-from superweight.provenance import Provenance, read_json, write_json
+from superweight.provenance import Provenance, write_json
 from superweight.runlog import start
 from superweight.scoring import score, task_limits
 
@@ -20,7 +21,7 @@ data_dir = Path(p.data_dir) if p.data_dir else None
 corpora = {Path(f).stem: f for f in snakemake.input.corpora}
 prov = Provenance(wc.model, label, {**p.cfg, "model": p.model}, checksums(data_dir, list(corpora) + p.cfg["eval"]["tasks"]))
 out = {"model": wc.model, "kind": kind, **spec}
-sws = [(c["layer"], c["row"], c["col"]) for c in read_json(snakemake.input.detect)["super_weights"]]
+sws = used_super_weights(snakemake.input.detect)
 model, tok = load_model(snakemake.input.model, p.model.get("dtype", "float32"), p.device)
 ids = {k: torch.load(f) for k, f in corpora.items()}
 with contextlib.ExitStack() as stack:

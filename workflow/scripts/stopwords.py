@@ -5,9 +5,10 @@ import pandas as pd
 
 from superweight.analysis import lambada_prompts, mean_next_token_probs, stopword_table
 from superweight.data import checksums, lambada_texts
+from superweight.detect import used_super_weights
 from superweight.intervene import zeroed
 from superweight.load import load_model
-from superweight.provenance import Provenance, read_json, write_json
+from superweight.provenance import Provenance, write_json
 from superweight.runlog import start
 
 log = start(snakemake)
@@ -15,7 +16,7 @@ p, wc = snakemake.params, snakemake.wildcards
 data_dir = Path(p.data_dir) if p.data_dir else None
 prov = Provenance(wc.model, "stopwords", {"stopwords": p.stopwords, "model": p.model},
                   checksums(data_dir, ["lambada_openai"]))
-sws = [(c["layer"], c["row"], c["col"]) for c in read_json(snakemake.input.detect)["super_weights"]]
+sws = used_super_weights(snakemake.input.detect)
 cols = ["rank", "token_id", "token", "stopword", "p_original", "p_no_super_weight", "ratio"]
 if not sws:
     pd.DataFrame(columns=cols).to_csv(snakemake.output.csv, index=False)

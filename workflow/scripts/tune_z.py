@@ -5,9 +5,10 @@ from pathlib import Path
 from transformers import AutoTokenizer
 
 from superweight.calibrate import calibration_examples, check_disjoint, tokenize_examples, tune_z
+from superweight.detect import used_super_weights
 from superweight.data import corpus_text, wikitext2_validation_rows
 from superweight.load import load_model
-from superweight.provenance import Provenance, read_json, write_json
+from superweight.provenance import Provenance, write_json
 from superweight.quantize import RTNOptions
 from superweight.runlog import start
 
@@ -20,7 +21,7 @@ rows, texts = calibration_examples(wikitext2_validation_rows(data_dir), cal["exa
 check_disjoint(texts, {c: corpus_text(c, data_dir, p.c4_docs) for c in p.eval_corpora})
 log.info("%d calibration examples from %s, none in the evaluation corpora %s", len(texts), cal["corpus"], p.eval_corpora)
 examples = tokenize_examples(AutoTokenizer.from_pretrained(snakemake.input.model), texts, p.seqlen)
-sws = [(c["layer"], c["row"], c["col"]) for c in read_json(snakemake.input.detect)["super_weights"]]
+sws = used_super_weights(snakemake.input.detect)
 result = tune_z(lambda: load_model(snakemake.input.model, p.model.get("dtype", "float32"), p.device)[0], examples,
                 int(wc.bits), wc.block, w["z_candidates"], sws, w["z_criterion"], RTNOptions.from_config(w))
 write_json(snakemake.output[0], {**result, "calibration": {**cal, "rows": rows, "disjoint_from": p.eval_corpora},

@@ -1,0 +1,225 @@
+"""Confirmation of detection candidates by ablation on real text: which candidates are super weights.
+
+Rule, mode ``joint`` (the default):
+
+1. every candidate is zeroed alone; it is *confirmed alone* when perplexity rises by ``factor`` or more;
+2. the candidates that fail alone and write the same residual channel (the same ``row``, in any layer) form a
+   group, zeroed together. Those confirmed alone are left out of it: a dominant weight would make the group pass
+   and hide whether the others matter (ablating it already breaks the model);
+3. a group of two or more that reaches ``factor`` is resolved by leave-one-out: a member is *needed* when putting
+   it back into the zeroed group divides perplexity by ``factor`` or more (ratio(G) / ratio(G without it) >=
+   factor, the single rule applied inside the group); the needed members are *confirmed in group* when zeroing
+   them together still reaches ``factor``, otherwise (or when no member is needed on its own) the whole group is,
+   as its members act only together. The others are *not needed in group*.
+
+Mode ``single`` is step 1 only (the project's earlier rule). A candidate confirmed alone is confirmed in both
+modes, so ``joint`` only adds weights that matter as a set. Not covered: a weight that matters only together with
+one that is confirmed alone.
+
+Ablations never touch the weights: a hook recomputes the ablated output channel from the weight row with those
+columns zeroed, separately for each sequence of a batch, so several candidates' ablations share one forward batch.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from collections import defaultdict
+
+import torch
+from torch import nn
+
+from .adapters import get_adapter
+from .perplexity import windows
+
+log = logging.getLogger(__name__)
+
+Coord = tuple[int, int, int]
+MODES = ("joint", "single")
+
+
+class _Ablations:
+    """Forward hooks zeroing a different set of down-projection weights in each sequence of a batch."""
+
+    def __init__(self, model: nn.Module, sets: list[frozenset]):
+        self.model, self.sets = model, sets
+        self.handles = []
+
+    def __enter__(self):
+        a = get_adapter(self.model)
+        by_layer: dict[int, dict[int, dict[int, list[int]]]] = defaultdict(lambda: defaultdict(dict))
+        for b, s in enumerate(self.sets):
+            for l, r, c in s:
+                by_layer[l][r].setdefault(b, []).append(c)
+        n_seq = len(self.sets)
+        for l, rows in by_layer.items():
+            mod = a.down_proj(self.model, l)
+            plan = []
+            for r, per_seq in rows.items():
+                w = a.down_row(self.model, l, r).detach()
+                idx = torch.tensor(sorted(per_seq), device=w.device)
+                w_rows = w.expand(len(idx), -1).clone()
+                for k, b in enumerate(sorted(per_seq)):
+                    w_rows[k, per_seq[b]] = 0
+                plan.append((r, idx, w_rows))
+            self.handles.append(mod.register_forward_hook(self._hook(plan, getattr(mod, "bias", None), n_seq)))
+        return self
+
+    @staticmethod
+    def _hook(plan, bias, n_seq):
+        def fn(mod, inp, out):
+            x = inp[0].reshape(n_seq, -1, inp[0].shape[-1])  # OPT flattens (batch, tokens)
+            o = out.reshape(n_seq, -1, out.shape[-1]).clone()
+            for r, idx, w_rows in plan:
+                o[idx, :, r] = torch.einsum("bti,bi->bt", x[idx], w_rows.to(x.dtype)) + (
+                    bias[r] if bias is not None else 0)
+            return o.reshape(out.shape)
+        return fn
+
+    def __exit__(self, *exc):
+        for h in self.handles:
+            h.remove()
+        self.handles = []
+
+
+@torch.no_grad()
+def ablation_perplexities(model: nn.Module, ids: torch.Tensor, seqlen: int, max_windows: int | None,
+                          sets: list[frozenset], batch_size: int = 4, on_done=None) -> list[dict]:
+    """Perplexity on the same windows (GPTQ protocol, as ``perplexity.perplexity``) for each set of zeroed
+    weights; ``batch_size`` (set, window) sequences per forward. ``on_done(i, result)`` is called as soon as set
+    ``i`` is complete (progress). Non-finite token NLLs count as infinite."""
+    device = next(model.parameters()).device
+    spans = windows(len(ids), seqlen, max_windows)
+    jobs = [(i, w) for i in range(len(sets)) for w in range(len(spans))]
+    nll = [[None] * len(spans) for _ in sets]
+    bad = [[0] * len(spans) for _ in sets]
+    results: list[dict | None] = [None] * len(sets)
+    n_batches = math.ceil(len(jobs) / batch_size)
+    for k in range(n_batches):
+        chunk = jobs[k * batch_size:(k + 1) * batch_size]
+        x = torch.stack([ids[spans[w][0]:spans[w][1]] for _, w in chunk]).to(device)
+        with _Ablations(model, [sets[i] for i, _ in chunk]):
+            logits = model(x).logits
+        for b, (i, w) in enumerate(chunk):
+            tok_nll = torch.nn.functional.cross_entropy(logits[b, :-1].float(), x[b, 1:], reduction="none").double()
+            finite = torch.isfinite(tok_nll)
+            bad[i][w] = int((~finite).sum())
+            nll[i][w] = float(tok_nll.mean()) if bad[i][w] == 0 else math.inf
+        log.debug("confirmation forward batch %d/%d: %d sequence(s) of %d tokens", k + 1, n_batches, len(chunk), seqlen)
+        for i in sorted({i for i, _ in chunk}):
+            if results[i] is None and all(v is not None for v in nll[i]):
+                mean = sum(nll[i]) / len(spans)  # every window has seqlen - 1 predicted tokens
+                results[i] = {"zeroed": sorted(list(c) for c in sets[i]),
+                              "ppl": math.exp(mean) if mean < 700 else math.inf, "nll_mean": mean,
+                              "windows": len(spans), "seqlen": seqlen, "tokens": len(spans) * (seqlen - 1),
+                              "nonfinite_tokens": sum(bad[i]), "window_nll": list(nll[i])}
+                if on_done is not None:
+                    on_done(i, results[i])
+    return results
+
+
+def channel_groups(coords: list[Coord]) -> dict[int, list[Coord]]:
+    """Coordinates writing the same residual channel (row), across layers; only groups of two or more."""
+    groups: dict[int, list[Coord]] = defaultdict(list)
+    for c in coords:
+        groups[c[1]].append(c)
+    return {r: sorted(g) for r, g in sorted(groups.items()) if len(g) > 1}
+
+
+def _fmt(c: Coord) -> str:
+    return f"layer {c[0]} [{c[1]}, {c[2]}]"
+
+
+def confirm_candidates(model: nn.Module, coords: list[Coord], ids: torch.Tensor, seqlen: int,
+                       max_windows: int | None, factor: float = 2.0, mode: str = "joint",
+                       batch_size: int = 4) -> dict:
+    """Apply the module's rule to the candidates ``coords``. Returns ``{"base_ppl", "per_candidate": {coord:
+    {ppl_ratio, status, reason, group_ratio, loo_ratio}}, "groups": [...], "ablations": [...]}`` where
+    ``ablations`` holds every perplexity measured (zeroed set, ppl, per-window NLL)."""
+    if mode not in MODES:
+        raise ValueError(f"detection.confirm.mode must be one of {', '.join(MODES)}, got {mode!r}")
+    if batch_size < 1:
+        raise ValueError(f"detection.confirm.batch_size must be at least 1, got {batch_size}")
+    cache: dict[frozenset, dict] = {}
+
+    def run(sets: list[frozenset], label) -> None:
+        todo = [s for s in dict.fromkeys(sets) if s not in cache]
+        if not todo:
+            return
+
+        def done(i, res):
+            cache[todo[i]] = res
+            base = cache.get(frozenset())
+            what = label(todo[i])
+            if base is None:
+                log.info("confirmation: %s: ppl %.4g", what, res["ppl"])
+            else:
+                log.info("confirmation %d/%d: %s zeroed: ppl %.4g (x%.3g)", i + 1, len(todo), what, res["ppl"],
+                         res["ppl"] / base["ppl"])
+
+        ablation_perplexities(model, ids, seqlen, max_windows, todo, batch_size, done)
+
+    n = len(coords)
+    log.info("confirmation (%s, factor %g): %d candidate(s), %d window(s) of %d tokens, %d sequence(s) per forward",
+             mode, factor, n, len(windows(len(ids), seqlen, max_windows)), seqlen, batch_size)
+    run([frozenset()], lambda s: "original model")
+    base = cache[frozenset()]["ppl"]
+    run([frozenset([c]) for c in coords], lambda s: _fmt(next(iter(s))))
+
+    def ratio(s) -> float:
+        return cache[frozenset(s)]["ppl"] / base
+
+    out: dict[Coord, dict] = {}
+    for c in coords:
+        r = ratio([c])
+        ok = r >= factor
+        out[c] = {"ppl_ratio": r, "group_ratio": None, "loo_ratio": None,
+                  "status": "confirmed alone" if ok else "below factor",
+                  "reason": f"zeroed alone: ppl x{r:.3g} {'>=' if ok else '<'} {factor:g}"}
+    groups_rec = []
+    if mode == "joint":
+        groups = channel_groups([c for c in coords if out[c]["status"] == "below factor"])
+        run([frozenset(g) for g in groups.values()], lambda s: f"group of channel {next(iter(s))[1]} ({len(s)})")
+        passing = {r: g for r, g in groups.items() if ratio(g) >= factor}
+        run([frozenset(g) - {m} for g in passing.values() for m in g],
+            lambda s: f"group of channel {next(iter(s))[1]} less one ({len(s)})")
+        for r, g in groups.items():
+            gr = ratio(g)
+            rec = {"channel": r, "members": [list(c) for c in g], "ppl_ratio": gr, "passed": gr >= factor,
+                   "left_out_confirmed_alone": [list(c) for c in coords
+                                                if c[1] == r and out[c]["status"] == "confirmed alone"],
+                   "leave_one_out": [], "needed": [], "confirmed": []}
+            groups_rec.append(rec)
+            for m in g:
+                out[m]["group_ratio"] = gr
+            if gr < factor:
+                for m in g:
+                    out[m]["reason"] += f"; its group of channel {r} ({len(g)}) zeroed: x{gr:.3g} < {factor:g}"
+                continue
+            needed = []
+            for m in g:
+                loo = ratio(set(g) - {m})
+                out[m]["loo_ratio"] = loo
+                rec["leave_one_out"].append({"without": list(m), "ppl_ratio": loo})
+                if gr / loo >= factor:
+                    needed.append(m)
+            if needed and len(needed) < len(g):
+                run([frozenset(needed)], lambda s: f"needed members of channel {r} ({len(s)})")
+            if not needed or ratio(needed) < factor:
+                chosen, why = g, "members act only together"
+            else:
+                chosen, why = needed, "needed"
+            rec["needed"] = [list(c) for c in needed]
+            rec["confirmed"] = [list(c) for c in chosen]
+            for m in g:
+                msg = (f"group of channel {r} ({len(g)}) zeroed: x{gr:.3g} >= {factor:g}; "
+                       f"without it x{out[m]['loo_ratio']:.3g}")
+                if m in chosen:
+                    out[m]["status"] = "confirmed in group"
+                    out[m]["reason"] = f"{msg} ({why}); alone x{out[m]['ppl_ratio']:.3g}"
+                else:
+                    out[m]["status"] = "not needed in group"
+                    out[m]["reason"] = f"{msg}, not needed (put back, it divides ppl by less than {factor:g})"
+    for c in coords:
+        log.info("%s: %s (%s)", _fmt(c), out[c]["status"], out[c]["reason"])
+    return {"base_ppl": base, "per_candidate": out, "groups": groups_rec,
+            "ablations": [{**v, "ppl_ratio": v["ppl"] / base} for v in cache.values()]}

@@ -1,0 +1,126 @@
+"""Confirmation by ablation (single and joint rules, batched ablations) on tiny models with planted super weights."""
+import math
+
+import pytest
+import torch
+
+from superweight.confirm import ablation_perplexities, channel_groups, confirm_candidates
+from superweight.intervene import zeroed
+from superweight.perplexity import perplexity
+from tiny import plant, tiny_model
+
+
+@pytest.mark.parametrize("family", ["llama", "gpt2", "opt"])
+def test_batched_ablations_equal_zeroing_the_weights(family):
+    """Several ablation sets share one forward batch; each equals perplexity with those weights really zeroed."""
+    model = plant(tiny_model(family), 1, 5, 17)
+    ids = torch.randint(4, 128, (70,))
+    sets = [frozenset(), frozenset({(1, 5, 17)}), frozenset({(1, 5, 17), (2, 9, 3)}), frozenset({(0, 1, 2)})]
+    got = ablation_perplexities(model, ids, 16, 2, sets, batch_size=3)
+    for s, g in zip(sets, got):
+        if s:
+            with zeroed(model, s):
+                want = perplexity(model, ids, 16, 2, progress=False)
+        else:
+            want = perplexity(model, ids, 16, 2, progress=False)
+        assert g["ppl"] == pytest.approx(want["ppl"], rel=1e-5), s
+        assert g["window_nll"] == pytest.approx(want["window_nll"], rel=1e-5)
+        assert g["zeroed"] == sorted(list(c) for c in s)
+    assert abs(got[1]["ppl"] / got[0]["ppl"] - 1) > 1e-4  # the ablation changed far more than the tolerance
+
+
+def _own_text(model, n=34):
+    """Greedy text of the model itself: the planted super activation decides every prediction, so the model
+    is sure of it and loses that certainty when the activation goes."""
+    ids = torch.tensor([[7, 3]])
+    with torch.no_grad():
+        for _ in range(n - 2):
+            ids = torch.cat([ids, model(ids).logits[:, -1:].argmax(-1)], dim=1)
+    return ids[0]
+
+
+def _confident(model):
+    """A larger output head, so the model is sure of its own text (a random tiny model is near uniform)."""
+    with torch.no_grad():
+        model.lm_head.weight *= 200
+    return model
+
+
+def _group_model():
+    """Two equal weights writing residual channel 5 in layer 1 from identical inputs (columns 17 and 30): either
+    alone keeps the super activation at half strength, which still dominates the residual stream."""
+    model = plant(tiny_model("llama"), 1, 5, 17, weight=40.0)
+    mlp = model.model.layers[1].mlp
+    with torch.no_grad():
+        mlp.gate_proj.weight[30] = mlp.gate_proj.weight[17]
+        mlp.up_proj.weight[30] = mlp.up_proj.weight[17]
+        mlp.down_proj.weight[5, 30] = 40.0
+    return _confident(model)
+
+
+GROUP = [(1, 5, 17), (1, 5, 30), (1, 5, 3), (2, 9, 4)]  # the pair, a weak weight of the same row, an unrelated one
+
+
+def test_joint_confirms_weights_that_matter_only_as_a_set():
+    model = _group_model()
+    ids = _own_text(model)
+    before = {n: p.clone() for n, p in model.named_parameters()}
+    res = confirm_candidates(model, GROUP, ids, 16, 2, factor=2.0, mode="joint", batch_size=4)
+    pc = res["per_candidate"]
+    # each strong weight alone does not reach the factor: the single rule would drop both
+    assert pc[(1, 5, 17)]["ppl_ratio"] < 2 and pc[(1, 5, 30)]["ppl_ratio"] < 2
+    assert pc[(1, 5, 17)]["group_ratio"] >= 2
+    assert pc[(1, 5, 17)]["status"] == pc[(1, 5, 30)]["status"] == "confirmed in group"
+    assert "channel 5" in pc[(1, 5, 17)]["reason"]
+    assert pc[(1, 5, 3)]["status"] == "not needed in group"
+    assert pc[(2, 9, 4)]["status"] == "below factor" and pc[(2, 9, 4)]["group_ratio"] is None
+    (g,) = res["groups"]
+    assert g["channel"] == 5 and g["passed"] and sorted(map(tuple, g["confirmed"])) == [(1, 5, 17), (1, 5, 30)]
+    # every ratio is backed by a recorded ablation with its per-window NLL
+    abl = {tuple(map(tuple, a["zeroed"])): a for a in res["ablations"]}
+    assert abl[((1, 5, 17), (1, 5, 30))]["ppl_ratio"] >= 2 and len(abl[()]["window_nll"]) == 2
+    for n, p in model.named_parameters():  # the weights were never touched
+        assert torch.equal(p, before[n]), n
+
+
+def test_single_mode_drops_the_set():
+    model = _group_model()
+    res = confirm_candidates(model, GROUP, _own_text(model), 16, 2, factor=2.0, mode="single")
+    assert all(v["status"] == "below factor" for v in res["per_candidate"].values())
+    assert res["groups"] == []
+
+
+def test_a_weight_that_matters_alone_is_confirmed_alone_in_both_modes():
+    model = _confident(plant(tiny_model("llama"), 1, 5, 17))
+    ids = _own_text(model)
+    for mode in ("joint", "single"):
+        pc = confirm_candidates(model, [(1, 5, 17), (1, 5, 3)], ids, 16, 2, 2.0, mode)["per_candidate"]
+        assert pc[(1, 5, 17)]["status"] == "confirmed alone" and pc[(1, 5, 17)]["ppl_ratio"] >= 2
+        # joint: the weak weight is not grouped with one confirmed alone (that group would pass because of it)
+        assert pc[(1, 5, 3)]["status"] == "below factor" and pc[(1, 5, 3)]["group_ratio"] is None
+
+
+def test_channel_groups_and_bad_mode():
+    assert channel_groups([(2, 1, 1), (3, 1, 5), (2, 7, 0)]) == {1: [(2, 1, 1), (3, 1, 5)]}
+    with pytest.raises(ValueError, match="joint, single"):
+        confirm_candidates(tiny_model("llama"), [], torch.arange(40), 16, 2, mode="pairs")
+
+
+def test_detect_model_joint_end_to_end():
+    """Detection finds both weights of the pair (two iterations), joint confirmation keeps both, single drops
+    both; the used list and the known comparison follow."""
+    from superweight.detect import SpikeRule, detect_model, used_super_weights
+    from tiny import ToyTokenizer
+
+    model = _group_model()
+    text = "".join(chr(int(i)) for i in _own_text(model))  # ToyTokenizer: one id per character
+    kw = dict(rule=SpikeRule("absolute", threshold=5.0), max_iters=3, seqlen=16, windows=2, known=[(1, 5, 17)])
+    s, _, _ = detect_model(model, ToyTokenizer(), text, mode="joint", **kw)
+    assert {(c["layer"], c["row"], c["col"]): c["status"] for c in s["candidates"]} == {
+        (1, 5, 17): "confirmed in group", (1, 5, 30): "confirmed in group"}
+    assert used_super_weights(s) == [(1, 5, 17), (1, 5, 30)] and s["status"] == "confirmed super weight"
+    assert {(k["col"], k["status"]) for k in s["known"]} == {(17, "found"), (30, "new")}
+    assert s["confirm"]["mode"] == "joint" and s["confirm"]["groups"][0]["channel"] == 5
+    s, _, _ = detect_model(model, ToyTokenizer(), text, mode="single", **kw)
+    assert s["used"] == [] and s["status"] == "no confirmed super weight"
+    assert s["known"][0]["status"] == "found-unconfirmed"
