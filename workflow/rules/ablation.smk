@@ -12,6 +12,8 @@ rule tokenize_corpus:
         c4_docs=config["perplexity"]["c4_docs"],
     log:
         "results/{model}/logs/tokenize_{corpus}.log",
+    benchmark:
+        "results/{model}/benchmarks/tokenize_{corpus}.tsv"
     conda:
         "../../envs/model.yaml"
     script:
@@ -64,6 +66,8 @@ rule table1:
         paper=lambda wc: paper_results(config["models"][wc.model].get("paper"), "table1"),
     log:
         "results/logs/table1_{model}.log",
+    benchmark:
+        "results/benchmarks/table1_{model}.tsv"
     conda:
         "../../envs/plot.yaml"
     script:
@@ -84,6 +88,8 @@ rule table1_all:
         paper=None,
     log:
         "results/logs/table1_all.log",
+    benchmark:
+        "results/benchmarks/table1_all.tsv"
     conda:
         "../../envs/plot.yaml"
     script:

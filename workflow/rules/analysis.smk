@@ -10,7 +10,7 @@ rule stopwords:
     params:
         model=model_cfg,
         stopwords=config["analysis"]["stopwords"],
-        data_dir=str(DATA_DIR) if DATA_DIR else None,
+        data_dir=data_dir_param,
         device=config["device"],
     log:
         "results/{model}/logs/stopwords.log",
@@ -44,6 +44,8 @@ rule propagation:
         device=config["device"],
     log:
         "results/{model}/logs/propagation.log",
+    benchmark:
+        "results/{model}/benchmarks/propagation.tsv"
     threads: 2
     resources:
         mem_mb=mem_mb,
@@ -102,6 +104,8 @@ rule plot_stopwords:
         style=config["plots"],
     log:
         "results/{model}/logs/plot_stopwords_{fmt}.log",
+    benchmark:
+        "results/{model}/benchmarks/plot_stopwords_{fmt}.tsv"
     conda:
         "../../envs/plot.yaml"
     script:
@@ -122,6 +126,8 @@ rule plot_propagation:
         style=config["plots"],
     log:
         "results/{model}/logs/plot_propagation_{fmt}.log",
+    benchmark:
+        "results/{model}/benchmarks/plot_propagation_{fmt}.tsv"
     conda:
         "../../envs/plot.yaml"
     script:
@@ -140,6 +146,8 @@ rule table5:
         ),
     log:
         "results/logs/table5.log",
+    benchmark:
+        "results/benchmarks/table5.tsv"
     conda:
         "../../envs/plot.yaml"
     script:
@@ -156,6 +164,8 @@ rule plot_scaling:
         style=config["plots"],
     log:
         "results/logs/plot_scaling_{fmt}.log",
+    benchmark:
+        "results/benchmarks/plot_scaling_{fmt}.tsv"
     conda:
         "../../envs/plot.yaml"
     script:

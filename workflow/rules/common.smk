@@ -6,10 +6,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))  # run from a checkout without installing
 
 from superweight.config import ConfigError, validate
-from superweight.data import resolve_data_dir, files_of
+from superweight.data import data_root, files_of, resolve_data_dir
 
 try:
-    validate(config, Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml")
+    validate(config, Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml",
+             paper_results=Path(workflow.basedir) / "config" / "paper_results.yaml")
 except ConfigError as e:
     raise WorkflowError(f"config error: {e}") from None
 
@@ -49,7 +50,7 @@ def known_sws(wildcards):
 def prepare_cfg(wildcards):
     """The model's source for prepare_model; a packaged GGUF is resolved here (in the process that has the
     package installed), so the job's conda env needs only the file path."""
-    from superweight.load import ModelSpec, package_file
+    from superweight.sources import package_file
 
     cfg = model_cfg(wildcards)
     if cfg["source"] == "package":
@@ -79,6 +80,11 @@ def data_files(datasets):
     return [str(p) for p in files_of(DATA_DIR, datasets)]
 
 
+def data_dir_param(wildcards, input):
+    """The data directory, derived from the job's data files (no hard-coded path prefix); None reads the Hub."""
+    return data_root([str(f) for f in input]) if DATA_DIR else None
+
+
 def model_dir(wildcards):
     return f"results/{wildcards.model}/model"
 
@@ -92,6 +98,27 @@ def scaling_eval():
     """The eval config for the scaling sweep (its own per-task limit when set)."""
     limit = config["analysis"]["scaling"]["limit"]
     return {**config["eval"], "limit": config["eval"]["limit"] if limit is None else limit}
+
+
+# weight quantization (quantize.smk)
+
+
+def z_input(wildcards):
+    """With z: auto, the clipping methods wait for the model's tuned z."""
+    if WQ["z"] == "auto" and wildcards.wmethod in ("clip", "sw_aware"):
+        return f"results/{wildcards.model}/wquant/int{wildcards.bits}/z_block{wildcards.block}.json"
+    return []
+
+
+def table6_inputs(wildcards):
+    t = WQ["table6"]
+    base = "results/{m}/wquant/int{b}/{meth}/block{blk}"
+    out = []
+    for m in MODELS:
+        for blk in t["blocks"]:
+            p = base.format(m=m, b=t["bits"], meth=t["method"], blk=blk)
+            out += [f"{p}/scores.json", f"{p}/amplified_x{float(t['factor']):g}/scores.json"]
+    return out
 
 
 def all_outputs():

@@ -1,10 +1,3 @@
-def z_input(wildcards):
-    """With z: auto, the clipping methods wait for the model's tuned z."""
-    if WQ["z"] == "auto" and wildcards.wmethod in ("clip", "sw_aware"):
-        return f"results/{wildcards.model}/wquant/int{wildcards.bits}/z_block{wildcards.block}.json"
-    return []
-
-
 rule tune_z:
     """z for clipping: the candidate with the lowest perplexity on calibration text (the end of the C4 sample,
     away from the evaluation windows), per model, bits and block size."""
@@ -21,6 +14,8 @@ rule tune_z:
         device=config["device"],
     log:
         "results/{model}/logs/tune_z_int{bits}_block{block}.log",
+    benchmark:
+        "results/{model}/benchmarks/tune_z_int{bits}_block{block}.tsv"
     threads: 2
     resources:
         mem_mb=mem_mb,
@@ -88,6 +83,8 @@ rule score_wquant_amplified:
         data_dir=str(DATA_DIR) if DATA_DIR else None,
     log:
         "results/{model}/logs/score_wquant_int{bits}_{wmethod}_block{block}_x{factor}.log",
+    benchmark:
+        "results/{model}/benchmarks/score_wquant_int{bits}_{wmethod}_block{block}_x{factor}.tsv"
     threads: 2
     resources:
         mem_mb=mem_mb,
@@ -99,17 +96,6 @@ rule score_wquant_amplified:
         "../scripts/score.py"
 
 
-def table6_inputs(wildcards):
-    t = WQ["table6"]
-    base = "results/{m}/wquant/int{b}/{meth}/block{blk}"
-    out = []
-    for m in MODELS:
-        for blk in t["blocks"]:
-            p = base.format(m=m, b=t["bits"], meth=t["method"], blk=blk)
-            out += [f"{p}/scores.json", f"{p}/amplified_x{float(t['factor']):g}/scores.json"]
-    return out
-
-
 rule table6:
     """Table 6: weight quantization with the super weights original vs amplified."""
     input:
@@ -119,6 +105,8 @@ rule table6:
                caption="../report/wquant.rst", category="Quantization (Fig. 7, Tables 3/4)"),
     log:
         "results/logs/table6.log",
+    benchmark:
+        "results/benchmarks/table6.tsv"
     conda:
         "../../envs/plot.yaml"
     script:
@@ -171,6 +159,8 @@ rule plot_wquant:
         style=config["plots"],
     log:
         "results/logs/plot_wquant_int{bits}_{fmt}.log",
+    benchmark:
+        "results/benchmarks/plot_wquant_int{bits}_{fmt}.tsv"
     conda:
         "../../envs/plot.yaml"
     script:
@@ -186,6 +176,8 @@ rule table_wquant:
                category="Quantization (Fig. 7, Tables 3/4)"),
     log:
         "results/logs/table_wquant.log",
+    benchmark:
+        "results/benchmarks/table_wquant.tsv"
     conda:
         "../../envs/plot.yaml"
     script:
@@ -201,6 +193,8 @@ rule table_aquant:
                category="Quantization (Fig. 7, Tables 3/4)"),
     log:
         "results/logs/table_aquant.log",
+    benchmark:
+        "results/benchmarks/table_aquant.tsv"
     conda:
         "../../envs/plot.yaml"
     script:
