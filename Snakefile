@@ -9,12 +9,16 @@ min_version("9.0")
 configfile: "config/config.yaml"
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/prepare.smk"
 include: "workflow/rules/detect.smk"
 include: "workflow/rules/ablation.smk"
 include: "workflow/rules/analysis.smk"
 include: "workflow/rules/quantize.smk"
+include: "workflow/rules/report.smk"
 
 
 # rendering and bookkeeping run on the submit host, not as cluster jobs
@@ -32,6 +36,7 @@ localrules:
     table_wquant,
     table_aquant,
     table6,
+    summary,
 
 
 rule all:

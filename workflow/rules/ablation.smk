@@ -57,11 +57,9 @@ rule table1:
     input:
         expand("results/{{model}}/ablation/{condition}/scores.json", condition=CONDITIONS),
     output:
-        report(
-            multiext("results/tables/table1_{model}", ".csv", ".md", ".tex"),
-            caption="../report/table1.rst",
-            category="Table 1 (ablation)",
-        ),
+        "results/tables/table1_{model}.csv",
+        report("results/tables/table1_{model}.md", caption="../report/table1.rst", category="Table 1 (ablation)"),
+        "results/tables/table1_{model}.tex",
     params:
         paper=lambda wc: paper_results(config["models"][wc.model].get("paper"), "table1"),
     log:
@@ -79,11 +77,9 @@ rule table1_all:
     input:
         expand("results/{model}/ablation/{condition}/scores.json", model=MODELS, condition=CONDITIONS),
     output:
-        report(
-            multiext("results/tables/table1_all", ".csv", ".md", ".tex"),
-            caption="../report/table1.rst",
-            category="Table 1 (ablation)",
-        ),
+        "results/tables/table1_all.csv",
+        report("results/tables/table1_all.md", caption="../report/table1.rst", category="Table 1 (ablation)"),
+        "results/tables/table1_all.tex",
     params:
         paper=None,
     log:

@@ -121,6 +121,15 @@ def table6_inputs(wildcards):
     return out
 
 
+def summary_inputs(wildcards):
+    """Each model's detection result and, when scored, its original and prune_sw scores (report.smk)."""
+    out = []
+    for m in MODELS:
+        out.append(f"results/{m}/detect/super_weights.json")
+        out += [f"results/{m}/ablation/{c}/scores.json" for c in ("original", "prune_sw") if c in CONDITIONS]
+    return out
+
+
 def all_outputs():
     fmt = config["plots"]["format"]
     out = []
@@ -137,6 +146,7 @@ def all_outputs():
         out += ["results/tables/table6_wquant_amplified.md"]
     if AQ["methods"]:
         out += ["results/tables/table3_act_quant.md"]
+    out += ["results/summary.md"]
     return out
 
 

@@ -101,8 +101,10 @@ rule table6:
     input:
         table6_inputs,
     output:
-        report(multiext("results/tables/table6_wquant_amplified", ".csv", ".md", ".tex"),
-               caption="../report/wquant.rst", category="Quantization (Fig. 7, Tables 3/4)"),
+        "results/tables/table6_wquant_amplified.csv",
+        report("results/tables/table6_wquant_amplified.md", caption="../report/table6.rst",
+               category="Table 6 (super weights amplified, then quantized)"),
+        "results/tables/table6_wquant_amplified.tex",
     log:
         "results/logs/table6.log",
     benchmark:
@@ -172,8 +174,9 @@ rule table_wquant:
         expand("results/{model}/wquant/int{bits}/{wmethod}/block{block}/scores.json", model=MODELS,
                bits=WQ["bits"], wmethod=WQ["methods"], block=[str(b) for b in WQ["blocks"]]),
     output:
-        report(multiext("results/tables/table_wquant", ".csv", ".md", ".tex"), caption="../report/wquant.rst",
-               category="Quantization (Fig. 7, Tables 3/4)"),
+        "results/tables/table_wquant.csv",
+        report("results/tables/table_wquant.md", caption="../report/wquant.rst", category="Quantization (Fig. 7, Tables 3/4)"),
+        "results/tables/table_wquant.tex",
     log:
         "results/logs/table_wquant.log",
     benchmark:
@@ -189,8 +192,9 @@ rule table_aquant:
     input:
         expand("results/{model}/aquant/w8a8/{amethod}/scores.json", model=MODELS, amethod=AQ["methods"]),
     output:
-        report(multiext("results/tables/table3_act_quant", ".csv", ".md", ".tex"), caption="../report/aquant.rst",
-               category="Quantization (Fig. 7, Tables 3/4)"),
+        "results/tables/table3_act_quant.csv",
+        report("results/tables/table3_act_quant.md", caption="../report/aquant.rst", category="Quantization (Fig. 7, Tables 3/4)"),
+        "results/tables/table3_act_quant.tex",
     log:
         "results/logs/table_aquant.log",
     benchmark:
