@@ -45,7 +45,8 @@ def _explain(err) -> str:
     if err.validator in bounds:
         return f"`{where}` is {err.instance!r}; it must be {bounds[err.validator]} {err.validator_value}"
     if err.validator in ("minItems", "maxItems", "minProperties"):
-        return f"`{where}` has {len(err.instance)} entries; it needs {'at least' if err.validator != 'maxItems' else 'at most'} {err.validator_value}"
+        most = "at most" if err.validator == "maxItems" else "at least"
+        return f"`{where}` has {len(err.instance)} entries; it needs {most} {err.validator_value}"
     if err.validator == "required":
         return f"`{where}`: {err.message}. Fix: add that key (see config/config.yaml for an example)"
     return f"`{where}`: {err.message}"

@@ -68,12 +68,13 @@ def rows(props: dict, prefix: str = "", required=()):
             yield key, s.get("description", ""), "mapping", ""
             yield from rows(nested, f"{key}.", s.get("required", ()))
             continue
-        default = f"`{json.dumps(s['default'])}`" if "default" in s else "required" if name in required else ""
+        default = f"`{json.dumps(s['default'])}`" if "default" in s else ("required" if name in required else "")
         yield key, s.get("description", ""), _accepts(s), default
 
 
 def markdown(schema: dict) -> str:
-    lines = [f"| `{k}` | {_cell(d)} | {_cell(a)} | {_cell(v)} |" for k, d, a, v in rows(schema["properties"], "", schema.get("required", ()))]
+    lines = [f"| `{k}` | {_cell(d)} | {_cell(a)} | {_cell(v)} |"
+             for k, d, a, v in rows(schema["properties"], "", schema.get("required", ()))]
     return HEADER + "\n".join(lines) + "\n"
 
 

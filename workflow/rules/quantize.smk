@@ -175,7 +175,8 @@ rule table_wquant:
                bits=WQ["bits"], wmethod=WQ["methods"], block=[str(b) for b in WQ["blocks"]]),
     output:
         "results/tables/table_wquant.csv",
-        report("results/tables/table_wquant.md", caption="../report/wquant.rst", category="Quantization (Fig. 7, Tables 3/4)"),
+        report("results/tables/table_wquant.md", caption="../report/wquant.rst",
+               category="Quantization (Fig. 7, Tables 3/4)"),
         "results/tables/table_wquant.tex",
     log:
         "results/logs/table_wquant.log",
@@ -193,7 +194,8 @@ rule table_aquant:
         expand("results/{model}/aquant/w8a8/{amethod}/scores.json", model=MODELS, amethod=AQ["methods"]),
     output:
         "results/tables/table3_act_quant.csv",
-        report("results/tables/table3_act_quant.md", caption="../report/aquant.rst", category="Quantization (Fig. 7, Tables 3/4)"),
+        report("results/tables/table3_act_quant.md", caption="../report/aquant.rst",
+               category="Quantization (Fig. 7, Tables 3/4)"),
         "results/tables/table3_act_quant.tex",
     log:
         "results/logs/table_aquant.log",
