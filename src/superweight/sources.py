@@ -128,8 +128,8 @@ def shape_from_config_json(path: str | Path) -> ModelShape:
     inter = _first(text, "intermediate_size", "ffn_dim", "n_inner", "ffn_hidden_size")
     if inter is None and hidden is not None and cfg.get("model_type") in ("gpt2", "falcon"):
         inter = 4 * hidden  # these families leave the MLP width unset when it is 4 x hidden
-    return ModelShape(text.get("model_type") or cfg.get("model_type"),
-                      _first(text, "num_hidden_layers", "n_layer", "num_layers"), hidden, inter)
+    # the family is the top-level model_type (what transformers loads); a nested text_config only gives the sizes
+    return ModelShape(cfg.get("model_type"), _first(text, "num_hidden_layers", "n_layer", "num_layers"), hidden, inter)
 
 
 # GGUF value types (the GGUF file format specification): fixed sizes in bytes, 8 = string, 9 = array
