@@ -9,6 +9,9 @@ min_version("9.0")
 configfile: "config/config.yaml"
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/prepare.smk"
 include: "workflow/rules/detect.smk"
@@ -16,6 +19,7 @@ include: "workflow/rules/ablation.smk"
 include: "workflow/rules/analysis.smk"
 include: "workflow/rules/quantize.smk"
 include: "workflow/rules/protocol.smk"
+include: "workflow/rules/report.smk"
 
 
 # rendering and bookkeeping run on the submit host, not as cluster jobs
@@ -34,6 +38,7 @@ localrules:
     table_aquant,
     table6,
     protocol,
+    summary,
 
 
 rule all:

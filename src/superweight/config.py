@@ -1,13 +1,15 @@
 """Workflow config validation: the JSON schema plus checks that need the file system, done before
-any heavy work, each failure one message naming the key and the fix."""
+any heavy work, each failure one message naming the key and the fix. Imports no torch: it runs when Snakemake
+parses the workflow on the submit host."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import yaml
 
+from .adapters import UnsupportedModelError, get_adapter
 from .data import DataError, check_data, resolve_data_dir
-from .load import ModelSourceError, ModelSpec, resolve
+from .sources import ModelSourceError, ModelSpec, model_shape
 
 
 class ConfigError(ValueError):
@@ -32,13 +34,48 @@ def _explain(err) -> str:
         return f"`{where}` is {err.instance!r}; it must be one of {', '.join(map(repr, err.validator_value))}"
     if err.validator == "type":
         return f"`{where}` is {err.instance!r}; it must be of type {err.validator_value}"
+    if err.validator in ("oneOf", "anyOf"):
+        forms = "; ".join(_form(sub) for sub in err.validator_value)
+        return f"`{where}` is {err.instance!r}; it must be one of these forms: {forms}"
+    if err.validator == "pattern":
+        hint = err.schema.get("description")
+        return (f"`{where}` is {err.instance!r}; it must match {err.validator_value}"
+                + (f" ({hint})" if hint else ""))
+    bounds = {"minimum": ">=", "exclusiveMinimum": ">", "maximum": "<=", "exclusiveMaximum": "<"}
+    if err.validator in bounds:
+        return f"`{where}` is {err.instance!r}; it must be {bounds[err.validator]} {err.validator_value}"
+    if err.validator in ("minItems", "maxItems", "minProperties"):
+        most = "at most" if err.validator == "maxItems" else "at least"
+        return f"`{where}` has {len(err.instance)} entries; it needs {most} {err.validator_value}"
     if err.validator == "required":
         return f"`{where}`: {err.message}. Fix: add that key (see config/config.yaml for an example)"
     return f"`{where}`: {err.message}"
 
 
-def validate(config: dict, schema_path: str | Path, check_files: bool = True) -> dict:
-    """Validate (filling schema defaults) and return the config; raise ConfigError on the first problem."""
+def _form(sub: dict) -> str:
+    """One accepted form of a oneOf/anyOf, in words: 'null', 'an integer >= 1', '"auto"', 'a mapping ...'."""
+    if "const" in sub:
+        return repr(sub["const"])
+    if "enum" in sub:
+        return "one of " + ", ".join(map(repr, sub["enum"]))
+    kind = sub.get("type")
+    kinds = kind if isinstance(kind, list) else [kind]
+    words = {"null": "null", "integer": "an integer", "number": "a number", "string": "a string", "boolean": "true/false",
+             "array": "a list", "object": "a mapping"}
+    text = " or ".join(words.get(k, str(k)) for k in kinds)
+    bounds = [f"{op} {sub[key]}" for key, op in (("minimum", ">="), ("exclusiveMinimum", ">"), ("maximum", "<="),
+                                                  ("exclusiveMaximum", "<")) if key in sub]
+    if bounds:
+        text += " " + " and ".join(bounds)
+    if kind == "object" and isinstance(sub.get("additionalProperties"), dict):
+        text += " of name -> " + _form(sub["additionalProperties"])
+    return text
+
+
+def validate(config: dict, schema_path: str | Path, check_files: bool = True,
+             paper_results: str | Path | None = None) -> dict:
+    """Validate (filling schema defaults) and return the config; raise ConfigError on the first problem.
+    ``paper_results``: config/paper_results.yaml, against which each model's ``paper`` key is checked."""
     import jsonschema
 
     schema = yaml.safe_load(Path(schema_path).read_text())
@@ -58,6 +95,8 @@ def validate(config: dict, schema_path: str | Path, check_files: bool = True) ->
     run_models(config)
     if check_files:
         check_config_files(config)
+    if paper_results is not None:
+        check_paper_keys(config, paper_results)
     return config
 
 
@@ -70,6 +109,16 @@ def run_models(config: dict) -> list[str]:
         raise ConfigError(f"`run_models` names {', '.join(map(repr, unknown))}, not under `models` (has: "
                           f"{', '.join(config['models'])}). Fix: list only configured model names, or set it to null")
     return selected(config)
+
+
+def check_paper_keys(config: dict, paper_results: str | Path) -> None:
+    """Each model's ``paper`` key names an entry of config/paper_results.yaml."""
+    known = yaml.safe_load(Path(paper_results).read_text()) or {}
+    for name, m in config["models"].items():
+        key = m.get("paper")
+        if key and key not in known:
+            raise ConfigError(f"`models.{name}.paper` is {key!r}, not a key of {Path(paper_results).name}. Fix: use one "
+                              f"of {', '.join(known)}, or remove the key")
 
 
 def needed_datasets(config: dict) -> list[str]:
@@ -90,13 +139,24 @@ def check_config_files(config: dict) -> None:
         raise ConfigError(f"`data_dir`: {e}") from None
     for name in run_models(config):
         m = config["models"][name]
-        try:
-            spec = ModelSpec.from_config(m)
-            if spec.source != "hub":
-                resolve(spec)
-        except ModelSourceError as e:
-            raise ConfigError(f"`models.{name}`: {e}") from None
-    for name, m in config["models"].items():
         for c in m.get("super_weights") or []:
             if len(c) != 3 or any(int(v) < 0 for v in c):
                 raise ConfigError(f"`models.{name}.super_weights`: {c} is not [layer, row, col] of non-negative ints")
+        try:
+            shape = model_shape(ModelSpec.from_config(m))  # None for a Hub model: checked when prepared
+        except ModelSourceError as e:
+            raise ConfigError(f"`models.{name}`: {e}") from None
+        if shape is None:
+            continue
+        if shape.model_type is not None:
+            try:
+                get_adapter(shape.model_type)
+            except UnsupportedModelError as e:
+                raise ConfigError(f"`models.{name}`: {e}") from None
+        for c in m.get("super_weights") or []:
+            problems = shape.coordinate_problems(*map(int, c))
+            if problems:
+                raise ConfigError(
+                    f"`models.{name}.super_weights`: {list(c)} does not fit this model ({'; '.join(problems)}; "
+                    f"{shape.n_layers} layers, down projection {shape.hidden} x {shape.intermediate}). Fix: [layer, "
+                    "row = residual channel, col = MLP channel], counted from 0")

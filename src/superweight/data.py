@@ -50,6 +50,15 @@ def check_data(data_dir: Path | None, datasets: list[str]) -> None:
         )
 
 
+def data_root(paths: list[str]) -> str | None:
+    """The data directory that holds these data files (paths as ``files_of`` gives them); None for no files."""
+    for p in paths:
+        for rel in (f for fs in FILES.values() for f in fs):
+            if p.endswith("/" + rel):
+                return p[: -len(rel) - 1]
+    return None
+
+
 def files_of(data_dir: Path | None, datasets: list[str]) -> list[Path]:
     return [] if data_dir is None else [data_dir / f for d in datasets for f in FILES[d]]
 

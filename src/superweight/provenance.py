@@ -69,16 +69,18 @@ def as_float(x) -> float:
 
 
 def summarize_benchmarks(results_dir, out_csv) -> int:
-    """results/timing.csv: every job's Snakemake benchmark (seconds, max RSS), one row per job, by rule."""
+    """results/timing.csv: every job's Snakemake benchmark (seconds, max RSS), one row per job: the model jobs'
+    (results/{model}/benchmarks/) and the rendering jobs' (results/benchmarks/, model "-")."""
     import pandas as pd
 
+    root = Path(results_dir)
     rows = []
-    for f in sorted(Path(results_dir).glob("*/benchmarks/*.tsv")):
+    for f in sorted(root.glob("*/benchmarks/*.tsv")) + sorted(root.glob("benchmarks/*.tsv")):
         d = pd.read_csv(f, sep="\t")
         if d.empty:
             continue
-        job = f.stem
-        rows.append({"model": f.parent.parent.name, "job": job, "s": float(d["s"].iloc[-1]),
+        model = "-" if f.parent.parent == root else f.parent.parent.name
+        rows.append({"model": model, "job": f.stem, "s": float(d["s"].iloc[-1]),
                      "max_rss_mb": float(d["max_rss"].iloc[-1]) if "max_rss" in d else None})
     if rows:
         pd.DataFrame(rows).sort_values(["model", "job"]).to_csv(out_csv, index=False)

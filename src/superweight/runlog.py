@@ -1,6 +1,7 @@
 """Per-job logging for workflow scripts: everything (logging, warnings, tqdm) goes to the rule's log file."""
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -28,3 +29,20 @@ def start(smk) -> logging.Logger:
     except ImportError:
         pass
     return logging.getLogger("superweight.job")
+
+
+@contextlib.contextmanager
+def one_line_errors(log: logging.Logger, key: str):
+    """A user-facing error (bad model source, unsupported family, missing data) ends the job with one line naming
+    the config key and the fix, in the log and on the console, instead of a traceback."""
+    from .adapters import UnsupportedModelError
+    from .data import DataError
+    from .sources import ModelSourceError
+
+    try:
+        yield
+    except (ModelSourceError, UnsupportedModelError, DataError) as e:
+        msg = f"error: `{key}`: {e}"
+        log.error(msg)
+        print(msg, file=sys.__stderr__)
+        sys.exit(1)

@@ -14,6 +14,8 @@ rule tokenize_corpus:
         c4_docs=config["perplexity"]["c4_docs"],
     log:
         "results/{model}/logs/tokenize_{corpus}.log",
+    benchmark:
+        "results/{model}/benchmarks/tokenize_{corpus}.tsv"
     conda:
         "../../envs/model.yaml"
     script:
@@ -57,15 +59,15 @@ rule table1:
     input:
         expand("results/{{model}}/ablation/{condition}/scores.json", condition=CONDITIONS),
     output:
-        report(
-            multiext("results/tables/table1_{model}", ".csv", ".md", ".tex"),
-            caption="../report/table1.rst",
-            category="Table 1 (ablation)",
-        ),
+        "results/tables/table1_{model}.csv",
+        report("results/tables/table1_{model}.md", caption="../report/table1.rst", category="Table 1 (ablation)"),
+        "results/tables/table1_{model}.tex",
     params:
         paper=lambda wc: paper_results(config["models"][wc.model].get("paper"), "table1"),
     log:
         "results/logs/table1_{model}.log",
+    benchmark:
+        "results/benchmarks/table1_{model}.tsv"
     conda:
         "../../envs/plot.yaml"
     script:
@@ -77,15 +79,15 @@ rule table1_all:
     input:
         expand("results/{model}/ablation/{condition}/scores.json", model=MODELS, condition=CONDITIONS),
     output:
-        report(
-            multiext("results/tables/table1_all", ".csv", ".md", ".tex"),
-            caption="../report/table1.rst",
-            category="Table 1 (ablation)",
-        ),
+        "results/tables/table1_all.csv",
+        report("results/tables/table1_all.md", caption="../report/table1.rst", category="Table 1 (ablation)"),
+        "results/tables/table1_all.tex",
     params:
         paper=None,
     log:
         "results/logs/table1_all.log",
+    benchmark:
+        "results/benchmarks/table1_all.tsv"
     conda:
         "../../envs/plot.yaml"
     script:

@@ -10,7 +10,7 @@ rule stopwords:
     params:
         model=model_cfg,
         stopwords=config["analysis"]["stopwords"],
-        data_dir=str(DATA_DIR) if DATA_DIR else None,
+        data_dir=data_dir_param,
         device=config["device"],
     log:
         "results/{model}/logs/stopwords.log",
@@ -45,6 +45,8 @@ rule propagation:
         device=config["device"],
     log:
         "results/{model}/logs/propagation.log",
+    benchmark:
+        "results/{model}/benchmarks/propagation.tsv"
     threads: 2
     resources:
         mem_mb=mem_mb,
@@ -103,6 +105,8 @@ rule plot_stopwords:
         style=config["plots"],
     log:
         "results/{model}/logs/plot_stopwords_{fmt}.log",
+    benchmark:
+        "results/{model}/benchmarks/plot_stopwords_{fmt}.tsv"
     conda:
         "../../envs/plot.yaml"
     script:
@@ -123,6 +127,8 @@ rule plot_propagation:
         style=config["plots"],
     log:
         "results/{model}/logs/plot_propagation_{fmt}.log",
+    benchmark:
+        "results/{model}/benchmarks/plot_propagation_{fmt}.tsv"
     conda:
         "../../envs/plot.yaml"
     script:
@@ -134,13 +140,13 @@ rule table5:
     input:
         expand("results/{model}/scaling/x{factor}/scores.json", model=MODELS, factor=FACTORS),
     output:
-        report(
-            multiext("results/tables/table5", ".csv", ".md", ".tex"),
-            caption="../report/scaling.rst",
-            category="Scaling (Fig. 6, Table 5)",
-        ),
+        "results/tables/table5.csv",
+        report("results/tables/table5.md", caption="../report/scaling.rst", category="Scaling (Fig. 6, Table 5)"),
+        "results/tables/table5.tex",
     log:
         "results/logs/table5.log",
+    benchmark:
+        "results/benchmarks/table5.tsv"
     conda:
         "../../envs/plot.yaml"
     script:
@@ -157,6 +163,8 @@ rule plot_scaling:
         style=config["plots"],
     log:
         "results/logs/plot_scaling_{fmt}.log",
+    benchmark:
+        "results/benchmarks/plot_scaling_{fmt}.tsv"
     conda:
         "../../envs/plot.yaml"
     script:

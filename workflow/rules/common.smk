@@ -6,10 +6,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))  # run from a checkout without installing
 
 from superweight.config import ConfigError, run_models, validate
-from superweight.data import resolve_data_dir, files_of
+from superweight.data import data_root, files_of, resolve_data_dir
 
 try:
-    validate(config, Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml")
+    validate(config, Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml",
+             paper_results=Path(workflow.basedir) / "config" / "paper_results.yaml")
 except ConfigError as e:
     raise WorkflowError(f"config error: {e}") from None
 
@@ -49,7 +50,7 @@ def known_sws(wildcards):
 def prepare_cfg(wildcards):
     """The model's source for prepare_model; a packaged GGUF is resolved here (in the process that has the
     package installed), so the job's conda env needs only the file path."""
-    from superweight.load import ModelSpec, package_file
+    from superweight.sources import package_file
 
     cfg = model_cfg(wildcards)
     if cfg["source"] == "package":
@@ -79,6 +80,11 @@ def data_files(datasets):
     return [str(p) for p in files_of(DATA_DIR, datasets)]
 
 
+def data_dir_param(wildcards, input):
+    """The data directory, derived from the job's data files (no hard-coded path prefix); None reads the Hub."""
+    return data_root([str(f) for f in input]) if DATA_DIR else None
+
+
 def model_dir(wildcards):
     return f"results/{wildcards.model}/model"
 
@@ -101,6 +107,44 @@ def protocol_config():
     return relevant(config)
 
 
+# weight quantization (quantize.smk)
+
+
+def z_input(wildcards):
+    """With z: auto, the clipping methods wait for the model's tuned z."""
+    if WQ["z"] == "auto" and wildcards.wmethod in ("clip", "sw_aware"):
+        return f"results/{wildcards.model}/wquant/int{wildcards.bits}/z_block{wildcards.block}.json"
+    return []
+
+
+Z_KEYS = ("z_candidates", "z_criterion", "calibration", "partial_block", "rounding", "clip_std", "compute_dtype")
+EVAL_CORPORA = sorted(set(config["perplexity"]["corpora"]) | set(WQ["corpora"]) | set(AQ["corpora"])
+                      | {config["detection"]["confirm"]["corpus"]})
+
+
+def table6_inputs(wildcards):
+    """Per model and block: plain RTN, the super weights restored at their value (x1) and x each factor."""
+    t = WQ["table6"]
+    base = "results/{m}/wquant/int{b}/{meth}/block{blk}"
+    out = []
+    for m in MODELS:
+        for blk in t["blocks"]:
+            out.append(base.format(m=m, b=t["bits"], meth="rtn", blk=blk) + "/scores.json")
+            p = base.format(m=m, b=t["bits"], meth=t["method"], blk=blk)
+            out.append(f"{p}/scores.json")
+            out += [f"{p}/sw_x{float(f):g}/scores.json" for f in t["factors"] if float(f) != 1.0]
+    return out
+
+
+def summary_inputs(wildcards):
+    """Each model's detection result and, when scored, its original and prune_sw scores (report.smk)."""
+    out = []
+    for m in MODELS:
+        out.append(f"results/{m}/detect/super_weights.json")
+        out += [f"results/{m}/ablation/{c}/scores.json" for c in ("original", "prune_sw") if c in CONDITIONS]
+    return out
+
+
 def all_outputs():
     fmt = config["plots"]["format"]
     out = ["results/protocol.md"]
@@ -117,6 +161,7 @@ def all_outputs():
         out += ["results/tables/table6_wquant_amplified.md"]
     if AQ["methods"]:
         out += ["results/tables/table3_act_quant.md"]
+    out += ["results/summary.md"]
     return out
 
 

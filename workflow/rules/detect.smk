@@ -11,7 +11,7 @@ rule detect:
         detection=config["detection"],
         model=model_cfg,
         known=known_sws,
-        data_dir=str(DATA_DIR) if DATA_DIR else None,
+        data_dir=data_dir_param,
         device=config["device"],
     log:
         "results/{model}/logs/detect.log",
@@ -51,6 +51,8 @@ rule plot_detect:
         style=config["plots"],
     log:
         "results/{model}/logs/plot_detect_{fmt}.log",
+    benchmark:
+        "results/{model}/benchmarks/plot_detect_{fmt}.tsv"
     conda:
         "../../envs/plot.yaml"
     script:

@@ -26,9 +26,11 @@ rule prepare_tasks:
         directory("results/tasks"),
     params:
         tasks=config["eval"]["tasks"],
-        data_dir=str(DATA_DIR) if DATA_DIR else None,
+        data_dir=data_dir_param,
     log:
         "results/logs/prepare_tasks.log",
+    benchmark:
+        "results/benchmarks/prepare_tasks.tsv"
     conda:
         "../../envs/model.yaml"
     script:

@@ -1,15 +1,3 @@
-def z_input(wildcards):
-    """With z: auto, the clipping methods wait for the model's tuned z."""
-    if WQ["z"] == "auto" and wildcards.wmethod in ("clip", "sw_aware"):
-        return f"results/{wildcards.model}/wquant/int{wildcards.bits}/z_block{wildcards.block}.json"
-    return []
-
-
-Z_KEYS = ("z_candidates", "z_criterion", "calibration", "partial_block", "rounding", "clip_std", "compute_dtype")
-EVAL_CORPORA = sorted(set(config["perplexity"]["corpora"]) | set(WQ["corpora"]) | set(AQ["corpora"])
-                      | {config["detection"]["confirm"]["corpus"]})
-
-
 rule tune_z:
     """z for clipping: the candidate with the lowest reconstruction error (or `z_criterion`) on calibration examples
     from WikiText-2 validation, checked disjoint from every evaluation corpus, per model, bits and block size."""
@@ -114,32 +102,22 @@ rule score_wquant_restored:
         "../scripts/score.py"
 
 
-def table6_inputs(wildcards):
-    """Per model and block: plain RTN, the super weights restored at their value (x1) and x each factor."""
-    t = WQ["table6"]
-    base = "results/{m}/wquant/int{b}/{meth}/block{blk}"
-    out = []
-    for m in MODELS:
-        for blk in t["blocks"]:
-            out.append(base.format(m=m, b=t["bits"], meth="rtn", blk=blk) + "/scores.json")
-            p = base.format(m=m, b=t["bits"], meth=t["method"], blk=blk)
-            out.append(f"{p}/scores.json")
-            out += [f"{p}/sw_x{float(f):g}/scores.json" for f in t["factors"] if float(f) != 1.0]
-    return out
-
-
 rule table6:
     """Table 6: INT4 RTN without clipping; plain, super weights restored after quantizing at their value, and
     amplified; the paper's average accuracy beside."""
     input:
         table6_inputs,
     output:
-        report(multiext("results/tables/table6_wquant_amplified", ".csv", ".md", ".tex"),
-               caption="../report/wquant.rst", category="Quantization (Fig. 7, Tables 3/4)"),
+        "results/tables/table6_wquant_amplified.csv",
+        report("results/tables/table6_wquant_amplified.md", caption="../report/table6.rst",
+               category="Table 6 (super weights restored after INT4 RTN, x1 and amplified)"),
+        "results/tables/table6_wquant_amplified.tex",
     params:
         paper={m: paper_results(config["models"][m].get("paper"), "table6") for m in MODELS},
     log:
         "results/logs/table6.log",
+    benchmark:
+        "results/benchmarks/table6.tsv"
     conda:
         "../../envs/plot.yaml"
     script:
@@ -192,6 +170,8 @@ rule plot_wquant:
         style=config["plots"],
     log:
         "results/logs/plot_wquant_int{bits}_{fmt}.log",
+    benchmark:
+        "results/benchmarks/plot_wquant_int{bits}_{fmt}.tsv"
     conda:
         "../../envs/plot.yaml"
     script:
@@ -203,10 +183,14 @@ rule table_wquant:
         expand("results/{model}/wquant/int{bits}/{wmethod}/block{block}/scores.json", model=MODELS,
                bits=WQ["bits"], wmethod=WQ["methods"], block=[str(b) for b in WQ["blocks"]]),
     output:
-        report(multiext("results/tables/table_wquant", ".csv", ".md", ".tex"), caption="../report/wquant.rst",
+        "results/tables/table_wquant.csv",
+        report("results/tables/table_wquant.md", caption="../report/wquant.rst",
                category="Quantization (Fig. 7, Tables 3/4)"),
+        "results/tables/table_wquant.tex",
     log:
         "results/logs/table_wquant.log",
+    benchmark:
+        "results/benchmarks/table_wquant.tsv"
     conda:
         "../../envs/plot.yaml"
     script:
@@ -218,10 +202,14 @@ rule table_aquant:
     input:
         expand("results/{model}/aquant/w8a8/{amethod}/scores.json", model=MODELS, amethod=AQ["methods"]),
     output:
-        report(multiext("results/tables/table3_act_quant", ".csv", ".md", ".tex"), caption="../report/aquant.rst",
+        "results/tables/table3_act_quant.csv",
+        report("results/tables/table3_act_quant.md", caption="../report/aquant.rst",
                category="Quantization (Fig. 7, Tables 3/4)"),
+        "results/tables/table3_act_quant.tex",
     log:
         "results/logs/table_aquant.log",
+    benchmark:
+        "results/benchmarks/table_aquant.tsv"
     conda:
         "../../envs/plot.yaml"
     script:

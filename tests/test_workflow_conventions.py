@@ -1,0 +1,137 @@
+"""What Snakemake users expect of a workflow: lint clean, a light submit host, cluster threads as asked, a current
+rule graph, benchmarks on every rule, a schema that parses as written and a config README that matches it."""
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+
+from test_workflow import snakemake
+
+REPO = Path(__file__).resolve().parents[1]
+SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
+
+
+def _rule_bodies():
+    for smk in sorted((REPO / "workflow/rules").glob("*.smk")):
+        for m in re.finditer(r"^rule (\w+):\n(.*?)(?=^\S|\Z)", smk.read_text(), re.S | re.M):
+            yield m.group(1), m.group(2)
+
+
+def test_schema_has_no_null_keys():
+    """A description with a comma inside a YAML flow mapping parses into a stray key with value null."""
+    bad = []
+
+    def walk(x, path):
+        if isinstance(x, dict):
+            for k, v in x.items():
+                if v is None and k != "default":
+                    bad.append(f"{'.'.join(map(str, path))}: {k!r}")
+                walk(v, path + [k])
+        elif isinstance(x, list):
+            for i, v in enumerate(x):
+                walk(v, path + [i])
+
+    walk(yaml.safe_load(SCHEMA.read_text()), [])
+    assert not bad, "quote these descriptions: " + "; ".join(bad)
+
+
+def test_config_readme_is_generated_from_the_schema():
+    from superweight.schema_doc import markdown, rows
+
+    schema = yaml.safe_load(SCHEMA.read_text())
+    undocumented = [k for k, d, _, _ in rows(schema["properties"]) if not d]
+    assert not undocumented, f"schema keys without a description: {undocumented}"
+    assert (REPO / "config" / "README.md").read_text() == markdown(schema), \
+        "config/README.md is stale: python -m superweight.schema_doc > config/README.md"
+
+
+def test_every_rule_has_log_and_benchmark():
+    rules = dict(_rule_bodies())
+    assert len(rules) >= 20
+    missing = [name for name, body in rules.items() if name != "all" and "benchmark:" not in body]
+    assert not missing, f"rules without benchmark: {missing}"
+
+
+def test_benchmark_summary_covers_model_and_rendering_jobs(tmp_path):
+    from superweight.provenance import summarize_benchmarks
+
+    head = "s\th:m:s\tmax_rss\n"
+    (tmp_path / "m1" / "benchmarks").mkdir(parents=True)
+    (tmp_path / "benchmarks").mkdir()
+    (tmp_path / "m1" / "benchmarks" / "detect.tsv").write_text(head + "12.5\t0:00:12\t800.0\n")
+    (tmp_path / "benchmarks" / "table5.tsv").write_text(head + "1.5\t0:00:01\t90.0\n")
+    n = summarize_benchmarks(tmp_path, tmp_path / "timing.csv")
+    lines = (tmp_path / "timing.csv").read_text().splitlines()
+    assert n == 2 and lines[0] == "model,job,s,max_rss_mb"
+    assert "-,table5,1.5,90.0" in lines and "m1,detect,12.5,800.0" in lines
+
+
+def test_lint_clean(wf):
+    r = snakemake(wf, "--lint")
+    out = r.stdout + r.stderr
+    assert r.returncode == 0 and "Congratulations, your workflow is in a good condition" in out, out[-3000:]
+
+
+def test_slurm_profile_gives_jobs_the_threads_asked_for(wf):
+    """No workflow profile is loaded automatically beside --profile profiles/slurm, so nothing caps threads."""
+    r = snakemake(wf, "results/smollm2-135m/ablation/original/scores.json", "-n", "--profile", "profiles/slurm",
+                  "--set-threads", "score=8")
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out[-3000:]
+    assert "workflow specific profile" not in out
+    threads = {}
+    for block in out.split("\nrule ")[1:]:
+        name = block.split(":")[0]
+        m = re.search(r"^\s+threads: (\d+)$", block, re.M)
+        threads[name] = int(m.group(1)) if m else 1  # snakemake prints threads only when > 1
+    assert threads["score"] == 8, threads
+    assert threads["detect"] == 2 and threads["tokenize_corpus"] == 1, threads  # as tests/cluster/test_slurm.py
+
+
+def test_rulegraph_shows_every_rule(wf):
+    r = snakemake(wf, "--list-rules")
+    assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
+    rules = {line.split()[0] for line in r.stdout.splitlines() if line and not line.startswith(" ")}
+    svg = (REPO / "docs" / "rulegraph.svg").read_text()
+    drawn = {re.sub(r"<[^>]+>", "", t) for t in re.findall(r"<text[^>]*>[^<]*</text>", svg)}
+    assert drawn == rules, f"docs/rulegraph.svg is stale (rerun docs/rulegraph.sh): missing {sorted(rules - drawn)}, " \
+                           f"extra {sorted(drawn - rules)}"
+
+
+def test_dag_and_validation_need_no_torch(wf):
+    """Parsing the Snakefile (config validation, model metadata) imports neither torch nor transformers."""
+    code = textwrap.dedent(f"""
+        import atexit, os, sys
+        def report():
+            heavy = [m for m in ("torch", "transformers", "lm_eval") if m in sys.modules]
+            os.write(1, ("HEAVY=" + ",".join(heavy) + "\\n").encode())
+        atexit.register(report)
+        sys.argv = ["snakemake", "-n", "--cores", "1"]
+        from snakemake.cli import main
+        main()
+    """)
+    env = {k: v for k, v in __import__("os").environ.items() if k != "SUPERWEIGHT_DATA"}
+    r = subprocess.run([sys.executable, "-c", code], cwd=wf, capture_output=True, text=True, timeout=300, env=env)
+    out = r.stdout + r.stderr
+    assert "HEAVY=" in out and r.returncode == 0, out[-3000:]
+    assert "HEAVY=\n" in out, out[-2000:]
+
+
+def test_config_validation_imports_no_torch(data_dir):
+    code = textwrap.dedent(f"""
+        import sys, yaml
+        sys.path.insert(0, {str(REPO / 'src')!r})
+        from superweight.config import validate
+        cfg = yaml.safe_load(open({str(REPO / 'config' / 'config.yaml')!r}))
+        cfg["data_dir"] = {str(data_dir)!r}
+        cfg["models"]["smollm2-135m"]["super_weights"] = [[3, 1, 2]]  # the shape check reads the GGUF header
+        validate(cfg, {str(SCHEMA)!r}, paper_results={str(REPO / 'config' / 'paper_results.yaml')!r})
+        print("heavy:", [m for m in ("torch", "transformers", "numpy", "pandas") if m in sys.modules])
+    """)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "heavy: []" in r.stdout, r.stdout
