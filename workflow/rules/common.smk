@@ -129,7 +129,7 @@ def table6_inputs(wildcards):
     out = []
     for m in MODELS:
         for blk in t["blocks"]:
-            out.append(base.format(m=m, b=t["bits"], meth="rtn", blk=blk) + "/scores.json")
+            out.append(f"{base.format(m=m, b=t['bits'], meth='rtn', blk=blk)}/scores.json")
             p = base.format(m=m, b=t["bits"], meth=t["method"], blk=blk)
             out.append(f"{p}/scores.json")
             out += [f"{p}/sw_x{float(f):g}/scores.json" for f in t["factors"] if float(f) != 1.0]

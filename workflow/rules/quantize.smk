@@ -13,7 +13,7 @@ rule tune_z:
         seqlen=config["perplexity"]["seqlen"],
         eval_corpora=EVAL_CORPORA,
         c4_docs=config["perplexity"]["c4_docs"],
-        data_dir=str(DATA_DIR) if DATA_DIR else None,
+        data_dir=data_dir_param,
         device=config["device"],
     log:
         "results/{model}/logs/tune_z_int{bits}_block{block}.log",
