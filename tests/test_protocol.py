@@ -113,9 +113,10 @@ def test_paper_report_lists_only_data_facts(paper_cfg, data_dir):
     rep = report(paper_cfg, str(data_dir))  # the paper run on the shipped data
     assert rep["differs"] == []
     assert "**Every setting equals the paper's.**" in markdown(rep)
-    assert [f["fact"] for f in rep["facts"] if f["status"] == "differs"] == ["C4 validation", "lm-eval version"]
+    assert [f["fact"] for f in rep["facts"] if f["status"] == "differs"] == ["C4 validation", "z calibration text",
+                                                                              "lm-eval version"]
     rep = report(paper_cfg, None)  # from the Hub: the real C4 shard
-    assert [f["fact"] for f in rep["facts"] if f["status"] == "differs"] == ["lm-eval version"]
+    assert [f["fact"] for f in rep["facts"] if f["status"] == "differs"] == ["z calibration text", "lm-eval version"]
 
 
 def test_missing_key_shows_not_set(default_cfg, data_dir):

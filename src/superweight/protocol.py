@@ -95,11 +95,37 @@ SETTINGS: tuple[Setting, ...] = (
             "the code removes 5e-7 per tensor of every weight tensor (embeddings, norms, LM head included), ranked "
             "with the super weights zeroed; 'ablation' uses the Table 1 rule instead", official="official"),
     Setting("analysis.propagation.amount", 5e-7, "official analyze.py plot_max_activation_ablation: percentage = 5e-7"),
-    # quantization (Fig. 7, Tables 3/4/7): rows for the other quantization keys are added beside their features
+    # quantization (Fig. 7, Tables 3/4/6/7)
     Setting("quantization.weights.bits", [4], "Fig. 7: INT4"),
     Setting("quantization.weights.blocks", [16384, 65536, 262144, 1048576, "per_tensor"],
             "Fig. 7 (128x128 ... 1024x1024); official README block loop 'tensor 1048576 262144 65536 16384'"),
     Setting("quantization.weights.limit", None, "Fig. 7: full test sets", "null = eval.limit", resolve=_sweep_limit),
+    Setting("quantization.weights.z", "auto", "Sec. 5.2 / Fig. 7: z tuned on 500 WikiText-2 train examples for the "
+            "lowest reconstruction error", "the official README fixes z = 9", official="9"),
+    Setting("quantization.weights.z_criterion", "output", "Sec. 5.2: 'lowest reconstruction error'",
+            "read as the mean relative error of each quantized layer's output on the calibration examples (the paper "
+            "does not say of what); the official code has no tuning"),
+    Setting("quantization.weights.calibration.examples", 500, "Sec. 5.2: 500 WikiText-2 train examples"),
+    Setting("quantization.weights.partial_block", NO_PAPER_VALUE, "official outliers/quantize.py",
+            "a tensor not a multiple of the block: the code quantizes it whole (no paper model has one); 'short' "
+            "gives it a shorter last block", official="whole_tensor"),
+    Setting("quantization.weights.rounding", NO_PAPER_VALUE, "official outliers/quantize.py minmax",
+            "(w - min) * (levels / (max - min)) rounded; 'divide' moves exact ties", official="official"),
+    Setting("quantization.weights.clip_std", NO_PAPER_VALUE, "official outliers/quantize.py: weight.abs().std()",
+            "torch's unbiased std", official="unbiased"),
+    Setting("quantization.weights.compute_dtype", NO_PAPER_VALUE, "official outliers/quantize.py",
+            "the code clips and rounds in the weight's dtype (fp16); float32 is the method as written",
+            official="weight"),
+    Setting("quantization.weights.table6.method", "rtn_keep_sw", "Table 6: RTN, the super weights restored after "
+            "quantizing (official restore_GO after minmax)"),
+    Setting("quantization.weights.table6.blocks", [64, 4096], "Table 6: blocks 8x8 (64) and 64x64 (4096)"),
+    Setting("quantization.weights.table6.bits", 4, "Table 6: 4-bit"),
+    Setting("quantization.activations.inputs", ["q", "k", "v", "gate", "up", "down"],
+            "Sec. 5.1: W8A8 on the inputs of q, k, v, gate, up and down projections",
+            "SmoothQuant's fake_quant.py (quantize_llama_like) also quantizes o_proj: add 'o'"),
+    Setting("quantization.activations.bmm", ["q", "k", "v"], "Sec. 5.1: and the attention BMM inputs "
+            "(SmoothQuant fake_quant.py quantize_bmm_input: the q/k/v projection outputs, per token)"),
+    Setting("quantization.activations.alpha", 0.85, "Table 3: SmoothQuant, alpha 0.85"),
     Setting("quantization.activations.corpora", ["wikitext2", "c4"], "Tables 3, 4, 7: Wiki-2 and C4 perplexity"),
     Setting("quantization.activations.limit", None, "Tables 3, 4, 7: full evaluation", "null = eval.limit",
             resolve=_sweep_limit),
@@ -183,6 +209,10 @@ def facts(cfg: dict, data_dir: str | None) -> list[dict]:
          "note": "the model's default (fast) tokenizer; GPTQ's datautils load use_fast=False, which can split some "
                  "texts differently for SentencePiece models"},
     ]
+    if lookup(cfg, "quantization.weights.z") == "auto":
+        out.append({"fact": "z calibration text", "status": "differs",
+                    "note": "500 examples of WikiText-2 *validation* (checked disjoint from every evaluation corpus); "
+                            "the paper used WikiText-2 train, which no public copy here supplies"})
     out.append({"fact": "lm-eval version", "status": "differs",
                 "note": "the project pins lm-eval 0.4.13 (each score's provenance records the version it ran); the "
                         "paper used ~0.4.3. The one request-level change known to move results, the BOS token, is "
