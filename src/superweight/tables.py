@@ -230,7 +230,7 @@ def table5(results: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def _block_order(block) -> float:
+def block_order(block) -> float:
     s = str(block)
     if s == "per_channel":
         return -1.0
@@ -248,7 +248,7 @@ def quant_rows(results: list[dict]) -> pd.DataFrame:
     for r in results:
         row = {"model": r["model"], "method": r["method"]}
         if r["kind"] == "wquant":
-            row.update(bits=r["bits"], block=str(r["block"]), _order=_block_order(r["block"]))
+            row.update(bits=r["bits"], block=str(r["block"]), _order=block_order(r["block"]))
             if r.get("amplify") is not None:
                 row["amplify"] = r["amplify"]
         if r.get("status") == "skipped":
