@@ -527,14 +527,12 @@ def render(rows: list[dict], models: list[str]) -> str:
     counts = {v: sum(r["verdict"] == v for r in rows) for v in VERDICTS}
     lines += ["", ", ".join(f"{n} {v}" for v, n in counts.items()), ""]
     for m in models:
-        lines += [f"## {m}", "", "| claim | paper | test | verdict | evidence |", "|---|---|---|---|---|"]
+        lines += [f"## {m}", ""]
         for i in ids:
             r = by.get((i, m))
             if r:
-                cell = lambda s: str(s).replace("|", "\\|").replace("\n", " ")  # noqa: E731
-                lines.append(f"| **{i}** ({r['section']}): {cell(r['statement'])} | {cell(r['paper'])} | "
-                             f"{cell(r['test'])} | **{r['verdict']}** | {cell(r['evidence'])} |")
-        lines.append("")
+                lines += [f"### {i}: **{r['verdict']}** ({r['section']})", "", f"- claim: {r['statement']}",
+                          f"- paper: {r['paper']}", f"- test: {r['test']}", f"- evidence: {r['evidence']}", ""]
     return "\n".join(lines)
 
 
