@@ -279,12 +279,7 @@ def _massive(ctx: Context, t: dict) -> Finding:
 
 
 def _stop_ratio(pp: dict, ctx: Context) -> Estimate | None:
-    a, b = pp.get("original"), pp.get("no_super_weight")
-    if not a or not b:
-        return None
-    x = np.stack([np.asarray(a, float), np.asarray(b, float)], 1)
-    return bootstrap_means([x], lambda m: m[..., 0, 1] / m[..., 0, 0], ctx.n_boot, ctx.seed, ctx.level,
-                           "paired bootstrap over prompts")
+    return compare.ratio_of_means(pp.get("original"), pp.get("no_super_weight"), **ctx.kw())
 
 
 @claim("stopword_mass_rises", "§3.3, Fig. 5",

@@ -150,3 +150,12 @@ def task_diff(a: dict, b: dict, task: str, n_boot: int = N_BOOT, seed: int = SEE
     x = np.array([[da[i], db[i]] for i in ids], dtype=float)
     return bootstrap_means([x], lambda m: m[..., 0, 1] - m[..., 0, 0], n_boot, seed, level,
                            "paired bootstrap over documents")
+
+
+def ratio_of_means(a, b, n_boot: int = N_BOOT, seed: int = SEED, level: float = LEVEL) -> Estimate | None:
+    """mean(b) / mean(a) over paired items (e.g. prompts), with a paired bootstrap CI."""
+    if not a or not b or len(a) != len(b):
+        return None
+    x = np.stack([np.asarray(a, float), np.asarray(b, float)], 1)
+    return bootstrap_means([x], lambda m: m[..., 0, 1] / m[..., 0, 0], n_boot, seed, level,
+                           "paired bootstrap over prompts")

@@ -100,6 +100,7 @@ rule plot_stopwords:
         ),
     params:
         style=config["plots"],
+        stats=config["stats"],
     log:
         "results/{model}/logs/plot_stopwords_{fmt}.log",
     conda:
