@@ -132,6 +132,8 @@ def _n_kind(base: str) -> str | None:
         return "windows"
     if base in TASK_LABELS.values():
         return "docs/task"
+    if base == "avg":
+        return "docs (all tasks)"
     return None
 
 
@@ -157,6 +159,8 @@ def display(df: pd.DataFrame) -> pd.DataFrame:
             out[b] = cell
             if f"{b} n" in cols and not _missing(r[f"{b} n"]) and _n_kind(b):
                 ns.setdefault(_n_kind(b), {})[b] = int(r[f"{b} n"])
+        if "docs/task" in ns:  # the average's documents are the tasks' documents
+            ns.pop("docs (all tasks)", None)
         for kind, byb in ns.items():
             if len(set(byb.values())) == 1:
                 out[kind] = str(next(iter(byb.values())))
@@ -166,8 +170,9 @@ def display(df: pd.DataFrame) -> pd.DataFrame:
                 out[kind] = "varies"
         rows.append(out)
     shown = pd.DataFrame(rows)
-    lead = [c for c in shown.columns if c not in ("docs/task", "windows", "note", "source")]
-    tail = [c for c in ("docs/task", "windows", "source", "note") if c in shown.columns]
+    extra = ("docs/task", "docs (all tasks)", "windows", "source", "note")
+    lead = [c for c in shown.columns if c not in extra]
+    tail = [c for c in extra if c in shown.columns]
     return shown[lead + tail].fillna("")
 
 
