@@ -130,3 +130,27 @@ def test_a_new_claim_is_one_entry_and_one_function(tmp_path):
             claim("skip_ablation_test", "", "", "", "")(_skip)
     finally:
         CLAIMS[:] = [c for c in CLAIMS if c.id != "skip_ablation_test"]
+
+
+def test_scaling_and_weight_quantization_claims(tmp_path):
+    run = Run(tmp_path / "s")
+    run.put("scaling/x1/scores.json", result("m", kind="scaling", factor=1.0, acc=ORIG, ppl=30, n=20))
+    assert run.verdicts()["scaling_up"]["verdict"] == "not applicable"  # no factor in [1.2, 2]
+    run.put("scaling/x1.5/scores.json", result("m", kind="scaling", factor=1.5, acc=ORIG, ppl=30, n=20))
+    r = run.verdicts()["scaling_up"]
+    assert r["verdict"] == "inconclusive" and "[0, 0]" in r["evidence"]  # no document changed: nothing decided
+    up = {t: min(1.0, p + 0.3) for t, p in ORIG.items()}
+    run.put("scaling/x2/scores.json", result("m", kind="scaling", factor=2.0, acc=up, ppl=30, n=100))
+    run.put("scaling/x1/scores.json", result("m", kind="scaling", factor=1.0, acc=ORIG, ppl=30, n=100))
+    assert run.verdicts()["scaling_up"]["verdict"] == "holds"
+
+    run = Run(tmp_path / "w")
+    for m, b, p in [("rtn", 4096, 176), ("sw_aware", 4096, 235), ("rtn", 1048576, 1.2e7), ("sw_aware", 1048576, 3.5e4)]:
+        run.put(f"wquant/int4/{m}/block{b}/scores.json",
+                result("m", kind="wquant", method=m, bits=4, block=str(b), acc=CHANCE, ppl=p, n=10, seed=b % 7))
+    r = run.verdicts()["wquant_sw_aware"]
+    # perplexity decides both sub-tests; accuracy of two destroyed models at 10 documents cannot
+    assert r["verdict"] == "inconclusive", r["evidence"]
+    assert "ppl(rtn)/ppl(sw_aware)" in r["evidence"] and "gap growth" in r["evidence"]
+    assert r["estimates"]["wikitext2_rtn_over_sw_1048576"]["lo"] > 1
+    assert r["estimates"]["wikitext2_gap_growth"]["lo"] > 0

@@ -71,6 +71,9 @@ def test_undefined_share_and_verdicts():
     assert verdict(10.5, 30, 10) == "holds" and verdict(2, 9, 10) == "fails" and verdict(8, 12, 10) == "inconclusive"
     assert verdict(0.1, 0.4, 0.5, higher_holds=False) == "holds"
     assert verdict(0.6, 0.9, 0.5, higher_holds=False) == "fails"
+    assert verdict(0.0, 0.0, 0.0) == "holds" and verdict(0.0, 0.0, 0.0, strict=True) == "inconclusive"
+    assert verdict(0.01, 0.2, 0.0, strict=True) == "holds" and verdict(-0.2, -0.01, 0.0, strict=True) == "fails"
+    assert verdict(0.5, 0.9, 1.0, higher_holds=False, strict=True) == "holds"
 
 
 def test_table1_cells_carry_n_and_uncertainty(tmp_path):

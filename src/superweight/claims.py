@@ -119,14 +119,15 @@ def fmt_est(name: str, e: Estimate | NA | None, scale: float = 1.0, unit: str = 
             f"({100 * e.level:.0f}% CI, n={e.n})")
 
 
-def ci_test(name: str, e: Estimate | NA | None, threshold: float, higher_holds: bool = True) -> tuple[str, str]:
-    """(verdict, evidence line) of one sub-test on an estimate's CI."""
+def ci_test(name: str, e: Estimate | NA | None, threshold: float, higher_holds: bool = True,
+            strict: bool = False) -> tuple[str, str]:
+    """(verdict, evidence line) of one sub-test on an estimate's CI (``strict``: the claim is x > t, not x >= t)."""
     if e is None:
         return "inconclusive", f"{name}: no per-document/per-window values to test"
     if isinstance(e, NA):
         return "not applicable", f"{name}: {e}"
-    v = verdict(e.lo, e.hi, threshold, higher_holds)
-    side = ">=" if higher_holds else "<="
+    v = verdict(e.lo, e.hi, threshold, higher_holds, strict)
+    side = (">" if higher_holds else "<") + ("" if strict else "=")
     return v, f"{fmt_est(name, e)}; needs {side} {threshold:g}: {v}"
 
 
@@ -196,7 +197,7 @@ def _prune_nonsw(ctx: Context, t: dict) -> Finding:
         parts.append(ci_test(f"{c} ppl(prune_sw)/ppl(prune_nonsw)", e, t["ppl_factor"]))
         est[f"{c}_ppl_sw_over_nonsw"] = e
     d = compare.acc_diff(s, n, **ctx.kw())
-    parts.append(ci_test("avg accuracy prune_nonsw - prune_sw", d, t["acc_margin"]))
+    parts.append(ci_test("avg accuracy prune_nonsw - prune_sw", d, t["acc_margin"], strict=True))
     est["avg_acc_nonsw_minus_sw"] = d
     k = n.get("intervention", {}).get("prune_nonsw", {})
     if k:
@@ -217,12 +218,12 @@ def _restore(ctx: Context, t: dict) -> Finding:
     parts, est = [], {}
     for c in compare.corpora(o, s, r):
         e = compare.ppl_ratio(s, r, c, **ctx.kw())
-        parts.append(ci_test(f"{c} ppl(restore)/ppl(prune_sw)", e, t["ratio"], higher_holds=False))
+        parts.append(ci_test(f"{c} ppl(restore)/ppl(prune_sw)", e, t["ratio"], higher_holds=False, strict=True))
         f = compare.ppl_ratio(o, r, c, **ctx.kw())
-        parts.append(ci_test(f"{c} ppl(restore)/ppl(original)", f, t["ratio"]))
+        parts.append(ci_test(f"{c} ppl(restore)/ppl(original)", f, t["ratio"], strict=True))
         est.update({f"{c}_restore_over_sw": e, f"{c}_restore_over_original": f})
     d = compare.acc_diff(s, r, **ctx.kw())
-    parts.append(ci_test("avg accuracy restore - prune_sw", d, t["acc_margin"]))
+    parts.append(ci_test("avg accuracy restore - prune_sw", d, t["acc_margin"], strict=True))
     est["avg_acc_restore_minus_sw"] = d
     return combine(parts, _est_dict(**est))
 
@@ -296,7 +297,7 @@ def _stop_mass(ctx: Context, t: dict) -> Finding:
     if e is None:
         return Finding("inconclusive", f"mass {s['stopword_mass_original']:.3g} -> "
                        f"{s['stopword_mass_no_super_weight']:.3g}; no per-prompt values for a CI")
-    v, ev = ci_test("stopword mass ratio", e, t["ratio"])
+    v, ev = ci_test("stopword mass ratio", e, t["ratio"], strict=True)
     return Finding(v, f"mass {s['stopword_mass_original']:.3g} -> {s['stopword_mass_no_super_weight']:.3g}; {ev}",
                    _est_dict(stopword_mass_ratio=e))
 
@@ -320,7 +321,7 @@ def _stop_each(ctx: Context, t: dict) -> Finding:
                                                          else "not in the vocabulary as a token")))
             continue
         e = _stop_ratio(pp, ctx)
-        parts.append(ci_test(f"{w!r} ratio", e, t["ratio"]))
+        parts.append(ci_test(f"{w!r} ratio", e, t["ratio"], strict=True))
         est[w] = e
     return combine(parts, _est_dict(**est))
 
@@ -343,7 +344,7 @@ def _scaling(ctx: Context, t: dict) -> Finding:
     for f in files:
         e = compare.acc_diff(base, ctx.done(f), ctx.n_boot, ctx.seed, level)
         v, ev = ci_test(f"x{f.split('/')[1][1:]}: Δ avg accuracy (points)", None if e is None else Estimate(
-            100 * e.value, 100 * e.lo, 100 * e.hi, e.n, e.level, e.method), t["margin"])
+            100 * e.value, 100 * e.lo, 100 * e.hi, e.n, e.level, e.method), t["margin"], strict=True)
         parts.append((v, ev))
         est[f.split("/")[1]] = e
     vs = [v for v, _ in parts]
@@ -383,7 +384,7 @@ def _wquant(ctx: Context, t: dict) -> Finding:
     parts, est = [], {}
     for c in compare.corpora(rb, sb):
         e = compare.ppl_ratio(sb, rb, c, **ctx.kw())
-        parts.append(ci_test(f"{bits} block {big} {c} ppl(rtn)/ppl(sw_aware)", e, t["ratio"]))
+        parts.append(ci_test(f"{bits} block {big} {c} ppl(rtn)/ppl(sw_aware)", e, t["ratio"], strict=True))
         est[f"{c}_rtn_over_sw_{big}"] = e
         if len(blocks) > 1:
             rs, ss = get("rtn", small), get("sw_aware", small)
@@ -392,14 +393,14 @@ def _wquant(ctx: Context, t: dict) -> Finding:
                 x = np.array(ws, dtype=float).T
                 g = bootstrap_means([x], lambda m: (m[..., 0, 3] - m[..., 0, 2]) - (m[..., 0, 1] - m[..., 0, 0]),
                                     ctx.n_boot, ctx.seed, ctx.level, "paired bootstrap over windows")
-                parts.append(ci_test(f"{c} gap growth ln-ppl ({small} -> {big})", g, 0.0))
+                parts.append(ci_test(f"{c} gap growth ln-ppl ({small} -> {big})", g, 0.0, strict=True))
                 est[f"{c}_gap_growth"] = g
     if len(blocks) < 2:
         parts.append(("inconclusive", "one block size: gap growth not tested"))
     d = compare.acc_diff(rb, sb, **ctx.kw())
     parts.append(ci_test(f"block {big} avg accuracy sw_aware - rtn",
                          None if d is None else Estimate(100 * d.value, 100 * d.lo, 100 * d.hi, d.n, d.level,
-                                                         d.method), t["margin"]))
+                                                         d.method), t["margin"], strict=True))
     est["avg_acc_sw_minus_rtn"] = d
     return combine(parts, _est_dict(**est))
 
@@ -435,7 +436,7 @@ def _w8a8_sa(ctx: Context, t: dict) -> Finding:
     parts, est = [], {}
     for c in compare.corpora(n, s):
         e = compare.ppl_ratio(n, s, c, **ctx.kw())
-        parts.append(ci_test(f"{c} ppl(sa_aware)/ppl(naive)", e, t["ratio"], higher_holds=False))
+        parts.append(ci_test(f"{c} ppl(sa_aware)/ppl(naive)", e, t["ratio"], higher_holds=False, strict=True))
         est[f"{c}_ratio"] = e
     return combine(parts, _est_dict(**est))
 

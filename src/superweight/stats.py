@@ -147,11 +147,14 @@ def share(num: float, den: float, what: str = "denominator") -> float | NA:
     return num / den
 
 
-def verdict(lo: float, hi: float, threshold: float, higher_holds: bool = True) -> str:
+def verdict(lo: float, hi: float, threshold: float, higher_holds: bool = True, strict: bool = False) -> str:
     """'holds' when the whole CI is on the claim's side of the threshold, 'fails' when it is wholly on the other
-    side, else 'inconclusive'."""
+    side, else 'inconclusive'. ``strict`` claims (x > t, e.g. "rises") need the CI strictly beyond t to hold; a CI
+    that only touches t (e.g. [0, 0] when no paired document changed) decides nothing."""
     if any(isinstance(x, float) and math.isnan(x) for x in (lo, hi)):
         return "inconclusive"
-    if higher_holds:
-        return "holds" if lo >= threshold else "fails" if hi < threshold else "inconclusive"
-    return "holds" if hi <= threshold else "fails" if lo > threshold else "inconclusive"
+    if not higher_holds:
+        lo, hi, threshold = -hi, -lo, -threshold
+    if strict:
+        return "holds" if lo > threshold else "fails" if hi < threshold else "inconclusive"
+    return "holds" if lo >= threshold else "fails" if hi < threshold else "inconclusive"
