@@ -119,7 +119,7 @@ def _fmt(x):
             return "–"
         if math.isinf(x):
             return "inf" if x > 0 else "-inf"
-        return f"{x:.2f}" if abs(x) < 1e5 else f"{x:.3g}"
+        return f"{x:.2f}" if 0.01 <= abs(x) < 1e5 or x == 0 else f"{x:.3g}"
     return "" if x is None else str(x)
 
 
@@ -248,7 +248,13 @@ def block_order(block) -> float:
 
 
 def quant_rows(results: list[dict]) -> pd.DataFrame:
-    """One row per quantization experiment: method, bits, block, accuracy per task, avg, perplexities."""
+    """One row per quantization experiment: method, bits, block, accuracy per task, avg, perplexities; a weight-
+    quantization row is compared (paired, with CIs) with plain RTN at the same bits and block, an amplified one
+    (Table 6) with the same method unamplified."""
+    def key(r, **kw):
+        return tuple({**{k: r.get(k) for k in ("model", "bits", "block", "method", "amplify")}, **kw}.items())
+
+    wq = {key(r): r for r in results if r.get("kind") == "wquant" and compare.done(r)}
     rows = []
     for r in results:
         row = {"model": r["model"], "method": r["method"]}
@@ -263,6 +269,12 @@ def quant_rows(results: list[dict]) -> pd.DataFrame:
             if r["kind"] == "wquant":
                 row["rel_error"] = r["intervention"]["mean_rel_error"]
                 row["z"] = r["intervention"].get("z")
+                if r.get("amplify") is not None:
+                    ref, label = wq.get(key(r, amplify=None)), "unamplified"
+                else:
+                    ref, label = (wq.get(key(r, method="rtn")), "rtn") if r["method"] != "rtn" else (None, "")
+                if ref is not None:
+                    row.update(_comparison_columns(ref, r, label))
         rows.append(row)
     df = pd.DataFrame(rows)
     keys = ["model", "bits", "_order", "method"] if "_order" in df else ["model", "method"]
