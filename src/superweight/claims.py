@@ -264,7 +264,9 @@ def _massive(ctx: Context, t: dict) -> Finding:
     rows = ctx.rows("detect/residual_stream.csv")
     first, channels = min(l for l, _, _ in sws), {r for _, r, _ in sws}
     orig = {int(r["layer"]): r for r in rows if r["condition"] == "original"}
-    cut = {int(r["layer"]): r for r in rows if r["condition"] != "original"}
+    others = [r["condition"] for r in rows if r["condition"] != "original"]
+    zeroed = "super weights zeroed" if "super weights zeroed" in others else (others[0] if others else None)
+    cut = {int(r["layer"]): r for r in rows if r["condition"] == zeroed}
     after = [l for l in sorted(orig) if l >= first + 1]  # hidden_states[i + 1] is layer i's output
     if not after or (first + 1) not in cut:
         raise NotApplicable("residual stream not recorded with and without the super weights")

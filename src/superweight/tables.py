@@ -33,7 +33,7 @@ def _est(row: dict, name: str, e: Estimate | NA | None, scale: float = 1.0) -> N
     row.update({name: scale * e.value, f"{name} lo": scale * e.lo, f"{name} hi": scale * e.hi})
 
 
-def _score_columns(scores: dict) -> dict:
+def _score_columns(scores: dict, st: dict | None = None) -> dict:
     """Accuracy per task (%) with its binomial SE and n, their average with its SE, and perplexity per corpus
     (C4 before Wiki-2, as the paper) with a bootstrap CI over windows and the number of windows."""
     row = {}
@@ -55,22 +55,23 @@ def _score_columns(scores: dict) -> dict:
         lab = CORPUS_LABELS.get(c, c)
         p = scores["perplexity"][c]
         row[lab] = as_float(p["ppl"])
-        e = compare.ppl({"scores": scores}, c)
+        e = compare.ppl({"scores": scores}, c, **(st or {}))
         row.update({f"{lab} lo": e.lo if e else math.nan, f"{lab} hi": e.hi if e else math.nan,
                     f"{lab} n": p.get("windows")})
     return row
 
 
-def _comparison_columns(base: dict, r: dict, label: str) -> dict:
+def _comparison_columns(base: dict, r: dict, label: str, st: dict | None = None) -> dict:
     """Paired comparison of result r with base: Δ average accuracy (points) and perplexity ratio per corpus."""
     row = {}
-    _est(row, f"Δ avg vs {label}", compare.acc_diff(base, r), 100)
+    st = st or {}
+    _est(row, f"Δ avg vs {label}", compare.acc_diff(base, r, **st), 100)
     for c in compare.corpora(base, r):
-        _est(row, f"{CORPUS_LABELS.get(c, c)} ×{label}", compare.ppl_ratio(base, r, c))
+        _est(row, f"{CORPUS_LABELS.get(c, c)} ×{label}", compare.ppl_ratio(base, r, c, **st))
     return row
 
 
-def table1_rows(results: list[dict]) -> pd.DataFrame:
+def table1_rows(results: list[dict], st: dict | None = None) -> pd.DataFrame:
     """One row per (model, condition): accuracy per task in %, their average, perplexities, notes; every other
     condition compared with the model's original (paired Δ average accuracy, perplexity ratio, with CIs)."""
     originals = {r["model"]: r for r in results if r.get("condition") == "original" and compare.done(r)}
@@ -81,10 +82,10 @@ def table1_rows(results: list[dict]) -> pd.DataFrame:
             row["note"] = r["reason"]
             rows.append(row)
             continue
-        row.update(_score_columns(r["scores"]))
+        row.update(_score_columns(r["scores"], st))
         base = originals.get(r["model"])
         if r["condition"] != "original" and compare.done(base):
-            row.update(_comparison_columns(base, r, "original"))
+            row.update(_comparison_columns(base, r, "original", st))
         if r["condition"] == "prune_nonsw":
             p = r["intervention"]["prune_nonsw"]
             row["note"] = f"{p['n_pruned']} weights pruned ({p['rule']}, {p['amount']:g})"
@@ -176,15 +177,21 @@ def display(df: pd.DataFrame) -> pd.DataFrame:
     return shown[lead + tail].fillna("")
 
 
-def write_table(df: pd.DataFrame, stem: str | Path, caption: str = "") -> list[Path]:
+def stats_kw(cfg: dict | None) -> dict:
+    """The config's ``stats:`` block as keyword arguments of the compare functions."""
+    cfg = cfg or {}
+    return {k: cfg[c] for k, c in (("n_boot", "bootstrap"), ("seed", "seed"), ("level", "level")) if c in cfg}
+
+
+def write_table(df: pd.DataFrame, stem: str | Path, caption: str = "", level: float = 0.95) -> list[Path]:
     """CSV (full precision: values, their uncertainty and n as columns), Markdown and LaTeX ("value ± se",
     "value [lo, hi]" at 2 decimals, 'inf' for exploded perplexity, '–' for missing, 'n/a: reason' for undefined)."""
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     df.to_csv(stem.with_suffix(".csv"), index=False)
     shown = display(df)
-    note = ("\n\n± is one binomial standard error (accuracy, %); [lo, hi] is a 95% bootstrap interval (perplexity "
-            "over windows; paired differences and ratios over the same documents or windows).")
+    note = (f"\n\n± is one binomial standard error (accuracy, %); [lo, hi] is a {100 * level:g}% bootstrap interval "
+            "(perplexity over windows; paired differences and ratios over the same documents or windows).")
     md = (f"{caption}{note}\n\n" if caption else "") + shown.to_markdown(index=False) + "\n"
     stem.with_suffix(".md").write_text(md)
     tex = shown.to_latex(index=False, caption=caption or None, escape=True)
@@ -192,7 +199,7 @@ def write_table(df: pd.DataFrame, stem: str | Path, caption: str = "") -> list[P
     return [stem.with_suffix(s) for s in (".csv", ".md", ".tex")]
 
 
-def scaling_rows(results: list[dict]) -> pd.DataFrame:
+def scaling_rows(results: list[dict], st: dict | None = None) -> pd.DataFrame:
     """One row per (model, factor): accuracy per task (%), average, perplexities; skipped models keep a note."""
     rows = []
     for r in results:
@@ -200,12 +207,12 @@ def scaling_rows(results: list[dict]) -> pd.DataFrame:
         if r.get("status") == "skipped":
             row["note"] = r["reason"]
         else:
-            row.update(_score_columns(r["scores"]))
+            row.update(_score_columns(r["scores"], st))
         rows.append(row)
     return pd.DataFrame(rows).sort_values(["model", "factor"]).reset_index(drop=True)
 
 
-def table5(results: list[dict]) -> pd.DataFrame:
+def table5(results: list[dict], st: dict | None = None) -> pd.DataFrame:
     """Per model and task: accuracy at factor 1 (original) and at the factor with the best average, each with its
     SE and n, and the paired difference best - original with its 95% CI (bootstrap over the same documents)."""
     out = []
@@ -220,8 +227,8 @@ def table5(results: list[dict]) -> pd.DataFrame:
             continue
         orig = next((r for r in rs if as_float(r.get("factor")) == 1.0), None)
         best = max(rs, key=lambda r: as_float(r["scores"].get("avg_acc")))
-        o_cols = _score_columns(orig["scores"]) if orig else {}
-        b_cols = _score_columns(best["scores"])
+        o_cols = _score_columns(orig["scores"], st) if orig else {}
+        b_cols = _score_columns(best["scores"], st)
         for t in list(best["scores"].get("tasks", {})) + ["avg"]:
             lab = TASK_LABELS.get(t, t)
             row = {"model": model, "task": lab, "original (x1)": o_cols.get(lab, math.nan),
@@ -229,7 +236,7 @@ def table5(results: list[dict]) -> pd.DataFrame:
                    "best": b_cols.get(lab, math.nan), "best se": b_cols.get(f"{lab} se", math.nan),
                    "n": o_cols.get(f"{lab} n", b_cols.get(f"{lab} n"))}
             if orig is not None:
-                d = compare.acc_diff(orig, best) if t == "avg" else compare.task_diff(orig, best, t)
+                d = compare.acc_diff(orig, best, **(st or {})) if t == "avg" else compare.task_diff(orig, best, t, **(st or {}))
                 _est(row, "best - original", d, 100)
             out.append(row)
     return pd.DataFrame(out)
@@ -247,7 +254,7 @@ def block_order(block) -> float:
     return float(s)
 
 
-def quant_rows(results: list[dict]) -> pd.DataFrame:
+def quant_rows(results: list[dict], st: dict | None = None) -> pd.DataFrame:
     """One row per quantization experiment: method, bits, block, accuracy per task, avg, perplexities; a weight-
     quantization row is compared (paired, with CIs) with plain RTN at the same bits and block, an amplified one
     (Table 6) with the same method unamplified."""
@@ -265,7 +272,7 @@ def quant_rows(results: list[dict]) -> pd.DataFrame:
         if r.get("status") == "skipped":
             row["note"] = r["reason"]
         else:
-            row.update(_score_columns(r["scores"]))
+            row.update(_score_columns(r["scores"], st))
             if r["kind"] == "wquant":
                 row["rel_error"] = r["intervention"]["mean_rel_error"]
                 row["z"] = r["intervention"].get("z")
@@ -274,18 +281,18 @@ def quant_rows(results: list[dict]) -> pd.DataFrame:
                 else:
                     ref, label = (wq.get(key(r, method="rtn")), "rtn") if r["method"] != "rtn" else (None, "")
                 if ref is not None:
-                    row.update(_comparison_columns(ref, r, label))
+                    row.update(_comparison_columns(ref, r, label, st))
         rows.append(row)
     df = pd.DataFrame(rows)
     keys = ["model", "bits", "_order", "method"] if "_order" in df else ["model", "method"]
     return df.sort_values(keys).drop(columns=[c for c in ["_order"] if c in df]).reset_index(drop=True)
 
 
-def act_quant_table(results: list[dict]) -> pd.DataFrame:
+def act_quant_table(results: list[dict], st: dict | None = None) -> pd.DataFrame:
     """Tables 3/4: perplexity per W8A8 method with its CI; "% of SmoothQuant gain" = (naive - m) / (naive - SQ)
     (Table 3) and "% of naive→fp gap closed" = (naive - m) / (naive - fp) (Table 4), each with a paired bootstrap CI
     over the same windows, or "n/a: reason" when the gain does not exist (denominator <= 0) or a method is missing."""
-    df = quant_rows(results)
+    df = quant_rows(results, st)
     out = []
     ppl_cols = [c for c in df.columns if c.endswith(" ppl")]
     keep = lambda c: c in ("model", "method", "avg", "note") or any(c.startswith(p) for p in ppl_cols + ["avg "])  # noqa: E731
@@ -305,7 +312,8 @@ def act_quant_table(results: list[dict]) -> pd.DataFrame:
                         row[col] = f"n/a: {'naive' if 'naive' not in rs else ref} not scored"
                     else:
                         what = "SmoothQuant's gain over naive" if ref == "smoothquant" else "naive's loss over fp"
-                        _est(row, col, compare.ppl_share([rs["naive"], rs[m], rs[ref]], corpus, (0, 1), (0, 2), what),
+                        _est(row, col, compare.ppl_share([rs["naive"], rs[m], rs[ref]], corpus, (0, 1), (0, 2), what,
+                                                             **(st or {})),
                              100)
             out.append(row)
     return pd.DataFrame(out)

@@ -61,6 +61,7 @@ rule table1:
             category="Table 1 (ablation)",
         ),
     params:
+        stats=config["stats"],
         paper=lambda wc: paper_results(config["models"][wc.model].get("paper"), "table1"),
     log:
         "results/logs/table1_{model}.log",
@@ -81,6 +82,7 @@ rule table1_all:
             category="Table 1 (ablation)",
         ),
     params:
+        stats=config["stats"],
         paper=None,
     log:
         "results/logs/table1_all.log",

@@ -139,6 +139,8 @@ rule table5:
             caption="../report/scaling.rst",
             category="Scaling (Fig. 6, Table 5)",
         ),
+    params:
+        stats=config["stats"],
     log:
         "results/logs/table5.log",
     conda:
@@ -154,6 +156,7 @@ rule plot_scaling:
     output:
         report("results/figures/scaling.{fmt}", caption="../report/scaling.rst", category="Scaling (Fig. 6, Table 5)"),
     params:
+        stats=config["stats"],
         style=config["plots"],
     log:
         "results/logs/plot_scaling_{fmt}.log",

@@ -117,6 +117,8 @@ rule table6:
     output:
         report(multiext("results/tables/table6_wquant_amplified", ".csv", ".md", ".tex"),
                caption="../report/wquant.rst", category="Quantization (Fig. 7, Tables 3/4)"),
+    params:
+        stats=config["stats"],
     log:
         "results/logs/table6.log",
     conda:
@@ -168,6 +170,7 @@ rule plot_wquant:
         report("results/figures/weight_quant_int{bits}.{fmt}", caption="../report/wquant.rst",
                category="Quantization (Fig. 7, Tables 3/4)"),
     params:
+        stats=config["stats"],
         style=config["plots"],
     log:
         "results/logs/plot_wquant_int{bits}_{fmt}.log",
@@ -184,6 +187,8 @@ rule table_wquant:
     output:
         report(multiext("results/tables/table_wquant", ".csv", ".md", ".tex"), caption="../report/wquant.rst",
                category="Quantization (Fig. 7, Tables 3/4)"),
+    params:
+        stats=config["stats"],
     log:
         "results/logs/table_wquant.log",
     conda:
@@ -199,6 +204,8 @@ rule table_aquant:
     output:
         report(multiext("results/tables/table3_act_quant", ".csv", ".md", ".tex"), caption="../report/aquant.rst",
                category="Quantization (Fig. 7, Tables 3/4)"),
+    params:
+        stats=config["stats"],
     log:
         "results/logs/table_aquant.log",
     conda:

@@ -3,18 +3,20 @@ from pathlib import Path
 
 from superweight.provenance import read_json
 from superweight.runlog import start
-from superweight.tables import act_quant_table, quant_rows, write_table
+from superweight.tables import act_quant_table, quant_rows, stats_kw, write_table
 
 start(snakemake)
 results = [read_json(f) for f in snakemake.input]
-df = quant_rows(results)
+st = snakemake.params.stats
+df = quant_rows(results, stats_kw(st))
 stem = Path(snakemake.output[0]).with_suffix("")
 if snakemake.rule == "table_aquant":
-    write_table(act_quant_table(results), stem, "Tables 3/4: W8A8 activation quantization (simulated): perplexity per "
+    write_table(act_quant_table(results, stats_kw(st)), stem, "Tables 3/4: W8A8 activation quantization (simulated): perplexity per "
                 "method, the share of SmoothQuant's perplexity gain over naive W8A8 that each method keeps (Table 3) and the "
-                "share of naive W8A8's loss against fp it closes (Table 4); n/a where that gain or loss does not exist")
+                "share of naive W8A8's loss against fp it closes (Table 4); n/a where that gain or loss does not exist", st["level"])
 elif snakemake.rule == "table6":
     write_table(df, stem, "Table 6: weight quantization with the super weights at their original value (amplify "
-                "empty) vs amplified before quantizing: accuracy (%) and perplexity")
+                "empty) vs amplified before quantizing: accuracy (%) and perplexity", st["level"])
 else:
-    write_table(df, stem, "Weight quantization (simulated RTN): accuracy (%) and perplexity per method, bits and block size")
+    write_table(df, stem, "Weight quantization (simulated RTN): accuracy (%) and perplexity per method, bits and block "
+                "size, each method compared with plain RTN at the same block", st["level"])
