@@ -102,3 +102,18 @@ def test_table1_cells_carry_n_and_uncertainty(tmp_path):
     gap = t3[t3["method"] == "fp"].iloc[0]["% of naive→fp gap closed (Wiki-2)"]
     assert gap == pytest.approx(100.0)
     assert compare.ppl(aq[0], "wikitext2").value == pytest.approx(30.0)
+
+
+def test_figures_name_punctuation_and_place_blocks_on_a_log_axis(tmp_path):
+    from superweight.plot import _block_x, token_label, wquant_curves
+    from superweight.tables import quant_rows
+
+    assert token_label(",") == "comma [,]" and token_label("'") == "apostrophe [']" and token_label("the") == "the"
+    assert token_label(".\n") == "period+newline [.\n]" and token_label(" ") == "space"
+    x = _block_x(["4096", "1048576", "per_channel", "per_tensor", "128x128"])
+    assert x["128x128"] == 16384 and x["per_channel"] < x["4096"] < x["1048576"] < x["per_tensor"]
+    rs = [result(kind="wquant", method=m, bits=4, block=b, acc=0.4, n=10, ppl=p, seed=i)
+          for i, (m, b, p) in enumerate([("rtn", "4096", 176), ("sw_aware", "4096", 235), ("rtn", "1048576", 1.2e7),
+                                         ("sw_aware", "1048576", 3.5e4)])]
+    wquant_curves(quant_rows(rs), 4, tmp_path / "f7.png", {"dpi": 40})
+    assert (tmp_path / "f7.png").stat().st_size > 0
