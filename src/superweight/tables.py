@@ -11,7 +11,7 @@ import pandas as pd
 
 from . import compare
 from .provenance import as_float
-from .stats import NA, Estimate, avg_se
+from .stats import NA, Estimate, avg_se, binomial_se
 
 TASK_LABELS = {"arc_challenge": "ARC-c", "arc_easy": "ARC-e", "hellaswag": "HellaSwag", "lambada_openai": "LAMBADA",
                "piqa": "PIQA", "sciq": "SciQ", "winogrande": "Winogrande", "boolq": "BoolQ"}
@@ -42,8 +42,6 @@ def _score_columns(scores: dict, st: dict | None = None) -> dict:
         acc, n = as_float(v["acc"]), v.get("n")
         se = v.get("acc_se")
         if se is None and n:  # results written before per-document values were kept
-            from .stats import binomial_se
-
             se = binomial_se(acc, n)
         row.update({lab: 100 * acc, f"{lab} se": 100 * as_float(se), f"{lab} n": n})
     if scores.get("tasks"):
