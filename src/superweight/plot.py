@@ -19,8 +19,10 @@ def _save(fig, path, style):
 
 
 def _candidate_confirmed(c: dict) -> bool:
-    status = str(c.get("status", ""))
-    return bool(c.get("confirmed")) if not status else status.startswith("confirmed") or status == "super weight"
+    """Detection's own flag when it records one, else its status text ("confirmed ...")."""
+    if c.get("confirmed") is not None:
+        return bool(c["confirmed"])
+    return str(c.get("status", "")).startswith("confirmed")
 
 
 def down_proj_maxima(layers: pd.DataFrame, sw_layers: list[int], title: str, path, style: dict,
