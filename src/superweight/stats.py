@@ -91,13 +91,21 @@ def bootstrap_means(groups: Sequence[np.ndarray], stat: Callable[[np.ndarray], n
     obs = np.stack([a.mean(axis=0) for a in arrs])  # (G, C)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         value = float(stat(obs))
-        boot = np.stack([a[rng.integers(0, a.shape[0], (n_boot, a.shape[0]))].mean(axis=1) for a in arrs], axis=1)
+        boot = np.stack([_resampled_means(a, n_boot, rng) for a in arrs], axis=1)
         samples = np.asarray(stat(boot), dtype=float)  # (n_boot,)
     if np.isnan(samples).mean() > (1 - level) / 2:  # undefined in too many resamples: no finite interval
         lo, hi = -math.inf, math.inf
     else:
         lo, hi = _quantiles(samples, level)
     return Estimate(value, lo, hi, int(sum(a.shape[0] for a in arrs)), level, method)
+
+
+def _resampled_means(a: np.ndarray, n_boot: int, rng, chunk: int = 256) -> np.ndarray:
+    """(n_boot, C) means of bootstrap resamples of a's rows, drawn in chunks (full-size tasks stay small in memory;
+    the random stream is the same as one (n_boot, n) draw)."""
+    n = a.shape[0]
+    return np.concatenate([a[rng.integers(0, n, (min(chunk, n_boot - i), n))].mean(axis=1)
+                           for i in range(0, n_boot, chunk)])
 
 
 def ppl_ci(window_nll: Sequence[float], n_boot: int = N_BOOT, seed: int = SEED, level: float = LEVEL) -> Estimate:
