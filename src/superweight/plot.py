@@ -95,7 +95,8 @@ def _ci(e) -> str:
     return f" [{e.lo:.2g}, {e.hi:.2g}]"
 
 
-def stopword_bars(df: pd.DataFrame, summary: dict, model: str, path, style: dict, ratio_cis: dict | None = None) -> None:
+def stopword_bars(df: pd.DataFrame, summary: dict, model: str, path, style: dict,
+                  ratio_cis: dict | None = None) -> None:
     """Fig. 5: the top tokens' mean next-token probability, original vs super weights zeroed; stopwords in colour;
     the headline ratios with their 95% CI over prompts (``ratio_cis``: {"stopword_mass"|"the"|"."|",": Estimate})."""
     c = style.get("colors", {})

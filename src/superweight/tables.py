@@ -234,7 +234,8 @@ def table5(results: list[dict], st: dict | None = None) -> pd.DataFrame:
                    "best": b_cols.get(lab, math.nan), "best se": b_cols.get(f"{lab} se", math.nan),
                    "n": o_cols.get(f"{lab} n", b_cols.get(f"{lab} n"))}
             if orig is not None:
-                d = compare.acc_diff(orig, best, **(st or {})) if t == "avg" else compare.task_diff(orig, best, t, **(st or {}))
+                kw = st or {}
+                d = compare.acc_diff(orig, best, **kw) if t == "avg" else compare.task_diff(orig, best, t, **kw)
                 _est(row, "best - original", d, 100)
             out.append(row)
     return pd.DataFrame(out)
@@ -293,7 +294,8 @@ def act_quant_table(results: list[dict], st: dict | None = None) -> pd.DataFrame
     df = quant_rows(results, st)
     out = []
     ppl_cols = [c for c in df.columns if c.endswith(" ppl")]
-    keep = lambda c: c in ("model", "method", "avg", "note") or any(c.startswith(p) for p in ppl_cols + ["avg "])  # noqa: E731
+    def keep(c):
+        return c in ("model", "method", "avg", "note") or any(c.startswith(p) for p in ppl_cols + ["avg "])
     for model, d in df.groupby("model", sort=True):
         rs = {r["method"]: r for r in results if r["model"] == model and compare.done(r)}
         for _, r in d.iterrows():
