@@ -20,6 +20,7 @@ include: "workflow/rules/analysis.smk"
 include: "workflow/rules/quantize.smk"
 include: "workflow/rules/protocol.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/claims.smk"
 
 
 # rendering and bookkeeping run on the submit host, not as cluster jobs
@@ -39,6 +40,7 @@ localrules:
     table6,
     protocol,
     summary,
+    claims,
 
 
 rule all:

@@ -37,7 +37,7 @@ perplexity:
   seqlen: 512
   windows: {wikitext2: 4, c4: 4}
 eval:
-  limit: 20
+  limit: 50    # the default's ablation size: what the prune_sw claim needs to be decided (config.yaml)
 detection:
   max_iters: 2
 analysis:

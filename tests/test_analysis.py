@@ -75,3 +75,45 @@ def test_propagation_of_planted_spike():
     assert by["other outliers removed"][3]["max_abs"] > 20 * by["all removed"][3]["max_abs"]
     for n, p in model.named_parameters():  # everything restored
         assert torch.equal(p, before[n]), n
+
+
+class _FixedNextToken(torch.nn.Module):
+    """A stand-in LM whose next-token logits depend on the prompt's length only (known per-prompt values)."""
+
+    def __init__(self, logits_by_len):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros(1))
+        self.table = logits_by_len
+
+    def forward(self, ids):
+        from types import SimpleNamespace
+
+        row = torch.tensor(self.table[ids.shape[1]], dtype=torch.float64)
+        return SimpleNamespace(logits=row.expand(1, ids.shape[1], -1))
+
+
+class _Tok(WordTokenizer):
+    def __call__(self, text, return_tensors=None):
+        return {"input_ids": torch.zeros(1, len(text.split()), dtype=torch.long)}
+
+
+def test_per_prompt_stopword_values_behind_the_means():
+    from superweight.analysis import mean_next_token_probs, per_prompt_summary, stopword_tracks
+
+    tok = _Tok()
+    p1 = torch.tensor([0.5, 0.1, 0.1, 0.1, 0.1, 0.05, 0.05, 0.0], dtype=torch.float64)
+    p2 = torch.tensor([0.1, 0.1, 0.3, 0.2, 0.1, 0.1, 0.1, 0.0], dtype=torch.float64)
+    model = _FixedNextToken({1: torch.log(p1 + 1e-12).tolist(), 2: torch.log(p2 + 1e-12).tolist()})
+    track = stopword_tracks(tok, 8)
+    assert set(track) == {"stopword_mass", "the:0", ".:1", ",:2"}
+    per = {}
+    mean = mean_next_token_probs(model, tok, ["a", "a b"], "t", track, per)
+    assert mean.tolist() == pytest.approx(((p1 + p2) / 2).tolist(), abs=1e-9)
+    # stopwords: the . , of and -> 0.5+0.1+0.1+0.1+0.05 = 0.85 and 0.1+0.1+0.3+0.1+0.1 = 0.7
+    assert per["stopword_mass"] == pytest.approx([0.85, 0.7], abs=1e-9)
+    assert per[",:2"] == pytest.approx([0.1, 0.3], abs=1e-9)
+    assert sum(per["stopword_mass"]) / 2 == pytest.approx(stopword_mass(mean, track["stopword_mass"]))
+    _, summary = stopword_table(tok, mean, mean, top_k=3)
+    pp = per_prompt_summary(summary, per, per)
+    assert pp["the"]["token_id"] == 0 and pp["the"]["original"] == pytest.approx([0.5, 0.1], abs=1e-9)
+    assert pp["stopword_mass"]["no_super_weight"] == per["stopword_mass"]

@@ -37,7 +37,7 @@ def test_dry_run_lists_whole_dag(wf):
     assert r.returncode == 0, r.stderr[-3000:]
     out = r.stdout + r.stderr
     for rule, n in [("prepare_model", 1), ("detect", 1), ("plot_detect", 1), ("tokenize_corpus", 2), ("score", 4),
-                    ("table1", 1), ("table1_all", 1)]:
+                    ("table1", 1), ("table1_all", 1), ("claims", 1)]:
         assert any(line.split()[:2] == [rule, str(n)] for line in out.splitlines()), f"{rule} x{n} missing:\n{out[-2000:]}"
 
 

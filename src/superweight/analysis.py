@@ -35,15 +35,47 @@ def lambada_prompts(texts: list[str]) -> list[str]:
 
 
 @torch.no_grad()
-def mean_next_token_probs(model: nn.Module, tok, prompts: list[str], desc: str = "prompts") -> torch.Tensor:
-    """Next-token distribution after each prompt, averaged over prompts (float64, vocabulary-sized)."""
+def mean_next_token_probs(model: nn.Module, tok, prompts: list[str], desc: str = "prompts",
+                          track: dict[str, torch.Tensor] | None = None,
+                          per_prompt: dict[str, list[float]] | None = None) -> torch.Tensor:
+    """Next-token distribution after each prompt, averaged over prompts (float64, vocabulary-sized).
+    ``track`` {name: token ids or boolean mask}: the probability on those tokens after each prompt is appended to
+    ``per_prompt[name]`` (the per-prompt values behind a mean, for its confidence interval)."""
     device = next(model.parameters()).device
     total = None
     for p in tqdm(prompts, desc=desc, mininterval=5):
         ids = tok(p, return_tensors="pt")["input_ids"].to(device)
         probs = torch.softmax(model(ids).logits[0, -1].double(), -1)
         total = probs if total is None else total + probs
+        if track:
+            pc = probs.cpu()
+            for name, idx in track.items():
+                per_prompt.setdefault(name, []).append(float(pc[idx].sum()))
     return (total / len(prompts)).cpu()
+
+
+def stopword_tracks(tok, vocab_size: int) -> dict[str, torch.Tensor]:
+    """What the stopword claims need per prompt: the stopword mass and each token whose text is "the", "." or ","
+    (named "the:ID"), as ``track`` for mean_next_token_probs."""
+    stops = stopword_set()
+    texts = [token_text(tok, i) for i in range(vocab_size)]
+    out = {"stopword_mass": torch.tensor([t.lower() in stops and t != "" for t in texts])}
+    for word in ("the", ".", ","):
+        for i, t in enumerate(texts):
+            if t == word:
+                out[f"{word}:{i}"] = torch.tensor([i])
+    return out
+
+
+def per_prompt_summary(summary: dict, orig: dict[str, list[float]], pruned: dict[str, list[float]]) -> dict:
+    """Per-prompt values for the summary's headline quantities: the stopword mass and the token stopword_table
+    chose for "the", "." and "," (``token_id_<word>``)."""
+    out = {"stopword_mass": {"original": orig["stopword_mass"], "no_super_weight": pruned["stopword_mass"]}}
+    for word in ("the", ".", ","):
+        i = summary.get(f"token_id_{word}")
+        if i is not None and f"{word}:{i}" in orig:
+            out[word] = {"token_id": i, "original": orig[f"{word}:{i}"], "no_super_weight": pruned[f"{word}:{i}"]}
+    return out
 
 
 def stopword_mass(probs: torch.Tensor, is_stop: torch.Tensor) -> float:
@@ -69,6 +101,7 @@ def stopword_table(tok, p_orig: torch.Tensor, p_pruned: torch.Tensor, top_k: int
         ids = [i for i, t in enumerate(texts) if t == word]
         if ids:
             i = max(ids, key=lambda j: float(p_orig[j]))
+            summary[f"token_id_{word}"] = i
             summary[f"ratio_{word}"] = float(p_pruned[i] / p_orig[i]) if p_orig[i] > 0 else None
     return rows, summary
 

@@ -107,7 +107,9 @@ def task_manager(task_dir: Path | None):
 
 def evaluate(model, tok, tasks: dict[str, int | None], task_dir: Path | None, batch_size: int = 8,
              device: str = "cpu", add_bos_token: bool = False) -> dict[str, dict]:
-    """{task: {"acc": .., "acc_norm": .., "n": ..}} for ``tasks`` = {name: limit or None}.
+    """{task: {"acc", "acc_se", "acc_norm", "acc_norm_se", "n", "limit", "docs"}} for ``tasks`` = {name: limit or
+    None}. ``docs`` keeps each document's outcome ({"doc_id": [...], "acc": [...], "acc_norm": [...]}) so that two
+    conditions can be paired by doc_id and every table re-derived without rerunning the model; SEs are binomial.
 
     ``add_bos_token`` False encodes requests without special tokens, as the paper's lm-eval 0.4.3 did;
     0.4.13 left alone follows the tokenizer's default (a BOS for Llama-style tokenizers)."""
@@ -121,9 +123,27 @@ def evaluate(model, tok, tasks: dict[str, int | None], task_dir: Path | None, ba
     scores = {}
     for task, limit in tasks.items():
         out = simple_evaluate(model=lm, tasks=[task], task_manager=tm, limit=limit, num_fewshot=0,
-                              bootstrap_iters=0, log_samples=False)
-        res = out["results"][task]
-        n = out.get("n-samples", {}).get(task, {}).get("effective")
-        scores[task] = {"acc": res.get("acc,none"), "acc_norm": res.get("acc_norm,none"), "n": n, "limit": limit}
-        log.info("%s: acc %.4f (n=%s)", task, scores[task]["acc"], n)
+                              bootstrap_iters=0, log_samples=True)
+        scores[task] = task_result(out["results"][task], out.get("samples", {}).get(task, []), limit)
+        log.info("%s: acc %.4f ± %.4f (n=%s)", task, scores[task]["acc"], scores[task]["acc_se"], scores[task]["n"])
     return scores
+
+
+def task_result(res: dict, samples: list[dict], limit) -> dict:
+    """One task's aggregate (lm-eval's) with its binomial SE and the per-document outcomes, sorted by doc_id."""
+    from .stats import binomial_se
+
+    samples = sorted(samples, key=lambda s: s["doc_id"])
+    docs = {"doc_id": [int(s["doc_id"]) for s in samples]}
+    out = {"n": len(samples), "limit": limit}
+    for m in ("acc", "acc_norm"):
+        value = res.get(f"{m},none")
+        out[m] = value
+        if value is None:
+            continue
+        docs[m] = [float(s[m]) for s in samples]
+        if abs(sum(docs[m]) / max(len(docs[m]), 1) - value) > 1e-9:
+            raise RuntimeError(f"per-document {m} does not average to lm-eval's {value} ({len(samples)} documents)")
+        out[f"{m}_se"] = binomial_se(value, len(samples))
+    out["docs"] = docs
+    return out

@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 
 from .perplexity import perplexity
+from .stats import avg_se
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +22,8 @@ def task_limits(tasks: list[str], limit) -> dict[str, int | None]:
 
 def score(model, tok, corpora: dict[str, torch.Tensor], ppl_cfg: dict, tasks: dict[str, int | None],
           task_dir: Path | None, eval_batch_size: int = 8, device: str = "cpu", add_bos_token: bool = False) -> dict:
-    """{"perplexity": {corpus: {...}}, "tasks": {task: {...}}, "avg_acc": float}"""
+    """{"perplexity": {corpus: {...}}, "tasks": {task: {...}}, "avg_acc": float, "avg_acc_se": float}: each task
+    keeps its per-document outcomes and each corpus its per-window NLLs (see evaluate and perplexity)."""
     from .evaluate import evaluate
 
     out = {"perplexity": {}, "tasks": {}}
@@ -35,4 +37,6 @@ def score(model, tok, corpora: dict[str, torch.Tensor], ppl_cfg: dict, tasks: di
         out["tasks"] = evaluate(model, tok, tasks, task_dir, eval_batch_size, device, add_bos_token=add_bos_token)
         accs = [v["acc"] for v in out["tasks"].values() if v["acc"] is not None]
         out["avg_acc"] = sum(accs) / len(accs) if accs else math.nan
+        ses = [v["acc_se"] for v in out["tasks"].values() if v.get("acc_se") is not None]
+        out["avg_acc_se"] = avg_se(ses) if ses and len(ses) == len(accs) else math.nan
     return out

@@ -1,4 +1,7 @@
-"""Tables rendered from result files: Table 1 (ablation) per model and across models."""
+"""Tables rendered from result files: Table 1 (ablation) per model and across models, Table 5, the quantization
+tables. Every number carries its uncertainty: in the CSV as columns beside the value ("X se" for a standard error,
+"X lo"/"X hi" for a confidence interval, "X n" for the documents or windows behind it); in Markdown and LaTeX as
+"value ± se" or "value [lo, hi]". Undefined metrics are "n/a: reason"."""
 from __future__ import annotations
 
 import math
@@ -6,26 +9,70 @@ from pathlib import Path
 
 import pandas as pd
 
+from . import compare
 from .provenance import as_float
+from .stats import NA, Estimate, avg_se, binomial_se
 
 TASK_LABELS = {"arc_challenge": "ARC-c", "arc_easy": "ARC-e", "hellaswag": "HellaSwag", "lambada_openai": "LAMBADA",
                "piqa": "PIQA", "sciq": "SciQ", "winogrande": "Winogrande", "boolq": "BoolQ"}
 CORPUS_LABELS = {"c4": "C4 ppl", "wikitext2": "Wiki-2 ppl"}
+UNCERTAINTY = ("se", "lo", "hi", "n")
 
 
-def _score_columns(scores: dict) -> dict:
-    """Accuracy per task (%), their average, and perplexity per corpus (C4 before Wiki-2, as the paper)."""
-    row = {TASK_LABELS.get(t, t): 100 * as_float(v["acc"]) for t, v in scores.get("tasks", {}).items()}
+def _corpus_order(c: str) -> int:
+    return list(CORPUS_LABELS).index(c) if c in CORPUS_LABELS else 99
+
+
+def _est(row: dict, name: str, e: Estimate | NA | None, scale: float = 1.0) -> None:
+    """Put an estimate in ``row`` as name, name lo, name hi (scaled), or its n/a reason."""
+    if e is None:
+        return
+    if isinstance(e, NA):
+        row[name] = str(e)
+        return
+    row.update({name: scale * e.value, f"{name} lo": scale * e.lo, f"{name} hi": scale * e.hi})
+
+
+def _score_columns(scores: dict, st: dict | None = None) -> dict:
+    """Accuracy per task (%) with its binomial SE and n, their average with its SE, and perplexity per corpus
+    (C4 before Wiki-2, as the paper) with a bootstrap CI over windows and the number of windows."""
+    row = {}
+    for t, v in scores.get("tasks", {}).items():
+        lab = TASK_LABELS.get(t, t)
+        acc, n = as_float(v["acc"]), v.get("n")
+        se = v.get("acc_se")
+        if se is None and n:  # results written before per-document values were kept
+            se = binomial_se(acc, n)
+        row.update({lab: 100 * acc, f"{lab} se": 100 * as_float(se), f"{lab} n": n})
     if scores.get("tasks"):
+        tasks = scores["tasks"].values()
         row["avg"] = 100 * as_float(scores.get("avg_acc"))
-    ppl = scores.get("perplexity", {})
-    for c in sorted(ppl, key=lambda c: list(CORPUS_LABELS).index(c) if c in CORPUS_LABELS else 99):
-        row[CORPUS_LABELS.get(c, c)] = as_float(ppl[c]["ppl"])
+        row["avg se"] = 100 * avg_se([as_float(row[f"{TASK_LABELS.get(t, t)} se"]) / 100 for t in scores["tasks"]])
+        row["avg n"] = sum(int(v.get("n") or 0) for v in tasks)
+    for c in sorted(scores.get("perplexity", {}), key=_corpus_order):
+        lab = CORPUS_LABELS.get(c, c)
+        p = scores["perplexity"][c]
+        row[lab] = as_float(p["ppl"])
+        e = compare.ppl({"scores": scores}, c, **(st or {}))
+        row.update({f"{lab} lo": e.lo if e else math.nan, f"{lab} hi": e.hi if e else math.nan,
+                    f"{lab} n": p.get("windows")})
     return row
 
 
-def table1_rows(results: list[dict]) -> pd.DataFrame:
-    """One row per (model, condition): accuracy per task in %, their average, perplexities, notes."""
+def _comparison_columns(base: dict, r: dict, label: str, st: dict | None = None) -> dict:
+    """Paired comparison of result r with base: Δ average accuracy (points) and perplexity ratio per corpus."""
+    row = {}
+    st = st or {}
+    _est(row, f"Δ avg vs {label}", compare.acc_diff(base, r, **st), 100)
+    for c in compare.corpora(base, r):
+        _est(row, f"{CORPUS_LABELS.get(c, c)} ×{label}", compare.ppl_ratio(base, r, c, **st))
+    return row
+
+
+def table1_rows(results: list[dict], st: dict | None = None) -> pd.DataFrame:
+    """One row per (model, condition): accuracy per task in %, their average, perplexities, notes; every other
+    condition compared with the model's original (paired Δ average accuracy, perplexity ratio, with CIs)."""
+    originals = {r["model"]: r for r in results if r.get("condition") == "original" and compare.done(r)}
     rows = []
     for r in results:
         row = {"model": r["model"], "condition": r["condition"]}
@@ -33,7 +80,10 @@ def table1_rows(results: list[dict]) -> pd.DataFrame:
             row["note"] = r["reason"]
             rows.append(row)
             continue
-        row.update(_score_columns(r["scores"]))
+        row.update(_score_columns(r["scores"], st))
+        base = originals.get(r["model"])
+        if r["condition"] != "original" and compare.done(base):
+            row.update(_comparison_columns(base, r, "original", st))
         if r["condition"] == "prune_nonsw":
             p = r["intervention"]["prune_nonsw"]
             row["note"] = f"{p['n_pruned']} weights pruned ({p['rule']}, {p['amount']:g})"
@@ -67,25 +117,87 @@ def _fmt(x):
         if math.isnan(x):
             return "–"
         if math.isinf(x):
-            return "inf"
-        return f"{x:.2f}" if abs(x) < 1e5 else f"{x:.3g}"
+            return "inf" if x > 0 else "-inf"
+        return f"{x:.2f}" if 0.01 <= abs(x) < 1e5 or x == 0 else f"{x:.3g}"
     return "" if x is None else str(x)
 
 
-def write_table(df: pd.DataFrame, stem: str | Path, caption: str = "") -> list[Path]:
-    """CSV (full precision), Markdown and LaTeX (2 decimals, 'inf' for exploded perplexity, '–' for missing)."""
+def _missing(x) -> bool:
+    return x is None or (isinstance(x, float) and math.isnan(x))
+
+
+def _n_kind(base: str) -> str | None:
+    if base.endswith(" ppl"):
+        return "windows"
+    if base in TASK_LABELS.values():
+        return "docs/task"
+    if base == "avg":
+        return "docs (all tasks)"
+    return None
+
+
+def display(df: pd.DataFrame) -> pd.DataFrame:
+    """The table as people read it: "value ± se", "value [lo, hi]"; the n of the cells in a "docs/task" and a
+    "windows" column when a row's cells share it, else "(n=...)" in each cell."""
+    cols = list(df.columns)
+    companion = {f"{b} {u}" for b in cols for u in UNCERTAINTY if f"{b} {u}" in cols}
+    bases = [c for c in cols if c not in companion]
+    rows = []
+    for _, r in df.iterrows():
+        out, ns = {}, {}
+        for b in bases:
+            v = r[b]
+            if isinstance(v, str) or _missing(v) or not isinstance(v, (int, float)):
+                out[b] = "–" if _missing(v) else _fmt(v)
+                continue
+            cell = _fmt(float(v))
+            if f"{b} se" in cols and not _missing(r[f"{b} se"]):
+                cell += f" ± {_fmt(float(r[f'{b} se']))}"
+            if f"{b} lo" in cols and not (_missing(r[f"{b} lo"]) or _missing(r[f"{b} hi"])):
+                cell += f" [{_fmt(float(r[f'{b} lo']))}, {_fmt(float(r[f'{b} hi']))}]"
+            out[b] = cell
+            if f"{b} n" in cols and not _missing(r[f"{b} n"]) and _n_kind(b):
+                ns.setdefault(_n_kind(b), {})[b] = int(r[f"{b} n"])
+        if "docs/task" in ns:  # the average's documents are the tasks' documents
+            ns.pop("docs (all tasks)", None)
+        for kind, byb in ns.items():
+            if len(set(byb.values())) == 1:
+                out[kind] = str(next(iter(byb.values())))
+            else:
+                for b, n in byb.items():
+                    out[b] += f" (n={n})"
+                out[kind] = "varies"
+        rows.append(out)
+    shown = pd.DataFrame(rows)
+    extra = ("docs/task", "docs (all tasks)", "windows", "source", "note")
+    lead = [c for c in shown.columns if c not in extra]
+    tail = [c for c in extra if c in shown.columns]
+    return shown[lead + tail].fillna("")
+
+
+def stats_kw(cfg: dict | None) -> dict:
+    """The config's ``stats:`` block as keyword arguments of the compare functions."""
+    cfg = cfg or {}
+    return {k: cfg[c] for k, c in (("n_boot", "bootstrap"), ("seed", "seed"), ("level", "level")) if c in cfg}
+
+
+def write_table(df: pd.DataFrame, stem: str | Path, caption: str = "", level: float = 0.95) -> list[Path]:
+    """CSV (full precision: values, their uncertainty and n as columns), Markdown and LaTeX ("value ± se",
+    "value [lo, hi]" at 2 decimals, 'inf' for exploded perplexity, '–' for missing, 'n/a: reason' for undefined)."""
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     df.to_csv(stem.with_suffix(".csv"), index=False)
-    shown = df.map(_fmt) if hasattr(df, "map") else df.applymap(_fmt)
-    md = (f"{caption}\n\n" if caption else "") + shown.to_markdown(index=False) + "\n"
+    shown = display(df)
+    note = (f"\n\n± is one binomial standard error (accuracy, %); [lo, hi] is a {100 * level:g}% bootstrap interval "
+            "(perplexity over windows; paired differences and ratios over the same documents or windows).")
+    md = (f"{caption}{note}\n\n" if caption else "") + shown.to_markdown(index=False) + "\n"
     stem.with_suffix(".md").write_text(md)
     tex = shown.to_latex(index=False, caption=caption or None, escape=True)
     stem.with_suffix(".tex").write_text(tex)
     return [stem.with_suffix(s) for s in (".csv", ".md", ".tex")]
 
 
-def scaling_rows(results: list[dict]) -> pd.DataFrame:
+def scaling_rows(results: list[dict], st: dict | None = None) -> pd.DataFrame:
     """One row per (model, factor): accuracy per task (%), average, perplexities; skipped models keep a note."""
     rows = []
     for r in results:
@@ -93,29 +205,48 @@ def scaling_rows(results: list[dict]) -> pd.DataFrame:
         if r.get("status") == "skipped":
             row["note"] = r["reason"]
         else:
-            row.update(_score_columns(r["scores"]))
+            row.update(_score_columns(r["scores"], st))
         rows.append(row)
     return pd.DataFrame(rows).sort_values(["model", "factor"]).reset_index(drop=True)
 
 
-def table5(df: pd.DataFrame) -> pd.DataFrame:
-    """Per model and task: accuracy at factor 1 (original) and at the factor with the best average."""
+def table5(results: list[dict], st: dict | None = None) -> pd.DataFrame:
+    """Per model and task: accuracy at factor 1 (original) and at the factor with the best average, each with its
+    SE and n, and the paired difference best - original with its 95% CI (bootstrap over the same documents)."""
     out = []
-    for model, d in df.groupby("model", sort=True):
-        if "avg" not in d or d["avg"].isna().all():
-            out.append({"model": model, "task": "–", "note": "no confirmed super weight"})
+    by_model: dict[str, list[dict]] = {}
+    for r in results:
+        by_model.setdefault(r["model"], []).append(r)
+    for model in sorted(by_model):
+        rs = [r for r in by_model[model] if compare.done(r)]
+        if not rs:
+            out.append({"model": model, "task": "–", "note": next((r.get("reason") for r in by_model[model]
+                                                                   if r.get("reason")), "no result")})
             continue
-        orig = d[d["factor"] == 1.0]
-        best = d.loc[d["avg"].idxmax()]
-        tasks = [c for c in d.columns if c in TASK_LABELS.values()] + ["avg"]
-        for t in tasks:
-            out.append({"model": model, "task": t,
-                        "original (x1)": float(orig[t].iloc[0]) if len(orig) else math.nan,
-                        "best factor": float(best["factor"]), "best": float(best[t])})
+        orig = next((r for r in rs if as_float(r.get("factor")) == 1.0), None)
+        best = max(rs, key=lambda r: as_float(r["scores"].get("avg_acc")))
+        o_cols = _score_columns(orig["scores"], st) if orig else {}
+        b_cols = _score_columns(best["scores"], st)
+        for t in list(best["scores"].get("tasks", {})) + ["avg"]:
+            lab = TASK_LABELS.get(t, t)
+            row = {"model": model, "task": lab, "original (x1)": o_cols.get(lab, math.nan),
+                   "original (x1) se": o_cols.get(f"{lab} se", math.nan), "best factor": as_float(best["factor"]),
+                   "best": b_cols.get(lab, math.nan), "best se": b_cols.get(f"{lab} se", math.nan),
+                   "n": o_cols.get(f"{lab} n", b_cols.get(f"{lab} n"))}
+            if orig is not None:
+                kw = st or {}
+                d = compare.acc_diff(orig, best, **kw) if t == "avg" else compare.task_diff(orig, best, t, **kw)
+                _est(row, "best - original", d, 100)
+            out.append(row)
     return pd.DataFrame(out)
 
 
-def _block_order(block) -> float:
+def _sw_factor(r: dict) -> float:
+    """The factor the super weights were restored at after weight quantization (1 = their value)."""
+    return float(r.get("sw_factor") or 1.0)
+
+
+def block_order(block) -> float:
     s = str(block)
     if s == "per_channel":
         return -1.0
@@ -127,41 +258,68 @@ def _block_order(block) -> float:
     return float(s)
 
 
-def quant_rows(results: list[dict]) -> pd.DataFrame:
-    """One row per quantization experiment: method, bits, block, accuracy per task, avg, perplexities."""
+def quant_rows(results: list[dict], st: dict | None = None) -> pd.DataFrame:
+    """One row per quantization experiment: method, bits, block, accuracy per task, avg, perplexities; a weight-
+    quantization row is compared (paired, with CIs) with plain RTN at the same bits and block, one with the super
+    weights restored amplified (Table 6) with the same method restored at x1."""
+    def key(r, **kw):
+        base = {**{k: r.get(k) for k in ("model", "bits", "block", "method")}, "sw_factor": _sw_factor(r)}
+        return tuple({**base, **kw}.items())
+
+    wq = {key(r): r for r in results if r.get("kind") == "wquant" and compare.done(r)}
     rows = []
     for r in results:
         row = {"model": r["model"], "method": r["method"]}
         if r["kind"] == "wquant":
-            row.update(bits=r["bits"], block=str(r["block"]), _order=_block_order(r["block"]))
-            if r.get("sw_factor") is not None:
-                row["sw_factor"] = float(r["sw_factor"])
+            row.update(bits=r["bits"], block=str(r["block"]), _order=block_order(r["block"]),
+                       sw_factor=_sw_factor(r))
         if r.get("status") == "skipped":
             row["note"] = r["reason"]
         else:
-            row.update(_score_columns(r["scores"]))
+            row.update(_score_columns(r["scores"], st))
             if r["kind"] == "wquant":
                 row["rel_error"] = r["intervention"]["mean_rel_error"]
                 row["z"] = r["intervention"].get("z")
+                if _sw_factor(r) != 1.0:
+                    ref, label = wq.get(key(r, sw_factor=1.0)), "x1"
+                else:
+                    ref, label = (wq.get(key(r, method="rtn")), "rtn") if r["method"] != "rtn" else (None, "")
+                if ref is not None:
+                    row.update(_comparison_columns(ref, r, label, st))
         rows.append(row)
     df = pd.DataFrame(rows)
     keys = ["model", "bits", "_order", "method"] if "_order" in df else ["model", "method"]
     return df.sort_values(keys).drop(columns=[c for c in ["_order"] if c in df]).reset_index(drop=True)
 
 
-def act_quant_table(df: pd.DataFrame) -> pd.DataFrame:
-    """Tables 3/4: perplexity per W8A8 method; "% of SmoothQuant's gain kept" = (naive - m) / (naive - SQ)."""
+def act_quant_table(results: list[dict], st: dict | None = None) -> pd.DataFrame:
+    """Tables 3/4: perplexity per W8A8 method with its CI; "% of SmoothQuant gain" = (naive - m) / (naive - SQ)
+    (Table 3) and "% of naive→fp gap closed" = (naive - m) / (naive - fp) (Table 4), each with a paired bootstrap CI
+    over the same windows, or "n/a: reason" when the gain does not exist (denominator <= 0) or a method is missing."""
+    df = quant_rows(results, st)
     out = []
     ppl_cols = [c for c in df.columns if c.endswith(" ppl")]
+    def keep(c):
+        return c in ("model", "method", "avg", "note") or any(c.startswith(p) for p in ppl_cols + ["avg "])
     for model, d in df.groupby("model", sort=True):
-        by = {m: r for m, r in zip(d["method"], d.to_dict("records"))}
-        for m, r in by.items():
-            row = {k: r.get(k) for k in ["model", "method", *ppl_cols, "avg", "note"] if k in r}
-            for c in ppl_cols:
-                naive, sq = by.get("naive", {}).get(c), by.get("smoothquant", {}).get(c)
-                mine = r.get(c)
-                ok = all(isinstance(v, float) and math.isfinite(v) for v in (naive, sq, mine)) and naive != sq
-                row[f"% of SmoothQuant gain ({c.replace(' ppl', '')})"] = 100 * (naive - mine) / (naive - sq) if ok else math.nan
+        rs = {r["method"]: r for r in results if r["model"] == model and compare.done(r)}
+        for _, r in d.iterrows():
+            row = {k: v for k, v in r.items() if keep(k)}
+            m = r["method"]
+            for corpus in sorted({c for x in rs.values() for c in x["scores"].get("perplexity", {})},
+                                 key=_corpus_order):
+                short = CORPUS_LABELS.get(corpus, corpus).replace(" ppl", "")
+                for ref, name in (("smoothquant", "% of SmoothQuant gain"), ("fp", "% of naive→fp gap closed")):
+                    col = f"{name} ({short})"
+                    if m not in rs:
+                        row[col] = "n/a: not scored"
+                    elif "naive" not in rs or ref not in rs:
+                        row[col] = f"n/a: {'naive' if 'naive' not in rs else ref} not scored"
+                    else:
+                        what = "SmoothQuant's gain over naive" if ref == "smoothquant" else "naive's loss over fp"
+                        _est(row, col, compare.ppl_share([rs["naive"], rs[m], rs[ref]], corpus, (0, 1), (0, 2), what,
+                                                             **(st or {})),
+                             100)
             out.append(row)
     return pd.DataFrame(out)
 
@@ -177,10 +335,10 @@ def table6(df: pd.DataFrame, paper: dict | None = None) -> pd.DataFrame:
         variant = "RTN" if not restored else f"SW restored x{f:g}"
         row = {"model": r["model"], "bits": r["bits"], "block": r["block"], "variant": variant, "method": r["method"],
                "sw_factor": f if restored else math.nan,
-               **{k: r[k] for k in r.index if k == "avg" or k.endswith(" ppl") or k == "note"}}
+               **{k: r[k] for k in r.index if k.startswith(("avg", "Δ")) or " ppl" in k or k == "note"}}
         p = ((paper or {}).get(r["model"]) or {}).get(str(r["block"])) or {}
         row["paper avg"] = (p.get("original") if f == 1.0 else p.get("amplified")) if restored else math.nan
         out.append(row)
     t = pd.DataFrame(out)
-    t["_o"] = t["block"].map(_block_order)
+    t["_o"] = t["block"].map(block_order)
     return t.sort_values(["model", "_o", "sw_factor"], na_position="first").drop(columns="_o").reset_index(drop=True)

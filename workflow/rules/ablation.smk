@@ -63,6 +63,7 @@ rule table1:
         report("results/tables/table1_{model}.md", caption="../report/table1.rst", category="Table 1 (ablation)"),
         "results/tables/table1_{model}.tex",
     params:
+        stats=config["stats"],
         paper=lambda wc: paper_results(config["models"][wc.model].get("paper"), "table1"),
     log:
         "results/logs/table1_{model}.log",
@@ -83,6 +84,7 @@ rule table1_all:
         report("results/tables/table1_all.md", caption="../report/table1.rst", category="Table 1 (ablation)"),
         "results/tables/table1_all.tex",
     params:
+        stats=config["stats"],
         paper=None,
     log:
         "results/logs/table1_all.log",

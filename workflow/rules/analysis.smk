@@ -103,6 +103,7 @@ rule plot_stopwords:
         ),
     params:
         style=config["plots"],
+        stats=config["stats"],
     log:
         "results/{model}/logs/plot_stopwords_{fmt}.log",
     benchmark:
@@ -143,6 +144,8 @@ rule table5:
         "results/tables/table5.csv",
         report("results/tables/table5.md", caption="../report/scaling.rst", category="Scaling (Fig. 6, Table 5)"),
         "results/tables/table5.tex",
+    params:
+        stats=config["stats"],
     log:
         "results/logs/table5.log",
     benchmark:
@@ -160,6 +163,7 @@ rule plot_scaling:
     output:
         report("results/figures/scaling.{fmt}", caption="../report/scaling.rst", category="Scaling (Fig. 6, Table 5)"),
     params:
+        stats=config["stats"],
         style=config["plots"],
     log:
         "results/logs/plot_scaling_{fmt}.log",

@@ -113,6 +113,7 @@ rule table6:
                category="Table 6 (super weights restored after INT4 RTN, x1 and amplified)"),
         "results/tables/table6_wquant_amplified.tex",
     params:
+        stats=config["stats"],
         paper={m: paper_results(config["models"][m].get("paper"), "table6") for m in MODELS},
     log:
         "results/logs/table6.log",
@@ -167,6 +168,7 @@ rule plot_wquant:
         report("results/figures/weight_quant_int{bits}.{fmt}", caption="../report/wquant.rst",
                category="Quantization (Fig. 7, Tables 3/4)"),
     params:
+        stats=config["stats"],
         style=config["plots"],
     log:
         "results/logs/plot_wquant_int{bits}_{fmt}.log",
@@ -187,6 +189,8 @@ rule table_wquant:
         report("results/tables/table_wquant.md", caption="../report/wquant.rst",
                category="Quantization (Fig. 7, Tables 3/4)"),
         "results/tables/table_wquant.tex",
+    params:
+        stats=config["stats"],
     log:
         "results/logs/table_wquant.log",
     benchmark:
@@ -206,6 +210,8 @@ rule table_aquant:
         report("results/tables/table3_act_quant.md", caption="../report/aquant.rst",
                category="Quantization (Fig. 7, Tables 3/4)"),
         "results/tables/table3_act_quant.tex",
+    params:
+        stats=config["stats"],
     log:
         "results/logs/table_aquant.log",
     benchmark:

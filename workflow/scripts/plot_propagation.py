@@ -5,5 +5,5 @@ from superweight.plot import residual_stream
 from superweight.runlog import start
 
 start(snakemake)
-residual_stream(pd.read_csv(snakemake.input[0]), f"{snakemake.wildcards.model}: super-activation propagation",
+residual_stream(pd.read_csv(snakemake.input[0]), f"{snakemake.wildcards.model}: super-activation propagation (n = 1 prompt)",
                 snakemake.output[0], snakemake.params.style, xlabel="decoder layer (its output)")

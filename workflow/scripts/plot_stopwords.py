@@ -1,10 +1,15 @@
 import _common  # noqa: F401
 import pandas as pd
 
+from superweight.compare import ratio_of_means
 from superweight.plot import stopword_bars
 from superweight.provenance import read_json
 from superweight.runlog import start
 
 start(snakemake)
-stopword_bars(pd.read_csv(snakemake.input.csv, keep_default_na=False), read_json(snakemake.input.json),
-              snakemake.wildcards.model, snakemake.output[0], snakemake.params.style)
+summary = read_json(snakemake.input.json)
+st = snakemake.params.stats
+cis = {k: ratio_of_means(v.get("original"), v.get("no_super_weight"), st["bootstrap"], st["seed"], st["level"])
+       for k, v in summary.get("per_prompt", {}).items()}
+stopword_bars(pd.read_csv(snakemake.input.csv, keep_default_na=False), summary,
+              snakemake.wildcards.model, snakemake.output[0], snakemake.params.style, cis)

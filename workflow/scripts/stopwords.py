@@ -3,7 +3,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from superweight.analysis import lambada_prompts, mean_next_token_probs, stopword_table
+from superweight.analysis import (lambada_prompts, mean_next_token_probs, per_prompt_summary, stopword_table,
+                                  stopword_tracks)
 from superweight.data import checksums, lambada_texts
 from superweight.detect import used_super_weights
 from superweight.intervene import zeroed
@@ -25,10 +26,13 @@ if not sws:
     raise SystemExit(0)
 model, tok = load_model(snakemake.input.model, p.model.get("dtype", "float32"), p.device)
 prompts = lambada_prompts(lambada_texts(data_dir, p.stopwords["n_prompts"]))
-p_orig = mean_next_token_probs(model, tok, prompts, "original")
+track = stopword_tracks(tok, model.get_output_embeddings().weight.shape[0])
+per_orig, per_pruned = {}, {}
+p_orig = mean_next_token_probs(model, tok, prompts, "original", track, per_orig)
 with zeroed(model, sws):
-    p_pruned = mean_next_token_probs(model, tok, prompts, "super weights zeroed")
+    p_pruned = mean_next_token_probs(model, tok, prompts, "super weights zeroed", track, per_pruned)
 rows, summary = stopword_table(tok, p_orig, p_pruned, p.stopwords["top_k"])
+summary["per_prompt"] = per_prompt_summary(summary, per_orig, per_pruned)
 pd.DataFrame(rows, columns=cols).to_csv(snakemake.output.csv, index=False)
 write_json(snakemake.output.json, {"model": wc.model, "status": "done", "n_prompts": len(prompts),
                                    "super_weights": [list(c) for c in sws], **summary, "provenance": prov.record()})

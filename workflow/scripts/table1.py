@@ -3,9 +3,11 @@ from pathlib import Path
 
 from superweight.provenance import read_json
 from superweight.runlog import start
-from superweight.tables import table1_rows, with_paper, write_table
+from superweight.tables import stats_kw, table1_rows, with_paper, write_table
 
 start(snakemake)
-df = with_paper(table1_rows([read_json(f) for f in snakemake.input]), snakemake.params.paper)
+st = snakemake.params.stats
+df = with_paper(table1_rows([read_json(f) for f in snakemake.input], stats_kw(st)), snakemake.params.paper)
 stem = Path(snakemake.output[0]).with_suffix("")
-write_table(df, stem, "Table 1: super-weight ablation (accuracy %, perplexity)")
+write_table(df, stem, "Table 1: super-weight ablation (accuracy %, perplexity), each condition compared with the "
+            "original on the same documents and windows", st["level"])

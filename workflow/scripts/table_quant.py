@@ -3,17 +3,22 @@ from pathlib import Path
 
 from superweight.provenance import read_json
 from superweight.runlog import start
-from superweight.tables import act_quant_table, quant_rows, table6, write_table
+from superweight.tables import act_quant_table, quant_rows, stats_kw, table6, write_table
 
 start(snakemake)
-df = quant_rows([read_json(f) for f in snakemake.input])
+results = [read_json(f) for f in snakemake.input]
+st = snakemake.params.stats
+df = quant_rows(results, stats_kw(st))
 stem = Path(snakemake.output[0]).with_suffix("")
 if snakemake.rule == "table_aquant":
-    write_table(act_quant_table(df), stem, "Tables 3/4: W8A8 activation quantization (simulated): perplexity per "
-                "method and the share of SmoothQuant's perplexity gain over naive W8A8 that each method keeps")
+    write_table(act_quant_table(results, stats_kw(st)), stem, "Tables 3/4: W8A8 activation quantization (simulated): perplexity per "
+                "method, the share of SmoothQuant's perplexity gain over naive W8A8 that each method keeps (Table 3) and the "
+                "share of naive W8A8's loss against fp it closes (Table 4); n/a where that gain or loss does not exist", st["level"])
 elif snakemake.rule == "table6":
     write_table(table6(df, snakemake.params.paper), stem, "Table 6: INT4 round-to-nearest without clipping; the "
                 "super weights put back in full precision after quantizing, at their original value (x1) or amplified; "
-                "plain RTN beside. Average zero-shot accuracy (%), perplexity, and the paper's average accuracy")
+                "plain RTN beside. Average zero-shot accuracy (%) ± SE, perplexity with its CI, the paired difference "
+                "with its reference row, and the paper's average accuracy", st["level"])
 else:
-    write_table(df, stem, "Weight quantization (simulated RTN): accuracy (%) and perplexity per method, bits and block size")
+    write_table(df, stem, "Weight quantization (simulated RTN): accuracy (%) and perplexity per method, bits and block "
+                "size, each method compared with plain RTN at the same block", st["level"])

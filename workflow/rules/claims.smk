@@ -1,0 +1,21 @@
+rule claims:
+    """The paper's claims (superweight.claims), each tested per model from the result files: holds / fails /
+    inconclusive / not applicable, with evidence and 95% CIs; across models and per model."""
+    input:
+        claims_inputs,
+    output:
+        report("results/claims.md", caption="../report/claims.rst", category="Claims"),
+        "results/claims.csv",
+        "results/claims.json",
+        per_model=expand("results/{model}/claims.md", model=MODELS),
+    params:
+        models=MODELS,
+        stats=config["stats"],
+    log:
+        "results/logs/claims.log",
+    benchmark:
+        "results/benchmarks/claims.tsv"
+    conda:
+        "../../envs/plot.yaml"
+    script:
+        "../scripts/claims.py"

@@ -1,0 +1,16 @@
+import _common  # noqa: F401
+from pathlib import Path
+
+from superweight.claims import evaluate_model, model_files, render, write
+from superweight.runlog import start
+
+log = start(snakemake)
+p = snakemake.params
+rows = []
+for m in p.models:
+    files = model_files(Path("results"), m, list(snakemake.input))
+    mine = evaluate_model(m, files, p.stats["bootstrap"], p.stats["seed"], p.stats["level"])
+    Path(f"results/{m}/claims.md").write_text(render(mine, [m]) + "\n")
+    rows += mine
+    log.info("%s: %s", m, {r["claim"]: r["verdict"] for r in mine})
+write(rows, list(p.models), Path(snakemake.output[0]).with_suffix(""))
