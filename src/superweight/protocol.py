@@ -129,6 +129,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("quantization.activations.corpora", ["wikitext2", "c4"], "Tables 3, 4, 7: Wiki-2 and C4 perplexity"),
     Setting("quantization.activations.limit", None, "Tables 3, 4, 7: full evaluation", "null = eval.limit",
             resolve=_sweep_limit),
+    # uncertainty (the paper reports none)
+    Setting("stats.level", NO_PAPER_VALUE, "the paper reports no intervals", "confidence level of every interval"),
+    Setting("stats.bootstrap", NO_PAPER_VALUE, "the paper reports no intervals", "bootstrap resamples"),
     # models
     Setting("models.*.dtype", "float16", "official scripts: dtype=float16 for every model"),
 )
