@@ -150,7 +150,7 @@ def confirm_candidates(model: nn.Module, coords: list[Coord], ids: torch.Tensor,
             cache[todo[i]] = res
             base = cache.get(frozenset())
             what = label(todo[i])
-            if base is None:
+            if not todo[i]:
                 log.info("confirmation: %s: ppl %.4g", what, res["ppl"])
             else:
                 log.info("confirmation %d/%d: %s zeroed: ppl %.4g (x%.3g)", i + 1, len(todo), what, res["ppl"],
