@@ -6,10 +6,11 @@ Rule, mode ``joint`` (the default):
 2. the candidates that fail alone and write the same residual channel (the same ``row``, in any layer) form a
    group, zeroed together. Those confirmed alone are left out of it: a dominant weight would make the group pass
    and hide whether the others matter (ablating it already breaks the model);
-3. a group of two or more that reaches ``factor`` is reduced by backward elimination with leave-one-out: in each
-   round every member is put back in turn (the set less that member zeroed); the member whose return hurts least
-   is dropped while the rest still reaches ``factor``. The set left is *confirmed in group*: each of its members is
-   needed (without any one, it falls below ``factor``). The dropped members are *not needed in group*.
+3. a group of two or more that reaches ``factor`` is reduced by backward elimination with leave-one-out: each round
+   puts every member back in turn (the set less that member zeroed), then drops, least needed first, each member
+   whose removal leaves a set that still reaches ``factor`` (one pass per removal); rounds repeat until none can go.
+   The set left is *confirmed in group*: each of its members is needed (without any one it falls below
+   ``factor``). The dropped members are *not needed in group*.
 
 Mode ``single`` is step 1 only (the project's earlier rule). A candidate confirmed alone is confirmed in both
 modes, so ``joint`` only adds weights that matter as a set. Not covered: a weight that matters only together with
@@ -191,27 +192,31 @@ def confirm_candidates(model: nn.Module, coords: list[Coord], ids: torch.Tensor,
                 for m in g:
                     out[m]["reason"] += f"; its group of channel {r} ({len(g)}) zeroed: x{gr:.3g} < {factor:g}"
                 continue
-            kept = list(g)  # backward elimination: drop the least needed member while the rest still passes
+            kept = list(g)  # backward elimination, least needed first, while the rest still passes
             while True:
                 run([frozenset(kept) - {m} for m in kept], lambda s: f"channel {r}: set of {len(s)}")
                 loo = {m: ratio(set(kept) - {m}) for m in kept}
-                least = max(kept, key=lambda m: loo[m])
                 rnd = {"set": [list(c) for c in kept], "ppl_ratio": ratio(kept),
-                       "leave_one_out": [{"without": list(m), "ppl_ratio": loo[m]} for m in kept], "removed": None}
+                       "leave_one_out": [{"without": list(m), "ppl_ratio": loo[m]} for m in kept], "removed": []}
                 rec["elimination"].append(rnd)
-                if loo[least] < factor:  # every member is needed: without any one the set falls below
+                for m in sorted((m for m in kept if loo[m] >= factor), key=lambda m: -loo[m]):
+                    rest = set(kept) - {m}
+                    run([frozenset(rest)], lambda s: f"channel {r}: set of {len(s)}")  # one pass per removal
+                    if len(kept) == 1 or ratio(rest) < factor:
+                        continue
+                    rnd["removed"].append(list(m))
+                    out[m]["loo_ratio"] = ratio(rest)
+                    out[m]["status"] = "not needed in group"
+                    out[m]["reason"] = (f"group of channel {r} ({len(g)}) zeroed: x{gr:.3g} >= {factor:g}; a set of "
+                                        f"{len(rest)} without it still reaches x{ratio(rest):.3g}; alone "
+                                        f"x{out[m]['ppl_ratio']:.3g}")
+                    log.info("channel %d: %s not needed (the other %d reach x%.3g)", r, _fmt(m), len(rest),
+                             ratio(rest))
+                    kept = sorted(rest)
+                if not rnd["removed"]:  # every member is needed: without any one the set falls below the factor
                     for m in kept:
                         out[m]["loo_ratio"] = loo[m]
                     break
-                rnd["removed"] = list(least)
-                log.info("channel %d: %s not needed (the other %d reach x%.3g)", r, _fmt(least), len(kept) - 1,
-                         loo[least])
-                out[least]["loo_ratio"] = loo[least]
-                out[least]["status"] = "not needed in group"
-                out[least]["reason"] = (f"group of channel {r} ({len(g)}) zeroed: x{gr:.3g} >= {factor:g}; a set of "
-                                        f"{len(kept) - 1} without it still reaches x{loo[least]:.3g}; alone "
-                                        f"x{out[least]['ppl_ratio']:.3g}")
-                kept.remove(least)
             rec["confirmed"] = [list(c) for c in kept]
             for m in kept:
                 out[m]["status"] = "confirmed in group"
