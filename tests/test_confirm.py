@@ -76,6 +76,9 @@ def test_joint_confirms_weights_that_matter_only_as_a_set():
     assert pc[(2, 9, 4)]["status"] == "below factor" and pc[(2, 9, 4)]["group_ratio"] is None
     (g,) = res["groups"]
     assert g["channel"] == 5 and g["passed"] and sorted(map(tuple, g["confirmed"])) == [(1, 5, 17), (1, 5, 30)]
+    # backward elimination: round 1 drops the weak weight (the pair still reaches the factor), round 2 stops
+    assert [r["removed"] for r in g["elimination"]] == [[[1, 5, 3]], []]
+    assert all(x["ppl_ratio"] < 2 for x in g["elimination"][-1]["leave_one_out"])
     # every ratio is backed by a recorded ablation with its per-window NLL
     abl = {tuple(map(tuple, a["zeroed"])): a for a in res["ablations"]}
     assert abl[((1, 5, 17), (1, 5, 30))]["ppl_ratio"] >= 2 and len(abl[()]["window_nll"]) == 2

@@ -6,11 +6,11 @@ Rule, mode ``joint`` (the default):
 2. the candidates that fail alone and write the same residual channel (the same ``row``, in any layer) form a
    group, zeroed together. Those confirmed alone are left out of it: a dominant weight would make the group pass
    and hide whether the others matter (ablating it already breaks the model);
-3. a group of two or more that reaches ``factor`` is resolved by leave-one-out: a member is *needed* when putting
-   it back into the zeroed group divides perplexity by ``factor`` or more (ratio(G) / ratio(G without it) >=
-   factor, the single rule applied inside the group); the needed members are *confirmed in group* when zeroing
-   them together still reaches ``factor``, otherwise (or when no member is needed on its own) the whole group is,
-   as its members act only together. The others are *not needed in group*.
+3. a group of two or more that reaches ``factor`` is reduced by backward elimination with leave-one-out: each round
+   puts every member back in turn (the set less that member zeroed), then drops, least needed first, each member
+   whose removal leaves a set that still reaches ``factor`` (one pass per removal); rounds repeat until none can go.
+   The set left is *confirmed in group*: each of its members is needed (without any one it falls below
+   ``factor``). The dropped members are *not needed in group*.
 
 Mode ``single`` is step 1 only (the project's earlier rule). A candidate confirmed alone is confirmed in both
 modes, so ``joint`` only adds weights that matter as a set. Not covered: a weight that matters only together with
@@ -150,7 +150,7 @@ def confirm_candidates(model: nn.Module, coords: list[Coord], ids: torch.Tensor,
             cache[todo[i]] = res
             base = cache.get(frozenset())
             what = label(todo[i])
-            if base is None:
+            if not todo[i]:
                 log.info("confirmation: %s: ppl %.4g", what, res["ppl"])
             else:
                 log.info("confirmation %d/%d: %s zeroed: ppl %.4g (x%.3g)", i + 1, len(todo), what, res["ppl"],
@@ -179,15 +179,12 @@ def confirm_candidates(model: nn.Module, coords: list[Coord], ids: torch.Tensor,
     if mode == "joint":
         groups = channel_groups([c for c in coords if out[c]["status"] == "below factor"])
         run([frozenset(g) for g in groups.values()], lambda s: f"group of channel {next(iter(s))[1]} ({len(s)})")
-        passing = {r: g for r, g in groups.items() if ratio(g) >= factor}
-        run([frozenset(g) - {m} for g in passing.values() for m in g],
-            lambda s: f"group of channel {next(iter(s))[1]} less one ({len(s)})")
         for r, g in groups.items():
             gr = ratio(g)
             rec = {"channel": r, "members": [list(c) for c in g], "ppl_ratio": gr, "passed": gr >= factor,
                    "left_out_confirmed_alone": [list(c) for c in coords
                                                 if c[1] == r and out[c]["status"] == "confirmed alone"],
-                   "leave_one_out": [], "needed": [], "confirmed": []}
+                   "elimination": [], "confirmed": []}
             groups_rec.append(rec)
             for m in g:
                 out[m]["group_ratio"] = gr
@@ -195,30 +192,37 @@ def confirm_candidates(model: nn.Module, coords: list[Coord], ids: torch.Tensor,
                 for m in g:
                     out[m]["reason"] += f"; its group of channel {r} ({len(g)}) zeroed: x{gr:.3g} < {factor:g}"
                 continue
-            needed = []
-            for m in g:
-                loo = ratio(set(g) - {m})
-                out[m]["loo_ratio"] = loo
-                rec["leave_one_out"].append({"without": list(m), "ppl_ratio": loo})
-                if gr / loo >= factor:
-                    needed.append(m)
-            if needed and len(needed) < len(g):
-                run([frozenset(needed)], lambda s: f"needed members of channel {r} ({len(s)})")
-            if not needed or ratio(needed) < factor:
-                chosen, why = g, "members act only together"
-            else:
-                chosen, why = needed, "needed"
-            rec["needed"] = [list(c) for c in needed]
-            rec["confirmed"] = [list(c) for c in chosen]
-            for m in g:
-                msg = (f"group of channel {r} ({len(g)}) zeroed: x{gr:.3g} >= {factor:g}; "
-                       f"without it x{out[m]['loo_ratio']:.3g}")
-                if m in chosen:
-                    out[m]["status"] = "confirmed in group"
-                    out[m]["reason"] = f"{msg} ({why}); alone x{out[m]['ppl_ratio']:.3g}"
-                else:
+            kept = list(g)  # backward elimination, least needed first, while the rest still passes
+            while True:
+                run([frozenset(kept) - {m} for m in kept], lambda s: f"channel {r}: set of {len(s)}")
+                loo = {m: ratio(set(kept) - {m}) for m in kept}
+                rnd = {"set": [list(c) for c in kept], "ppl_ratio": ratio(kept),
+                       "leave_one_out": [{"without": list(m), "ppl_ratio": loo[m]} for m in kept], "removed": []}
+                rec["elimination"].append(rnd)
+                for m in sorted((m for m in kept if loo[m] >= factor), key=lambda m: -loo[m]):
+                    rest = set(kept) - {m}
+                    run([frozenset(rest)], lambda s: f"channel {r}: set of {len(s)}")  # one pass per removal
+                    if len(kept) == 1 or ratio(rest) < factor:
+                        continue
+                    rnd["removed"].append(list(m))
+                    out[m]["loo_ratio"] = ratio(rest)
                     out[m]["status"] = "not needed in group"
-                    out[m]["reason"] = f"{msg}, not needed (put back, it divides ppl by less than {factor:g})"
+                    out[m]["reason"] = (f"group of channel {r} ({len(g)}) zeroed: x{gr:.3g} >= {factor:g}; a set of "
+                                        f"{len(rest)} without it still reaches x{ratio(rest):.3g}; alone "
+                                        f"x{out[m]['ppl_ratio']:.3g}")
+                    log.info("channel %d: %s not needed (the other %d reach x%.3g)", r, _fmt(m), len(rest),
+                             ratio(rest))
+                    kept = sorted(rest)
+                if not rnd["removed"]:  # every member is needed: without any one the set falls below the factor
+                    for m in kept:
+                        out[m]["loo_ratio"] = loo[m]
+                    break
+            rec["confirmed"] = [list(c) for c in kept]
+            for m in kept:
+                out[m]["status"] = "confirmed in group"
+                out[m]["reason"] = (f"group of channel {r} ({len(g)}) zeroed: x{gr:.3g} >= {factor:g}; needed in "
+                                    f"the set of {len(kept)} (x{ratio(kept):.3g}): without it x{loo[m]:.3g} < "
+                                    f"{factor:g}; alone x{out[m]['ppl_ratio']:.3g}")
     for c in coords:
         log.info("%s: %s (%s)", _fmt(c), out[c]["status"], out[c]["reason"])
     return {"base_ppl": base, "per_candidate": out, "groups": groups_rec,
