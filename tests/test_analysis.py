@@ -1,9 +1,10 @@
 import pytest
 import torch
 
-from superweight.analysis import lambada_prompts, propagation, stopword_mass, stopword_table, token_text
+from superweight.analysis import (lambada_prompts, mean_next_token_probs, propagation, stopword_mass, stopword_table,
+                                  token_text)
 from superweight.intervene import scale_weights, zero_weights
-from tiny import ToyTokenizer, plant, tiny_model
+from tiny import BIG_V, ToyTokenizer, plant, tiny_big_vocab, tiny_model
 
 SW = (1, 5, 17)
 
@@ -74,3 +75,21 @@ def test_propagation_of_planted_spike():
     assert by["other outliers removed"][3]["max_abs"] > 20 * by["all removed"][3]["max_abs"]
     for n, p in model.named_parameters():  # everything restored
         assert torch.equal(p, before[n]), n
+
+
+def test_mean_next_token_probs_equal_full_softmax_and_make_no_all_positions_logits():
+    from test_perplexity import _Allocations
+
+    model = tiny_big_vocab()
+    tok, prompts = ToyTokenizer(), ["Summer is hot. Winter is", "The capital of France is", "a"]
+    with torch.no_grad():
+        want = sum(torch.softmax(model(tok(p, return_tensors="pt")["input_ids"]).logits[0, -1].double(), -1)
+                   for p in prompts) / len(prompts)
+    with _Allocations() as a:
+        got = mean_next_token_probs(model, tok, prompts)
+    assert got.shape == (BIG_V,) and got.dtype == torch.float64
+    torch.testing.assert_close(got, want, atol=1e-12, rtol=1e-5)
+    assert float(got.sum()) == pytest.approx(1.0)
+    # the longest prompt's logits at every position would be 24 x 262,144 floats; one position's are the largest
+    largest, op = max(a.sizes)
+    assert largest <= BIG_V * 8, (largest, op)  # one float64 distribution

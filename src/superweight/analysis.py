@@ -11,6 +11,7 @@ from tqdm.auto import tqdm
 
 from .detect import residual_maxima
 from .intervene import prune_nonsw, undo_prune, zeroed
+from .logprobs import head_inputs, head_logits
 
 log = logging.getLogger(__name__)
 
@@ -34,13 +35,20 @@ def lambada_prompts(texts: list[str]) -> list[str]:
 
 
 @torch.no_grad()
+def last_logits(model: nn.Module, ids: torch.Tensor) -> torch.Tensor:
+    """float32 next-token logits after the last position of the one sequence ``ids`` (1, positions): the LM head
+    runs on that position only, so no (positions, vocabulary) tensor is made."""
+    return head_logits(model, head_inputs(model, ids)[0, -1])
+
+
+@torch.no_grad()
 def mean_next_token_probs(model: nn.Module, tok, prompts: list[str], desc: str = "prompts") -> torch.Tensor:
     """Next-token distribution after each prompt, averaged over prompts (float64, vocabulary-sized)."""
     device = next(model.parameters()).device
     total = None
     for p in tqdm(prompts, desc=desc, mininterval=5):
         ids = tok(p, return_tensors="pt")["input_ids"].to(device)
-        probs = torch.softmax(model(ids).logits[0, -1].double(), -1)
+        probs = torch.softmax(last_logits(model, ids).double(), -1)
         total = probs if total is None else total + probs
     return (total / len(prompts)).cpu()
 
@@ -75,7 +83,7 @@ def stopword_table(tok, p_orig: torch.Tensor, p_pruned: torch.Tensor, top_k: int
 @torch.no_grad()
 def top_next_tokens(model: nn.Module, tok, prompt: str, k: int = 5) -> list[tuple[str, float]]:
     ids = tok(prompt, return_tensors="pt")["input_ids"].to(next(model.parameters()).device)
-    probs = torch.softmax(model(ids).logits[0, -1].float(), -1)
+    probs = torch.softmax(last_logits(model, ids), -1)
     vals, idx = torch.topk(probs, k)
     return [(tok.decode([int(i)]), float(v)) for v, i in zip(vals, idx)]
 
