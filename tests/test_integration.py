@@ -220,3 +220,36 @@ def test_quantization_sweeps(ran):
     amp = json.loads((d / "wquant/int4/sw_aware/block1048576/amplified_x1.5/scores.json").read_text())
     ch = amp["intervention"]["amplified"][0]
     assert ch["after"] == pytest.approx(1.5 * ch["before"], rel=1e-3)
+
+
+def test_memory_requests_cover_the_measured_peaks(ran):
+    """Each model job's mem_mb estimate (superweight.resources) against the max_rss its benchmark file measured:
+    at least the peak, and at most 2.5 x the peak (the stated margin: the estimate assumes the longest zero-shot
+    request and a fresh process's allocations; a job killed for memory is worse than a generous request)."""
+    import yaml
+
+    from superweight import resources as R
+    from superweight.config import validate
+
+    def update(a, b):
+        for k, v in b.items():
+            a[k] = update(a.get(k, {}), v) if isinstance(v, dict) and isinstance(a.get(k), dict) else v
+        return a
+
+    cfg = update(yaml.safe_load((ran / "config/config.yaml").read_text()), yaml.safe_load(FAST))
+    cfg = validate(cfg, ran / "workflow/schemas/config.schema.yaml", check_files=False)
+    facts = R.facts_from_dir(ran / "results/smollm2-135m/model")
+    assert facts.vocab == 49152 and facts.params == 134_515_008
+    rules = {"prepare_model": "prepare_model", "detect": "detect", "stopwords": "stopwords", "tune_z": "tune_z",
+             "propagation": "propagation", "score_scaled": "score_scaled", "score_wquant": "score_wquant",
+             "score_aquant": "score_aquant", "score": "score"}
+    checked = []
+    for tsv in sorted((ran / "results/smollm2-135m/benchmarks").glob("*.tsv")):
+        rule = next((r for prefix, r in rules.items() if tsv.stem.startswith(prefix)), None)
+        if rule is None:  # e.g. tokenize_corpus: no resources requested
+            continue
+        measured_mb = float(tsv.read_text().splitlines()[1].split("\t")[2]) * 2**20 / 1e6  # max_rss is in MiB
+        est = R.mem_mb(rule, facts, cfg)
+        assert measured_mb <= est <= 2.5 * measured_mb, (tsv.name, measured_mb, est)
+        checked.append(rule)
+    assert {"prepare_model", "detect", "score", "stopwords"} <= set(checked), checked
