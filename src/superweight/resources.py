@@ -219,8 +219,9 @@ def chunked_logits_bytes(f: ModelFacts, rows: int) -> float:
 
 
 def full_logits_bytes(f: ModelFacts, batch: int, seqlen: int) -> float:
-    """lm-eval's `hf` backend: float32 logits of the whole batch, their log-softmax, and the per-request copies."""
-    return 3 * batch * seqlen * f.vocab * 4
+    """lm-eval's `hf` backend: float32 logits of the whole (padded) batch and their log-softmax, both alive at once.
+    (The Gemma-3 270M job of issue 15, 11.7 GB at batch 8, fits 2 x 8 x ~600 tokens x 262,144 x 4 bytes.)"""
+    return 2 * batch * seqlen * f.vocab * 4
 
 
 def perplexity_bytes(f: ModelFacts, batch: int, seqlen: int, dtype: str = "float32") -> float:
