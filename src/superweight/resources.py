@@ -25,8 +25,8 @@ PREPARE_COPIES = 1.5  # GGUF (memory-mapped) -> dequantized float32 model -> saf
 EVAL_TOKENS = 512  # longest zero-shot request assumed (context + continuation, in tokens; sciq passages reach it)
 PROMPT_TOKENS = 256  # a detection / stopword / case-study prompt, at most
 HEADROOM = 1.25  # the request over the estimated peak (allocator slack, page cache of data files)
-FLOPS_PER_S = 10e9  # sustained CPU rate of a 2-thread job (forward FLOPs = 2 x params per token; measured ~20e9
-#                    for SmolLM2's detect job on an idle 2-core machine); a GPU: x20
+FLOPS_PER_S = 20e9  # a 2-thread CPU job's rate (forward FLOPs = 2 x params per token): the 20e9 per CPU-second
+#                    measured for the default model's detect and score jobs (benchmarks/memory_default_run); GPU: x20
 RUNTIME_FLOOR_MIN = 10
 
 # lm-eval's evaluation split sizes (documents), choices per document and typical tokens per request, for run time
