@@ -57,10 +57,6 @@ def prepare_cfg(wildcards):
     return cfg
 
 
-def params_b(wildcards):
-    return float(config["models"][wildcards.model].get("params_b", 1.0))
-
-
 _FACTS = {}
 
 
