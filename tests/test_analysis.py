@@ -1,9 +1,10 @@
 import pytest
 import torch
 
-from superweight.analysis import lambada_prompts, propagation, stopword_mass, stopword_table, token_text
+from superweight.analysis import (lambada_prompts, mean_next_token_probs, propagation, stopword_mass, stopword_table,
+                                  token_text)
 from superweight.intervene import scale_weights, zero_weights
-from tiny import ToyTokenizer, plant, tiny_model
+from tiny import BIG_V, ToyTokenizer, plant, tiny_big_vocab, tiny_model
 
 SW = (1, 5, 17)
 
@@ -78,18 +79,26 @@ def test_propagation_of_planted_spike():
 
 
 class _FixedNextToken(torch.nn.Module):
-    """A stand-in LM whose next-token logits depend on the prompt's length only (known per-prompt values)."""
+    """A stand-in LM whose next-token logits depend on the prompt's length only (known per-prompt values); its
+    "LM head" is the identity on a hidden state that already holds those logits."""
 
     def __init__(self, logits_by_len):
-        super().__init__()
-        self.w = torch.nn.Parameter(torch.zeros(1))
-        self.table = logits_by_len
-
-    def forward(self, ids):
         from types import SimpleNamespace
 
-        row = torch.tensor(self.table[ids.shape[1]], dtype=torch.float64)
-        return SimpleNamespace(logits=row.expand(1, ids.shape[1], -1))
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros(1))
+        self.head = torch.nn.Identity()
+        self.table = logits_by_len
+        self.config = SimpleNamespace()
+
+    def get_output_embeddings(self):
+        return self.head
+
+    def forward(self, input_ids, attention_mask=None, use_cache=False):
+        from types import SimpleNamespace
+
+        row = torch.tensor(self.table[input_ids.shape[1]], dtype=torch.float32)
+        return SimpleNamespace(logits=self.head(row.expand(1, input_ids.shape[1], -1)))
 
 
 class _Tok(WordTokenizer):
@@ -108,12 +117,30 @@ def test_per_prompt_stopword_values_behind_the_means():
     assert set(track) == {"stopword_mass", "the:0", ".:1", ",:2"}
     per = {}
     mean = mean_next_token_probs(model, tok, ["a", "a b"], "t", track, per)
-    assert mean.tolist() == pytest.approx(((p1 + p2) / 2).tolist(), abs=1e-9)
+    assert mean.tolist() == pytest.approx(((p1 + p2) / 2).tolist(), abs=1e-6)  # float32 logits
     # stopwords: the . , of and -> 0.5+0.1+0.1+0.1+0.05 = 0.85 and 0.1+0.1+0.3+0.1+0.1 = 0.7
-    assert per["stopword_mass"] == pytest.approx([0.85, 0.7], abs=1e-9)
-    assert per[",:2"] == pytest.approx([0.1, 0.3], abs=1e-9)
+    assert per["stopword_mass"] == pytest.approx([0.85, 0.7], abs=1e-6)
+    assert per[",:2"] == pytest.approx([0.1, 0.3], abs=1e-6)
     assert sum(per["stopword_mass"]) / 2 == pytest.approx(stopword_mass(mean, track["stopword_mass"]))
     _, summary = stopword_table(tok, mean, mean, top_k=3)
     pp = per_prompt_summary(summary, per, per)
-    assert pp["the"]["token_id"] == 0 and pp["the"]["original"] == pytest.approx([0.5, 0.1], abs=1e-9)
+    assert pp["the"]["token_id"] == 0 and pp["the"]["original"] == pytest.approx([0.5, 0.1], abs=1e-6)
     assert pp["stopword_mass"]["no_super_weight"] == per["stopword_mass"]
+
+
+def test_mean_next_token_probs_equal_full_softmax_and_make_no_all_positions_logits():
+    from test_perplexity import _Allocations
+
+    model = tiny_big_vocab()
+    tok, prompts = ToyTokenizer(), ["Summer is hot. Winter is", "The capital of France is", "a"]
+    with torch.no_grad():
+        want = sum(torch.softmax(model(tok(p, return_tensors="pt")["input_ids"]).logits[0, -1].double(), -1)
+                   for p in prompts) / len(prompts)
+    with _Allocations() as a:
+        got = mean_next_token_probs(model, tok, prompts)
+    assert got.shape == (BIG_V,) and got.dtype == torch.float64
+    torch.testing.assert_close(got, want, atol=1e-12, rtol=1e-5)
+    assert float(got.sum()) == pytest.approx(1.0)
+    # the longest prompt's logits at every position would be 24 x 262,144 floats; one position's are the largest
+    largest, op = max(a.sizes)
+    assert largest <= BIG_V * 8, (largest, op)  # one float64 distribution

@@ -286,3 +286,38 @@ def test_claims_and_every_accuracy_cell_has_n_and_uncertainty(ran):
         if cols and df[cols].notna().any().any():
             assert "±" in shown and ("docs" in shown or "(n=" in shown), f.name
     assert seen > 0
+
+
+def test_memory_requests_cover_the_measured_peaks(ran):
+    """Each model job's mem_mb estimate (superweight.resources) against the max_rss its benchmark file measured:
+    at least the peak, and at most 3 x the peak (the stated margin: the estimate assumes 512-token zero-shot requests
+    in batches of 8 through lm-eval's `hf` backend, longer than most of the FAST run's; a job killed for memory is
+    worse than a generous request). Measured once at limit 5 (benchmarks/memory_default_run/): prepare_model 968 MB
+    (estimate 1665), detect 1252 MB (1878), score 1464 MB (4032)."""
+    import yaml
+
+    from superweight import resources as R
+    from superweight.config import validate
+
+    def update(a, b):
+        for k, v in b.items():
+            a[k] = update(a.get(k, {}), v) if isinstance(v, dict) and isinstance(a.get(k), dict) else v
+        return a
+
+    cfg = update(yaml.safe_load((ran / "config/config.yaml").read_text()), yaml.safe_load(FAST))
+    cfg = validate(cfg, ran / "workflow/schemas/config.schema.yaml", check_files=False)
+    facts = R.facts_from_dir(ran / "results/smollm2-135m/model")
+    assert facts.vocab == 49152 and facts.params == 134_515_008
+    rules = {"prepare_model": "prepare_model", "detect": "detect", "stopwords": "stopwords", "tune_z": "tune_z",
+             "propagation": "propagation", "score_scaled": "score_scaled", "score_wquant": "score_wquant",
+             "score_aquant": "score_aquant", "score": "score"}
+    checked = []
+    for tsv in sorted((ran / "results/smollm2-135m/benchmarks").glob("*.tsv")):
+        rule = next((r for prefix, r in rules.items() if tsv.stem.startswith(prefix)), None)
+        if rule is None:  # e.g. tokenize_corpus: no resources requested
+            continue
+        measured_mb = float(tsv.read_text().splitlines()[1].split("\t")[2]) * 2**20 / 1e6  # max_rss is in MiB
+        est = R.mem_mb(rule, facts, cfg)
+        assert measured_mb <= est <= 3 * measured_mb, (tsv.name, measured_mb, est)
+        checked.append(rule)
+    assert {"prepare_model", "detect", "score", "stopwords"} <= set(checked), checked

@@ -83,3 +83,17 @@ class ToyTokenizer:
         if return_tensors == "pt":
             return {"input_ids": torch.tensor([ids])}
         return {"input_ids": ids}
+
+
+BIG_V = 262144  # Gemma-3's vocabulary: the case where full-vocabulary logits dominate memory
+
+
+def tiny_big_vocab(hidden: int = H, layers: int = 2, seed: int = 0):
+    """A tiny Llama with a 262,144-token vocabulary and tied embeddings (as Gemma-3 270M): its weights are mostly
+    the embedding, and a forward's full logits would dwarf them."""
+    torch.manual_seed(seed)
+    cfg = tf.LlamaConfig(hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=layers,
+                         num_attention_heads=4, num_key_value_heads=4, vocab_size=BIG_V, max_position_embeddings=2048,
+                         tie_word_embeddings=True)
+    cfg._attn_implementation = "eager"
+    return tf.AutoModelForCausalLM.from_config(cfg).eval()

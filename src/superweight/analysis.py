@@ -12,6 +12,7 @@ from tqdm.auto import tqdm
 
 from .adapters import get_adapter
 from .intervene import prune_all_weights_per_tensor, prune_nonsw, undo_prune, zeroed
+from .logprobs import head_inputs, head_logits
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,13 @@ def lambada_prompts(texts: list[str]) -> list[str]:
 
 
 @torch.no_grad()
+def last_logits(model: nn.Module, ids: torch.Tensor) -> torch.Tensor:
+    """float32 next-token logits after the last position of the one sequence ``ids`` (1, positions): the LM head
+    runs on that position only, so no (positions, vocabulary) tensor is made."""
+    return head_logits(model, head_inputs(model, ids)[0, -1])
+
+
+@torch.no_grad()
 def mean_next_token_probs(model: nn.Module, tok, prompts: list[str], desc: str = "prompts",
                           track: dict[str, torch.Tensor] | None = None,
                           per_prompt: dict[str, list[float]] | None = None) -> torch.Tensor:
@@ -45,7 +53,7 @@ def mean_next_token_probs(model: nn.Module, tok, prompts: list[str], desc: str =
     total = None
     for p in tqdm(prompts, desc=desc, mininterval=5):
         ids = tok(p, return_tensors="pt")["input_ids"].to(device)
-        probs = torch.softmax(model(ids).logits[0, -1].double(), -1)
+        probs = torch.softmax(last_logits(model, ids).double(), -1)
         total = probs if total is None else total + probs
         if track:
             pc = probs.cpu()
@@ -109,7 +117,7 @@ def stopword_table(tok, p_orig: torch.Tensor, p_pruned: torch.Tensor, top_k: int
 @torch.no_grad()
 def top_next_tokens(model: nn.Module, tok, prompt: str, k: int = 5) -> list[tuple[str, float]]:
     ids = tok(prompt, return_tensors="pt")["input_ids"].to(next(model.parameters()).device)
-    probs = torch.softmax(model(ids).logits[0, -1].float(), -1)
+    probs = torch.softmax(last_logits(model, ids), -1)
     vals, idx = torch.topk(probs, k)
     return [(tok.decode([int(i)]), float(v)) for v, i in zip(vals, idx)]
 

@@ -1,4 +1,7 @@
-"""Perplexity, GPTQ protocol: the whole corpus tokenized once, non-overlapping windows, exp(mean token NLL)."""
+"""Perplexity, GPTQ protocol: the whole corpus tokenized once, non-overlapping windows, exp(mean token NLL).
+
+Each token's NLL comes from the chunked next-token log-probabilities (logprobs.py): peak memory is one chunk of
+positions x vocabulary, never the whole batch's float32 logits and their log-softmax."""
 from __future__ import annotations
 
 import math
@@ -6,6 +9,8 @@ import math
 import torch
 from torch import nn
 from tqdm.auto import tqdm
+
+from .logprobs import next_token_logprobs
 
 
 def tokenize(tok, text: str) -> torch.Tensor:
@@ -30,8 +35,9 @@ def windows(n_tokens: int, seqlen: int, max_windows: int | None = None, drop_las
 
 @torch.no_grad()
 def perplexity(model: nn.Module, ids: torch.Tensor, seqlen: int, max_windows: int | None = None,
-               batch_size: int = 1, progress: bool = True, desc: str = "perplexity") -> dict:
-    """exp(mean NLL) over all predicted tokens of the windows. Non-finite logits count as infinite NLL."""
+               batch_size: int = 1, progress: bool = True, desc: str = "perplexity", chunk: int | None = None) -> dict:
+    """exp(mean NLL) over all predicted tokens of the windows. Non-finite logits count as infinite NLL.
+    ``chunk``: positions whose logits exist at once (default: 64 MB of float32 logits, logprobs.rows_per_chunk)."""
     device = next(model.parameters()).device
     spans = windows(len(ids), seqlen, max_windows)
     nll_sum, n_tok, nonfinite = 0.0, 0, 0
@@ -39,9 +45,7 @@ def perplexity(model: nn.Module, ids: torch.Tensor, seqlen: int, max_windows: in
     batches = [spans[i:i + batch_size] for i in range(0, len(spans), batch_size)]
     for batch in tqdm(batches, desc=desc, disable=not progress, mininterval=5):
         x = torch.stack([ids[s:e] for s, e in batch]).to(device)
-        logits = model(x).logits.float()
-        logp = torch.log_softmax(logits[:, :-1], dim=-1)
-        tok_nll = -logp.gather(-1, x[:, 1:, None]).squeeze(-1)
+        tok_nll = -next_token_logprobs(model, x, chunk)
         bad = ~torch.isfinite(tok_nll)
         nonfinite += int(bad.sum())
         nll_sum += float(tok_nll[~bad].double().sum()) + (math.inf if bad.any() else 0.0)

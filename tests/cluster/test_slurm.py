@@ -40,6 +40,38 @@ def _jobcomp():
     return jobs
 
 
+def _config(wf):
+    """The run's config: config/config.yaml updated by config/fast.yaml (as Snakemake merges them), defaults filled."""
+    import yaml
+
+    from superweight.config import validate
+
+    def update(a, b):
+        for k, v in b.items():
+            a[k] = update(a.get(k, {}), v) if isinstance(v, dict) and isinstance(a.get(k), dict) else v
+        return a
+
+    cfg = update(yaml.safe_load((wf / "config/config.yaml").read_text()), yaml.safe_load(FAST))
+    return validate(cfg, wf / "workflow/schemas/config.schema.yaml", check_files=False)
+
+
+def _tres_mem_mb(tres):
+    """mem of a job's TRES string in MB (SLURM writes whole multiples of 1024 M as G)."""
+    value, unit = re.search(r"mem=([0-9.]+)([MGT])", tres).groups()
+    return round(float(value) * {"M": 1, "G": 1024, "T": 1024**2}[unit])
+
+
+def _requested(wf, rule):
+    """(mem_mb, runtime minutes) the workflow asks for a job of ``rule`` on the default model."""
+    from superweight import resources as R
+
+    if rule == "tokenize_corpus":  # no resources: in the rule: the SLURM profile's default-resources
+        return 4000, 30
+    facts = R.facts_from_dir(wf / "results/smollm2-135m/model")  # the same facts as the GGUF's header
+    cfg = _config(wf)
+    return R.mem_mb(rule, facts, cfg), R.runtime_min(rule, facts, cfg)
+
+
 def test_jobs_went_through_sbatch_with_their_resources(slurm_run):
     wf, out = slurm_run
     submitted = re.findall(r"Job \d+ has been submitted with SLURM jobid (\d+) \(log: (\S+)\)", out)
@@ -52,10 +84,12 @@ def test_jobs_went_through_sbatch_with_their_resources(slurm_run):
         j = jobs[jobid]  # the SLURM job history (jobcomp/filetxt)
         assert j["JobState"] == "COMPLETED", j
         assert j["WorkDir"] == str(wf)
-        # what the profile sent: mem_mb and runtime sized from params_b (0.135 -> floors 4000 MB, 30 min),
+        # what the profile sent: mem_mb and runtime estimated for the rule from the model's size facts and the
+        # run's config (superweight.resources); rules without estimates get the profile's default-resources;
         # cpus-per-task from the rule's threads (2 for model jobs, 1 for tokenizing)
-        assert "mem=4000M" in j["Tres"], j
-        assert j["TimeLimit"] == "30", j
+        mem, minutes = _requested(wf, rule)
+        assert _tres_mem_mb(j["Tres"]) == mem, (rule, mem, j)
+        assert j["TimeLimit"] == str(minutes), (rule, minutes, j)
         assert j["ProcCnt"] == ("1" if rule == "tokenize_corpus" else "2"), (rule, j)
         assert Path(log).is_file() and Path(log).stat().st_size > 0
     print(f"{len(submitted)} SLURM jobs: " + ", ".join(f"{i} ({jobs[i]['Tres']}, {jobs[i]['TimeLimit']} min)"

@@ -58,17 +58,36 @@ def prepare_cfg(wildcards):
     return cfg
 
 
-def params_b(wildcards):
-    return float(config["models"][wildcards.model].get("params_b", 1.0))
+_FACTS = {}
 
 
-def mem_mb(wildcards, attempt=1):
-    """Model weights in fp32 + activations, doubled on retry; at least 4 GB."""
-    return int(max(4000, params_b(wildcards) * 1000 * 6 * attempt))
+def model_facts(model):
+    """The model's size facts (superweight.resources, no torch): from its prepared directory, else its source's
+    metadata (config.json, GGUF header), else `params_b`. Read once per model."""
+    from superweight.resources import model_facts as read_facts
+
+    if model not in _FACTS:
+        from types import SimpleNamespace
+
+        src = {**config["models"][model], **prepare_cfg(SimpleNamespace(model=model))}
+        _FACTS[model] = read_facts(src, f"results/{model}/model")
+    return _FACTS[model]
 
 
-def runtime_min(wildcards, attempt=1):
-    return int(max(30, params_b(wildcards) * 60) * attempt)
+def mem_mb(wildcards, attempt=1, rulename=None):
+    """Estimated peak memory of this rule's job for this model (weights, one batch's activations, the LM head's
+    logits as the job computes them), with headroom; doubled on retry. See superweight/resources.py."""
+    from superweight.resources import mem_mb as estimate
+
+    dtype = config["models"][wildcards.model].get("dtype", "float32")
+    return estimate(rulename, model_facts(wildcards.model), config, dtype, bool(gpus(wildcards)), attempt)
+
+
+def runtime_min(wildcards, attempt=1, rulename=None):
+    """Estimated minutes of this rule's job (its forward tokens x the model's FLOPs per token), doubled on retry."""
+    from superweight.resources import runtime_min as estimate
+
+    return estimate(rulename, model_facts(wildcards.model), config, bool(gpus(wildcards)), attempt)
 
 
 def gpus(wildcards):

@@ -1,0 +1,114 @@
+"""Resource estimates: model facts read without torch, and memory estimates against measured peaks."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from superweight import resources as R
+from superweight.logprobs import CHUNK_BYTES
+from tiny import BIG_V, tiny_big_vocab, tiny_model
+
+SRC = str(Path(__file__).resolve().parents[1] / "src")
+
+
+def test_estimates_import_no_torch():
+    code = "import sys, superweight.resources; print(sorted({'torch', 'transformers'} & set(sys.modules)))"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={"PYTHONPATH": SRC})
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]"
+    assert R.CHUNK_BYTES == CHUNK_BYTES  # the estimate's chunk is the engine's
+
+
+@pytest.mark.parametrize("family", ["llama", "gpt2"])
+def test_facts_from_a_saved_model(tmp_path, family):
+    model = tiny_model(family)
+    model.save_pretrained(tmp_path)
+    f = R.facts_from_dir(tmp_path)
+    assert f.params == sum(p.numel() for p in model.parameters())  # exact, from the safetensors headers
+    assert (f.vocab, f.hidden, f.layers, f.heads) == (128, 32, 4, 4)
+    assert f.intermediate == 64
+
+
+def test_facts_from_a_gguf_header(tmp_path):
+    import gguf
+    import numpy as np
+
+    path = tmp_path / "m.gguf"
+    w = gguf.GGUFWriter(str(path), "llama")
+    for k, v in {"block_count": 2, "embedding_length": 16, "feed_forward_length": 48, "attention.head_count": 4}.items():
+        w.add_uint32(f"llama.{k}", v)
+    w.add_token_list([f"t{i}" for i in range(100)])  # no llama.vocab_size: the token list's length is used
+    w.add_tensor("token_embd.weight", np.zeros((100, 16), np.float32))
+    w.add_tensor("blk.0.ffn_down.weight", np.zeros((16, 48), np.float32))
+    w.write_header_to_file(), w.write_kv_data_to_file(), w.write_tensors_to_file(), w.close()
+    f = R.model_facts({"source": "gguf", "id": str(path)})
+    assert (f.params, f.vocab, f.hidden, f.intermediate, f.layers, f.heads) == (100 * 16 + 16 * 48, 100, 16, 48, 2, 4)
+
+
+def test_prepared_directory_wins_and_params_b_is_the_last_resort(tmp_path):
+    tiny_model("llama").save_pretrained(tmp_path / "model")
+    f = R.model_facts({"source": "hub", "id": "nobody/nothing", "params_b": 7}, tmp_path / "model")
+    assert f.vocab == 128
+    g = R.model_facts({"source": "hub", "id": "nobody/nothing", "params_b": 7}, tmp_path / "missing")
+    assert g.params == 7_000_000_000 and g.vocab == 262_144  # the logits are not underestimated
+
+
+def _cfg(seqlen=512, batch=1, eval_batch=8, backend="hf"):
+    return {"perplexity": {"seqlen": seqlen, "batch_size": batch}, "eval": {"batch_size": eval_batch, "backend": backend},
+            "detection": {"confirm": {"seqlen": seqlen}}}
+
+
+def test_memory_grows_with_vocabulary_batch_and_sequence_not_parameters_alone():
+    small = R.ModelFacts(135_000_000, 49_152, 576, 1536, 30, 9, "x")
+    big = R.ModelFacts(135_000_000, 262_144, 576, 1536, 30, 9, "x")  # same size, Gemma-3's vocabulary
+    assert R.job_bytes("score", big, _cfg()) > R.job_bytes("score", small, _cfg()) + 2e9  # lm-eval's full logits
+    assert R.job_bytes("score", big, _cfg(eval_batch=16)) > R.job_bytes("score", big, _cfg())
+    assert R.job_bytes("detect", big, _cfg(seqlen=2048)) > R.job_bytes("detect", big, _cfg(seqlen=512))
+    # the chunked engines: the vocabulary costs one chunk, whatever the batch
+    cached = R.job_bytes("score", big, _cfg(backend="cached"))
+    assert cached < R.job_bytes("score", big, _cfg()) / 2
+    assert R.job_bytes("detect", big, _cfg()) - R.job_bytes("detect", small, _cfg()) < 3 * CHUNK_BYTES
+    assert R.mem_mb("score", big, _cfg(), attempt=2) == 2 * R.mem_mb("score", big, _cfg())
+
+
+CHILD = """
+import json, sys
+import torch, transformers
+from superweight.perplexity import perplexity
+
+
+def status(key):  # bytes, from /proc/self/status
+    return next(int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith(key))
+
+
+model = transformers.AutoModelForCausalLM.from_pretrained(sys.argv[1], dtype=torch.float32).eval()
+perplexity(model, torch.zeros(64, dtype=torch.long), 64, progress=False, chunk=1)  # the first forward's one-off costs
+batch, seqlen = int(sys.argv[2]), int(sys.argv[3])
+ids = torch.randint(0, 1000, (batch * seqlen,), generator=torch.Generator().manual_seed(0))
+open("/proc/self/clear_refs", "w").write("5")  # reset the peak (VmHWM) to the current RSS: loading's peak is gone
+before = status("VmRSS:")
+perplexity(model, ids, seqlen, batch_size=batch, progress=False)
+print(json.dumps({"before": before, "peak": status("VmHWM:")}))
+"""
+
+
+def test_perplexity_peak_of_a_262k_vocabulary_model_matches_the_estimate(tmp_path, batch=2, seqlen=256):
+    """Peak RSS of perplexity on a tiny model with a 262,144-token vocabulary, measured in a child process, against
+    resources.perplexity_bytes (one batch's activations and one chunk of logits). Stated margin: the estimate is
+    at least the measured growth and at most twice it plus 32 MB. The unchunked engine would need
+    batch x (seqlen - 1) x vocabulary x 4 bytes, twice: 1.1 GB here."""
+    tiny_big_vocab(hidden=64).save_pretrained(tmp_path)
+    f = R.facts_from_dir(tmp_path)
+    assert f.vocab == BIG_V
+    r = subprocess.run([sys.executable, "-c", CHILD, str(tmp_path), str(batch), str(seqlen)], capture_output=True,
+                       text=True, env={"PYTHONPATH": SRC, "OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"})
+    assert r.returncode == 0, r.stderr[-2000:]
+    m = json.loads(r.stdout.strip().splitlines()[-1])
+    grew = m["peak"] - m["before"]  # what the call added above the memory already in use
+    est = R.perplexity_bytes(f, batch, seqlen)
+    full = 2 * batch * (seqlen - 1) * BIG_V * 4
+    assert grew <= est <= 2 * grew + 32e6, (grew / 1e6, est / 1e6)
+    assert est < full / 4
