@@ -71,6 +71,7 @@ def main():
     ap.add_argument("--vocab", type=int, default=32000)
     ap.add_argument("--seqlen", type=int, default=2048)
     ap.add_argument("--windows", type=int, default=8)
+    ap.add_argument("--boost", type=float, default=8.0, help="scale of the gate/up rows feeding the planted column")
     a = ap.parse_args()
     if a.device.startswith("cuda") and not torch.cuda.is_available():
         sys.exit("no CUDA device: pass --device cpu with small sizes for a smoke test")
@@ -83,17 +84,18 @@ def main():
     report = {"shape": {"layers": a.layers, "hidden": a.hidden, "intermediate": a.inter, "vocab": a.vocab},
               "dtype": a.dtype, "device": a.device, "torch": torch.__version__, "transformers": tf.__version__}
     with timed(a.device) as t, torch.device(a.device):
-        model = tf.AutoModelForCausalLM.from_config(cfg, torch_dtype=dtype).eval()
+        model = tf.AutoModelForCausalLM.from_config(cfg, dtype=dtype).eval()
     report["build"] = dict(t)
     report["weights_gib"] = round(sum(p.numel() * p.element_size() for p in model.parameters()) / 2**30, 2)
     ad = get_adapter(model)
     with torch.no_grad():  # the planted outlier: a large gate/up row feeding col, a large weight at [row, col]
         mlp = ad.layers(model)[layer].mlp
-        mlp.gate_proj.weight[col] *= 60
-        mlp.up_proj.weight[col] *= 60
+        mlp.gate_proj.weight[col] *= a.boost
+        mlp.up_proj.weight[col] *= a.boost
         ad.set_weight(model, layer, row, col, 2.0)
     sws = [(layer, row, col)]
-    original = {n: p.detach().clone() for n, p in model.named_parameters()}  # on the device: put back between runs
+    # a copy on the device to put back between runs: every peak below includes it (one more weights_gib)
+    original = {n: p.detach().clone() for n, p in model.named_parameters()}
 
     def reset():
         with torch.no_grad():

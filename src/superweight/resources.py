@@ -102,57 +102,9 @@ def facts_from_dir(directory: str | Path) -> ModelFacts:
     return ModelFacts(params, vocab, hidden, inter, layers, heads, f"{directory}/config.json")
 
 
-# GGUF value types (the file format's specification): fixed sizes; 8 = string, 9 = array
-_GGUF_FIXED = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?", 10: "Q", 11: "q", 12: "d"}
-
-
-def gguf_header(path: str | Path) -> tuple[dict, dict[str, list[int]]]:
-    """A GGUF file's scalar metadata (an array's length in place of the array) and each tensor's shape, read from
-    its header without touching the tensor data. (gguf.GGUFReader parses every token string: seconds per file.)"""
-    with open(path, "rb") as f:
-        if f.read(4) != b"GGUF":
-            raise ValueError(f"{path} is not a GGUF file. Fix the model's `id`/`file` in config.")
-        version, n_tensors, n_kv = struct.unpack("<IQQ", f.read(20))
-
-        def string():
-            (n,) = struct.unpack("<Q", f.read(8))
-            return f.read(n).decode("utf-8", errors="replace")
-
-        def skip(kind, count):
-            if kind == 8:
-                for _ in range(count):
-                    (n,) = struct.unpack("<Q", f.read(8))
-                    f.seek(n, 1)
-            elif kind == 9:
-                for _ in range(count):
-                    sub, m = struct.unpack("<IQ", f.read(12))
-                    skip(sub, m)
-            else:
-                f.seek(struct.calcsize("<" + _GGUF_FIXED[kind]) * count, 1)
-
-        meta = {}
-        for _ in range(n_kv):
-            key = string()
-            (kind,) = struct.unpack("<I", f.read(4))
-            if kind == 8:
-                meta[key] = string()
-            elif kind == 9:
-                sub, m = struct.unpack("<IQ", f.read(12))
-                skip(sub, m)
-                meta[key] = m
-            else:
-                fmt = "<" + _GGUF_FIXED[kind]
-                (meta[key],) = struct.unpack(fmt, f.read(struct.calcsize(fmt)))
-        shapes = {}
-        for _ in range(n_tensors):
-            name = string()
-            (nd,) = struct.unpack("<I", f.read(4))
-            shapes[name] = list(struct.unpack(f"<{nd}Q", f.read(8 * nd)))
-            f.seek(12, 1)  # type (uint32), offset (uint64)
-    return meta, shapes
-
-
 def facts_from_gguf(path: str | Path) -> ModelFacts:
+    from .sources import gguf_header
+
     meta, shapes = gguf_header(path)
     arch = meta.get("general.architecture", "")
     get = lambda k: int(meta[f"{arch}.{k}"]) if f"{arch}.{k}" in meta else None  # noqa: E731

@@ -136,12 +136,13 @@ def shape_from_config_json(path: str | Path) -> ModelShape:
 _GGUF_FIXED = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?", 10: "Q", 11: "q", 12: "d"}
 
 
-def gguf_metadata(path: str | Path) -> dict:
-    """The key/value header of a GGUF file (arrays skipped), read without loading tensors."""
+def gguf_header(path: str | Path) -> tuple[dict, dict[str, list[int]]]:
+    """A GGUF file's scalar metadata (an array's length in place of the array) and each tensor's shape, read from
+    its header without touching the tensor data (gguf.GGUFReader parses every token string: seconds per file)."""
     with open(path, "rb") as f:
         if f.read(4) != b"GGUF":
             raise ModelSourceError(f"{path} is not a GGUF file (bad magic). Fix the model's `id`/`file` in config.")
-        version, _n_tensors, n_kv = struct.unpack("<IQQ", f.read(20))
+        version, n_tensors, n_kv = struct.unpack("<IQQ", f.read(20))
         if version < 2:
             raise ModelSourceError(f"{path}: GGUF version {version} is too old; convert it with a current llama.cpp")
 
@@ -161,19 +162,31 @@ def gguf_metadata(path: str | Path) -> dict:
             else:
                 f.seek(struct.calcsize("<" + _GGUF_FIXED[kind]) * count, 1)
 
-        out = {}
+        meta = {}
         for _ in range(n_kv):
             key = string()
             (kind,) = struct.unpack("<I", f.read(4))
             if kind == 8:
-                out[key] = string()
+                meta[key] = string()
             elif kind == 9:
                 sub, m = struct.unpack("<IQ", f.read(12))
                 skip(sub, m)
+                meta[key] = m
             else:
                 fmt = "<" + _GGUF_FIXED[kind]
-                (out[key],) = struct.unpack(fmt, f.read(struct.calcsize(fmt)))
-        return out
+                (meta[key],) = struct.unpack(fmt, f.read(struct.calcsize(fmt)))
+        shapes = {}
+        for _ in range(n_tensors):
+            name = string()
+            (nd,) = struct.unpack("<I", f.read(4))
+            shapes[name] = list(struct.unpack(f"<{nd}Q", f.read(8 * nd)))
+            f.seek(12, 1)  # type (uint32), offset (uint64)
+    return meta, shapes
+
+
+def gguf_metadata(path: str | Path) -> dict:
+    """The key/value header of a GGUF file (an array's length in place of the array), without loading tensors."""
+    return gguf_header(path)[0]
 
 
 def shape_from_gguf(path: str | Path) -> ModelShape:
