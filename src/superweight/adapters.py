@@ -26,6 +26,15 @@ class Adapter:
     act_inputs: tuple[str, ...] = ()
     # SmoothQuant: (norm, projections reading its output), for families whose norms are a plain x * weight
     smooth_groups: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # Mechanism analyses: the MLP's parts (paths within a decoder layer). Gated MLPs: down input = act(gate) * up;
+    # plain MLPs (gate_path None): down input = act(up). ``fused_gate_up``: one projection holds [gate | up] (Phi-3).
+    up_path: str = "mlp.up_proj"
+    gate_path: str | None = "mlp.gate_proj"
+    act_path: str = "mlp.act_fn"
+    fused_gate_up: bool = False
+    # the module whose output is added to the residual stream: the first of these the layer has
+    # (post-norm layers such as Gemma-2/3 and OLMo-2 normalize the MLP output before the residual add)
+    mlp_out_paths: tuple[str, ...] = ("post_feedforward_layernorm", "mlp")
 
     def layers(self, model: nn.Module) -> nn.ModuleList:
         return _getattr_path(model, self.layers_path)
@@ -74,6 +83,20 @@ class Adapter:
         w = self.down_proj(model, layer).weight
         return w[:, row] if self.transposed else w[row]
 
+    def layer_module(self, model: nn.Module, layer: int, path: str) -> nn.Module:
+        """A module inside decoder layer ``layer`` by its path."""
+        return _getattr_path(self.layers(model)[layer], path)
+
+    def mlp_out(self, model: nn.Module, layer: int) -> nn.Module:
+        """The module whose output the layer adds to the residual stream (the MLP's contribution)."""
+        block = self.layers(model)[layer]
+        for path in self.mlp_out_paths:
+            try:
+                return _getattr_path(block, path)
+            except AttributeError:
+                continue
+        raise AttributeError(f"{self.family} layer {layer} has none of {self.mlp_out_paths}")
+
     def residual_readers(self) -> tuple[str, ...]:
         """The quantized projections that read the (normed) residual stream: all but the down projection."""
         return tuple(p for p in self.act_inputs if p != self.down_path)
@@ -102,16 +125,21 @@ ADAPTERS: tuple[Adapter, ...] = (
     Adapter("olmo", ("olmo", "olmo2"), "model.layers", "mlp.down_proj", act_inputs=_LLAMA_ACT),
     Adapter("phi3", ("phi3",), "model.layers", "mlp.down_proj",
             act_inputs=("self_attn.qkv_proj", "mlp.gate_up_proj", "mlp.down_proj"),
+            up_path="mlp.gate_up_proj", gate_path="mlp.gate_up_proj", act_path="mlp.activation_fn", fused_gate_up=True,
             smooth_groups=(("input_layernorm", ("self_attn.qkv_proj",)),
                            ("post_attention_layernorm", ("mlp.gate_up_proj",)))),
     Adapter("gpt2", ("gpt2",), "transformer.h", "mlp.c_proj", transposed=True,
-            act_inputs=("attn.c_attn", "mlp.c_fc", "mlp.c_proj")),
+            act_inputs=("attn.c_attn", "mlp.c_fc", "mlp.c_proj"),
+            up_path="mlp.c_fc", gate_path=None, act_path="mlp.act", mlp_out_paths=("mlp",)),
     Adapter("opt", ("opt",), "model.decoder.layers", "fc2",
-            act_inputs=("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "fc1", "fc2")),
+            act_inputs=("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "fc1", "fc2"),
+            up_path="fc1", gate_path=None, act_path="activation_fn", mlp_out_paths=("fc2",)),
     Adapter("gpt_neox", ("gpt_neox",), "gpt_neox.layers", "mlp.dense_4h_to_h",
-            act_inputs=("attention.query_key_value", "mlp.dense_h_to_4h", "mlp.dense_4h_to_h")),
+            act_inputs=("attention.query_key_value", "mlp.dense_h_to_4h", "mlp.dense_4h_to_h"),
+            up_path="mlp.dense_h_to_4h", gate_path=None, act_path="mlp.act", mlp_out_paths=("mlp",)),
     Adapter("falcon", ("falcon",), "transformer.h", "mlp.dense_4h_to_h",
-            act_inputs=("self_attention.query_key_value", "mlp.dense_h_to_4h", "mlp.dense_4h_to_h")),
+            act_inputs=("self_attention.query_key_value", "mlp.dense_h_to_4h", "mlp.dense_4h_to_h"),
+            up_path="mlp.dense_h_to_4h", gate_path=None, act_path="mlp.act", mlp_out_paths=("mlp",)),
 )
 
 
