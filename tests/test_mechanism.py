@@ -64,6 +64,22 @@ def test_hadamard_recovers_the_planted_factors(family):
     assert v["verdict"] == "holds", v["evidence"]
 
 
+def test_hadamard_two_super_weights_in_one_row():
+    """Llama-13B has two super weights in one row: each input ranks in the layer's top 2, their terms share the output."""
+    model = plant(tiny_model("llama"), *SW)
+    mlp = model.model.layers[1].mlp
+    with torch.no_grad():  # a second input outlier at col 30, at the same token as col 17's
+        mlp.gate_proj.weight[30] = mlp.gate_proj.weight[17]
+        mlp.up_proj.weight[30] = 0.8 * mlp.up_proj.weight[17]
+    get_adapter(model).set_weight(model, 1, 5, 30, 25.0)
+    rows, _, summaries = hadamard(model, IDS, [SW, (1, 5, 30)])
+    ranks = sorted(r["abs_rank"] for r in rows if "down input" in r["quantity"])
+    assert ranks == [1, 2]
+    v = verdict_hadamard(rows, summaries)
+    assert v["verdict"] == "holds", v["evidence"]
+    assert "L1 row 5: super weights' share" in v["evidence"]
+
+
 def test_hadamard_verdict_fails_without_an_outlier_and_is_na_without_sw():
     model = tiny_model("llama")
     get_adapter(model).set_weight(model, *SW, 3.0)  # a large weight, but no input outlier at col

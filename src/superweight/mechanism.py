@@ -147,28 +147,38 @@ def hadamard(model: nn.Module, ids: torch.Tensor, sws: Iterable[Coord]) -> tuple
 def verdict_hadamard(rows: list[dict], summaries: list[dict], top_fraction: float = FACTOR_TOP_FRACTION,
                      share_min: float = SHARE_MIN, reason: str | None = None) -> dict:
     """Claim (paper mechanism 1): the super weight amplifies an input outlier formed by the Hadamard product of
-    the MLP's factors. Test, per super weight at its super-activation token: (a) the down projection's input at
-    ``col`` is the largest |value| of all channels; (b) every factor (act(gate) and up, or the pre-activation)
-    ranks in the top ``top_fraction`` of channels (at least rank 1); (c) the term x[col] * W[row, col] is at least
-    ``share_min`` of the output. holds: all of them for every super weight; fails: otherwise."""
+    the MLP's factors. Test at the super-activation token, per super weight: (a) the down projection's input at
+    ``col`` ranks among the top k channels by |value|, k = the number of super weights in that layer (1 for a lone
+    one); (b) every factor (act(gate) and up, or the pre-activation) ranks in the top ``top_fraction`` of channels
+    (at least rank 1); and per output channel: (c) the super weights' terms x[col] * W[row, col] together make at
+    least ``share_min`` of the output. holds: all of them everywhere; fails: otherwise."""
+    test = " ".join(verdict_hadamard.__doc__.split())
     if not summaries:
-        return {"verdict": "not applicable", "evidence": reason or "no confirmed super weight", "test": verdict_hadamard.__doc__}
-    checks = []
+        return {"verdict": "not applicable", "evidence": reason or "no confirmed super weight", "test": test}
+    per_layer = {}
+    for s in summaries:
+        per_layer[s["layer"]] = per_layer.get(s["layer"], 0) + 1
+    checks, parts = [], []
     for s in summaries:
         mine = [r for r in rows if (r["layer"], r["row"], r["col"]) == (s["layer"], s["row"], s["col"])]
-        prod = mine[[i for i, r in enumerate(mine) if "down input" in r["quantity"]][0]]
+        prod = next(r for r in mine if "down input" in r["quantity"])
         facs = [r for r in mine if r["quantity"] in ("act(gate)", "up", "pre-activation")]
-        top = lambda r: r["abs_rank"] <= max(1, math.floor(top_fraction * r["n_channels"]))  # noqa: E731
-        ok = (prod["abs_rank"] == 1, all(top(r) for r in facs), s["sw_share"] >= share_min)
-        checks.append(all(ok))
-        fac_txt = ", ".join(f"{r['quantity']} rank {r['abs_rank']}/{r['n_channels']} (z {r['z']:.1f})" for r in facs)
-        s["evidence"] = (f"layer {s['layer']} [{s['row']}, {s['col']}] token {s['token']}: input rank "
-                         f"{prod['abs_rank']}/{prod['n_channels']} (z {prod['z']:.1f}); {fac_txt}; x*w share of output "
-                         f"{s['sw_share']:.2f}")
-    verdict = "holds" if all(checks) else "fails"
-    return {"verdict": verdict, "evidence": "; ".join(s["evidence"] for s in summaries),
-            "thresholds": {"input_rank": 1, "factor_top_fraction": top_fraction, "share_min": share_min},
-            "test": " ".join(verdict_hadamard.__doc__.split())}
+        k = per_layer[s["layer"]]
+        top = lambda r: r["abs_rank"] <= max(k, math.floor(top_fraction * r["n_channels"]))  # noqa: E731
+        checks += [prod["abs_rank"] <= k, all(top(r) for r in facs)]
+        fac_txt = ", ".join(f"{r['quantity']} rank {r['abs_rank']} (z {r['z']:.1f})" for r in facs)
+        parts.append(f"L{s['layer']} [{s['row']}, {s['col']}] token {s['token']}: input rank {prod['abs_rank']}/"
+                     f"{prod['n_channels']} (z {prod['z']:.1f}); {fac_txt}")
+    groups: dict[tuple[int, int], list[dict]] = {}
+    for s in summaries:
+        groups.setdefault((s["layer"], s["row"]), []).append(s)
+    for (l, r), ss in groups.items():
+        share = sum(s["sw_term"] for s in ss) / ss[0]["output"] if ss[0]["output"] else math.nan
+        checks.append(share >= share_min)
+        parts.append(f"L{l} row {r}: super weights' share of the output {share:.2f}")
+    return {"verdict": "holds" if all(checks) else "fails", "evidence": "; ".join(parts),
+            "thresholds": {"input_rank": "<= super weights in the layer", "factor_top_fraction": top_fraction,
+                           "share_min": share_min}, "test": test}
 
 
 # --- skip-connection ablation ------------------------------------------------------------------------------
