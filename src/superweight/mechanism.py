@@ -312,3 +312,46 @@ def verdict_skip(rows: list[dict], fraction: float = SKIP_FRACTION, not_hurt: fl
     else:
         v = "holds" if lo >= fraction else "fails" if hi < fraction else "inconclusive"
     return {"verdict": v, "evidence": ev, "estimate": est, "ci": [lo, hi], "threshold": fraction, "test": test}
+
+
+def skip_experiment(model: nn.Module, tok, ids: torch.Tensor, prompts: list[str], sws: Iterable[Coord], seqlen: int,
+                    windows: int, offsets: Iterable[int], tokens: str = "all", seed: int = 0) -> list[dict]:
+    """Perplexity (per-window NLL kept) and the stopword shift for: original, prune_sw, and the skip ablation at
+    each offset (super weights kept). The stopword shift compares each condition's mean next-token distribution
+    on ``prompts`` with the original's. The model is left as it was."""
+    import contextlib
+
+    from .analysis import mean_next_token_probs, stopword_table
+    from .intervene import zeroed
+    from .perplexity import perplexity
+
+    sws = list(sws)
+    n_layers = len(get_adapter(model).layers(model))
+    rows, p_orig = [], None
+    for cond in skip_conditions(n_layers, sws, offsets):
+        name = cond["condition"]
+        ctx = (contextlib.nullcontext() if name == "original" else zeroed(model, sws) if name == "prune_sw"
+               else SkipAblation(model, sws, cond["offset"], tokens))
+        with ctx as sk:
+            ppl = perplexity(model, ids, seqlen, windows, progress=False)
+            probs = mean_next_token_probs(model, tok, prompts, name) if prompts else None
+            removed = sk.log[:4] if isinstance(sk, SkipAblation) else None
+        if name == "original":
+            p_orig = probs
+        row = {**cond, "tokens": tokens if "offset" in cond else None, "ppl": ppl["ppl"], "windows": ppl["windows"],
+               "seqlen": seqlen, "window_nll": ppl["window_nll"], "removed": removed}
+        if probs is not None:
+            _, summ = stopword_table(tok, p_orig, probs, top_k=1)
+            row.update({"n_prompts": len(prompts), "stopword_mass": summ["stopword_mass_no_super_weight"],
+                        "stopword_mass_ratio": summ["stopword_mass_ratio"],
+                        **{f"ratio_{w}": summ.get(f"ratio_{w}") for w in ("the", ".", ",")}})
+        rows.append(row)
+        log.info("%s: ppl %.4g%s", name, ppl["ppl"], f", stopword mass x{row.get('stopword_mass_ratio', math.nan):.3g}")
+    base = rows[0]
+    prune = rows[1]
+    for r in rows:
+        r["ppl_ratio"] = r["ppl"] / base["ppl"]
+        if "offset" in r:
+            est, lo, hi = log_ratio_fraction_ci(base["window_nll"], r["window_nll"], prune["window_nll"], seed=seed)
+            r.update(fraction_of_prune_sw=est, fraction_ci_low=lo, fraction_ci_high=hi)
+    return rows
