@@ -15,6 +15,7 @@ include: "workflow/rules/detect.smk"
 include: "workflow/rules/ablation.smk"
 include: "workflow/rules/analysis.smk"
 include: "workflow/rules/quantize.smk"
+include: "workflow/rules/mechanism.smk"
 
 
 # rendering and bookkeeping run on the submit host, not as cluster jobs
@@ -32,6 +33,9 @@ localrules:
     table_wquant,
     table_aquant,
     table6,
+    plot_mechanism,
+    table_mechanism,
+    emergence,
 
 
 rule all:

@@ -7,17 +7,10 @@ import logging
 import math
 import re
 
-import torch
-from torch import nn
-
-from .adapters import get_adapter
-from .detect import SpikeRule, confirm, find_candidates, prompt_ids
-from .intervene import zeroed
-from .perplexity import perplexity
-
 log = logging.getLogger(__name__)
 
 Coord = tuple[int, int, int]
+# torch-dependent imports stay inside the measuring functions: the summary runs in the rendering env (no torch)
 
 
 class EmergenceConfigError(ValueError):
@@ -52,9 +45,26 @@ def check(cfg: dict) -> dict:
     return {**cfg, "reference": ref}
 
 
-@torch.no_grad()
-def sa_size(model: nn.Module, ids: torch.Tensor, coords) -> dict[tuple[int, int], float]:
+def load_checkpoint(cfg: dict, revision: str, device: str = "cpu"):
+    """(model, tokenizer) of one checkpoint: a Hub revision, or for ``source: local`` the directory ``id`` with
+    ``{revision}`` filled in."""
+    from .load import ModelSpec, load_spec
+
+    if cfg["source"] == "hub":
+        spec = ModelSpec("hub", cfg["id"], revision=revision)
+    elif cfg["source"] == "local":
+        spec = ModelSpec("local", cfg["id"].format(revision=revision))
+    else:
+        raise EmergenceConfigError(f"`emergence.source` must be hub or local, got {cfg['source']!r}")
+    return load_spec(spec, cfg.get("dtype", "float32"), device)
+
+
+def sa_size(model, ids, coords) -> dict[tuple[int, int], float]:
     """Max |down projection output| in channel ``row`` of each (layer, row), on the prompt."""
+    import torch
+
+    from .adapters import get_adapter
+
     a = get_adapter(model)
     got, handles = {}, []
     for l, r in {(l, r) for l, r, _ in coords}:
@@ -62,18 +72,24 @@ def sa_size(model: nn.Module, ids: torch.Tensor, coords) -> dict[tuple[int, int]
             got[key] = float(out.detach()[..., key[1]].abs().max())
         handles.append(a.down_proj(model, l).register_forward_hook(fn))
     try:
-        model(ids)
+        with torch.no_grad():
+            model(ids)
     finally:
         for h in handles:
             h.remove()
     return got
 
 
-def measure(model: nn.Module, tok, text_ids: torch.Tensor, prompt: str, rule: SpikeRule, max_iters: int,
-            confirm_factor: float, seqlen: int, windows: int, track: list[Coord] | None = None) -> dict:
+def measure(model, tok, text_ids, prompt: str, rule, max_iters: int, confirm_factor: float, seqlen: int,
+            windows: int, track: list[Coord] | None = None) -> dict:
     """One checkpoint: detection (candidates confirmed on ``text_ids``) and, at the ``track`` coordinates (the
     reference checkpoint's super weights; its own when None), the weights, the super activation and the
     perplexity ratio with them zeroed together."""
+    from .adapters import get_adapter
+    from .detect import confirm, find_candidates, prompt_ids
+    from .intervene import zeroed
+    from .perplexity import perplexity
+
     res = find_candidates(model, tok, prompt, rule, max_iters)
     if res.candidates:
         confirm(model, res, text_ids, seqlen, windows, confirm_factor)

@@ -110,6 +110,7 @@ def all_outputs():
         out += ["results/tables/table6_wquant_amplified.md"]
     if AQ["methods"]:
         out += ["results/tables/table3_act_quant.md"]
+    out += mechanism_outputs()  # workflow/rules/mechanism.smk
     return out
 
 
