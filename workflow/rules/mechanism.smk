@@ -248,7 +248,7 @@ rule emergence_step:
 
 rule emergence:
     """Super weight value, super activation and prune perplexity ratio against training step: csv, table,
-    figure and the verdict (`snakemake --configfile config/emergence.yaml emergence`)."""
+    figure and the verdict (`snakemake emergence --configfile config/emergence.yaml`)."""
     input:
         expand(f"{EMERGENCE_DIR}/steps/{{revision}}.json", revision=EMERGENCE_REVS),
     output:

@@ -27,7 +27,9 @@ if sws:
 cols = ["condition", "offset", "from_layer", "tokens", "ppl", "ppl_ratio", "windows", "seqlen", "fraction_of_prune_sw",
         "fraction_ci_low", "fraction_ci_high", "n_prompts", "stopword_mass", "stopword_mass_ratio", "ratio_the",
         "ratio_.", "ratio_,"]
-pd.DataFrame(rows, columns=cols).to_csv(out.csv, index=False)
+df = pd.DataFrame(rows, columns=cols)
+df[["offset", "from_layer"]] = df[["offset", "from_layer"]].astype("Int64")
+df.to_csv(out.csv, index=False)
 verdict = verdict_skip(rows)
 write_json(out.json, {"model": wc.model, "status": "done" if sws else "skipped",
                       "reason": None if sws else "no confirmed super weight", "super_weights": [list(c) for c in sws],
