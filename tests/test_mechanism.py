@@ -157,12 +157,14 @@ def test_skip_from_layer_k_subtracts_the_hand_computed_contribution(family, toke
 
 
 def test_skip_conditions_and_bad_offsets():
-    conds = skip_conditions(4, [SW], [1, 2, 5])
+    conds = skip_conditions(4, [SW, (3, 5, 2)], [1, 2, 5])
     assert [c["condition"] for c in conds] == ["original", "prune_sw", "skip_from_L+1", "skip_from_L+2"]
-    assert conds[-1]["from_layer"] == 3
+    assert conds[-1]["from_layer"] == 3 and conds[-1]["left_in_place"] == [[3, 5]]
     model = tiny_model("llama")
-    with pytest.raises(ValueError, match="past the last layer"):
+    with pytest.raises(ValueError, match="past the last layer for every super weight"):
         SkipAblation(model, [SW], 3)
+    sk = SkipAblation(model, [SW, (3, 5, 2)], 1)  # the last layer's super weight has no later layer: left in place
+    assert sk.targets == [(1, 5)] and sk.kept == [(3, 5)]
     with pytest.raises(ValueError, match="at least 1"):
         SkipAblation(model, [SW], 0)
 

@@ -200,10 +200,13 @@ class SkipAblation:
         self.model, self.offset, self.tokens = model, offset, tokens
         self.a = get_adapter(model)
         n = len(self.a.layers(model))
-        self.targets = sorted({(l, r) for l, r, _ in sws})
-        late = [(l, r) for l, r in self.targets if l + offset >= n]
-        if late:
-            raise ValueError(f"offset {offset} puts the removal past the last layer for {late} ({n} layers)")
+        targets = sorted({(l, r) for l, r, _ in sws})
+        self.targets = [(l, r) for l, r in targets if l + offset < n]
+        self.kept = [(l, r) for l, r in targets if l + offset >= n]  # no layer after them to remove it from
+        if not self.targets:
+            raise ValueError(f"offset {offset} puts the removal past the last layer for every super weight ({n} layers)")
+        if self.kept:
+            log.warning("offset %d: %s left in place (no layer L + %d in a %d-layer model)", offset, self.kept, offset, n)
         self.handles, self.caught, self.log = [], {}, []
 
     def _capture(self, l, r):
@@ -253,13 +256,15 @@ class SkipAblation:
 
 
 def skip_conditions(n_layers: int, sws: Iterable[Coord], offsets: Iterable[int]) -> list[dict]:
-    """The conditions of the skip experiment: original, prune_sw, and the removal at each offset that stays
-    inside the model (offsets past the last layer are dropped)."""
-    last = max(l for l, _, _ in sws)
+    """The conditions of the skip experiment: original, prune_sw, and the removal at each offset that stays inside
+    the model for at least one super weight. ``from_layer`` is the earliest super weight's layer + offset;
+    ``left_in_place`` lists the (layer, row) whose layer + offset is past the last layer."""
+    layers = sorted({(l, r) for l, r, _ in sws})
     conds = [{"condition": "original"}, {"condition": "prune_sw"}]
     for o in sorted(set(offsets)):
-        if last + o < n_layers:
-            conds.append({"condition": f"skip_from_L+{o}", "offset": o, "from_layer": last + o})
+        if layers[0][0] + o < n_layers:
+            conds.append({"condition": f"skip_from_L+{o}", "offset": o, "from_layer": layers[0][0] + o,
+                          "left_in_place": [list(t) for t in layers if t[0] + o >= n_layers]})
     return conds
 
 

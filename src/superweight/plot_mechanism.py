@@ -54,7 +54,7 @@ def skip_figure(df: pd.DataFrame, title: str, path, style: dict) -> None:
     c = style.get("colors", {})
     d = df[df["condition"] != "original"]
     colors = [c.get("pruned", "C3") if x == "prune_sw" else c.get("original", "C0") for x in d["condition"]]
-    labels = [x if x == "prune_sw" else f"skip from L{int(k)}" for x, k in zip(d["condition"], d["from_layer"].fillna(-1))]
+    labels = [x if x == "prune_sw" else x.replace("skip_from_", "skip from ") for x in d["condition"]]
     ax1.bar(labels, d["ppl_ratio"], color=colors)
     if style.get("log_scale", True):
         ax1.set_yscale("log")
