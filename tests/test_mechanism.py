@@ -188,3 +188,12 @@ def test_fraction_ci_and_skip_verdicts():
 def test_super_weights_of_prefers_used():
     assert super_weights_of({"super_weights": [{"layer": 1, "row": 2, "col": 3}]}) == [(1, 2, 3)]
     assert super_weights_of({"super_weights": [], "used": [[4, 5, 6]]}) == [(4, 5, 6)]
+
+
+def test_verdicts_read_back_from_result_files(tmp_path):
+    from superweight.mechanism_claims import read_verdicts
+    from superweight.provenance import write_json
+
+    write_json(tmp_path / "m" / "mechanism" / "skip.json", {"verdict": {"verdict": "fails", "evidence": "e", "test": "t"}})
+    (row,) = read_verdicts(tmp_path, "m")
+    assert row["experiment"] == "skip" and row["verdict"] == "fails" and "skip connection" in row["claim"]
