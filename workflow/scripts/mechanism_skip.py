@@ -28,7 +28,8 @@ cols = ["condition", "offset", "from_layer", "tokens", "ppl", "ppl_ratio", "wind
         "fraction_ci_low", "fraction_ci_high", "n_prompts", "stopword_mass", "stopword_mass_ratio", "ratio_the",
         "ratio_.", "ratio_,"]
 df = pd.DataFrame(rows, columns=cols)
-df[["offset", "from_layer"]] = df[["offset", "from_layer"]].astype("Int64")
+for c in ("offset", "from_layer"):
+    df[c] = df[c].astype("Int64")
 df.to_csv(out.csv, index=False)
 verdict = verdict_skip(rows)
 write_json(out.json, {"model": wc.model, "status": "done" if sws else "skipped",
