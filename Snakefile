@@ -21,6 +21,7 @@ include: "workflow/rules/quantize.smk"
 include: "workflow/rules/protocol.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/claims.smk"
+include: "workflow/rules/mechanism.smk"
 
 
 # rendering and bookkeeping run on the submit host, not as cluster jobs
@@ -41,6 +42,9 @@ localrules:
     protocol,
     summary,
     claims,
+    plot_mechanism,
+    table_mechanism,
+    emergence,
 
 
 rule all:

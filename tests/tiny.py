@@ -26,6 +26,14 @@ CONFIGS = {
                                 word_embed_proj_dim=H, max_position_embeddings=256),
     "gpt_neox": lambda: tf.GPTNeoXConfig(hidden_size=H, intermediate_size=I, num_hidden_layers=L, num_attention_heads=4,
                                          vocab_size=V, max_position_embeddings=256),
+    "falcon": lambda: tf.FalconConfig(hidden_size=H, ffn_hidden_size=I, num_hidden_layers=L, num_attention_heads=4,
+                                      vocab_size=V, max_position_embeddings=256),
+    "gemma2": lambda: tf.Gemma2Config(hidden_size=H, intermediate_size=I, num_hidden_layers=L, num_attention_heads=4,
+                                      num_key_value_heads=1, head_dim=8, vocab_size=V, max_position_embeddings=256),
+    "olmo2": lambda: tf.Olmo2Config(hidden_size=H, intermediate_size=I, num_hidden_layers=L, num_attention_heads=4,
+                                    vocab_size=V, max_position_embeddings=256, pad_token_id=0, eos_token_id=1),
+    "qwen3": lambda: tf.Qwen3Config(hidden_size=H, intermediate_size=I, num_hidden_layers=L, num_attention_heads=4,
+                                    num_key_value_heads=2, head_dim=8, vocab_size=V, max_position_embeddings=256),
 }
 
 # the MLP modules whose output rows feed the down projection's input channel ``col``
@@ -33,7 +41,9 @@ _UP = {
     "llama": ["mlp.gate_proj", "mlp.up_proj"], "mistral": ["mlp.gate_proj", "mlp.up_proj"],
     "qwen2": ["mlp.gate_proj", "mlp.up_proj"], "gemma": ["mlp.gate_proj", "mlp.up_proj"],
     "olmo": ["mlp.gate_proj", "mlp.up_proj"], "phi3": ["mlp.gate_up_proj"], "gpt2": ["mlp.c_fc"],
-    "opt": ["fc1"], "gpt_neox": ["mlp.dense_h_to_4h"],
+    "opt": ["fc1"], "gpt_neox": ["mlp.dense_h_to_4h"], "falcon": ["mlp.dense_h_to_4h"],
+    "gemma2": ["mlp.gate_proj", "mlp.up_proj"], "olmo2": ["mlp.gate_proj", "mlp.up_proj"],
+    "qwen3": ["mlp.gate_proj", "mlp.up_proj"],
 }
 
 
@@ -51,10 +61,16 @@ def _get(mod, path):
     return mod
 
 
+# OLMo-2 feeds its MLP the un-normalized residual stream (small at init): a larger boost makes the outlier
+_BOOST = {"olmo2": 600.0}
+
+
 @torch.no_grad()
-def plant(model, layer: int, row: int, col: int, weight: float = 40.0, boost: float = 60.0, family: str | None = None):
+def plant(model, layer: int, row: int, col: int, weight: float = 40.0, boost: float | None = None,
+          family: str | None = None):
     """A super weight at (layer, row, col) and a matching input outlier at channel col."""
     family = family or model.config.model_type
+    boost = boost if boost is not None else _BOOST.get(family, 60.0)
     a = get_adapter(model)
     block = a.layers(model)[layer]
     for name in _UP[family]:

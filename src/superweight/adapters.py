@@ -29,6 +29,15 @@ class Adapter:
     roles: tuple[tuple[str, str], ...] = ()
     # SmoothQuant: (norm, projections reading its output), for families whose norms are a plain x * weight
     smooth_groups: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # Mechanism analyses: the MLP's parts (paths within a decoder layer). Gated MLPs: down input = act(gate) * up;
+    # plain MLPs (gate_path None): down input = act(up). ``fused_gate_up``: one projection holds [gate | up] (Phi-3).
+    up_path: str = "mlp.up_proj"
+    gate_path: str | None = "mlp.gate_proj"
+    act_path: str = "mlp.act_fn"
+    fused_gate_up: bool = False
+    # the module whose output is added to the residual stream: the first of these the layer has
+    # (post-norm layers such as Gemma-2/3 and OLMo-2 normalize the MLP output before the residual add)
+    mlp_out_paths: tuple[str, ...] = ("post_feedforward_layernorm", "mlp")
 
     def layers(self, model: nn.Module) -> nn.ModuleList:
         return _getattr_path(model, self.layers_path)
@@ -97,6 +106,20 @@ class Adapter:
         """The projections among ``roles`` that read the (normed) residual stream: q/k/v and gate/up."""
         return self.role_paths(set(roles) & {"q", "k", "v", "gate", "up"})
 
+    def layer_module(self, model: nn.Module, layer: int, path: str) -> nn.Module:
+        """A module inside decoder layer ``layer`` by its path."""
+        return _getattr_path(self.layers(model)[layer], path)
+
+    def mlp_out(self, model: nn.Module, layer: int) -> nn.Module:
+        """The module whose output the layer adds to the residual stream (the MLP's contribution)."""
+        block = self.layers(model)[layer]
+        for path in self.mlp_out_paths:
+            try:
+                return _getattr_path(block, path)
+            except AttributeError:
+                continue
+        raise AttributeError(f"{self.family} layer {layer} has none of {self.mlp_out_paths}")
+
     def linear_modules(self, model: nn.Module):
         """(name, module, transposed) for every linear weight inside the decoder layers (norms excluded)."""
         from torch import nn
@@ -124,22 +147,27 @@ ADAPTERS: tuple[Adapter, ...] = (
             roles=(("q", "self_attn.qkv_proj"), ("k", "self_attn.qkv_proj"), ("v", "self_attn.qkv_proj"),
                    ("o", "self_attn.o_proj"), ("gate", "mlp.gate_up_proj"), ("up", "mlp.gate_up_proj"),
                    ("down", "mlp.down_proj")),
+            up_path="mlp.gate_up_proj", gate_path="mlp.gate_up_proj", act_path="mlp.activation_fn", fused_gate_up=True,
             smooth_groups=(("input_layernorm", ("self_attn.qkv_proj",)),
                            ("post_attention_layernorm", ("mlp.gate_up_proj",)))),
     Adapter("gpt2", ("gpt2",), "transformer.h", "mlp.c_proj", transposed=True,
             roles=(("q", "attn.c_attn"), ("k", "attn.c_attn"), ("v", "attn.c_attn"), ("o", "attn.c_proj"),
-                   ("up", "mlp.c_fc"), ("down", "mlp.c_proj"))),
+                   ("up", "mlp.c_fc"), ("down", "mlp.c_proj")),
+            up_path="mlp.c_fc", gate_path=None, act_path="mlp.act", mlp_out_paths=("mlp",)),
     Adapter("opt", ("opt",), "model.decoder.layers", "fc2",
             roles=(("q", "self_attn.q_proj"), ("k", "self_attn.k_proj"), ("v", "self_attn.v_proj"),
-                   ("o", "self_attn.out_proj"), ("up", "fc1"), ("down", "fc2"))),
+                   ("o", "self_attn.out_proj"), ("up", "fc1"), ("down", "fc2")),
+            up_path="fc1", gate_path=None, act_path="activation_fn", mlp_out_paths=("fc2",)),
     Adapter("gpt_neox", ("gpt_neox",), "gpt_neox.layers", "mlp.dense_4h_to_h",
             roles=(("q", "attention.query_key_value"), ("k", "attention.query_key_value"),
                    ("v", "attention.query_key_value"), ("o", "attention.dense"), ("up", "mlp.dense_h_to_4h"),
-                   ("down", "mlp.dense_4h_to_h"))),
+                   ("down", "mlp.dense_4h_to_h")),
+            up_path="mlp.dense_h_to_4h", gate_path=None, act_path="mlp.act", mlp_out_paths=("mlp",)),
     Adapter("falcon", ("falcon",), "transformer.h", "mlp.dense_4h_to_h",
             roles=(("q", "self_attention.query_key_value"), ("k", "self_attention.query_key_value"),
                    ("v", "self_attention.query_key_value"), ("o", "self_attention.dense"),
-                   ("up", "mlp.dense_h_to_4h"), ("down", "mlp.dense_4h_to_h"))),
+                   ("up", "mlp.dense_h_to_4h"), ("down", "mlp.dense_4h_to_h")),
+            up_path="mlp.dense_h_to_4h", gate_path=None, act_path="mlp.act", mlp_out_paths=("mlp",)),
 )
 
 

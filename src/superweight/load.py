@@ -88,6 +88,12 @@ def load_model(path: str | Path, dtype: str = "float32", device: str = "cpu"):
     return model, tok
 
 
+def load_spec(spec: ModelSpec, dtype: str = "float32", device: str = "cpu"):
+    """(model, tokenizer) straight from a spec (a Hub revision included), in eval mode, nothing saved."""
+    model, tok = _from_source(spec, dtype)
+    return model.to(device).eval(), tok
+
+
 def load_any(text: str, dtype: str = "float32", device: str = "cpu"):
     """(model, tokenizer) straight from a command-line source (no prepared directory)."""
     model, tok = _from_source(ModelSpec.guess(text), dtype)

@@ -182,6 +182,7 @@ def all_outputs():
         out += ["results/tables/table3_act_quant.md"]
     out += ["results/summary.md"]
     out += ["results/claims.md"]
+    out += mechanism_outputs()  # workflow/rules/mechanism.smk
     return out
 
 
@@ -210,3 +211,54 @@ def paper_results(key, table):
     if key not in allp:
         raise WorkflowError(f"config error: `paper: {key}` not in config/paper_results.yaml (has: {', '.join(allp)})")
     return allp[key].get(table)
+
+
+# mechanism experiments and the emergence sweep (mechanism.smk)
+MECH = config["mechanism"]
+EMERGENCE = config.get("emergence")
+
+
+def mechanism_outputs():
+    """What `all` renders: the per-model experiments (and the emergence sweep when configured)."""
+    fmt = config["plots"]["format"]
+    out = []
+    for m in MODELS:
+        for exp in MECH["experiments"]:
+            out += [f"results/{m}/mechanism/{exp}.{fmt}", f"results/{m}/mechanism/{exp}.md"]
+    if EMERGENCE:
+        out += [f"results/emergence/{EMERGENCE['name']}/emergence.{fmt}",
+                f"results/emergence/{EMERGENCE['name']}/emergence.md"]
+    return out
+
+
+def _emergence():
+    """The checked `emergence:` block (reference filled in), or None; a bad one stops the run with one message."""
+    from superweight.emergence import EmergenceConfigError, check
+
+    if not EMERGENCE:
+        return None
+    try:
+        return check(EMERGENCE)
+    except EmergenceConfigError as e:
+        raise WorkflowError(f"config error: {e}") from None
+
+
+EMERGENCE = _emergence()
+EMERGENCE_DIR = f"results/emergence/{EMERGENCE['name']}" if EMERGENCE else "results/emergence/none"
+EMERGENCE_REVS = EMERGENCE["revisions"] if EMERGENCE else []
+
+
+def emergence_cfg():
+    """Only the keys that change a checkpoint's measurements."""
+    if not EMERGENCE:
+        return {}
+    keys = ("source", "id", "dtype", "steps", "corpus")
+    return {**{k: EMERGENCE.get(k) for k in keys}, "detection": config["detection"]}
+
+
+def emergence_mem(wildcards, attempt=1):
+    return int(max(4000, (EMERGENCE or {}).get("params_b", 1.0) * 6000 * attempt))
+
+
+def emergence_runtime(wildcards, attempt=1):
+    return int(max(30, (EMERGENCE or {}).get("params_b", 1.0) * 60 * attempt))

@@ -1,0 +1,219 @@
+# The paper's open mechanism checks as experiments (issue 13): Hadamard amplification, the skip-connection
+# ablation, significance against other outliers (per model), and emergence over training (config/emergence.yaml).
+rule mechanism_hadamard:
+    """Mechanism 1: the down projection's input at the super weight's column decomposed into the MLP's factors,
+    and the output term x * w against the row's other terms, at the super activation's token."""
+    input:
+        model=model_dir,
+        detect="results/{model}/detect/super_weights.json",
+    output:
+        csv="results/{model}/mechanism/hadamard.csv",
+        channels="results/{model}/mechanism/hadamard_channels.csv",
+        json="results/{model}/mechanism/hadamard.json",
+    params:
+        model=model_cfg,
+        prompt=config["detection"]["prompt"],
+        device=config["device"],
+    log:
+        "results/{model}/logs/mechanism_hadamard.log",
+    benchmark:
+        "results/{model}/benchmarks/mechanism_hadamard.tsv"
+    threads: 2
+    resources:
+        mem_mb=mem_mb,
+        runtime=runtime_min,
+        gpu=gpus,
+    conda:
+        "../../envs/model.yaml"
+    script:
+        "../scripts/mechanism_hadamard.py"
+
+
+rule mechanism_skip:
+    """Skip-connection ablation: the super activation removed from the residual stream after its layer (or from
+    layer k on), the super weight kept; against zeroing the super weight: perplexity and stopword shift."""
+    input:
+        model=model_dir,
+        detect="results/{model}/detect/super_weights.json",
+        corpus=f"results/{{model}}/corpora/{MECH['corpus']}.pt",
+        data=data_files(["lambada_openai"]),
+    output:
+        csv="results/{model}/mechanism/skip.csv",
+        json="results/{model}/mechanism/skip.json",
+    params:
+        model=model_cfg,
+        mech={k: MECH[k] for k in ("corpus", "seqlen", "windows", "skip")},
+        data_dir=str(DATA_DIR) if DATA_DIR else None,
+        device=config["device"],
+    log:
+        "results/{model}/logs/mechanism_skip.log",
+    benchmark:
+        "results/{model}/benchmarks/mechanism_skip.tsv"
+    threads: 2
+    resources:
+        mem_mb=mem_mb,
+        runtime=runtime_min,
+        gpu=gpus,
+    conda:
+        "../../envs/model.yaml"
+    script:
+        "../scripts/mechanism_skip.py"
+
+
+rule mechanism_significance:
+    """The super weights' perplexity ratio ranked among N random matched sets of other outliers (seeded)."""
+    input:
+        model=model_dir,
+        detect="results/{model}/detect/super_weights.json",
+        corpus=f"results/{{model}}/corpora/{MECH['corpus']}.pt",
+    output:
+        csv="results/{model}/mechanism/significance.csv",
+        json="results/{model}/mechanism/significance.json",
+    params:
+        model=model_cfg,
+        mech={k: MECH[k] for k in ("corpus", "seqlen", "windows", "significance")},
+        nonsw=config["ablation"]["prune_nonsw"],
+        device=config["device"],
+    log:
+        "results/{model}/logs/mechanism_significance.log",
+    benchmark:
+        "results/{model}/benchmarks/mechanism_significance.tsv"
+    threads: 2
+    resources:
+        mem_mb=mem_mb,
+        runtime=runtime_min,
+        gpu=gpus,
+    conda:
+        "../../envs/model.yaml"
+    script:
+        "../scripts/mechanism_significance.py"
+
+
+rule plot_mechanism:
+    """Figure of one mechanism experiment, from its result files."""
+    input:
+        csv="results/{model}/mechanism/{exp}.csv",
+        json="results/{model}/mechanism/{exp}.json",
+        channels=lambda wc: f"results/{wc.model}/mechanism/hadamard_channels.csv" if wc.exp == "hadamard" else [],
+    output:
+        fig=report(
+            "results/{model}/mechanism/{exp}.{fmt}",
+            caption="../report/mechanism.rst",
+            category="Mechanism",
+            subcategory="{model}",
+        ),
+    wildcard_constraints:
+        exp="hadamard|skip|significance",
+    params:
+        style=config["plots"],
+    log:
+        "results/{model}/logs/plot_mechanism_{exp}_{fmt}.log",
+    conda:
+        "../../envs/plot.yaml"
+    script:
+        "../scripts/plot_mechanism.py"
+
+
+rule table_mechanism:
+    """Table of one mechanism experiment with its verdict, evidence and test in the caption."""
+    input:
+        csv="results/{model}/mechanism/{exp}.csv",
+        json="results/{model}/mechanism/{exp}.json",
+    output:
+        md=report(
+            "results/{model}/mechanism/{exp}.md",
+            caption="../report/mechanism.rst",
+            category="Mechanism",
+            subcategory="{model}",
+        ),
+    wildcard_constraints:
+        exp="hadamard|skip|significance",
+    params:
+        style={},
+    log:
+        "results/{model}/logs/table_mechanism_{exp}.log",
+    conda:
+        "../../envs/plot.yaml"
+    script:
+        "../scripts/plot_mechanism.py"
+
+
+rule emergence_reference:
+    """Detection on the reference (last) checkpoint: the coordinates tracked across training."""
+    input:
+        data=data_files([EMERGENCE["corpus"]]) if EMERGENCE else [],
+    output:
+        f"{EMERGENCE_DIR}/reference.json",
+    params:
+        cfg=emergence_cfg(),
+        revision=EMERGENCE["reference"] if EMERGENCE else None,
+        track=None,
+        data_dir=str(DATA_DIR) if DATA_DIR else None,
+        device=config["device"],
+    log:
+        f"{EMERGENCE_DIR}/logs/reference.log",
+    benchmark:
+        f"{EMERGENCE_DIR}/benchmarks/reference.tsv"
+    threads: 2
+    resources:
+        mem_mb=emergence_mem,
+        runtime=emergence_runtime,
+        gpu=gpus,
+    conda:
+        "../../envs/model.yaml"
+    script:
+        "../scripts/emergence_step.py"
+
+
+rule emergence_step:
+    """One training checkpoint: detection, and the reference's super weights tracked (value, super activation,
+    perplexity ratio with them zeroed)."""
+    input:
+        data=data_files([EMERGENCE["corpus"]]) if EMERGENCE else [],
+        reference=f"{EMERGENCE_DIR}/reference.json",
+    output:
+        f"{EMERGENCE_DIR}/steps/{{revision}}.json",
+    wildcard_constraints:
+        revision="|".join(map(re.escape, EMERGENCE_REVS)) or "none",
+    params:
+        cfg=emergence_cfg(),
+        revision=lambda wc: wc.revision,
+        track="reference",
+        data_dir=str(DATA_DIR) if DATA_DIR else None,
+        device=config["device"],
+    log:
+        f"{EMERGENCE_DIR}/logs/{{revision}}.log",
+    benchmark:
+        f"{EMERGENCE_DIR}/benchmarks/{{revision}}.tsv"
+    threads: 2
+    resources:
+        mem_mb=emergence_mem,
+        runtime=emergence_runtime,
+        gpu=gpus,
+    conda:
+        "../../envs/model.yaml"
+    script:
+        "../scripts/emergence_step.py"
+
+
+rule emergence:
+    """Super weight value, super activation and prune perplexity ratio against training step: csv, table,
+    figure and the verdict (`snakemake emergence --configfile config/emergence.yaml`)."""
+    input:
+        expand(f"{EMERGENCE_DIR}/steps/{{revision}}.json", revision=EMERGENCE_REVS),
+    output:
+        csv=f"{EMERGENCE_DIR}/emergence.csv",
+        json=f"{EMERGENCE_DIR}/emergence.json",
+        md=report(f"{EMERGENCE_DIR}/emergence.md", caption="../report/mechanism.rst", category="Mechanism",
+                  subcategory="emergence"),
+        fig=report(f"{EMERGENCE_DIR}/emergence.{config['plots']['format']}", caption="../report/mechanism.rst",
+                   category="Mechanism", subcategory="emergence"),
+    params:
+        name=EMERGENCE["name"] if EMERGENCE else None,
+        style=config["plots"],
+    log:
+        f"{EMERGENCE_DIR}/logs/emergence.log",
+    conda:
+        "../../envs/plot.yaml"
+    script:
+        "../scripts/emergence_summary.py"

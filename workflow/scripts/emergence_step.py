@@ -1,0 +1,28 @@
+"""One training checkpoint of the emergence sweep: detection and the reference's super weights tracked."""
+import _common  # noqa: F401
+from pathlib import Path
+
+from superweight.data import checksums, corpus_text
+from superweight.detect import SpikeRule
+from superweight.emergence import load_checkpoint, measure, step_of
+from superweight.perplexity import tokenize
+from superweight.provenance import Provenance, read_json, write_json
+from superweight.runlog import start
+
+log = start(snakemake)
+p = snakemake.params
+cfg, det = p.cfg, p.cfg["detection"]
+data_dir = Path(p.data_dir) if p.data_dir else None
+prov = Provenance(f"{cfg['id']}@{p.revision}", "emergence", cfg, checksums(data_dir, [cfg["corpus"]]))
+track = None
+if p.track == "reference":
+    ref = read_json(snakemake.input.reference)
+    track = [tuple(c) for c in ref["super_weights"]]
+model, tok = load_checkpoint(cfg, p.revision, p.device)
+text = tokenize(tok, corpus_text(cfg["corpus"], data_dir))
+conf = det["confirm"]
+res = measure(model, tok, text, det["prompt"], SpikeRule(det["rule"], threshold=det["threshold"], ratio=det["ratio"]),
+              det["max_iters"], conf["factor"], conf["seqlen"], conf["windows"], track)
+write_json(snakemake.output[0], {"revision": p.revision, "step": step_of(p.revision, cfg.get("steps")), **res,
+                                 "provenance": prov.record()})
+log.info("%s: super weights %s; tracked ppl ratio %s", p.revision, res["super_weights"], res["ppl_ratio"])

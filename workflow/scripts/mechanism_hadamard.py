@@ -1,0 +1,27 @@
+"""Hadamard decomposition of each super weight's input and output at its super activation's token."""
+import _common  # noqa: F401
+import pandas as pd
+
+from superweight.detect import prompt_ids
+from superweight.load import load_model
+from superweight.mechanism import hadamard, super_weights_of, verdict_hadamard
+from superweight.provenance import Provenance, read_json, write_json
+from superweight.runlog import start
+
+log = start(snakemake)
+p, wc, out = snakemake.params, snakemake.wildcards, snakemake.output
+prov = Provenance(wc.model, "hadamard", {"prompt": p.prompt, "model": p.model})
+sws = super_weights_of(read_json(snakemake.input.detect))
+rows, channels, summaries = [], [], []
+if sws:
+    model, tok = load_model(snakemake.input.model, p.model.get("dtype", "float32"), p.device)
+    rows, channels, summaries = hadamard(model, prompt_ids(tok, p.prompt, p.device), sws)
+cols = ["layer", "row", "col", "token", "quantity", "value", "abs_rank", "n_channels", "z", "ratio_to_median"]
+pd.DataFrame(rows, columns=cols).to_csv(out.csv, index=False)
+pd.DataFrame(channels, columns=["layer", "row", "col", "token", "quantity", "channel", "value"]).to_csv(out.channels, index=False)
+verdict = verdict_hadamard(rows, summaries)
+write_json(out.json, {"model": wc.model, "status": "done" if sws else "skipped",
+                      "reason": None if sws else "no confirmed super weight", "prompt": p.prompt,
+                      "super_weights": [list(c) for c in sws], "outputs": summaries, "verdict": verdict,
+                      "provenance": prov.record()})
+log.info("hadamard verdict: %s (%s)", verdict["verdict"], verdict["evidence"])
