@@ -154,3 +154,21 @@ def test_scaling_and_weight_quantization_claims(tmp_path):
     assert "ppl(rtn)/ppl(sw_aware)" in r["evidence"] and "gap growth" in r["evidence"]
     assert r["estimates"]["wikitext2_rtn_over_sw_1048576"]["lo"] > 1
     assert r["estimates"]["wikitext2_gap_growth"]["lo"] > 0
+
+
+def test_mechanism_verdicts_are_read_back_from_their_result_files(tmp_path):
+    """The mechanism jobs store their verdict; the claims table shows it, and says why when one is not run."""
+    (tmp_path / "mechanism").mkdir()
+    stored = {"hadamard": {"verdict": "holds", "evidence": "input rank 1 of 1536", "test": "t"},
+              "skip": {"verdict": "inconclusive", "evidence": "share 0.4 [0.1, 0.9]", "estimate": 0.4,
+                       "ci": [0.1, 0.9], "threshold": 0.5, "test": "t"}}
+    files = {}
+    for exp, v in stored.items():
+        p = tmp_path / "mechanism" / f"{exp}.json"
+        p.write_text(json.dumps({"verdict": v}))
+        files[f"mechanism/{exp}.json"] = p
+    rows = {r["claim"]: r for r in evaluate_model("m", files)}
+    assert rows["mechanism_hadamard"]["verdict"] == "holds" and "rank 1" in rows["mechanism_hadamard"]["evidence"]
+    assert rows["mechanism_skip"]["verdict"] == "inconclusive"
+    assert rows["mechanism_significance"]["verdict"] == "not applicable"
+    assert "not run" in rows["mechanism_significance"]["evidence"]

@@ -198,6 +198,7 @@ def claims_inputs(wildcards=None):
         out += [f"{r}/wquant/int{b}/{meth}/block{blk}/scores.json"
                 for b in WQ["bits"] for meth in WQ["methods"] for blk in WQ["blocks"]]
         out += [f"{r}/aquant/w8a8/{meth}/scores.json" for meth in AQ["methods"]]
+        out += [f"{r}/mechanism/{exp}.json" for exp in config["mechanism"]["experiments"]]
     return out
 
 
