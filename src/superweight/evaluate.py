@@ -106,12 +106,15 @@ def task_manager(task_dir: Path | None):
 
 
 def evaluate(model, tok, tasks: dict[str, int | None], task_dir: Path | None, batch_size: int = 8,
-             device: str = "cpu") -> dict[str, dict]:
-    """{task: {"acc": .., "acc_norm": .., "n": ..}} for ``tasks`` = {name: limit or None}."""
-    from lm_eval import simple_evaluate
-    from lm_eval.models.huggingface import HFLM
+             device: str = "cpu", add_bos_token: bool | None = None, backend: str = "hf") -> dict[str, dict]:
+    """{task: {"acc": .., "acc_norm": .., "n": ..}} for ``tasks`` = {name: limit or None}.
 
-    lm = HFLM(pretrained=model, tokenizer=tok, batch_size=batch_size, device=device)
+    ``backend``: ``hf`` (lm-eval's HFLM) or ``cached`` (each shared context computed once; same numbers)."""
+    from lm_eval import simple_evaluate
+
+    from .lm_backend import build_lm
+
+    lm = build_lm(model, tok, backend, batch_size, device, add_bos_token)
     tm = task_manager(task_dir)
     scores = {}
     for task, limit in tasks.items():

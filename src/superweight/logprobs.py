@@ -14,8 +14,10 @@ from torch import nn
 CHUNK_BYTES = 64 * 2**20
 
 
-def head_inputs(model: nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
-    """The hidden states the LM head reads, (batch, positions, hidden), from one forward pass with no logits."""
+def head_inputs(model: nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                **forward_kwargs) -> torch.Tensor:
+    """The hidden states the LM head reads, (batch, positions, hidden), from one forward pass with no logits.
+    ``forward_kwargs`` go to the model's forward (e.g. ``cache``, ``position_ids``; no cache unless given)."""
     head = model.get_output_embeddings()
     kept = {}
 
@@ -25,7 +27,7 @@ def head_inputs(model: nn.Module, input_ids: torch.Tensor, attention_mask: torch
 
     handle = head.register_forward_pre_hook(skip)
     try:
-        model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False)
+        model(input_ids=input_ids, attention_mask=attention_mask, **{"use_cache": False, **forward_kwargs})
     finally:
         handle.remove()
     if "h" not in kept:

@@ -20,8 +20,9 @@ def task_limits(tasks: list[str], limit) -> dict[str, int | None]:
 
 
 def score(model, tok, corpora: dict[str, torch.Tensor], ppl_cfg: dict, tasks: dict[str, int | None],
-          task_dir: Path | None, eval_batch_size: int = 8, device: str = "cpu") -> dict:
-    """{"perplexity": {corpus: {...}}, "tasks": {task: {...}}, "avg_acc": float}"""
+          task_dir: Path | None, eval_batch_size: int = 8, device: str = "cpu", add_bos_token: bool | None = None,
+          backend: str = "hf") -> dict:
+    """{"perplexity": {corpus: {...}}, "tasks": {task: {...}}, "avg_acc": float, "eval_backend": str}"""
     from .evaluate import evaluate
 
     out = {"perplexity": {}, "tasks": {}}
@@ -32,7 +33,26 @@ def score(model, tok, corpora: dict[str, torch.Tensor], ppl_cfg: dict, tasks: di
         log.info("%s ppl %.4g (%d tokens, %d windows)", name, out["perplexity"][name]["ppl"],
                  out["perplexity"][name]["tokens"], out["perplexity"][name]["windows"])
     if tasks:
-        out["tasks"] = evaluate(model, tok, tasks, task_dir, eval_batch_size, device)
-        accs = [v["acc"] for v in out["tasks"].values() if v["acc"] is not None]
-        out["avg_acc"] = sum(accs) / len(accs) if accs else math.nan
+        out["tasks"] = evaluate(model, tok, tasks, task_dir, eval_batch_size, device, add_bos_token, backend)
+        out["avg_acc"] = average_acc(out["tasks"])
+        out["eval_backend"] = backend
+    return out
+
+
+def average_acc(tasks: dict[str, dict]) -> float:
+    accs = [v["acc"] for v in tasks.values() if v["acc"] is not None]
+    return sum(accs) / len(accs) if accs else math.nan
+
+
+def restrict(scores: dict, corpora: list[str], tasks: list[str]) -> dict:
+    """The part of ``score``'s result for a subset of its corpora and tasks (each is scored on its own)."""
+    missing = [c for c in corpora if c not in scores["perplexity"]] + [t for t in tasks if t not in scores["tasks"]]
+    if missing:
+        raise KeyError(f"scores have no {', '.join(missing)}")
+    out = {**scores, "perplexity": {c: scores["perplexity"][c] for c in corpora},
+           "tasks": {t: scores["tasks"][t] for t in tasks}}
+    if tasks:
+        out["avg_acc"] = average_acc(out["tasks"])
+    else:
+        out.pop("avg_acc", None)
     return out

@@ -6,7 +6,7 @@ from pathlib import Path
 import torch
 
 from superweight.data import checksums
-from superweight.experiments import NotApplicable, apply
+from superweight.experiments import NotApplicable, apply, eval_backend
 from superweight.load import load_model
 from superweight.provenance import Provenance, read_json, write_json
 from superweight.runlog import start
@@ -31,7 +31,9 @@ with contextlib.ExitStack() as stack:
         write_json(snakemake.output[0], {**out, "status": "skipped", "reason": str(e), "provenance": prov.record()})
         raise SystemExit(0)
     scored = {k: ids[k] for k in p.corpora}
-    scores = score(model, tok, scored, p.cfg["perplexity"], task_limits(p.cfg["eval"]["tasks"], p.cfg["eval"]["limit"]),
-                   Path(snakemake.input.tasks) if data_dir else None, p.cfg["eval"]["batch_size"], p.device)
+    ev = p.cfg["eval"]
+    scores = score(model, tok, scored, p.cfg["perplexity"], task_limits(ev["tasks"], ev["limit"]),
+                   Path(snakemake.input.tasks) if data_dir else None, ev["batch_size"], p.device,
+                   ev.get("add_bos_token"), eval_backend(kind, spec, p.cfg))
 write_json(snakemake.output[0], {**out, "status": "done", "intervention": record, "scores": scores,
                                  "provenance": prov.record()})

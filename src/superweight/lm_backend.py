@@ -1,0 +1,228 @@
+"""An lm-eval model backend (``eval.backend: cached``) that computes each shared context once.
+
+lm-eval's HFLM runs every (context, continuation) request as its own sequence: a multiple-choice document's
+context is recomputed for each choice (SciQ's ~300-token passage four times) and the LM head is applied at
+every position. Here the requests of one document are a group: their common token prefix runs once, batched
+over groups (left-padded, keys/values kept in the model's cache), and each continuation runs on a copy of its
+group's cache. The LM head is applied only at the scored positions (``logprobs.selected_logprobs``), so no
+(batch, positions, vocabulary) float32 tensor exists.
+
+Tokenization is lm-eval's own (``TemplateLM.loglikelihood``: the whitespace move, empty contexts) with HFLM's
+``tok_encode`` (``add_bos_token``, a BOS already in the text), and the same left truncation to ``max_length``:
+the token sequences scored are HFLM's, and so are the numbers up to float rounding. Tasks, metrics and
+aggregation stay lm-eval's. Exact for models whose output at a token depends only on the tokens before it;
+an intervention that looks at a whole sequence (e.g. an argmax over its tokens) needs ``eval.backend: hf``.
+"""
+from __future__ import annotations
+
+import copy
+import logging
+from dataclasses import dataclass, field
+
+import torch
+from lm_eval.api.model import TemplateLM
+from lm_eval.models.utils import has_bos_prefix, resolve_max_length
+from tqdm import tqdm
+
+from .logprobs import head_inputs, selected_logprobs
+
+log = logging.getLogger(__name__)
+
+BACKENDS = ("hf", "cached")
+DEFAULT_MAX_LENGTH = 2048  # HFLM's default when neither the config nor the tokenizer gives one
+
+
+@dataclass
+class _Group:
+    prefix: list[int]
+    rows: list[tuple[int, list[int], list[int]]] = field(default_factory=list)  # (request, suffix, continuation)
+
+
+def _common_prefix(seqs: list[list[int]]) -> int:
+    n = min(len(s) for s in seqs)
+    first = seqs[0]
+    for i in range(n):
+        if any(s[i] != first[i] for s in seqs[1:]):
+            return i
+    return n
+
+
+class CachedLM(TemplateLM):
+    """``loglikelihood`` with each document's shared context computed once; see the module docstring."""
+
+    def __init__(self, model, tokenizer, batch_size: int = 8, device: str = "cpu", add_bos_token: bool | None = None,
+                 max_length: int | None = None):
+        super().__init__()
+        self.model, self.tokenizer = model, tokenizer
+        self.batch_size = int(batch_size)
+        self._device = torch.device(device)
+        self.add_bos_token = add_bos_token
+        self.max_length = max_length or resolve_max_length(model.config, tokenizer, default=DEFAULT_MAX_LENGTH)
+        # tokens: positions computed (padded_tokens: with padding); request_tokens: HFLM's, one sequence per request
+        self.stats = {"requests": 0, "groups": 0, "forwards": 0, "tokens": 0, "padded_tokens": 0, "request_tokens": 0}
+        self._keys: list | None = None
+
+    # --- tokenization: HFLM's ------------------------------------------------------------------------------
+    @property
+    def eot_token_id(self) -> int:
+        return self.tokenizer.eos_token_id
+
+    @property
+    def prefix_token_id(self) -> int:
+        bos = self.tokenizer.bos_token_id
+        return bos if bos is not None else self.tokenizer.eos_token_id
+
+    def tok_encode(self, string: str, add_special_tokens: bool | None = None, **kwargs) -> list[int]:
+        if add_special_tokens is None:
+            add_special_tokens = self.add_bos_token
+            if has_bos_prefix(string, self.tokenizer.decode(self.prefix_token_id)):
+                add_special_tokens = False
+        kw = {} if add_special_tokens is None else {"add_special_tokens": add_special_tokens}
+        return self.tokenizer.encode(string, **kw)
+
+    # --- scoring ---------------------------------------------------------------------------------------------
+    def loglikelihood(self, requests, disable_tqdm: bool = False):
+        # the document of each request groups the requests that share a context; TemplateLM tokenizes in order
+        self._keys = [(r.task_name, r.doc_id) if r.doc_id is not None else None for r in requests]
+        try:
+            return super().loglikelihood(requests, disable_tqdm=disable_tqdm)
+        finally:
+            self._keys = None
+
+    def _groups(self, requests) -> list[_Group]:
+        by_key: dict = {}
+        for i, (_, ctx, cont) in enumerate(requests):
+            if not ctx or not cont:
+                raise ValueError(f"request {i}: empty {'context' if not ctx else 'continuation'} after tokenization")
+            if len(cont) > self.max_length:
+                raise ValueError(f"request {i}: continuation of {len(cont)} tokens exceeds max_length {self.max_length}")
+            key = self._keys[i] if self._keys and self._keys[i] is not None else tuple(ctx)
+            by_key.setdefault(key, []).append(i)
+        groups = []
+        for members in by_key.values():
+            # HFLM's model input: context + continuation, left-truncated to max_length + 1, minus the last token
+            xs = [(requests[i][1] + requests[i][2])[-(self.max_length + 1):][:-1] for i in members]
+            conts = [requests[i][2] for i in members]
+            self.stats["request_tokens"] += sum(len(x) for x in xs)  # what one sequence per request computes
+            # the shared prefix stops before the first scored position of every member
+            p = min(_common_prefix(xs), min(len(x) - len(c) for x, c in zip(xs, conts)))
+            g = _Group(xs[0][:p])
+            g.rows = [(i, x[p:], c) for i, x, c in zip(members, xs, conts)]
+            groups.append(g)
+        return groups
+
+    def _score_rows(self, h: torch.Tensor, rows) -> list[tuple[float, bool]]:
+        """(sum log p, all greedy) per row from the head inputs ``h`` of right-padded suffixes."""
+        sel, tgt, sizes = [], [], []
+        for b, (_, suffix, cont) in enumerate(rows):
+            sel.append(h[b, len(suffix) - len(cont):len(suffix)])
+            tgt += cont
+            sizes.append(len(cont))
+        lp, greedy = selected_logprobs(self.model, torch.cat(sel), torch.tensor(tgt, device=h.device))
+        return [(float(a.sum()), bool(g.all())) for a, g in zip(lp.split(sizes), greedy.split(sizes))]
+
+    def _pad_right(self, seqs: list[list[int]]) -> torch.Tensor:
+        width = max(len(s) for s in seqs)
+        self.stats["tokens"] += sum(len(s) for s in seqs)
+        self.stats["padded_tokens"] += width * len(seqs)
+        self.stats["forwards"] += 1
+        return torch.tensor([s + [0] * (width - len(s)) for s in seqs], device=self.device)
+
+    def _run_plain(self, rows) -> list[tuple[float, bool]]:
+        """Rows with no shared prefix: one sequence each, as HFLM runs them."""
+        ids = self._pad_right([s for _, s, _ in rows])
+        return self._score_rows(head_inputs(self.model, ids), rows)
+
+    def _run_cached(self, groups: list[_Group]) -> dict[int, tuple[float, bool]]:
+        """One forward over the groups' prefixes (left-padded), then their rows on copies of the cache."""
+        from transformers import DynamicCache
+
+        plen = torch.tensor([len(g.prefix) for g in groups], device=self.device)
+        width = int(plen.max())
+        ids = torch.tensor([[0] * (width - len(g.prefix)) + g.prefix for g in groups], device=self.device)
+        mask = (torch.arange(width, device=self.device)[None] >= (width - plen)[:, None]).long()
+        pos = (mask.cumsum(-1) - 1).clamp_min(0)
+        self.stats["tokens"] += int(plen.sum())
+        self.stats["padded_tokens"] += ids.numel()
+        self.stats["forwards"] += 1
+        cache = DynamicCache(config=self.model.config)
+        head_inputs(self.model, ids, mask, position_ids=pos, cache=cache, use_cache=True)
+        _zero_padding(cache, width - plen, width)
+        flat = [(gi, row) for gi, g in enumerate(groups) for row in g.rows]
+        out = {}
+        for s in range(0, len(flat), self.batch_size):
+            chunk = flat[s:s + self.batch_size]
+            gidx = torch.tensor([gi for gi, _ in chunk], device=self.device)
+            rows = [row for _, row in chunk]
+            suffix = self._pad_right([r[1] for r in rows])
+            m = torch.cat([mask[gidx], torch.ones_like(suffix)], 1)
+            p = plen[gidx, None] + torch.arange(suffix.shape[1], device=self.device)[None]
+            h = head_inputs(self.model, suffix, m, position_ids=p, cache=_select(cache, gidx), use_cache=True)
+            for (i, _, _), r in zip(rows, self._score_rows(h, rows)):
+                out[i] = r
+        return out
+
+    @torch.no_grad()
+    def _loglikelihood_tokens(self, requests, disable_tqdm: bool = False, **kwargs) -> list[tuple[float, bool]]:
+        groups = self._groups(requests)
+        self.stats["requests"] += len(requests)
+        self.stats["groups"] += len(groups)
+        res: dict[int, tuple[float, bool]] = {}
+        # longest first (as HFLM: similar lengths share a batch, and a memory error shows at once)
+        shared = sorted((g for g in groups if g.prefix), key=lambda g: -len(g.prefix))
+        plain = sorted((r for g in groups if not g.prefix for r in g.rows), key=lambda r: -len(r[1]))
+        bar = tqdm(total=len(requests), disable=disable_tqdm, desc="Running loglikelihood requests (cached)",
+                   mininterval=5)
+        for s in range(0, len(shared), self.batch_size):
+            batch = shared[s:s + self.batch_size]
+            res.update(self._run_cached(batch))
+            bar.update(sum(len(g.rows) for g in batch))
+        for s in range(0, len(plain), self.batch_size):
+            rows = plain[s:s + self.batch_size]
+            res.update(zip((r[0] for r in rows), self._run_plain(rows)))
+            bar.update(len(rows))
+        bar.close()
+        out = [res[i] for i in range(len(requests))]
+        for (pair, _, _), answer in zip(requests, out):
+            self.cache_hook.add_partial("loglikelihood", pair, answer)
+        return out
+
+    def loglikelihood_rolling(self, requests, disable_tqdm: bool = False):
+        raise NotImplementedError("the cached backend scores loglikelihood and multiple-choice tasks only; "
+                                  "set eval.backend: hf for loglikelihood_rolling tasks (e.g. wikitext)")
+
+    def generate_until(self, requests, disable_tqdm: bool = False):
+        raise NotImplementedError("the cached backend scores loglikelihood and multiple-choice tasks only; "
+                                  "set eval.backend: hf for generation tasks")
+
+
+def _zero_padding(cache, pad: torch.Tensor, width: int) -> None:
+    """Zero the cached keys/values of left padding: they are masked, but a fully masked row may hold NaN, and
+    a NaN times an attention weight of 0 is NaN. A sliding-window layer keeps only the last positions."""
+    for layer in cache.layers:
+        kept = layer.keys.shape[-2]
+        for b, n in enumerate((pad - (width - kept)).clamp_min(0).tolist()):
+            if n:
+                layer.keys[b, :, :n] = 0
+                layer.values[b, :, :n] = 0
+
+
+def _select(cache, index: torch.Tensor):
+    """A cache holding batch entries ``index`` of ``cache`` (repeats allowed); ``cache`` itself is unchanged."""
+    new = copy.copy(cache)
+    new.layers = [copy.copy(layer) for layer in cache.layers]
+    for layer in new.layers:
+        layer.batch_select_indices(index)
+    return new
+
+
+def build_lm(model, tok, backend: str = "hf", batch_size: int = 8, device: str = "cpu",
+             add_bos_token: bool | None = None):
+    """The lm-eval model object for ``eval.backend``."""
+    if backend == "cached":
+        return CachedLM(model, tok, batch_size=batch_size, device=device, add_bos_token=add_bos_token)
+    if backend == "hf":
+        from lm_eval.models.huggingface import HFLM
+
+        return HFLM(pretrained=model, tokenizer=tok, batch_size=batch_size, device=device, add_bos_token=add_bos_token)
+    raise ValueError(f"eval.backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
