@@ -29,15 +29,24 @@ from superweight.load import ModelSpec, load_model, prepare_model  # noqa: E402
 SEVEN = "arc_challenge,arc_easy,hellaswag,lambada_openai,piqa,sciq,winogrande"
 
 
-def hflm_tokens(lm: CachedLM, insts) -> int:
-    """Positions HFLM computes: one sequence per request, except requests whose whole input (context +
-    continuation minus its last token) is identical, which its logits cache runs once."""
+def hflm_tokens(lm: CachedLM, insts, batch_size: int) -> tuple[int, int]:
+    """Positions HFLM computes (without, with padding): one sequence per request, except requests whose whole input
+    (context + continuation minus its last token) is identical, which its logits cache runs once; sorted longest
+    first and right-padded in batches of batch_size."""
     seen = set()
     for i in insts:
         ctx, cont = i.args
         c, k = lm._encode_pair(ctx, cont) if ctx else ([lm.prefix_token_id], lm.tok_encode(cont, add_special_tokens=False))
         seen.add(tuple((c + k)[-(lm.max_length + 1):][:-1]))
-    return sum(len(x) for x in seen)
+    lens = sorted((len(x) for x in seen), reverse=True)
+    return sum(lens), sum(len(lens[s:s + batch_size]) * lens[s] for s in range(0, len(lens), batch_size))
+
+
+def timed(fn):
+    """(result, wall seconds, CPU seconds of this process): on a shared machine CPU time is the steadier figure."""
+    t, c = time.perf_counter(), time.process_time()
+    out = fn()
+    return out, time.perf_counter() - t, time.process_time() - c
 
 
 def accuracies(task, insts, answers) -> dict:
@@ -63,8 +72,11 @@ def main():
     ap.add_argument("--add-bos-token", choices=["none", "false", "true"], default="false")
     ap.add_argument("--dtype", default="float32")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     ap.add_argument("--json", help="write the figures here")
     a = ap.parse_args()
+    if a.threads:
+        torch.set_num_threads(a.threads)
     from lm_eval.models.huggingface import HFLM
 
     tmp = Path(tempfile.mkdtemp())
@@ -83,18 +95,17 @@ def main():
         task.build_all_requests(limit=a.limit)
         insts = list(task.instances)
         cached = CachedLM(model, tok, batch_size=a.batch_size, device=a.device, add_bos_token=add_bos)
-        t = time.perf_counter()
-        want = hf.loglikelihood(insts, disable_tqdm=True)
-        t_hf = time.perf_counter() - t
-        t = time.perf_counter()
-        got = cached.loglikelihood(insts, disable_tqdm=True)
-        t_c = time.perf_counter() - t
+        want, t_hf, cpu_hf = timed(lambda: hf.loglikelihood(insts, disable_tqdm=True))
+        got, t_c, cpu_c = timed(lambda: cached.loglikelihood(insts, disable_tqdm=True))
+        hf_tok, hf_padded = hflm_tokens(cached, insts, a.batch_size)
         acc_hf, acc_c = accuracies(task, insts, want), accuracies(task, insts, got)
         same_docs = all(acc_c["per_doc"][d].get(k) == m.get(k) for d, m in acc_hf["per_doc"].items()
                         for k in ("acc", "acc_norm") if k in m)
         r = {"task": name, "docs": len(acc_hf["per_doc"]), "requests": len(insts), "hf_s": t_hf, "cached_s": t_c,
+             "hf_cpu_s": cpu_hf, "cached_cpu_s": cpu_c,
              "hf_req_per_s": len(insts) / t_hf, "cached_req_per_s": len(insts) / t_c, "speedup": t_hf / t_c,
-             "hf_tokens": hflm_tokens(cached, insts), "cached_tokens": cached.stats["tokens"],
+             "speedup_cpu": cpu_hf / cpu_c, "hf_tokens": hf_tok, "hf_padded_tokens": hf_padded,
+             "cached_tokens": cached.stats["tokens"],
              "cached_padded_tokens": cached.stats["padded_tokens"],
              "max_abs_dloglik": max(abs(x[0] - y[0]) for x, y in zip(want, got)),
              "greedy_identical": all(x[1] == y[1] for x, y in zip(want, got)), "per_doc_acc_identical": same_docs,
@@ -103,14 +114,17 @@ def main():
         rows.append(r)
         print(f"{name:15s} {r['docs']:4d} docs {r['requests']:5d} req | HFLM {r['hf_req_per_s']:6.2f} req/s "
               f"{r['hf_tokens']:7d} tok | cached {r['cached_req_per_s']:6.2f} req/s {r['cached_tokens']:7d} tok | "
-              f"x{r['speedup']:.2f} | max|dLL| {r['max_abs_dloglik']:.1e} | acc {r['hf_acc']:.4f}/{r['cached_acc']:.4f}"
+              f"x{r['speedup']:.2f} (CPU time x{r['speedup_cpu']:.2f}) | max|dLL| {r['max_abs_dloglik']:.1e} | acc {r['hf_acc']:.4f}/{r['cached_acc']:.4f}"
               f" per-doc identical {same_docs}", flush=True)
-    tot = {k: sum(r[k] for r in rows) for k in ("requests", "hf_s", "cached_s", "hf_tokens", "cached_tokens")}
-    mix = {**tot, "speedup": tot["hf_s"] / tot["cached_s"], "token_ratio": tot["hf_tokens"] / tot["cached_tokens"],
+    tot = {k: sum(r[k] for r in rows) for k in ("requests", "hf_s", "cached_s", "hf_cpu_s", "cached_cpu_s",
+                                                "hf_tokens", "hf_padded_tokens", "cached_tokens", "cached_padded_tokens")}
+    mix = {**tot, "speedup": tot["hf_s"] / tot["cached_s"], "speedup_cpu": tot["hf_cpu_s"] / tot["cached_cpu_s"],
+           "token_ratio": tot["hf_tokens"] / tot["cached_tokens"],
            "max_abs_dloglik": max(r["max_abs_dloglik"] for r in rows),
            "all_identical": all(r["greedy_identical"] and r["per_doc_acc_identical"] for r in rows)}
     print(f"{'mix':15s} {mix['requests']:5d} requests: HFLM {mix['hf_s']:.1f} s, cached {mix['cached_s']:.1f} s, "
-          f"speed-up x{mix['speedup']:.2f}; tokens {mix['hf_tokens']} vs {mix['cached_tokens']} "
+          f"speed-up x{mix['speedup']:.2f} (CPU time {mix['hf_cpu_s']:.1f} vs {mix['cached_cpu_s']:.1f} s: "
+          f"x{mix['speedup_cpu']:.2f}); tokens {mix['hf_tokens']} vs {mix['cached_tokens']} "
           f"(x{mix['token_ratio']:.2f} fewer); max |dLL| {mix['max_abs_dloglik']:.1e}; "
           f"accuracies identical: {mix['all_identical']}")
     if a.json:

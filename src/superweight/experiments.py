@@ -22,6 +22,19 @@ def calibration_ids(ids: torch.Tensor, seqlen: int, windows: int) -> torch.Tenso
     return ids[len(ids) - n:]
 
 
+def identity(kind: str, spec: dict, sws) -> dict | None:
+    """``apply``'s record for an experiment that leaves the model as it is (scaling x1, W8A8 ``fp``), whose scores
+    are therefore the original model's; None for any other. Raises NotApplicable where ``apply`` would."""
+    if kind == "scaling" and float(spec["factor"]) == 1.0:
+        if not sws:
+            raise NotApplicable("no confirmed super weight")
+        return {"factor": 1.0, "super_weights": [list(c) for c in sws], "changed": [],
+                "note": "factor 1 leaves every weight as it is"}
+    if kind == "aquant" and spec["method"] == "fp":
+        return {"method": "fp", "bits": 8}
+    return None
+
+
 def whole_sequence(kind: str, spec: dict, cfg: dict) -> str | None:
     """Why the experiment's model is not causal token by token (its output at a token depends on later tokens or
     on the batch), or None. Such a model must see each lm-eval request as one sequence: ``eval.backend: hf``."""

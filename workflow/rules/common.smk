@@ -123,3 +123,14 @@ def paper_results(key, table):
     if key not in allp:
         raise WorkflowError(f"config error: `paper: {key}` not in config/paper_results.yaml (has: {', '.join(allp)})")
     return allp[key].get(table)
+
+
+def reuse_original(corpora, eval_cfg):
+    """None when a job of the unmodified model (scaling x1, W8A8 fp) can read the ablation's original scores
+    (same settings for every corpus and task it needs); else why not."""
+    from superweight.reuse import difference, settings
+
+    if "original" not in CONDITIONS:
+        return "the ablation's original is not scored"
+    ppl = config["perplexity"]
+    return difference(settings(ppl["corpora"], ppl, config["eval"]), settings(corpora, ppl, eval_cfg))
