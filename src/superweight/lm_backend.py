@@ -38,7 +38,12 @@ PAD_SLACK = 1.1
 
 @dataclass
 class _Group:
+    """Requests sharing ``prefix``. With ``tail`` (the members' contexts are the same tokens), the prefix ends with
+    the context's last token, whose output scores every member's first continuation token; each row's suffix is
+    then its continuation minus the last token (empty for a one-token continuation). Without it, a suffix holds
+    the rest of its input, the scored positions last."""
     prefix: list[int]
+    tail: bool = False
     rows: list[tuple[int, list[int], list[int]]] = field(default_factory=list)  # (request, suffix, continuation)
 
 
@@ -108,21 +113,20 @@ class CachedLM(TemplateLM):
             xs = [(requests[i][1] + requests[i][2])[-(self.max_length + 1):][:-1] for i in members]
             conts = [requests[i][2] for i in members]
             self.stats["request_tokens"] += sum(len(x) for x in xs)  # what one sequence per request computes
-            # the shared prefix stops before the first scored position of every member
-            p = min(_common_prefix(xs), min(len(x) - len(c) for x, c in zip(xs, conts)))
-            g = _Group(xs[0][:p])
+            # the shared prefix ends at the first scored position of every member; a lone request runs whole
+            first = {len(x) - len(c) for x, c in zip(xs, conts)}
+            lcp = _common_prefix(xs) if len(xs) > 1 else 0
+            tail = len(first) == 1 and lcp > min(first)
+            p = min(first) + 1 if tail else min(lcp, min(first))
+            g = _Group(xs[0][:p], tail and p > 0)
             g.rows = [(i, x[p:], c) for i, x, c in zip(members, xs, conts)]
             groups.append(g)
         return groups
 
-    def _score_rows(self, h: torch.Tensor, rows) -> list[tuple[float, bool]]:
-        """(sum log p, all greedy) per row from the head inputs ``h`` of right-padded suffixes."""
-        sel, tgt, sizes = [], [], []
-        for b, (_, suffix, cont) in enumerate(rows):
-            sel.append(h[b, len(suffix) - len(cont):len(suffix)])
-            tgt += cont
-            sizes.append(len(cont))
-        lp, greedy = selected_logprobs(self.model, torch.cat(sel), torch.tensor(tgt, device=h.device))
+    def _score(self, blocks: list[torch.Tensor], conts: list[list[int]]) -> list[tuple[float, bool]]:
+        """(sum log p, all greedy) per continuation from the head inputs of its scored positions."""
+        lp, greedy = selected_logprobs(self.model, torch.cat(blocks), torch.tensor(sum(conts, []), device=self.device))
+        sizes = [len(c) for c in conts]
         return [(float(a.sum()), bool(g.all())) for a, g in zip(lp.split(sizes), greedy.split(sizes))]
 
     def _pad_right(self, seqs: list[list[int]]) -> torch.Tensor:
@@ -134,8 +138,8 @@ class CachedLM(TemplateLM):
 
     def _run_plain(self, rows) -> list[tuple[float, bool]]:
         """Rows with no shared prefix: one sequence each, as HFLM runs them."""
-        ids = self._pad_right([s for _, s, _ in rows])
-        return self._score_rows(head_inputs(self.model, ids), rows)
+        h = head_inputs(self.model, self._pad_right([s for _, s, _ in rows]))
+        return self._score([h[b, len(s) - len(c):len(s)] for b, (_, s, c) in enumerate(rows)], [c for *_, c in rows])
 
     def _run_cached(self, groups: list[_Group], budget: int) -> dict[int, tuple[float, bool]]:
         """One forward over the groups' prefixes (left-padded), then their rows on copies of the cache."""
@@ -150,20 +154,29 @@ class CachedLM(TemplateLM):
         self.stats["padded_tokens"] += ids.numel()
         self.stats["forwards"] += 1
         cache = DynamicCache(config=self.model.config)
-        head_inputs(self.model, ids, mask, position_ids=pos, cache=cache, use_cache=True)
+        last = head_inputs(self.model, ids, mask, position_ids=pos, cache=cache, use_cache=True)[:, -1]
         _zero_padding(cache, width - plen, width)
-        # rows of any group share a forward (each reads its own group's cache): similar lengths together
-        flat = sorted(((gi, row) for gi, g in enumerate(groups) for row in g.rows), key=lambda r: -len(r[1][1]))
         out = {}
-        for chunk in _batches(flat, lambda r: len(r[1][1]), budget, extra=width):
+        # a one-token continuation after a tail prefix is scored by the prefix's last position alone
+        done = [(gi, r) for gi, g in enumerate(groups) for r in g.rows if not r[1]]
+        for (i, _, c), res in zip((r for _, r in done), self._score([last[gi, None] for gi, _ in done],
+                                                                    [r[2] for _, r in done]) if done else []):
+            out[i] = res
+        # rows of any group share a forward (each reads its own group's cache): similar lengths together
+        flat = sorted(((gi, r) for gi, g in enumerate(groups) for r in g.rows if r[1]), key=lambda x: -len(x[1][1]))
+        for chunk in _batches(flat, lambda x: len(x[1][1]), budget, extra=width):
             gidx = torch.tensor([gi for gi, _ in chunk], device=self.device)
             rows = [row for _, row in chunk]
             suffix = self._pad_right([r[1] for r in rows])
             m = torch.cat([mask[gidx], torch.ones_like(suffix)], 1)
             p = plen[gidx, None] + torch.arange(suffix.shape[1], device=self.device)[None]
             h = head_inputs(self.model, suffix, m, position_ids=p, cache=_select(cache, gidx), use_cache=True)
-            for (i, _, _), r in zip(rows, self._score_rows(h, rows)):
-                out[i] = r
+            blocks = []
+            for b, (gi, (_, sfx, cont)) in enumerate(chunk):
+                k = len(cont) - groups[gi].tail  # scored positions in the suffix
+                blocks.append(torch.cat([last[gi, None]] * groups[gi].tail + [h[b, len(sfx) - k:len(sfx)]]))
+            for (i, _, _), res in zip(rows, self._score(blocks, [r[2] for r in rows])):
+                out[i] = res
         return out
 
     @torch.no_grad()
