@@ -106,19 +106,21 @@ def task_manager(task_dir: Path | None):
 
 
 def evaluate(model, tok, tasks: dict[str, int | None], task_dir: Path | None, batch_size: int = 8,
-             device: str = "cpu", add_bos_token: bool = False) -> dict[str, dict]:
+             device: str = "cpu", add_bos_token: bool | None = False, backend: str = "hf") -> dict[str, dict]:
     """{task: {"acc", "acc_se", "acc_norm", "acc_norm_se", "n", "limit", "docs"}} for ``tasks`` = {name: limit or
     None}. ``docs`` keeps each document's outcome ({"doc_id": [...], "acc": [...], "acc_norm": [...]}) so that two
     conditions can be paired by doc_id and every table re-derived without rerunning the model; SEs are binomial.
 
     ``add_bos_token`` False encodes requests without special tokens, as the paper's lm-eval 0.4.3 did;
-    0.4.13 left alone follows the tokenizer's default (a BOS for Llama-style tokenizers)."""
+    0.4.13 left alone (None) follows the tokenizer's default (a BOS for Llama-style tokenizers).
+    ``backend``: ``hf`` (lm-eval's HFLM) or ``cached`` (each shared context computed once; same numbers)."""
     from lm_eval import simple_evaluate
-    from lm_eval.models.huggingface import HFLM
 
-    lm = HFLM(pretrained=model, tokenizer=tok, batch_size=batch_size, device=device, add_bos_token=add_bos_token)
-    log.info("lm-eval requests %s a BOS token (eval.add_bos_token=%s)", "with" if add_bos_token else "without",
-             add_bos_token)
+    from .lm_backend import build_lm
+
+    lm = build_lm(model, tok, backend, batch_size, device, add_bos_token)
+    log.info("lm-eval backend %s; requests %s a BOS token (eval.add_bos_token=%s)", backend,
+             "with" if add_bos_token else "without", add_bos_token)
     tm = task_manager(task_dir)
     scores = {}
     for task, limit in tasks.items():

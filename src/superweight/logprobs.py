@@ -3,7 +3,8 @@
 A causal LM's forward returns float logits over the whole vocabulary at every position; with a 262k vocabulary
 and a 2048-token window that is 2 GB per sequence before its log-softmax copy. Here the model runs with its LM
 head skipped (a pre-hook hands the head zero positions), the head's input is kept, and the head is applied to
-``chunk`` selected positions at a time: peak memory is one chunk x vocabulary, whatever the sequence length.
+``chunk`` selected positions at a time: peak memory is two chunks x vocabulary (the logits and their
+log_softmax), whatever the sequence length.
 """
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ from torch import nn
 CHUNK_BYTES = 64 * 2**20
 
 
-def head_inputs(model: nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
-    """The hidden states the LM head reads, (batch, positions, hidden), from one forward pass with no logits."""
+def head_inputs(model: nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                **forward_kwargs) -> torch.Tensor:
+    """The hidden states the LM head reads, (batch, positions, hidden), from one forward pass with no logits.
+    ``forward_kwargs`` go to the model's forward (e.g. ``cache``, ``position_ids``; no cache unless given)."""
     head = model.get_output_embeddings()
     kept = {}
 
@@ -25,7 +28,7 @@ def head_inputs(model: nn.Module, input_ids: torch.Tensor, attention_mask: torch
 
     handle = head.register_forward_pre_hook(skip)
     try:
-        model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False)
+        model(input_ids=input_ids, attention_mask=attention_mask, **{"use_cache": False, **forward_kwargs})
     finally:
         handle.remove()
     if "h" not in kept:
@@ -57,7 +60,9 @@ def selected_logprobs(model: nn.Module, h: torch.Tensor, targets: torch.Tensor,
     for s in range(0, len(targets), chunk):
         logits = head_logits(model, h[s:s + chunk])
         t = targets[s:s + chunk, None]
-        lp[s:s + chunk] = (logits.gather(-1, t) - torch.logsumexp(logits, -1, keepdim=True)).squeeze(-1)
+        # log_softmax, as lm-eval's HFLM and the perplexity engine compute it: the same float32 rounding, row by
+        # row, whatever the chunk (a logsumexp differs from it by ~2e-5 per token over a 49k vocabulary)
+        lp[s:s + chunk] = torch.log_softmax(logits, -1).gather(-1, t).squeeze(-1)
         greedy[s:s + chunk] = logits.argmax(-1) == t.squeeze(-1)
         del logits
     return lp, greedy

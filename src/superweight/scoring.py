@@ -21,9 +21,11 @@ def task_limits(tasks: list[str], limit) -> dict[str, int | None]:
 
 
 def score(model, tok, corpora: dict[str, torch.Tensor], ppl_cfg: dict, tasks: dict[str, int | None],
-          task_dir: Path | None, eval_batch_size: int = 8, device: str = "cpu", add_bos_token: bool = False) -> dict:
-    """{"perplexity": {corpus: {...}}, "tasks": {task: {...}}, "avg_acc": float, "avg_acc_se": float}: each task
-    keeps its per-document outcomes and each corpus its per-window NLLs (see evaluate and perplexity)."""
+          task_dir: Path | None, eval_batch_size: int = 8, device: str = "cpu", add_bos_token: bool | None = False,
+          backend: str = "hf") -> dict:
+    """{"perplexity": {corpus: {...}}, "tasks": {task: {...}}, "avg_acc": float, "avg_acc_se": float,
+    "eval_backend": str}: each task keeps its per-document outcomes and each corpus its per-window NLLs (see
+    evaluate and perplexity)."""
     from .evaluate import evaluate
 
     out = {"perplexity": {}, "tasks": {}}
@@ -34,9 +36,30 @@ def score(model, tok, corpora: dict[str, torch.Tensor], ppl_cfg: dict, tasks: di
         log.info("%s ppl %.4g (%d tokens, %d windows)", name, out["perplexity"][name]["ppl"],
                  out["perplexity"][name]["tokens"], out["perplexity"][name]["windows"])
     if tasks:
-        out["tasks"] = evaluate(model, tok, tasks, task_dir, eval_batch_size, device, add_bos_token=add_bos_token)
-        accs = [v["acc"] for v in out["tasks"].values() if v["acc"] is not None]
-        out["avg_acc"] = sum(accs) / len(accs) if accs else math.nan
-        ses = [v["acc_se"] for v in out["tasks"].values() if v.get("acc_se") is not None]
-        out["avg_acc_se"] = avg_se(ses) if ses and len(ses) == len(accs) else math.nan
+        out["tasks"] = evaluate(model, tok, tasks, task_dir, eval_batch_size, device, add_bos_token, backend)
+        out.update(average_acc(out["tasks"]))
+        out["eval_backend"] = backend
+    return out
+
+
+def average_acc(tasks: dict[str, dict]) -> dict:
+    """{"avg_acc": mean accuracy over tasks, "avg_acc_se": its standard error (tasks independent)}."""
+    accs = [v["acc"] for v in tasks.values() if v["acc"] is not None]
+    ses = [v["acc_se"] for v in tasks.values() if v.get("acc_se") is not None]
+    return {"avg_acc": sum(accs) / len(accs) if accs else math.nan,
+            "avg_acc_se": avg_se(ses) if ses and len(ses) == len(accs) else math.nan}
+
+
+def restrict(scores: dict, corpora: list[str], tasks: list[str]) -> dict:
+    """The part of ``score``'s result for a subset of its corpora and tasks (each is scored on its own)."""
+    missing = [c for c in corpora if c not in scores["perplexity"]] + [t for t in tasks if t not in scores["tasks"]]
+    if missing:
+        raise KeyError(f"scores have no {', '.join(missing)}")
+    out = {**scores, "perplexity": {c: scores["perplexity"][c] for c in corpora},
+           "tasks": {t: scores["tasks"][t] for t in tasks}}
+    if tasks:
+        out.update(average_acc(out["tasks"]))
+    else:
+        out.pop("avg_acc", None)
+        out.pop("avg_acc_se", None)
     return out

@@ -90,6 +90,39 @@ rule score_scaled:
         "../scripts/score.py"
 
 
+SCALED_X1_REUSE = reuse_original(config["analysis"]["scaling"]["corpora"], scaling_eval()) if "1" in FACTORS else "no x1"
+
+if SCALED_X1_REUSE is None:
+
+    localrules:
+        reuse_scaled,
+
+    ruleorder: reuse_scaled > score_scaled
+
+    rule reuse_scaled:
+        """Scaling x1 is the unmodified model: the ablation's original scores (same settings), not a second run."""
+        input:
+            scores="results/{model}/ablation/original/scores.json",
+            detect="results/{model}/detect/super_weights.json",
+        output:
+            "results/{model}/scaling/x1/scores.json",
+        params:
+            kind="scaling",
+            spec={"factor": 1.0},
+            cfg={"perplexity": config["perplexity"], "eval": scaling_eval()},
+            corpora=config["analysis"]["scaling"]["corpora"],
+            model=model_cfg,
+            data_dir=str(DATA_DIR) if DATA_DIR else None,
+        log:
+            "results/{model}/logs/reuse_scaled_x1.log",
+        benchmark:
+            "results/{model}/benchmarks/reuse_scaled_x1.tsv"
+        conda:
+            "../../envs/model.yaml"
+        script:
+            "../scripts/reuse_scores.py"
+
+
 rule plot_stopwords:
     input:
         csv="results/{model}/stopwords/top_tokens.csv",

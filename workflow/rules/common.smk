@@ -263,3 +263,14 @@ def emergence_mem(wildcards, attempt=1):
 
 def emergence_runtime(wildcards, attempt=1):
     return int(max(30, (EMERGENCE or {}).get("params_b", 1.0) * 60 * attempt))
+
+
+def reuse_original(corpora, eval_cfg):
+    """None when a job of the unmodified model (scaling x1, W8A8 fp) can read the ablation's original scores
+    (same settings for every corpus and task it needs); else why not."""
+    from superweight.reuse import difference, settings
+
+    if "original" not in CONDITIONS:
+        return "the ablation's original is not scored"
+    ppl = config["perplexity"]
+    return difference(settings(ppl["corpora"], ppl, config["eval"]), settings(corpora, ppl, eval_cfg))

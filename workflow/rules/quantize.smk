@@ -159,6 +159,40 @@ rule score_aquant:
         "../scripts/score.py"
 
 
+AQUANT_FP_REUSE = reuse_original(AQ["corpora"], limited_eval(AQ["limit"])) if "fp" in AQ["methods"] else "no fp"
+
+if AQUANT_FP_REUSE is None:
+
+    localrules:
+        reuse_aquant_fp,
+
+    ruleorder: reuse_aquant_fp > score_aquant
+
+    rule reuse_aquant_fp:
+        """W8A8 fp is the unmodified model: the ablation's original scores (same settings), not a second run."""
+        input:
+            scores="results/{model}/ablation/original/scores.json",
+            detect="results/{model}/detect/super_weights.json",
+        output:
+            "results/{model}/aquant/w8a8/fp/scores.json",
+        params:
+            kind="aquant",
+            spec={"method": "fp"},
+            cfg={"perplexity": config["perplexity"], "eval": limited_eval(AQ["limit"]),
+                 "quantization": {"activations": AQ}},
+            corpora=AQ["corpora"],
+            model=model_cfg,
+            data_dir=str(DATA_DIR) if DATA_DIR else None,
+        log:
+            "results/{model}/logs/reuse_aquant_fp.log",
+        benchmark:
+            "results/{model}/benchmarks/reuse_aquant_fp.tsv"
+        conda:
+            "../../envs/model.yaml"
+        script:
+            "../scripts/reuse_scores.py"
+
+
 rule plot_wquant:
     """Fig. 7: average accuracy and perplexity against block size, one line per method."""
     input:

@@ -7,7 +7,7 @@ import torch
 
 from superweight.data import checksums
 from superweight.detect import used_super_weights
-from superweight.experiments import NotApplicable, apply
+from superweight.experiments import NotApplicable, apply, eval_backend
 from superweight.load import load_model
 from superweight.provenance import Provenance, write_json
 from superweight.runlog import start
@@ -32,8 +32,9 @@ with contextlib.ExitStack() as stack:
         write_json(snakemake.output[0], {**out, "status": "skipped", "reason": str(e), "provenance": prov.record()})
         raise SystemExit(0)
     scored = {k: ids[k] for k in p.corpora}
-    scores = score(model, tok, scored, p.cfg["perplexity"], task_limits(p.cfg["eval"]["tasks"], p.cfg["eval"]["limit"]),
-                   Path(snakemake.input.tasks) if data_dir else None, p.cfg["eval"]["batch_size"], p.device,
-                   add_bos_token=p.cfg["eval"].get("add_bos_token", False))
+    ev = p.cfg["eval"]
+    scores = score(model, tok, scored, p.cfg["perplexity"], task_limits(ev["tasks"], ev["limit"]),
+                   Path(snakemake.input.tasks) if data_dir else None, ev["batch_size"], p.device,
+                   ev.get("add_bos_token", False), eval_backend(kind, spec, p.cfg))
 write_json(snakemake.output[0], {**out, "status": "done", "intervention": record, "scores": scores,
                                  "provenance": prov.record()})

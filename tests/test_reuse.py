@@ -1,0 +1,127 @@
+"""Nothing scored twice: scaling x1 and W8A8 fp read the ablation's original scores when their settings agree."""
+import contextlib
+import json
+
+import pytest
+import torch
+
+from superweight.experiments import apply, identity
+from superweight.reuse import difference, settings
+from superweight.scoring import restrict
+from test_workflow import snakemake
+from tiny import plant, tiny_model
+
+PPL = {"corpora": ["wikitext2", "c4"], "seqlen": 512, "windows": {"wikitext2": 8, "c4": 8}, "batch_size": 1}
+EVAL = {"tasks": ["arc_easy", "piqa"], "limit": 40, "batch_size": 8, "backend": "cached"}
+ORIGINAL = settings(["wikitext2", "c4"], PPL, EVAL)
+
+
+@pytest.mark.parametrize("target,why", [
+    (settings(["wikitext2"], PPL, EVAL), None),  # a subset of the corpora
+    (settings(["wikitext2"], PPL, {**EVAL, "tasks": ["piqa"]}), None),  # a subset of the tasks
+    (settings(["wikitext2"], PPL, {**EVAL, "limit": {"arc_easy": 40, "piqa": 40}}), None),  # the same limits
+    (settings(["wikitext2"], PPL, {**EVAL, "limit": 20}), "eval.limit for arc_easy: 40 vs 20"),
+    (settings(["wikitext2"], PPL, {**EVAL, "backend": "hf"}), "eval.backend: 'cached' vs 'hf'"),
+    (settings(["wikitext2"], PPL, {**EVAL, "tasks": ["boolq"]}), "task boolq not scored"),
+    (settings(["wikitext2"], {**PPL, "seqlen": 2048}, EVAL), "perplexity.seqlen: 512 vs 2048"),
+    (settings(["c4"], {**PPL, "windows": {"wikitext2": 8, "c4": 256}}, EVAL), "perplexity.windows.c4: 8 vs 256"),
+])
+def test_difference(target, why):
+    got = difference(ORIGINAL, target)
+    assert got == why if why is None else why in got
+    assert difference(settings(["wikitext2"], PPL, EVAL), settings(["c4"], PPL, EVAL)) == \
+        "corpus c4 not scored by the original"
+
+
+def test_restrict_keeps_the_subset_and_its_average():
+    scores = {"perplexity": {"wikitext2": {"ppl": 20.0}, "c4": {"ppl": 30.0}},
+              "tasks": {"arc_easy": {"acc": 0.5}, "piqa": {"acc": 0.7}}, "avg_acc": 0.6, "eval_backend": "cached"}
+    got = restrict(scores, ["wikitext2"], ["piqa"])
+    assert got == {"perplexity": {"wikitext2": {"ppl": 20.0}}, "tasks": {"piqa": {"acc": 0.7}}, "avg_acc": 0.7,
+                   "eval_backend": "cached"}
+    with pytest.raises(KeyError, match="boolq"):
+        restrict(scores, ["wikitext2"], ["boolq"])
+
+
+@pytest.mark.parametrize("kind,spec", [("scaling", {"factor": 1.0}), ("aquant", {"method": "fp"})])
+def test_identity_experiments_leave_the_model_as_it_is(kind, spec):
+    model = plant(tiny_model("llama"), 1, 3, 7)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    sws = [(1, 3, 7)]
+    cfg = {"perplexity": PPL, "quantization": {"activations": {}}}
+    with contextlib.ExitStack() as stack:
+        rec = apply(model, kind, spec, sws, cfg, stack)
+        x = torch.randint(0, 128, (1, 12))
+        hooked = model(x).logits
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert torch.equal(hooked, model(x).logits)  # no hook either
+    assert identity(kind, spec, sws).keys() <= rec.keys() | {"note"}
+    assert identity("scaling", {"factor": 1.5}, sws) is None and identity("aquant", {"method": "naive"}, sws) is None
+
+
+REUSE = """
+analysis:
+  scaling: {factors: [0, 1, 1.5], limit: null}
+quantization:
+  activations: {methods: [fp, naive], limit: null, corpora: [wikitext2]}
+"""
+
+
+def _jobs(out: str, field: str = "output") -> dict[str, list[str]]:
+    """{rule: [its jobs' outputs (or inputs)]} from a dry run's job listing."""
+    jobs, rule = {}, None
+    for line in out.splitlines():
+        if line.startswith("rule "):
+            rule = line.split()[1].rstrip(":")
+            jobs.setdefault(rule, [])
+        elif rule and line.strip().startswith(f"{field}:"):
+            jobs[rule] += [o.strip() for o in line.split(":", 1)[1].split(",")]
+    return jobs
+
+
+def test_dry_run_reuses_the_original_when_settings_agree(wf):
+    (wf / "reuse.yaml").write_text(REUSE)
+    r = snakemake(wf, "-n", "--cores", "1", "--configfile", "reuse.yaml")
+    assert r.returncode == 0, r.stderr[-3000:]
+    jobs = _jobs(r.stdout + r.stderr)
+    m = "results/smollm2-135m"
+    assert jobs["reuse_scaled"] == [f"{m}/scaling/x1/scores.json"]
+    assert jobs["reuse_aquant_fp"] == [f"{m}/aquant/w8a8/fp/scores.json"]
+    assert sorted(jobs["score_scaled"]) == [f"{m}/scaling/x0/scores.json", f"{m}/scaling/x1.5/scores.json"]
+    assert jobs["score_aquant"] == [f"{m}/aquant/w8a8/naive/scores.json"]
+    # the sweep tables still show the x1 and fp points; the reuse jobs do not load the model
+    inputs = _jobs(r.stdout + r.stderr, "input")
+    assert f"{m}/scaling/x1/scores.json" in inputs["table5"] and f"{m}/aquant/w8a8/fp/scores.json" in inputs["table_aquant"]
+    assert not any(f.startswith(f"{m}/model") for f in inputs["reuse_scaled"] + inputs["reuse_aquant_fp"])
+    r = snakemake(wf, "-n", "--cores", "1")  # default config: the sweeps use fewer documents, so no reuse
+    jobs = _jobs(r.stdout + r.stderr)
+    assert "reuse_scaled" not in jobs and "reuse_aquant_fp" not in jobs
+    assert f"{m}/scaling/x1/scores.json" in jobs["score_scaled"]
+
+
+def test_reuse_rule_copies_the_original_scores(wf):
+    """Only the reuse rules may run: the original's scores and the detection result are given files."""
+    (wf / "reuse.yaml").write_text(REUSE)
+    m = wf / "results" / "smollm2-135m"
+    (m / "ablation" / "original").mkdir(parents=True)
+    (m / "detect").mkdir(parents=True)
+    scores = {"perplexity": {"wikitext2": {"ppl": 21.5}, "c4": {"ppl": 30.0}},
+              "tasks": {t: {"acc": 0.25 + i / 100, "n": 40} for i, t in enumerate(
+                  ["arc_challenge", "arc_easy", "hellaswag", "lambada_openai", "piqa", "sciq", "winogrande"])},
+              "avg_acc": 0.28, "eval_backend": "cached"}
+    (m / "ablation" / "original" / "scores.json").write_text(json.dumps(
+        {"model": "smollm2-135m", "kind": "ablation", "condition": "original", "status": "done", "scores": scores}))
+    (m / "detect" / "super_weights.json").write_text(json.dumps({"super_weights": [{"layer": 3, "row": 5, "col": 9}]}))
+    r = snakemake(wf, "--cores", "1", "--configfile", "reuse.yaml", "--allowed-rules", "reuse_scaled",
+                  "reuse_aquant_fp", "--", f"{m.relative_to(wf)}/scaling/x1/scores.json",
+                  f"{m.relative_to(wf)}/aquant/w8a8/fp/scores.json")
+    assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
+    x1 = json.loads((m / "scaling" / "x1" / "scores.json").read_text())
+    fp = json.loads((m / "aquant" / "w8a8" / "fp" / "scores.json").read_text())
+    for got in (x1, fp):
+        assert got["status"] == "done"
+        assert got["reused_from"] == "results/smollm2-135m/ablation/original/scores.json"
+        assert got["scores"]["perplexity"] == {"wikitext2": {"ppl": 21.5}}  # both sweeps score wikitext2 only
+        assert got["scores"]["tasks"] == scores["tasks"] and got["scores"]["avg_acc"] == pytest.approx(0.28)
+    assert x1["factor"] == 1.0 and x1["intervention"]["super_weights"] == [[3, 5, 9]]
+    assert fp["method"] == "fp" and fp["intervention"] == {"method": "fp", "bits": 8}
