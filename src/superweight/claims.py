@@ -18,6 +18,7 @@ from typing import Callable
 import numpy as np
 
 from . import compare
+from .provenance import json_clean
 from .stats import LEVEL, N_BOOT, NA, SEED, Estimate, bootstrap_means, verdict
 
 VERDICTS = ("holds", "fails", "inconclusive", "not applicable")
@@ -482,20 +483,8 @@ def evaluate_model(model: str, files: dict[str, Path], n_boot: int = N_BOOT, see
             raise ValueError(f"claim {c.id}: verdict {f.verdict!r} not in {VERDICTS}")
         rows.append({"model": model, "claim": c.id, "section": c.section, "statement": c.statement,
                      "paper": c.paper, "test": c.test, "thresholds": c.thresholds, "verdict": f.verdict,
-                     "evidence": f.evidence, "estimates": _clean(f.estimates)})
+                     "evidence": f.evidence, "estimates": json_clean(f.estimates)})
     return rows
-
-
-def _clean(x):
-    if isinstance(x, float) and not math.isfinite(x):
-        return "nan" if x != x else ("inf" if x > 0 else "-inf")
-    if isinstance(x, dict):
-        return {k: _clean(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_clean(v) for v in x]
-    if isinstance(x, np.generic):
-        return _clean(x.item())
-    return x
 
 
 def model_files(results_dir: Path, model: str, inputs: list[str]) -> dict[str, Path]:

@@ -43,20 +43,26 @@ class Provenance:
                 "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "wall_s": round(time.time() - self.start, 2)}
 
 
-def _clean(x):
-    """JSON without NaN/Infinity: non-finite floats become the strings 'inf', '-inf', 'nan'."""
+def json_clean(x):
+    """JSON without NaN/Infinity: non-finite floats become the strings 'inf', '-inf', 'nan'; numpy scalars become
+    Python numbers (checked by module name: this module imports no numpy)."""
+    if type(x).__module__ == "numpy" and hasattr(x, "item") and getattr(x, "ndim", 1) == 0:
+        x = x.item()
     if isinstance(x, float) and not math.isfinite(x):
         return "nan" if x != x else ("inf" if x > 0 else "-inf")
     if isinstance(x, dict):
-        return {k: _clean(v) for k, v in x.items()}
+        return {k: json_clean(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
-        return [_clean(v) for v in x]
+        return [json_clean(v) for v in x]
     return x
+
+
+
 
 
 def write_json(path, obj) -> None:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(json.dumps(_clean(obj), indent=2, allow_nan=False) + "\n")
+    Path(path).write_text(json.dumps(json_clean(obj), indent=2, allow_nan=False) + "\n")
 
 
 def read_json(path) -> dict:
