@@ -15,8 +15,11 @@ pytestmark = [pytest.mark.integration,
                                  reason="no SLURM cluster: run tests/cluster/slurm_up.sh and set SUPERWEIGHT_SLURM=1")]
 
 JOBCOMP = Path(os.environ.get("SLURM_CI_DIR", "/tmp/sw-slurm")) / "jobcomp.log"
-TARGETS = ["results/smollm2-135m/detect/super_weights.json", "results/tables/table1_all.md"]
-CONDITIONS = ("original", "prune_sw", "prune_nonsw", "prune_sw_restore_sa")
+# two of the ablation's scoring jobs (the local run scores all four): enough to show the submission, its resources
+# and equal numbers, at half the CI time
+CONDITIONS = ("original", "prune_sw")
+TARGETS = ["results/smollm2-135m/detect/super_weights.json",
+           *(f"results/smollm2-135m/ablation/{c}/scores.json" for c in CONDITIONS)]
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +80,7 @@ def test_jobs_went_through_sbatch_with_their_resources(slurm_run):
     submitted = re.findall(r"Job \d+ has been submitted with SLURM jobid (\d+) \(log: (\S+)\)", out)
     rules = {re.search(r"rule_(\w+)/", log).group(1) for _, log in submitted}
     assert {"prepare_model", "tokenize_corpus", "detect", "score"} <= rules, rules
-    assert len([1 for _, log in submitted if "rule_score/" in log]) == 4
+    assert len([1 for _, log in submitted if "rule_score/" in log]) == len(CONDITIONS)
     jobs = _jobcomp()
     for jobid, log in submitted:
         rule = re.search(r"rule_(\w+)/", log).group(1)
@@ -106,4 +109,4 @@ def test_results_equal_the_local_run(slurm_run, ran):
         t = json.loads((ran / f"results/smollm2-135m/ablation/{cond}/scores.json").read_text())["scores"]
         assert s["perplexity"] == t["perplexity"], cond
         assert {k: v["acc"] for k, v in s["tasks"].items()} == {k: v["acc"] for k, v in t["tasks"].items()}, cond
-    assert (wf / "results/tables/table1_all.csv").read_text() == (ran / "results/tables/table1_all.csv").read_text()
+        assert {k: v["docs"] for k, v in s["tasks"].items()} == {k: v["docs"] for k, v in t["tasks"].items()}, cond
