@@ -7,6 +7,7 @@ import logging
 import torch
 
 from .ablation import NEEDS_SW, apply_condition
+from .backends import eval_backend, whole_sequence  # noqa: F401 (re-exported: score.py, tests)
 from .intervene import scale_weights
 
 log = logging.getLogger(__name__)
@@ -40,25 +41,6 @@ def identity(kind: str, spec: dict, sws) -> dict | None:
     if kind == "aquant" and spec["method"] == "fp":
         return {"method": "fp", "bits": 8}
     return None
-
-
-def whole_sequence(kind: str, spec: dict, cfg: dict) -> str | None:
-    """Why the experiment's model is not causal token by token (its output at a token depends on later tokens or
-    on the batch), or None. Such a model must see each lm-eval request as one sequence: ``eval.backend: hf``."""
-    if kind == "ablation" and spec["condition"] == "prune_sw_restore_sa" and cfg["ablation"]["restore_tokens"] == "max":
-        return "restore_tokens: max puts the super activation back at the token where it is largest in the sequence"
-    if kind == "aquant" and spec["method"] == "sa_aware":
-        return "sa_aware finds the super activation per sequence and quantizes with the whole tensor's median"
-    return None
-
-
-def eval_backend(kind: str, spec: dict, cfg: dict) -> str:
-    """``eval.backend``, or ``hf`` where the cached backend would not be exact (see ``whole_sequence``)."""
-    backend = cfg["eval"].get("backend", "hf")
-    if backend == "cached" and (why := whole_sequence(kind, spec, cfg)):
-        log.info("eval.backend hf for %s %s: %s", kind, spec, why)
-        return "hf"
-    return backend
 
 
 def apply(model, kind: str, spec: dict, sws, cfg: dict, stack: contextlib.ExitStack, corpora: dict | None = None):

@@ -193,12 +193,21 @@ def quantize_bytes(f: ModelFacts) -> float:
 
 
 # rule -> what its job does besides holding the model (prepare_model and tokenize_corpus are sized apart)
-SCORING = {"score", "score_scaled", "score_wquant", "score_wquant_amplified", "score_aquant"}
-PROMPTS = {"stopwords", "propagation"}
+SCORING = {"score", "score_scaled", "score_wquant", "score_wquant_restored", "score_aquant"}
+PROMPTS = {"stopwords", "propagation", "mechanism_hadamard"}
+MECHANISM_PPL = {"mechanism_skip", "mechanism_significance"}  # perplexity windows (and, for skip, LAMBADA prompts)
 
 
-def job_bytes(rule: str, f: ModelFacts, cfg: dict, dtype: str = "float32", on_gpu: bool = False) -> float:
-    """Estimated peak resident memory of one job of ``rule`` (host memory; on a GPU the activations live there)."""
+def gram_bytes(f: ModelFacts) -> float:
+    """z: auto by output reconstruction error (calibrate.py) keeps X^T X of every quantized linear's input, float32:
+    per layer q/k/v/o and gate/up read hidden-wide inputs, down an intermediate-wide one."""
+    return f.layers * (6 * f.hidden**2 + f.intermediate**2) * 4
+
+
+def job_bytes(rule: str, f: ModelFacts, cfg: dict, dtype: str = "float32", on_gpu: bool = False,
+              backend: str | None = None) -> float:
+    """Estimated peak resident memory of one job of ``rule`` (host memory; on a GPU the activations live there).
+    ``backend``: the zero-shot backend this job scores with (default ``eval.backend``; see backends.eval_backend)."""
     w = weights_bytes(f, dtype)
     if rule == "prepare_model":
         return BASE_BYTES + PREPARE_COPIES * f.params * 4
@@ -211,11 +220,17 @@ def job_bytes(rule: str, f: ModelFacts, cfg: dict, dtype: str = "float32", on_gp
     elif rule in SCORING:
         ev = cfg["eval"]
         work = max(perplexity_bytes(f, ppl.get("batch_size", 1), ppl["seqlen"], dtype),
-                   zero_shot_bytes(f, ev["batch_size"], ev.get("backend", "hf"), dtype))
+                   zero_shot_bytes(f, ev["batch_size"], backend or ev.get("backend", "hf"), dtype))
         if rule.startswith("score_wquant"):
             work += quantize_bytes(f)
     elif rule == "tune_z":
         work = perplexity_bytes(f, 1, ppl["seqlen"], dtype) + quantize_bytes(f)
+        if cfg["quantization"]["weights"].get("z_criterion", "output") == "output":
+            work += gram_bytes(f)
+    elif rule in MECHANISM_PPL:
+        mech = cfg["mechanism"]
+        work = max(perplexity_bytes(f, 1, mech["seqlen"], dtype),
+                   forward_bytes(f, 1, PROMPT_TOKENS, dtype) + chunked_logits_bytes(f, PROMPT_TOKENS))
     elif rule in PROMPTS:
         work = forward_bytes(f, 1, PROMPT_TOKENS, dtype) + chunked_logits_bytes(f, PROMPT_TOKENS)
     else:
@@ -223,9 +238,21 @@ def job_bytes(rule: str, f: ModelFacts, cfg: dict, dtype: str = "float32", on_gp
     return BASE_BYTES + LOAD_COPIES * w + (0 if on_gpu else work)
 
 
-def mem_mb(rule: str, f: ModelFacts, cfg: dict, dtype: str = "float32", on_gpu: bool = False, attempt: int = 1) -> int:
+def mem_mb(rule: str, f: ModelFacts, cfg: dict, dtype: str = "float32", on_gpu: bool = False, attempt: int = 1,
+           backend: str | None = None) -> int:
     """The job's memory request: HEADROOM x the estimated peak, doubled on each retry."""
-    return int(math.ceil(HEADROOM * job_bytes(rule, f, cfg, dtype, on_gpu) / 1e6)) * attempt
+    return int(math.ceil(HEADROOM * job_bytes(rule, f, cfg, dtype, on_gpu, backend) / 1e6)) * attempt
+
+
+def job_backend(rule: str, wildcards: dict, cfg: dict) -> str | None:
+    """The zero-shot backend a scoring job of ``rule`` with these wildcards uses (None for other rules)."""
+    from .backends import eval_backend
+
+    if rule == "score":
+        return eval_backend("ablation", {"condition": wildcards.get("condition")}, cfg)
+    if rule == "score_aquant":
+        return eval_backend("aquant", {"method": wildcards.get("amethod")}, cfg)
+    return cfg["eval"].get("backend", "hf") if rule in SCORING else None
 
 
 # --- run time: forward tokens x 2 x params FLOPs at FLOPS_PER_S ---
@@ -272,6 +299,13 @@ def job_tokens(rule: str, cfg: dict) -> int:
         return 10 * ppl_tokens(ppl, ["c4"])
     if rule == "stopwords":
         return 2 * cfg["analysis"]["stopwords"]["n_prompts"] * PROMPT_TOKENS
+    if rule in MECHANISM_PPL:
+        mech = cfg["mechanism"]
+        window = mech["seqlen"] * mech["windows"]
+        if rule == "mechanism_skip":  # original, prune_sw and one condition per offset, each with its prompts
+            n = 2 + len(mech["skip"]["offsets"])
+            return n * (window + mech["skip"]["n_prompts"] * PROMPT_TOKENS)
+        return (3 + 2 * mech["significance"]["n_sets"]) * window  # original, SW, non-SW and N sets of two kinds
     return 10 * PROMPT_TOKENS  # prepare_model, tokenize_corpus, propagation: a few forwards at most
 
 

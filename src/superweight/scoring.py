@@ -5,9 +5,6 @@ import logging
 import math
 from pathlib import Path
 
-import torch
-
-from .perplexity import perplexity
 from .stats import avg_se
 
 log = logging.getLogger(__name__)
@@ -20,13 +17,14 @@ def task_limits(tasks: list[str], limit) -> dict[str, int | None]:
     return {t: limit for t in tasks}
 
 
-def score(model, tok, corpora: dict[str, torch.Tensor], ppl_cfg: dict, tasks: dict[str, int | None],
+def score(model, tok, corpora: dict[str, "torch.Tensor"], ppl_cfg: dict, tasks: dict[str, int | None],
           task_dir: Path | None, eval_batch_size: int = 8, device: str = "cpu", add_bos_token: bool | None = False,
           backend: str = "hf") -> dict:
     """{"perplexity": {corpus: {...}}, "tasks": {task: {...}}, "avg_acc": float, "avg_acc_se": float,
     "eval_backend": str}: each task keeps its per-document outcomes and each corpus its per-window NLLs (see
     evaluate and perplexity)."""
     from .evaluate import evaluate
+    from .perplexity import perplexity  # torch: imported by scoring jobs, not by the workflow's host (reuse.py)
 
     out = {"perplexity": {}, "tasks": {}}
     for name, ids in corpora.items():

@@ -77,10 +77,11 @@ def model_facts(model):
 def mem_mb(wildcards, attempt=1, rulename=None):
     """Estimated peak memory of this rule's job for this model (weights, one batch's activations, the LM head's
     logits as the job computes them), with headroom; doubled on retry. See superweight/resources.py."""
-    from superweight.resources import mem_mb as estimate
+    from superweight.resources import job_backend, mem_mb as estimate
 
     dtype = config["models"][wildcards.model].get("dtype", "float32")
-    return estimate(rulename, model_facts(wildcards.model), config, dtype, bool(gpus(wildcards)), attempt)
+    return estimate(rulename, model_facts(wildcards.model), config, dtype, bool(gpus(wildcards)), attempt,
+                    job_backend(rulename, dict(wildcards.items()), config))
 
 
 def runtime_min(wildcards, attempt=1, rulename=None):
