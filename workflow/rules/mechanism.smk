@@ -43,7 +43,7 @@ rule mechanism_skip:
     params:
         model=model_cfg,
         mech={k: MECH[k] for k in ("corpus", "seqlen", "windows", "skip")},
-        data_dir=str(DATA_DIR) if DATA_DIR else None,
+        data_dir=data_dir_param,
         device=config["device"],
     log:
         "results/{model}/logs/mechanism_skip.log",
@@ -108,6 +108,8 @@ rule plot_mechanism:
         style=config["plots"],
     log:
         "results/{model}/logs/plot_mechanism_{exp}_{fmt}.log",
+    benchmark:
+        "results/{model}/benchmarks/plot_mechanism_{exp}_{fmt}.tsv"
     conda:
         "../../envs/plot.yaml"
     script:
@@ -132,6 +134,8 @@ rule table_mechanism:
         style={},
     log:
         "results/{model}/logs/table_mechanism_{exp}.log",
+    benchmark:
+        "results/{model}/benchmarks/table_mechanism_{exp}.tsv"
     conda:
         "../../envs/plot.yaml"
     script:
@@ -148,7 +152,7 @@ rule emergence_reference:
         cfg=emergence_cfg(),
         revision=EMERGENCE["reference"] if EMERGENCE else None,
         track=None,
-        data_dir=str(DATA_DIR) if DATA_DIR else None,
+        data_dir=data_dir_param,
         device=config["device"],
     log:
         f"{EMERGENCE_DIR}/logs/reference.log",
@@ -179,7 +183,7 @@ rule emergence_step:
         cfg=emergence_cfg(),
         revision=lambda wc: wc.revision,
         track="reference",
-        data_dir=str(DATA_DIR) if DATA_DIR else None,
+        data_dir=data_dir_param,
         device=config["device"],
     log:
         f"{EMERGENCE_DIR}/logs/{{revision}}.log",
@@ -213,6 +217,8 @@ rule emergence:
         style=config["plots"],
     log:
         f"{EMERGENCE_DIR}/logs/emergence.log",
+    benchmark:
+        f"{EMERGENCE_DIR}/benchmarks/emergence.tsv"
     conda:
         "../../envs/plot.yaml"
     script:
