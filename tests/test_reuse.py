@@ -35,10 +35,11 @@ def test_difference(target, why):
 
 def test_restrict_keeps_the_subset_and_its_average():
     scores = {"perplexity": {"wikitext2": {"ppl": 20.0}, "c4": {"ppl": 30.0}},
-              "tasks": {"arc_easy": {"acc": 0.5}, "piqa": {"acc": 0.7}}, "avg_acc": 0.6, "eval_backend": "cached"}
+              "tasks": {"arc_easy": {"acc": 0.5, "acc_se": 0.05}, "piqa": {"acc": 0.7, "acc_se": 0.04}},
+              "avg_acc": 0.6, "avg_acc_se": 0.032, "eval_backend": "cached"}
     got = restrict(scores, ["wikitext2"], ["piqa"])
-    assert got == {"perplexity": {"wikitext2": {"ppl": 20.0}}, "tasks": {"piqa": {"acc": 0.7}}, "avg_acc": 0.7,
-                   "eval_backend": "cached"}
+    assert got == {"perplexity": {"wikitext2": {"ppl": 20.0}}, "tasks": {"piqa": {"acc": 0.7, "acc_se": 0.04}},
+                   "avg_acc": 0.7, "avg_acc_se": pytest.approx(0.04), "eval_backend": "cached"}
     with pytest.raises(KeyError, match="boolq"):
         restrict(scores, ["wikitext2"], ["boolq"])
 
@@ -111,7 +112,9 @@ def test_reuse_rule_copies_the_original_scores(wf):
               "avg_acc": 0.28, "eval_backend": "cached"}
     (m / "ablation" / "original" / "scores.json").write_text(json.dumps(
         {"model": "smollm2-135m", "kind": "ablation", "condition": "original", "status": "done", "scores": scores}))
-    (m / "detect" / "super_weights.json").write_text(json.dumps({"super_weights": [{"layer": 3, "row": 5, "col": 9}]}))
+    (m / "detect" / "super_weights.json").write_text(json.dumps(
+        {"super_weights": [{"layer": 3, "row": 5, "col": 9}],
+         "used": [{"layer": 3, "row": 5, "col": 9, "source": "detected"}]}))
     r = snakemake(wf, "--cores", "1", "--configfile", "reuse.yaml", "--allowed-rules", "reuse_scaled",
                   "reuse_aquant_fp", "--", f"{m.relative_to(wf)}/scaling/x1/scores.json",
                   f"{m.relative_to(wf)}/aquant/w8a8/fp/scores.json")
