@@ -226,7 +226,7 @@ def mechanism_outputs():
     out = []
     for m in MODELS:
         for exp in MECH["experiments"]:
-            out += [f"results/{m}/mechanism/{exp}.{fmt}", f"results/{m}/mechanism/{exp}.md"]
+            out += [f"results/{m}/mechanism/{exp}.{fmt}", f"results/{m}/mechanism/{exp}_table.md"]
     if EMERGENCE:
         out += [f"results/emergence/{EMERGENCE['name']}/emergence.{fmt}",
                 f"results/emergence/{EMERGENCE['name']}/emergence.md"]

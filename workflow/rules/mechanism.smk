@@ -123,7 +123,7 @@ rule table_mechanism:
         json="results/{model}/mechanism/{exp}.json",
     output:
         md=report(
-            "results/{model}/mechanism/{exp}.md",
+            "results/{model}/mechanism/{exp}_table.md",  # not {exp}.md: its .csv beside would overwrite the data
             caption="../report/mechanism.rst",
             category="Mechanism",
             subcategory="{model}",
