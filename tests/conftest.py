@@ -40,6 +40,7 @@ eval:
   limit: 50    # the default's ablation size: what the prune_sw claim needs to be decided (config.yaml)
 detection:
   max_iters: 2
+  confirm: {windows: 2}   # CI time: detection runs three times (SLURM, local, resume)
 analysis:
   stopwords: {n_prompts: 40, top_k: 30}
   scaling: {factors: [0, 1, 1.5], limit: 20}
