@@ -74,6 +74,19 @@ def _sw_mask_positions(model, sws: Iterable[Coord]) -> dict[str, list[tuple[int,
     return out
 
 
+def _zero_at(name: str, weight: torch.Tensor, idx: torch.Tensor, undo: list | None) -> torch.Tensor:
+    """Zero ``weight``'s flat entries ``idx`` in place (their old values kept in ``undo`` when given), check that
+    they are zero, and return their magnitudes."""
+    flat = weight.view(-1)
+    if undo is not None:
+        undo.append((weight, idx, flat[idx].clone()))
+    mags = flat[idx].abs().float()
+    flat[idx] = 0
+    if (flat[idx] != 0).any():
+        raise InterventionError(f"{name}: pruned weights are not zero")
+    return mags
+
+
 def prune_nonsw(model: nn.Module, sws: Iterable[Coord], rule: str = "fraction", amount: float = 1e-6,
                 keep_undo: bool = False) -> dict:
     """Zero the largest-magnitude decoder linear weights other than the super weights.
@@ -133,13 +146,7 @@ def prune_nonsw(model: nn.Module, sws: Iterable[Coord], rule: str = "fraction", 
     n_pruned, magnitudes, per_module, undo = 0, [], {}, []
     with torch.no_grad():
         for n, idx in chosen:
-            flat = by_name[n].weight.view(-1)
-            if keep_undo:
-                undo.append((by_name[n].weight, idx, flat[idx].clone()))
-            magnitudes.append(flat[idx].abs().float())
-            flat[idx] = 0
-            if (flat[idx] != 0).any():
-                raise InterventionError(f"{n}: pruned weights are not zero")
+            magnitudes.append(_zero_at(n, by_name[n].weight, idx, undo if keep_undo else None))
             n_pruned += len(idx)
             per_module[n] = len(idx)
     mags = torch.cat(magnitudes) if magnitudes else torch.zeros(0)
@@ -188,12 +195,7 @@ def prune_all_weights_per_tensor(model: nn.Module, amount: float = 5e-7, keep_un
             flat = p.data.view(-1)
             threshold = torch.topk(flat.abs(), k).values[-1]
             idx = ((flat.abs() >= threshold) & (flat != 0)).nonzero().flatten()  # a zero stays a zero
-            if keep_undo:
-                undo.append((p, idx, flat[idx].clone()))
-            magnitudes.append(flat[idx].abs().float())
-            flat[idx] = 0
-            if (flat[idx] != 0).any():
-                raise InterventionError(f"{name}: pruned weights are not zero")
+            magnitudes.append(_zero_at(name, p, idx, undo if keep_undo else None))
             n_pruned += len(idx)
             per_param[name] = len(idx)
     mags = torch.cat(magnitudes) if magnitudes else torch.zeros(0)
