@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from .adapters import get_adapter
+from .logprobs import next_token_logprobs
 from .perplexity import windows
 
 log = logging.getLogger(__name__)
@@ -86,7 +87,8 @@ def ablation_perplexities(model: nn.Module, ids: torch.Tensor, seqlen: int, max_
                           sets: list[frozenset], batch_size: int = 4, on_done=None) -> list[dict]:
     """Perplexity on the same windows (GPTQ protocol, as ``perplexity.perplexity``) for each set of zeroed
     weights; ``batch_size`` (set, window) sequences per forward. ``on_done(i, result)`` is called as soon as set
-    ``i`` is complete (progress). Non-finite token NLLs count as infinite."""
+    ``i`` is complete (progress). Non-finite token NLLs count as infinite. Log-probs are chunked (logprobs.py), so
+    peak memory is the forward's activations, not the batch's full logits."""
     device = next(model.parameters()).device
     spans = windows(len(ids), seqlen, max_windows)
     jobs = [(i, w) for i in range(len(sets)) for w in range(len(spans))]
@@ -98,9 +100,9 @@ def ablation_perplexities(model: nn.Module, ids: torch.Tensor, seqlen: int, max_
         chunk = jobs[k * batch_size:(k + 1) * batch_size]
         x = torch.stack([ids[spans[w][0]:spans[w][1]] for _, w in chunk]).to(device)
         with _Ablations(model, [sets[i] for i, _ in chunk]):
-            logits = model(x).logits
+            lp = next_token_logprobs(model, x)  # chunked over positions: no (batch, seqlen, vocab) logits
         for b, (i, w) in enumerate(chunk):
-            tok_nll = torch.nn.functional.cross_entropy(logits[b, :-1].float(), x[b, 1:], reduction="none").double()
+            tok_nll = -lp[b].double()
             finite = torch.isfinite(tok_nll)
             bad[i][w] = int((~finite).sum())
             nll[i][w] = float(tok_nll.mean()) if bad[i][w] == 0 else math.inf

@@ -215,8 +215,8 @@ def job_bytes(rule: str, f: ModelFacts, cfg: dict, dtype: str = "float32", on_gp
         return BASE_BYTES
     ppl = cfg["perplexity"]
     if rule == "detect":
-        conf = cfg["detection"]["confirm"]
-        work = perplexity_bytes(f, 1, conf["seqlen"], dtype)
+        conf = cfg["detection"]["confirm"]  # confirmation forwards batch_size (set, window) sequences at once
+        work = perplexity_bytes(f, conf.get("batch_size", 4), conf["seqlen"], dtype)
     elif rule in SCORING:
         ev = cfg["eval"]
         work = max(perplexity_bytes(f, ppl.get("batch_size", 1), ppl["seqlen"], dtype),
