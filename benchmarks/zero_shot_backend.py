@@ -3,6 +3,7 @@ the mix, requests/s, tokens computed, speed-up, and equality (max |delta log-lik
 per-document metrics and the task accuracies).
 
     nice -n 10 python benchmarks/zero_shot_backend.py [--model DIR] [--limit 200] [--tasks a,b] [--json out.json]
+                                                      [--reference-batch-size 1]
 
 DIR is a prepared model directory (results/smollm2-135m/model after a workflow run); without it the packaged
 SmolLM2 is prepared into a temporary directory first. Requests are built once by lm-eval from the local task copies
@@ -74,6 +75,10 @@ def main():
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     ap.add_argument("--json", help="write the figures here")
+    ap.add_argument("--reference-batch-size", type=int,
+                    help="also score with HFLM at this batch size: HFLM's own spread in log-likelihood across batch "
+                         "sizes (padding and kernel shapes change the float32 rounding), the scale against which "
+                         "the cached backend's max |dLL| is read")
     a = ap.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
@@ -97,6 +102,11 @@ def main():
         cached = CachedLM(model, tok, batch_size=a.batch_size, device=a.device, add_bos_token=add_bos)
         want, t_hf, cpu_hf = timed(lambda: hf.loglikelihood(insts, disable_tqdm=True))
         got, t_c, cpu_c = timed(lambda: cached.loglikelihood(insts, disable_tqdm=True))
+        if a.reference_batch_size:
+            hf_ref = HFLM(pretrained=model, tokenizer=tok, batch_size=a.reference_batch_size, device=a.device,
+                          add_bos_token=add_bos)
+            ref = hf_ref.loglikelihood(insts, disable_tqdm=True)
+            ref_dll = max(abs(x[0] - y[0]) for x, y in zip(want, ref))
         hf_tok, hf_padded = hflm_tokens(cached, insts, a.batch_size)
         acc_hf, acc_c = accuracies(task, insts, want), accuracies(task, insts, got)
         same_docs = all(acc_c["per_doc"][d].get(k) == m.get(k) for d, m in acc_hf["per_doc"].items()
@@ -109,13 +119,16 @@ def main():
              "cached_padded_tokens": cached.stats["padded_tokens"],
              "max_abs_dloglik": max(abs(x[0] - y[0]) for x, y in zip(want, got)),
              "greedy_identical": all(x[1] == y[1] for x, y in zip(want, got)), "per_doc_acc_identical": same_docs,
+             **({"hflm_batch_spread_max_abs_dloglik": ref_dll} if a.reference_batch_size else {}),
              **{f"hf_{k}": acc_hf[k] for k in ("acc", "acc_norm") if k in acc_hf},
              **{f"cached_{k}": acc_c[k] for k in ("acc", "acc_norm") if k in acc_c}}
         rows.append(r)
         print(f"{name:15s} {r['docs']:4d} docs {r['requests']:5d} req | HFLM {r['hf_req_per_s']:6.2f} req/s "
               f"{r['hf_tokens']:7d} tok | cached {r['cached_req_per_s']:6.2f} req/s {r['cached_tokens']:7d} tok | "
               f"x{r['speedup']:.2f} (CPU time x{r['speedup_cpu']:.2f}) | max|dLL| {r['max_abs_dloglik']:.1e} | acc {r['hf_acc']:.4f}/{r['cached_acc']:.4f}"
-              f" per-doc identical {same_docs}", flush=True)
+              f" per-doc identical {same_docs}"
+              + (f" | HFLM batch {a.batch_size} vs {a.reference_batch_size}: max|dLL| {ref_dll:.1e}"
+                 if a.reference_batch_size else ""), flush=True)
     tot = {k: sum(r[k] for r in rows) for k in ("requests", "hf_s", "cached_s", "hf_cpu_s", "cached_cpu_s",
                                                 "hf_tokens", "hf_padded_tokens", "cached_tokens", "cached_padded_tokens")}
     mix = {**tot, "speedup": tot["hf_s"] / tot["cached_s"], "speedup_cpu": tot["hf_cpu_s"] / tot["cached_cpu_s"],
