@@ -58,7 +58,8 @@ def ran(tmp_path_factory, data_dir):
 
     wf = copy_workflow(tmp_path_factory.mktemp("run") / "wf", data_dir)
     (wf / "config" / "fast.yaml").write_text(FAST)
-    r = snakemake(wf, "--cores", "2", "--configfile", "config/fast.yaml", timeout=2400)
+    # ~34 min on CI's 2 cores (45 jobs); the cap only guards against a hung run, inside CI's 90 minutes
+    r = snakemake(wf, "--cores", "2", "--configfile", "config/fast.yaml", timeout=3600)
     assert r.returncode == 0, (r.stdout + r.stderr)[-5000:]
     return wf
 
