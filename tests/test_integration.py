@@ -122,7 +122,16 @@ def test_scaling_and_table5(ran):
     assert s["0"]["scores"]["avg_acc"] < s["1"]["scores"]["avg_acc"]
     wiki = {f: float(v["scores"]["perplexity"]["wikitext2"]["ppl"]) for f, v in s.items()}
     assert wiki["0"] > 10 * wiki["1"]
-    assert s["1"]["intervention"]["changed"][0]["before"] == s["1"]["intervention"]["changed"][0]["after"]
+    # x1 and x0 are the ablation's original and prune_sw models: their scores are read, on the sweep's 20 documents
+    ab = {c: json.loads((ran / f"results/smollm2-135m/ablation/{c}/scores.json").read_text()) for c in ("original", "prune_sw")}
+    for f, c in (("1", "original"), ("0", "prune_sw")):
+        assert s[f]["reused_from"] == f"results/smollm2-135m/ablation/{c}/scores.json"
+        assert s[f]["scores"]["perplexity"]["wikitext2"] == ab[c]["scores"]["perplexity"]["wikitext2"]
+        for task, v in s[f]["scores"]["tasks"].items():
+            src = ab[c]["scores"]["tasks"][task]["docs"]
+            assert v["n"] == 20 and v["docs"]["doc_id"] == src["doc_id"][:20] and v["docs"]["acc"] == src["acc"][:20]
+            assert v["acc"] == pytest.approx(sum(src["acc"][:20]) / 20)
+    assert s["0"]["intervention"]["changed"] == ab["prune_sw"]["intervention"]["changed"]
     t5 = pd.read_csv(ran / "results/tables/table5.csv")
     avg = t5[t5["task"] == "avg"].iloc[0]
     assert avg["original (x1)"] == pytest.approx(100 * s["1"]["scores"]["avg_acc"])

@@ -43,6 +43,25 @@ def identity(kind: str, spec: dict, sws) -> dict | None:
     return None
 
 
+def reused_record(kind: str, spec: dict, sws, source: dict) -> dict:
+    """The intervention record of an experiment whose model is an ablation condition's (``reuse.same_model``),
+    checked against that condition's record ``source``: scaling x0 must have zeroed exactly these super weights."""
+    from .reuse import same_model
+
+    condition = same_model(kind, spec)
+    if condition == "original":
+        return identity(kind, spec, sws)
+    if condition != "prune_sw":
+        raise ValueError(f"{kind} {spec} is not an ablation condition's model")
+    if not sws:
+        raise NotApplicable("no confirmed super weight")
+    zeroed = {tuple(c) for c in source.get("super_weights", [])}
+    if zeroed != {tuple(c) for c in sws} or not source.get("changed"):
+        raise ValueError(f"prune_sw zeroed {sorted(zeroed)}, not this run's super weights {sorted(map(tuple, sws))}")
+    return {"factor": 0.0, "super_weights": [list(c) for c in sws], "changed": source["changed"],
+            "note": "factor 0 zeroes the super weights: the ablation's prune_sw model"}
+
+
 def apply(model, kind: str, spec: dict, sws, cfg: dict, stack: contextlib.ExitStack, corpora: dict | None = None):
     """Change ``model`` for one experiment; returns the record stored in scores.json.
 

@@ -5,7 +5,7 @@ import logging
 import math
 from pathlib import Path
 
-from .stats import avg_se
+from .stats import avg_se, binomial_se
 
 log = logging.getLogger(__name__)
 
@@ -48,16 +48,36 @@ def average_acc(tasks: dict[str, dict]) -> dict:
             "avg_acc_se": avg_se(ses) if ses and len(ses) == len(accs) else math.nan}
 
 
-def restrict(scores: dict, corpora: list[str], tasks: list[str]) -> dict:
-    """The part of ``score``'s result for a subset of its corpora and tasks (each is scored on its own)."""
+def restrict(scores: dict, corpora: list[str], tasks: list[str], limits: dict | None = None) -> dict:
+    """The part of ``score``'s result for a subset of its corpora and tasks (each is scored on its own); with
+    ``limits`` ({task: limit}), each task's first ``limit`` documents (lm-eval's ``limit``), its accuracies and SEs
+    recomputed from their per-document outcomes."""
     missing = [c for c in corpora if c not in scores["perplexity"]] + [t for t in tasks if t not in scores["tasks"]]
     if missing:
         raise KeyError(f"scores have no {', '.join(missing)}")
     out = {**scores, "perplexity": {c: scores["perplexity"][c] for c in corpora},
-           "tasks": {t: scores["tasks"][t] for t in tasks}}
+           "tasks": {t: first_documents(scores["tasks"][t], (limits or {}).get(t)) for t in tasks}}
     if tasks:
         out.update(average_acc(out["tasks"]))
     else:
         out.pop("avg_acc", None)
         out.pop("avg_acc_se", None)
+    return out
+
+
+def first_documents(task: dict, limit) -> dict:
+    """One task's result (``evaluate.task_result``) on its documents with doc_id < ``limit`` (None: all)."""
+    if limit is None or task.get("limit") == limit:
+        return task
+    docs = task.get("docs")
+    if not docs:
+        raise KeyError(f"no per-document outcomes to take the first {limit} documents from")
+    keep = [i for i, d in enumerate(docs["doc_id"]) if d < limit]
+    sub = {k: [v[i] for i in keep] for k, v in docs.items()}
+    out = {**task, "n": len(keep), "limit": limit, "docs": sub, "subset_of": task.get("n")}
+    for m in ("acc", "acc_norm"):
+        if task.get(m) is None or m not in sub:
+            continue
+        out[m] = sum(sub[m]) / len(keep) if keep else None
+        out[f"{m}_se"] = binomial_se(out[m], len(keep)) if keep else None
     return out

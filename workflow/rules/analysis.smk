@@ -90,9 +90,9 @@ rule score_scaled:
         "../scripts/score.py"
 
 
-SCALED_X1_REUSE = reuse_original(config["analysis"]["scaling"]["corpora"], scaling_eval()) if "1" in FACTORS else "no x1"
+SCALED_REUSE = scaled_reuse()
 
-if SCALED_X1_REUSE is None:
+if SCALED_REUSE:
 
     localrules:
         reuse_scaled,
@@ -100,23 +100,26 @@ if SCALED_X1_REUSE is None:
     ruleorder: reuse_scaled > score_scaled
 
     rule reuse_scaled:
-        """Scaling x1 is the unmodified model: the ablation's original scores (same settings), not a second run."""
+        """Scaling x1 is the unmodified model, x0 the super weights zeroed: the ablation's original and prune_sw
+        scores (same settings, the sweep's first documents), not a second run."""
         input:
-            scores="results/{model}/ablation/original/scores.json",
+            scores=lambda wc: f"results/{wc.model}/ablation/{SCALED_REUSE[wc.factor]}/scores.json",
             detect="results/{model}/detect/super_weights.json",
         output:
-            "results/{model}/scaling/x1/scores.json",
+            "results/{model}/scaling/x{factor}/scores.json",
+        wildcard_constraints:
+            factor="|".join(re.escape(f) for f in SCALED_REUSE),
         params:
             kind="scaling",
-            spec={"factor": 1.0},
+            spec=lambda wc: {"factor": float(wc.factor)},
             cfg={"perplexity": config["perplexity"], "eval": scaling_eval()},
             corpora=config["analysis"]["scaling"]["corpora"],
             model=model_cfg,
             data_dir=str(DATA_DIR) if DATA_DIR else None,
         log:
-            "results/{model}/logs/reuse_scaled_x1.log",
+            "results/{model}/logs/reuse_scaled_x{factor}.log",
         benchmark:
-            "results/{model}/benchmarks/reuse_scaled_x1.tsv"
+            "results/{model}/benchmarks/reuse_scaled_x{factor}.tsv"
         conda:
             "../../envs/model.yaml"
         script:

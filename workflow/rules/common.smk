@@ -1,5 +1,6 @@
 # Helpers shared by every rule: the validated config, paths, resources sized from the model.
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -266,12 +267,21 @@ def emergence_runtime(wildcards, attempt=1):
     return int(max(30, (EMERGENCE or {}).get("params_b", 1.0) * 60 * attempt))
 
 
-def reuse_original(corpora, eval_cfg):
-    """None when a job of the unmodified model (scaling x1, W8A8 fp) can read the ablation's original scores
-    (same settings for every corpus and task it needs); else why not."""
+def reuse_from(condition, corpora, eval_cfg):
+    """None when a job whose model is the ablation's ``condition`` (``reuse.same_model``) can read that condition's
+    scores (same settings, at least as many documents, for every corpus and task it needs); else why not."""
     from superweight.reuse import difference, settings
 
-    if "original" not in CONDITIONS:
-        return "the ablation's original is not scored"
+    if condition not in CONDITIONS:
+        return f"the ablation's {condition} is not scored"
     ppl = config["perplexity"]
     return difference(settings(ppl["corpora"], ppl, config["eval"]), settings(corpora, ppl, eval_cfg))
+
+
+def scaled_reuse():
+    """{factor: ablation condition} for the factors whose model is an ablation condition's and whose scores it holds."""
+    from superweight.reuse import same_model
+
+    corpora, ev = config["analysis"]["scaling"]["corpora"], scaling_eval()
+    pairs = {f: same_model("scaling", {"factor": f}) for f in FACTORS}
+    return {f: c for f, c in pairs.items() if c and reuse_from(c, corpora, ev) is None}

@@ -159,7 +159,7 @@ rule score_aquant:
         "../scripts/score.py"
 
 
-AQUANT_FP_REUSE = reuse_original(AQ["corpora"], limited_eval(AQ["limit"])) if "fp" in AQ["methods"] else "no fp"
+AQUANT_FP_REUSE = reuse_from("original", AQ["corpora"], limited_eval(AQ["limit"])) if "fp" in AQ["methods"] else "no fp"
 
 if AQUANT_FP_REUSE is None:
 
@@ -169,7 +169,8 @@ if AQUANT_FP_REUSE is None:
     ruleorder: reuse_aquant_fp > score_aquant
 
     rule reuse_aquant_fp:
-        """W8A8 fp is the unmodified model: the ablation's original scores (same settings), not a second run."""
+        """W8A8 fp is the unmodified model: the ablation's original scores (same settings, the sweep's first
+        documents), not a second run."""
         input:
             scores="results/{model}/ablation/original/scores.json",
             detect="results/{model}/detect/super_weights.json",

@@ -1,33 +1,41 @@
-"""Scores of an experiment that leaves the model as it is (scaling x1, W8A8 fp): the ablation's original scores,
-for this experiment's corpora and tasks, with ``reused_from`` naming the file they come from."""
+"""Scores of an experiment whose model is an ablation condition's (scaling x1 and W8A8 fp: the original; scaling x0:
+prune_sw), read from that condition's scores for this experiment's corpora, tasks and documents, with
+``reused_from`` naming the file they come from."""
 import _common  # noqa: F401
 from pathlib import Path
 
 from superweight.data import checksums
-from superweight.experiments import NotApplicable, identity
 from superweight.detect import used_super_weights
+from superweight.experiments import NotApplicable, reused_record
 from superweight.provenance import Provenance, read_json, write_json
 from superweight.runlog import start
-from superweight.scoring import restrict
+from superweight.scoring import restrict, task_limits
 
 log = start(snakemake)
 wc, p = snakemake.wildcards, snakemake.params
 kind, spec = p.kind, dict(p.spec)
 label = " ".join(f"{k}={v}" for k, v in spec.items())
 data_dir = Path(p.data_dir) if p.data_dir else None
-prov = Provenance(wc.model, label, {**p.cfg, "model": p.model}, checksums(data_dir, p.corpora + p.cfg["eval"]["tasks"]))
+ev = p.cfg["eval"]
+prov = Provenance(wc.model, label, {**p.cfg, "model": p.model}, checksums(data_dir, p.corpora + ev["tasks"]))
 out = {"model": wc.model, "kind": kind, **spec}
 sws = used_super_weights(snakemake.input.detect)
 source = read_json(snakemake.input.scores)
 try:
-    record = identity(kind, spec, sws)
+    if source.get("status") == "skipped":
+        raise NotApplicable(source.get("reason", "its source was skipped"))
+    record = reused_record(kind, spec, sws, source.get("intervention", {}))
 except NotApplicable as e:
     log.warning("%s %s: not applicable: %s", wc.model, label, e)
     write_json(snakemake.output[0], {**out, "status": "skipped", "reason": str(e), "provenance": prov.record()})
     raise SystemExit(0)
-if record is None or source.get("status") != "done":
+if source.get("status") != "done":
     raise SystemExit(f"{kind} {label} cannot reuse {snakemake.input.scores} (status {source.get('status')})")
-scores = restrict(source["scores"], p.corpora, p.cfg["eval"]["tasks"])
-log.info("%s %s: the unmodified model; scores read from %s, not recomputed", wc.model, label, snakemake.input.scores)
+scores = restrict(source["scores"], p.corpora, ev["tasks"], task_limits(ev["tasks"], ev["limit"]))
+for t, v in scores["tasks"].items():
+    if v.get("subset_of") is not None:
+        log.info("%s: the first %s of the %s documents scored there: acc %.4f (n=%d)", t, v["limit"], v["subset_of"],
+                 v["acc"], v["n"])
+log.info("%s %s: the same model as %s; scores read from it, not recomputed", wc.model, label, snakemake.input.scores)
 write_json(snakemake.output[0], {**out, "status": "done", "intervention": record, "scores": scores,
                                  "reused_from": snakemake.input.scores, "provenance": prov.record()})
