@@ -127,3 +127,46 @@ def test_detect_model_joint_end_to_end():
     s, _, _ = detect_model(model, ToyTokenizer(), text, mode="single", **kw)
     assert s["used"] == [] and s["status"] == "no confirmed super weight"
     assert s["known"][0]["status"] == "found-unconfirmed"
+
+
+@pytest.mark.parametrize("family", ["llama", "gpt2", "opt", "gemma2", "falcon"])
+def test_ablations_start_at_their_first_layer_with_the_same_perplexities(family):
+    """Batches whose zeroed weights lie in layer L or later replay layer L - 1's recorded output and skip the layers
+    below; perplexities equal a whole forward with the weights really zeroed (Falcon's tuple outputs: run whole)."""
+    from superweight.confirm import _Prefix
+
+    model = plant(tiny_model(family), 2, 5, 17)
+    ids = torch.randint(4, 128, (70,))
+    sets = [frozenset({(2, 5, 17)}), frozenset({(3, 1, 2)}), frozenset({(2, 5, 17), (3, 9, 3)}), frozenset({(0, 1, 2)})]
+    prefix = _Prefix(model, {0, 2, 3}, n_windows=4, seqlen=16)
+    assert prefix.keep == [2, 1]  # the inputs of layers 3 and 2; layer 0 has no layer below
+    base = ablation_perplexities(model, ids, 16, 4, [frozenset()], batch_size=4, prefix=prefix)[0]
+    got = ablation_perplexities(model, ids, 16, 4, sets, batch_size=4, prefix=prefix)
+    assert base["ppl"] == pytest.approx(perplexity(model, ids, 16, 4, progress=False)["ppl"], rel=1e-5)
+    for s, g in zip(sets, got):
+        with zeroed(model, s):
+            want = perplexity(model, ids, 16, 4, progress=False)
+        assert g["window_nll"] == pytest.approx(want["window_nll"], rel=1e-5), s
+    assert abs(got[0]["ppl"] / base["ppl"] - 1) > 1e-4  # the ablation changed far more than the tolerance
+    # sets 1-3 start at layers 2, 3 and 2 (4 windows each); the set with a layer-0 weight runs whole
+    assert prefix.skipped_layers == (0 if family == "falcon" else (2 + 3 + 2) * 4)
+    assert not any("forward" in b.__dict__ for b in prefix.blocks)  # every layer's own forward is back
+
+
+def test_prefix_keeps_the_latest_layers_within_its_budget():
+    from superweight.confirm import _Prefix
+
+    model = tiny_model("llama")  # hidden 32, float32: one layer's outputs for 2 windows of 16 tokens = 4 KiB
+    prefix = _Prefix(model, {1, 2, 3}, n_windows=2, seqlen=16, max_bytes=2 * 4096)
+    assert prefix.keep == [2, 1]
+
+
+def test_confirmation_with_and_without_the_prefix_agree():
+    model = _group_model()
+    ids = _own_text(model)
+    coords = [(1, 5, 17), (1, 5, 30), (3, 2, 9)]
+    a = confirm_candidates(model, coords, ids, 16, 2, factor=1.5, mode="joint", reuse_prefix=True)
+    b = confirm_candidates(model, coords, ids, 16, 2, factor=1.5, mode="joint", reuse_prefix=False)
+    assert {c: v["status"] for c, v in a["per_candidate"].items()} == {c: v["status"] for c, v in b["per_candidate"].items()}
+    for x, y in zip(sorted(a["ablations"], key=lambda r: r["zeroed"]), sorted(b["ablations"], key=lambda r: r["zeroed"])):
+        assert x["zeroed"] == y["zeroed"] and x["window_nll"] == pytest.approx(y["window_nll"], rel=1e-6)

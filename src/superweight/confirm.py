@@ -18,9 +18,12 @@ one that is confirmed alone.
 
 Ablations never touch the weights: a hook recomputes the ablated output channel from the weight row with those
 columns zeroed, separately for each sequence of a batch, so several candidates' ablations share one forward batch.
+A batch whose zeroed weights all lie in layer L or later starts at layer L from the hidden states the unmodified
+model's pass gave for the same windows (``_Prefix``): the layers below compute nothing new.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 from collections import defaultdict
@@ -31,11 +34,86 @@ from torch import nn
 from .adapters import get_adapter
 from .logprobs import next_token_logprobs
 from .perplexity import windows
+from .resources import PREFIX_BYTES
 
 log = logging.getLogger(__name__)
 
 Coord = tuple[int, int, int]
 MODES = ("joint", "single")
+
+
+class _Prefix:
+    """Outputs of chosen decoder layers for each window, recorded during the unmodified model's pass. A batch whose
+    zeroed weights all lie in layer L or later (and whose windows are recorded) replays the output of layer L - 1
+    and skips layers 0 .. L - 1, which would compute exactly what they computed for the unmodified model: the
+    perplexities are unchanged, the work shrinks by the layers skipped. Families whose layers return more than the
+    hidden states (Falcon's tuples) run whole. ``layers``: the layers whose inputs may be replayed (candidates'
+    layers); the latest are kept first while the recorded states fit ``max_bytes``."""
+
+    def __init__(self, model: nn.Module, layers, n_windows: int, seqlen: int, max_bytes: int = PREFIX_BYTES):
+        self.blocks = get_adapter(model).layers(model)
+        p = next(model.parameters())
+        per_layer = n_windows * seqlen * model.config.get_text_config().hidden_size * p.element_size()
+        self.keep, used = [], 0
+        for l in sorted({l - 1 for l in layers if 0 < l <= len(self.blocks)}, reverse=True):
+            if used + per_layer <= max_bytes:
+                self.keep.append(l)
+                used += per_layer
+        self.saved: dict[tuple[int, int], torch.Tensor] = {}  # (layer, window) -> (tokens, hidden)
+        self.usable = True
+        self.skipped_layers = 0  # layer-sequence computations saved, for the log
+
+    @contextlib.contextmanager
+    def record(self, windows: list[int]):
+        def hook(l):
+            def fn(mod, inp, out):
+                if not torch.is_tensor(out):
+                    self.usable = False
+                    return
+                for b, w in enumerate(windows):
+                    self.saved[(l, w)] = out[b].detach().clone()  # safe from in-place edits downstream
+            return fn
+        handles = [self.blocks[l].register_forward_hook(hook(l)) for l in self.keep]
+        try:
+            yield
+        finally:
+            for h in handles:
+                h.remove()
+
+    def start(self, sets: list[frozenset], windows: list[int]) -> int:
+        """The first layer this batch computes: L when every set zeroes weights in layer L or later and layer
+        L - 1's outputs of these windows are recorded; else 0."""
+        if not self.usable or not all(sets):
+            return 0
+        first = min(l for s in sets for l, _, _ in s)
+        if first == 0 or any((first - 1, w) not in self.saved for w in windows):
+            return 0
+        return first
+
+    @contextlib.contextmanager
+    def skip_below(self, start: int, windows: list[int]):
+        if start == 0:
+            yield
+            return
+        out = torch.stack([self.saved[(start - 1, w)] for w in windows])
+
+        def replay(*args, **kwargs):
+            return out
+
+        patched = []
+        try:
+            for l in range(start):
+                mod = self.blocks[l]
+                patched.append((mod, mod.__dict__.get("forward")))  # an instance forward (e.g. accelerate's) is kept
+                mod.forward = replay
+            yield
+            self.skipped_layers += start * len(windows)
+        finally:
+            for mod, old in patched:
+                if old is None:
+                    del mod.forward
+                else:
+                    mod.forward = old
 
 
 class _Ablations:
@@ -84,11 +162,13 @@ class _Ablations:
 
 @torch.no_grad()
 def ablation_perplexities(model: nn.Module, ids: torch.Tensor, seqlen: int, max_windows: int | None,
-                          sets: list[frozenset], batch_size: int = 4, on_done=None) -> list[dict]:
+                          sets: list[frozenset], batch_size: int = 4, on_done=None,
+                          prefix: _Prefix | None = None) -> list[dict]:
     """Perplexity on the same windows (GPTQ protocol, as ``perplexity.perplexity``) for each set of zeroed
     weights; ``batch_size`` (set, window) sequences per forward. ``on_done(i, result)`` is called as soon as set
     ``i`` is complete (progress). Non-finite token NLLs count as infinite. Log-probs are chunked (logprobs.py), so
-    peak memory is the forward's activations, not the batch's full logits."""
+    peak memory is the forward's activations, not the batch's full logits. ``prefix``: batches of the unmodified
+    model (the empty set) record it, later batches start at their first ablated layer (``_Prefix``)."""
     device = next(model.parameters()).device
     spans = windows(len(ids), seqlen, max_windows)
     jobs = [(i, w) for i in range(len(sets)) for w in range(len(spans))]
@@ -99,7 +179,13 @@ def ablation_perplexities(model: nn.Module, ids: torch.Tensor, seqlen: int, max_
     for k in range(n_batches):
         chunk = jobs[k * batch_size:(k + 1) * batch_size]
         x = torch.stack([ids[spans[w][0]:spans[w][1]] for _, w in chunk]).to(device)
-        with _Ablations(model, [sets[i] for i, _ in chunk]):
+        batch_sets, batch_windows = [sets[i] for i, _ in chunk], [w for _, w in chunk]
+        with contextlib.ExitStack() as stack:
+            if prefix is not None and not any(batch_sets):
+                stack.enter_context(prefix.record(batch_windows))
+            elif prefix is not None:
+                stack.enter_context(prefix.skip_below(prefix.start(batch_sets, batch_windows), batch_windows))
+            stack.enter_context(_Ablations(model, batch_sets))
             lp = next_token_logprobs(model, x)  # chunked over positions: no (batch, seqlen, vocab) logits
         for b, (i, w) in enumerate(chunk):
             tok_nll = -lp[b].double()
@@ -133,10 +219,11 @@ def _fmt(c: Coord) -> str:
 
 def confirm_candidates(model: nn.Module, coords: list[Coord], ids: torch.Tensor, seqlen: int,
                        max_windows: int | None, factor: float = 2.0, mode: str = "joint",
-                       batch_size: int = 4) -> dict:
+                       batch_size: int = 4, reuse_prefix: bool = True) -> dict:
     """Apply the module's rule to the candidates ``coords``. Returns ``{"base_ppl", "per_candidate": {coord:
     {ppl_ratio, status, reason, group_ratio, loo_ratio}}, "groups": [...], "ablations": [...]}`` where
-    ``ablations`` holds every perplexity measured (zeroed set, ppl, per-window NLL)."""
+    ``ablations`` holds every perplexity measured (zeroed set, ppl, per-window NLL). ``reuse_prefix``: ablations
+    start at their first zeroed layer from the unmodified model's hidden states (same perplexities, less work)."""
     if mode not in MODES:
         raise ValueError(f"detection.confirm.mode must be one of {', '.join(MODES)}, got {mode!r}")
     if batch_size < 1:
@@ -158,11 +245,13 @@ def confirm_candidates(model: nn.Module, coords: list[Coord], ids: torch.Tensor,
                 log.info("confirmation %d/%d: %s zeroed: ppl %.4g (x%.3g)", i + 1, len(todo), what, res["ppl"],
                          res["ppl"] / base["ppl"])
 
-        ablation_perplexities(model, ids, seqlen, max_windows, todo, batch_size, done)
+        ablation_perplexities(model, ids, seqlen, max_windows, todo, batch_size, done, prefix)
 
     n = len(coords)
+    n_windows = len(windows(len(ids), seqlen, max_windows))
+    prefix = _Prefix(model, {c[0] for c in coords}, n_windows, seqlen) if reuse_prefix else None
     log.info("confirmation (%s, factor %g): %d candidate(s), %d window(s) of %d tokens, %d sequence(s) per forward",
-             mode, factor, n, len(windows(len(ids), seqlen, max_windows)), seqlen, batch_size)
+             mode, factor, n, n_windows, seqlen, batch_size)
     run([frozenset()], lambda s: "original model")
     base = cache[frozenset()]["ppl"]
     run([frozenset([c]) for c in coords], lambda s: _fmt(next(iter(s))))
@@ -227,5 +316,11 @@ def confirm_candidates(model: nn.Module, coords: list[Coord], ids: torch.Tensor,
                                     f"{factor:g}; alone x{out[m]['ppl_ratio']:.3g}")
     for c in coords:
         log.info("%s: %s (%s)", _fmt(c), out[c]["status"], out[c]["reason"])
+    if prefix is not None:
+        n_layers = len(prefix.blocks)
+        total = n_layers * n_windows * len(cache)
+        log.info("confirmation: %d of %d layer passes over a window started from the unmodified model's hidden "
+                 "states (%.0f%% of the decoder's work skipped)", prefix.skipped_layers, total,
+                 100 * prefix.skipped_layers / max(total, 1))
     return {"base_ppl": base, "per_candidate": out, "groups": groups_rec,
             "ablations": [{**v, "ppl_ratio": v["ppl"] / base} for v in cache.values()]}

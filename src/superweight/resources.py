@@ -19,6 +19,7 @@ from pathlib import Path
 MiB = 2**20
 DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2}
 CHUNK_BYTES = 64 * MiB  # float32 logits of one chunk of positions: logprobs.CHUNK_BYTES (a test keeps them equal)
+PREFIX_BYTES = 512 * MiB  # detection's recorded hidden states (confirm._Prefix), at most
 BASE_BYTES = 500 * MiB  # a job's interpreter with torch, transformers, lm-eval, datasets and a tokenizer loaded
 LOAD_COPIES = 1.5  # loading holds some of the file's pages beside the model's tensors
 PREPARE_COPIES = 1.5  # GGUF (memory-mapped) -> dequantized float32 model -> safetensors written tensor by tensor
@@ -176,6 +177,12 @@ def full_logits_bytes(f: ModelFacts, batch: int, seqlen: int) -> float:
     return 2 * batch * seqlen * f.vocab * 4
 
 
+def prefix_bytes(f: ModelFacts, confirm: dict, dtype: str = "float32") -> float:
+    """Confirmation keeps, per window, the output of the layer below each candidate's layer (confirm._Prefix):
+    at most every layer's, and at most PREFIX_BYTES."""
+    return min(PREFIX_BYTES, f.layers * confirm.get("windows", 4) * confirm["seqlen"] * f.hidden * DTYPE_BYTES[dtype])
+
+
 def perplexity_bytes(f: ModelFacts, batch: int, seqlen: int, dtype: str = "float32") -> float:
     return forward_bytes(f, batch, seqlen, dtype) + chunked_logits_bytes(f, batch * seqlen)
 
@@ -216,7 +223,7 @@ def job_bytes(rule: str, f: ModelFacts, cfg: dict, dtype: str = "float32", on_gp
     ppl = cfg["perplexity"]
     if rule == "detect":
         conf = cfg["detection"]["confirm"]  # confirmation forwards batch_size (set, window) sequences at once
-        work = perplexity_bytes(f, conf.get("batch_size", 4), conf["seqlen"], dtype)
+        work = perplexity_bytes(f, conf.get("batch_size", 4), conf["seqlen"], dtype) + prefix_bytes(f, conf, dtype)
     elif rule in SCORING:
         ev = cfg["eval"]
         work = max(perplexity_bytes(f, ppl.get("batch_size", 1), ppl["seqlen"], dtype),
