@@ -3,7 +3,7 @@ the mix, requests/s, tokens computed, speed-up, and equality (max |delta log-lik
 per-document metrics and the task accuracies).
 
     nice -n 10 python benchmarks/zero_shot_backend.py [--model DIR] [--limit 200] [--tasks a,b] [--json out.json]
-                                                      [--reference-batch-size 1]
+                                                      [--reference-batch-size 1] [--float64-reference]
 
 DIR is a prepared model directory (results/smollm2-135m/model after a workflow run); without it the packaged
 SmolLM2 is prepared into a temporary directory first. Requests are built once by lm-eval from the local task copies
@@ -16,6 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -79,6 +80,9 @@ def main():
                     help="also score with HFLM at this batch size: HFLM's own spread in log-likelihood across batch "
                          "sizes (padding and kernel shapes change the float32 rounding), the scale against which "
                          "the cached backend's max |dLL| is read")
+    ap.add_argument("--float64-reference", action="store_true",
+                    help="also score with HFLM on a float64 copy of the model: how far each float32 backend is from "
+                         "the exact log-likelihoods (max |dLL| against float64, HFLM and cached)")
     a = ap.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
@@ -94,6 +98,12 @@ def main():
           f"add_bos_token {add_bos}, {a.limit} documents per task")
     with torch.no_grad():  # warm-up
         model(torch.tensor([tok.encode("warm up the kernels")], device=a.device))
+    hf64 = None
+    if a.float64_reference:
+        import copy
+
+        hf64 = HFLM(pretrained=copy.deepcopy(model).double(), tokenizer=tok, batch_size=a.batch_size, device=a.device,
+                    add_bos_token=add_bos)
     rows = []
     for name in a.tasks.split(","):
         task = tm.load_task_or_group([name])[name]
@@ -107,6 +117,14 @@ def main():
                           add_bos_token=add_bos)
             ref = hf_ref.loglikelihood(insts, disable_tqdm=True)
             ref_dll = max(abs(x[0] - y[0]) for x, y in zip(want, ref))
+        if hf64 is not None:
+            exact = hf64.loglikelihood(insts, disable_tqdm=True)
+            f64 = {"hf_vs_float64_max_abs_dloglik": max(abs(x[0] - y[0]) for x, y in zip(want, exact)),
+                   "cached_vs_float64_max_abs_dloglik": max(abs(x[0] - y[0]) for x, y in zip(got, exact))}
+        # float32 resolution at each log-likelihood (HFLM and this backend both sum token log-probs in float32):
+        # a difference of one unit in the last place is the smallest either can show
+        ulps = [abs(x[0] - y[0]) / float(np.spacing(np.float32(abs(x[0])))) for x, y in zip(want, got)]
+        worst = max(range(len(insts)), key=lambda i: abs(want[i][0] - got[i][0]))
         hf_tok, hf_padded = hflm_tokens(cached, insts, a.batch_size)
         acc_hf, acc_c = accuracies(task, insts, want), accuracies(task, insts, got)
         same_docs = all(acc_c["per_doc"][d].get(k) == m.get(k) for d, m in acc_hf["per_doc"].items()
@@ -118,17 +136,23 @@ def main():
              "cached_tokens": cached.stats["tokens"],
              "cached_padded_tokens": cached.stats["padded_tokens"],
              "max_abs_dloglik": max(abs(x[0] - y[0]) for x, y in zip(want, got)),
+             "loglik_at_max_dloglik": want[worst][0], "max_dloglik_float32_ulps": max(ulps),
+             "requests_over_1e-4": sum(abs(x[0] - y[0]) > 1e-4 for x, y in zip(want, got)),
              "greedy_identical": all(x[1] == y[1] for x, y in zip(want, got)), "per_doc_acc_identical": same_docs,
              **({"hflm_batch_spread_max_abs_dloglik": ref_dll} if a.reference_batch_size else {}),
+             **(f64 if hf64 is not None else {}),
              **{f"hf_{k}": acc_hf[k] for k in ("acc", "acc_norm") if k in acc_hf},
              **{f"cached_{k}": acc_c[k] for k in ("acc", "acc_norm") if k in acc_c}}
         rows.append(r)
         print(f"{name:15s} {r['docs']:4d} docs {r['requests']:5d} req | HFLM {r['hf_req_per_s']:6.2f} req/s "
               f"{r['hf_tokens']:7d} tok | cached {r['cached_req_per_s']:6.2f} req/s {r['cached_tokens']:7d} tok | "
-              f"x{r['speedup']:.2f} (CPU time x{r['speedup_cpu']:.2f}) | max|dLL| {r['max_abs_dloglik']:.1e} | acc {r['hf_acc']:.4f}/{r['cached_acc']:.4f}"
+              f"x{r['speedup']:.2f} (CPU time x{r['speedup_cpu']:.2f}) | max|dLL| {r['max_abs_dloglik']:.1e} (at LL "
+              f"{r['loglik_at_max_dloglik']:.4g}; <= {r['max_dloglik_float32_ulps']:.0f} float32 ulp) | acc {r['hf_acc']:.4f}/{r['cached_acc']:.4f}"
               f" per-doc identical {same_docs}"
               + (f" | HFLM batch {a.batch_size} vs {a.reference_batch_size}: max|dLL| {ref_dll:.1e}"
-                 if a.reference_batch_size else ""), flush=True)
+                 if a.reference_batch_size else "")
+              + (f" | against float64: HFLM {f64['hf_vs_float64_max_abs_dloglik']:.1e}, cached "
+                 f"{f64['cached_vs_float64_max_abs_dloglik']:.1e}" if hf64 is not None else ""), flush=True)
     tot = {k: sum(r[k] for r in rows) for k in ("requests", "hf_s", "cached_s", "hf_cpu_s", "cached_cpu_s",
                                                 "hf_tokens", "hf_padded_tokens", "cached_tokens", "cached_padded_tokens")}
     mix = {**tot, "speedup": tot["hf_s"] / tot["cached_s"], "speedup_cpu": tot["hf_cpu_s"] / tot["cached_cpu_s"],
