@@ -159,6 +159,10 @@ def test_prefix_keeps_the_latest_layers_within_its_budget():
     model = tiny_model("llama")  # hidden 32, float32: one layer's outputs for 2 windows of 16 tokens = 4 KiB
     prefix = _Prefix(model, {1, 2, 3}, n_windows=2, seqlen=16, max_bytes=2 * 4096)
     assert prefix.keep == [2, 1]
+    prefix.saved = {(k, w): torch.zeros(16, 32) for k in prefix.keep for w in (0, 1)}
+    # a set in layer 1 has no kept layer below it; one in layer 3 starts from layer 2's outputs; layer 0 was not kept
+    assert [prefix.start([frozenset({(l, 0, 0)})], [0, 1]) for l in (1, 2, 3)] == [0, 2, 3]
+    assert prefix.start([frozenset({(3, 0, 0)})], [0, 5]) == 0  # window 5 not recorded
 
 
 def test_confirmation_with_and_without_the_prefix_agree():

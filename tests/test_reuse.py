@@ -25,6 +25,7 @@ ORIGINAL = settings(["wikitext2", "c4"], PPL, EVAL)
     (settings(["wikitext2"], PPL, {**EVAL, "limit": 20}), None),  # the first 20 of the 40 documents scored
     (settings(["wikitext2"], PPL, {**EVAL, "limit": 60}), "eval.limit for arc_easy: 60 documents needed, 40 scored"),
     (settings(["wikitext2"], PPL, {**EVAL, "limit": None}), "eval.limit for arc_easy: None documents needed"),
+    (settings(["wikitext2"], PPL, {**EVAL, "limit": 0.5}), "eval.limit for arc_easy: 0.5 documents needed"),
     (settings(["wikitext2"], PPL, {**EVAL, "backend": "hf"}), "eval.backend: 'cached' vs 'hf'"),
     (settings(["wikitext2"], PPL, {**EVAL, "tasks": ["boolq"]}), "task boolq not scored"),
     (settings(["wikitext2"], {**PPL, "seqlen": 2048}, EVAL), "perplexity.seqlen: 512 vs 2048"),

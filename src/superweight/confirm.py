@@ -81,14 +81,13 @@ class _Prefix:
                 h.remove()
 
     def start(self, sets: list[frozenset], windows: list[int]) -> int:
-        """The first layer this batch computes: L when every set zeroes weights in layer L or later and layer
-        L - 1's outputs of these windows are recorded; else 0."""
+        """The first layer this batch computes: k + 1 for the latest layer k below every set's zeroed weights whose
+        outputs of these windows are recorded; 0 when there is none."""
         if not self.usable or not all(sets):
             return 0
         first = min(l for s in sets for l, _, _ in s)
-        if first == 0 or any((first - 1, w) not in self.saved for w in windows):
-            return 0
-        return first
+        ready = [k for k in self.keep if k < first and all((k, w) in self.saved for w in windows)]
+        return max(ready) + 1 if ready else 0
 
     @contextlib.contextmanager
     def skip_below(self, start: int, windows: list[int]):

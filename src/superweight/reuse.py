@@ -31,12 +31,12 @@ def settings(corpora: list[str], perplexity: dict, eval_cfg: dict) -> dict:
 
 def covers(scored, needed) -> bool:
     """Whether a task scored with limit ``scored`` holds the documents of limit ``needed`` (None: all documents;
-    a fraction below 1 only covers itself)."""
-    if scored == needed or scored is None:
+    a fraction or a limit below 1 only covers itself)."""
+    if scored == needed:
         return True
-    if needed is None or any(isinstance(x, float) and x < 1 for x in (scored, needed)):
+    if any(x is not None and (not float(x).is_integer() or x < 1) for x in (scored, needed)):
         return False
-    return int(needed) <= int(scored)
+    return scored is None or (needed is not None and int(needed) <= int(scored))
 
 
 def difference(source: dict, target: dict) -> str | None:

@@ -69,6 +69,8 @@ def first_documents(task: dict, limit) -> dict:
     """One task's result (``evaluate.task_result``) on its documents with doc_id < ``limit`` (None: all)."""
     if limit is None or task.get("limit") == limit:
         return task
+    if not float(limit).is_integer() or limit < 1:
+        raise ValueError(f"the first {limit} documents: a subset needs a whole number of documents")
     docs = task.get("docs")
     if not docs:
         raise KeyError(f"no per-document outcomes to take the first {limit} documents from")
