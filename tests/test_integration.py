@@ -301,7 +301,10 @@ def test_memory_requests_cover_the_measured_peaks(ran):
     """Each model job's mem_mb estimate (superweight.resources) against the max_rss its benchmark file measured:
     at least the peak, and at most 3 x the peak (the stated margin: the estimate assumes 512-token zero-shot requests
     in batches of 8 through lm-eval's `hf` backend, longer than most of the FAST run's; a job killed for memory is
-    worse than a generous request). One CI run at these sizes measured prepare_model 724 MB (estimate 1665),
+    worse than a generous request). Snakemake's sampled max_rss misses short peaks (prepare_model: 441 to 724 MB
+    sampled in CI runs, 1,248 MB by getrusage), so the 3 x bound reads the job's logged getrusage peak where it is
+    higher; the lower bound stays on the sampled figure, as measured before.
+    One CI run at these sizes measured prepare_model 724 MB (estimate 1665),
     detect 2256 MB with full-vocabulary logits in confirmation (then estimated 1878: the test caught it; chunked since,
     1263 MB against 2015), score_original 1288 MB (cached backend, 2198), score_prune_sw_restore_sa 2759 MB (hf, 4032)."""
     import yaml
@@ -328,9 +331,14 @@ def test_memory_requests_cover_the_measured_peaks(ran):
         if rule is None:  # e.g. tokenize_corpus: no resources requested
             continue
         measured_mb = float(tsv.read_text().splitlines()[1].split("\t")[2]) * 2**20 / 1e6  # max_rss is in MiB
+        # Snakemake samples memory and can miss a short peak: the job's own log has the kernel's count (runlog),
+        # which is what the request must not exceed 3x of
+        log = tsv.parent.parent / "logs" / f"{tsv.stem}.log"
+        logged = re.findall(r"peak resident memory of this job: (\d+) MB", log.read_text()) if log.exists() else []
+        peak_mb = max([measured_mb] + [float(x) for x in logged])
         # the job's zero-shot backend, as the workflow derives it from the job's wildcards (hf where cached is not exact)
         wc = {"condition": tsv.stem[len("score_"):]} if rule == "score" else {"amethod": tsv.stem[len("score_aquant_"):]}
         est = R.mem_mb(rule, facts, cfg, backend=R.job_backend(rule, wc, cfg))
-        assert measured_mb <= est <= 3 * measured_mb, (tsv.name, measured_mb, est)
+        assert measured_mb <= est <= 3 * peak_mb, (tsv.name, measured_mb, peak_mb, est)
         checked.append(rule)
     assert {"prepare_model", "detect", "score", "stopwords"} <= set(checked), checked

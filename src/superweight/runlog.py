@@ -1,9 +1,11 @@
 """Per-job logging for workflow scripts: everything (logging, warnings, tqdm) goes to the rule's log file."""
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
 import os
+import resource
 import sys
 
 
@@ -28,7 +30,18 @@ def start(smk) -> logging.Logger:
         torch.set_num_threads(max(1, int(getattr(smk, "threads", 1) or 1)))
     except ImportError:
         pass
-    return logging.getLogger("superweight.job")
+    log = logging.getLogger("superweight.job")
+    atexit.register(log_peak_memory, log)
+    return log
+
+
+PEAK_LINE = "peak resident memory of this job: %.0f MB (getrusage)"
+
+
+def log_peak_memory(log: logging.Logger) -> None:
+    """The job's true peak RSS, as the kernel counted it. Snakemake's benchmark samples memory now and then and can
+    miss a short peak (a model conversion's last seconds); this line is the figure to size ``mem_mb`` by."""
+    log.info(PEAK_LINE, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6)  # Linux: KiB
 
 
 @contextlib.contextmanager
