@@ -5,7 +5,7 @@ import logging
 import math
 from pathlib import Path
 
-from .stats import avg_se, binomial_se
+from .stats import accuracy, avg_se
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +78,7 @@ def first_documents(task: dict, limit) -> dict:
     sub = {k: [v[i] for i in keep] for k, v in docs.items()}
     out = {**task, "n": len(keep), "limit": limit, "docs": sub, "subset_of": task.get("n")}
     for m in ("acc", "acc_norm"):
-        if task.get(m) is None or m not in sub:
-            continue
-        out[m] = sum(sub[m]) / len(keep) if keep else None
-        out[f"{m}_se"] = binomial_se(out[m], len(keep)) if keep else None
+        if task.get(m) is not None and m in sub:
+            a = accuracy(sub[m])
+            out[m], out[f"{m}_se"] = a["acc"], a["se"]
     return out
