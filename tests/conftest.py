@@ -1,66 +1,97 @@
+"""Test layers (markers in pyproject.toml): unmarked tests are unit tests (no subprocess, no real model, tiny
+fixtures only); `workflow` starts Snakemake or a fresh Python process; `integration` runs the real packaged model
+(the CI scenario `.test/ci.yaml`, run once per session by the `ran` fixture); `slurm` submits through the real
+SLURM executor. The fastest useful run: `python -m pytest -m "not workflow and not integration and not slurm"`."""
 import os
+import subprocess
 import sys
+import time
+from collections import defaultdict
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-sys.path.insert(0, str(Path(__file__).parent))
 # test this checkout's package, whichever checkout an editable install points at
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 import pytest  # noqa: E402
 
+from helpers import copy_workflow, snakemake  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("SUPERWEIGHT_DATA", REPO.parent / "shared" / "data"))
+LAYERS = ("slurm", "integration", "workflow")
+
+
+def layer(item) -> str:
+    """The test's layer: its first marker among LAYERS, else unit."""
+    return next((m for m in LAYERS if item.get_closest_marker(m)), "unit")
+
+
+@pytest.fixture(autouse=True)
+def _unit_tests_start_no_process(request, monkeypatch):
+    """A unit test that starts Snakemake or another Python belongs in the `workflow` layer: fail it here."""
+    if layer(request.node) != "unit":
+        return
+    real = subprocess.Popen
+
+    def refuse(args, *a, **kw):
+        argv = [str(x) for x in (args if isinstance(args, (list, tuple)) else [args])]
+        if argv and (Path(argv[0]).name.startswith("python") or argv[0] == sys.executable
+                     or any("snakemake" in x for x in argv)):
+            raise AssertionError(f"a unit test started {' '.join(argv)[:120]}: mark it workflow (tests/conftest.py)")
+        return real(args, *a, **kw)
+
+    monkeypatch.setattr(subprocess, "Popen", refuse)
 
 
 @pytest.fixture(scope="session")
 def data_dir():
     if not (DATA / "wikitext2" / "wiki.test.raw").is_file():
-        pytest.fail(f"evaluation data not found at {DATA}; set SUPERWEIGHT_DATA to the shared/data directory")
+        pytest.fail(f"evaluation data not found at {DATA}: set SUPERWEIGHT_DATA to the shared/data directory "
+                    f"(e.g. export SUPERWEIGHT_DATA=$PWD/../shared/data)")
     return DATA
 
 
 @pytest.fixture
 def wf(tmp_path, data_dir):
-    """A copy of the workflow (Snakefile, workflow/, config/, ...) in a temporary directory."""
-    from test_workflow import copy_workflow
-
+    """A copy of the workflow (Snakefile, workflow/, config/, .test/, ...) in a temporary directory."""
     return copy_workflow(tmp_path / "wf", data_dir)
-
-
-# small limits for end-to-end runs of the default workflow
-
-FAST = """
-perplexity:
-  seqlen: 512
-  windows: {wikitext2: 4, c4: 4}
-eval:
-  limit: 50    # the default's ablation size: what the prune_sw claim needs to be decided (config.yaml)
-detection:
-  max_iters: 2
-  confirm: {windows: 2}   # CI time: detection runs three times (SLURM, local, resume)
-analysis:
-  stopwords: {n_prompts: 40, top_k: 30}
-  scaling: {factors: [0, 1, 1.5], limit: 20}
-quantization:
-  weights: {methods: [rtn, sw_aware], bits: [4], blocks: [1048576], limit: 10, corpora: [wikitext2],
-            table6: {blocks: [1048576], factors: [1.5]}}
-  activations: {methods: [fp, naive, sa_aware, smoothquant], limit: 10, corpora: [wikitext2]}
-"""
 
 
 @pytest.fixture(scope="session")
 def ran(tmp_path_factory, data_dir):
-    """The default workflow with FAST limits, run once locally from a copy of the checkout."""
-    from test_workflow import copy_workflow, snakemake
-
+    """The default workflow with the CI scenario (.test/ci.yaml), run once locally from a copy of the checkout."""
     wf = copy_workflow(tmp_path_factory.mktemp("run") / "wf", data_dir)
-    (wf / "config" / "fast.yaml").write_text(FAST)
-    # ~34 min on CI's 2 cores (45 jobs); the cap only guards against a hung run, inside CI's 90 minutes
-    r = snakemake(wf, "--cores", "2", "--configfile", "config/fast.yaml", timeout=3600)
+    # ~10 min on CI's 2 cores; the cap only guards against a hung run, inside CI's 90 minutes
+    r = snakemake(wf, "--cores", "2", "--configfile", ".test/ci.yaml", timeout=2400)
     assert r.returncode == 0, (r.stdout + r.stderr)[-5000:]
     return wf
 
 
+# --- time per layer, printed at the end of the session (README states it) ---
+
+_SECONDS: dict[str, float] = defaultdict(float)
+_COUNT: dict[str, int] = defaultdict(int)
+_START = time.time()
+
+
+def pytest_runtest_logreport(report):
+    lay = next((m for m in LAYERS if m in report.keywords), "unit")
+    _SECONDS[lay] += report.duration  # setup (shared fixtures: paid by the first test that asks), call, teardown
+    if report.when == "call":
+        _COUNT[lay] += 1
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not _COUNT:
+        return
+    parts = [f"{lay} {_COUNT[lay]} tests {_SECONDS[lay]:.0f} s" for lay in ("unit", *reversed(LAYERS)) if _COUNT[lay]]
+    terminalreporter.write_line(f"time per layer: {'; '.join(parts)}; session {time.time() - _START:.0f} s")
+
+
+def pytest_collection_modifyitems(items):
+    """Run the layers in order of cost (unit, workflow, integration, slurm): a broken unit fails in seconds."""
+    order = {"unit": 0, "workflow": 1, "integration": 2, "slurm": 3}
+    items.sort(key=lambda it: order[layer(it)])

@@ -87,6 +87,7 @@ def test_detect_prints_the_planted_weight(capsys, tmp_path, monkeypatch):
     assert row[:3] == ["1", "5", "17"] and "unconfirmed" in out[3], out[3]
 
 
+@pytest.mark.workflow
 def test_console_script_exit_code(tmp_path):
     r = subprocess.run([sys.executable, "-m", "superweight.cli", "detect", str(tmp_path / "missing"), "--no-confirm"],
                        capture_output=True, text=True, env={"PYTHONPATH": str(REPO / "src"), "PATH": ""}, timeout=120)

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from test_workflow import snakemake
+from helpers import snakemake
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -61,6 +61,7 @@ def test_every_python_rule_has_an_env_and_a_log():
     assert seen >= 10
 
 
+@pytest.mark.workflow
 @pytest.mark.parametrize("args", [
     ["--profile", "profiles/local"],
     ["--profile", "profiles/slurm"],
@@ -72,7 +73,7 @@ def test_dry_run_with_each_config_and_profile(wf, args):
     assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
 
 
-def test_paper_config_carries_table2(wf):
+def test_paper_config_carries_table2():
     cfg = yaml.safe_load((REPO / "config/paper.yaml").read_text())
     assert cfg["models"]["llama-7b"]["super_weights"] == [[2, 3968, 7003]]
     assert cfg["models"]["llama-7b"]["id"] == "huggyllama/llama-7b"

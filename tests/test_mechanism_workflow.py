@@ -1,7 +1,9 @@
 """Dry runs of the mechanism experiments: the default run, the families config and the emergence sweep."""
 import pytest
 
-from test_workflow import snakemake
+from helpers import snakemake
+
+pytestmark = pytest.mark.workflow
 
 
 def _counts(out):

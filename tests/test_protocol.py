@@ -131,9 +131,10 @@ def test_missing_key_shows_not_set(default_cfg, data_dir):
     assert "| `eval.add_bos_token` | not set | false | not set |" in markdown(rep)
 
 
+@pytest.mark.workflow
 def test_protocol_rule_writes_the_report_without_torch(wf):
     """The localrule alone, through Snakemake; the report module imports no torch."""
-    from test_workflow import snakemake
+    from helpers import snakemake
 
     r = subprocess.run([sys.executable, "-c", "import sys, superweight.protocol; print('torch' in sys.modules)"],
                        capture_output=True, text=True, env={"PYTHONPATH": str(REPO / "src")})
@@ -145,8 +146,9 @@ def test_protocol_rule_writes_the_report_without_torch(wf):
     assert "| `perplexity.seqlen` | 512 | 2048 | differs |" in (wf / "results/protocol.md").read_text()
 
 
+@pytest.mark.workflow
 def test_paper_dry_run_lists_the_full_job_set_without_the_default_model(wf):
-    from test_workflow import snakemake
+    from helpers import snakemake
 
     r = snakemake(wf, "-n", "--cores", "1", "--configfile", "config/paper.yaml")
     out = r.stdout + r.stderr

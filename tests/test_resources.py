@@ -14,6 +14,7 @@ from tiny import BIG_V, tiny_big_vocab, tiny_model
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 
 
+@pytest.mark.workflow
 def test_estimates_import_no_torch():
     code = "import sys, superweight.resources; print(sorted({'torch', 'transformers'} & set(sys.modules)))"
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={"PYTHONPATH": SRC})
@@ -95,6 +96,7 @@ print(json.dumps({"before": before, "peak": status("VmHWM:")}))
 """
 
 
+@pytest.mark.workflow
 def test_perplexity_peak_of_a_262k_vocabulary_model_matches_the_estimate(tmp_path, batch=2, seqlen=256):
     """Peak RSS of perplexity on a tiny model with a 262,144-token vocabulary, measured in a child process, against
     resources.perplexity_bytes (one batch's activations and one chunk of logits). Stated margin: the estimate is

@@ -10,7 +10,7 @@ from superweight.experiments import NotApplicable, apply, identity, reused_recor
 from superweight.reuse import difference, same_model, settings
 from superweight.scoring import restrict
 from superweight.stats import binomial_se
-from test_workflow import snakemake
+from helpers import snakemake
 from tiny import plant, tiny_model
 
 PPL = {"corpora": ["wikitext2", "c4"], "seqlen": 512, "windows": {"wikitext2": 8, "c4": 8}, "batch_size": 1}
@@ -124,6 +124,7 @@ def _jobs(out: str, field: str = "output") -> dict[str, list[str]]:
     return jobs
 
 
+@pytest.mark.workflow
 def test_dry_run_reuses_the_ablation_when_settings_agree(wf):
     (wf / "reuse.yaml").write_text(REUSE)
     r = snakemake(wf, "-n", "--cores", "1", "--configfile", "reuse.yaml")
@@ -150,6 +151,7 @@ def test_dry_run_reuses_the_ablation_when_settings_agree(wf):
     assert f"{m}/scaling/x1/scores.json" in jobs["score_scaled"]
 
 
+@pytest.mark.workflow
 def test_reuse_rule_copies_the_ablation_scores(wf):
     """Only the reuse rules may run: the ablation's scores and the detection result are given files."""
     (wf / "reuse.yaml").write_text(REUSE)

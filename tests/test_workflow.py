@@ -1,35 +1,9 @@
 """The Snakemake workflow: dry runs list the whole DAG; bad config stops it with one message."""
-import os
-import shutil
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-PARTS = ["Snakefile", "workflow", "config", "src", "envs", "profiles"]
+from helpers import copy_workflow, snakemake  # noqa: F401  (older tests import them from here)
 
-
-def copy_workflow(dest: Path, data_dir: Path) -> Path:
-    dest.mkdir(parents=True, exist_ok=True)
-    for p in PARTS:
-        src = REPO / p
-        if src.is_dir():
-            shutil.copytree(src, dest / p, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-        elif src.exists():
-            shutil.copy(src, dest / p)
-    # the default config reads ../shared/data; point it at the data wherever the tests found it
-    cfg = (dest / "config" / "config.yaml").read_text().replace("data_dir: ../shared/data", f"data_dir: {data_dir}")
-    (dest / "config" / "config.yaml").write_text(cfg)
-    return dest
-
-
-def snakemake(cwd: Path, *args, timeout=600):
-    """Run snakemake in a workflow copy; its config names the data directory, so $SUPERWEIGHT_DATA is dropped."""
-    env = {k: v for k, v in os.environ.items() if k != "SUPERWEIGHT_DATA"}
-    return subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout, env=env)
+pytestmark = pytest.mark.workflow
 
 
 def test_dry_run_lists_whole_dag(wf):

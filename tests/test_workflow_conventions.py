@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from test_workflow import snakemake
+from helpers import snakemake
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
@@ -70,12 +70,14 @@ def test_benchmark_summary_covers_model_and_rendering_jobs(tmp_path):
     assert "-,table5,1.5,90.0" in lines and "m1,detect,12.5,800.0" in lines
 
 
+@pytest.mark.workflow
 def test_lint_clean(wf):
     r = snakemake(wf, "--lint")
     out = r.stdout + r.stderr
     assert r.returncode == 0 and "Congratulations, your workflow is in a good condition" in out, out[-3000:]
 
 
+@pytest.mark.workflow
 def test_slurm_profile_gives_jobs_the_threads_asked_for(wf):
     """No workflow profile is loaded automatically beside --profile profiles/slurm, so nothing caps threads."""
     r = snakemake(wf, "results/smollm2-135m/ablation/original/scores.json", "-n", "--profile", "profiles/slurm",
@@ -92,6 +94,7 @@ def test_slurm_profile_gives_jobs_the_threads_asked_for(wf):
     assert threads["detect"] == 2 and threads["tokenize_corpus"] == 1, threads  # as tests/cluster/test_slurm.py
 
 
+@pytest.mark.workflow
 def test_rulegraph_shows_every_rule(wf):
     r = snakemake(wf, "--list-rules")
     assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
@@ -102,6 +105,7 @@ def test_rulegraph_shows_every_rule(wf):
                            f"extra {sorted(drawn - rules)}"
 
 
+@pytest.mark.workflow
 def test_dag_and_validation_need_no_torch(wf):
     """Parsing the Snakefile (config validation, model metadata) imports neither torch nor transformers."""
     code = textwrap.dedent(f"""
@@ -121,6 +125,7 @@ def test_dag_and_validation_need_no_torch(wf):
     assert "HEAVY=\n" in out, out[-2000:]
 
 
+@pytest.mark.workflow
 def test_config_validation_imports_no_torch(data_dir):
     code = textwrap.dedent(f"""
         import sys, yaml

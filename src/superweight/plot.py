@@ -176,7 +176,9 @@ def _block_x(blocks: list[str]) -> dict[str, float]:
 def wquant_curves(df: pd.DataFrame, bits: int, path, style: dict) -> None:
     """Fig. 7: average accuracy (± 1 SE, left) and perplexity (95% CI over windows, right) against block size on a
     log axis, a line per method (and per model when several), a legend on both panels and the n in the title."""
-    d = df[(df["bits"] == bits) & df.get("note", pd.Series("", index=df.index)).fillna("").eq("")]
+    noted = df.get("note", pd.Series("", index=df.index)).fillna("")
+    d = df[(df["bits"] == bits) & noted.eq("")]
+    not_run = sorted({f"{r['model']} {r['method']}: {r['note']}" for _, r in df[(df["bits"] == bits) & noted.ne("")].iterrows()})
     blocks = list(dict.fromkeys(d["block"]))
     xs = _block_x(blocks)
     w, h = style.get("width", 6.4), style.get("height", 3.6)
@@ -210,5 +212,5 @@ def wquant_curves(df: pd.DataFrame, bits: int, path, style: dict) -> None:
     nwin = {int(v) for v in d[f"{pcol} n"].dropna()} if pcol and f"{pcol} n" in d else set()
     fig.suptitle(f"INT{bits} round-to-nearest weight quantization: rtn = plain, clip = z-score clipping, "
                  f"sw_aware = clipping + super weights kept (n = {_n_text(ndocs)} documents per task, "
-                 f"{_n_text(nwin)} windows)", fontsize=8)
+                 f"{_n_text(nwin)} windows)" + (f"\nnot run: {'; '.join(not_run)}" if not_run else ""), fontsize=8)
     _save(fig, path, style)

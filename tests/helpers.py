@@ -1,0 +1,79 @@
+"""Shared test helpers: a copy of the workflow to run Snakemake in, the CI scenario config, dry-run parsing."""
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+PARTS = ["Snakefile", "workflow", "config", "src", "envs", "profiles", ".test"]
+SCENARIOS = REPO / ".test"
+# the CI's end-to-end scenario: every rule on the real packaged model, sized for ~10 minutes of CI
+CI_SCENARIO = SCENARIOS / "ci.yaml"
+
+
+def copy_workflow(dest: Path, data_dir: Path) -> Path:
+    """A copy of the workflow (Snakefile, workflow/, config/, .test/, ...) whose default config reads `data_dir`."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for p in PARTS:
+        src = REPO / p
+        if src.is_dir():
+            shutil.copytree(src, dest / p, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        elif src.exists():
+            shutil.copy(src, dest / p)
+    # the default config reads ../shared/data; point it at the data wherever the tests found it
+    cfg = (dest / "config" / "config.yaml").read_text().replace("data_dir: ../shared/data", f"data_dir: {data_dir}")
+    (dest / "config" / "config.yaml").write_text(cfg)
+    return dest
+
+
+def snakemake(cwd: Path, *args, timeout=600):
+    """Run snakemake in a workflow copy; its config names the data directory, so $SUPERWEIGHT_DATA is dropped."""
+    env = {k: v for k, v in os.environ.items() if k != "SUPERWEIGHT_DATA"}
+    return subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+def merged(*overlays: dict, base: Path = REPO / "config" / "config.yaml") -> dict:
+    """config.yaml with each overlay merged over it the way Snakemake merges --configfile (nested dicts update)."""
+    def update(a, b):
+        for k, v in b.items():
+            a[k] = update(a.get(k, {}), v) if isinstance(v, dict) and isinstance(a.get(k), dict) else v
+        return a
+
+    cfg = yaml.safe_load(Path(base).read_text())
+    for o in overlays:
+        cfg = update(cfg, o)
+    return cfg
+
+
+def ci_config(validated: bool = True) -> dict:
+    """The CI scenario's whole config (config.yaml + .test/ci.yaml), schema defaults filled."""
+    from superweight.config import validate
+
+    cfg = merged(yaml.safe_load(CI_SCENARIO.read_text()))
+    return validate(cfg, REPO / "workflow/schemas/config.schema.yaml", check_files=False) if validated else cfg
+
+
+def planned_jobs(out: str) -> list[str]:
+    """Rule names from the first 'Job stats' block of a snakemake dry run."""
+    lines = out.split("Job stats:")[1].splitlines()[3:]
+    jobs = []
+    for line in lines:
+        if not line.strip():
+            break
+        if line.split()[0] != "total":
+            jobs.append(line.split()[0])
+    return jobs
+
+
+def job_counts(out: str) -> dict[str, int]:
+    """{rule: jobs} from the first 'Job stats' block of a snakemake dry run."""
+    counts = {}
+    for line in out.split("Job stats:")[1].splitlines()[3:]:
+        if not line.strip():
+            break
+        counts[line.split()[0]] = int(line.split()[1])
+    return counts
