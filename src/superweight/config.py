@@ -294,7 +294,6 @@ def check_config_files(config: dict, cache: str | Path | None = None, prepared: 
         verify_data(data_dir, needed_datasets(config), config["data_checksums"], cache)
     except DataError as e:
         raise ConfigError(f"`data_dir`: {e}") from None
-    check_sizes(config, data_dir)
     for name in run_models(config):
         m = config["models"][name]
         for c in m.get("super_weights") or []:
@@ -319,6 +318,7 @@ def check_config_files(config: dict, cache: str | Path | None = None, prepared: 
                     f"`models.{name}.super_weights`: {list(c)} does not fit this model ({'; '.join(problems)}; "
                     f"{shape.n_layers} layers, down projection {shape.hidden} x {shape.intermediate}). Fix: [layer, "
                     "row = residual channel, col = MLP channel], counted from 0")
+    check_sizes(config, data_dir)  # after the models' positions: a window too long for the model is said first
 
 
 def parse_overrides(entries) -> dict:
@@ -380,11 +380,16 @@ def check_targets(targets, models: list[str], configured: list[str]) -> None:
 
 def check_writable(results: str | Path = "results") -> None:
     """The results directory (or, before it exists, the directory it goes in) is writable: else every job would
-    fail after Snakemake's own traceback."""
-    import os
+    fail after Snakemake's own traceback. Tried by creating a file (os.access says yes to root on a read-only mount
+    of some file systems, and to nobody on others)."""
+    import tempfile
 
     p = Path(results)
-    where = p if p.exists() else p.resolve().parent
-    if not os.access(where, os.W_OK | os.X_OK):
-        raise ConfigError(f"{where.resolve()} is not writable, so no job can write its results. Fix: run from a "
-                          "directory you can write (a copy of the workflow), or give yourself write permission")
+    where = p if p.is_dir() else p.resolve().parent
+    try:
+        with tempfile.NamedTemporaryFile(dir=where, prefix=".write_test"):
+            pass
+    except OSError as e:
+        raise ConfigError(f"{where.resolve()} is not writable ({e.strerror}), so no job could write its results. Fix: "
+                          "run from a directory you can write (a copy of the workflow), or give yourself write "
+                          "permission") from None
