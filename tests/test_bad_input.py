@@ -47,6 +47,13 @@ def winogrande_label_changed(data: bytes) -> bytes:
     return json.dumps(row).encode() + b"\n" + rest
 
 
+def _small_parquet(path):
+    import pandas as pd
+
+    path.unlink()
+    pd.DataFrame({"text": [f"document {i}" for i in range(10)]}).to_parquet(path)
+
+
 # (id, edit of the data directory, config edit, message) -- run through the workflow's config check
 DATA_CASES = [
     ("winogrande label changed", replace(FILES["winogrande"][0], winogrande_label_changed), {},
@@ -61,6 +68,8 @@ DATA_CASES = [
      r"data file .*c4/c4_validation_2k.parquet is empty. Fix: copy the file again"),
     ("c4 parquet truncated, own data", replace(FILES["c4"][0], lambda b: b[:100_000]), {"data_checksums": "record"},
      r"c4_validation_2k.parquet is not a complete parquet file \(no PAR1 footer: truncated\?\)"),
+    ("own C4 with fewer documents", lambda d: _small_parquet(d / FILES["c4"][0]), {"data_checksums": "record"},
+     r"`perplexity.c4_docs` is 1,100, above the 10 documents of .*c4_validation_2k.parquet"),
     ("task file truncated, own data", replace(FILES["arc_easy"][0], lambda b: b[:10_000]), {"data_checksums": "record"},
      r"ARC-Easy-Test.jsonl line \d+ is not JSON \(a truncated or edited file\?\)"),
     ("sciq json truncated, own data", replace(FILES["sciq"][0], lambda b: b[:5_000]), {"data_checksums": "record"},
@@ -106,6 +115,8 @@ CONFIG_CASES = [
                                                                  r"\(did you mean 'wikitext2'\?\)"),
     ("series key typo", {"plots.colors": {"orignal": "red"}}, r"`plots.colors` has a key 'orignal'.*\(did you mean "
                                                               r"'original'\?\)"),
+    ("more C4 documents than shipped", {"perplexity.c4_docs": 2001},
+     r"`perplexity.c4_docs` is 2,001, above the 2,000 documents of .*c4_validation_2k.parquet. Fix: use at most 2000"),
     ("data_checksums value", {"data_checksums": "skip"}, r"`data_checksums` is 'skip'; it must be one of 'compare', "
                                                          r"'record'"),
     ("run_models typo", {"run_models": ["smollm2-135"]}, r"`run_models` names 'smollm2-135', not under `models`"),

@@ -250,6 +250,26 @@ def _limits(config: dict) -> list[tuple[str, dict]]:
     return out
 
 
+C4_SHIPPED_DOCS = 2000  # rows of the shipped c4/c4_validation_2k.parquet (its checksum is compared first)
+
+
+def _c4_documents(data_dir: Path, mode: str) -> tuple[int | None, str]:
+    """Documents in the C4 file: the shipped file's count when its checksum was compared, else the parquet
+    footer's row count (when pyarrow is installed: the submit host need not have it)."""
+    path = data_dir / FILES["c4"][0]
+    if mode == "compare":
+        return C4_SHIPPED_DOCS, str(path)
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        return None, ""
+    try:
+        return pq.ParquetFile(path).metadata.num_rows, str(path)
+    except Exception as e:  # noqa: BLE001 -- any reader error is a damaged file
+        raise ConfigError(f"`data_dir`: {path} cannot be read as parquet ({str(e).splitlines()[0][:120]}). Fix: copy "
+                          "the file again (shared/data has the shipped one)") from None
+
+
 def check_sizes(config: dict, data_dir: Path | None) -> None:
     """Limits within each task's documents (the benchmark's own sizes: data shipped or from the Hub); windows
     within what the WikiText-2 file can hold (a token is at least a byte, give or take the rows' separators)."""
@@ -265,6 +285,11 @@ def check_sizes(config: dict, data_dir: Path | None) -> None:
                                       f"{docs} (or null: every document)")
     if data_dir is None:
         return
+    if "c4" in needed_datasets(config):
+        docs, where = _c4_documents(data_dir, config["data_checksums"])
+        if docs is not None and config["perplexity"]["c4_docs"] > docs:
+            raise ConfigError(f"`perplexity.c4_docs` is {config['perplexity']['c4_docs']:,}, above the {docs:,} "
+                              f"documents of {where}. Fix: use at most {docs}")
     wt = data_dir / FILES["wikitext2"][0]
     if not wt.is_file():
         return
