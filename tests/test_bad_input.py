@@ -107,6 +107,9 @@ CONFIG_CASES = [
      r"`eval.limit` is 5,000, above the 1,172 documents of arc_challenge. Fix: use at most 1172"),
     ("per-task limit above its size", {"eval.limit": {"sciq": 1001}}, r"`eval.limit.sciq` is 1,001, above the 1,000"),
     ("sweep limit above a task's size", {"analysis.scaling.limit": 99_999}, r"`analysis.scaling.limit` is 99,999"),
+    ("more stopword prompts than LAMBADA has", {"analysis.stopwords.n_prompts": 6000},
+     r"`analysis.stopwords.n_prompts` is 6,000, above the 5,153 LAMBADA texts. Fix: use at most 5153"),
+    ("empty detection prompt", {"detection.prompt": ""}, r"`detection.prompt` is ''; it must be a non-empty string"),
     ("known coordinates missing", {"detection.use": "known"},
      r"`detection.use` is 'known' but `models.smollm2-135m.super_weights` is not set"),
     ("model key typo", {f"models.{MODEL}.sorce": "package"}, r"unknown key 'sorce' in `models.smollm2-135m` \(did you "

@@ -54,6 +54,8 @@ def _explain(err) -> str:
     if err.validator in ("minItems", "maxItems", "minProperties"):
         most = "at most" if err.validator == "maxItems" else "at least"
         return f"`{where}` has {len(err.instance)} entries; it needs {most} {err.validator_value}"
+    if err.validator == "minLength":
+        return f"`{where}` is {err.instance!r}; it must be a non-empty string"
     if err.validator == "required":
         return f"`{where}`: {err.message}. Fix: add that key (see config/config.yaml for an example)"
     return f"`{where}`: {err.message}"
@@ -283,6 +285,11 @@ def check_sizes(config: dict, data_dir: Path | None) -> None:
                     where = f"{key}.{task}" if key == "eval.limit" and isinstance(config["eval"]["limit"], dict) else key
                     raise ConfigError(f"`{where}` is {n:,}, above the {docs:,} documents of {task}. Fix: use at most "
                                       f"{docs} (or null: every document)")
+        texts = TASKS["lambada_openai"][0]
+        for key, n in (("analysis.stopwords.n_prompts", config["analysis"]["stopwords"]["n_prompts"]),
+                       ("mechanism.skip.n_prompts", config["mechanism"]["skip"]["n_prompts"])):
+            if n > texts:
+                raise ConfigError(f"`{key}` is {n:,}, above the {texts:,} LAMBADA texts. Fix: use at most {texts}")
     if data_dir is None:
         return
     if "c4" in needed_datasets(config):
