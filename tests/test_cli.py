@@ -45,7 +45,8 @@ def test_out_of_range_options_are_usage_errors(capsys, args):
     with pytest.raises(SystemExit) as e:
         main(["detect", "m", *args])
     assert e.value.code == 2
-    assert f"argument {args[0]}" in capsys.readouterr().err
+    err = capsys.readouterr().err.strip().splitlines()  # one line: no usage block before it
+    assert len(err) == 1 and f"argument {args[0]}" in err[0] and "Fix: see `superweight detect --help`" in err[0], err
 
 
 def test_missing_directory_is_not_taken_for_a_hub_id(capsys, tmp_path):

@@ -14,6 +14,13 @@ class InputError(Exception):
     """A bad input found before or while loading; main prints it as one line and exits 2."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with its usage errors on one line (argparse prints the whole usage block first)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}. Fix: see `{self.prog} --help`\n")
+
+
 def _bounded(kind, low, inclusive=True):
     """An argparse type: ``kind`` (int/float) that is >= low (or > low)."""
     def parse(text):
@@ -55,21 +62,30 @@ def _data_dir(arg: str | None) -> Path | None:
 
 def _confirmation_text(args) -> str | None:
     """WikiText-2 for confirming candidates, checked before the model loads."""
-    from .data import DataError, check_data, wikitext2_text
+    from .data import DataError, wikitext2_text
+    from .verify import verify_data
 
     if args.no_confirm:
         return None
     data_dir = _data_dir(args.data_dir)
-    try:
-        check_data(data_dir, ["wikitext2"])
+    try:  # the shipped file's checksum unless --own-data: a changed or truncated file is not the benchmark
+        verify_data(data_dir, ["wikitext2"], "record" if args.own_data else "compare")
         return wikitext2_text(data_dir)
     except DataError as e:
         raise InputError(str(e).replace("set `data_dir` in config (or the environment variable SUPERWEIGHT_DATA)",
-                                        "pass --data-dir (or set SUPERWEIGHT_DATA)")) from None
+                                        "pass --data-dir (or set SUPERWEIGHT_DATA)")
+                         .replace("set `data_checksums: record` in config", "pass --own-data")) from None
     except Exception as e:  # the Hub (no data directory): offline, missing dataset
         first = next((line for line in str(e).splitlines() if line.strip()), type(e).__name__)
         raise InputError(f"cannot read WikiText-2 from the Hugging Face Hub ({first}). Fix: pass --data-dir DIR "
                          "(laid out like shared/data), set SUPERWEIGHT_DATA, or use --no-confirm") from None
+
+
+def _check_seqlen(args, positions) -> None:
+    """A confirmation window no longer than the model's positions."""
+    if positions and not args.no_confirm and args.seqlen > int(positions):
+        raise InputError(f"--seqlen {args.seqlen} is above the model's {int(positions):,} positions. Fix: pass "
+                         f"--seqlen {int(positions)} or less")
 
 
 def detect_cmd(args) -> int:
@@ -82,12 +98,14 @@ def detect_cmd(args) -> int:
         shape = model_shape(spec)  # a missing file or directory fails here; the family from config.json
         if shape is not None and shape.model_type is not None:
             get_adapter(shape.model_type)
+        _check_seqlen(args, shape.positions if shape is not None else None)
         text = _confirmation_text(args)
         from .load import load_any
 
         log.info("loading %s (%s)", spec.id, spec.source)
         model, tok = load_any(args.model, dtype=args.dtype, device=args.device)
         get_adapter(model)  # a GGUF's family is known only once loaded
+        _check_seqlen(args, getattr(model.config, "max_position_embeddings", None))  # a Hub model's, once loaded
     except (ModelSourceError, UnsupportedModelError) as e:
         raise InputError(f"{args.model}: {e}") from None
     from .detect import SpikeRule, detect_model
@@ -111,7 +129,7 @@ def parser() -> argparse.ArgumentParser:
     from . import __version__
 
     fmt = argparse.ArgumentDefaultsHelpFormatter
-    p = argparse.ArgumentParser(prog="superweight", description=__doc__, formatter_class=fmt)
+    p = _Parser(prog="superweight", description=__doc__, formatter_class=fmt)
     p.add_argument("--version", action="version", version=f"superweight {__version__}")
     sub = p.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
     d = sub.add_parser("detect", help="find the super weights of a model", formatter_class=fmt,
@@ -138,6 +156,8 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--data-dir", default=None,
                    help="data directory laid out like shared/data (wins over $SUPERWEIGHT_DATA; neither: the Hub)")
     d.add_argument("--no-confirm", action="store_true", help="skip confirmation by ablation (no data needed)")
+    d.add_argument("--own-data", action="store_true",
+                   help="the data directory is your own: its WikiText-2 is not compared with the shipped checksums")
     d.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"], help="weights' dtype")
     d.add_argument("--device", type=_device, default="cpu", help="torch device: cpu, cuda, cuda:N or mps")
     d.add_argument("-v", "--verbose", action="count", default=0,

@@ -45,6 +45,23 @@ def _read_jsonl(path: Path) -> list[dict]:
         return [json.loads(line) for line in f if line.strip()]
 
 
+def convert_task(task: str, data_dir: Path) -> list[dict]:
+    """``_convert``, with a file that cannot be read as the task's data (truncated, edited, another dataset's) one
+    DataError line naming the task's files and the fix."""
+    from .data import DataError
+
+    try:
+        rows = _convert(task, data_dir)
+    except (ValueError, KeyError, TypeError, IndexError, UnicodeDecodeError) as e:
+        first = next((line for line in str(e).splitlines() if line.strip()), "")
+        names = ", ".join(str(data_dir / f) for f in FILES[task])
+        raise DataError(f"task {task}: cannot read {names} ({type(e).__name__}: {first[:160]}). Fix: copy the file(s) "
+                        "again from shared/data (`sha256sum -c MANIFEST.sha256` there checks them)") from None
+    if not rows:
+        raise DataError(f"task {task}: {data_dir / FILES[task][0]} has no documents. Fix: copy it again from shared/data")
+    return rows
+
+
 def _convert(task: str, data_dir: Path) -> list[dict]:
     """Rows of ``task`` in the schema of the Hub dataset lm-eval's built-in loads."""
     files = [data_dir / f for f in FILES[task]]
@@ -85,7 +102,7 @@ def materialize_tasks(data_dir: Path, out_dir: Path, tasks=TASKS) -> Path:
     for t in tasks:
         data_file = out_dir / f"{t}.jsonl"
         with open(data_file, "w", encoding="utf-8") as f:
-            for row in _convert(t, data_dir):
+            for row in convert_task(t, data_dir):
                 f.write(json.dumps(row, ensure_ascii=False) + "\n")
         body, metrics = _YAML[t]
         metric_list = "\n".join(f"  - {m}" for m in metrics)

@@ -104,6 +104,7 @@ class ModelShape:
     n_layers: int | None
     hidden: int | None  # rows of the down projection (residual channels)
     intermediate: int | None  # cols of the down projection (MLP channels)
+    positions: int | None = None  # longest sequence the model takes (max_position_embeddings, GGUF context_length)
 
     def coordinate_problems(self, layer: int, row: int, col: int) -> list[str]:
         out = []
@@ -122,14 +123,26 @@ def _first(cfg: dict, *keys):
 
 def shape_from_config_json(path: str | Path) -> ModelShape:
     """The shape from a Hugging Face config.json, using the standard attribute names (and their common aliases)."""
-    cfg = json.loads(Path(path).read_text())
+    try:
+        cfg = json.loads(Path(path).read_text())
+        if not isinstance(cfg, dict):
+            raise ValueError("not a JSON object")
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise ModelSourceError(f"{path} is not a readable JSON model config ({str(e).splitlines()[0]}). Fix: point "
+                               "`id` at an intact save_pretrained directory (or copy its config.json again)") from None
     text = cfg.get("text_config") if isinstance(cfg.get("text_config"), dict) else cfg
     hidden = _first(text, "hidden_size", "n_embd", "d_model")
     inter = _first(text, "intermediate_size", "ffn_dim", "n_inner", "ffn_hidden_size")
     if inter is None and hidden is not None and cfg.get("model_type") in ("gpt2", "falcon"):
         inter = 4 * hidden  # these families leave the MLP width unset when it is 4 x hidden
     # the family is the top-level model_type (what transformers loads); a nested text_config only gives the sizes
-    return ModelShape(cfg.get("model_type"), _first(text, "num_hidden_layers", "n_layer", "num_layers"), hidden, inter)
+    try:
+        return ModelShape(cfg.get("model_type"), _first(text, "num_hidden_layers", "n_layer", "num_layers"), hidden,
+                          inter, _first(text, "max_position_embeddings", "n_positions", "max_sequence_length",
+                                        "seq_length", "n_ctx"))
+    except (TypeError, ValueError) as e:
+        raise ModelSourceError(f"{path}: a size field is not a number ({e}). Fix: point `id` at an intact "
+                               "save_pretrained directory") from None
 
 
 # GGUF value types (the GGUF file format specification): fixed sizes in bytes, 8 = string, 9 = array
@@ -138,7 +151,19 @@ _GGUF_FIXED = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?", 1
 
 def gguf_header(path: str | Path) -> tuple[dict, dict[str, list[int]]]:
     """A GGUF file's scalar metadata (an array's length in place of the array) and each tensor's shape, read from
-    its header without touching the tensor data (gguf.GGUFReader parses every token string: seconds per file)."""
+    its header without touching the tensor data (gguf.GGUFReader parses every token string: seconds per file).
+    A truncated or corrupt header is a ModelSourceError naming the file."""
+    try:
+        return _gguf_header(path)
+    except ModelSourceError:
+        raise
+    except (struct.error, KeyError, OverflowError, MemoryError, ValueError) as e:
+        size = Path(path).stat().st_size
+        raise ModelSourceError(f"{path}: GGUF header truncated or corrupt ({type(e).__name__} reading it; the file has "
+                               f"{size:,} bytes). Fix: download or copy the .gguf file again") from None
+
+
+def _gguf_header(path: str | Path) -> tuple[dict, dict[str, list[int]]]:
     with open(path, "rb") as f:
         if f.read(4) != b"GGUF":
             raise ModelSourceError(f"{path} is not a GGUF file (bad magic). Fix the model's `id`/`file` in config.")
@@ -146,8 +171,12 @@ def gguf_header(path: str | Path) -> tuple[dict, dict[str, list[int]]]:
         if version < 2:
             raise ModelSourceError(f"{path}: GGUF version {version} is too old; convert it with a current llama.cpp")
 
+        total = Path(path).stat().st_size
+
         def string():
             (n,) = struct.unpack("<Q", f.read(8))
+            if f.tell() + n > total:
+                raise ValueError("string past the end of the file")
             return f.read(n).decode("utf-8", errors="replace")
 
         def skip(kind, count):
@@ -193,7 +222,8 @@ def shape_from_gguf(path: str | Path) -> ModelShape:
     meta = gguf_metadata(path)
     arch = meta.get("general.architecture", "")
     get = lambda k: int(meta[f"{arch}.{k}"]) if f"{arch}.{k}" in meta else None  # noqa: E731
-    return ModelShape(None, get("block_count"), get("embedding_length"), get("feed_forward_length"))
+    return ModelShape(None, get("block_count"), get("embedding_length"), get("feed_forward_length"),
+                      get("context_length"))
 
 
 def model_shape(spec: ModelSpec) -> ModelShape | None:

@@ -6,12 +6,22 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))  # run from a checkout without installing
 
-from superweight.config import ConfigError, run_models, validate
+from superweight.config import ConfigError, check_targets, check_writable, merge, parse_overrides, run_models, validate
 from superweight.data import data_root, files_of, resolve_data_dir
 
 try:
+    # --config values as YAML (nested overrides, null), a repeated key an error; then the schema and every check
+    # that needs the files: data verified against the shipped checksums (cached per file under .snakemake/),
+    # sizes within the data and the models, maps with known keys
+    merge(config, parse_overrides(workflow.config_settings.config_args))
     validate(config, Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml",
-             paper_results=Path(workflow.basedir) / "config" / "paper_results.yaml")
+             paper_results=Path(workflow.basedir) / "config" / "paper_results.yaml",
+             cache=Path(".snakemake") / "superweight" / "data_verified.json")
+    if workflow.is_main_process:  # targets are not parsed yet here: the command line's results/NAME/... words
+        check_targets([a for a in sys.argv[1:] if a.startswith("results/") and "=" not in a],
+                      run_models(config), list(config["models"]))
+    if not workflow.dryrun:
+        check_writable("results")
 except ConfigError as e:
     raise WorkflowError(f"config error: {e}") from None
 

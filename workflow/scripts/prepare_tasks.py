@@ -2,7 +2,7 @@ import _common  # noqa: F401
 from pathlib import Path
 
 from superweight.evaluate import materialize_tasks
-from superweight.runlog import start
+from superweight.runlog import one_line_errors, start
 
 log = start(snakemake)
 out = Path(snakemake.output[0])
@@ -10,5 +10,6 @@ if snakemake.params.data_dir is None:
     out.mkdir(parents=True, exist_ok=True)  # empty: lm-eval's built-in tasks from the Hub
     log.info("no data_dir: evaluation uses lm-eval's built-in tasks")
 else:
-    materialize_tasks(Path(snakemake.params.data_dir), out, snakemake.params.tasks)
+    with one_line_errors(log, "data_dir"):  # a task file that cannot be read: one line naming it
+        materialize_tasks(Path(snakemake.params.data_dir), out, snakemake.params.tasks)
     log.info("wrote local tasks %s to %s", snakemake.params.tasks, out)
