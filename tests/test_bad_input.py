@@ -344,7 +344,7 @@ WORKFLOW_CASES = [
 @pytest.mark.workflow
 @pytest.mark.parametrize("case", WORKFLOW_CASES, ids=[c[0] for c in WORKFLOW_CASES])
 def test_workflow_bad_input(wf, tmp_path, data_dir, case):
-    from test_workflow import snakemake
+    from helpers import snakemake
 
     _, args, message = case
     changed = data_copy(data_dir, tmp_path / "data", replace(FILES["winogrande"][0], winogrande_label_changed))
@@ -364,7 +364,7 @@ def test_workflow_bad_input(wf, tmp_path, data_dir, case):
 @pytest.mark.workflow
 def test_workflow_overrides_as_typed(wf):
     """`eval={limit: 5}` is a nested override, `data_dir=null` the Hub (not a directory named "null")."""
-    from test_workflow import snakemake
+    from helpers import snakemake
 
     r = snakemake(wf, "-n", "--cores", "1", "--config", "eval={limit: 5}", "data_dir=null")
     out = r.stdout + r.stderr
