@@ -84,6 +84,7 @@ class DetectionResult:
     prompt: str
     rule: dict
     stopped: str  # "no spike", "no new candidate" (spikes remain, no new weight found) or "iteration cap"
+    # (the cap reached with spikes left: extra["cap_reached"], reported in the summary, the log and protocol.md)
     base_ppl: float | None = None
     confirm_factor: float | None = None
     extra: dict = field(default_factory=dict)
@@ -199,13 +200,19 @@ def find_candidates(model: nn.Module, tok, prompt: str = DEFAULT_PROMPT, rule: S
             iterations.append(activation_maxima(model, ids, adapter))
             if not any(rule(s) for s in iterations[-1]):
                 stopped = "no spike"
-            log.info("detection stopped at the iteration cap (%d); spikes %s", max_iters,
-                     "remain" if stopped == "iteration cap" else "gone")
+            if stopped == "iteration cap":
+                log.warning("detection stopped at its iteration cap (detection.max_iters = %d) with spikes left in "
+                            "layer(s) %s: super weights beyond it were not searched; raise detection.max_iters",
+                            max_iters, [s.layer for s in iterations[-1] if rule(s)])
+            else:
+                log.info("detection reached the iteration cap (%d); no spike left", max_iters)
     finally:
         for c in found:
             adapter.set_weight(model, c.layer, c.row, c.col, c.weight)
             assert adapter.get_weight(model, c.layer, c.row, c.col) == c.weight
-    return DetectionResult(found, iterations, prompt, asdict(rule), stopped)
+    return DetectionResult(found, iterations, prompt, asdict(rule), stopped,
+                           extra={"max_iters": max_iters, "rounds": len({c.iteration for c in found}),
+                                  "cap_reached": stopped == "iteration cap"})
 
 
 @torch.no_grad()
