@@ -4,8 +4,6 @@ from __future__ import annotations
 import contextlib
 import logging
 
-import torch
-
 from .ablation import NEEDS_SW, apply_condition
 from .backends import eval_backend, whole_sequence  # noqa: F401 (re-exported: score.py, tests)
 from .intervene import scale_weights
