@@ -50,7 +50,7 @@ class Candidate:
     confirmed: bool | None = None  # None: not tested
     status: str = "not tested"  # confirmed alone | confirmed in group | not needed in group | below factor
     reason: str = ""
-    group_ratio: float | None = None  # its residual channel's candidates zeroed together (joint mode)
+    group_ratio: float | None = None  # its group (a row, column, layer or all candidates) zeroed together (joint)
     loo_ratio: float | None = None  # that group less this candidate
 
     @property
