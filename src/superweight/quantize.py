@@ -84,7 +84,8 @@ class RTNOptions:
       former arithmetic) q = round((w - lo) / ((hi - lo) / levels)), w' = q * step + lo. Equal in exact arithmetic;
       they differ at exact ties, where GGUF-dequantized weights sit.
     std: the clipping std, ``unbiased`` (official: torch's default) or ``population``.
-    dtype: ``float32`` (project) or ``weight`` (official: clipping and RTN in the weight's own dtype, e.g. fp16)."""
+    dtype: ``float32`` (project) or ``weight`` (official: clipping and RTN in the weight's own dtype, e.g. fp16, the
+      clipping statistics by torch's abs().mean() / abs().std() as quantize_blockwise computes them)."""
 
     partial: str = "short"
     rounding: str = "official"
@@ -139,16 +140,35 @@ def rtn(blocks: torch.Tensor, bits: int, rounding: str = "official") -> torch.Te
     return torch.where(flat, blocks, out)
 
 
-def clip(blocks: torch.Tensor, z: float, std: str = "unbiased") -> torch.Tensor:
-    """Clip |W| above z * std(|W|) + mean(|W|) per block (sign kept). The statistics are accumulated in float32 and
-    rounded to ``blocks``' dtype, the bound computed in that dtype (as torch's mean/std on fp16 and the official code)."""
+def clip(blocks: torch.Tensor, z: float, std: str = "unbiased", stats: str = "accumulate",
+         whole: bool = False) -> torch.Tensor:
+    """Clip |W| above z * std(|W|) + mean(|W|) per block (sign kept).
+
+    ``stats="accumulate"``: the statistics are summed in float32 and rounded to ``blocks``' dtype, the bound computed
+    in that dtype. ``stats="torch"`` (the official code, with compute_dtype ``weight``): torch's own
+    ``abs().mean(dim=1)`` and ``abs().std(dim=1)`` in the blocks' dtype, bit for bit as quantize_blockwise; with
+    ``whole`` (a whole tensor as one block) the reductions run over all elements (``abs().mean()``), as the official
+    code's branch for a tensor that is not a multiple of the block. Padded blocks (NaN) always accumulate."""
     valid = ~torch.isnan(blocks)
+    correction = 1 if std == "unbiased" else 0
+    full = valid.all(1)
+    if stats == "torch" and bool(full.all()):
+        a = blocks.abs()
+        if whole:
+            mean, sd = a.mean(), a.std(correction=correction)
+        else:
+            mean, sd = a.mean(1, keepdim=True), a.std(1, keepdim=True, correction=correction)
+        bound = z * sd + mean
+        return torch.clamp(blocks, -bound, bound)
     a = torch.where(valid, blocks.abs(), torch.zeros_like(blocks)).float()
     n = valid.sum(1, keepdim=True)
     mean = a.sum(1, keepdim=True) / n.clamp_min(1)
     ss = torch.where(valid, (a - mean) ** 2, torch.zeros_like(a)).sum(1, keepdim=True)
-    var = ss / (n - 1).clamp_min(1) if std == "unbiased" else ss / n.clamp_min(1)
+    var = ss / (n - correction).clamp_min(1)
     bound = z * var.sqrt().to(blocks.dtype) + mean.to(blocks.dtype)
+    if stats == "torch" and bool(full.any()):  # full blocks as torch computes them, the padded one accumulated
+        a_full = blocks[full].abs()
+        bound[full] = z * a_full.std(1, keepdim=True, correction=correction) + a_full.mean(1, keepdim=True)
     return torch.where(valid, blocks.clamp(-bound, bound), blocks)
 
 
@@ -158,11 +178,12 @@ def quantize_tensor(w: torch.Tensor, bits: int, spec: BlockSpec, z: float | None
     Returns (dequantized weight in the compute dtype, the block layout actually used)."""
     x = w.detach().to(torch.float32 if opts.dtype == "float32" else w.dtype)
     used = spec
-    if opts.partial == "whole_tensor" and not _divides(w.shape, spec):
+    whole = opts.partial == "whole_tensor" and not _divides(w.shape, spec)
+    if whole:
         used = BlockSpec("per_tensor")
     blocks, back = _blocks(x, used)
-    if z is not None:
-        blocks = clip(blocks, z, opts.std)
+    if z is not None:  # the weight's dtype: statistics as the official code computes them (torch's mean/std)
+        blocks = clip(blocks, z, opts.std, "torch" if opts.dtype == "weight" else "accumulate", whole)
     return back(rtn(blocks, bits, opts.rounding)), str(used)
 
 
