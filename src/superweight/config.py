@@ -128,6 +128,9 @@ def needed_datasets(config: dict) -> list[str]:
     wq = config.get("quantization", {}).get("weights", {})
     if wq.get("z") == "auto":
         need.add(wq["calibration"]["corpus"])
+    aq = config.get("quantization", {}).get("activations", {})
+    if "smoothquant" in aq.get("methods", []):
+        need.add(aq["calibration"]["corpus"])
     return sorted(need)
 
 
