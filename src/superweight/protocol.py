@@ -474,8 +474,9 @@ def detection_outcomes(cfg: dict, detections: dict | None) -> list[dict]:
             continue
         stopped = d.get("stopped")
         cap = d.get("max_iters", lookup(cfg, "detection.max_iters"))
+        rounds = d.get("rounds", len({c.get("iteration") for c in d.get("candidates", [])}))
         out.append({"model": m, "stopped": stopped, "max_iters": None if cap is NOT_SET else cap,
-                    "rounds": d.get("rounds"), "cap_reached": stopped == "iteration cap",
+                    "rounds": rounds, "cap_reached": stopped == "iteration cap",
                     "candidates": len(d.get("candidates", [])), "confirmed": len(d.get("super_weights", []))})
     return out
 
