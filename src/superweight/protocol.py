@@ -137,8 +137,9 @@ SETTINGS: tuple[Setting, ...] = (
     S("detection.ratio", NO_PAPER_VALUE, "no counterpart", "only read by detection.rule: relative", kind=A),
     S("detection.max_iters", 20, "Sec. 3: zero the candidates and repeat until no layer spikes (the official code "
       "has no loop)", "the paper's loop has no cap; a cap is a safety limit, set in config/paper.yaml well above "
-      "what any Table 2 model needs (its layers with super weights: at most 4, OLMo-7B; every spiking layer is "
-      "taken per round). A run that stops at the cap says so (super_weights.json `stopped`, the log, this report)",
+      "what any Table 2 model needs (a round takes one candidate per spiking layer, and no Table 2 model has more "
+      "than six super weights: at most six rounds; Phi-3, three in each of two layers, needs three). A run that "
+      "stops at the cap says so (super_weights.json `cap_reached`, the log, this report)",
       kind=I),
     S("detection.use", "known", "Table 2 coordinates; official outliers/model.py:23-32 SUPER_WEIGHTS_MAP",
       "the paper's experiments use its published coordinates; detection's agreement is reported beside them"),
