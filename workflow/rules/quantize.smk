@@ -131,7 +131,7 @@ rule smoothquant_calibration:
     in an evaluated corpus is an error."""
     input:
         model=model_dir,
-        data=data_files([AQ["calibration"]["corpus"], *EVAL_CORPORA]),
+        data=data_files(sorted({AQ["calibration"]["corpus"], *EVAL_CORPORA})),
     output:
         ids="results/{model}/aquant/calibration.pt",
         json="results/{model}/aquant/calibration.json",
