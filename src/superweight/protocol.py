@@ -284,8 +284,9 @@ FIXED = [
     {"choice": "a candidate's column", "class": INTERPRETATION,
      "this project": "the input channel contributing most to the output spike (|x[token, j] * W[row, j]| largest)",
      "reference": "official analyze.py:61: the channel of the input maximum",
-     "why": "the paper names the input spike's channel; where two channels spike the contribution picks the one "
-            "that writes the super activation (both agree on every Table 2 model the official code ran)"},
+     "why": "the paper names the input spike's channel; the two agree when that channel writes the output spike, "
+            "and where they differ the contribution picks the weight that writes it (not checked against the "
+            "official choice on the paper's models here)"},
     {"choice": "detection rounds", "class": INTERPRETATION,
      "this project": "every spiking layer's candidate zeroed per round, then rerun",
      "reference": "Sec. 3: zero the super weight and rerun until no spike (one per round not said)",
