@@ -34,7 +34,7 @@ def test_calibration_and_evaluated_windows_are_disjoint(paper, data_dir, monkeyp
     monkeypatch.delenv("SUPERWEIGHT_DATA", raising=False)
     cfg = _cfg(paper, data_dir)
     cal, c4_docs = cfg["quantization"]["activations"]["calibration"], cfg["perplexity"]["c4_docs"]
-    assert cal["corpus"] == "c4" and cal["samples"] == (512 if paper else cal["samples"])
+    assert (cal["corpus"], cal["samples"], cal["seqlen"]) == (("c4", 512, 512) if paper else ("c4", 16, 512))
     evaluated = sorted(set(cfg["perplexity"]["corpora"]) | set(cfg["quantization"]["activations"]["corpora"]))
     texts = {c: corpus_text(c, data_dir, c4_docs) for c in evaluated}
     idx, samples = smoothquant_texts(cal["corpus"], data_dir, c4_docs, cal["samples"], cal["seed"], texts)
@@ -42,6 +42,8 @@ def test_calibration_and_evaluated_windows_are_disjoint(paper, data_dir, monkeyp
     assert len(idx) == cal["samples"] == len(set(idx)) and min(idx) >= c4_docs
     docs = c4_documents(data_dir)
     assert samples == [docs[i] for i in idx]
+    # every evaluated C4 window is cut from the stream of the first c4_docs documents only
+    assert texts.get("c4", " ".join(docs[:c4_docs])) == " ".join(docs[:c4_docs])
     # and checked: no sample occurs in the text of an evaluated corpus (which holds every evaluated window)
     for corpus in evaluated:
         assert not [x for x in samples if x.strip() in texts[corpus]], corpus
