@@ -144,7 +144,7 @@ def test_paper_report_lists_interpretations_and_additions_by_name(paper_cfg, dat
     for key in ("detection.confirm.mode", "detection.confirm.factor", "detection.confirm.windows", "mechanism.seqlen",
                 "mechanism.windows", "stats.level"):
         assert f"`{key}`" in added and f"`{key}`" not in paper, key
-    assert "a candidate's column" in sections["Choices no setting changes"]
+    assert "`detection.column`" in interp and "detection rounds" in sections["Choices no setting changes"]
     assert set(rep["interpretations"]) >= {"detection.max_iters", "quantization.weights.z_criterion"}
     assert "detection.confirm.mode" in rep["additions"]
     assert {"torch", "transformers", "lm_eval", "snakemake"} <= {v["package"] for v in rep["versions"]}

@@ -61,15 +61,20 @@ class Candidate:
 @dataclass
 class SpikeRule:
     """``absolute``: both maxima above ``threshold`` (official code: 50).
-    ``relative``: both maxima above ``ratio`` times the layer's median |value| (massive-activations style)."""
+    ``relative``: both maxima above ``ratio`` times the layer's median |value| (massive-activations style).
+    ``column``: a candidate's col, ``contribution`` (the input channel contributing most to the output spike) or
+    ``input_max`` (the channel of the input maximum, as the official analyze.py reads it)."""
 
     kind: str = "absolute"
     threshold: float = 50.0
     ratio: float = 1000.0
+    column: str = "contribution"
 
     def __post_init__(self):
         if self.kind not in ("absolute", "relative"):
             raise ValueError(f"spike rule must be 'absolute' or 'relative', got {self.kind!r}")
+        if self.column not in ("contribution", "input_max"):
+            raise ValueError(f"detection.column must be 'contribution' or 'input_max', got {self.column!r}")
 
     def __call__(self, s: LayerStats) -> bool:
         if self.kind == "absolute":
@@ -175,7 +180,7 @@ def find_candidates(model: nn.Module, tok, prompt: str = DEFAULT_PROMPT, rule: S
             spiking = [s for s in stats if rule(s)]
             new = []
             for s in spiking:
-                row, col = s.out_channel, s.contrib_channel
+                row, col = s.out_channel, s.contrib_channel if rule.column == "contribution" else s.in_channel
                 if any(c.coord == (s.layer, row, col) for c in found):
                     continue
                 w = adapter.get_weight(model, s.layer, row, col)
