@@ -7,7 +7,6 @@ import torch
 from superweight.adapters import get_adapter
 from superweight.calibrate import (calibration_examples, check_disjoint, examples_nll, input_grams,
                                    reconstruction_errors, tune_z)
-from superweight.experiments import calibration_ids, eval_overlap
 from superweight.quantize import quantize_weights
 from tiny import plant, tiny_model
 
@@ -97,10 +96,3 @@ def test_wikitext2_validation_calibration_never_overlaps_evaluation(data_dir):
     idx, texts = calibration_examples(rows, 500, seed=0)
     assert len(texts) == 500
     check_disjoint(texts, {c: corpus_text(c, data_dir) for c in ("wikitext2", "c4")})
-
-
-def test_smoothquant_calibration_overlap_is_counted():
-    assert eval_overlap(1000, 100, 100, 8) == 0
-    assert eval_overlap(1000, 300, 100, 8) == 100
-    assert eval_overlap(1000, 100, 100, None) == 100
-    assert len(calibration_ids(torch.arange(1000), 100, 3)) == 300

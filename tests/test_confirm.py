@@ -174,3 +174,60 @@ def test_confirmation_with_and_without_the_prefix_agree():
     assert {c: v["status"] for c, v in a["per_candidate"].items()} == {c: v["status"] for c, v in b["per_candidate"].items()}
     for x, y in zip(sorted(a["ablations"], key=lambda r: r["zeroed"]), sorted(b["ablations"], key=lambda r: r["zeroed"])):
         assert x["zeroed"] == y["zeroed"] and x["window_nll"] == pytest.approx(y["window_nll"], rel=1e-6)
+
+
+PHI3_ROWS, PHI3_K = (5, 9, 13), 2
+PHI3_SIX = [(layer, r, col) for layer, col in ((1, 17), (3, 30)) for r in PHI3_ROWS]
+
+
+def _phi3_six():
+    """A tiny Phi-3 with Table 2's shape of super weights: three rows sharing one column in each of two layers
+    (Phi-3: layers 2 and 4, rows 525/1113/1693, columns 808 and 2723). Each column reads only a constant input
+    channel (K), so its intermediate value is a large positive spike at every token, written only to the three rows.
+    Layer 3's spike is large only when the residual stream carries no super activation (K then dominates its
+    normalized input): with layer 1's weights gone, layer 3's take over. The output head reads the three rows
+    alike, so any one of the six weights left keeps the model; only all six zeroed destroy it."""
+    from superweight.adapters import get_adapter
+    from tiny import H, I
+
+    model = tiny_model("phi3")
+    a = get_adapter(model)
+    with torch.no_grad():
+        model.model.embed_tokens.weight[:, PHI3_K] = 10.0
+        for layer, col in ((1, 17), (3, 30)):
+            gate_up = model.model.layers[layer].mlp.gate_up_proj.weight
+            reads_k = torch.zeros(H)
+            reads_k[PHI3_K] = 60.0
+            gate_up[col], gate_up[I + col] = reads_k, reads_k
+            model.model.layers[layer].mlp.down_proj.weight[:, col] = 0.0
+            for r in PHI3_ROWS:
+                a.set_weight(model, layer, r, col, 40.0)
+        for r in PHI3_ROWS[1:]:
+            model.lm_head.weight[:, r] = model.lm_head.weight[:, PHI3_ROWS[0]]
+    return _confident(model)
+
+
+def test_joint_confirms_phi3_like_weights_that_matter_only_all_together():
+    """Six weights in three rows, two layers: no row, column or layer group reaches the factor, the whole list
+    does; leave-one-out finds every one needed, so joint confirms all six, and none alone."""
+    model = _phi3_six()
+    ids = _own_text(model)
+    res = confirm_candidates(model, PHI3_SIX, ids, 16, 2, factor=2.0, mode="joint", batch_size=8)
+    pc = res["per_candidate"]
+    assert all(pc[c]["ppl_ratio"] < 2 for c in PHI3_SIX)  # none matters alone
+    assert {pc[c]["status"] for c in PHI3_SIX} == {"confirmed in group"}
+    by_kind = {}
+    for g in res["groups"]:
+        by_kind.setdefault(g["kind"], []).append(g)
+    # three row groups (one weight per layer), two column groups (= the two layers' groups: not tested twice)
+    assert [g["key"] for g in by_kind["row"]] == [5, 9, 13] and not any(g["passed"] for g in by_kind["row"])
+    assert [g["key"] for g in by_kind["column"]] == [[1, 17], [3, 30]]
+    assert not any(g["passed"] for g in by_kind["column"]) and "layer" not in by_kind
+    (whole,) = by_kind["all"]
+    assert whole["passed"] and whole["ppl_ratio"] >= 2 and sorted(map(tuple, whole["confirmed"])) == PHI3_SIX
+    last = whole["elimination"][-1]
+    assert len(whole["elimination"]) == 1 and all(x["ppl_ratio"] < 2 for x in last["leave_one_out"])
+    assert "group of all unconfirmed candidates (6)" in pc[PHI3_SIX[0]]["reason"]
+    # single: each alone, so none
+    single = confirm_candidates(model, PHI3_SIX, ids, 16, 2, factor=2.0, mode="single", batch_size=8)
+    assert {v["status"] for v in single["per_candidate"].values()} == {"below factor"}

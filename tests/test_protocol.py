@@ -12,7 +12,8 @@ import yaml
 from snakemake.utils import update_config
 
 from superweight.config import ConfigError, validate
-from superweight.protocol import NO_PAPER_VALUE, SETTINGS, compare, lookup, markdown, report
+from superweight.protocol import (ADDITION, INTERPRETATION, NO_EFFECT, SETTINGS, classify, compare, lookup, markdown,
+                                  report, schema_keys, unclassified)
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
@@ -43,40 +44,50 @@ def paper_cfg(monkeypatch):
 
 def test_paper_config_matches_the_protocol_table(paper_cfg):
     rows = compare(paper_cfg)
-    for r in rows:
-        if r["has_paper_value"]:
-            assert r["status"] == "same", f"{r['key']}: paper.yaml gives {r['value']!r}, the paper {r['paper']!r}"
-        else:  # settings the paper does not have may be absent from a checkout
-            assert r["status"] in ("no paper value", "not set"), r
+    for r in rows:  # every reference value is paper.yaml's; a paper row equals the paper
+        assert r["status"] not in ("differs", "not set"), f"{r['key']}: paper.yaml gives {r['value']!r}, the " \
+                                                          f"reference {r['paper']!r}"
+        assert r["status"] == {"paper": "same", "official code": "official code", "interpretation": "interpretation",
+                               "addition": "addition"}[r["class"]], r
     # every model setting is checked on every model of the paper run, and only those run
     assert [r["key"] for r in rows if r["key"].endswith(".dtype")] == [f"models.{m}.dtype" for m in PAPER_MODELS]
+    assert [r["key"] for r in rows if r["key"].endswith(".super_weights")] == [f"models.{m}.super_weights"
+                                                                               for m in PAPER_MODELS]
     # the table's own values, spelled out where the issue names them
     assert lookup(paper_cfg, "analysis.scaling.factors") == [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.8, 1, 1.2, 1.5, 2, 3]
     assert lookup(paper_cfg, "quantization.weights.blocks") == [16384, 65536, 262144, 1048576, "per_tensor"]
     assert lookup(paper_cfg, "ablation.prune_nonsw") == {"rule": "official", "amount": 1e-6}
     assert paper_cfg["eval"]["add_bos_token"] is False and paper_cfg["detection"]["use"] == "known"
+    # SmoothQuant's published calibration size; a detection cap far above the 1-2 rounds Table 2 models need
+    assert lookup(paper_cfg, "quantization.activations.calibration") == {"corpus": "c4", "samples": 512,
+                                                                         "seqlen": 512, "seed": 42}
+    assert paper_cfg["detection"]["max_iters"] >= 10
     # no limit anywhere
     assert paper_cfg["eval"]["limit"] is None and paper_cfg["perplexity"]["windows"]["wikitext2"] is None
     for sweep in ("analysis.scaling.limit", "quantization.weights.limit", "quantization.activations.limit"):
         assert lookup(paper_cfg, sweep) is None, sweep
 
 
-def test_every_protocol_key_is_in_the_schema_or_has_no_paper_value():
+def test_every_schema_key_is_classified():
+    """The schema's keys and the protocol's classification are the same set: a key can neither slip past the
+    report nor be reported without existing."""
     schema = yaml.safe_load(SCHEMA.read_text())
+    assert unclassified(schema) == []
+    keys = set(schema_keys(schema))
+    stale = [s.key for s in SETTINGS if s.key not in keys] + [k for k in NO_EFFECT if k not in keys]
+    assert stale == []
+    assert len([s.key for s in SETTINGS]) == len({s.key for s in SETTINGS}) and not {s.key for s in SETTINGS} & set(NO_EFFECT)
+    # interpretations and additions are never shown as the paper's
+    assert classify("detection.confirm.mode") == ADDITION and classify("quantization.weights.z_criterion") == INTERPRETATION
+    assert classify("plots.dpi") == "no effect on numbers"
 
-    def known(key):
-        node = schema
-        for part in key.split("."):
-            if part == "*":
-                node = node["additionalProperties"]
-                continue
-            node = node.get("properties", {}).get(part)
-            if node is None:
-                return False
-        return True
 
-    missing = [s.key for s in SETTINGS if not known(s.key)]
-    assert all(next(s for s in SETTINGS if s.key == k).paper is NO_PAPER_VALUE for k in missing), missing
+def test_a_new_schema_key_fails_the_classification():
+    schema = yaml.safe_load(SCHEMA.read_text())
+    added = copy.deepcopy(schema)
+    added["properties"]["detection"]["properties"]["new_knob"] = {"type": "number", "default": 1}
+    added["properties"]["models"]["additionalProperties"]["properties"]["tweak"] = {"type": "string"}
+    assert unclassified(added) == ["models.*.tweak", "detection.new_knob"]
 
 
 def test_paper_run_leaves_the_default_model_out_and_checks_names(paper_cfg):
@@ -93,57 +104,94 @@ def test_paper_run_leaves_the_default_model_out_and_checks_names(paper_cfg):
 def test_default_report_lists_its_deviations(default_cfg, data_dir):
     rep = report(default_cfg, str(data_dir))
     differs = set(rep["differs"])
-    # window length and count, limits, prompts, sweep points and blocks, dtype
+    # window length and count, limits, prompts, sweep points and blocks, dtype, the model itself, the detection cap,
+    # the official arithmetic and SmoothQuant's calibration size
     assert {"perplexity.seqlen", "perplexity.windows.wikitext2", "perplexity.windows.c4", "eval.limit",
             "analysis.scaling.limit", "quantization.weights.limit", "analysis.stopwords.n_prompts",
-            "analysis.scaling.factors", "quantization.weights.blocks", "models.smollm2-135m.dtype"} <= differs
+            "analysis.scaling.factors", "quantization.weights.blocks", "models.smollm2-135m.dtype",
+            "models.smollm2-135m.id", "models.smollm2-135m.source", "detection.max_iters",
+            "quantization.weights.compute_dtype", "quantization.activations.calibration.samples"} <= differs
     by_key = {r["key"]: r for r in rep["settings"]}
     assert by_key["perplexity.seqlen"]["value"] == 512 and by_key["perplexity.seqlen"]["paper"] == 2048
     assert by_key["analysis.scaling.limit"]["value"] == 20  # the sweep's own limit, not null
-    assert by_key["eval.add_bos_token"]["status"] == "same" and by_key["detection.threshold"]["status"] == "same"
+    assert by_key["eval.add_bos_token"]["status"] == "official code" and by_key["eval.add_bos_token"]["class"] == "official code"
+    assert by_key["perplexity.corpora"]["status"] == "same"
+    assert by_key["detection.max_iters"]["class"] == INTERPRETATION and by_key["detection.max_iters"]["value"] == 3
     assert all(by_key[k]["status"] == "differs" for k in differs)
+    # additions are never differences, and never "same"
+    assert by_key["detection.confirm.seqlen"]["status"] == "addition" and "detection.confirm.seqlen" not in differs
     c4 = next(f for f in rep["facts"] if f["fact"] == "C4 validation")
     assert c4["status"] == "differs" and "2,000-document sample" in c4["note"]
     md = markdown(rep)
-    assert f"**{len(differs)} setting(s) differ from the paper:**" in md
-    assert "| `perplexity.seqlen` | 512 | 2048 | differs |" in md
+    assert f"**{len(differs)} setting(s) differ from the paper's protocol:**" in md
+    diff_section = md.split("## Differences")[1].split("\n## ")[0]
+    assert "| `perplexity.seqlen` | 512 | 2048 | paper | differs |" in diff_section
+    assert "| `detection.max_iters` | 3 | 20 | interpretation | differs |" in diff_section
+    assert "equals the paper" not in md.replace("equal the paper's value", "")
 
 
-def test_paper_report_lists_only_data_facts(paper_cfg, data_dir):
+def test_paper_report_lists_interpretations_and_additions_by_name(paper_cfg, data_dir):
     rep = report(paper_cfg, str(data_dir))  # the paper run on the shipped data
     assert rep["differs"] == []
-    assert "**Every setting equals the paper's.**" in markdown(rep)
-    assert [f["fact"] for f in rep["facts"] if f["status"] == "differs"] == ["C4 validation", "z calibration text",
-                                                                              "lm-eval version"]
+    md = markdown(rep)
+    assert "Every setting equals the paper's" not in md
+    assert "**No setting differs from the paper's protocol as this project reads it.**" in md
+    sections = {s.split("\n", 1)[0]: s for s in md.split("\n## ")[1:]}
+    interp, added, paper = sections["Interpretations"], sections["Additions"], sections["Settings the paper states"]
+    for key in ("detection.max_iters", "quantization.weights.z_criterion", "quantization.weights.z_candidates",
+                "quantization.weights.table6.factors", "quantization.activations.calibration.corpus"):
+        assert f"`{key}`" in interp and f"`{key}`" not in paper, key
+    for key in ("detection.confirm.mode", "detection.confirm.factor", "detection.confirm.windows", "mechanism.seqlen",
+                "mechanism.windows", "stats.level"):
+        assert f"`{key}`" in added and f"`{key}`" not in paper, key
+    assert "`detection.column`" in interp and "detection rounds" in sections["Choices no setting changes"]
+    assert set(rep["interpretations"]) >= {"detection.max_iters", "quantization.weights.z_criterion"}
+    assert "detection.confirm.mode" in rep["additions"]
+    assert {"torch", "transformers", "lm_eval", "snakemake"} <= {v["package"] for v in rep["versions"]}
+    assert "## Library versions" in md and "| lm_eval |" in md
+    assert [f["fact"] for f in rep["facts"] if f["status"] == "differs"] == [
+        "C4 validation", "z calibration text", "SmoothQuant calibration text", "lm-eval version"]
     rep = report(paper_cfg, None)  # from the Hub: the real C4 shard
-    assert [f["fact"] for f in rep["facts"] if f["status"] == "differs"] == ["z calibration text", "lm-eval version"]
+    assert [f["fact"] for f in rep["facts"] if f["status"] == "differs"] == [
+        "z calibration text", "SmoothQuant calibration text", "lm-eval version"]
 
 
-def test_missing_key_shows_not_set(default_cfg, data_dir):
-    cfg = copy.deepcopy(default_cfg)
-    del cfg["eval"]["add_bos_token"]
-    del cfg["quantization"]
-    rep = report(cfg, str(data_dir))
-    by_key = {r["key"]: r for r in rep["settings"]}
-    assert by_key["eval.add_bos_token"]["status"] == "not set"
-    assert by_key["quantization.weights.blocks"]["status"] == "not set"
-    assert "eval.add_bos_token" in rep["not_set"] and "eval.add_bos_token" not in rep["differs"]
-    assert "| `eval.add_bos_token` | not set | false | not set |" in markdown(rep)
+def test_detection_cap_reached_is_reported(default_cfg, data_dir):
+    """A model whose detection stopped at the cap with spikes left is named at the top of protocol.md and in
+    protocol.json; the versions the model jobs ran come from detection's provenance."""
+    capped = {"stopped": "iteration cap", "max_iters": 3, "rounds": 3, "cap_reached": True,
+              "candidates": [{}] * 4, "super_weights": [{}],
+              "provenance": {"versions": {"torch": "9.9.9", "transformers": "8.8.8"}}}
+    rep = report(default_cfg, str(data_dir), {"smollm2-135m": capped})
+    assert rep["detection_cap_reached"] == ["smollm2-135m"]
+    md = markdown(rep)
+    assert "**Detection stopped at its iteration cap (detection.max_iters) with spikes left for: smollm2-135m.**" in md
+    assert "| smollm2-135m | **iteration cap (spikes left)** | 3 | 3 | 4 | 1 |" in md
+    torch_row = next(v for v in rep["versions"] if v["package"] == "torch")
+    assert torch_row["version"] == "9.9.9 (smollm2-135m)" and "detection provenance" in torch_row["from"]
+    done = dict(capped, stopped="no spike", cap_reached=False)
+    rep = report(default_cfg, str(data_dir), {"smollm2-135m": done})
+    assert rep["detection_cap_reached"] == [] and "Detection stopped at its iteration cap" not in markdown(rep)
 
 
 @pytest.mark.workflow
-def test_protocol_rule_writes_the_report_without_torch(wf):
-    """The localrule alone, through Snakemake; the report module imports no torch."""
-    from helpers import snakemake
+def test_protocol_module_imports_no_torch():
+    import subprocess
 
     r = subprocess.run([sys.executable, "-c", "import sys, superweight.protocol; print('torch' in sys.modules)"],
                        capture_output=True, text=True, env={"PYTHONPATH": str(REPO / "src")})
     assert r.stdout.strip() == "False", r.stderr
-    r = snakemake(wf, "--cores", "1", "results/protocol.md")
-    assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
-    rep = json.loads((wf / "results/protocol.json").read_text())
-    assert rep["models"] == ["smollm2-135m"] and "perplexity.seqlen" in rep["differs"]
-    assert "| `perplexity.seqlen` | 512 | 2048 | differs |" in (wf / "results/protocol.md").read_text()
+
+
+@pytest.mark.workflow
+def test_protocol_rule_reads_every_models_detection(wf):
+    """The report waits for each run model's detection summary (the loop's outcome, the versions it ran)."""
+    from helpers import snakemake
+
+    r = snakemake(wf, "-n", "--cores", "1", "results/protocol.md")
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out[-3000:]
+    assert "results/smollm2-135m/detect/super_weights.json" in out and "rule protocol:" in out
 
 
 @pytest.mark.workflow

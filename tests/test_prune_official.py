@@ -111,3 +111,29 @@ def test_propagation_with_the_official_outlier_rule():
     assert min(r["max_abs"] for r in other[1:]) > 10 * max(r["max_abs"] for r in gone[1:])
     for n, p in model.named_parameters():  # everything restored
         assert torch.equal(p, before[n]), n
+
+
+def test_official_rule_prunes_only_the_official_scripts_layers():
+    """search_percentage_1e-6_0-32_all: decoder layers 0-31 only. A 34-layer model keeps layers 32 and 33 whole
+    under the official rule; per_tensor prunes them too."""
+    import transformers as tf
+
+    torch.manual_seed(0)
+    cfg = tf.LlamaConfig(hidden_size=16, intermediate_size=32, num_hidden_layers=34, num_attention_heads=2,
+                         num_key_value_heads=2, vocab_size=64, max_position_embeddings=64)
+    cfg._attn_implementation = "eager"
+    base = tf.AutoModelForCausalLM.from_config(cfg).eval()
+    amount = 1 / 256  # k = 2 in each 16x32 MLP matrix, 1 in each 16x16 attention matrix
+    counts = {}
+    for rule in ("official", "per_tensor"):
+        model = type(base)(cfg).eval()
+        model.load_state_dict(base.state_dict())
+        before = {n: p.clone() for n, p in model.named_parameters()}
+        s = prune_nonsw(model, [], rule, amount)
+        changed = {int(n.split(".")[2]) for n, p in model.named_parameters()
+                   if n.startswith("model.layers.") and not torch.equal(p, before[n])}
+        counts[rule] = changed
+        if rule == "official":
+            assert s["layers"] == [0, 32] and s["layers_outside_range"] == [32, 33]
+    assert counts["official"] == set(range(32))
+    assert counts["per_tensor"] == set(range(34))

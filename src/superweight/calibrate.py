@@ -39,12 +39,38 @@ def calibration_examples(rows: list[str], n: int, seed: int = 0) -> tuple[list[i
 
 
 def check_disjoint(examples: list[str], eval_texts: dict[str, str]) -> None:
-    """Calibration must never overlap an evaluation window: no example may occur in an evaluation corpus."""
+    """Calibration must never overlap an evaluation window: no example may occur in an evaluation corpus (an
+    error, not a warning)."""
     for name, text in eval_texts.items():
-        hits = [e.strip()[:60] for e in examples if e.strip() in text]
+        hits = [e.strip()[:60] for e in examples if e.strip() and e.strip() in text]
         if hits:
             raise ValueError(f"{len(hits)} calibration example(s) occur in the evaluation corpus {name} "
                              f"(e.g. {hits[0]!r}); calibrate on text disjoint from it")
+
+
+CALIBRATION_CORPORA = ("c4", "wikitext2_validation")
+
+
+def smoothquant_texts(corpus: str, data_dir, evaluated_c4_docs: int, samples: int, seed: int,
+                      eval_texts: dict[str, str]) -> tuple[list[int], list[str]]:
+    """SmoothQuant's calibration text, apart from every evaluated window by construction: ``c4`` draws ``samples``
+    documents after the evaluated ones (``data.c4_calibration_documents``), ``wikitext2_validation`` paragraphs of
+    the validation split (the test split is evaluated). Then checked: a sample found in an evaluated corpus
+    (``eval_texts``: name -> its text) is an error. Returns (document or row indices, texts)."""
+    from .data import c4_calibration_documents, wikitext2_validation_rows
+
+    if corpus == "c4":
+        idx, texts = c4_calibration_documents(data_dir, evaluated_c4_docs, samples, seed)
+    elif corpus == "wikitext2_validation":
+        try:
+            idx, texts = calibration_examples(wikitext2_validation_rows(data_dir), samples, seed)
+        except ValueError as e:
+            raise ValueError(str(e).replace("quantization.weights.calibration.examples",
+                                            "quantization.activations.calibration.samples")) from None
+    else:
+        raise ValueError(f"unknown calibration corpus {corpus!r}; use one of {', '.join(CALIBRATION_CORPORA)}")
+    check_disjoint(texts, eval_texts)
+    return idx, texts
 
 
 def tokenize_examples(tok, examples: list[str], seqlen: int) -> list[torch.Tensor]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import random
 from pathlib import Path
 
 # dataset -> files it needs, relative to the data directory
@@ -118,20 +119,38 @@ def wikitext2_validation_rows(data_dir: Path | None) -> list[str]:
     return (" \n" + "\n".join(pages)).splitlines(keepends=True)
 
 
-def c4_text(data_dir: Path | None, n_docs: int = 1100) -> str:
-    """C4 validation documents joined by " " (GPTQ: the first 1100 of shard 0)."""
+def c4_documents(data_dir: Path | None, n_docs: int | None = None) -> list[str]:
+    """C4 validation documents in order (the Hub: shard 0, as GPTQ; offline: the shipped sample), the first
+    ``n_docs`` (None = all)."""
     if data_dir is None:
         from datasets import load_dataset
 
         ds = load_dataset("allenai/c4", data_files={"validation": "en/c4-validation.00000-of-00008.json.gz"},
                           split="validation")
-        texts = ds["text"][:n_docs]
+        texts = ds["text"]
     else:
         import pandas as pd
 
         check_data(data_dir, ["c4"])
-        texts = pd.read_parquet(data_dir / FILES["c4"][0], columns=["text"])["text"].tolist()[:n_docs]
-    return " ".join(texts)
+        texts = pd.read_parquet(data_dir / FILES["c4"][0], columns=["text"])["text"].tolist()
+    return list(texts if n_docs is None else texts[:n_docs])
+
+
+def c4_text(data_dir: Path | None, n_docs: int = 1100) -> str:
+    """C4 validation documents joined by " " (GPTQ: the first 1100 of shard 0)."""
+    return " ".join(c4_documents(data_dir, n_docs))
+
+
+def c4_calibration_documents(data_dir: Path | None, evaluated: int, n: int, seed: int) -> tuple[list[int], list[str]]:
+    """Calibration text apart from evaluation: ``n`` C4 documents drawn with ``seed`` from those *after* the first
+    ``evaluated`` (the documents the C4 perplexity joins and evaluates), in corpus order: (indices, texts)."""
+    docs = c4_documents(data_dir)
+    pool = list(range(evaluated, len(docs)))
+    if n > len(pool):
+        raise ValueError(f"calibration asks for {n} C4 documents but only {len(pool)} follow the {evaluated} evaluated "
+                         "ones; lower quantization.activations.calibration.samples (or perplexity.c4_docs)")
+    picked = sorted(random.Random(seed).sample(pool, n))
+    return picked, [docs[i] for i in picked]
 
 
 def corpus_text(name: str, data_dir: Path | None, c4_docs: int = 1100) -> str:

@@ -50,7 +50,7 @@ class Candidate:
     confirmed: bool | None = None  # None: not tested
     status: str = "not tested"  # confirmed alone | confirmed in group | not needed in group | below factor
     reason: str = ""
-    group_ratio: float | None = None  # its residual channel's candidates zeroed together (joint mode)
+    group_ratio: float | None = None  # its group (a row, column, layer or all candidates) zeroed together (joint)
     loo_ratio: float | None = None  # that group less this candidate
 
     @property
@@ -61,15 +61,20 @@ class Candidate:
 @dataclass
 class SpikeRule:
     """``absolute``: both maxima above ``threshold`` (official code: 50).
-    ``relative``: both maxima above ``ratio`` times the layer's median |value| (massive-activations style)."""
+    ``relative``: both maxima above ``ratio`` times the layer's median |value| (massive-activations style).
+    ``column``: a candidate's col, ``contribution`` (the input channel contributing most to the output spike) or
+    ``input_max`` (the channel of the input maximum, as the official analyze.py reads it)."""
 
     kind: str = "absolute"
     threshold: float = 50.0
     ratio: float = 1000.0
+    column: str = "contribution"
 
     def __post_init__(self):
         if self.kind not in ("absolute", "relative"):
             raise ValueError(f"spike rule must be 'absolute' or 'relative', got {self.kind!r}")
+        if self.column not in ("contribution", "input_max"):
+            raise ValueError(f"detection.column must be 'contribution' or 'input_max', got {self.column!r}")
 
     def __call__(self, s: LayerStats) -> bool:
         if self.kind == "absolute":
@@ -84,6 +89,7 @@ class DetectionResult:
     prompt: str
     rule: dict
     stopped: str  # "no spike", "no new candidate" (spikes remain, no new weight found) or "iteration cap"
+    # (the cap reached with spikes left: extra["cap_reached"], reported in the summary, the log and protocol.md)
     base_ppl: float | None = None
     confirm_factor: float | None = None
     extra: dict = field(default_factory=dict)
@@ -174,7 +180,7 @@ def find_candidates(model: nn.Module, tok, prompt: str = DEFAULT_PROMPT, rule: S
             spiking = [s for s in stats if rule(s)]
             new = []
             for s in spiking:
-                row, col = s.out_channel, s.contrib_channel
+                row, col = s.out_channel, s.contrib_channel if rule.column == "contribution" else s.in_channel
                 if any(c.coord == (s.layer, row, col) for c in found):
                     continue
                 w = adapter.get_weight(model, s.layer, row, col)
@@ -199,13 +205,19 @@ def find_candidates(model: nn.Module, tok, prompt: str = DEFAULT_PROMPT, rule: S
             iterations.append(activation_maxima(model, ids, adapter))
             if not any(rule(s) for s in iterations[-1]):
                 stopped = "no spike"
-            log.info("detection stopped at the iteration cap (%d); spikes %s", max_iters,
-                     "remain" if stopped == "iteration cap" else "gone")
+            if stopped == "iteration cap":
+                log.warning("detection stopped at its iteration cap (detection.max_iters = %d) with spikes left in "
+                            "layer(s) %s: super weights beyond it were not searched; raise detection.max_iters",
+                            max_iters, [s.layer for s in iterations[-1] if rule(s)])
+            else:
+                log.info("detection reached the iteration cap (%d); no spike left", max_iters)
     finally:
         for c in found:
             adapter.set_weight(model, c.layer, c.row, c.col, c.weight)
             assert adapter.get_weight(model, c.layer, c.row, c.col) == c.weight
-    return DetectionResult(found, iterations, prompt, asdict(rule), stopped)
+    return DetectionResult(found, iterations, prompt, asdict(rule), stopped,
+                           extra={"max_iters": max_iters, "rounds": len({c.iteration for c in found}),
+                                  "cap_reached": stopped == "iteration cap"})
 
 
 @torch.no_grad()

@@ -4,8 +4,6 @@ from __future__ import annotations
 import contextlib
 import logging
 
-import torch
-
 from .ablation import NEEDS_SW, apply_condition
 from .backends import eval_backend, whole_sequence  # noqa: F401 (re-exported: score.py, tests)
 from .intervene import scale_weights
@@ -15,19 +13,6 @@ log = logging.getLogger(__name__)
 
 class NotApplicable(RuntimeError):
     """The experiment cannot run on this model (e.g. it has no confirmed super weight)."""
-
-
-def calibration_ids(ids: torch.Tensor, seqlen: int, windows: int) -> torch.Tensor:
-    """Calibration windows taken from the *end* of a corpus, away from the evaluation windows at its start."""
-    n = min(windows * seqlen, len(ids) // 2)
-    return ids[len(ids) - n:]
-
-
-def eval_overlap(n_tokens: int, n_calib: int, seqlen: int, eval_windows: int | None) -> int:
-    """Tokens shared by calibration (the last ``n_calib`` tokens) and the first ``eval_windows`` evaluation windows
-    (None = all) of the same corpus."""
-    used = (n_tokens // seqlen if eval_windows is None else min(eval_windows, n_tokens // seqlen)) * seqlen
-    return max(0, used - (n_tokens - n_calib))
 
 
 def identity(kind: str, spec: dict, sws) -> dict | None:
@@ -62,11 +47,13 @@ def reused_record(kind: str, spec: dict, sws, source: dict) -> dict:
             "note": "factor 0 zeroes the super weights: the ablation's prune_sw model"}
 
 
-def apply(model, kind: str, spec: dict, sws, cfg: dict, stack: contextlib.ExitStack, corpora: dict | None = None):
+def apply(model, kind: str, spec: dict, sws, cfg: dict, stack: contextlib.ExitStack, corpora: dict | None = None,
+          calibration: dict | None = None):
     """Change ``model`` for one experiment; returns the record stored in scores.json.
 
     kind: ``ablation`` (spec: condition), ``scaling`` (factor), ``wquant`` (method, bits, block),
-    ``aquant`` (method)."""
+    ``aquant`` (method). ``calibration``: SmoothQuant's calibration samples ({"examples": [token tensors], "record":
+    how they were drawn}), text apart from every evaluated window (rule smoothquant_calibration)."""
     if kind == "ablation":
         if spec["condition"] in NEEDS_SW and not sws:
             raise NotApplicable("no confirmed super weight")
@@ -114,24 +101,20 @@ def apply(model, kind: str, spec: dict, sws, cfg: dict, stack: contextlib.ExitSt
             rec["sa_channels"] = len(ch)
         else:
             ch = {}
-        w8a8 = W8A8(model, 8, ch, inputs, bmm)  # checks the roles before any work
+        granularity = q.get("weight_granularity", "per_tensor")
+        rec["weight_granularity"] = granularity
+        w8a8 = W8A8(model, 8, ch, inputs, bmm, granularity)  # checks the roles before any work
         if method == "smoothquant":
-            cal = q["calibration"]
-            seqlen = cfg["perplexity"]["seqlen"]
-            ids = calibration_ids(corpora[cal["corpus"]], seqlen, cal["windows"])
-            evaluated = cal["corpus"] in {*cfg["perplexity"].get("corpora", []), *q["corpora"]}
-            shared = eval_overlap(len(corpora[cal["corpus"]]), len(ids), seqlen,
-                                  cfg["perplexity"].get("windows", {}).get(cal["corpus"])) if evaluated else 0
-            if shared:
-                log.warning("SmoothQuant calibration shares %d tokens with the %s evaluation windows of this run",
-                            shared, cal["corpus"])
+            if not calibration or not calibration.get("examples"):
+                raise ValueError("smoothquant needs its calibration samples (rule smoothquant_calibration)")
             try:
-                stats = activation_absmax(model, ids, seqlen, cal["windows"])
+                stats = activation_absmax(model, calibration["examples"])
             except ValueError as e:
                 raise NotApplicable(str(e)) from None
             rec["smoothed_groups"] = smooth(model, stats, q["alpha"])
-            rec.update(alpha=q["alpha"], calibration={**cal, "tokens": len(ids), "from": "end of corpus",
-                                                      "tokens_in_evaluation_windows": shared})
+            rec.update(alpha=q["alpha"], calibration={**calibration.get("record", {}),
+                                                      "samples": len(calibration["examples"]),
+                                                      "tokens": sum(len(x) for x in calibration["examples"])})
         stack.enter_context(w8a8)
         rec.update(quantized_projections=list(w8a8.inputs), bmm_projections=list(w8a8.bmm), calls=w8a8.calls)
         return rec

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 from typing import Iterable
 
 import torch
@@ -162,11 +163,27 @@ def prune_nonsw(model: nn.Module, sws: Iterable[Coord], rule: str = "fraction", 
     return summary
 
 
-def _official_per_tensor(mods, sw_pos: dict, amount: float) -> tuple[list[tuple[str, torch.Tensor]], dict]:
+# The official Table 1 script's layer range: outlier_method search_percentage_1e-6_0-32_all
+# (scripts/run_SW_importance_ablation.sh), parsed as range(0, 32) (outliers/model.py:352-354): decoder layers 0-31
+# only, every layer of Llama-7B, the first 32 of Llama-13B's 40 and Llama-30B's 60.
+OFFICIAL_PRUNE_LAYERS = range(0, 32)
+
+
+def _layer_of(name: str) -> int:
+    """The decoder layer index in a linear module's name ("model.layers.3.mlp.down_proj" -> 3)."""
+    return int(re.search(r"\.(\d+)\.", name).group(1))
+
+
+def _official_per_tensor(mods, sw_pos: dict, amount: float,
+                         layers: range = OFFICIAL_PRUNE_LAYERS) -> tuple[list[tuple[str, torch.Tensor]], dict]:
     """The official per-tensor selection: flat indices with |w| >= the k-th largest |w| of the tensor
-    (k = int(numel * amount), super weights ranked), minus the super weights, which are kept."""
+    (k = int(numel * amount), super weights ranked), minus the super weights, which are kept; only in the decoder
+    layers of ``layers`` (the official script's range)."""
     chosen, ties, sw_ranked = [], 0, []
+    outside = sorted({_layer_of(n) for n, _ in mods} - set(layers))
     for n, m in mods:
+        if _layer_of(n) not in layers:
+            continue
         k = int(m.weight.numel() * amount)
         if k < 1:  # the official code skips such tensors
             continue
@@ -178,7 +195,11 @@ def _official_per_tensor(mods, sw_pos: dict, amount: float) -> tuple[list[tuple[
         is_sw = torch.isin(idx, sw_flat)
         sw_ranked += [n] * int(is_sw.sum())
         chosen.append((n, idx[~is_sw]))
-    return chosen, {"ties_beyond_k": ties, "super_weights_ranked_and_kept": sw_ranked}
+    if outside:
+        log.info("prune_nonsw official: layers %d-%d are outside the official range %d-%d and keep every weight",
+                 outside[0], outside[-1], layers.start, layers.stop - 1)
+    return chosen, {"ties_beyond_k": ties, "super_weights_ranked_and_kept": sw_ranked,
+                    "layers": [layers.start, layers.stop], "layers_outside_range": outside}
 
 
 def prune_all_weights_per_tensor(model: nn.Module, amount: float = 5e-7, keep_undo: bool = False) -> dict:

@@ -4,7 +4,8 @@ Weights: asymmetric min-max round-to-nearest per block. Blocks are contiguous ru
 tensor (the official code's "128x128" = 16,384 consecutive elements), or 2-D tiles (rows x cols). Where the paper is
 silent, the official code's arithmetic is an option (``RTNOptions``: partial blocks, rounding, std, dtype).
 The super weights can be put back in full precision after quantizing, at their value times a factor (Table 6).
-Activations (W8A8): SmoothQuant-style fake quantization, weights 8-bit symmetric per tensor, activations 8-bit
+Activations (W8A8): SmoothQuant-style fake quantization, weights 8-bit symmetric per tensor (or per output channel),
+activations 8-bit
 symmetric per token on the inputs of the projections named by role (q/k/v/gate/up/down as the paper's text; o as
 an option) and on the attention BMM operands (the q/k/v projection outputs, as SmoothQuant's simulation)."""
 from __future__ import annotations
@@ -83,7 +84,8 @@ class RTNOptions:
       former arithmetic) q = round((w - lo) / ((hi - lo) / levels)), w' = q * step + lo. Equal in exact arithmetic;
       they differ at exact ties, where GGUF-dequantized weights sit.
     std: the clipping std, ``unbiased`` (official: torch's default) or ``population``.
-    dtype: ``float32`` (project) or ``weight`` (official: clipping and RTN in the weight's own dtype, e.g. fp16)."""
+    dtype: ``float32`` (project) or ``weight`` (official: clipping and RTN in the weight's own dtype, e.g. fp16, the
+      clipping statistics by torch's abs().mean() / abs().std() as quantize_blockwise computes them)."""
 
     partial: str = "short"
     rounding: str = "official"
@@ -138,16 +140,35 @@ def rtn(blocks: torch.Tensor, bits: int, rounding: str = "official") -> torch.Te
     return torch.where(flat, blocks, out)
 
 
-def clip(blocks: torch.Tensor, z: float, std: str = "unbiased") -> torch.Tensor:
-    """Clip |W| above z * std(|W|) + mean(|W|) per block (sign kept). The statistics are accumulated in float32 and
-    rounded to ``blocks``' dtype, the bound computed in that dtype (as torch's mean/std on fp16 and the official code)."""
+def clip(blocks: torch.Tensor, z: float, std: str = "unbiased", stats: str = "accumulate",
+         whole: bool = False) -> torch.Tensor:
+    """Clip |W| above z * std(|W|) + mean(|W|) per block (sign kept).
+
+    ``stats="accumulate"``: the statistics are summed in float32 and rounded to ``blocks``' dtype, the bound computed
+    in that dtype. ``stats="torch"`` (the official code, with compute_dtype ``weight``): torch's own
+    ``abs().mean(dim=1)`` and ``abs().std(dim=1)`` in the blocks' dtype, bit for bit as quantize_blockwise; with
+    ``whole`` (a whole tensor as one block) the reductions run over all elements (``abs().mean()``), as the official
+    code's branch for a tensor that is not a multiple of the block. Padded blocks (NaN) always accumulate."""
     valid = ~torch.isnan(blocks)
+    correction = 1 if std == "unbiased" else 0
+    full = valid.all(1)
+    if stats == "torch" and bool(full.all()):
+        a = blocks.abs()
+        if whole:
+            mean, sd = a.mean(), a.std(correction=correction)
+        else:
+            mean, sd = a.mean(1, keepdim=True), a.std(1, keepdim=True, correction=correction)
+        bound = z * sd + mean
+        return torch.clamp(blocks, -bound, bound)
     a = torch.where(valid, blocks.abs(), torch.zeros_like(blocks)).float()
     n = valid.sum(1, keepdim=True)
     mean = a.sum(1, keepdim=True) / n.clamp_min(1)
     ss = torch.where(valid, (a - mean) ** 2, torch.zeros_like(a)).sum(1, keepdim=True)
-    var = ss / (n - 1).clamp_min(1) if std == "unbiased" else ss / n.clamp_min(1)
+    var = ss / (n - correction).clamp_min(1)
     bound = z * var.sqrt().to(blocks.dtype) + mean.to(blocks.dtype)
+    if stats == "torch" and bool(full.any()):  # full blocks as torch computes them, the padded one accumulated
+        a_full = blocks[full].abs()
+        bound[full] = z * a_full.std(1, keepdim=True, correction=correction) + a_full.mean(1, keepdim=True)
     return torch.where(valid, blocks.clamp(-bound, bound), blocks)
 
 
@@ -157,11 +178,12 @@ def quantize_tensor(w: torch.Tensor, bits: int, spec: BlockSpec, z: float | None
     Returns (dequantized weight in the compute dtype, the block layout actually used)."""
     x = w.detach().to(torch.float32 if opts.dtype == "float32" else w.dtype)
     used = spec
-    if opts.partial == "whole_tensor" and not _divides(w.shape, spec):
+    whole = opts.partial == "whole_tensor" and not _divides(w.shape, spec)
+    if whole:
         used = BlockSpec("per_tensor")
     blocks, back = _blocks(x, used)
-    if z is not None:
-        blocks = clip(blocks, z, opts.std)
+    if z is not None:  # the weight's dtype: statistics as the official code computes them (torch's mean/std)
+        blocks = clip(blocks, z, opts.std, "torch" if opts.dtype == "weight" else "accumulate", whole)
     return back(rtn(blocks, bits, opts.rounding)), str(used)
 
 
@@ -242,6 +264,16 @@ def fake_quant_per_tensor(w: torch.Tensor, bits: int = 8) -> torch.Tensor:
     return torch.clamp(torch.round(w / s), -qmax, qmax) * s
 
 
+def fake_quant_per_channel(w: torch.Tensor, bits: int = 8) -> torch.Tensor:
+    """Symmetric absmax per output channel (row of the nn.Linear weight), as SmoothQuant's per-channel option."""
+    qmax = 2 ** (bits - 1) - 1
+    s = (w.abs().amax(-1, keepdim=True) / qmax).clamp_min(1e-12)
+    return torch.clamp(torch.round(w / s), -qmax, qmax) * s
+
+
+WEIGHT_GRANULARITY = {"per_tensor": fake_quant_per_tensor, "per_channel": fake_quant_per_channel}
+
+
 def quantize_with_sa(x: torch.Tensor, channel: int, bits: int = 8) -> torch.Tensor:
     """Per-token quantization with the super activation kept: in ``channel``, the element of largest |value|
     (per sequence) is replaced by the tensor's median before quantizing and put back, exactly, after."""
@@ -271,10 +303,14 @@ class W8A8:
     input channel holding the super activation, kept in full precision. ``calls`` counts the quantized tensors."""
 
     def __init__(self, model: nn.Module, bits: int = 8, sa_channels: dict | None = None,
-                 inputs=PAPER_INPUTS, bmm=PAPER_BMM):
+                 inputs=PAPER_INPUTS, bmm=PAPER_BMM, weight_granularity: str = "per_tensor"):
         bad = sorted(set(inputs) - set(ROLES)) + sorted(set(bmm) - {"q", "k", "v"})
         if bad:
             raise ValueError(f"unknown W8A8 role(s) {bad}: inputs take {', '.join(ROLES)}; bmm takes q, k, v")
+        if weight_granularity not in WEIGHT_GRANULARITY:
+            raise ValueError(f"quantization.activations.weight_granularity: {weight_granularity!r} is not one of "
+                             f"{', '.join(WEIGHT_GRANULARITY)}")
+        self.weight_quant = WEIGHT_GRANULARITY[weight_granularity]
         a = get_adapter(model)
         self.model, self.bits, self.sa = model, bits, sa_channels or {}
         self.inputs, self.bmm = a.role_paths(inputs), a.role_paths(bmm)
@@ -285,7 +321,10 @@ class W8A8:
             for path in self.inputs:
                 mod = _get(layer, path)
                 with torch.no_grad():
-                    mod.weight.copy_(fake_quant_per_tensor(mod.weight.float(), self.bits).to(mod.weight.dtype))
+                    w = mod.weight.float()
+                    lin = isinstance(mod, nn.Linear)  # GPT-2's Conv1D stores (in, out): channels are its columns
+                    q = self.weight_quant(w if lin else w.t(), self.bits)
+                    mod.weight.copy_((q if lin else q.t()).to(mod.weight.dtype))
                 self.handles.append(mod.register_forward_pre_hook(self._in_hook(self.sa.get((i, path)))))
             for path in self.bmm:
                 self.handles.append(_get(layer, path).register_forward_hook(self._out_hook))
@@ -332,8 +371,9 @@ def sa_channels(model: nn.Module, sws: list[tuple[int, int, int]], inputs=PAPER_
 # --- SmoothQuant -------------------------------------------------------------------------------------------
 
 @torch.no_grad()
-def activation_absmax(model: nn.Module, ids: torch.Tensor, seqlen: int, n_windows: int) -> dict:
-    """Per-channel max |input| of each smoothed norm's output, from calibration windows."""
+def activation_absmax(model: nn.Module, ids, seqlen: int | None = None, n_windows: int | None = None) -> dict:
+    """Per-channel max |input| of each smoothed norm's output over the calibration text: a list of samples, each
+    one forward pass (SmoothQuant's get_act_scales), or one token tensor cut into ``n_windows`` of ``seqlen``."""
     a = get_adapter(model)
     groups = a.smooth_groups
     if not groups:
@@ -345,9 +385,13 @@ def activation_absmax(model: nn.Module, ids: torch.Tensor, seqlen: int, n_window
                 m = out.detach().abs().reshape(-1, out.shape[-1]).amax(0).float()
                 stats[key] = torch.maximum(stats[key], m) if key in stats else m
             handles.append(_get(layer, norm).register_forward_hook(hook))
+    if torch.is_tensor(ids):
+        ids = [ids[s:s + seqlen] for s in range(0, min(len(ids) // seqlen, n_windows) * seqlen, seqlen)]
+    if not ids:
+        raise ValueError("SmoothQuant calibration has no sample")
     try:
-        for s in range(0, min(len(ids) // seqlen, n_windows) * seqlen, seqlen):
-            model(ids[None, s:s + seqlen].to(next(model.parameters()).device))
+        for x in ids:
+            model(x[None].to(next(model.parameters()).device))
     finally:
         for h in handles:
             h.remove()

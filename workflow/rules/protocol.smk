@@ -1,11 +1,15 @@
 rule protocol:
-    """This run's settings against the paper's protocol (src/superweight/protocol.py): reads only the config."""
+    """This run's settings against the paper's protocol (src/superweight/protocol.py): the config, classified key by
+    key, and each model's detection summary (how its loop stopped, the library versions the model jobs ran)."""
+    input:
+        detect=expand("results/{model}/detect/super_weights.json", model=MODELS),
     output:
         md=report("results/protocol.md", caption="../report/protocol.rst", category="Protocol"),
         json="results/protocol.json",
     params:
         config=protocol_config(),
         data_dir=str(DATA_DIR) if DATA_DIR else None,
+        models=MODELS,
     log:
         "results/logs/protocol.log",
     benchmark:

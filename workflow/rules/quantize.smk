@@ -125,14 +125,39 @@ rule table6:
         "../scripts/table_quant.py"
 
 
+rule smoothquant_calibration:
+    """SmoothQuant's calibration samples, apart from evaluation: C4 documents after the evaluated ones (or WikiText-2
+    validation paragraphs), each tokenized on its own and truncated (SmoothQuant's get_act_scales); a sample found
+    in an evaluated corpus is an error."""
+    input:
+        model=model_dir,
+        data=data_files(sorted({AQ["calibration"]["corpus"], *EVAL_CORPORA})),
+    output:
+        ids="results/{model}/aquant/calibration.pt",
+        json="results/{model}/aquant/calibration.json",
+    params:
+        calibration=AQ["calibration"],
+        c4_docs=config["perplexity"]["c4_docs"],
+        eval_corpora=EVAL_CORPORA,
+        data_dir=data_dir_param,
+    log:
+        "results/{model}/logs/smoothquant_calibration.log",
+    benchmark:
+        "results/{model}/benchmarks/smoothquant_calibration.tsv"
+    conda:
+        "../../envs/model.yaml"
+    script:
+        "../scripts/smoothquant_calibration.py"
+
+
 rule score_aquant:
     """Tables 3/4: W8A8 activation quantization (simulated), one method, scored."""
     input:
         model=model_dir,
         detect="results/{model}/detect/super_weights.json",
-        corpora=expand("results/{{model}}/corpora/{corpus}.pt",
-                       corpus=sorted(set(AQ["corpora"]) | {AQ["calibration"]["corpus"]})),
+        corpora=expand("results/{{model}}/corpora/{corpus}.pt", corpus=AQ["corpora"]),
         tasks="results/tasks",
+        calibration=lambda wc: f"results/{wc.model}/aquant/calibration.pt" if wc.amethod == "smoothquant" else [],
     output:
         "results/{model}/aquant/w8a8/{amethod}/scores.json",
     params:

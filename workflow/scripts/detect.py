@@ -19,7 +19,7 @@ model, tok = load_model(snakemake.input.model, mcfg.get("dtype", "float32"), sna
 try:
     summary, layers, residual = detect_model(
         model, tok, corpus_text(conf["corpus"], data_dir), det["prompt"],
-        SpikeRule(det["rule"], threshold=det["threshold"], ratio=det["ratio"]), det["max_iters"],
+        SpikeRule(det["rule"], threshold=det["threshold"], ratio=det["ratio"], column=det["column"]), det["max_iters"],
         conf["factor"], conf["seqlen"], conf["windows"], known=snakemake.params.known, mode=conf["mode"],
         batch_size=conf["batch_size"], use=det["use"], known_key=f"models.{snakemake.wildcards.model}.super_weights")
 except KnownCoordinateError as e:

@@ -21,7 +21,8 @@ if p.track == "reference":
 model, tok = load_checkpoint(cfg, p.revision, p.device)
 text = tokenize(tok, corpus_text(cfg["corpus"], data_dir))
 conf = det["confirm"]
-res = measure(model, tok, text, det["prompt"], SpikeRule(det["rule"], threshold=det["threshold"], ratio=det["ratio"]),
+rule = SpikeRule(det["rule"], threshold=det["threshold"], ratio=det["ratio"], column=det.get("column", "contribution"))
+res = measure(model, tok, text, det["prompt"], rule,
               det["max_iters"], conf["factor"], conf["seqlen"], conf["windows"], track)
 write_json(snakemake.output[0], {"revision": p.revision, "step": step_of(p.revision, cfg.get("steps")), **res,
                                  "provenance": prov.record()})

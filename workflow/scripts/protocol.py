@@ -1,13 +1,24 @@
-"""results/protocol.{md,json}: this run's settings against the paper's (config only, no torch)."""
+"""results/protocol.{md,json}: this run's settings against the paper's, and each model's detection outcome (no torch)."""
 import _common  # noqa: F401
 import json
 import logging
 from pathlib import Path
 
-from superweight.protocol import markdown, report
+from superweight.protocol import installed_versions, markdown, report
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-rep = report(snakemake.params.config, snakemake.params.data_dir)
+detections = {m: json.loads(Path(f).read_text()) for m, f in zip(snakemake.params.models, snakemake.input.detect)}
+installed = installed_versions()
+try:  # the Snakemake running this workflow (its package may be absent from a conda job environment)
+    from snakemake import __version__ as smk_version
+
+    installed["snakemake"] = installed.get("snakemake") or smk_version
+except ImportError:
+    pass
+rep = report(snakemake.params.config, snakemake.params.data_dir, detections, installed)
 Path(snakemake.output.json).write_text(json.dumps(rep, indent=2) + "\n")
 Path(snakemake.output.md).write_text(markdown(rep))
-logging.info("%d setting(s) differ from the paper: %s", len(rep["differs"]), ", ".join(rep["differs"]) or "none")
+logging.info("%d setting(s) differ from the paper's protocol: %s", len(rep["differs"]),
+             ", ".join(rep["differs"]) or "none")
+for m in rep["detection_cap_reached"]:
+    logging.warning("%s: detection stopped at its iteration cap (detection.max_iters) with spikes left", m)

@@ -26,7 +26,8 @@ model, tok = load_model(snakemake.input.model, p.model.get("dtype", "float32"), 
 ids = {k: torch.load(f) for k, f in corpora.items()}
 with contextlib.ExitStack() as stack:
     try:
-        record = apply(model, kind, spec, sws, p.cfg, stack, ids)
+        cal = getattr(snakemake.input, "calibration", None)  # SmoothQuant's samples (rule smoothquant_calibration)
+        record = apply(model, kind, spec, sws, p.cfg, stack, ids, torch.load(str(cal)) if cal else None)
     except NotApplicable as e:
         log.warning("%s %s: not applicable: %s", wc.model, label, e)
         write_json(snakemake.output[0], {**out, "status": "skipped", "reason": str(e), "provenance": prov.record()})
