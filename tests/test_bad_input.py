@@ -369,3 +369,57 @@ def test_workflow_overrides_as_typed(wf):
     r = snakemake(wf, "-n", "--cores", "1", "--config", "eval={limit: 5}", "data_dir=null")
     out = r.stdout + r.stderr
     assert r.returncode == 0 and "config error" not in out and "/null/" not in out, out[-3000:]
+
+
+@pytest.mark.workflow
+def test_command_line_read_as_snakemake_reads_it():
+    """A results/ path given to an option is no target; the options that run no job are known (Snakemake's parser)."""
+    from superweight.config import command_line_targets, runs_no_job
+
+    assert command_line_targets(["-n", "results/llama/detect/x.json", "--cores", "1"]) == ["results/llama/detect/x.json"]
+    assert command_line_targets(["-n", "--configfile", "results/run1/cfg.yaml"]) == []
+    assert command_line_targets(["--report", "results/reports/report.html"]) == []
+    assert command_line_targets(["--not-an-option", "results/x/y"]) == []  # not Snakemake's line: nothing checked
+    for looks in (["-n"], ["--report", "r.html"], ["--lint"], ["--list-rules"], ["--unlock"], ["--summary"]):
+        assert runs_no_job(looks), looks
+    assert not runs_no_job(["--cores", "1"]) and not runs_no_job(["--cores", "1", "results/protocol.md"])
+
+
+@pytest.mark.workflow
+def test_workflow_results_paths_given_to_options(wf):
+    """A config file kept under results/ is not a target for an unknown model."""
+    from helpers import snakemake
+
+    (wf / "results" / "run1").mkdir(parents=True)
+    shutil.copy(wf / ".test" / "ci.yaml", wf / "results" / "run1" / "cfg.yaml")
+    r = snakemake(wf, "-n", "--cores", "1", "--configfile", "results/run1/cfg.yaml")
+    out = r.stdout + r.stderr
+    assert r.returncode == 0 and "config error" not in out, out[-3000:]
+
+
+@pytest.mark.workflow
+def test_workflow_read_only_results(wf):
+    """A read-only results/ stops a run in one line before any job, but not a look at it (dry run, --list-rules)."""
+    from helpers import snakemake
+
+    ro = wf / "results"
+    ro.mkdir()
+    ro.chmod(0o555)
+    mounted = False
+    try:
+        if os.geteuid() == 0:  # root writes through a mode; a read-only bind mount stops it
+            if subprocess.run(["mount", "--bind", "-o", "ro", str(ro), str(ro)], capture_output=True).returncode:
+                pytest.skip("running as root without mount: a read-only directory cannot be made")
+            mounted = True
+        for looks in (["-n"], ["--list-rules"]):
+            r = snakemake(wf, "--cores", "1", *looks)
+            assert r.returncode == 0 and "config error" not in r.stdout + r.stderr, (r.stdout + r.stderr)[-3000:]
+        r = snakemake(wf, "--cores", "1")
+        out = r.stdout + r.stderr
+        lines = [line for line in out.splitlines() if "config error: " in line]
+        assert r.returncode != 0 and len(lines) == 1 and "results is not writable" in lines[0], out[-3000:]
+        assert "Building DAG" not in out and "Job stats" not in out
+    finally:
+        if mounted:
+            subprocess.run(["umount", str(ro)], check=True)
+        ro.chmod(0o755)
