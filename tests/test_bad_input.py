@@ -221,6 +221,10 @@ def test_prepared_model_positions_bound_a_hub_model(cfg, tmp_path):
     (tmp_path / "h" / "config.json").write_text(json.dumps({"model_type": "gpt2", "n_positions": 256}))
     check_one_line(r"`perplexity.seqlen` is 512, above the 256 positions of model `h` \(from .*h/config.json\)",
                    lambda: validate(copy.deepcopy(cfg), SCHEMA, prepared=str(tmp_path / "{model}")))
+    # a prepared directory left incomplete (a killed job, or one a running job is writing) is Snakemake's to redo:
+    # it neither bounds the model nor stops the run that would redo it
+    (tmp_path / "h" / "config.json").write_text('{"model_type": "gpt2", "n_posit')
+    validate(copy.deepcopy(cfg), SCHEMA, prepared=str(tmp_path / "{model}"))
 
 
 @pytest.mark.parametrize("entries,pattern", [

@@ -206,8 +206,8 @@ def model_positions(name: str, m: dict, shape, prepared: str) -> tuple[int | Non
     if done.is_file():
         try:
             return shape_from_config_json(done).positions, str(done)
-        except ModelSourceError as e:
-            raise ConfigError(f"`models.{name}`: {e}") from None
+        except ModelSourceError:  # an incomplete job's output (or one being written by a running job): Snakemake
+            pass  # redoes it, and prepare_model checks the positions itself; the source's facts below meanwhile
     if shape is not None and shape.positions:
         return shape.positions, f"{m['source']} {m['id']}"
     if m["source"] == "hub":
