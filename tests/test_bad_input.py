@@ -387,6 +387,7 @@ def test_command_line_read_as_snakemake_reads_it():
     for looks in (["-n"], ["--report", "r.html"], ["--lint"], ["--list-rules"], ["--unlock"], ["--summary"]):
         assert runs_no_job(looks), looks
     assert not runs_no_job(["--cores", "1"]) and not runs_no_job(["--cores", "1", "results/protocol.md"])
+    assert not runs_no_job(["--cores", "1", "--report", "r.html", "--report-after-run"])  # runs, then reports
 
 
 @pytest.mark.workflow

@@ -436,7 +436,9 @@ NO_JOB_OPTIONS = ("dryrun", "report", "lint", "list_rules", "list_target_rules",
 def runs_no_job(argv) -> bool:
     """Whether a snakemake command line only looks (a dry run, --report, --lint, --list-rules, --unlock, ...)."""
     args = _command_line(tuple(str(a) for a in argv))
-    return args is not None and any(getattr(args, k, None) for k in NO_JOB_OPTIONS)
+    if args is None or getattr(args, "report_after_run", False):  # --report --report-after-run: the run, then it
+        return False
+    return any(getattr(args, k, None) for k in NO_JOB_OPTIONS)
 
 
 def check_targets(targets, models: list[str], configured: list[str]) -> None:
