@@ -253,6 +253,17 @@ def test_targets_of_unknown_models():
                    "results/protocol.md"], ["smollm2-135m"], ["smollm2-135m"])
 
 
+def test_every_results_folder_that_is_no_model_is_known():
+    """check_targets takes results/NAME/ for a model unless NAME is a folder the rules write: each must be listed."""
+    import re
+
+    from superweight.config import NON_MODEL_DIRS
+
+    written = {m for f in (REPO / "workflow" / "rules").glob("*.smk")
+               for m in re.findall(r"results/([A-Za-z0-9_.-]+)/", f.read_text())}
+    assert written and written <= set(NON_MODEL_DIRS), sorted(written - set(NON_MODEL_DIRS))
+
+
 def test_read_only_results(tmp_path):
     ro = tmp_path / "results"
     ro.mkdir()
