@@ -221,6 +221,10 @@ def test_prepared_model_positions_bound_a_hub_model(cfg, tmp_path):
     (tmp_path / "h" / "config.json").write_text(json.dumps({"model_type": "gpt2", "n_positions": 256}))
     check_one_line(r"`perplexity.seqlen` is 512, above the 256 positions of model `h` \(from .*h/config.json\)",
                    lambda: validate(copy.deepcopy(cfg), SCHEMA, prepared=str(tmp_path / "{model}")))
+    # a prepared directory left incomplete (a killed job, or one a running job is writing) is Snakemake's to redo:
+    # it neither bounds the model nor stops the run that would redo it
+    (tmp_path / "h" / "config.json").write_text('{"model_type": "gpt2", "n_posit')
+    validate(copy.deepcopy(cfg), SCHEMA, prepared=str(tmp_path / "{model}"))
 
 
 @pytest.mark.parametrize("entries,pattern", [
@@ -247,6 +251,17 @@ def test_targets_of_unknown_models():
                    lambda: check_targets(["results/llama/detect/x.json"], ["smollm2-135m"], ["smollm2-135m", "llama"]))
     check_targets(["results/tables/table1_all.md", "results/smollm2-135m/detect/super_weights.json",
                    "results/protocol.md"], ["smollm2-135m"], ["smollm2-135m"])
+
+
+def test_every_results_folder_that_is_no_model_is_known():
+    """check_targets takes results/NAME/ for a model unless NAME is a folder the rules write: each must be listed."""
+    import re
+
+    from superweight.config import NON_MODEL_DIRS
+
+    written = {m for f in (REPO / "workflow" / "rules").glob("*.smk")
+               for m in re.findall(r"results/([A-Za-z0-9_.-]+)/", f.read_text())}
+    assert written and written <= set(NON_MODEL_DIRS), sorted(written - set(NON_MODEL_DIRS))
 
 
 def test_read_only_results(tmp_path):
@@ -369,3 +384,58 @@ def test_workflow_overrides_as_typed(wf):
     r = snakemake(wf, "-n", "--cores", "1", "--config", "eval={limit: 5}", "data_dir=null")
     out = r.stdout + r.stderr
     assert r.returncode == 0 and "config error" not in out and "/null/" not in out, out[-3000:]
+
+
+@pytest.mark.workflow
+def test_command_line_read_as_snakemake_reads_it():
+    """A results/ path given to an option is no target; the options that run no job are known (Snakemake's parser)."""
+    from superweight.config import command_line_targets, runs_no_job
+
+    assert command_line_targets(["-n", "results/llama/detect/x.json", "--cores", "1"]) == ["results/llama/detect/x.json"]
+    assert command_line_targets(["-n", "--configfile", "results/run1/cfg.yaml"]) == []
+    assert command_line_targets(["--report", "results/reports/report.html"]) == []
+    assert command_line_targets(["--not-an-option", "results/x/y"]) == []  # not Snakemake's line: nothing checked
+    for looks in (["-n"], ["--report", "r.html"], ["--lint"], ["--list-rules"], ["--unlock"], ["--summary"]):
+        assert runs_no_job(looks), looks
+    assert not runs_no_job(["--cores", "1"]) and not runs_no_job(["--cores", "1", "results/protocol.md"])
+    assert not runs_no_job(["--cores", "1", "--report", "r.html", "--report-after-run"])  # runs, then reports
+
+
+@pytest.mark.workflow
+def test_workflow_results_paths_given_to_options(wf):
+    """A config file kept under results/ is not a target for an unknown model."""
+    from helpers import snakemake
+
+    (wf / "results" / "run1").mkdir(parents=True)
+    shutil.copy(wf / ".test" / "ci.yaml", wf / "results" / "run1" / "cfg.yaml")
+    r = snakemake(wf, "-n", "--cores", "1", "--configfile", "results/run1/cfg.yaml")
+    out = r.stdout + r.stderr
+    assert r.returncode == 0 and "config error" not in out, out[-3000:]
+
+
+@pytest.mark.workflow
+def test_workflow_read_only_results(wf):
+    """A read-only results/ stops a run in one line before any job, but not a look at it (dry run, --list-rules)."""
+    from helpers import snakemake
+
+    ro = wf / "results"
+    ro.mkdir()
+    ro.chmod(0o555)
+    mounted = False
+    try:
+        if os.geteuid() == 0:  # root writes through a mode; a read-only bind mount stops it
+            if subprocess.run(["mount", "--bind", "-o", "ro", str(ro), str(ro)], capture_output=True).returncode:
+                pytest.skip("running as root without mount: a read-only directory cannot be made")
+            mounted = True
+        for looks in (["-n"], ["--list-rules"]):
+            r = snakemake(wf, "--cores", "1", *looks)
+            assert r.returncode == 0 and "config error" not in r.stdout + r.stderr, (r.stdout + r.stderr)[-3000:]
+        r = snakemake(wf, "--cores", "1")
+        out = r.stdout + r.stderr
+        lines = [line for line in out.splitlines() if "config error: " in line]
+        assert r.returncode != 0 and len(lines) == 1 and "results is not writable" in lines[0], out[-3000:]
+        assert "Building DAG" not in out and "Job stats" not in out
+    finally:
+        if mounted:
+            subprocess.run(["umount", str(ro)], check=True)
+        ro.chmod(0o755)

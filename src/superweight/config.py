@@ -4,6 +4,7 @@ parses the workflow on the submit host."""
 from __future__ import annotations
 
 import difflib
+import functools
 from pathlib import Path
 
 import yaml
@@ -205,8 +206,8 @@ def model_positions(name: str, m: dict, shape, prepared: str) -> tuple[int | Non
     if done.is_file():
         try:
             return shape_from_config_json(done).positions, str(done)
-        except ModelSourceError as e:
-            raise ConfigError(f"`models.{name}`: {e}") from None
+        except ModelSourceError:  # an incomplete job's output (or one being written by a running job): Snakemake
+            pass  # redoes it, and prepare_model checks the positions itself; the source's facts below meanwhile
     if shape is not None and shape.positions:
         return shape.positions, f"{m['source']} {m['id']}"
     if m["source"] == "hub":
@@ -395,6 +396,49 @@ def merge(base: dict, over: dict) -> dict:
 
 
 NON_MODEL_DIRS = ("tables", "figures", "tasks", "logs", "benchmarks", "emergence")
+
+
+@functools.lru_cache(maxsize=4)
+def _command_line(argv: tuple[str, ...]):
+    """A snakemake command line (without the program) as Snakemake's own parser reads it, or None when it is not
+    one (Snakemake's API called by another program)."""
+    try:
+        from snakemake.cli import get_argument_parser
+
+        p = get_argument_parser()
+
+        def fail(message):
+            raise ValueError(message)
+
+        p.error = fail  # no usage block printed for a line this parser does not take
+        return p.parse_args(list(argv))
+    except (Exception, SystemExit):  # noqa: BLE001 -- not a line we can read: Snakemake reports its own errors
+        return None
+
+
+def command_line_targets(argv) -> list[str]:
+    """The targets of a snakemake command line, so that a results/ path given to an option (``--configfile``,
+    ``--report``) is not taken for one. [] when no word is under results/ (Snakemake's parser is built only then)."""
+    argv = tuple(str(a) for a in argv)
+    if not any(a.startswith("results/") for a in argv):
+        return []
+    args = _command_line(argv)
+    return [str(t) for t in (args.targets or [])] if args is not None else []
+
+
+# Snakemake's options under which it runs no job (so writes nothing under results/)
+NO_JOB_OPTIONS = ("dryrun", "report", "lint", "list_rules", "list_target_rules", "dag", "rulegraph", "filegraph",
+                  "d3dag", "summary", "detailed_summary", "unlock", "list_changes", "list_input_changes",
+                  "list_params_changes", "list_untracked", "print_compilation", "list_conda_envs",
+                  "conda_create_envs_only", "containerize", "export_cwl", "generate_unit_tests", "archive")
+
+
+def runs_no_job(argv) -> bool:
+    """Whether a snakemake command line only looks (a dry run, --report, --lint, --list-rules, --unlock, ...)."""
+    args = _command_line(tuple(str(a) for a in argv))
+    if args is None or getattr(args, "report_after_run", False):  # --report --report-after-run: the run, then it
+        return False
+    return any(getattr(args, k, None) for k in NO_JOB_OPTIONS)
 
 
 def check_targets(targets, models: list[str], configured: list[str]) -> None:

@@ -6,7 +6,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))  # run from a checkout without installing
 
-from superweight.config import ConfigError, check_targets, check_writable, merge, parse_overrides, run_models, validate
+from superweight.config import (ConfigError, check_targets, check_writable, command_line_targets, merge,
+                                parse_overrides, run_models, runs_no_job, validate)
 from superweight.data import data_root, files_of, resolve_data_dir
 
 try:
@@ -17,11 +18,13 @@ try:
     validate(config, Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml",
              paper_results=Path(workflow.basedir) / "config" / "paper_results.yaml",
              cache=Path(".snakemake") / "superweight" / "data_verified.json")
-    if workflow.is_main_process:  # targets are not parsed yet here: the command line's results/NAME/... words
-        check_targets([a for a in sys.argv[1:] if a.startswith("results/") and "=" not in a],
-                      run_models(config), list(config["models"]))
-    if not workflow.dryrun:
+    if workflow.is_main_process:  # targets are not parsed yet here: read from the command line as Snakemake does
+        check_targets(command_line_targets(sys.argv[1:]), run_models(config), list(config["models"]))
+    try:  # (workflow.dryrun is always False while the Snakefile is parsed: the command line says whether jobs run)
         check_writable("results")
+    except ConfigError:
+        if not runs_no_job(sys.argv[1:]):  # -n, --report, --lint, --list-rules, --unlock... write no result
+            raise
 except ConfigError as e:
     raise WorkflowError(f"config error: {e}") from None
 
