@@ -107,9 +107,9 @@ def acc_scenarios():
         out.append(("acc_diff", f"avg paired diff, {label}", truth,
                     lambda rng, n, pa=pa, pb=pb, agree=agree: stats.acc_linear(
                         [paired(rng, n, a, b, agree) for a, b in zip(pa, pb)], (-1.0, 1.0)), False))
-    out.append(("acc_diff", "one task paired diff, 0.60 -> 0.62, 95% agreement", 0.02,
+    out.append(("task_diff", "one task paired diff, 0.60 -> 0.62, 95% agreement", 0.02,
                 lambda rng, n: stats.acc_linear([paired(rng, n, 0.60, 0.62, 0.95)], (-1.0, 1.0)), False))
-    out.append(("acc_diff", "one task paired diff, 0.99 -> 0.98, 99% agreement", -0.01,
+    out.append(("task_diff", "one task paired diff, 0.99 -> 0.98, 99% agreement", -0.01,
                 lambda rng, n: stats.acc_linear([paired(rng, n, 0.99, 0.98, 0.99)], (-1.0, 1.0)), False))
     c = float(np.mean(CHANCE))
     for label, pb in (("destroyed (near chance)", tuple(x + 0.02 for x in CHANCE)),

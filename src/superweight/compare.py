@@ -146,7 +146,7 @@ def task_diff(a: dict, b: dict, task: str, n_boot: int = N_BOOT, seed: int = SEE
     if not ids:
         return None
     x = np.array([[da[i], db[i]] for i in ids], dtype=float)
-    return acc_linear([x], (-1.0, 1.0), level)
+    return acc_linear([x], (-1.0, 1.0), level, kind="task_diff")
 
 
 def ratio_of_means(a, b, n_boot: int = N_BOOT, seed: int = SEED, level: float = LEVEL) -> Estimate | None:

@@ -1,8 +1,9 @@
 """Uncertainty of every reported number, from the per-document and per-window values in the result files.
 
 Intervals that verdicts use are closed forms whose coverage ``benchmarks/coverage.py`` measures (README table):
-- perplexity and perplexity ratios: Student-t on the (paired) window NLLs or their differences, exponentiated
-  (windows hold equal token counts, so the mean of the window means is the token mean); unpaired: Welch;
+- perplexity and perplexity ratios: Student-t, united with Hall's skewness-corrected t, on the (paired) window NLLs
+  or their differences, exponentiated (windows hold equal token counts, so the mean of the window means is the
+  token mean); unpaired: Welch;
 - a proportion: the Clopper-Pearson exact interval;
 - accuracy built from per-task means (average accuracy, a paired difference, a share above chance): per task the
   0/1 outcome patterns with pseudo-counts (Agresti-Coull for one condition, Agresti-Min for paired conditions), a
@@ -27,7 +28,7 @@ LEVEL, N_BOOT, SEED = 0.95, 2000, 0
 # Smallest n (windows, documents per task, prompts) at which each interval method covered >= 94% of the time at the
 # nominal 95% in every scenario of benchmarks/coverage.py (and at every larger n it tried). Below it a verdict is
 # inconclusive. Rerun the benchmark after changing a method and copy its "minimum n" line here.
-MIN_N = {"t": 8, "welch": 8, "exact": 1, "acc_avg": 4, "acc_diff": 8, "acc_share": 16, "fieller_t": 16,
+MIN_N = {"t": 8, "welch": 8, "exact": 1, "acc_avg": 4, "acc_diff": 8, "task_diff": None, "acc_share": 16, "fieller_t": 16,
          "delta_share": 16}
 
 
@@ -61,7 +62,7 @@ class Estimate:
 
     @property
     def too_small(self) -> bool:
-        return self.n < self.min_n
+        return self.min_n is None or self.n < self.min_n
 
     def at(self, level: float) -> "Estimate":
         """The same estimate with its interval at ``level`` (only for closed-form intervals)."""
@@ -153,7 +154,7 @@ def _resampled_means(a: np.ndarray, n_boot: int, rng, chunk: int = 256) -> np.nd
 def ppl_ci(window_nll: Sequence[float], n_boot: int = N_BOOT, seed: int = SEED, level: float = LEVEL) -> Estimate:
     """Perplexity exp(mean window NLL) with a Student-t interval on the window NLLs (n_boot, seed: unused, kept for
     callers)."""
-    return t_mean(window_nll, level, log_scale=True, method="Student-t over windows")
+    return t_mean(window_nll, level, log_scale=True, method="t with Hall's skew correction over windows")
 
 
 def ppl_ratio_ci(nll_a: Sequence[float], nll_b: Sequence[float], paired: bool = True, n_boot: int = N_BOOT,
@@ -165,7 +166,8 @@ def ppl_ratio_ci(nll_a: Sequence[float], nll_b: Sequence[float], paired: bool = 
         if a.shape != b.shape:
             raise ValueError(f"paired windows differ in number: {a.size} vs {b.size}")
         with np.errstate(invalid="ignore"):
-            return t_mean(b - a, level, log_scale=True, method="Student-t on paired window log-differences")
+            return t_mean(b - a, level, log_scale=True, method="t with Hall's skew correction on paired window "
+                                                                "log-differences")
     return welch(a, b, level, log_scale=True, method="Welch t over windows (unpaired)")
 
 
@@ -242,34 +244,71 @@ def _na_estimate(value: float, n: int, method: str, min_n: int, level: float) ->
                     lambda t: (1.0, 0), lambda lv: (math.nan, math.nan))
 
 
-def t_mean(x: Sequence[float], level: float = LEVEL, log_scale: bool = False, method: str = "Student-t",
-           min_n: int | None = None) -> Estimate:
-    """Mean of x with a Student-t interval (n - 1 df); ``log_scale``: x are logs, the estimate is exp(mean) and
-    thresholds are compared on the log scale (a ratio of perplexities from paired log-differences)."""
+def _hall(x: np.ndarray):
+    """Hall's (1992) skewness-removing transformation of the t statistic for a mean: with t = (mean - mu) / sd and
+    skewness g, sqrt(n) * (t + g/3 t^2 + g^2/27 t^3 + g / (6n)) is closer to t(n - 1) under skew; the map is
+    monotone, so its inverse gives an interval. Returns (interval(q) -> (lo, hi), stat(mu) -> statistic) or None
+    when the sample has no spread."""
+    n, m, sd = x.size, float(x.mean()), float(x.std(ddof=1))
+    if n < 3 or not sd > 0:
+        return None
+    g = float(((x - m) ** 3).mean() / sd ** 3)
+    a = g / 3
+
+    def fwd(t):
+        return math.sqrt(n) * (((1 + a * t) ** 3 - 1) / (3 * a) + g / (6 * n)) if abs(a) > 1e-12 else \
+            math.sqrt(n) * (t + g / (6 * n))
+
+    def inv(y):
+        y = y / math.sqrt(n) - g / (6 * n)
+        return float((np.cbrt(1 + 3 * a * y) - 1) / a) if abs(a) > 1e-12 else y
+
+    return (lambda q: (m - sd * inv(q), m - sd * inv(-q))), (lambda mu: fwd((m - mu) / sd))
+
+
+def t_mean(x: Sequence[float], level: float = LEVEL, log_scale: bool = False,
+           method: str = "Student-t with Hall's skewness correction", min_n: int | None = None) -> Estimate:
+    """Mean of x with the union of the Student-t interval (n - 1 df) and Hall's skewness-corrected one: it rejects
+    a value only when both tests do, so it keeps the t interval's coverage under heavy symmetric tails and Hall's
+    under skew (benchmarks/coverage.py). ``log_scale``: x are logs, the estimate is exp(mean) and thresholds are
+    compared on the log scale (a ratio of perplexities from paired log-differences)."""
     x = np.asarray(x, dtype=float).ravel()
     n, mn = x.size, MIN_N["t"] if min_n is None else min_n
     f = math.exp if log_scale else (lambda v: v)
     if n == 0:
         raise ValueError("t_mean needs at least one value")
-    with np.errstate(over="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"):
         m = float(x.mean())
         if not _finite(x, "x"):
             return _na_estimate(f(m) if not math.isnan(m) else m, n, method, mn, level)
     se = float(x.std(ddof=1) / math.sqrt(n)) if n > 1 else math.inf
     df = n - 1 if n > 1 else None
+    hall = _hall(x) if n > 1 else None
 
     def interval(lv):
         if n < 2:
             return -math.inf if not log_scale else 0.0, math.inf
-        h = _q(lv, df) * se
-        return f(m - h), f(m + h)
+        q = _q(lv, df)
+        lo, hi = m - q * se, m + q * se
+        if hall is not None:
+            hl, hh = hall[0](q)
+            lo, hi = min(lo, hl), max(hi, hh)
+        return f(lo), f(hi)
 
     def test(t):
         if log_scale:
             if t <= 0:
                 return 0.0, 1
             t = math.log(t)
-        return _z_test(m - t, se, df) if n > 1 else (1.0, 0)
+        if n < 2:
+            return 1.0, 0
+        p, side = _z_test(m - t, se, df)
+        if hall is not None:
+            h = hall[1](t)
+            if int(np.sign(h)) != side:
+                return 1.0, side
+            p = max(p, _p(h, df))
+        return p, side
 
     lo, hi = interval(level)
     return Estimate(f(m), lo, hi, n, level, method, mn, test, interval)
