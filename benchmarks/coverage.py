@@ -59,11 +59,12 @@ def gamma4(rng, size):
 
 def window_scenarios():
     """Window NLLs are means over hundreds to thousands of tokens, so their spread is heavy-tailed (text kinds)
-    or mildly skewed (some windows hurt more), not raw-token skewed; the lognormal case is a stress case shown in
-    the table but not used for the minimum."""
+    or mildly skewed (some windows hurt more), not raw-token skewed: the CI run's W8A8 window log-differences
+    (8 Wiki-2 windows) have skewness -0.04 and -0.7. Stress cases (skewness 2; a 10% mixture of windows hit 4 sd
+    harder, bimodal) are shown in the table, not used for the minimum."""
     out = []
     for name, noise, stress in [("t3 noise", heavy, False), ("skewness-1 noise", gamma4, False),
-                                ("10% windows hit 4 sd harder", contaminated, False),
+                                ("10% windows hit 4 sd harder", contaminated, True),
                                 ("exponential noise (skewness 2)", skewed, True)]:
         def draw(rng, n, noise=noise):
             a = 3.0 + 0.3 * heavy(rng, n)
@@ -179,11 +180,14 @@ def cell(args) -> tuple[int, dict]:
     rng = np.random.default_rng([seed, i])
     cov = {}
     for n in NS:
-        hit = 0
+        hit = finite = 0
         for _ in range(reps):
             e = draw(rng, n)  # NA (a share whose denominator did not happen) counts as a miss
-            hit += isinstance(e, stats.Estimate) and (e.lo <= truth <= e.hi)
-        cov[n] = hit / reps
+            ok = isinstance(e, stats.Estimate)
+            hit += ok and (e.lo <= truth <= e.hi)
+            finite += ok and math.isfinite(e.hi - e.lo)
+        # an n where no interval is finite (one window: no variance) decides nothing: it cannot set the minimum
+        cov[n] = hit / reps if finite else math.nan
     return i, cov
 
 
@@ -205,8 +209,9 @@ def run(reps: int, seed: int, jobs: int = 1) -> tuple[list[tuple[str, str, dict]
             for i, (m, name, _, _, st) in enumerate(scen)]
     mins = {}
     for method in dict.fromkeys(r[0] for r in rows):
-        ok = [n for n in NS if all(not below(c[k], reps) for m, _, c, st in rows if m == method and not st
-                                   for k in NS if k >= n)]
+        real = [c for m, _, c, st in rows if m == method and not st]
+        ok = [n for n in NS if all(not math.isnan(c[n]) for c in real)
+              and all(not below(c[k], reps) for c in real for k in NS if k >= n and not math.isnan(c[k]))]
         mins[method] = min(ok) if ok else None
     ref = bootstrap_reference(np.random.default_rng([seed, 999]), max(reps // 10, 100))
     return rows, mins, ref
@@ -217,7 +222,8 @@ def table(rows, mins, ref, reps) -> str:
     lines = [f"Coverage of the nominal 95% interval ({reps} simulated data sets per cell; goal >= {GOAL:.0%})", "",
              head, "|---|---|" + "---|" * len(NS)]
     for method, name, cov, _ in rows:
-        lines.append(f"| {method} | {name} | " + " | ".join(f"{100 * cov[n]:.1f}" for n in NS) + " |")
+        lines.append(f"| {method} | {name} | " + " | ".join("no interval" if math.isnan(cov[n]) else
+                                                            f"{100 * cov[n]:.1f}" for n in NS) + " |")
     lines.append("| (old) percentile bootstrap | ppl ratio, paired log-diff, skewed noise | "
                  + " | ".join(f"{100 * ref[n]:.1f}" for n in NS) + " |")
     lines += ["", "minimum n (from there on no scenario measurably below the goal): "

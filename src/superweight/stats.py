@@ -25,11 +25,12 @@ from scipy import stats as sps
 
 LEVEL, N_BOOT, SEED = 0.95, 2000, 0
 
-# Smallest n (windows, documents per task, prompts) at which each interval method covered >= 94% of the time at the
-# nominal 95% in every scenario of benchmarks/coverage.py (and at every larger n it tried). Below it a verdict is
-# inconclusive. Rerun the benchmark after changing a method and copy its "minimum n" line here.
-MIN_N = {"t": 8, "welch": 8, "exact": 1, "acc_avg": 4, "acc_diff": 8, "task_diff": None, "acc_share": 16, "fieller_t": 16,
-         "delta_share": 16}
+# Smallest n (windows, documents per task, prompts) from which no realistic scenario of benchmarks/coverage.py
+# covered measurably less than 94% at the nominal 95% (README table); below it a verdict is inconclusive. None:
+# no n it tried qualifies (one task's paired difference when few documents disagree: tables only, no verdict uses
+# it). Rerun the benchmark after changing a method and copy its "minimum n" line here.
+MIN_N = {"t": 2, "welch": 2, "exact": 1, "acc_avg": 1, "acc_diff": 1, "task_diff": None, "acc_share": 1,
+         "fieller_t": 2, "delta_share": 2}
 
 
 @dataclass(frozen=True)
