@@ -369,8 +369,8 @@ def _ratio_grades(c: str, table: dict, source: str, text: float | None = None, t
        "text: three orders of magnitude (x1000), accuracy to guessing; Table 1 (Llama-7B): Wiki-2 ppl 5.67 -> 1211 "
        "(x214), C4 7.08 -> 764 (x108); avg accuracy 70.1 -> 35.1 (chance 28.6: 0.16 of the above-chance accuracy "
        "kept)",
-       "direction: on every scored corpus ppl(prune_sw) / ppl(original) > 1 (Student-t on paired window "
-       "log-differences) and the share of the original's above-chance average accuracy that pruning keeps < 1 "
+       "direction: on every scored corpus ppl(prune_sw) / ppl(original) > 1 (t with Hall's skewness "
+       "correction on paired window log-differences) and the share of the original's above-chance average accuracy that pruning keeps < 1 "
        "(Fieller, paired documents). Strength: the text's x1000 and every task's accuracy interval reaching chance; "
        "Table 1's x214 (Wiki-2) / x108 (C4) and 0.16 kept.",
        (ABL.format("original"), ABL.format("prune_sw")), ppl_ratio=1.0, kept=1.0)
@@ -611,7 +611,7 @@ def _wquant(ctx: Context, t: dict) -> Finding:
             if all(ws) and len({len(w) for w in ws}) == 1:
                 x = np.array(ws, dtype=float).T
                 g = t_mean((x[:, 3] - x[:, 2]) - (x[:, 1] - x[:, 0]), ctx.level,
-                           method="Student-t on paired window contrasts")
+                           method="t with Hall's skew correction on paired window contrasts")
                 subs.append(Sub(f"{c} gap growth in ln ppl ({small} -> {big})", g, 0.0, unit="", group="gap growth"))
     if len(blocks) < 2:
         subs.append(Sub("gap growth", None, 0.0, why="one block size: gap growth not tested"))
