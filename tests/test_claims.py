@@ -433,3 +433,11 @@ def test_w8a8_closes_the_fp_gap_every_verdict(tmp_path):
     assert put("i", (30.0, 33.0, 32.0), n=1).startswith("inconclusive (n = 1 is below the minimum")
     assert put("n", (30.0, 29.0, 29.5)).startswith("not applicable (wikitext2 share of the naive -> FP16 gap closed: "
                                                    "n/a: naive W8A8's gap to FP16 is")
+
+
+def test_every_claim_says_not_applicable_with_its_reason_on_an_empty_run(tmp_path):
+    rows = evaluate_model("m", {})
+    assert [r["claim"] for r in rows] == [c.id for c in CLAIMS]
+    for r in rows:
+        assert r["verdict"].startswith("not applicable (") and r["decision"] == "not applicable", r
+        assert "not run" in r["verdict"], r["verdict"]
