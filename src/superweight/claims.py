@@ -201,7 +201,7 @@ def decide(findings: list[Finding], level: float = LEVEL) -> dict:
     family = []
     for s in subs:
         if s.est is None:
-            s.decision, s.why = "inconclusive", f"{s.name}: no per-document/per-window values"
+            s.decision, s.why = "inconclusive", s.why or f"{s.name}: no per-document/per-window values"
         elif isinstance(s.est, NA):
             s.decision, s.why = "not applicable", f"{s.name}: {s.est}"
         elif s.est.too_small:
