@@ -118,7 +118,8 @@ def acc_scenarios():
                       ("kept (near 1)", tuple(o - 0.01 for o in ORIG))):
         truth = (np.mean(pb) - c) / (np.mean(ORIG) - c)
         out.append(("acc_share", f"share above chance kept, {label}", float(truth),
-                    lambda rng, n, pb=pb: stats.acc_share([paired(rng, n, a, b, 0.5) for a, b in zip(ORIG, pb)], c), False))
+                    lambda rng, n, pb=pb: stats.acc_share([paired(rng, n, a, b, 0.5) for a, b in zip(ORIG, pb)], c),
+                    False))
     return out
 
 

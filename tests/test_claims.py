@@ -268,9 +268,10 @@ def test_stopword_claims_every_verdict(tmp_path):
 
     def put(name, the, dot, comma, n=n, status="done"):
         run = Run(tmp_path / name)
-        pp = {"stopword_mass": {"original": list(a[:n]), "no_super_weight": list(a[:n] * 1.8 * rng.lognormal(0, .1, n))}}
+        up = lambda f: list(a[:n] * f * rng.lognormal(0, .1, n))  # noqa: E731
+        pp = {"stopword_mass": {"original": list(a[:n]), "no_super_weight": up(1.8)}}
         for w, f in (("the", the), (".", dot), (",", comma)):
-            pp[w] = {"token_id": 1, "original": list(a[:n]), "no_super_weight": list(a[:n] * f * rng.lognormal(0, .1, n))}
+            pp[w] = {"token_id": 1, "original": list(a[:n]), "no_super_weight": up(f)}
         run.put("stopwords/summary.json", {"status": status, "reason": "no confirmed super weight",
                                            "stopword_mass_original": 0.46, "stopword_mass_no_super_weight": 0.74,
                                            "per_prompt": pp})
@@ -413,7 +414,8 @@ def test_weight_quantization_baselines_every_verdict(tmp_path, cid, base, method
     assert put("h", 3000, 300, CHANCE, up).startswith("holds (direction; the paper gives no number")
     assert put("f", 300, 3000, up, CHANCE).startswith("fails")
     assert put("i", 300, 3000, up, CHANCE, n=5, nw=1).startswith("inconclusive (n = 1 is below the minimum")
-    assert V(Run(tmp_path / "n").verdicts(), cid) == f"not applicable (not run: wquant {base} and {method} at the same block)"
+    assert V(Run(tmp_path / "n").verdicts(), cid) == (f"not applicable (not run: wquant {base} and {method} at the "
+                                                      "same block)")
 
 
 def test_w8a8_closes_the_fp_gap_every_verdict(tmp_path):

@@ -370,7 +370,8 @@ def _ratio_grades(c: str, table: dict, source: str, text: float | None = None, t
        "(x214), C4 7.08 -> 764 (x108); avg accuracy 70.1 -> 35.1 (chance 28.6: 0.16 of the above-chance accuracy "
        "kept)",
        "direction: on every scored corpus ppl(prune_sw) / ppl(original) > 1 (t with Hall's skewness "
-       "correction on paired window log-differences) and the share of the original's above-chance average accuracy that pruning keeps < 1 "
+       "correction on paired window log-differences) and the share of the original's above-chance average "
+       "accuracy that pruning keeps < 1 "
        "(Fieller, paired documents). Strength: the text's x1000 and every task's accuracy interval reaching chance; "
        "Table 1's x214 (Wiki-2) / x108 (C4) and 0.16 kept.",
        (ABL.format("original"), ABL.format("prune_sw")), ppl_ratio=1.0, kept=1.0)
