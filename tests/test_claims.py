@@ -443,3 +443,18 @@ def test_every_claim_says_not_applicable_with_its_reason_on_an_empty_run(tmp_pat
     for r in rows:
         assert r["verdict"].startswith("not applicable (") and r["decision"] == "not applicable", r
         assert "not run" in r["verdict"], r["verdict"]
+
+
+@pytest.mark.parametrize("ratio, spread, expect", [(1100, 0.01, "reaches the text's x1000"),
+                                                   (900, 0.01, "x900 reaches Table 1's x214, not the text's x1000"),
+                                                   (1010, 0.2, "undecided against the text's x1000")])
+def test_strength_near_the_papers_number(tmp_path, ratio, spread, expect):
+    """x1100 and x900 with tight windows are graded against x1000 either way; x1010 with wide windows is not."""
+    run = Run(tmp_path)
+    run.put("ablation/original/scores.json", windows_result({"wikitext2": 3.0 + 0.2 * Z16}, acc=ORIG, n=200,
+                                                            condition="original"))
+    run.put("ablation/prune_sw/scores.json", windows_result(
+        {"wikitext2": 3.0 + 0.2 * Z16 + math.log(ratio) + spread * Z16[::-1]}, acc=CHANCE, n=200, seed=1,
+        condition="prune_sw"))
+    r = V(run.verdicts(), "prune_sw_destroys")
+    assert r.startswith("holds (direction;") and expect in r, r

@@ -62,6 +62,8 @@ class Sub:
         self.group = self.group or self.name
 
     def fv(self, v: float) -> str:
+        if self.unit == "x" and abs(v) >= 1000:
+            return f"x{v:.0f}"
         return f"x{v:.3g}" if self.unit == "x" else f"{v:+.3g} points" if self.unit == "pts" else f"{v:.3g}"
 
 
