@@ -197,7 +197,8 @@ def decide(findings: list[Finding], level: float = LEVEL) -> dict:
     two-sided p against its threshold is tested at its Holm level; rejected -> holds or fails by the side the
     estimate lies on, else inconclusive. Sub-tests below their method's minimum n, without values or undefined
     (NA) are not tested (inconclusive / not applicable) and do not enter the family. Returns the family's
-    size and level; fills each Sub's decision, p, alpha and why."""
+    size and level; fills each Sub's decision, p, alpha and why. (``finish`` then combines: one measure on
+    several corpora holds when one corpus holds and none fails; a claim holds when every measure holds.)"""
     alpha = 1 - level
     subs = [s for f in findings for s in f.subs if s.role == "test"]
     family = []
@@ -219,12 +220,6 @@ def decide(findings: list[Finding], level: float = LEVEL) -> dict:
         else:
             s.decision = "inconclusive"
             s.why = f"{s.name}: the {100 * (1 - a):.4g}% interval includes {s.threshold:g}"
-    # a sub-test too small to test is left out when another of its kind (the same measure on another corpus) was
-    # tested: it adds no evidence, and the tested one speaks for the kind; alone, it leaves the claim inconclusive
-    tested = {s.group for s in family}
-    for s in subs:
-        if s.decision == "inconclusive" and isinstance(s.est, Estimate) and s.est.too_small and s.group in tested:
-            s.decision = "not tested"
     m = len(family)
     return {"method": "Holm", "family_size": m, "family_level": level,
             "grade_level": 1 - alpha / max(m, 1)}
@@ -248,9 +243,20 @@ def _grade(s: Sub, level: float) -> list[tuple[Grade, str]]:
 
 def finish(f: Finding, fam: dict) -> Finding:
     """The claim's verdict with its grade in parentheses, from its decided sub-tests."""
-    untested = [s for s in f.subs if s.role == "test" and s.decision == "not tested"]
-    tests = [s for s in f.subs if s.role == "test" and s.decision != "not tested"]
-    vs = [s.decision for s in tests]
+    tests = [s for s in f.subs if s.role == "test"]
+    groups: dict[str, list[Sub]] = {}
+    for s in tests:
+        groups.setdefault(s.group, []).append(s)
+
+    def gdec(ms):  # one measure on several corpora: holds when one holds and none fails
+        ds = [x.decision for x in ms]
+        return "fails" if "fails" in ds else "holds" if "holds" in ds else \
+            "not applicable" if all(d == "not applicable" for d in ds) else "inconclusive"
+
+    gd = {g: gdec(ms) for g, ms in groups.items()}
+    # members of a holding group that did not decide are named beside the verdict
+    undecided = [x for g, ms in groups.items() if gd[g] == "holds" for x in ms if x.decision != "holds"]
+    vs = [s.decision for s in tests] if f.rule == "any" else list(gd.values())
     if f.rule == "any":
         out = "holds" if "holds" in vs else "fails" if vs and all(v == "fails" for v in vs) else \
             "not applicable" if vs and all(v == "not applicable" for v in vs) else "inconclusive"
@@ -310,11 +316,13 @@ def finish(f: Finding, fam: dict) -> Finding:
     elif out == "fails":
         out = "fails (" + "; ".join(s.why for s in tests if s.decision == "fails") + ")"
     elif out == "inconclusive":
-        out = "inconclusive (" + "; ".join(dict.fromkeys(s.why for s in tests if s.decision != "holds")) + ")"
+        out = "inconclusive (" + "; ".join(dict.fromkeys(s.why for s in tests if s.decision != "holds"
+                                                         and (f.rule == "any" or gd[s.group] != "holds"))) + ")"
     else:
         out = "not applicable (" + "; ".join(dict.fromkeys(s.why for s in tests)) + ")"
-    if untested and out.endswith(")"):
-        out = out[:-1] + "; not tested: " + ", ".join(f"{s.name} ({s.why})" for s in untested) + ")"
+    if undecided and f.rule != "any" and out.startswith("holds"):
+        out = out[:-1] + "; undecided: " + ", ".join(
+            s.why if s.why.startswith(s.name) else f"{s.name} ({s.why})" for s in undecided) + ")"
     f.verdict = out
     f.evidence = "; ".join(lines + f.notes)
     return f
@@ -371,7 +379,7 @@ def _ratio_grades(c: str, table: dict, source: str, text: float | None = None, t
        "text: three orders of magnitude (x1000), accuracy to guessing; Table 1 (Llama-7B): Wiki-2 ppl 5.67 -> 1211 "
        "(x214), C4 7.08 -> 764 (x108); avg accuracy 70.1 -> 35.1 (chance 28.6: 0.16 of the above-chance accuracy "
        "kept)",
-       "direction: on every scored corpus ppl(prune_sw) / ppl(original) > 1 (t with Hall's skewness "
+       "direction: on the scored corpora ppl(prune_sw) / ppl(original) > 1 (t with Hall's skewness "
        "correction on paired window log-differences) and the share of the original's above-chance average "
        "accuracy that pruning keeps < 1 "
        "(Fieller, paired documents). Strength: the text's x1000 and every task's accuracy interval reaching chance; "
@@ -399,7 +407,7 @@ def _prune_sw_destroys(ctx: Context, t: dict) -> Finding:
        "super weight(s).",
        "Table 1 (Llama-7B), ~7,000 other outliers pruned: Wiki-2 ppl 5.67 -> 6.08 (x1.07), C4 7.08 -> 7.57 (x1.07), "
        "avg accuracy 70.11 -> 69.22 (-0.89 points), vs x214 / 35.14 for the super weight",
-       "direction: ppl(prune_sw) / ppl(prune_nonsw) > 1 on every scored corpus (paired t on window "
+       "direction: ppl(prune_sw) / ppl(prune_nonsw) > 1 on the scored corpora (paired t on window "
        "log-differences) and avg accuracy prune_nonsw - prune_sw > 0 (paired documents). Strength ('barely hurts', "
        "an absolute bound from Table 1): ppl(prune_nonsw) / ppl(original) <= x1.07 and avg accuracy within 0.89 "
        "points of the original; Table 1's ratio x199 (Wiki-2) / x101 (C4) and +34.1 points.",
@@ -429,7 +437,7 @@ def _prune_nonsw(ctx: Context, t: dict) -> Finding:
        "Restoring the super activation (super weight still pruned) recovers part of the loss.",
        "Table 1 (Llama-7B): Wiki-2 ppl 1211 -> 720 (x0.595), C4 764 -> 476 (x0.624) (original 5.67 / 7.08); avg "
        "accuracy 35.1 -> 50.1 (+14.95 points; original 70.1)",
-       "direction: (a) ppl(restore) / ppl(prune_sw) < 1 on every scored corpus; (b) avg accuracy restore - "
+       "direction: (a) ppl(restore) / ppl(prune_sw) < 1 on the scored corpora; (b) avg accuracy restore - "
        "prune_sw > 0 (paired documents); (c) only part: ppl(restore) / ppl(original) > 1. Strength: Table 1's "
        "x0.595 / x0.624 and +14.95 points.",
        (ABL.format("original"), ABL.format("prune_sw"), ABL.format("prune_sw_restore_sa")), ratio=1.0, margin=0.0)
@@ -594,7 +602,7 @@ def _wq_pairs(ctx: Context) -> tuple[str, list[str]]:
        "and the gap grows with block size.",
        "Fig. 7, INT4 avg accuracy RTN / SW-aware, Llama-7B: 128x128 66.21 / 66.21 ... 1024x1024 27.55 / 45.40 "
        "(+17.85 points)",
-       "direction: at the largest configured block (a) ppl(rtn) / ppl(sw_aware) > 1 on every scored corpus (paired "
+       "direction: at the largest configured block (a) ppl(rtn) / ppl(sw_aware) > 1 on the scored corpora (paired "
        "t on window log-differences), (b) avg accuracy sw_aware - rtn > 0 (paired documents); (c) the gap grows: "
        "ln ppl ratio at the largest block minus at the smallest > 0 (paired t over windows; needs two block "
        "sizes). Strength: Fig. 7's +17.85 points at 1024x1024.",
@@ -649,7 +657,7 @@ def _wq_vs(ctx: Context, t: dict, base: str, method: str, grades: tuple = ()) ->
        "Keeping the super weights is what helps: super-weight-aware RTN (clip, then restore the super weights) beats "
        "clipping alone.",
        "not in the paper (reviewers asked for this baseline); Fig. 7 compares with plain RTN only",
-       "direction: at the largest block run with both, ppl(clip) / ppl(sw_aware) > 1 on every scored corpus "
+       "direction: at the largest block run with both, ppl(clip) / ppl(sw_aware) > 1 on the scored corpora "
        "(paired t on window log-differences) and avg accuracy sw_aware - clip > 0 (paired documents).",
        (), ratio=1.0, margin=0.0)
 def _wq_clip(ctx: Context, t: dict) -> Finding:
@@ -660,7 +668,7 @@ def _wq_clip(ctx: Context, t: dict) -> Finding:
        "Restoring the super weights in full precision after RTN beats plain RTN.",
        "Table 6 (4-bit, SW restored after RTN): Llama-7B avg 69.59 (8x8 blocks), 66.19 (64x64); no plain-RTN column "
        "at those blocks",
-       "direction: at the largest block run with both, ppl(rtn) / ppl(rtn_keep_sw) > 1 on every scored corpus and "
+       "direction: at the largest block run with both, ppl(rtn) / ppl(rtn_keep_sw) > 1 on the scored corpora and "
        "avg accuracy rtn_keep_sw - rtn > 0.",
        (), ratio=1.0, margin=0.0)
 def _wq_keep(ctx: Context, t: dict) -> Finding:
@@ -691,7 +699,7 @@ def _w8a8_sq(ctx: Context, t: dict) -> Finding:
        "Handling the super activation improves W8A8 over naive per-token quantization.",
        "Wiki-2 naive -> SA-aware: Llama-7B 5.83 -> 5.74 (x0.985), C4 7.23 -> 7.14; OLMo-1B 10.79 -> 10.23, "
        "Mistral-7B 5.32 -> 5.31",
-       "direction: ppl(sa_aware) / ppl(naive) < 1 on every scored corpus (paired t on window log-differences). "
+       "direction: ppl(sa_aware) / ppl(naive) < 1 on the scored corpora (paired t on window log-differences). "
        "Strength: Table 3's Llama-7B ratios.",
        (AQ.format("naive"), AQ.format("sa_aware")), ratio=1.0)
 def _w8a8_sa(ctx: Context, t: dict) -> Finding:
@@ -710,7 +718,7 @@ TAB47 = {WIKI: (0.091, "Table 7's 0.09 (Llama-2-7B, the smallest)", 0.84, "Table
        "Super-activation-aware W8A8 (no SmoothQuant) recovers a share of the gap between naive W8A8 and FP16.",
        "share of the naive -> FP16 gap closed: Table 4 OLMo-1B 84% / 60% (Wiki-2 / C4), OLMo-7B 76% / 78%, "
        "Mistral-7B 14% / 25%; Table 7 Llama-2-7B 9.1% / 16.7%",
-       "direction: share (ppl_naive - ppl_sa_aware) / (ppl_naive - ppl_fp) > 0 on every scored corpus (Fieller with "
+       "direction: share (ppl_naive - ppl_sa_aware) / (ppl_naive - ppl_fp) > 0 on the scored corpora (Fieller with "
        "t quantiles on the windows' delta-method influences); not applicable when naive W8A8 is not worse than FP16. "
        "Strength: graded against the smallest and largest shares of Tables 4/7.",
        (AQ.format("fp"), AQ.format("naive"), AQ.format("sa_aware")), share=0.0)
