@@ -1,12 +1,16 @@
-"""Uncertainty arithmetic against closed forms and an independent seeded bootstrap; tables that show it."""
+"""Uncertainty arithmetic against closed forms, scipy's own tests and exact enumeration; tables that show it."""
 import math
 
 import numpy as np
 import pytest
 
+from scipy import stats as sps
+from scipy.optimize import brentq
+
 from superweight import compare
-from superweight.stats import (NA, accuracy, avg_se, binomial_se, bootstrap_means, mcnemar, paired_diff, ppl_ci,
-                               ppl_ratio_ci, share, verdict)
+from superweight.stats import (MIN_N, NA, acc_linear, accuracy, avg_se, binomial_se, bootstrap_means, fieller_interval,
+                               fieller_units, holm, mcnemar, paired_diff, ppl_ci, ppl_ratio_ci, proportion, share,
+                               t_mean, verdict)
 from synth import result
 
 
@@ -18,16 +22,126 @@ def test_binomial_se_is_the_closed_form():
     assert avg_se([0.03, 0.04]) == pytest.approx(0.025)  # sqrt(0.03^2 + 0.04^2) / 2
 
 
-def test_bootstrap_matches_an_independent_seeded_resampling():
-    nll = np.array([3.1, 3.4, 2.9, 3.7, 3.3, 3.0, 3.6, 3.2])
-    e = ppl_ci(nll, n_boot=500, seed=7)
-    rng = np.random.default_rng(7)  # the same draws, written out by hand
-    idx = rng.integers(0, 8, (500, 8))
-    boot = np.sort(np.exp(nll[idx].mean(1)))
-    assert e.value == pytest.approx(math.exp(nll.mean()))
-    assert e.lo == pytest.approx(boot[math.floor(0.025 * 499)]) and e.hi == pytest.approx(boot[math.ceil(0.975 * 499)])
-    assert e.n == 8 and e.lo < e.value < e.hi
-    assert ppl_ci(nll, n_boot=500, seed=7) == e and ppl_ci(nll, n_boot=500, seed=8) != e
+def hall_interval(x, level=0.95):
+    """Hall's (1992) skewness-corrected t interval for a mean, written out: invert
+    sqrt(n) (t + g/3 t^2 + g^2/27 t^3 + g/(6n)) = +-q with t = (mean - mu) / sd and g the sample skewness."""
+    n, m, sd = len(x), np.mean(x), np.std(x, ddof=1)
+    g = np.mean((x - m) ** 3) / sd ** 3
+    q = sps.t.ppf(1 - (1 - level) / 2, n - 1)
+    ts = []
+    for y in (q, -q):  # solve the monotone cubic numerically (no closed-form shortcut shared with the code)
+        f = lambda t: t + g / 3 * t ** 2 + g ** 2 / 27 * t ** 3 + g / (6 * n) - y / math.sqrt(n)  # noqa: E731
+        ts.append(brentq(f, -50, 50))
+    return m - sd * ts[0], m - sd * ts[1]
+
+
+def test_t_intervals_are_the_union_of_student_t_and_halls_and_agree_with_scipy_tests():
+    nll = np.array([3.1, 3.4, 2.9, 3.7, 3.3, 3.0, 3.6, 3.2, 4.4])
+    e = ppl_ci(nll)
+    m, se, q = nll.mean(), nll.std(ddof=1) / 3, sps.t.ppf(0.975, 8)
+    hl, hh = hall_interval(nll)
+    assert hl != pytest.approx(m - q * se) and hh != pytest.approx(m + q * se)  # skewed: the two differ
+    assert (e.value, e.lo, e.hi) == pytest.approx((math.exp(m), math.exp(min(m - q * se, hl)),
+                                                   math.exp(max(m + q * se, hh))))
+    assert e.n == 9 and e.min_n == MIN_N["t"]
+    # paired ratio: the t test of the window log-differences (a value is rejected only when both tests reject)
+    b = nll + np.array([2.3, 2.5, 2.2, 2.4, 2.6, 2.1, 2.5, 2.4, 2.45])
+    r = ppl_ratio_ci(nll, b)
+    tt = sps.ttest_1samp(b - nll, math.log(10))
+    assert r.p(10.0)[0] >= tt.pvalue - 1e-12 and r.p(10.0)[1] == (1 if tt.statistic > 0 else -1)
+    ci = tt.confidence_interval(0.95)
+    assert r.lo <= math.exp(ci.low) + 1e-12 and r.hi >= math.exp(ci.high) - 1e-12
+    lo99, hi99 = r.at(0.99).lo, r.at(0.99).hi
+    assert lo99 < r.lo and hi99 > r.hi and r.at(0.99).level == 0.99
+    # the interval's ends are where the test's p is 1 - level
+    assert r.p(r.lo)[0] == pytest.approx(0.05) and r.p(r.hi)[0] == pytest.approx(0.05)
+    # symmetric differences: no skew, the plain t interval
+    d = np.array([-1.0, 1.0, -0.5, 0.5, 0.0]) + 2.0
+    s = t_mean(d)
+    assert (s.lo, s.hi) == pytest.approx(tuple(sps.ttest_1samp(d, 0).confidence_interval(0.95)))
+    # unpaired: Welch
+    u = ppl_ratio_ci(nll, b, paired=False)
+    w = sps.ttest_ind(b, nll, equal_var=False)
+    assert u.p(1.0)[0] == pytest.approx(w.pvalue)
+    wc = w.confidence_interval(0.95)
+    assert (u.lo, u.hi) == pytest.approx((math.exp(wc.low), math.exp(wc.high)))
+    with pytest.raises(ValueError, match="differ in number"):
+        ppl_ratio_ci(nll, nll[:3])
+
+
+def test_one_window_or_one_value_gives_no_interval_and_is_below_the_minimum():
+    e = ppl_ratio_ci([3.0], [3.0 + math.log(11)])  # the issue's case: one window at x11
+    assert e.value == pytest.approx(11.0) and e.lo == 0 and e.hi == math.inf and e.too_small
+    assert e.p(10.0) == (1.0, 0)
+
+
+def test_proportion_is_clopper_pearson_with_exact_coverage():
+    e = proportion(3, 10)
+    ref = sps.binomtest(3, 10).proportion_ci(0.95, method="exact")
+    assert (e.lo, e.hi) == pytest.approx((ref.low, ref.high))
+    assert e.p(0.5)[0] == pytest.approx(sps.binomtest(3, 10, 0.5).pvalue, rel=1e-6)
+    assert proportion(0, 5).lo == 0.0 and proportion(5, 5).hi == 1.0
+    # exact enumeration: coverage >= 95% for every p on a grid at n = 1..12
+    for n in range(1, 13):
+        ivs = [(proportion(k, n).lo, proportion(k, n).hi) for k in range(n + 1)]
+        for p in np.linspace(0.01, 0.99, 25):
+            cov = sum(sps.binom.pmf(k, n, p) for k, (lo, hi) in enumerate(ivs) if lo <= p <= hi)
+            assert cov >= 0.95 - 1e-9, (n, p, cov)
+    with pytest.raises(ValueError, match="0 <= k <= n"):
+        proportion(4, 3)
+
+
+def test_paired_accuracy_difference_is_agresti_min_and_its_exact_coverage():
+    x = np.array([[1, 1]] * 5 + [[0, 1]] * 3 + [[1, 0]] * 1 + [[0, 0]] * 3, dtype=float)  # n11 5, n01 3, n10 1, n00 3
+    e = acc_linear([x], (-1.0, 1.0))
+    n = 12
+    p01, p10 = 3.5 / (n + 2), 1.5 / (n + 2)
+    se = math.sqrt((p01 + p10) - (p01 - p10) ** 2) / math.sqrt(n)  # Agresti-Min cells, raw centre
+    assert e.value == pytest.approx(2 / 12)
+    assert (e.lo, e.hi) == pytest.approx((2 / 12 - 1.959964 * se, 2 / 12 + 1.959964 * se), rel=1e-5)
+    assert paired_diff(x[:, 0], x[:, 1]).value == pytest.approx(2 / 12)
+    # every document agrees: the interval does not collapse to [0, 0]
+    same = acc_linear([np.ones((6, 2))], (-1.0, 1.0))
+    assert same.lo < 0 < same.hi
+    # exact enumeration over every 2x2 table of n documents: coverage of the true difference at MIN_N
+    n = MIN_N["acc_diff"]
+    for probs in ([0.55, 0.05, 0.02, 0.38], [0.9, 0.02, 0.01, 0.07], [0.3, 0.2, 0.2, 0.3]):  # p11, p01, p10, p00
+        truth = probs[1] - probs[2]
+        cov = 0.0
+        for c11 in range(n + 1):
+            for c01 in range(n + 1 - c11):
+                for c10 in range(n + 1 - c11 - c01):
+                    c00 = n - c11 - c01 - c10
+                    g = np.array([[1, 1]] * c11 + [[0, 1]] * c01 + [[1, 0]] * c10 + [[0, 0]] * c00, dtype=float)
+                    est = acc_linear([g], (-1.0, 1.0))
+                    if est.lo <= truth <= est.hi:
+                        cov += sps.multinomial.pmf([c11, c01, c10, c00], n, probs)
+        assert cov >= 0.94, (probs, cov)
+
+
+def test_fieller_ratio_matches_its_test_and_the_closed_form():
+    a = np.array([0.10, 0.12, 0.08, 0.11, 0.09, 0.13, 0.10, 0.12, 0.07, 0.11, 0.10, 0.09, 0.12, 0.08, 0.10, 0.11])
+    b = 2 * a + np.array([0.01, -0.02, 0.015, 0.0, -0.01, 0.02, -0.005, 0.01, 0.0, -0.015, 0.01, 0.005, -0.01,
+                          0.02, -0.02, 0.0])
+    e = fieller_units(b, a)
+    assert e.value == pytest.approx(b.mean() / a.mean())
+    # at each end of the interval the t test of b - r a has p = 0.05 (the Fieller set's boundary)
+    for r in (e.lo, e.hi):
+        assert sps.ttest_1samp(b - r * a, 0.0).pvalue == pytest.approx(0.05, rel=1e-6)
+        assert e.p(r)[0] == pytest.approx(0.05, rel=1e-6)
+    assert e.lo < 2 < e.hi
+    # a denominator that is not clearly away from 0: the set is unbounded
+    z = fieller_units([1.0, 2.0, 3.0], [-1.0, 0.5, 0.6])
+    assert (z.lo, z.hi) == (-math.inf, math.inf)
+    assert fieller_interval(4.0, 2.0, 0.0, 0.0, 0.0, 1.96) == pytest.approx((2.0, 2.0))
+
+
+def test_holm_step_down_closed_form():
+    out = holm([0.01, 0.04, 0.03, 0.005], 0.05)
+    # sorted: 0.005 <= 0.05/4, 0.01 <= 0.05/3, 0.03 > 0.05/2: stop; 0.04 then not rejected either
+    assert [r for r, _ in out] == [True, False, False, True]
+    assert [a for _, a in out] == pytest.approx([0.05 / 3, 0.05 / 1, 0.05 / 2, 0.05 / 4])
+    assert holm([], 0.05) == [] and holm([0.049], 0.05) == [(True, 0.05)]
 
 
 def test_bootstrap_width_agrees_with_the_binomial_se():
@@ -37,24 +151,9 @@ def test_bootstrap_width_agrees_with_the_binomial_se():
     assert (e.hi - e.lo) / (2 * 1.96) == pytest.approx(se, rel=0.1)
 
 
-def test_paired_comparisons():
-    a = [1, 0, 1, 1, 0, 1, 0, 1]
-    d = paired_diff(a, a)
-    assert (d.value, d.lo, d.hi) == (0.0, 0.0, 0.0)  # pairing removes the documents' own variance
-    d = paired_diff(a, [1] * 8)
-    assert d.value == pytest.approx(3 / 8) and 0 <= d.lo <= d.value <= d.hi <= 1
-    w = [2.0, 2.5, 3.0, 3.5]
-    r = ppl_ratio_ci(w, [x + math.log(10) for x in w])
-    assert (r.value, r.lo, r.hi) == pytest.approx((10.0, 10.0, 10.0))
-    with pytest.raises(ValueError, match="differ in number"):
-        ppl_ratio_ci(w, w[:3])
-    u = ppl_ratio_ci(w, [x + math.log(10) for x in w], paired=False)  # unpaired: the windows' spread shows
-    assert u.value == pytest.approx(10.0) and u.lo < 10 < u.hi
-
-
-def test_infinite_window_gives_infinite_perplexity_not_nan():
-    e = ppl_ci([3.0, math.inf, 3.2, 3.1], n_boot=200)
-    assert e.value == math.inf and e.hi == math.inf and math.isfinite(e.lo)
+def test_infinite_window_gives_infinite_perplexity_and_no_interval():
+    e = ppl_ci([3.0, math.inf, 3.2, 3.1])
+    assert e.value == math.inf and math.isnan(e.lo) and e.p(10.0) == (1.0, 0)
 
 
 def test_mcnemar_exact_closed_form():

@@ -7,7 +7,8 @@ import math
 import numpy as np
 
 from .provenance import as_float
-from .stats import LEVEL, N_BOOT, NA, SEED, Estimate, bootstrap_means, ppl_ci, ppl_ratio_ci
+from .stats import (LEVEL, MIN_N, N_BOOT, NA, SEED, Estimate, acc_linear, acc_share, fieller_units, ppl_ci,
+                    ppl_ratio_ci)
 
 # accuracy of uniform guessing per task (ARC: most questions have 4 choices; LAMBADA is open-ended)
 CHANCE = {"arc_challenge": 0.25, "arc_easy": 0.25, "hellaswag": 0.25, "lambada_openai": 0.0, "piqa": 0.5,
@@ -43,20 +44,20 @@ def paired_docs(results: list[dict], metric: str = "acc") -> tuple[list[str], li
 
 
 def avg_acc(r: dict, n_boot: int = N_BOOT, seed: int = SEED, level: float = LEVEL) -> Estimate | None:
-    """Average accuracy over tasks (unweighted, as the paper) with a bootstrap CI over each task's documents."""
+    """Average accuracy over tasks (unweighted, as the paper), Agresti-Coull interval per task combined
+    (n_boot, seed: unused, kept for callers)."""
     tasks, groups = paired_docs([r])
     if not groups:
         return None
-    return bootstrap_means(groups, lambda m: m[..., 0].mean(-1), n_boot, seed, level, "bootstrap over documents")
+    return acc_linear(groups, (1.0,), level, kind="acc_avg")
 
 
 def acc_diff(a: dict, b: dict, n_boot: int = N_BOOT, seed: int = SEED, level: float = LEVEL) -> Estimate | None:
-    """avg accuracy of b minus a on the documents both scored (paired bootstrap over documents)."""
+    """avg accuracy of b minus a on the documents both scored (Agresti-Min interval per task, combined)."""
     tasks, groups = paired_docs([a, b])
     if not groups:
         return None
-    return bootstrap_means(groups, lambda m: m[..., 1].mean(-1) - m[..., 0].mean(-1), n_boot, seed, level,
-                           "paired bootstrap over documents")
+    return acc_linear(groups, (-1.0, 1.0), level)
 
 
 def chance(tasks: list[str]) -> float:
@@ -66,7 +67,7 @@ def chance(tasks: list[str]) -> float:
 def retained_share(orig: dict, other: dict, n_boot: int = N_BOOT, seed: int = SEED,
                    level: float = LEVEL) -> Estimate | NA | None:
     """Share of the original's average accuracy above chance that ``other`` keeps:
-    (avg_other - chance) / (avg_orig - chance), paired bootstrap over documents."""
+    (avg_other - chance) / (avg_orig - chance), Fieller's interval on the paired documents (stats.acc_share)."""
     tasks, groups = paired_docs([orig, other])
     if not groups:
         return None
@@ -74,13 +75,7 @@ def retained_share(orig: dict, other: dict, n_boot: int = N_BOOT, seed: int = SE
     obs = np.mean([g.mean(0) for g in groups], axis=0)
     if obs[0] - c <= 0:
         return NA(f"the original model is not above chance ({100 * obs[0]:.1f}% vs {100 * c:.1f}%)")
-
-    def stat(m):
-        avg = m.mean(-2)
-        den = avg[..., 0] - c
-        return np.where(den > 0, (avg[..., 1] - c) / np.where(den > 0, den, 1), np.nan)
-
-    return bootstrap_means(groups, stat, n_boot, seed, level, "paired bootstrap over documents")
+    return acc_share(groups, c, level)
 
 
 def window_nll(r: dict, corpus: str) -> list[float] | None:
@@ -91,6 +86,7 @@ def window_nll(r: dict, corpus: str) -> list[float] | None:
 
 
 def same_windows(a: dict, b: dict, corpus: str) -> bool:
+    """Both results scored the same windows of ``corpus`` (same window length and count), so they pair."""
     pa, pb = _scores(a)["perplexity"][corpus], _scores(b)["perplexity"][corpus]
     return pa.get("seqlen") == pb.get("seqlen") and pa.get("windows") == pb.get("windows")
 
@@ -102,7 +98,8 @@ def ppl(r: dict, corpus: str, n_boot: int = N_BOOT, seed: int = SEED, level: flo
 
 def ppl_ratio(a: dict, b: dict, corpus: str, n_boot: int = N_BOOT, seed: int = SEED,
               level: float = LEVEL) -> Estimate | None:
-    """ppl(b) / ppl(a) with a bootstrap CI (paired over windows when both scored the same windows)."""
+    """ppl(b) / ppl(a) with a Student-t interval on the paired window log-differences when both scored the same
+    windows, else Welch's."""
     wa, wb = window_nll(a, corpus), window_nll(b, corpus)
     if not wa or not wb:
         return None
@@ -130,17 +127,18 @@ def ppl_share(results: list[dict], corpus: str, num: tuple[int, int], den: tuple
     if not (math.isfinite(d) and d > 0):
         return NA(f"{what} is {d:.4g} <= 0 (ppl {p[den[0]]:.4g} vs {p[den[1]]:.4g})")
 
-    def stat(m):
-        q = np.exp(m[..., 0, :])
-        dd = q[..., den[0]] - q[..., den[1]]
-        return np.where(dd > 0, (q[..., num[0]] - q[..., num[1]]) / np.where(dd > 0, dd, 1), np.nan)
-
-    return bootstrap_means([x], stat, n_boot, seed, level, "paired bootstrap over windows")
+    # delta method: each window's influence on ppl_j = exp(mean NLL_j) is ppl_j * (NLL_ij - mean_j)
+    infl = (x - x.mean(0)) * p
+    u = infl[:, num[0]] - infl[:, num[1]]
+    v = infl[:, den[0]] - infl[:, den[1]]
+    N = float(p[num[0]] - p[num[1]])
+    return fieller_units(u, v, level, value=N / d, num_mean=N, den_mean=float(d),
+                         method="Fieller (t) on delta-method window influences", min_n=MIN_N["delta_share"])
 
 
 def task_diff(a: dict, b: dict, task: str, n_boot: int = N_BOOT, seed: int = SEED,
               level: float = LEVEL) -> Estimate | None:
-    """accuracy of b minus a on one task's shared documents (paired bootstrap)."""
+    """accuracy of b minus a on one task's shared documents (Agresti-Min interval)."""
     da, db = task_docs(a, task), task_docs(b, task)
     if not da or not db:
         return None
@@ -148,14 +146,11 @@ def task_diff(a: dict, b: dict, task: str, n_boot: int = N_BOOT, seed: int = SEE
     if not ids:
         return None
     x = np.array([[da[i], db[i]] for i in ids], dtype=float)
-    return bootstrap_means([x], lambda m: m[..., 0, 1] - m[..., 0, 0], n_boot, seed, level,
-                           "paired bootstrap over documents")
+    return acc_linear([x], (-1.0, 1.0), level, kind="task_diff")
 
 
 def ratio_of_means(a, b, n_boot: int = N_BOOT, seed: int = SEED, level: float = LEVEL) -> Estimate | None:
-    """mean(b) / mean(a) over paired items (e.g. prompts), with a paired bootstrap CI."""
+    """mean(b) / mean(a) over paired items (e.g. prompts), Fieller's interval with t(n - 1) quantiles."""
     if not a or not b or len(a) != len(b):
         return None
-    x = np.stack([np.asarray(a, float), np.asarray(b, float)], 1)
-    return bootstrap_means([x], lambda m: m[..., 0, 1] / m[..., 0, 0], n_boot, seed, level,
-                           "paired bootstrap over prompts")
+    return fieller_units(b, a, level, method="Fieller (t) over prompts")

@@ -297,7 +297,8 @@ def verdict_skip(rows: list[dict], fraction: float = SKIP_FRACTION, not_hurt: fl
     layer's row-channel contribution right after its layer (offset 1, the super weight kept) reproduces at least
     ``fraction`` of prune-SW's rise in mean NLL; 95% paired bootstrap CI over windows. holds: CI low >= fraction;
     fails: CI high < fraction; inconclusive otherwise. Not applicable without a super weight or when prune-SW
-    multiplies perplexity by less than ``not_hurt``."""
+    multiplies perplexity by less than ``not_hurt``. The job's log shows this; the claims table recomputes the
+    verdict from the stored windows (superweight.claims, mechanism_skip: Fieller interval, minimum n, Holm)."""
     if not rows:
         return {"verdict": "not applicable", "evidence": reason or "no confirmed super weight", "test": " ".join(verdict_skip.__doc__.split())}
     by = {r["condition"]: r for r in rows}

@@ -188,8 +188,9 @@ def write_table(df: pd.DataFrame, stem: str | Path, caption: str = "", level: fl
     stem.parent.mkdir(parents=True, exist_ok=True)
     df.to_csv(stem.with_suffix(".csv"), index=False)
     shown = display(df)
-    note = (f"\n\n± is one binomial standard error (accuracy, %); [lo, hi] is a {100 * level:g}% bootstrap interval "
-            "(perplexity over windows; paired differences and ratios over the same documents or windows).")
+    note = (f"\n\n± is one binomial standard error (accuracy, %); [lo, hi] is a {100 * level:g}% interval "
+            "(t over windows for perplexity; paired differences and ratios over the same documents or windows; "
+            "methods: README, Uncertainty).")
     md = (f"{caption}{note}\n\n" if caption else "") + shown.to_markdown(index=False) + "\n"
     stem.with_suffix(".md").write_text(md)
     tex = shown.to_latex(index=False, caption=caption or None, escape=True)

@@ -1,6 +1,8 @@
 rule claims:
     """The paper's claims (superweight.claims), each tested per model from the result files: holds / fails /
-    inconclusive / not applicable, with evidence and 95% CIs; across models and per model."""
+    inconclusive / not applicable (grade or reason in parentheses), the direction and the paper's strength, each
+    model's interval sub-tests corrected together (Holm); across models and per model. The only place result
+    files become verdicts."""
     input:
         claims_inputs,
     output:
