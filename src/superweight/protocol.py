@@ -269,6 +269,8 @@ SETTINGS: tuple[Setting, ...] = (
 # keys that change no number of any result: why
 NO_EFFECT = {
     "data_dir": "where the data files are read (the data themselves: 'Data and environment')",
+    "data_checksums": "whether the data files are compared with the shipped checksums (compare) or only recorded "
+                      "(record: your own data); a mismatch stops the run before any number is computed",
     "device": "where jobs run (float rounding aside)",
     "run_models": "which models run",
     "models.*.params_b": "sizes jobs' memory and runtime requests",
