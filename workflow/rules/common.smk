@@ -182,8 +182,8 @@ def all_outputs():
         out += ["results/tables/table6_wquant_amplified.md"]
     if AQ["methods"]:
         out += ["results/tables/table3_act_quant.md"]
-    out += ["results/summary.md"]
-    out += ["results/claims.md"]
+    out += ["results/summary.md", "results/summary.html"]
+    out += ["results/claims.md", "results/claims.html", "results/protocol.html"]  # the report's pages (report.smk)
     out += mechanism_outputs()  # workflow/rules/mechanism.smk
     return out
 
