@@ -38,7 +38,7 @@ def _pages(tmp_path, verdicts=None):
 
     models = ["smollm2-135m", "tiny-model"]
     rows = [r for m in models for r in evaluate_model(m, {})]
-    for (i, v) in enumerate(verdicts or ["holds (paper strength)", "fails", "inconclusive"]):
+    for (i, v) in enumerate(verdicts or ["holds (paper strength)", "fails", "inconclusive", "not applicable: not run"]):
         rows[i]["verdict"] = v
         rows[i]["evidence"] = "ppl ratio 123.4 [98.1, 150.2] (95% CI, n=4); needs >= 10: holds"
         rows[i]["estimates"] = {"ppl_ratio": {"value": 123.4, "lo": 98.1, "hi": 150.2, "n": 4, "level": 0.95,
@@ -78,7 +78,8 @@ def test_landing_page_is_the_rendered_verdict_matrix_then_the_protocol(tmp_path)
     matrix = html[html.index('class="sw-matrix"'):html.index("</table>", html.index('class="sw-matrix"'))]
     for r in rows:  # every claim x model in the matrix, coloured by its verdict and linked to its detail
         assert f'<code>{r["claim"]}</code>' in matrix
-        assert f'href="#sw-{r["claim"]}--{r["model"]}">{r["verdict"]}</a>' in matrix
+        short = r["verdict"].split(":")[0]  # the reason after a colon is in the detail and the tooltip
+        assert f'href="#sw-{r["claim"]}--{r["model"]}" title="{r["verdict"]}">{short}</a>' in matrix
     for m in models:
         assert f"<th>{m}</th>" in matrix
     assert 'class="sw-v sw-holds" href="#sw-' + rows[0]["claim"] in matrix  # "holds (paper strength)" is a hold

@@ -27,10 +27,17 @@ CSS = """
 .sw-doc p { margin: 0.4em 0; }
 .sw-doc table { border-collapse: collapse; margin: 0.5em 0 1em; font-size: 13px; width: auto; }
 .sw-doc th, .sw-doc td { border: 1px solid #d0d7de; padding: 3px 7px; text-align: left; vertical-align: top;
-  overflow-wrap: anywhere; }
+  overflow-wrap: break-word; }
+.sw-doc td code { white-space: nowrap; }
+.sw-doc table.sw-wide .sw-v { white-space: normal; }
+.sw-doc table.sw-matrix td, .sw-doc table.sw-matrix th { padding: 3px 4px; }
+.sw-doc table.sw-matrix td:first-child code { white-space: nowrap; }
+.sw-doc table.sw-matrix .sw-sec { display: block; font-size: 11.5px; color: #57606a; }
+.sw-doc table.sw-matrix .sw-v { white-space: normal; font-size: 12px; padding: 1px 6px; }
 .sw-doc th { background: #f6f8fa; font-weight: 600; }
 .sw-doc table.sw-wide { width: 100%; table-layout: auto; }
 .sw-doc td.num { text-align: right; }
+.sw-doc code::before, .sw-doc code::after { content: none; }
 .sw-doc code { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 0.92em; background: #f6f8fa;
   padding: 0 3px; border-radius: 3px; }
 .sw-doc ul { margin: 0.2em 0; padding-left: 1.3em; }
@@ -69,11 +76,20 @@ def verdict_kind(verdict) -> str:
     return "sw-other"
 
 
-def badge(verdict, href: str | None = None) -> str:
+def short_verdict(verdict) -> str:
+    """The verdict without its reason after a colon ("not applicable: not run (x)" -> "not applicable"); details in
+    parentheses stay ("holds (paper strength)")."""
+    return str(verdict or "").split(":")[0].strip() or "–"
+
+
+def badge(verdict, href: str | None = None, short: bool = False) -> str:
+    """A verdict coloured by its kind; ``short``: the verdict without its reason, the whole of it as the tooltip."""
     cls = f"sw-v {verdict_kind(verdict)}"
+    text = short_verdict(verdict) if short else str(verdict or "")
+    tip = f' title="{esc(verdict)}"'
     if href:
-        return f'<a class="{cls}" href="#{href}">{esc(verdict)}</a>'
-    return f'<span class="{cls}">{esc(verdict)}</span>'
+        return f'<a class="{cls}" href="#{href}"{tip}>{esc(text)}</a>'
+    return f'<span class="{cls}"{tip}>{esc(text)}</span>'
 
 
 def fmt_value(v) -> str:
@@ -140,7 +156,13 @@ def _estimates(est: dict) -> str:
 
 def _evidence(text) -> str:
     """Evidence as a list, one sub-test per item (the claims join them with '; ')."""
-    items = [s.strip() for s in re.split(r";\s+(?![^()\[\]]*[)\]])", str(text or "")) if s.strip()]
+    items = []
+    for part in re.split(r";\s+(?![^()\[\]]*[)\]])", str(text or "")):
+        part = part.strip()
+        if part and items and part.startswith("needs "):  # a sub-test's threshold belongs to its estimate
+            items[-1] += f"; {part}"
+        elif part:
+            items.append(part)
     if len(items) <= 1:
         return f"<p>{_code(text or '–')}</p>"
     return "<ul>" + "".join(f"<li>{_code(i)}</li>" for i in items) + "</ul>"
@@ -162,14 +184,14 @@ def claims_body(data: dict, protocol: dict | None = None) -> str:
         out.append(f"<p class=\"sw-muted\">This run departs from the paper's protocol in {len(protocol['differs'])} "
                    "setting(s) (listed below the claims): a verdict is about this run's settings.</p>")
     head = "".join(f"<th>{esc(m)}</th>" for m in models)
-    out.append(f"<table class=\"sw-matrix\"><thead><tr><th>claim</th><th>paper</th>{head}</tr></thead><tbody>")
+    out.append(f"<table class=\"sw-matrix\"><thead><tr><th>claim (paper)</th>{head}</tr></thead><tbody>")
     for i in ids:
         cells = []
         for m in models:
             r = by.get((i, m))
-            cells.append(f"<td>{badge(r.get('verdict'), anchor(i, m))}</td>" if r else "<td>–</td>")
-        out.append(f"<tr><td><a href=\"#{anchor(i)}\"><code>{esc(i)}</code></a></td>"
-                   f"<td>{esc(first[i].get('section', ''))}</td>{''.join(cells)}</tr>")
+            cells.append(f"<td>{badge(r.get('verdict'), anchor(i, m), short=True)}</td>" if r else "<td>–</td>")
+        out.append(f"<tr><td><a href=\"#{anchor(i)}\"><code>{esc(i)}</code></a>"
+                   f"<span class=\"sw-sec\">{esc(first[i].get('section', ''))}</span></td>{''.join(cells)}</tr>")
     out.append("</tbody></table>")
     counts = {}
     for r in rows:
@@ -208,7 +230,7 @@ def claims_body(data: dict, protocol: dict | None = None) -> str:
 
 # --- protocol ---
 
-SETTING_COLUMNS = (("key", "setting"), ("value", "this run"), ("paper", "paper"), ("status", "status"),
+SETTING_COLUMNS = (("fact", "fact"), ("key", "setting"), ("value", "this run"), ("paper", "paper"), ("status", "status"),
                    ("source", "source"), ("note", "note"), ("official_option", "official code's option"))
 DEPARTS = ("differs", "may differ")
 
@@ -227,11 +249,14 @@ def _records_table(recs: list[dict], departures_first: bool = False) -> str:
             v = r.get(k)
             if k == "paper" and r.get("has_paper_value") is False:
                 txt = "no paper value"
-            elif k in ("key",):
+            elif k in ("value", "paper") and v is None and r.get("status") != "not set":
+                txt = "null"
+            elif k == "key":
                 txt = f"<code>{esc(v)}</code>"
+            elif v in (None, ""):
+                txt = ""
             else:
-                txt = _code(fmt_value(v) if not isinstance(v, str) else v) if v not in (None, "") else (
-                    "null" if k == "value" and v is None and r.get("status") != "not set" else "")
+                txt = _code(v if isinstance(v, str) else fmt_value(v))
             cells.append(f"<td>{txt}</td>")
         cls = " class=\"sw-differs\"" if str(r.get("status", "")).lower() in DEPARTS else ""
         body.append(f"<tr{cls}>{''.join(cells)}</tr>")
