@@ -93,7 +93,7 @@ def test_landing_page_shows_every_verdict_in_a_browser(ran, report, tmp_path):
     cells = {m.group(2): (m.group(1), html.unescape(m.group(3)), html.unescape(m.group(4))) for m in
              re.finditer(r'<a class="sw-v (sw-[\w-]+)" href="#sw-([^"]+)" title="([^"]*)">([^<]+)</a>', matrix)}
     for r in claims["claims"]:
-        assert f"<code>{r['claim']}</code>" in matrix, r["claim"]
+        assert f"<code>{r['claim'].replace('_', '_<wbr>')}</code>" in matrix, r["claim"]
         key = f"{r['claim']}--{r['model']}"
         assert key in cells, f"no verdict shown for {key}"
         kind, full, shown = cells[key]
@@ -114,7 +114,8 @@ def test_landing_page_shows_every_verdict_in_a_browser(ran, report, tmp_path):
 def test_landing_fits_the_window_and_every_figure_is_displayed(ran, report, tmp_path):
     text = report.read_text()
     probed = tmp_path / "report_probed.html"
-    probed.write_text(text.replace("</body>", PROBE + "\n</body>", 1) if "</body>" in text else text + PROBE)
+    end = text.rfind("</body>")  # the report's own; embedded pages may hold others
+    probed.write_text(text[:end] + PROBE + "\n" + text[end:] if end >= 0 else text + PROBE)
     dom = browse(probed, tmp_path / "profile", "--dump-dom")
     found = re.search(r'<pre id="sw-probe">(.*?)</pre>', dom, re.S)
     assert found, "the probe did not finish in the browser"

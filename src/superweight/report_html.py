@@ -31,9 +31,9 @@ CSS = """
 .sw-doc td code { white-space: nowrap; }
 .sw-doc table.sw-wide .sw-v { white-space: normal; }
 .sw-doc table.sw-matrix td, .sw-doc table.sw-matrix th { padding: 3px 4px; }
-.sw-doc table.sw-matrix td:first-child code { white-space: nowrap; }
 .sw-doc table.sw-matrix .sw-sec { display: block; font-size: 11.5px; color: #57606a; }
-.sw-doc table.sw-matrix .sw-v { white-space: normal; font-size: 12px; padding: 1px 6px; }
+.sw-doc table.sw-matrix .sw-v { white-space: normal; font-size: 11.5px; padding: 1px 5px; }
+.sw-doc table.sw-matrix td:first-child code { white-space: normal; }
 .sw-doc th { background: #f6f8fa; font-weight: 600; }
 .sw-doc table.sw-wide { width: 100%; table-layout: auto; }
 .sw-doc td.num { text-align: right; }
@@ -190,7 +190,8 @@ def claims_body(data: dict, protocol: dict | None = None) -> str:
         for m in models:
             r = by.get((i, m))
             cells.append(f"<td>{badge(r.get('verdict'), anchor(i, m), short=True)}</td>" if r else "<td>–</td>")
-        out.append(f"<tr><td><a href=\"#{anchor(i)}\"><code>{esc(i)}</code></a>"
+        breakable = esc(i).replace("_", "_<wbr>")  # long ids may break after an underscore
+        out.append(f"<tr><td><a href=\"#{anchor(i)}\"><code>{breakable}</code></a>"
                    f"<span class=\"sw-sec\">{esc(first[i].get('section', ''))}</span></td>{''.join(cells)}</tr>")
     out.append("</tbody></table>")
     counts = {}
