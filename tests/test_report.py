@@ -139,7 +139,7 @@ def test_tables_are_written_as_html_beside_csv_md_and_tex(tmp_path):
     assert {p.suffix for p in paths} == {".csv", ".md", ".tex", ".html"} and all(p.is_file() for p in paths)
     html = (tmp_path / "t1.html").read_text()
     assert html.count("<tr>") == 1 + len(df)  # header + one row per result
-    assert "<td class=\"num\">60.00 ± 1.50</td>" in html and "3000.00 [2500.00, 3500.00]" in html
+    assert "<td class=\"num\">60.00\u00a0±\u00a01.50</td>" in html and "3000.00 [2500.00, 3500.00]" in html
     assert "&lt;zeroed&gt;" in html and "Table 1: ablation" in html
 
 

@@ -134,4 +134,4 @@ def test_landing_fits_the_window_and_every_figure_is_displayed(ran, report, tmp_
     tables = sorted((ran / "results/tables").glob("*.csv"))
     assert tables
     for t in tables:  # each table beside its CSV as a rendered table
-        assert "<table>" in t.with_suffix(".html").read_text(), t
+        assert "<table" in t.with_suffix(".html").read_text(), t

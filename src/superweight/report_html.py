@@ -37,6 +37,7 @@ CSS = """
 .sw-doc th { background: #f6f8fa; font-weight: 600; }
 .sw-doc table.sw-wide { width: 100%; table-layout: auto; }
 .sw-doc td.num { text-align: right; }
+.sw-doc table.sw-results { font-size: 12.5px; }
 .sw-doc code::before, .sw-doc code::after { content: none; }
 .sw-doc code { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 0.92em; background: #f6f8fa;
   padding: 0 3px; border-radius: 3px; }
@@ -353,7 +354,8 @@ def table_page(df, caption: str = "", note: str = "") -> str:
             v = r[c]
             s = fmt_value(v) if not isinstance(v, str) else v
             num = bool(re.match(r"^[-+]?(\d|inf|–)", s)) and c not in ("model", "condition", "task", "method")
-            cells.append(f"<td class=\"num\">{esc(s)}</td>" if num else f"<td>{esc(s)}</td>")
+            cell = esc(s).replace(" ± ", "\u00a0±\u00a0")  # a value and its SE stay on one line
+            cells.append(f"<td class=\"num\">{cell}</td>" if num else f"<td>{cell}</td>")
         body.append(f"<tr>{''.join(cells)}</tr>")
     title = caption.split(":")[0] if caption else "table"
     parts = []
@@ -361,7 +363,7 @@ def table_page(df, caption: str = "", note: str = "") -> str:
         parts.append(f"<p><b>{_code(caption)}</b></p>")
     if note:
         parts.append(f"<p class=\"sw-muted\">{_code(note)}</p>")
-    parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
+    parts.append(f"<table class=\"sw-results\"><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
     return page(title, "\n".join(parts))
 
 
