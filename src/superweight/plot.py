@@ -13,16 +13,19 @@ def _fig(style: dict):
 
 
 def _wrap(t, width_px: float, renderer) -> None:
-    """Re-wrap a text artist's lines (at spaces) until it is at most ``width_px`` wide."""
+    """Re-wrap a text artist's lines (at spaces, from its text as first set) to the widest wrap that is at most
+    ``width_px`` wide."""
     import textwrap
 
-    text = t.get_text()
+    text = getattr(t, "_sw_unwrapped", None) or t.get_text()
+    t._sw_unwrapped = text
+    t.set_text(text)
     if not text or t.get_window_extent(renderer).width <= width_px:
         return
-    words = max(len(line) for line in text.split("\n"))
-    while words > 10 and t.get_window_extent(renderer).width > width_px:
-        words = int(words * 0.9)
-        t.set_text("\n".join(textwrap.fill(line, words, break_long_words=False, break_on_hyphens=False)
+    chars = max(len(line) for line in text.split("\n"))
+    while chars > 10 and t.get_window_extent(renderer).width > width_px:
+        chars -= max(1, chars // 40)
+        t.set_text("\n".join(textwrap.fill(line, chars, break_long_words=False, break_on_hyphens=False)
                              for line in text.split("\n")))
 
 
