@@ -28,7 +28,6 @@ CSS = """
 .sw-doc table { border-collapse: collapse; margin: 0.5em 0 1em; font-size: 13px; width: auto; }
 .sw-doc th, .sw-doc td { border: 1px solid #d0d7de; padding: 3px 7px; text-align: left; vertical-align: top;
   overflow-wrap: break-word; }
-.sw-doc td code { white-space: nowrap; }
 .sw-doc table.sw-wide .sw-v { white-space: normal; }
 .sw-doc table.sw-matrix td, .sw-doc table.sw-matrix th { padding: 3px 4px; }
 .sw-doc table.sw-matrix .sw-sec { display: block; font-size: 11.5px; color: #57606a; }
@@ -108,10 +107,20 @@ def fmt_value(v) -> str:
     return str(v)
 
 
+def soft_breaks(markup: str, longer_than: int = 15) -> str:
+    """Line-break opportunities (<wbr>) after / _ . inside long unbroken tokens of the text (not in tags), so a
+    path or a dotted key wraps in a narrow column instead of widening its table past the window."""
+    def split(tok: re.Match) -> str:
+        return re.sub(r"(?<=[/_.])(?=[^\s/_.])", "<wbr>", tok.group(0))
+    parts = re.split(r"(<[^>]+>)", markup)
+    return "".join(p if p.startswith("<") else re.sub(rf"[^\s<>]{{{longer_than + 1},}}", split, p) for p in parts)
+
+
 def _code(s) -> str:
-    """Escaped text with the result files' inline markdown: `code` as <code>, **bold** as <b>."""
+    """Escaped text with the result files' inline markdown: `code` as <code>, **bold** as <b>; long tokens may
+    break after / _ . (soft_breaks)."""
     t = re.sub(r"`([^`]+)`", r"<code>\1</code>", esc(s))
-    return re.sub(r"\*\*([^*]+)\*\*", r"<b>\1</b>", t)
+    return soft_breaks(re.sub(r"\*\*([^*]+)\*\*", r"<b>\1</b>", t))
 
 
 def page(title: str, body: str) -> str:
@@ -254,7 +263,7 @@ def _records_table(recs: list[dict], departures_first: bool = False) -> str:
             elif k in ("value", "paper") and v is None and r.get("status") != "not set":
                 txt = "null"
             elif k == "key":
-                txt = f"<code>{esc(v)}</code>"
+                txt = f"<code>{soft_breaks(esc(v), 0)}</code>"
             elif v in (None, ""):
                 txt = ""
             else:

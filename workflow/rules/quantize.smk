@@ -112,7 +112,7 @@ rule table6:
         "results/tables/table6_wquant_amplified.md",
         "results/tables/table6_wquant_amplified.tex",
         report("results/tables/table6_wquant_amplified.html", caption="../report/table6.rst",
-               category="Table 6 (super weights restored after INT4 RTN, x1 and amplified)"),
+               category="Table 6 (INT4 RTN, super weights restored)"),
     params:
         stats=config["stats"],
         paper={m: paper_results(config["models"][m].get("paper"), "table6") for m in MODELS},
