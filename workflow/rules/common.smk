@@ -187,7 +187,7 @@ def all_outputs():
     out += mechanism_outputs()  # workflow/rules/mechanism.smk
     # every table also as the HTML page the report shows (report.smk; written beside its Markdown)
     out += [p[:-3] + ".html" for p in out if p.endswith(".md") and
-            (p.startswith("results/tables/") or p.endswith("_table.md") or p.endswith("/emergence.md"))]
+            (p.startswith("results/tables/") or p.endswith(("_table.md", "emergence.md")))]
     return out
 
 
