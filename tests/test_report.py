@@ -113,6 +113,22 @@ def test_long_tokens_may_break_but_tags_and_short_words_stay():
         '<a href="x/y_z.html">results/<wbr>smollm2-135m/<wbr>ablation/<wbr>scores.<wbr>json</a> a_b 98.1')
 
 
+def test_pages_render_records_of_shapes_they_do_not_know():
+    """protocol.json and claims.json may gain keys and sections (issues 19, 20): shown as they are, never an error."""
+    from superweight.report_html import claims_page, protocol_page
+
+    rep = {"paper": "P", "models": ["m"], "differs": {"a.b": "x"}, "not_set": [{"k": 1}], "facts": [],
+           "settings": [{"key": "a.b", "value": 1, "paper": 2, "has_paper_value": True, "status": "differs",
+                         "source": "s", "why": "NEW-COLUMN"}],
+           "sizes": {"ablation": {"docs": 50}}, "extra": [1, 2], "flag": True}
+    page = protocol_page(rep)
+    assert "NEW-COLUMN" in page and "<h3>extra</h3>" in page
+    assert "<h3>sizes</h3>" in page and "{&quot;docs&quot;: 50}" in page
+    assert "sw-matrix" in claims_page({"claims": []}, rep)
+    one = {"models": ["m"], "claims": [{"claim": "c", "model": "m", "verdict": None}]}
+    assert 'title="">–</a>' in claims_page(one)
+
+
 def test_verdicts_are_coloured_by_their_first_words():
     from superweight.report_html import verdict_kind
 

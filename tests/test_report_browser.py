@@ -125,9 +125,8 @@ def test_landing_fits_the_window_and_every_figure_is_displayed(ran, report, tmp_
     assert land["scroll_width"] <= land["client_width"] and land["page_scroll_width"] <= WIDTH, land  # no sideways
     assert land["matrix_right"] <= land["view_width"], land
     assert land["scroll_top"] == 0 and 0 <= land["matrix_top"] < land["view_height"], land  # opens at the top
-    figures = {p: f for p, f in probe["figures"].items()}
-    fmt = "png"
-    expected = {p.relative_to(ran).as_posix() for p in (ran / "results").rglob(f"*.{fmt}")}
+    figures = probe["figures"]
+    expected = {p.relative_to(ran).as_posix() for p in (ran / "results").rglob("*.png")}  # plots.format: png
     assert expected and expected <= set(figures), sorted(expected - set(figures))
     for path, f in figures.items():
         assert f and f["natural_width"] > 100 and f["natural_height"] > 100 and f["width"] > 100, (path, f)

@@ -131,12 +131,6 @@ def page(title: str, body: str) -> str:
             "</body>\n</html>\n")
 
 
-def landing_part(text: str) -> str:
-    """The embeddable part of a page written by ``page`` ('' when the markers are missing)."""
-    parts = text.split(LANDING)
-    return parts[1] if len(parts) >= 3 else ""
-
-
 # --- claims ---
 
 KNOWN_CLAIM_KEYS = ("model", "claim", "section", "statement", "paper", "test", "thresholds", "verdict", "evidence",
@@ -241,12 +235,13 @@ def claims_body(data: dict, protocol: dict | None = None) -> str:
 
 # --- protocol ---
 
-SETTING_COLUMNS = (("fact", "fact"), ("key", "setting"), ("value", "this run"), ("paper", "paper"), ("status", "status"),
-                   ("source", "source"), ("note", "note"), ("official_option", "official code's option"))
+SETTING_COLUMNS = (("fact", "fact"), ("key", "setting"), ("value", "this run"), ("paper", "paper"),
+                   ("status", "status"), ("source", "source"), ("note", "note"),
+                   ("official_option", "official code's option"))
 DEPARTS = ("differs", "may differ")
 
 
-def _records_table(recs: list[dict], departures_first: bool = False) -> str:
+def _records_table(recs: list[dict]) -> str:
     """A list of dicts as a table: the settings' known columns first, any other keys after."""
     keys = list(dict.fromkeys(k for r in recs for k in r))
     known = [(k, lab) for k, lab in SETTING_COLUMNS if k in keys]
@@ -306,7 +301,8 @@ def protocol_body(rep: dict, full: bool = True) -> str:
     out.append(f"<p>{lead} "
                + (f"<b>{len(dep)} of {len(settings)} settings differ from the paper's</b>" if dep else
                   f"<b>All {len(settings)} settings equal the paper's</b>")
-               + (f"; not set in this checkout: {esc(', '.join(rep['not_set']))}" if rep.get("not_set") else "")
+               + (f"; not set in this checkout: {esc(', '.join(map(str, rep['not_set'])))}" if rep.get("not_set")
+                  else "")
                + ". Each row names the paper's source; a run at the paper's settings is "
                "<code>--configfile config/paper.yaml</code>.</p>")
     if dep:
