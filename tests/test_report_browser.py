@@ -98,6 +98,7 @@ def test_landing_page_shows_every_verdict_in_a_browser(ran, report, tmp_path):
         assert key in cells, f"no verdict shown for {key}"
         kind, full, shown = cells[key]
         assert full == r["verdict"] and shown.strip() and kind != "sw-other", cells[key]
+        assert f'id="sw-{key}"' in dom, f"{key}: the verdict links to no detail"
     for m in claims["models"]:
         assert f"<th>{m}</th>" in matrix
     assert "Where this run departs from the paper" in dom and "How to read the verdicts" in dom
