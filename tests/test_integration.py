@@ -176,8 +176,9 @@ def test_report_builds_offline_with_every_figure(ran):
     assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
     html = (ran / "results/report.html").read_text(errors="replace")
     for name in ("down_proj_maxima.png", "residual_stream.png", "stopwords.png", "residual_max.png", "scaling.png",
-                 "weight_quant_int4.png", "table1_smollm2-135m.md", "table5.md", "table3_act_quant.md", "protocol.md",
-                 "table6_wquant_amplified.md", "summary.md", "Super weights: a reproduction of arXiv 2411.07191", "claims.md"):
+                 "weight_quant_int4.png", "table1_smollm2-135m.html", "table5.html", "table3_act_quant.html",
+                 "protocol.html", "table6_wquant_amplified.html", "summary.html",
+                 "Super weights: a reproduction of arXiv 2411.07191", "claims.html"):
         assert name in html, name
     # results/timing.csv: one row per job of the run (every job but `all`)
     r = snakemake(ran, "-n", "--forceall", "--cores", "1", "--configfile", ".test/ci.yaml")

@@ -30,24 +30,140 @@ def _rec(path, text):
     return SimpleNamespace(path=path)
 
 
-def test_landing_page_shows_claims_and_protocol_when_there(tmp_path):
-    claims = _rec(tmp_path / "claims.md", "| claim | verdict |\n|---|---|\n| pruning destroys the model | holds |\n")
-    protocol = _rec(tmp_path / "protocol.md", "| setting | this run | paper |\n|---|---|---|\n| seqlen | 512 | 2048 |\n")
+def _pages(tmp_path, verdicts=None):
+    """claims.json of two models (every registered claim; some verdicts set as issue 19 writes them), a
+    protocol.json with a departure and a section this renderer does not know, and the pages rendered from them."""
+    from superweight.claims import evaluate_model, write
+    from superweight.report_html import write_pages
+
+    models = ["smollm2-135m", "tiny-model"]
+    rows = [r for m in models for r in evaluate_model(m, {})]
+    for (i, v) in enumerate(verdicts or ["holds (paper strength)", "fails", "inconclusive", "not applicable: not run"]):
+        rows[i]["verdict"] = v
+        rows[i]["evidence"] = "ppl ratio 123.4 [98.1, 150.2] (95% CI, n=4); needs >= 10: holds"
+        rows[i]["estimates"] = {"ppl_ratio": {"value": 123.4, "lo": 98.1, "hi": 150.2, "n": 4, "level": 0.95,
+                                              "method": "paired bootstrap"}}
+    rows[0]["new_key"] = "NEW-KEY-VALUE"
+    write(rows, models, tmp_path / "claims")
+    rep = {"paper": "The Super Weight", "models": models,
+           "settings": [{"key": "perplexity.seqlen", "value": 512, "paper": 2048, "has_paper_value": True,
+                         "status": "differs", "source": "GPTQ", "note": "", "official_option": None},
+                        {"key": "eval.tasks", "value": ["piqa"], "paper": ["piqa"], "has_paper_value": True,
+                         "status": "same", "source": "Table 1", "note": "", "official_option": None}],
+           "differs": ["perplexity.seqlen"], "not_set": [],
+           "facts": [{"fact": "C4 validation", "status": "differs", "note": "a 2,000-document sample"}],
+           "sizes": [{"experiment": "ablation", "this run": "50 docs", "paper": "full"}]}
+    (tmp_path / "protocol.json").write_text(json.dumps(rep))
+    write_pages(tmp_path / "claims.json", tmp_path / "protocol.json", tmp_path / "claims.html",
+                tmp_path / "protocol.html")
+    return rows, models
+
+
+def _links_resolve(html):
+    """Every in-page link (#id) names an element of the page."""
+    import re
+
+    ids = set(re.findall(r' id="([^"]+)"', html))
+    hrefs = set(re.findall(r' href="#([^"]+)"', html))
+    assert hrefs and hrefs <= ids, sorted(hrefs - ids)
+    return hrefs
+
+
+def test_landing_page_is_the_rendered_verdict_matrix_then_the_protocol(tmp_path):
+    rows, models = _pages(tmp_path)
     summary = _rec(tmp_path / "summary.md", "# Run summary\nSUMMARY-TEXT\n")
-    html = render([summary, protocol, claims], CONFIG)
-    assert "The paper&#x27;s claims on these models" in html or "The paper's claims on these models" in html
-    assert "pruning destroys the model | holds" in html and "| seqlen | 512 | 2048 |" in html
-    assert html.index("pruning destroys") < html.index("seqlen")  # claims first
-    assert "SUMMARY-TEXT" not in html
-    assert "smollm2-135m" in html
+    files = [summary, SimpleNamespace(path=tmp_path / "protocol.html"), SimpleNamespace(path=tmp_path / "claims.html")]
+    html = render(files, CONFIG).replace("<wbr>", "")  # line-break hints inside long tokens
+    assert "System Message" not in html and "SUMMARY-TEXT" not in html
+    matrix = html[html.index('class="sw-matrix"'):html.index("</table>", html.index('class="sw-matrix"'))]
+    for r in rows:  # every claim x model in the matrix, coloured by its verdict and linked to its detail
+        assert f'<code>{r["claim"]}</code>' in matrix
+        short = r["verdict"].split(":")[0]  # the reason after a colon is in the detail and the tooltip
+        assert f'href="#sw-{r["claim"]}--{r["model"]}" title="{r["verdict"]}">{short}</a>' in matrix
+    for m in models:
+        assert f"<th>{m}</th>" in matrix
+    assert 'class="sw-v sw-holds" href="#sw-' + rows[0]["claim"] in matrix  # "holds (paper strength)" is a hold
+    assert 'class="sw-v sw-fails"' in matrix and 'class="sw-v sw-inconclusive"' in matrix
+    assert 'class="sw-v sw-na"' in matrix
+    _links_resolve(html)
+    detail = html[html.index(f'id="sw-{rows[0]["claim"]}--{rows[0]["model"]}"'):]
+    assert "[98.1, 150.2]" in detail and "n=4" in detail and "paired bootstrap" in detail and "NEW-KEY-VALUE" in detail
+    # the departures follow the claims; the full settings table is in protocol.html only
+    assert html.index("sw-matrix") < html.index("perplexity.seqlen") and "eval.tasks" not in html
+    assert "a 2,000-document sample" in html
+    assert "How to read the verdicts" in html and "smollm2-135m" in html
+
+
+def test_standalone_pages_read_without_snakemake(tmp_path):
+    _pages(tmp_path)
+    claims = (tmp_path / "claims.html").read_text()
+    protocol = (tmp_path / "protocol.html").read_text().replace("<wbr>", "")
+    for page in (claims, protocol):
+        assert page.startswith("<!DOCTYPE html>") and "<style>" in page and "<script" not in page
+    _links_resolve(claims)
+    # protocol.html: departures first, then every setting, every fact and the section it does not know
+    assert protocol.index("perplexity.seqlen") < protocol.index("eval.tasks")
+    assert "2,000-document sample" in protocol and "50 docs" in protocol and "sizes" in protocol
+
+
+def test_long_tokens_may_break_but_tags_and_short_words_stay():
+    from superweight.report_html import soft_breaks
+
+    assert soft_breaks('<a href="x/y_z.html">results/smollm2-135m/ablation/scores.json</a> a_b 98.1') == (
+        '<a href="x/y_z.html">results/<wbr>smollm2-135m/<wbr>ablation/<wbr>scores.<wbr>json</a> a_b 98.1')
+
+
+def test_pages_render_records_of_shapes_they_do_not_know():
+    """protocol.json and claims.json may gain keys and sections (issues 19, 20): shown as they are, never an error."""
+    from superweight.report_html import claims_page, protocol_page
+
+    rep = {"paper": "P", "models": ["m"], "differs": {"a.b": "x"}, "not_set": [{"k": 1}], "facts": [],
+           "settings": [{"key": "a.b", "value": 1, "paper": 2, "has_paper_value": True, "status": "differs",
+                         "source": "s", "why": "NEW-COLUMN"}],
+           "sizes": {"ablation": {"docs": 50}}, "extra": [1, 2], "flag": True}
+    page = protocol_page(rep)
+    assert "NEW-COLUMN" in page and "<h3>extra</h3>" in page
+    assert "<h3>sizes</h3>" in page and "{&quot;docs&quot;: 50}" in page
+    assert "sw-matrix" in claims_page({"claims": []}, rep)
+    one = {"models": ["m"], "claims": [{"claim": "c", "model": "m", "verdict": None}]}
+    assert 'title="">–</a>' in claims_page(one)
+
+
+def test_verdicts_are_coloured_by_their_first_words():
+    from superweight.report_html import verdict_kind
+
+    assert verdict_kind("holds (paper strength)") == "sw-holds"
+    assert verdict_kind("fails") == "sw-fails" and verdict_kind("Inconclusive (n too small)") == "sw-inconclusive"
+    assert verdict_kind("not applicable: not run (x.json)") == "sw-na"
+    assert verdict_kind("something new") == "sw-other" and verdict_kind(None) == "sw-other"
 
 
 def test_landing_page_falls_back_to_the_run_summary(tmp_path):
-    summary = _rec(tmp_path / "summary.md", "# Run summary\nSUMMARY-TEXT\n")
-    other = _rec(tmp_path / "table5.md", "TABLE5\n")
+    from superweight.report_html import markdown_page
+
+    md = "# Run summary\nSUMMARY-TEXT\n\n| model | ppl |\n|---|---|\n| m | 1 \\| 2 |\n"
+    summary = _rec(tmp_path / "summary.html", markdown_page(md, "Run summary"))
+    other = _rec(tmp_path / "table5.html", "TABLE5\n")
     html = render([other, summary], CONFIG)
     assert "SUMMARY-TEXT" in html and "TABLE5" not in html and "System Message" not in html
+    assert "<td>1 | 2</td>" in html  # a markdown table rendered as a table
     assert "smollm2-135m" in render([], CONFIG)  # nothing rendered yet: the page still builds
+
+
+def test_tables_are_written_as_html_beside_csv_md_and_tex(tmp_path):
+    import pandas as pd
+
+    from superweight.tables import write_table
+
+    df = pd.DataFrame({"model": ["m", "m"], "condition": ["original", "prune_sw"], "avg": [60.0, 30.0],
+                       "avg se": [1.5, 2.0], "Wiki-2 ppl": [12.0, 3000.0], "Wiki-2 ppl lo": [11.0, 2500.0],
+                       "Wiki-2 ppl hi": [13.0, 3500.0], "note": ["", "1 super weight(s) <zeroed>"]})
+    paths = write_table(df, tmp_path / "t1", "Table 1: ablation")
+    assert {p.suffix for p in paths} == {".csv", ".md", ".tex", ".html"} and all(p.is_file() for p in paths)
+    html = (tmp_path / "t1.html").read_text()
+    assert html.count("<tr>") == 1 + len(df)  # header + one row per result
+    assert "<td class=\"num\">60.00\u00a0±\u00a01.50</td>" in html and "3000.00 [2500.00, 3500.00]" in html
+    assert "&lt;zeroed&gt;" in html and "Table 1: ablation" in html
 
 
 def test_run_summary_from_result_files(tmp_path):
@@ -73,6 +189,6 @@ def test_each_table_is_in_the_report_once():
 
     text = "".join(p.read_text() for p in (REPO / "workflow/rules").glob("*.smk"))
     reported = re.findall(r'report\(\s*"(results/tables/[^"]+)"', text)
-    assert reported and all(p.endswith(".md") for p in reported), reported
+    assert reported and all(p.endswith(".html") for p in reported), reported  # rendered tables, not markdown
     assert not re.search(r'report\(\s*multiext\("results/tables', text)  # not csv, md and tex each
     assert 'category="Table 6' in text and "../report/table6.rst" in text

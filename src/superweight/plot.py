@@ -12,8 +12,53 @@ def _fig(style: dict):
     return plt.subplots(figsize=(style.get("width", 6.4), style.get("height", 3.6)))
 
 
+def _wrap(t, width_px: float, renderer) -> None:
+    """Re-wrap a text artist's lines (at spaces, from its text as first set) to the widest wrap that is at most
+    ``width_px`` wide."""
+    import textwrap
+
+    text = getattr(t, "_sw_unwrapped", None) or t.get_text()
+    t._sw_unwrapped = text
+    t.set_text(text)
+    if not text or t.get_window_extent(renderer).width <= width_px:
+        return
+    chars = max(len(line) for line in text.split("\n"))
+    while chars > 10 and t.get_window_extent(renderer).width > width_px:
+        chars -= max(1, chars // 40)
+        t.set_text("\n".join(textwrap.fill(line, chars, break_long_words=False, break_on_hyphens=False)
+                             for line in text.split("\n")))
+
+
+def _room(t, renderer, fw: float) -> float:
+    """The width a horizontal text has inside the canvas, given where it is anchored and how it is aligned."""
+    bb = t.get_window_extent(renderer)
+    ha = t.get_horizontalalignment()
+    if ha == "center":
+        cx = (bb.x0 + bb.x1) / 2
+        return 2 * min(cx, fw - cx)
+    return fw - bb.x0 if ha == "left" else bb.x1
+
+
+def fit_text(fig) -> None:
+    """Keep every title and note inside the canvas: the suptitle, each axes' titles and the texts placed on the
+    axes or the figure are wrapped (at spaces) to the room they have where they are anchored (a title centred over
+    an axes is cut at both figure edges when wider than twice its distance to the nearer edge), then tight_layout
+    leaves room for the extra lines, the tick labels and the axis labels."""
+    renderer = fig.canvas.get_renderer()
+    fw = fig.bbox.width
+    for _ in range(2):  # tight_layout moves the axes, which changes the room a centred title has
+        texts = [fig._suptitle] if fig._suptitle is not None else []
+        texts += list(fig.texts)
+        for ax in fig.axes:
+            texts += [ax.title, ax._left_title, ax._right_title, *ax.texts]
+        for t in texts:
+            if t.get_visible() and t.get_text() and t.get_rotation() == 0:
+                _wrap(t, 0.96 * _room(t, renderer, fw), renderer)
+        fig.tight_layout()
+
+
 def _save(fig, path, style):
-    fig.tight_layout()
+    fit_text(fig)
     fig.savefig(path, dpi=style.get("dpi", 150))
     plt.close(fig)
 

@@ -11,6 +11,7 @@ import pandas as pd
 
 from . import compare
 from .provenance import as_float
+from .report_html import table_page
 from .stats import NA, Estimate, avg_se, binomial_se
 
 TASK_LABELS = {"arc_challenge": "ARC-c", "arc_easy": "ARC-e", "hellaswag": "HellaSwag", "lambada_openai": "LAMBADA",
@@ -182,7 +183,7 @@ def stats_kw(cfg: dict | None) -> dict:
 
 
 def write_table(df: pd.DataFrame, stem: str | Path, caption: str = "", level: float = 0.95) -> list[Path]:
-    """CSV (full precision: values, their uncertainty and n as columns), Markdown and LaTeX ("value ± se",
+    """CSV (full precision: values, their uncertainty and n as columns), Markdown, LaTeX and HTML (for the report) ("value ± se",
     "value [lo, hi]" at 2 decimals, 'inf' for exploded perplexity, '–' for missing, 'n/a: reason' for undefined)."""
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
@@ -195,7 +196,8 @@ def write_table(df: pd.DataFrame, stem: str | Path, caption: str = "", level: fl
     stem.with_suffix(".md").write_text(md)
     tex = shown.to_latex(index=False, caption=caption or None, escape=True)
     stem.with_suffix(".tex").write_text(tex)
-    return [stem.with_suffix(s) for s in (".csv", ".md", ".tex")]
+    stem.with_suffix(".html").write_text(table_page(shown, caption, note.strip() if caption else ""))
+    return [stem.with_suffix(s) for s in (".csv", ".md", ".tex", ".html")]
 
 
 def scaling_rows(results: list[dict], st: dict | None = None) -> pd.DataFrame:

@@ -60,8 +60,9 @@ rule table1:
         expand("results/{{model}}/ablation/{condition}/scores.json", condition=CONDITIONS),
     output:
         "results/tables/table1_{model}.csv",
-        report("results/tables/table1_{model}.md", caption="../report/table1.rst", category="Table 1 (ablation)"),
+        "results/tables/table1_{model}.md",
         "results/tables/table1_{model}.tex",
+        report("results/tables/table1_{model}.html", caption="../report/table1.rst", category="Table 1 (ablation)"),
     params:
         stats=config["stats"],
         paper=lambda wc: paper_results(config["models"][wc.model].get("paper"), "table1"),
@@ -81,8 +82,9 @@ rule table1_all:
         expand("results/{model}/ablation/{condition}/scores.json", model=MODELS, condition=CONDITIONS),
     output:
         "results/tables/table1_all.csv",
-        report("results/tables/table1_all.md", caption="../report/table1.rst", category="Table 1 (ablation)"),
+        "results/tables/table1_all.md",
         "results/tables/table1_all.tex",
+        report("results/tables/table1_all.html", caption="../report/table1.rst", category="Table 1 (ablation)"),
     params:
         stats=config["stats"],
         paper=None,

@@ -178,8 +178,9 @@ rule table5:
         expand("results/{model}/scaling/x{factor}/scores.json", model=MODELS, factor=FACTORS),
     output:
         "results/tables/table5.csv",
-        report("results/tables/table5.md", caption="../report/scaling.rst", category="Scaling (Fig. 6, Table 5)"),
+        "results/tables/table5.md",
         "results/tables/table5.tex",
+        report("results/tables/table5.html", caption="../report/scaling.rst", category="Scaling (Fig. 6, Table 5)"),
     params:
         stats=config["stats"],
     log:

@@ -195,9 +195,12 @@ def all_outputs():
         out += ["results/tables/table6_wquant_amplified.md"]
     if AQ["methods"]:
         out += ["results/tables/table3_act_quant.md"]
-    out += ["results/summary.md"]
-    out += ["results/claims.md"]
+    out += ["results/summary.md", "results/summary.html"]
+    out += ["results/claims.md", "results/claims.html", "results/protocol.html"]  # the report's pages (report.smk)
     out += mechanism_outputs()  # workflow/rules/mechanism.smk
+    # every table also as the HTML page the report shows (report.smk; written beside its Markdown)
+    out += [p[:-3] + ".html" for p in out if p.endswith(".md") and
+            (p.startswith("results/tables/") or p.endswith(("_table.md", "emergence.md")))]
     return out
 
 

@@ -122,8 +122,9 @@ rule table_mechanism:
         csv="results/{model}/mechanism/{exp}.csv",
         json="results/{model}/mechanism/{exp}.json",
     output:
-        md=report(
-            "results/{model}/mechanism/{exp}_table.md",  # not {exp}.md: its .csv beside would overwrite the data
+        md="results/{model}/mechanism/{exp}_table.md",  # not {exp}.md: its .csv beside would overwrite the data
+        html=report(
+            "results/{model}/mechanism/{exp}_table.html",
             caption="../report/mechanism.rst",
             category="Mechanism",
             subcategory="{model}",
@@ -208,8 +209,9 @@ rule emergence:
     output:
         csv=f"{EMERGENCE_DIR}/emergence.csv",
         json=f"{EMERGENCE_DIR}/emergence.json",
-        md=report(f"{EMERGENCE_DIR}/emergence.md", caption="../report/mechanism.rst", category="Mechanism",
-                  subcategory="emergence"),
+        md=f"{EMERGENCE_DIR}/emergence.md",
+        html=report(f"{EMERGENCE_DIR}/emergence.html", caption="../report/mechanism.rst", category="Mechanism",
+                    subcategory="emergence"),
         fig=report(f"{EMERGENCE_DIR}/emergence.{config['plots']['format']}", caption="../report/mechanism.rst",
                    category="Mechanism", subcategory="emergence"),
     params:

@@ -109,9 +109,10 @@ rule table6:
         table6_inputs,
     output:
         "results/tables/table6_wquant_amplified.csv",
-        report("results/tables/table6_wquant_amplified.md", caption="../report/table6.rst",
-               category="Table 6 (super weights restored after INT4 RTN, x1 and amplified)"),
+        "results/tables/table6_wquant_amplified.md",
         "results/tables/table6_wquant_amplified.tex",
+        report("results/tables/table6_wquant_amplified.html", caption="../report/table6.rst",
+               category="Table 6 (INT4 RTN, super weights restored)"),
     params:
         stats=config["stats"],
         paper={m: paper_results(config["models"][m].get("paper"), "table6") for m in MODELS},
@@ -246,9 +247,10 @@ rule table_wquant:
                bits=WQ["bits"], wmethod=WQ["methods"], block=[str(b) for b in WQ["blocks"]]),
     output:
         "results/tables/table_wquant.csv",
-        report("results/tables/table_wquant.md", caption="../report/wquant.rst",
-               category="Quantization (Fig. 7, Tables 3/4)"),
+        "results/tables/table_wquant.md",
         "results/tables/table_wquant.tex",
+        report("results/tables/table_wquant.html", caption="../report/wquant.rst",
+               category="Quantization (Fig. 7, Tables 3/4)"),
     params:
         stats=config["stats"],
     log:
@@ -267,9 +269,10 @@ rule table_aquant:
         expand("results/{model}/aquant/w8a8/{amethod}/scores.json", model=MODELS, amethod=AQ["methods"]),
     output:
         "results/tables/table3_act_quant.csv",
-        report("results/tables/table3_act_quant.md", caption="../report/aquant.rst",
-               category="Quantization (Fig. 7, Tables 3/4)"),
+        "results/tables/table3_act_quant.md",
         "results/tables/table3_act_quant.tex",
+        report("results/tables/table3_act_quant.html", caption="../report/aquant.rst",
+               category="Quantization (Fig. 7, Tables 3/4)"),
     params:
         stats=config["stats"],
     log:

@@ -4,7 +4,7 @@ rule summary:
     input:
         summary_inputs,
     output:
-        report("results/summary.md", caption="../report/summary.rst", category="Summary"),
+        "results/summary.md",
     log:
         "results/logs/summary.log",
     benchmark:
@@ -13,3 +13,54 @@ rule summary:
         "../../envs/plot.yaml"
     script:
         "../scripts/summary.py"
+
+
+rule summary_html:
+    """The run summary as a page of the report (tables rendered, not markdown source)."""
+    input:
+        "results/summary.md",
+    output:
+        report("results/summary.html", caption="../report/summary.rst", category="Summary"),
+    log:
+        "results/logs/summary_html.log",
+    benchmark:
+        "results/benchmarks/summary_html.tsv"
+    conda:
+        "../../envs/plot.yaml"
+    script:
+        "../scripts/report_html.py"
+
+
+rule claims_html:
+    """results/claims.html: the verdict matrix (claims x models), each verdict linked to its claim, the paper's
+    number, the test and the evidence, then where the run departs from the paper's protocol. The report's landing
+    page (workflow/report/workflow.rst) embeds it; it also reads on its own, without Snakemake."""
+    input:
+        claims="results/claims.json",
+        protocol="results/protocol.json",
+    output:
+        report("results/claims.html", caption="../report/claims.rst", category="Claims"),
+    log:
+        "results/logs/claims_html.log",
+    benchmark:
+        "results/benchmarks/claims_html.tsv"
+    conda:
+        "../../envs/plot.yaml"
+    script:
+        "../scripts/report_html.py"
+
+
+rule protocol_html:
+    """results/protocol.html: the settings where the run departs from the paper's protocol, then every setting."""
+    input:
+        protocol="results/protocol.json",
+    output:
+        report("results/protocol.html", caption="../report/protocol.rst", category="Protocol"),
+    log:
+        "results/logs/protocol_html.log",
+    benchmark:
+        "results/benchmarks/protocol_html.tsv"
+    conda:
+        "../../envs/plot.yaml"
+    script:
+        "../scripts/report_html.py"

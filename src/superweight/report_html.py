@@ -1,0 +1,420 @@
+"""HTML pages of the run's results, for reading in a browser and on the Snakemake report's landing page:
+results/claims.html (the verdict matrix, claims x models, each cell linked to its detail) and results/protocol.html
+(where this run departs from the paper's protocol), rendered from claims.json and protocol.json only, and the
+tables of results/tables/ as HTML beside their CSV and LaTeX.
+
+Rendering is generic over the records: keys it does not know are shown as they are, and a verdict is coloured by
+how it starts ("holds ...", "fails ...", "inconclusive ...", "not applicable ..."), so details in parentheses and new
+keys need no change here. Each page is standalone (its style inline, no scripts); the part between the LANDING
+markers is what the report's landing page (workflow/report/workflow.rst) embeds."""
+from __future__ import annotations
+
+import html
+import json
+import math
+import re
+from pathlib import Path
+
+LANDING = "<!-- superweight:landing -->"  # the landing page embeds what lies between two of these
+VERDICT_KINDS = ("holds", "fails", "inconclusive", "not applicable")
+
+CSS = """
+.sw-doc { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; font-size: 14px; line-height: 1.45;
+  color: #1f2328; max-width: 1200px; }
+.sw-doc h1 { font-size: 1.5em; margin: 0.6em 0 0.4em; }
+.sw-doc h2 { font-size: 1.25em; margin: 1.2em 0 0.4em; border-bottom: 1px solid #d0d7de; padding-bottom: 0.2em; }
+.sw-doc h3 { font-size: 1.05em; margin: 1em 0 0.3em; }
+.sw-doc p { margin: 0.4em 0; }
+.sw-doc table { border-collapse: collapse; margin: 0.5em 0 1em; font-size: 13px; width: auto; }
+.sw-doc th, .sw-doc td { border: 1px solid #d0d7de; padding: 3px 7px; text-align: left; vertical-align: top;
+  overflow-wrap: break-word; }
+.sw-doc table.sw-wide .sw-v { white-space: normal; }
+.sw-doc table.sw-matrix td, .sw-doc table.sw-matrix th { padding: 3px 4px; }
+.sw-doc table.sw-matrix .sw-sec { display: block; font-size: 11.5px; color: #57606a; }
+.sw-doc table.sw-matrix .sw-v { white-space: normal; font-size: 11.5px; padding: 1px 5px; }
+.sw-doc table.sw-matrix td:first-child code { white-space: normal; }
+.sw-doc th { background: #f6f8fa; font-weight: 600; }
+.sw-doc table.sw-wide { width: 100%; table-layout: auto; }
+.sw-doc td.num { text-align: right; }
+.sw-doc table.sw-results { font-size: 12.5px; }
+.sw-doc code::before, .sw-doc code::after { content: none; }
+.sw-doc code { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 0.92em; background: #f6f8fa;
+  padding: 0 3px; border-radius: 3px; }
+.sw-doc ul { margin: 0.2em 0; padding-left: 1.3em; }
+.sw-doc li { margin: 0.1em 0; }
+.sw-doc dl { margin: 0.3em 0; display: grid; grid-template-columns: max-content 1fr; gap: 2px 12px; }
+.sw-doc dt { font-weight: 600; color: #57606a; }
+.sw-doc dd { margin: 0; overflow-wrap: anywhere; }
+.sw-doc .sw-claim { border: 1px solid #d0d7de; border-radius: 6px; padding: 4px 12px 8px; margin: 0.8em 0; }
+.sw-doc a.sw-v, .sw-doc span.sw-v { display: inline-block; padding: 1px 8px; border-radius: 10px; font-weight: 600;
+  text-decoration: none; white-space: nowrap; font-size: 12.5px; }
+.sw-doc .sw-holds { background: #dafbe1; color: #116329; border: 1px solid #8fd9a4; }
+.sw-doc .sw-fails { background: #ffebe9; color: #a40e26; border: 1px solid #ff9ea0; }
+.sw-doc .sw-inconclusive { background: #fff8c5; color: #7d4e00; border: 1px solid #e7c65a; }
+.sw-doc .sw-na { background: #eaeef2; color: #57606a; border: 1px solid #c8d1da; }
+.sw-doc .sw-other { background: #ddf4ff; color: #0a3069; border: 1px solid #80ccff; }
+.sw-doc tr.sw-differs td { background: #fff8f0; }
+.sw-doc .sw-muted { color: #57606a; }
+"""
+
+
+def esc(x) -> str:
+    return html.escape("" if x is None else str(x), quote=True)
+
+
+def anchor(*parts: str) -> str:
+    """An HTML id from claim / model names (letters, digits, - and _ only)."""
+    return "sw-" + "--".join(re.sub(r"[^A-Za-z0-9_-]+", "_", str(p)) for p in parts)
+
+
+def verdict_kind(verdict) -> str:
+    """The CSS class of a verdict by its first words: holds / fails / inconclusive / na, or other."""
+    v = str(verdict or "").strip().lower()
+    for k in VERDICT_KINDS:
+        if v.startswith(k):
+            return "sw-na" if k == "not applicable" else f"sw-{k}"
+    return "sw-other"
+
+
+def short_verdict(verdict) -> str:
+    """The verdict without its reason after a colon ("not applicable: not run (x)" -> "not applicable"); details in
+    parentheses stay ("holds (paper strength)")."""
+    return str(verdict or "").split(":")[0].strip() or "–"
+
+
+def badge(verdict, href: str | None = None, short: bool = False) -> str:
+    """A verdict coloured by its kind; ``short``: the verdict without its reason, the whole of it as the tooltip."""
+    cls = f"sw-v {verdict_kind(verdict)}"
+    text = short_verdict(verdict) if short else str(verdict or "")
+    tip = f' title="{esc(verdict)}"'
+    if href:
+        return f'<a class="{cls}" href="#{href}"{tip}>{esc(text)}</a>'
+    return f'<span class="{cls}"{tip}>{esc(text)}</span>'
+
+
+def fmt_value(v) -> str:
+    """A cell: numbers to 4 significant digits, lists and dicts as compact JSON, None as –."""
+    if v is None:
+        return "–"
+    if isinstance(v, bool):
+        return str(v).lower()
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "–"
+        return f"{v:.4g}"
+    if isinstance(v, (list, dict)):
+        return json.dumps(v, ensure_ascii=False)
+    return str(v)
+
+
+def soft_breaks(markup: str, longer_than: int = 15) -> str:
+    """Line-break opportunities (<wbr>) after / _ . inside long unbroken tokens of the text (not in tags), so a
+    path or a dotted key wraps in a narrow column instead of widening its table past the window."""
+    def split(tok: re.Match) -> str:
+        return re.sub(r"(?<=[/_.])(?=[^\s/_.])", "<wbr>", tok.group(0))
+    parts = re.split(r"(<[^>]+>)", markup)
+    return "".join(p if p.startswith("<") else re.sub(rf"[^\s<>]{{{longer_than + 1},}}", split, p) for p in parts)
+
+
+def _code(s) -> str:
+    """Escaped text with the result files' inline markdown: `code` as <code>, **bold** as <b>; long tokens may
+    break after / _ . (soft_breaks)."""
+    t = re.sub(r"`([^`]+)`", r"<code>\1</code>", esc(s))
+    return soft_breaks(re.sub(r"\*\*([^*]+)\*\*", r"<b>\1</b>", t))
+
+
+def page(title: str, body: str) -> str:
+    """A standalone HTML document; ``body`` (with its style) is what the landing page embeds."""
+    return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">\n<title>{esc(title)}</title>\n'
+            f"</head>\n<body>\n{LANDING}\n<style>{CSS}</style>\n<div class=\"sw-doc\">\n{body}\n</div>\n{LANDING}\n"
+            "</body>\n</html>\n")
+
+
+# --- claims ---
+
+KNOWN_CLAIM_KEYS = ("model", "claim", "section", "statement", "paper", "test", "thresholds", "verdict", "evidence",
+                    "estimates")
+
+
+def _estimates(est: dict) -> str:
+    """The estimates behind a verdict: value [lo, hi], n and method; other entries as they are."""
+    if not est:
+        return ""
+    rows = []
+    for name, e in est.items():
+        if isinstance(e, dict) and "value" in e:
+            ci = ""
+            if e.get("lo") is not None and e.get("hi") is not None:
+                lvl = e.get("level")
+                ci = f"[{fmt_value(e['lo'])}, {fmt_value(e['hi'])}]" + (
+                    f" ({100 * lvl:.0f}% CI)" if isinstance(lvl, (int, float)) else "")
+            rows.append(f"<tr><td>{esc(name)}</td><td class=\"num\">{esc(fmt_value(e['value']))}</td>"
+                        f"<td>{esc(ci)}</td><td class=\"num\">{esc(fmt_value(e.get('n')))}</td>"
+                        f"<td>{esc(e.get('method') or '')}</td></tr>")
+        else:
+            rows.append(f"<tr><td>{esc(name)}</td><td colspan=\"4\">{esc(fmt_value(e))}</td></tr>")
+    return ("<table><thead><tr><th>estimate</th><th>value</th><th>interval</th><th>n</th><th>method</th></tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody></table>")
+
+
+def _evidence(text) -> str:
+    """Evidence as a list, one sub-test per item (the claims join them with '; ')."""
+    items = []
+    for part in re.split(r";\s+(?![^()\[\]]*[)\]])", str(text or "")):
+        part = part.strip()
+        if part and items and part.startswith("needs "):  # a sub-test's threshold belongs to its estimate
+            items[-1] += f"; {part}"
+        elif part:
+            items.append(part)
+    if len(items) <= 1:
+        return f"<p>{_code(text or '–')}</p>"
+    return "<ul>" + "".join(f"<li>{_code(i)}</li>" for i in items) + "</ul>"
+
+
+def claims_body(data: dict, protocol: dict | None = None) -> str:
+    """The verdict matrix (claims x models), counts, then each claim's detail per model."""
+    rows = data.get("claims", [])
+    models = list(data.get("models") or dict.fromkeys(r.get("model") for r in rows))
+    by = {(r.get("claim"), r.get("model")): r for r in rows}
+    ids = list(dict.fromkeys(r.get("claim") for r in rows))
+    first = {i: next(r for r in rows if r.get("claim") == i) for i in ids}
+    out = ["<h2 id=\"sw-claims\">The paper's claims on this run's models</h2>",
+           "<p>Each cell is one claim tested on one model; click a verdict for its test and evidence. "
+           + " ".join(badge(v) for v in VERDICT_KINDS) + ": <b>holds</b> / <b>fails</b> need the whole confidence "
+           "interval on one side of the claim's threshold, otherwise the run was too small to decide "
+           "(<b>inconclusive</b>); <b>not applicable</b> says why.</p>"]
+    if protocol and protocol.get("differs"):
+        out.append(f"<p class=\"sw-muted\">This run departs from the paper's protocol in {len(protocol['differs'])} "
+                   "setting(s) (listed below the claims): a verdict is about this run's settings.</p>")
+    head = "".join(f"<th>{esc(m)}</th>" for m in models)
+    out.append(f"<table class=\"sw-matrix\"><thead><tr><th>claim (paper)</th>{head}</tr></thead><tbody>")
+    for i in ids:
+        cells = []
+        for m in models:
+            r = by.get((i, m))
+            cells.append(f"<td>{badge(r.get('verdict'), anchor(i, m), short=True)}</td>" if r else "<td>–</td>")
+        breakable = esc(i).replace("_", "_<wbr>")  # long ids may break after an underscore
+        out.append(f"<tr><td><a href=\"#{anchor(i)}\"><code>{breakable}</code></a>"
+                   f"<span class=\"sw-sec\">{esc(first[i].get('section', ''))}</span></td>{''.join(cells)}</tr>")
+    out.append("</tbody></table>")
+    counts = {}
+    for r in rows:
+        k = verdict_kind(r.get("verdict"))
+        counts[k] = counts.get(k, 0) + 1
+    names = {"sw-holds": "holds", "sw-fails": "fails", "sw-inconclusive": "inconclusive", "sw-na": "not applicable",
+             "sw-other": "other"}
+    out.append("<p>" + ", ".join(f"{counts[k]} {v}" for k, v in names.items() if k in counts) + f" ({len(rows)} "
+               f"verdicts: {len(ids)} claims x {len(models)} model(s)).</p>")
+    out.append("<h2>Each claim: the paper's number, the test, the evidence</h2>")
+    for i in ids:
+        c = first[i]
+        th = c.get("thresholds")
+        th_txt = (", ".join(f"{k} = {fmt_value(v)}" for k, v in th.items()) if isinstance(th, dict)
+                  else fmt_value(th)) if th else ""
+        out.append(f"<div class=\"sw-claim\" id=\"{anchor(i)}\"><h3><code>{esc(i)}</code> "
+                   f"<span class=\"sw-muted\">({esc(c.get('section', ''))})</span></h3><dl>"
+                   f"<dt>claim</dt><dd>{_code(c.get('statement', ''))}</dd>"
+                   f"<dt>paper</dt><dd>{_code(c.get('paper', ''))}</dd>"
+                   f"<dt>test</dt><dd>{_code(c.get('test', ''))}</dd>"
+                   + (f"<dt>thresholds</dt><dd>{esc(th_txt)}</dd>" if th_txt else "") + "</dl>")
+        out.append("<table class=\"sw-wide\"><thead><tr><th style=\"width:11em\">model</th><th style=\"width:12em\">"
+                   "verdict</th><th>evidence</th></tr></thead><tbody>")
+        for m in models:
+            r = by.get((i, m))
+            if not r:
+                continue
+            extra = "".join(f"<dt>{esc(k)}</dt><dd>{_code(fmt_value(v))}</dd>" for k, v in r.items()
+                            if k not in KNOWN_CLAIM_KEYS and v not in (None, "", [], {}))
+            out.append(f"<tr id=\"{anchor(i, m)}\"><td>{esc(m)}</td><td>{badge(r.get('verdict'))}</td>"
+                       f"<td>{_evidence(r.get('evidence'))}{_estimates(r.get('estimates') or {})}"
+                       + (f"<dl>{extra}</dl>" if extra else "") + "</td></tr>")
+        out.append("</tbody></table></div>")
+    return "\n".join(out)
+
+
+# --- protocol ---
+
+SETTING_COLUMNS = (("fact", "fact"), ("key", "setting"), ("value", "this run"), ("paper", "paper"),
+                   ("status", "status"), ("source", "source"), ("note", "note"),
+                   ("official_option", "official code's option"))
+DEPARTS = ("differs", "may differ")
+
+
+def _records_table(recs: list[dict]) -> str:
+    """A list of dicts as a table: the settings' known columns first, any other keys after."""
+    keys = list(dict.fromkeys(k for r in recs for k in r))
+    known = [(k, lab) for k, lab in SETTING_COLUMNS if k in keys]
+    cols = known + [(k, k) for k in keys if k not in dict(known) and k != "has_paper_value"]
+    # drop columns empty in every row (e.g. no official option anywhere)
+    cols = [(k, lab) for k, lab in cols if any(r.get(k) not in (None, "", [], {}) for r in recs)]
+    body = []
+    for r in recs:
+        cells = []
+        for k, _ in cols:
+            v = r.get(k)
+            if k == "paper" and r.get("has_paper_value") is False:
+                txt = "no paper value"
+            elif k in ("value", "paper") and v is None and r.get("status") != "not set":
+                txt = "null"
+            elif k == "key":
+                txt = f"<code>{soft_breaks(esc(v), 0)}</code>"
+            elif v in (None, ""):
+                txt = ""
+            else:
+                txt = _code(v if isinstance(v, str) else fmt_value(v))
+            cells.append(f"<td>{txt}</td>")
+        cls = " class=\"sw-differs\"" if str(r.get("status", "")).lower() in DEPARTS else ""
+        body.append(f"<tr{cls}>{''.join(cells)}</tr>")
+    head = "".join(f"<th>{esc(lab)}</th>" for _, lab in cols)
+    return f"<table class=\"sw-wide\"><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _departs(r: dict) -> bool:
+    return str(r.get("status", "")).lower() in DEPARTS
+
+
+def _generic(name: str, v) -> str:
+    """A section of protocol.json this module does not know, shown by its shape."""
+    title = f"<h3>{esc(name.replace('_', ' '))}</h3>"
+    if isinstance(v, list) and v and all(isinstance(x, dict) for x in v):
+        return title + _records_table(v)
+    if isinstance(v, dict):
+        return title + "<dl>" + "".join(f"<dt>{esc(k)}</dt><dd>{_code(fmt_value(x))}</dd>" for k, x in v.items()) \
+            + "</dl>"
+    if isinstance(v, list):
+        return title + f"<p>{', '.join(_code(fmt_value(x)) for x in v) or '–'}</p>"
+    return title + f"<p>{_code(fmt_value(v))}</p>"
+
+
+def protocol_body(rep: dict, full: bool = True) -> str:
+    """Where the run departs from the paper (settings and facts that differ), then, when ``full``, every setting,
+    every fact and any other section of protocol.json."""
+    settings = [r for r in rep.get("settings", []) if isinstance(r, dict)]
+    facts = [r for r in rep.get("facts", []) if isinstance(r, dict)]
+    dep = [r for r in settings if _departs(r)]
+    dep_facts = [r for r in facts if _departs(r)]
+    out = ["<h2 id=\"sw-protocol\">Where this run departs from the paper's protocol</h2>"]
+    lead = f"Paper: {esc(rep.get('paper', ''))}."
+    if rep.get("models"):
+        lead += f" Models run: {esc(', '.join(map(str, rep['models'])))}."
+    out.append(f"<p>{lead} "
+               + (f"<b>{len(dep)} of {len(settings)} settings differ from the paper's</b>" if dep else
+                  f"<b>All {len(settings)} settings equal the paper's</b>")
+               + (f"; not set in this checkout: {esc(', '.join(map(str, rep['not_set'])))}" if rep.get("not_set")
+                  else "")
+               + ". Each row names the paper's source; a run at the paper's settings is "
+               "<code>--configfile config/paper.yaml</code>.</p>")
+    if dep:
+        out.append(_records_table(dep))
+    if dep_facts:
+        out.append("<h3>Data and environment that differ</h3>" + _records_table(dep_facts))
+    if full:
+        out.append(f"<h2>Every setting ({len(settings)})</h2>" + _records_table(settings))
+        if facts:
+            out.append("<h2>Data and environment</h2>" + _records_table(facts))
+        shown = {"paper", "models", "settings", "facts", "differs", "not_set"}
+        for k, v in rep.items():
+            if k not in shown:
+                out.append(_generic(k, v))
+    return "\n".join(out)
+
+
+def claims_page(data: dict, protocol: dict | None = None) -> str:
+    """results/claims.html: the verdicts, then where the run departs from the protocol (when known)."""
+    body = claims_body(data, protocol)
+    if protocol:
+        body += "\n" + protocol_body(protocol, full=False)
+    return page("The paper's claims on this run's models", body)
+
+
+def protocol_page(rep: dict) -> str:
+    """results/protocol.html: the departures first, then every setting and fact."""
+    return page("This run against the paper's protocol", protocol_body(rep, full=True))
+
+
+def write_pages(claims_json: Path | None, protocol_json: Path | None, claims_html: Path | None = None,
+                protocol_html: Path | None = None) -> None:
+    """Render results/claims.html and results/protocol.html from their JSON (either may be absent)."""
+    rep = json.loads(Path(protocol_json).read_text()) if protocol_json and Path(protocol_json).is_file() else None
+    if claims_html:
+        if not claims_json or not Path(claims_json).is_file():
+            raise FileNotFoundError(f"{claims_json}: no claims to render; run the `claims` rule first")
+        Path(claims_html).write_text(claims_page(json.loads(Path(claims_json).read_text()), rep))
+    if protocol_html:
+        if rep is None:
+            raise FileNotFoundError(f"{protocol_json}: no protocol report to render; run the `protocol` rule first")
+        Path(protocol_html).write_text(protocol_page(rep))
+
+
+# --- tables ---
+
+def table_page(df, caption: str = "", note: str = "") -> str:
+    """A results table (already formatted for reading, see tables.display) as a standalone HTML page."""
+    head = "".join(f"<th>{esc(c)}</th>" for c in df.columns)
+    body = []
+    for _, r in df.iterrows():
+        cells = []
+        for c in df.columns:
+            v = r[c]
+            s = fmt_value(v) if not isinstance(v, str) else v
+            num = bool(re.match(r"^[-+]?(\d|inf|–)", s)) and c not in ("model", "condition", "task", "method")
+            cell = esc(s).replace(" ± ", "\u00a0±\u00a0")  # a value and its SE stay on one line
+            cells.append(f"<td class=\"num\">{cell}</td>" if num else f"<td>{cell}</td>")
+        body.append(f"<tr>{''.join(cells)}</tr>")
+    title = caption.split(":")[0] if caption else "table"
+    parts = []
+    if caption:
+        parts.append(f"<p><b>{_code(caption)}</b></p>")
+    if note:
+        parts.append(f"<p class=\"sw-muted\">{_code(note)}</p>")
+    parts.append(f"<table class=\"sw-results\"><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
+    return page(title, "\n".join(parts))
+
+
+# --- the result files' markdown (headings, pipe tables, lists, paragraphs) ---
+
+def _md_cells(line: str) -> list[str]:
+    cells = re.split(r"(?<!\\)\|", line.strip().strip("|"))
+    return [c.strip().replace("\\|", "|") for c in cells]
+
+
+def markdown_body(text: str) -> str:
+    """The markdown subset the workflow writes (summary.md, case studies) as HTML; other lines as paragraphs."""
+    out, lines, i = [], text.splitlines(), 0
+    while i < len(lines):
+        line = lines[i]
+        m = re.match(r"^(#{1,6})\s+(.*)$", line)
+        if m:
+            n = min(len(m.group(1)) + 1, 6)
+            out.append(f"<h{n}>{_code(m.group(2))}</h{n}>")
+            i += 1
+        elif line.lstrip().startswith("|") and i + 1 < len(lines) and re.match(r"^\s*\|?\s*:?-{3,}", lines[i + 1]):
+            head = _md_cells(line)
+            i += 2
+            rows = []
+            while i < len(lines) and lines[i].lstrip().startswith("|"):
+                rows.append(_md_cells(lines[i]))
+                i += 1
+            out.append("<table><thead><tr>" + "".join(f"<th>{_code(c)}</th>" for c in head) + "</tr></thead><tbody>"
+                       + "".join("<tr>" + "".join(f"<td>{_code(c)}</td>" for c in r) + "</tr>" for r in rows)
+                       + "</tbody></table>")
+        elif re.match(r"^\s*[-*]\s+", line):
+            items = []
+            while i < len(lines) and re.match(r"^\s*[-*]\s+", lines[i]):
+                items.append(re.sub(r"^\s*[-*]\s+", "", lines[i]))
+                i += 1
+            out.append("<ul>" + "".join(f"<li>{_code(x)}</li>" for x in items) + "</ul>")
+        elif line.strip():
+            para = []
+            while i < len(lines) and lines[i].strip() and not re.match(r"^(#|\s*\||\s*[-*]\s)", lines[i]):
+                para.append(lines[i])
+                i += 1
+            out.append(f"<p>{_code(' '.join(para))}</p>")
+        else:
+            i += 1
+    return "\n".join(out)
+
+
+def markdown_page(text: str, title: str) -> str:
+    return page(title, markdown_body(text))

@@ -1,0 +1,17 @@
+"""The report's HTML pages: results/claims.html and results/protocol.html from their JSON, summary.html from
+summary.md (superweight.report_html)."""
+import _common  # noqa: F401
+from pathlib import Path
+
+from superweight import report_html
+from superweight.runlog import start
+
+log = start(snakemake)
+inp, out = snakemake.input, snakemake.output
+if snakemake.rule == "claims_html":
+    report_html.write_pages(Path(inp.claims), Path(inp.protocol), claims_html=Path(out[0]))
+elif snakemake.rule == "protocol_html":
+    report_html.write_pages(None, Path(inp.protocol), protocol_html=Path(out[0]))
+else:
+    Path(out[0]).write_text(report_html.markdown_page(Path(inp[0]).read_text(), "Run summary"))
+log.info("wrote %s", out[0])
