@@ -258,8 +258,9 @@ SETTINGS: tuple[Setting, ...] = (
     # uncertainty and verdicts (the paper reports none)
     S("stats.level", NO_PAPER_VALUE, "no counterpart: the paper reports no intervals",
       "confidence level of every interval and verdict", kind=A),
-    S("stats.bootstrap", NO_PAPER_VALUE, "no counterpart", "bootstrap resamples", kind=A),
-    S("stats.seed", NO_PAPER_VALUE, "no counterpart", "seed of the bootstrap", kind=A),
+    S("stats.bootstrap", NO_PAPER_VALUE, "no counterpart",
+      "resamples of the descriptive bootstrap intervals (verdicts use closed-form intervals: superweight.stats)", kind=A),
+    S("stats.seed", NO_PAPER_VALUE, "no counterpart", "seed of the descriptive bootstraps", kind=A),
     # emergence over training (config/emergence.yaml): not in the paper
     *(S(f"emergence.{k}", NO_PAPER_VALUE, "no counterpart: super weights over training checkpoints",
         kind=A, optional=True)
