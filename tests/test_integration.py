@@ -11,7 +11,7 @@ from superweight.detect import SpikeRule, detect_model
 from superweight.intervene import zeroed
 from superweight.load import load_model
 from superweight.perplexity import perplexity, tokenize
-from helpers import ci_config, copy_workflow, planned_jobs, snakemake
+from helpers import ci_config, planned_jobs, snakemake
 
 pytestmark = pytest.mark.integration
 CI = ci_config()  # the sizes the `ran` fixture ran at (config.yaml + .test/ci.yaml)
@@ -188,14 +188,21 @@ def test_report_builds_offline_with_every_figure(ran):
 
 def test_killed_run_resumes_with_the_same_results(ran, tmp_path, data_dir):
     """Kill snakemake (and its job) while detection runs; the rerun keeps the prepared model and gives the
-    same super weights as the uninterrupted run."""
+    same super weights as the uninterrupted run. Starts from a copy of the finished run (its Snakemake metadata
+    and file times kept) without detection's outputs, so the model is not prepared a third time in CI."""
     import os
+    import shutil
     import signal
     import subprocess
     import sys
     import time
 
-    wf = copy_workflow(tmp_path / "wf", data_dir)
+    wf = tmp_path / "wf"
+    shutil.copytree(ran, wf, symlinks=True)  # copy2: modification times kept, so nothing upstream looks newer
+    m = wf / "results/smollm2-135m"
+    shutil.rmtree(m / "detect")
+    for f in (m / "logs/detect.log", m / "benchmarks/detect.tsv"):
+        f.unlink(missing_ok=True)
     target = "results/smollm2-135m/detect/super_weights.json"
     cmd = [sys.executable, "-m", "snakemake", target, "--cores", "2", "--configfile", ".test/ci.yaml"]
     proc = subprocess.Popen(cmd, cwd=wf, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)

@@ -2,8 +2,6 @@
 superweight.protocol on every setting; every run's deviation report lists what differs and never crashes on a key
 a checkout does not have."""
 import copy
-import json
-import subprocess
 import sys
 from pathlib import Path
 
