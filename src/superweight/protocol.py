@@ -170,7 +170,8 @@ SETTINGS: tuple[Setting, ...] = (
     # mechanism analyses
     S("analysis.stopwords.n_prompts", 500, "Fig. 5: averaged over 500 LAMBADA prompts"),
     S("analysis.scaling.factors", [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.8, 1, 1.2, 1.5, 2, 3],
-      "Fig. 6 (Llama-7B points of the official figures.ipynb)"),
+      "Fig. 6 (official figures.ipynb): Llama-7B's points plus 0.8, a point of Llama-13B, Llama-30B and "
+      "Mistral-7B"),
     S("analysis.scaling.limit", None, "Fig. 6 / Table 5: full test sets", "null = eval.limit",
       resolve=_sweep_limit),
     S("analysis.scaling.corpora", ["wikitext2"], "no counterpart: Fig. 6 reports accuracy only",
@@ -243,7 +244,7 @@ SETTINGS: tuple[Setting, ...] = (
     S("quantization.activations.bmm", ["q", "k", "v"], "Sec. 5.1: and the attention BMM inputs "
       "(SmoothQuant fake_quant.py quantize_bmm_input: the q/k/v projection outputs, per token)"),
     S("quantization.activations.weight_granularity", "per_tensor", "Sec. 5.1: SmoothQuant-style W8A8 (weights "
-      "per tensor, its O3 setting)", "per_channel: SmoothQuant fake_quant.py's per-channel weight option"),
+      "per tensor, activations per token: SmoothQuant's O1 setting)", "per_channel: SmoothQuant fake_quant.py's per-channel weight option"),
     S("quantization.activations.alpha", 0.85, "Table 3: SmoothQuant, alpha 0.85"),
     S("quantization.activations.calibration.corpus", "c4", f"{SQ}: the Pile validation set",
       "no copy of the Pile here: C4 validation documents after the evaluated ones (disjoint from every "
@@ -251,7 +252,8 @@ SETTINGS: tuple[Setting, ...] = (
     S("quantization.activations.calibration.samples", 512, f"{SQ}: --num-samples 512", kind=O),
     S("quantization.activations.calibration.seqlen", 512, f"{SQ}: --seq-len 512 (each sample truncated)", kind=O),
     S("quantization.activations.calibration.seed", 42, "smoothquant/calibration.py: dataset.shuffle(seed=42)",
-      "the documents are drawn with this seed", kind=O),
+      "the documents are drawn with this seed (another corpus and generator: the same number, not the same "
+      "documents)", kind=O),
     S("quantization.activations.corpora", ["wikitext2", "c4"], "Tables 3, 4, 7: Wiki-2 and C4 perplexity"),
     S("quantization.activations.limit", None, "Tables 3, 4, 7: full evaluation", "null = eval.limit",
       resolve=_sweep_limit),
