@@ -143,6 +143,9 @@ def test_paper_report_lists_interpretations_and_additions_by_name(paper_cfg, dat
                 "mechanism.windows", "stats.level"):
         assert f"`{key}`" in added and f"`{key}`" not in paper, key
     assert "`detection.column`" in interp and "detection rounds" in sections["Choices no setting changes"]
+    # per-tensor blocks come from the official README's loop, not Fig. 7: not a setting the paper states
+    assert "`quantization.weights.blocks`" in sections["Settings from the official code"]
+    assert "`quantization.weights.blocks`" not in paper
     assert set(rep["interpretations"]) >= {"detection.max_iters", "quantization.weights.z_criterion"}
     assert "detection.confirm.mode" in rep["additions"]
     assert {"torch", "transformers", "lm_eval", "snakemake"} <= {v["package"] for v in rep["versions"]}

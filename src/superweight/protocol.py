@@ -204,7 +204,8 @@ SETTINGS: tuple[Setting, ...] = (
       "paper's two; rtn_keep_sw is Table 6's quantizer", kind=A),
     S("quantization.weights.bits", [4], "Fig. 7: INT4"),
     S("quantization.weights.blocks", [16384, 65536, 262144, 1048576, "per_tensor"],
-      "Fig. 7 (128x128 ... 1024x1024); official README block loop 'tensor 1048576 262144 65536 16384'"),
+      "official README.md:86 block loop 'tensor 1048576 262144 65536 16384' (Fig. 7 shows the four blocks "
+      "128x128 ... 1024x1024; per-tensor is the README's only)", kind=O),
     S("quantization.weights.corpora", ["wikitext2"], "no counterpart: Fig. 7 reports accuracy only",
       "perplexity beside the accuracies of the sweep", kind=A),
     S("quantization.weights.limit", None, "Fig. 7: full test sets", "null = eval.limit", resolve=_sweep_limit),
