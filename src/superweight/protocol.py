@@ -273,7 +273,8 @@ SETTINGS: tuple[Setting, ...] = (
       "evaluated window by construction)", kind=I),
     S("quantization.activations.calibration.samples", 512, f"{SQ}: --num-samples 512", kind=O),
     S("quantization.activations.calibration.seqlen", 512, f"{SQ}: --seq-len 512 (each sample truncated)", kind=O),
-    S("quantization.activations.calibration.seed", 42, "smoothquant/calibration.py: dataset.shuffle(seed=42)",
+    S("quantization.activations.calibration.seed", 42, "SmoothQuant (github mit-han-lab/smoothquant) "
+      "smoothquant/calibration.py get_act_scales: dataset.shuffle(seed=42)",
       "the documents are drawn with this seed (another corpus and generator: the same number, not the same "
       "documents)", kind=O),
     S("quantization.activations.corpora", ["wikitext2", "c4"], "Tables 3, 4, 7: Wiki-2 and C4 perplexity"),
