@@ -57,6 +57,9 @@ def test_overlap_with_an_evaluated_corpus_is_an_error(data_dir):
     evaluated = {"c4": corpus_text("c4", data_dir, 1100) + " " + samples[2]}  # as if that document were evaluated
     with pytest.raises(ValueError, match=r"1 calibration example\(s\) occur in the evaluation corpus c4"):
         check_disjoint(samples, evaluated)
+    # the rule's entry point checks too: were every shipped C4 document evaluated, every sample would overlap
+    with pytest.raises(ValueError, match=r"16 calibration example\(s\) occur in the evaluation corpus c4"):
+        smoothquant_texts("c4", data_dir, 1100, 16, 0, {"c4": " ".join(c4_documents(data_dir))})
     with pytest.raises(ValueError, match="lower quantization.activations.calibration.samples"):
         c4_calibration_documents(data_dir, 1100, 901, 0)  # the shipped sample has 900 documents after 1100
 

@@ -143,6 +143,16 @@ def test_paper_report_lists_interpretations_and_additions_by_name(paper_cfg, dat
                 "mechanism.windows", "stats.level"):
         assert f"`{key}`" in added and f"`{key}`" not in paper, key
     assert "`detection.column`" in interp and "detection rounds" in sections["Choices no setting changes"]
+    # per-tensor blocks come from the official README's loop, not Fig. 7: not a setting the paper states
+    assert "`quantization.weights.blocks`" in sections["Settings from the official code"]
+    assert "`quantization.weights.blocks`" not in paper
+    # Table 2 entries the paper does not state (Llama-3-8B; OLMo-1B's layer 2) are the official code's, per model
+    official = sections["Settings from the official code"]
+    for key in ("models.llama3-8b.id", "models.llama3-8b.source", "models.llama3-8b.super_weights",
+                "models.olmo-1b.super_weights"):
+        assert f"`{key}`" in official and f"`{key}`" not in paper, key
+    for key in ("models.llama-7b.super_weights", "models.olmo-1b.id", "models.phi3-mini.super_weights"):
+        assert f"`{key}`" in paper and f"`{key}`" not in official, key
     assert set(rep["interpretations"]) >= {"detection.max_iters", "quantization.weights.z_criterion"}
     assert "detection.confirm.mode" in rep["additions"]
     assert {"torch", "transformers", "lm_eval", "snakemake"} <= {v["package"] for v in rep["versions"]}

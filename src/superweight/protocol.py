@@ -34,7 +34,8 @@ PAPER, OFFICIAL_CODE, INTERPRETATION, ADDITION, NO_EFFECT_CLASS = (
     "paper", "official code", "interpretation", "addition", "no effect on numbers")
 CLASSES = (PAPER, OFFICIAL_CODE, INTERPRETATION, ADDITION, NO_EFFECT_CLASS)
 
-# Table 2: Hub id -> super-weight coordinates [layer, row, col] (OLMo-1B: the paper's layer 1 and the code's layer 2)
+# Table 2: Hub id -> super-weight coordinates [layer, row, col] (OLMo-1B: the paper's layer 1 and the code's layer 2;
+# Llama-3-8B: the official code's only, see CODE_ONLY)
 TABLE2 = {
     "huggyllama/llama-7b": [[2, 3968, 7003]],
     "huggyllama/llama-13b": [[2, 2231, 2278], [2, 2231, 6939]],
@@ -47,6 +48,18 @@ TABLE2 = {
     "microsoft/Phi-3-mini-4k-instruct": [[2, 525, 808], [2, 1113, 808], [2, 1693, 808], [4, 525, 2723],
                                          [4, 1113, 2723], [4, 1693, 2723]],
     "meta-llama/Meta-Llama-3-8B": [[1, 788, 2427], [1, 1384, 2427], [1, 4062, 2427]],
+}
+# Table 2 entries the paper does not state: (Hub id, "id" or "super_weights") -> where they come from. Such a row's
+# class is official code, never paper.
+CODE_ONLY = {
+    ("meta-llama/Meta-Llama-3-8B", "id"): "official outliers/model.py:28 SUPER_WEIGHTS_MAP: Meta-Llama-3-8B is in "
+                                          "the official code only, not in the paper",
+    ("meta-llama/Meta-Llama-3-8B", "source"): "official scripts: from_pretrained (Meta-Llama-3-8B is in the official "
+                                              "code only)",
+    ("meta-llama/Meta-Llama-3-8B", "super_weights"): "official outliers/model.py:28 SUPER_WEIGHTS_MAP (the paper "
+                                                     "gives no Llama-3-8B coordinates)",
+    ("allenai/OLMo-1B-0724-hf", "super_weights"): "official outliers/model.py:29 SUPER_WEIGHTS_MAP and its issue #6: "
+                                                  "[1764, 8041] in layer 2 (Table 2 says layer 1)",
 }
 
 
@@ -61,6 +74,8 @@ class Setting:
     kind: str = PAPER  # PAPER, OFFICIAL_CODE, INTERPRETATION or ADDITION
     optional: bool = False  # absent is normal (no row, not listed as not set)
     same: Callable[[dict, str, Any], bool] | None = None  # custom equality (config, key, value) -> equal
+    code_only: Callable[[dict, str], str | None] | None = None  # (config, key) -> the official source where this
+    # row's reference is the official code's, not the paper's (a model the paper does not state)
 
     def __post_init__(self):
         if self.kind not in CLASSES[:4]:
@@ -90,6 +105,10 @@ def _table2_id(cfg: dict, key: str, value) -> bool:
     return value in TABLE2
 
 
+def _code_only(cfg: dict, key: str) -> str | None:
+    return CODE_ONLY.get((lookup(cfg, f"models.{_model_of(key)}.id"), key.rsplit(".", 1)[1]))
+
+
 def _table2_coords(cfg: dict, key: str, value) -> bool:
     known = TABLE2.get(lookup(cfg, f"models.{_model_of(key)}.id"))
     return known is not None and sorted(map(list, value)) == sorted(known)
@@ -100,12 +119,14 @@ SQ = "SmoothQuant (github mit-han-lab/smoothquant) examples/generate_act_scales.
 
 SETTINGS: tuple[Setting, ...] = (
     # models
-    S("models.*.id", "a Table 2 model", "Table 2 (the paper's ten models by Hub id)", same=_table2_id),
+    S("models.*.id", "a Table 2 model", "Table 2 (the paper's nine models by Hub id)", same=_table2_id,
+      code_only=_code_only),
     S("models.*.source", "hub", "Table 2: the published Hub checkpoints (official scripts: from_pretrained)",
-      "package / gguf read a GGUF file, whose (possibly quantized) weights are not the published checkpoint's"),
+      "package / gguf read a GGUF file, whose (possibly quantized) weights are not the published checkpoint's",
+      code_only=_code_only),
     S("models.*.dtype", "float16", "official scripts: dtype=float16 for every model", kind=O),
     S("models.*.super_weights", "Table 2's coordinates", "Table 2 (OLMo-1B: layer 2 as the official code and its "
-      "issue #6; Llama-3-8B: the official code only)", same=_table2_coords, optional=True),
+      "issue #6; Llama-3-8B: the official code only)", same=_table2_coords, optional=True, code_only=_code_only),
     S("models.*.revision", NO_PAPER_VALUE, "the paper names no revision", "unset = the Hub's main branch",
       kind=I, optional=True),
     S("models.*.file", NO_PAPER_VALUE, "no counterpart: the paper loads Hub checkpoints",
@@ -170,7 +191,8 @@ SETTINGS: tuple[Setting, ...] = (
     # mechanism analyses
     S("analysis.stopwords.n_prompts", 500, "Fig. 5: averaged over 500 LAMBADA prompts"),
     S("analysis.scaling.factors", [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.8, 1, 1.2, 1.5, 2, 3],
-      "Fig. 6 (Llama-7B points of the official figures.ipynb)"),
+      "Fig. 6 (official figures.ipynb): Llama-7B's points plus 0.8, a point of Llama-13B, Llama-30B and "
+      "Mistral-7B"),
     S("analysis.scaling.limit", None, "Fig. 6 / Table 5: full test sets", "null = eval.limit",
       resolve=_sweep_limit),
     S("analysis.scaling.corpora", ["wikitext2"], "no counterpart: Fig. 6 reports accuracy only",
@@ -203,7 +225,8 @@ SETTINGS: tuple[Setting, ...] = (
       "paper's two; rtn_keep_sw is Table 6's quantizer", kind=A),
     S("quantization.weights.bits", [4], "Fig. 7: INT4"),
     S("quantization.weights.blocks", [16384, 65536, 262144, 1048576, "per_tensor"],
-      "Fig. 7 (128x128 ... 1024x1024); official README block loop 'tensor 1048576 262144 65536 16384'"),
+      "official README.md:86 block loop 'tensor 1048576 262144 65536 16384' (Fig. 7 shows the four blocks "
+      "128x128 ... 1024x1024; per-tensor is the README's only)", kind=O),
     S("quantization.weights.corpora", ["wikitext2"], "no counterpart: Fig. 7 reports accuracy only",
       "perplexity beside the accuracies of the sweep", kind=A),
     S("quantization.weights.limit", None, "Fig. 7: full test sets", "null = eval.limit", resolve=_sweep_limit),
@@ -243,15 +266,17 @@ SETTINGS: tuple[Setting, ...] = (
     S("quantization.activations.bmm", ["q", "k", "v"], "Sec. 5.1: and the attention BMM inputs "
       "(SmoothQuant fake_quant.py quantize_bmm_input: the q/k/v projection outputs, per token)"),
     S("quantization.activations.weight_granularity", "per_tensor", "Sec. 5.1: SmoothQuant-style W8A8 (weights "
-      "per tensor, its O3 setting)", "per_channel: SmoothQuant fake_quant.py's per-channel weight option"),
+      "per tensor, activations per token: SmoothQuant's O1 setting)", "per_channel: SmoothQuant fake_quant.py's per-channel weight option"),
     S("quantization.activations.alpha", 0.85, "Table 3: SmoothQuant, alpha 0.85"),
     S("quantization.activations.calibration.corpus", "c4", f"{SQ}: the Pile validation set",
       "no copy of the Pile here: C4 validation documents after the evaluated ones (disjoint from every "
       "evaluated window by construction)", kind=I),
     S("quantization.activations.calibration.samples", 512, f"{SQ}: --num-samples 512", kind=O),
     S("quantization.activations.calibration.seqlen", 512, f"{SQ}: --seq-len 512 (each sample truncated)", kind=O),
-    S("quantization.activations.calibration.seed", 42, "smoothquant/calibration.py: dataset.shuffle(seed=42)",
-      "the documents are drawn with this seed", kind=O),
+    S("quantization.activations.calibration.seed", 42, "SmoothQuant (github mit-han-lab/smoothquant) "
+      "smoothquant/calibration.py get_act_scales: dataset.shuffle(seed=42)",
+      "the documents are drawn with this seed (another corpus and generator: the same number, not the same "
+      "documents)", kind=O),
     S("quantization.activations.corpora", ["wikitext2", "c4"], "Tables 3, 4, 7: Wiki-2 and C4 perplexity"),
     S("quantization.activations.limit", None, "Tables 3, 4, 7: full evaluation", "null = eval.limit",
       resolve=_sweep_limit),
@@ -380,16 +405,18 @@ def compare(cfg: dict) -> list[dict]:
                 continue
             value = raw if raw is NOT_SET or s.resolve is None else s.resolve(cfg, raw)
             has_ref = s.paper is not NO_PAPER_VALUE
+            code = s.code_only(cfg, key) if s.code_only else None
+            kind, source = (OFFICIAL_CODE, code) if code else (s.kind, s.source)
             if raw is NOT_SET:
                 status = "not set"
-            elif s.kind == ADDITION or not has_ref:  # an addition is never a difference from the paper
-                status = _SAME[s.kind]
+            elif kind == ADDITION or not has_ref:  # an addition is never a difference from the paper
+                status = _SAME[kind]
             else:
                 equal = s.same(cfg, key, value) if s.same else _norm(value) == _norm(s.paper)
-                status = _SAME[s.kind] if equal else "differs"
+                status = _SAME[kind] if equal else "differs"
             rows.append({"key": key, "value": None if raw is NOT_SET else value,
-                         "paper": s.paper if has_ref else None, "has_paper_value": has_ref, "class": s.kind,
-                         "status": status, "source": s.source, "note": s.note, "official_option": s.official or None})
+                         "paper": s.paper if has_ref else None, "has_paper_value": has_ref, "class": kind,
+                         "status": status, "source": source, "note": s.note, "official_option": s.official or None})
     return rows
 
 
