@@ -216,3 +216,31 @@ def test_figures_name_punctuation_and_place_blocks_on_a_log_axis(tmp_path):
                                          ("sw_aware", "1048576", 3.5e4)])]
     wquant_curves(quant_rows(rs), 4, tmp_path / "f7.png", {"dpi": 40})
     assert (tmp_path / "f7.png").stat().st_size > 0
+
+
+def test_fieller_decides_a_side_only_where_its_interval_is_bounded():
+    """A denominator not clearly away from 0 makes Fieller's set unbounded on both sides; the test must then not
+    reject r0 on one side (before, the t test of num - r0 den alone rejected 0.5 at p ~ 1e-7)."""
+    den = np.array([0.5, -0.3, 0.9, -0.2, 0.4, 0.1])
+    num = np.array([2.1, 1.8, 2.6, 1.9, 2.2, 2.0])
+    e = fieller_units(num, den)
+    assert (e.lo, e.hi) == (-math.inf, math.inf)
+    p_den = sps.ttest_1samp(den, 0.0).pvalue  # 0.14: the denominator's own t test
+    for r0 in (-5.0, 0.5, 2.0):
+        assert e.p(r0)[0] >= p_den - 1e-12
+    # decisions agree with the interval at every level: p < 1 - level exactly when r0 is outside it
+    b = np.array([1.0, 1.3, 0.8, 1.1, 1.2, 0.9, 1.05, 0.95])
+    u = 0.4 * b + np.array([0.05, -0.02, 0.03, -0.04, 0.01, 0.0, -0.03, 0.02])
+    f = fieller_units(u, b)
+    for lv in (0.9, 0.95, 0.99, 0.999, 0.99999):
+        lo, hi = f.at(lv).lo, f.at(lv).hi
+        for r0 in (0.2, 0.35, 0.38, 0.42, 0.45, 0.6):
+            p, side = f.p(r0)
+            assert (p < 1 - lv) == (not lo <= r0 <= hi), (lv, r0, p, lo, hi)
+            if p < 1 - lv:
+                assert side == (1 if r0 < lo else -1)
+    # the same for the accuracy share: a denominator (original above chance) that is not significant
+    from superweight.stats import acc_share
+    g = [np.array([[1, 0], [0, 0], [1, 1], [0, 0]], dtype=float)]  # original 2/4 vs chance 0.25
+    s = acc_share(g, 0.25)
+    assert (s.lo, s.hi) == (-math.inf, math.inf) and s.p(0.5)[0] >= 0.05

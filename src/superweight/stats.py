@@ -385,7 +385,8 @@ def fieller_units(num: Sequence[float], den: Sequence[float], level: float = LEV
                   num_mean: float | None = None, den_mean: float | None = None, method: str = "Fieller (t)",
                   min_n: int | None = None) -> Estimate:
     """Ratio of paired means mean(num) / mean(den) over n units (prompts, windows), Fieller's interval with
-    t(n - 1) quantiles; its test at r0 is the one-sample t test of num - r0 * den. ``num_mean``/``den_mean``/
+    t(n - 1) quantiles; its test at r0 is the one-sample t test of num - r0 * den, never below the t test of
+    mean(den) = 0 (so it decides a side only where the interval is bounded). ``num_mean``/``den_mean``/
     ``value`` override the centres when num/den are influence values (delta method)."""
     u, v = np.asarray(num, float).ravel(), np.asarray(den, float).ravel()
     if u.size != v.size or u.size == 0:
@@ -407,13 +408,21 @@ def fieller_units(num: Sequence[float], den: Sequence[float], level: float = LEV
         return fieller_interval(N, D, vN, vD, cND, _q(lv, df))
 
     def test(r0):
-        diff = N - r0 * D
-        se = math.sqrt(max(vN - 2 * r0 * cND + r0 * r0 * vD, 0.0))
-        p, side = _z_test(diff, se, df)
-        return p, side * (1 if D > 0 else -1)
+        return _fieller_test(N, D, vN, vD, cND, r0, df)
 
     lo, hi = interval(level)
     return Estimate(val, lo, hi, n, level, method, mn, test, interval)
+
+
+def _fieller_test(N: float, D: float, vN: float, vD: float, cND: float, r0: float,
+                  df: float | None) -> tuple[float, int]:
+    """(p, side) of "N / D == r0" consistent with Fieller's set: the test of N - r0 D = 0, but never below the
+    p of D = 0. Fieller's set at level 1 - a is a bounded interval only when D is significant at a; otherwise it
+    is unbounded on both sides (or the whole line) and says nothing about the side r0 lies on, even where N - r0 D
+    alone would reject. With the max, p < a exactly when the interval at 1 - a excludes r0."""
+    p, side = _z_test(N - r0 * D, math.sqrt(max(vN - 2 * r0 * cND + r0 * r0 * vD, 0.0)), df)
+    pd, _ = _z_test(D, math.sqrt(max(vD, 0.0)), df)
+    return max(p, pd), side * (1 if D > 0 else -1)
 
 
 def _task_moments(g: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -466,7 +475,8 @@ def acc_linear(groups: Sequence[np.ndarray], weights: Sequence[float], level: fl
 
 def acc_share(groups: Sequence[np.ndarray], chance: float, level: float = LEVEL) -> Estimate:
     """(avg_b - chance) / (avg_a - chance) over tasks' paired documents (columns a, b): Fieller's interval on the
-    Agresti-Min moments; its test at r0 is the z test of (avg_b - c) - r0 (avg_a - c)."""
+    Agresti-Min moments; its test at r0 is the z test of (avg_b - c) - r0 (avg_a - c), never below the z test
+    of avg_a - c = 0 (see _fieller_test)."""
     k = len(groups)
     moms = [_task_moments(g) for g in groups]
     raw = np.mean([m[0] for m in moms], axis=0)
@@ -479,8 +489,7 @@ def acc_share(groups: Sequence[np.ndarray], chance: float, level: float = LEVEL)
     n = int(min(len(g) for g in groups))
 
     def test(r0):
-        p, side = _z_test(N - r0 * D, math.sqrt(max(vN - 2 * r0 * cND + r0 * r0 * vD, 0.0)), None)
-        return p, side * (1 if D > 0 else -1)
+        return _fieller_test(N, D, vN, vD, cND, r0, None)
 
     def interval(lv):
         return fieller_interval(N, D, vN, vD, cND, _q(lv))
