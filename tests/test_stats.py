@@ -244,3 +244,11 @@ def test_fieller_decides_a_side_only_where_its_interval_is_bounded():
     g = [np.array([[1, 0], [0, 0], [1, 1], [0, 0]], dtype=float)]  # original 2/4 vs chance 0.25
     s = acc_share(g, 0.25)
     assert (s.lo, s.hi) == (-math.inf, math.inf) and s.p(0.5)[0] >= 0.05
+
+
+def test_log_scale_interval_at_a_strict_level_overflows_to_inf_not_an_error():
+    """Two noisy windows at a Holm level: t(1)'s quantile makes the log-scale upper end exceed float range."""
+    e = ppl_ratio_ci([3.0, 3.0], [3.0, 13.0])  # log-differences 0 and 10: sd 7.1, se 5
+    assert e.at(0.9999).hi == math.inf and 0 <= e.at(0.9999).lo < e.lo
+    u = ppl_ratio_ci([3.0, 3.0], [3.0, 13.0], paired=False)
+    assert u.at(0.99999).hi == math.inf
