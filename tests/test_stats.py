@@ -138,9 +138,16 @@ def test_fieller_ratio_matches_its_test_and_the_closed_form():
 
 def test_holm_step_down_closed_form():
     out = holm([0.01, 0.04, 0.03, 0.005], 0.05)
-    # sorted: 0.005 <= 0.05/4, 0.01 <= 0.05/3, 0.03 > 0.05/2: stop; 0.04 then not rejected either
+    # sorted: 0.005 <= 0.05/4, 0.01 <= 0.05/3, 0.03 > 0.05/2: stop; 0.04 then not rejected either, and its level
+    # is the stopping level 0.05/2 (at its own 0.05/1 it would be below the level yet not rejected)
     assert [r for r, _ in out] == [True, False, False, True]
-    assert [a for _, a in out] == pytest.approx([0.05 / 3, 0.05 / 1, 0.05 / 2, 0.05 / 4])
+    assert [a for _, a in out] == pytest.approx([0.05 / 3, 0.05 / 2, 0.05 / 2, 0.05 / 4])
+    # every decision agrees with its p and the level shown beside it, as Holm's adjusted p-values decide
+    ps = [0.001, 0.012, 0.013, 0.02, 0.03, 0.2, 0.04]
+    m, srt = len(ps), sorted(ps)
+    adj = {p: min(1, max((m - i) * srt[i] for i in range(j + 1))) for j, p in enumerate(srt)}
+    for p, (rej, a) in zip(ps, holm(ps, 0.05)):
+        assert rej == (adj[p] <= 0.05) == (p <= a), (p, rej, a)
     assert holm([], 0.05) == [] and holm([0.049], 0.05) == [(True, 0.05)]
 
 

@@ -506,13 +506,17 @@ def acc_share(groups: Sequence[np.ndarray], chance: float, level: float = LEVEL)
 
 def holm(pvalues: Sequence[float], alpha: float = 1 - LEVEL) -> list[tuple[bool, float]]:
     """Holm's step-down over one family: per p-value (rejected, the level it was tested at). The j-th smallest
-    p is tested at alpha / (m - j); once one is not rejected, no larger p is."""
+    p is tested at alpha / (m - j); once one is not rejected, no larger p is, and those keep the level the
+    procedure stopped at (a larger p may be below its own alpha / (m - j) yet is not rejected: reporting that
+    level beside "not rejected" would contradict the interval shown at it; at the stopping level, whose p it
+    exceeds, the interval includes the threshold)."""
     m = len(pvalues)
     order = sorted(range(m), key=lambda i: pvalues[i])
     out: list[tuple[bool, float]] = [(False, alpha)] * m
-    going = True
+    going, stop = True, alpha
     for j, i in enumerate(order):
-        a = alpha / (m - j)
-        going = going and pvalues[i] <= a
-        out[i] = (going, a)
+        if going:
+            stop = alpha / (m - j)
+            going = pvalues[i] <= stop
+        out[i] = (going, stop)
     return out
