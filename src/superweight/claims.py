@@ -197,7 +197,8 @@ def decide(findings: list[Finding], level: float = LEVEL) -> dict:
     two-sided p against its threshold is tested at its Holm level; rejected -> holds or fails by the side the
     estimate lies on, else inconclusive. Sub-tests below their method's minimum n, without values or undefined
     (NA) are not tested (inconclusive / not applicable) and do not enter the family. Returns the family's
-    size and level; fills each Sub's decision, p, alpha and why. (``finish`` then combines: one measure on
+    size and level, and the Bonferroni level for strength grades (over the family and the grade-only intervals);
+    fills each Sub's decision, p, alpha and why. (``finish`` then combines: one measure on
     several corpora holds when one corpus holds and none fails; a claim holds when every measure holds.)"""
     alpha = 1 - level
     subs = [s for f in findings for s in f.subs if s.role == "test"]
@@ -221,8 +222,12 @@ def decide(findings: list[Finding], level: float = LEVEL) -> dict:
             s.decision = "inconclusive"
             s.why = f"{s.name}: the {100 * (1 - a):.4g}% interval includes {s.threshold:g}"
     m = len(family)
-    return {"method": "Holm", "family_size": m, "family_level": level,
-            "grade_level": 1 - alpha / max(m, 1)}
+    # strength is read off the family's intervals and the grade-only ones (e.g. each task's accuracy against
+    # chance): Bonferroni over all of them, so the grades hold together
+    g = sum(1 for f in findings for s in f.subs if s.role == "grade" and s.grades and isinstance(s.est, Estimate)
+            and not s.est.too_small)
+    return {"method": "Holm", "family_size": m, "family_level": level, "graded_only": g,
+            "grade_level": 1 - alpha / max(m + g, 1)}
 
 
 def _grade(s: Sub, level: float) -> list[tuple[Grade, str]]:
@@ -844,7 +849,8 @@ def render(rows: list[dict], models: list[str]) -> str:
              "Multiplicity: a model's interval sub-tests (every corpus, task average and factor behind its verdicts) "
              "are one family, corrected by Holm's step-down at family level 5%; each sub-test shows its p-value, "
              "the level it was tested at, and its interval at that level. Strength is read off the intervals at "
-             "the Bonferroni level 1 - 0.05/m so the grades hold together. The mechanism experiments' permutation "
+             "the Bonferroni level 1 - 0.05/k (k: the family plus the intervals used only for grades, e.g. each "
+             "task's accuracy against chance) so the grades hold together. The mechanism experiments' permutation "
              "test (mechanism_significance) and the deterministic claims are outside the family. Deviations from "
              "the paper's protocol change what a verdict means: see results/protocol.md when present.", "",
              "| claim | section | " + " | ".join(models) + " |", "|---|---|" + "---|" * len(models)]
