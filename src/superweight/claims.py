@@ -637,8 +637,8 @@ def _wquant(ctx: Context, t: dict) -> Finding:
 
 
 def _wq_vs(ctx: Context, t: dict, base: str, method: str, grades: tuple = ()) -> Finding:
-    """``method`` beats ``base`` at the largest block both were run at: ppl(base) / ppl(method) > 1 on every scored
-    corpus and avg accuracy method - base > 0."""
+    """``method`` beats ``base`` at the largest block both were run at: ppl(base) / ppl(method) > 1 on the scored
+    corpora (one holds, none fails) and avg accuracy method - base > 0."""
     found = {}
     for f in ctx.glob(f"wquant/int*/{base}/block*/scores.json"):
         bits, _, block = f.split("/")[1:4]
@@ -687,8 +687,8 @@ AQ = "aquant/w8a8/{}/scores.json"
        "Super-activation-aware W8A8 keeps most of SmoothQuant's gain over naive W8A8.",
        "Table 3, Llama-7B Wiki-2: naive 5.83, SmoothQuant 5.71, SA-aware 5.74 (75% of the gain); 71-83% over "
        "Llama 7-30B",
-       "direction ('most'): share (ppl_naive - ppl_sa_aware) / (ppl_naive - ppl_smoothquant) > 0.5 on every scored "
-       "corpus (Fieller with t quantiles on the windows' delta-method influences); not applicable when SmoothQuant "
+       "direction ('most'): share (ppl_naive - ppl_sa_aware) / (ppl_naive - ppl_smoothquant) > 0.5 on the scored "
+       "corpora (Fieller with t quantiles on the windows' delta-method influences); not applicable when SmoothQuant "
        "does not improve on naive W8A8 (the share is undefined). Strength: Table 3's smallest share, 0.71.",
        (AQ.format("naive"), AQ.format("sa_aware"), AQ.format("smoothquant")), share=0.5)
 def _w8a8_sq(ctx: Context, t: dict) -> Finding:
@@ -845,7 +845,13 @@ def render(rows: list[dict], models: list[str]) -> str:
              "estimate reaches. **fails** means the interval lies wholly on the other side of the direction's "
              "threshold; **inconclusive** says why (an interval that includes the threshold, or n below the "
              "minimum at which the interval's coverage was measured, benchmarks/coverage.py); **not applicable** "
-             "says why (e.g. not run, no confirmed super weight).", "",
+             "says why (e.g. not run, no confirmed super weight). One measure on several corpora (\"on the scored "
+             "corpora\") holds when one corpus holds and none fails: the direction is then shown on the corpora "
+             "that decided, not on every corpus, and the verdict names the undecided ones (\"undecided: ...\"). "
+             "The perplexity intervals' minimum of 2 windows assumes per-window effects no more skewed than "
+             "skewness ~1; beyond that, and at Holm's strict levels, their coverage falls short at few windows "
+             "(README, Uncertainty and claim verdicts).",
+             "",
              "Multiplicity: a model's interval sub-tests (every corpus, task average and factor behind its verdicts) "
              "are one family, corrected by Holm's step-down at family level 5%; each sub-test shows its p-value, "
              "the level it was tested at, and its interval at that level. Strength is read off the intervals at "
