@@ -436,7 +436,10 @@ def _task_moments(g: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     outcomes the covariance comes from pseudo-counts on each outcome pattern (2 per outcome for one condition as
     Agresti-Coull, 0.5 per cell of the 2x2 table for two as Agresti-Min), so it never collapses to 0 when every
     document agrees; the centre stays the raw mean (pseudo-count centres add a bias that averaging over tasks
-    does not shrink). Other values: the plain sample covariance / n."""
+    does not shrink). The smoothed cell probabilities' covariance is divided by the real n (Agresti-Coull divide
+    by n + 4, Agresti-Min by n + 2), so the variance is slightly larger than theirs: a Wald interval with a
+    pseudo-count-smoothed variance, not their intervals; its coverage is what benchmarks/coverage.py measures.
+    Other values: the plain sample covariance / n."""
     g = np.asarray(g, dtype=float)
     n, C = g.shape
     raw = g.mean(0)
