@@ -259,3 +259,12 @@ def test_log_scale_interval_at_a_strict_level_overflows_to_inf_not_an_error():
     assert e.at(0.9999).hi == math.inf and 0 <= e.at(0.9999).lo < e.lo
     u = ppl_ratio_ci([3.0, 3.0], [3.0, 13.0], paired=False)
     assert u.at(0.99999).hi == math.inf
+
+
+def test_an_interval_without_a_test_passes_only_the_level_it_was_computed_at():
+    """A bootstrap interval (no test) that excludes the threshold shows p < 0.05, nothing stricter: in a Holm
+    family of three it is not rejected at 0.025 (as p = 0.025 it was)."""
+    x = np.random.default_rng(0).normal(1.0, 1.0, 30)
+    e = bootstrap_means([x], lambda m: m[..., 0, 0], n_boot=500, seed=1)
+    assert e.lo > 0 and e.p(0.0) == (pytest.approx(0.05), 1)
+    assert holm([e.p(0.0)[0], 1e-6, 0.5], 0.05)[0] == (False, pytest.approx(0.025))

@@ -74,16 +74,17 @@ class Estimate:
 
     def p(self, threshold: float) -> tuple[float, int]:
         """(two-sided p-value, side) of the estimate against ``threshold``; from the interval at ``level`` when
-        the method has no test (p is then only 'below 1 - level' or 1)."""
+        the method has no test: p is then only known to be below 1 - level, so 1 - level is returned (not less:
+        a smaller stand-in would pass a stricter Holm level the interval never showed), else 1."""
         if self.test is not None:
             return self.test(threshold)
         a = 1 - self.level
         if not (math.isfinite(self.lo) or math.isfinite(self.hi)) or any(map(math.isnan, (self.lo, self.hi))):
             return 1.0, 0
         if self.lo > threshold:
-            return a / 2, 1
+            return a, 1
         if self.hi < threshold:
-            return a / 2, -1
+            return a, -1
         return 1.0, 0
 
 
