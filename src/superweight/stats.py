@@ -26,7 +26,8 @@ from scipy import stats as sps
 LEVEL, N_BOOT, SEED = 0.95, 2000, 0
 
 # Smallest n (windows, documents per task, prompts) from which no realistic scenario of benchmarks/coverage.py
-# covered measurably less than 94% at the nominal 95% (README table); below it a verdict is inconclusive. None:
+# covered measurably less than 94% at the nominal 95% (README table; the stress scenarios, skewness 2 and a 10%
+# mixture, are excluded and would need t 24: README states it); below it a verdict is inconclusive. None:
 # no n it tried qualifies (one task's paired difference when few documents disagree: tables only, no verdict uses
 # it). Rerun the benchmark after changing a method and copy its "minimum n" line here.
 MIN_N = {"t": 2, "welch": 2, "exact": 1, "acc_avg": 1, "acc_diff": 1, "task_diff": None, "acc_share": 1,
