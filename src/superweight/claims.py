@@ -186,7 +186,9 @@ def ci_test(name: str, e: Estimate | NA | None, threshold: float, higher_holds: 
     if isinstance(e, NA):
         return "not applicable", f"{name}: {e}"
     if e.too_small:
-        return "inconclusive", f"{name}: n = {e.n} is below the minimum {e.min_n} for this test"
+        return "inconclusive", (f"{name}: n = {e.n} is below the minimum {e.min_n} for this test"
+                                if e.min_n is not None else
+                                f"{name}: n = {e.n}: no n reaches the coverage goal for this test")
     v = verdict(e.lo, e.hi, threshold, higher_holds, strict)
     side = (">" if higher_holds else "<") + ("" if strict else "=")
     return v, f"{fmt_est(name, e)}; needs {side} {threshold:g}: {v}"
@@ -209,7 +211,9 @@ def decide(findings: list[Finding], level: float = LEVEL) -> dict:
         elif isinstance(s.est, NA):
             s.decision, s.why = "not applicable", f"{s.name}: {s.est}"
         elif s.est.too_small:
-            s.decision, s.why = "inconclusive", f"n = {s.est.n} is below the minimum {s.est.min_n} for this test"
+            s.decision, s.why = "inconclusive", (
+                f"n = {s.est.n} is below the minimum {s.est.min_n} for this test" if s.est.min_n is not None else
+                f"n = {s.est.n}: no n reaches the coverage goal for this test (benchmarks/coverage.py)")
         else:
             family.append(s)
     tests = [s.est.p(s.threshold) for s in family]
