@@ -460,3 +460,16 @@ def test_strength_near_the_papers_number(tmp_path, ratio, spread, expect):
         condition="prune_sw"))
     r = V(run.verdicts(), "prune_sw_destroys")
     assert r.startswith("holds (direction;") and expect in r, r
+
+
+def test_strength_is_graded_at_bonferroni_over_the_family_and_the_grade_only_intervals(tmp_path):
+    """prune_sw_destroys grades each task's accuracy against chance on intervals outside the Holm family: the
+    strength level counts them too (2 family sub-tests + 7 task intervals -> 1 - 0.05 / 9)."""
+    run = Run(tmp_path)
+    run.put("ablation/original/scores.json", windows_result({"wikitext2": 3.0 + 0.2 * Z16}, acc=ORIG, n=40,
+                                                            condition="original"))
+    run.put("ablation/prune_sw/scores.json", windows_result({"wikitext2": 6.5 + 0.2 * Z16 + 0.1 * Z16[::-1]},
+                                                            acc=CHANCE, n=40, seed=1, condition="prune_sw"))
+    r = run.verdicts()["prune_sw_destroys"]
+    c = r["correction"]
+    assert c["family_size"] == 2 and c["strength_level"] == pytest.approx(1 - 0.05 / (2 + len(CHANCE)))

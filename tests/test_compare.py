@@ -106,3 +106,26 @@ def test_ppl_ratio_pairs_only_the_same_windows():
     assert e.value == pytest.approx(math.exp(1.025)) and "paired" in e.method
     u = compare.ppl_ratio(a, res(windows=[4.0, 4.3, 3.8, 4.2], seqlen=256), "wikitext2")
     assert "unpaired" in u.method and u.value == pytest.approx(e.value)
+
+
+def test_one_task_accuracy_difference_gets_the_one_task_minimum():
+    """Exact enumeration over every 2x2 table: one task's paired difference covers < 94% at 5 documents when the
+    conditions disagree often (p01 = p10 = 0.2), so an 'average' over a single task is not decided with the
+    several-task minimum."""
+    from scipy import stats as sps
+
+    from superweight.stats import MIN_N, acc_linear
+
+    n, probs, cov = 5, [0.3, 0.2, 0.2, 0.3], 0.0  # p11, p01, p10, p00; true difference 0
+    for c11 in range(n + 1):
+        for c01 in range(n + 1 - c11):
+            for c10 in range(n + 1 - c11 - c01):
+                c00 = n - c11 - c01 - c10
+                g = np.array([[1, 1]] * c11 + [[0, 1]] * c01 + [[1, 0]] * c10 + [[0, 0]] * c00, dtype=float)
+                e = acc_linear([g], (-1.0, 1.0))
+                cov += sps.multinomial.pmf([c11, c01, c10, c00], n, probs) * (e.lo <= 0.0 <= e.hi)
+    assert cov < 0.94
+    one = compare.acc_diff(res({"A": {0: 1.0, 1: 0.0, 2: 1.0}}), res({"A": {0: 0.0, 1: 1.0, 2: 1.0}}))
+    assert one.min_n == MIN_N["task_diff"] and one.too_small
+    two = compare.acc_diff(res({"A": {0: 1.0, 1: 0.0}, "B": {0: 1.0}}), res({"A": {0: 0.0, 1: 1.0}, "B": {0: 1.0}}))
+    assert two.min_n == MIN_N["acc_diff"]

@@ -138,9 +138,16 @@ def test_fieller_ratio_matches_its_test_and_the_closed_form():
 
 def test_holm_step_down_closed_form():
     out = holm([0.01, 0.04, 0.03, 0.005], 0.05)
-    # sorted: 0.005 <= 0.05/4, 0.01 <= 0.05/3, 0.03 > 0.05/2: stop; 0.04 then not rejected either
+    # sorted: 0.005 <= 0.05/4, 0.01 <= 0.05/3, 0.03 > 0.05/2: stop; 0.04 then not rejected either, and its level
+    # is the stopping level 0.05/2 (at its own 0.05/1 it would be below the level yet not rejected)
     assert [r for r, _ in out] == [True, False, False, True]
-    assert [a for _, a in out] == pytest.approx([0.05 / 3, 0.05 / 1, 0.05 / 2, 0.05 / 4])
+    assert [a for _, a in out] == pytest.approx([0.05 / 3, 0.05 / 2, 0.05 / 2, 0.05 / 4])
+    # every decision agrees with its p and the level shown beside it, as Holm's adjusted p-values decide
+    ps = [0.001, 0.012, 0.013, 0.02, 0.03, 0.2, 0.04]
+    m, srt = len(ps), sorted(ps)
+    adj = {p: min(1, max((m - i) * srt[i] for i in range(j + 1))) for j, p in enumerate(srt)}
+    for p, (rej, a) in zip(ps, holm(ps, 0.05)):
+        assert rej == (adj[p] <= 0.05) == (p <= a), (p, rej, a)
     assert holm([], 0.05) == [] and holm([0.049], 0.05) == [(True, 0.05)]
 
 
@@ -216,3 +223,48 @@ def test_figures_name_punctuation_and_place_blocks_on_a_log_axis(tmp_path):
                                          ("sw_aware", "1048576", 3.5e4)])]
     wquant_curves(quant_rows(rs), 4, tmp_path / "f7.png", {"dpi": 40})
     assert (tmp_path / "f7.png").stat().st_size > 0
+
+
+def test_fieller_decides_a_side_only_where_its_interval_is_bounded():
+    """A denominator not clearly away from 0 makes Fieller's set unbounded on both sides; the test must then not
+    reject r0 on one side (before, the t test of num - r0 den alone rejected 0.5 at p ~ 1e-7)."""
+    den = np.array([0.5, -0.3, 0.9, -0.2, 0.4, 0.1])
+    num = np.array([2.1, 1.8, 2.6, 1.9, 2.2, 2.0])
+    e = fieller_units(num, den)
+    assert (e.lo, e.hi) == (-math.inf, math.inf)
+    p_den = sps.ttest_1samp(den, 0.0).pvalue  # 0.14: the denominator's own t test
+    for r0 in (-5.0, 0.5, 2.0):
+        assert e.p(r0)[0] >= p_den - 1e-12
+    # decisions agree with the interval at every level: p < 1 - level exactly when r0 is outside it
+    b = np.array([1.0, 1.3, 0.8, 1.1, 1.2, 0.9, 1.05, 0.95])
+    u = 0.4 * b + np.array([0.05, -0.02, 0.03, -0.04, 0.01, 0.0, -0.03, 0.02])
+    f = fieller_units(u, b)
+    for lv in (0.9, 0.95, 0.99, 0.999, 0.99999):
+        lo, hi = f.at(lv).lo, f.at(lv).hi
+        for r0 in (0.2, 0.35, 0.38, 0.42, 0.45, 0.6):
+            p, side = f.p(r0)
+            assert (p < 1 - lv) == (not lo <= r0 <= hi), (lv, r0, p, lo, hi)
+            if p < 1 - lv:
+                assert side == (1 if r0 < lo else -1)
+    # the same for the accuracy share: a denominator (original above chance) that is not significant
+    from superweight.stats import acc_share
+    g = [np.array([[1, 0], [0, 0], [1, 1], [0, 0]], dtype=float)]  # original 2/4 vs chance 0.25
+    s = acc_share(g, 0.25)
+    assert (s.lo, s.hi) == (-math.inf, math.inf) and s.p(0.5)[0] >= 0.05
+
+
+def test_log_scale_interval_at_a_strict_level_overflows_to_inf_not_an_error():
+    """Two noisy windows at a Holm level: t(1)'s quantile makes the log-scale upper end exceed float range."""
+    e = ppl_ratio_ci([3.0, 3.0], [3.0, 13.0])  # log-differences 0 and 10: sd 7.1, se 5
+    assert e.at(0.9999).hi == math.inf and 0 <= e.at(0.9999).lo < e.lo
+    u = ppl_ratio_ci([3.0, 3.0], [3.0, 13.0], paired=False)
+    assert u.at(0.99999).hi == math.inf
+
+
+def test_an_interval_without_a_test_passes_only_the_level_it_was_computed_at():
+    """A bootstrap interval (no test) that excludes the threshold shows p < 0.05, nothing stricter: in a Holm
+    family of three it is not rejected at 0.025 (as p = 0.025 it was)."""
+    x = np.random.default_rng(0).normal(1.0, 1.0, 30)
+    e = bootstrap_means([x], lambda m: m[..., 0, 0], n_boot=500, seed=1)
+    assert e.lo > 0 and e.p(0.0) == (pytest.approx(0.05), 1)
+    assert holm([e.p(0.0)[0], 1e-6, 0.5], 0.05)[0] == (False, pytest.approx(0.025))
