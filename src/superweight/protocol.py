@@ -20,10 +20,11 @@ To add a key: add it to the schema, then one ``Setting`` to ``SETTINGS`` (or a r
 """
 from __future__ import annotations
 
-import importlib.metadata
 import json
 from dataclasses import dataclass
 from typing import Any, Callable
+
+from .provenance import package_versions
 
 NOT_SET = object()  # the key is absent from the config (a feature not in this checkout)
 NO_PAPER_VALUE = object()  # a setting without a reference value (an addition whose value is free)
@@ -467,13 +468,7 @@ PAPER_VERSIONS = {"lm_eval": "~0.4.3 (July 2024)", "torch": "not stated (the off
 
 def installed_versions() -> dict[str, str | None]:
     """Versions installed where this report is written (no import: torch stays unloaded)."""
-    out = {}
-    for p in VERSION_PACKAGES:
-        try:
-            out[p] = importlib.metadata.version(p)
-        except importlib.metadata.PackageNotFoundError:
-            out[p] = None
-    return out
+    return package_versions(VERSION_PACKAGES)
 
 
 def versions(detections: dict | None, installed: dict | None = None) -> list[dict]:

@@ -12,14 +12,19 @@ from pathlib import Path
 PACKAGES = ("superweight", "torch", "transformers", "lm_eval", "gguf", "datasets", "numpy", "pandas")
 
 
-def versions() -> dict[str, str | None]:
-    out = {"python": platform.python_version()}
-    for p in PACKAGES:
+def package_versions(packages) -> dict[str, str | None]:
+    """Installed version of each package (None where it is missing), read from metadata without importing it."""
+    out = {}
+    for p in packages:
         try:
             out[p] = importlib.metadata.version(p)
         except importlib.metadata.PackageNotFoundError:
             out[p] = None
     return out
+
+
+def versions() -> dict[str, str | None]:
+    return {"python": platform.python_version(), **package_versions(PACKAGES)}
 
 
 def git_commit() -> str | None:
