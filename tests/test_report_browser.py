@@ -79,7 +79,7 @@ def report(ran, tmp_path_factory):
     from test_workflow import snakemake
 
     out = tmp_path_factory.mktemp("report") / "report.html"
-    r = snakemake(ran, "--report", str(out), "--configfile", "config/fast.yaml")
+    r = snakemake(ran, "--report", str(out), "--configfile", ".test/ci.yaml")
     assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
     return out
 
