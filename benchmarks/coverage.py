@@ -1,13 +1,13 @@
 """Coverage of every interval a claim verdict uses, simulated at n = 2 ... 256 from distributions with a known
 truth shaped like the real data; prints the empirical coverage of the nominal 95% interval per method, scenario
 and n, and per method the smallest n from which no scenario covers measurably less than 94% (the ``MIN_N`` that
-superweight.stats uses: below it a verdict is inconclusive). "Measurably less": the coverage plus 1.645 Monte Carlo
+superweight.report.stats uses: below it a verdict is inconclusive). "Measurably less": the coverage plus 1.645 Monte Carlo
 standard errors is below 94% (a one-sided 95% simulation bound), so noise in a cell that truly covers 95% does not
 move the minimum; a method that truly covers 93% is flagged at 2000 repetitions.
 
     OMP_NUM_THREADS=1 python benchmarks/coverage.py [--reps 2000] [--jobs 2] [--seed 0] [--out FILE]
 
-It calls the library's own interval functions (superweight.stats / compare), so the table measures the code the
+It calls the library's own interval functions (superweight.report.stats / compare), so the table measures the code the
 verdicts run. Monte Carlo standard error of a coverage near 0.95 is sqrt(0.95 * 0.05 / reps) (0.5% at 2000).
 For reference it also measures the percentile bootstrap the verdicts used before (2000 resamples)."""
 from __future__ import annotations
@@ -138,7 +138,7 @@ def ratio_scenarios():
         return stats.fieller_units(0.6 * rise + 0.2 * heavy(rng, n), rise)
     out.append(("fieller_t", "skip share of log-ppl rise, lognormal rises", 0.6, draw_skip, False))
 
-    from superweight.compare import ppl_share
+    from superweight.report.compare import ppl_share
 
     def res(x):
         return {"scores": {"perplexity": {"w": {"window_nll": list(x), "seqlen": 1, "windows": len(x)}}}}

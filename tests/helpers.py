@@ -51,7 +51,7 @@ def merged(*overlays: dict, base: Path = REPO / "config" / "config.yaml") -> dic
 
 def ci_config(validated: bool = True) -> dict:
     """The CI scenario's whole config (config.yaml + .test/ci.yaml), schema defaults filled."""
-    from superweight.config import validate
+    from superweight.workflow.config import validate
 
     cfg = merged(yaml.safe_load(CI_SCENARIO.read_text()))
     return validate(cfg, REPO / "workflow/schemas/config.schema.yaml", check_files=False) if validated else cfg

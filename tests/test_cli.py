@@ -75,11 +75,11 @@ def test_data_dir_option_wins_over_environment(tmp_path, monkeypatch, data_dir):
 
 
 def test_detect_prints_the_planted_weight(capsys, tmp_path, monkeypatch):
-    import superweight.load
+    import superweight.models.load
     from tiny import ToyTokenizer, plant, tiny_model
 
     model = plant(tiny_model("llama"), layer=1, row=5, col=17)
-    monkeypatch.setattr(superweight.load, "load_any", lambda *a, **k: (model, ToyTokenizer()))
+    monkeypatch.setattr(superweight.models.load, "load_any", lambda *a, **k: (model, ToyTokenizer()))
     assert main(["detect", str(_local(tmp_path)), "--no-confirm", "--threshold", "5"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].endswith("(1 candidate(s), stopped: no spike)"), out

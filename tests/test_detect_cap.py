@@ -4,7 +4,7 @@ import logging
 
 import torch
 
-from superweight.detect import SpikeRule, detect_model, find_candidates
+from superweight.detect.spikes import SpikeRule, detect_model, find_candidates
 from tiny import ToyTokenizer, plant, tiny_model
 
 RULE = SpikeRule("absolute", threshold=5.0)
@@ -24,14 +24,14 @@ def _two_in_one_row():
 
 def test_cap_reached_with_spikes_left_is_reported(caplog):
     model = _two_in_one_row()
-    with caplog.at_level(logging.WARNING, logger="superweight.detect"):
+    with caplog.at_level(logging.WARNING, logger="superweight.detect.spikes"):
         res = find_candidates(model, ToyTokenizer(), rule=RULE, max_iters=1)
     assert [c.coord for c in res.candidates] == [(1, 5, 17)]
     assert res.stopped == "iteration cap" and res.extra["cap_reached"] and res.extra["max_iters"] == 1
     assert "stopped at its iteration cap (detection.max_iters = 1) with spikes left in layer(s) [1]" in caplog.text
     # a cap above the need: both found, the loop ends on its own
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="superweight.detect"):
+    with caplog.at_level(logging.WARNING, logger="superweight.detect.spikes"):
         res = find_candidates(model, ToyTokenizer(), rule=RULE, max_iters=20)
     assert sorted(c.coord for c in res.candidates) == [(1, 5, 17), (1, 5, 30)]
     assert res.stopped == "no spike" and not res.extra["cap_reached"] and res.extra["rounds"] == 2

@@ -4,7 +4,7 @@ spiking output."""
 import pytest
 import torch
 
-from superweight.detect import SpikeRule, find_candidates
+from superweight.detect.spikes import SpikeRule, find_candidates
 from tiny import ToyTokenizer, plant, tiny_model
 
 

@@ -2,8 +2,8 @@
 import pytest
 import torch
 
-from superweight.detect import SpikeRule
-from superweight.emergence import EmergenceConfigError, check, crossing_step, measure, step_of, table, verdict_emergence
+from superweight.detect.spikes import SpikeRule
+from superweight.analysis.emergence import EmergenceConfigError, check, crossing_step, measure, step_of, table, verdict_emergence
 from tiny import ToyTokenizer, plant, tiny_model
 
 SW = (1, 5, 17)

@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 
-from superweight.evaluate import evaluate
+from superweight.scoring.zeroshot import evaluate
 from tiny import tiny_model
 from tiny_tokenizer import BOS, bos_tokenizer
 

@@ -3,7 +3,7 @@ import pytest
 import torch
 import transformers as tf
 
-from superweight.evaluate import materialize_tasks, task_result
+from superweight.scoring.zeroshot import materialize_tasks, task_result
 
 
 def _byte_tokenizer():
@@ -29,7 +29,7 @@ def test_task_result_sorts_by_doc_id_and_checks_the_aggregate():
 
 
 def test_evaluate_keeps_per_document_outcomes(tmp_path, data_dir):
-    from superweight.evaluate import evaluate
+    from superweight.scoring.zeroshot import evaluate
 
     torch.manual_seed(0)
     cfg = tf.LlamaConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,

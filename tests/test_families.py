@@ -6,10 +6,10 @@ import contextlib
 import pytest
 import torch
 
-from superweight.ablation import apply_condition
-from superweight.adapters import get_adapter
-from superweight.intervene import RestoreSuperActivation
-from superweight.quantize import W8A8, sa_channels
+from superweight.interventions.conditions import apply_condition
+from superweight.models.adapters import get_adapter
+from superweight.interventions.edits import RestoreSuperActivation
+from superweight.quant.quantize import W8A8, sa_channels
 from tiny import CONFIGS, H, I, L, plant, tiny_model
 
 # a different (layer, row, col) per family, so an adapter that mixes up rows and columns, or layers, cannot pass
@@ -92,7 +92,7 @@ def test_every_intervention_and_hook(family):
         reset()
     # scaling
     with contextlib.ExitStack() as st:
-        from superweight.intervene import scale_weights
+        from superweight.interventions.edits import scale_weights
 
         scale_weights(model, [SW], 1.5)
     assert a.get_weight(model, *SW) == 60.0
@@ -106,7 +106,7 @@ def test_every_intervention_and_hook(family):
     seen = {}
     raw = down.register_forward_pre_hook(lambda m, args: seen.__setitem__("raw", args[0].detach().clone()))
     with W8A8(model, sa_channels=ch) as q:
-        from superweight.quantize import PAPER_BMM, PAPER_INPUTS
+        from superweight.quant.quantize import PAPER_BMM, PAPER_INPUTS
 
         per_layer = len(a.role_paths(PAPER_INPUTS)) + len(a.role_paths(PAPER_BMM))  # input pre-hooks + BMM output hooks
         assert len(q.handles) == len(a.layers(model)) * per_layer

@@ -10,7 +10,9 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
 
-from superweight import plot, plot_mechanism as pm  # noqa: E402
+from superweight.report import figures as plot
+
+from superweight.report import figures_mechanism as pm  # noqa: E402
 
 STYLE = {"width": 6.4, "height": 3.6, "dpi": 60, "log_scale": True}
 MODEL = "smollm2-135m"

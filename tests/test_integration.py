@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from superweight.data import wikitext2_text
-from superweight.detect import SpikeRule, detect_model
-from superweight.intervene import zeroed
-from superweight.load import load_model
-from superweight.perplexity import perplexity, tokenize
+from superweight.scoring.data import wikitext2_text
+from superweight.detect.spikes import SpikeRule, detect_model
+from superweight.interventions.edits import zeroed
+from superweight.models.load import load_model
+from superweight.scoring.perplexity import perplexity, tokenize
 from helpers import ci_config, planned_jobs, snakemake
 
 pytestmark = pytest.mark.integration
@@ -298,7 +298,7 @@ def test_claims_and_every_accuracy_cell_has_n_and_uncertainty(ran):
 
 
 def test_memory_requests_cover_the_measured_peaks(ran):
-    """Each model job's mem_mb estimate (superweight.resources) against the max_rss its benchmark file measured:
+    """Each model job's mem_mb estimate (superweight.workflow.resources) against the max_rss its benchmark file measured:
     at least the peak, and at most 3 x the peak (the stated margin: the estimate assumes 512-token zero-shot requests
     in batches of 8 through lm-eval's `hf` backend, longer than most of the CI scenario's; a job killed for memory is
     worse than a generous request). Snakemake's sampled max_rss misses short peaks (prepare_model: 441 to 724 MB
@@ -307,7 +307,7 @@ def test_memory_requests_cover_the_measured_peaks(ran):
     One CI run at these sizes measured prepare_model 724 MB (estimate 1665),
     detect 2256 MB with full-vocabulary logits in confirmation (then estimated 1878: the test caught it; chunked since,
     1263 MB against 2015), score_original 1288 MB (cached backend, 2198), score_prune_sw_restore_sa 2759 MB (hf, 4032)."""
-    from superweight import resources as R
+    from superweight.workflow import resources as R
 
     cfg = CI
     facts = R.facts_from_dir(ran / "results/smollm2-135m/model")

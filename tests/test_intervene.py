@@ -3,9 +3,9 @@ import contextlib
 import pytest
 import torch
 
-from superweight.ablation import NoSuperWeight, apply_condition
-from superweight.adapters import get_adapter
-from superweight.intervene import InterventionError, RestoreSuperActivation, prune_nonsw, scale_weights, zero_weights
+from superweight.interventions.conditions import NoSuperWeight, apply_condition
+from superweight.models.adapters import get_adapter
+from superweight.interventions.edits import InterventionError, RestoreSuperActivation, prune_nonsw, scale_weights, zero_weights
 from tiny import tiny_model, plant
 
 SW = (1, 5, 17)

@@ -7,10 +7,10 @@ import transformers as tf
 from lm_eval.api.instance import Instance
 from lm_eval.models.huggingface import HFLM
 
-from superweight.evaluate import TASKS, materialize_tasks, task_manager
-from superweight.experiments import eval_backend, whole_sequence
-from superweight.lm_backend import CachedLM, build_lm
-from superweight.logprobs import rows_per_chunk
+from superweight.scoring.zeroshot import TASKS, materialize_tasks, task_manager
+from superweight.interventions.experiments import eval_backend, whole_sequence
+from superweight.scoring.cached_backend import CachedLM, build_lm
+from superweight.scoring.logprobs import rows_per_chunk
 from tiny import CONFIGS, H, I
 
 DOCS = 3  # documents per task

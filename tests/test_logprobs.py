@@ -3,7 +3,7 @@ import pytest
 import torch
 import transformers as tf
 
-from superweight.logprobs import next_token_logprobs
+from superweight.scoring.logprobs import next_token_logprobs
 from tiny import CONFIGS, H, I, V, tiny_model
 
 

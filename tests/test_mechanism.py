@@ -4,9 +4,9 @@ import copy
 import pytest
 import torch
 
-from superweight.adapters import get_adapter
-from superweight.detect import DEFAULT_PROMPT
-from superweight.mechanism import (SkipAblation, channel_stats, hadamard, log_ratio_fraction_ci, skip_conditions,
+from superweight.models.adapters import get_adapter
+from superweight.detect.spikes import DEFAULT_PROMPT
+from superweight.analysis.mechanism import (SkipAblation, channel_stats, hadamard, log_ratio_fraction_ci, skip_conditions,
                                    super_weights_of, verdict_hadamard, verdict_skip)
 from tiny import CONFIGS, ToyTokenizer, plant, tiny_model
 
@@ -191,7 +191,7 @@ def test_super_weights_of_prefers_used():
 
 
 def test_verdicts_read_back_from_result_files(tmp_path):
-    from superweight.mechanism_claims import read_verdicts
+    from superweight.report.mechanism_claims import read_verdicts
     from superweight.provenance import write_json
 
     write_json(tmp_path / "m" / "mechanism" / "skip.json", {"verdict": {"verdict": "fails", "evidence": "e", "test": "t"}})

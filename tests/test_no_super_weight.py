@@ -3,8 +3,8 @@ wrote "skipped" results; each table keeps the model with the reason, each figure
 import pandas as pd
 import pytest
 
-from superweight.plot import down_proj_maxima, scaling_curve, stopword_bars, wquant_curves
-from superweight.tables import act_quant_table, quant_rows, scaling_rows, table1_rows, table5, table6, write_table
+from superweight.report.figures import down_proj_maxima, scaling_curve, stopword_bars, wquant_curves
+from superweight.report.tables import act_quant_table, quant_rows, scaling_rows, table1_rows, table5, table6, write_table
 from synth import result
 
 WHY = "no confirmed super weight"

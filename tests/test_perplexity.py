@@ -5,7 +5,7 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
-from superweight.perplexity import perplexity, windows
+from superweight.scoring.perplexity import perplexity, windows
 from tiny import BIG_V, tiny_big_vocab, tiny_model
 
 

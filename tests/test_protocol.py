@@ -1,5 +1,5 @@
 """The paper's protocol: config/paper.yaml merged over config/config.yaml as Snakemake merges them equals the table in
-superweight.protocol on every setting; every run's deviation report lists what differs and never crashes on a key
+superweight.report.protocol on every setting; every run's deviation report lists what differs and never crashes on a key
 a checkout does not have."""
 import copy
 import sys
@@ -9,8 +9,8 @@ import pytest
 import yaml
 from snakemake.utils import update_config
 
-from superweight.config import ConfigError, validate
-from superweight.protocol import (ADDITION, INTERPRETATION, NO_EFFECT, SETTINGS, classify, compare, lookup, markdown,
+from superweight.workflow.config import ConfigError, validate
+from superweight.report.protocol import (ADDITION, INTERPRETATION, NO_EFFECT, SETTINGS, classify, compare, lookup, markdown,
                                   report, schema_keys, unclassified)
 
 REPO = Path(__file__).resolve().parents[1]
@@ -89,7 +89,7 @@ def test_a_new_schema_key_fails_the_classification():
 
 
 def test_paper_run_leaves_the_default_model_out_and_checks_names(paper_cfg):
-    from superweight.config import run_models
+    from superweight.workflow.config import run_models
 
     assert "smollm2-135m" in paper_cfg["models"]  # merged in by Snakemake ...
     assert run_models(paper_cfg) == PAPER_MODELS  # ... and not run
@@ -186,7 +186,7 @@ def test_detection_cap_reached_is_reported(default_cfg, data_dir):
 def test_protocol_module_imports_no_torch():
     import subprocess
 
-    r = subprocess.run([sys.executable, "-c", "import sys, superweight.protocol; print('torch' in sys.modules)"],
+    r = subprocess.run([sys.executable, "-c", "import sys, superweight.report.protocol; print('torch' in sys.modules)"],
                        capture_output=True, text=True, env={"PYTHONPATH": str(REPO / "src")})
     assert r.stdout.strip() == "False", r.stderr
 

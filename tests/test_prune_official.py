@@ -7,9 +7,9 @@ import pytest
 import torch
 from torch import nn
 
-from superweight.analysis import layer_output_maxima, propagation
-from superweight.detect import residual_maxima
-from superweight.intervene import prune_all_weights_per_tensor, prune_nonsw, undo_prune
+from superweight.analysis.propagation import layer_output_maxima, propagation
+from superweight.detect.spikes import residual_maxima
+from superweight.interventions.edits import prune_all_weights_per_tensor, prune_nonsw, undo_prune
 from tiny import ToyTokenizer, plant, tiny_model
 
 SW = (1, 5, 17)

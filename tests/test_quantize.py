@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from superweight.adapters import get_adapter
-from superweight.quantize import (W8A8, BlockSpec, RTNOptions, _blocks, activation_absmax, clip,
+from superweight.models.adapters import get_adapter
+from superweight.quant.quantize import (W8A8, BlockSpec, RTNOptions, _blocks, activation_absmax, clip,
                                   fake_quant_per_token, quantize_tensor, quantize_weights, quantize_with_sa, rtn,
                                   sa_channels, smooth)
 from tiny import plant, tiny_model
@@ -272,7 +272,7 @@ def test_smoothquant_not_applicable(family):
 
 
 def test_table6_rows_with_the_papers_numbers():
-    from superweight.tables import quant_rows, table6
+    from superweight.report.tables import quant_rows, table6
 
     def res(method, block, factor=None, avg=0.5):
         r = {"model": "m", "kind": "wquant", "method": method, "bits": 4, "block": block, "status": "done",
@@ -295,7 +295,7 @@ def test_experiment_records_w8a8_scope_and_table6_restore():
     scoring); Table 6's super weight put back x factor after RTN, with the arithmetic options."""
     import contextlib
 
-    from superweight.experiments import apply
+    from superweight.interventions.experiments import apply
 
     model = plant(tiny_model("llama"), *SW)
     cfg = {"perplexity": {"seqlen": 16, "corpora": ["wikitext2"], "windows": {"wikitext2": 2}},

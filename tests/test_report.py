@@ -33,8 +33,8 @@ def _rec(path, text):
 def _pages(tmp_path, verdicts=None):
     """claims.json of two models (every registered claim; some verdicts set as issue 19 writes them), a
     protocol.json with a departure and a section this renderer does not know, and the pages rendered from them."""
-    from superweight.claims import evaluate_model, write
-    from superweight.report_html import write_pages
+    from superweight.report.claims import evaluate_model, write
+    from superweight.report.html import write_pages
 
     models = ["smollm2-135m", "tiny-model"]
     rows = [r for m in models for r in evaluate_model(m, {})]
@@ -107,7 +107,7 @@ def test_standalone_pages_read_without_snakemake(tmp_path):
 
 
 def test_long_tokens_may_break_but_tags_and_short_words_stay():
-    from superweight.report_html import soft_breaks
+    from superweight.report.html import soft_breaks
 
     assert soft_breaks('<a href="x/y_z.html">results/smollm2-135m/ablation/scores.json</a> a_b 98.1') == (
         '<a href="x/y_z.html">results/<wbr>smollm2-135m/<wbr>ablation/<wbr>scores.<wbr>json</a> a_b 98.1')
@@ -115,7 +115,7 @@ def test_long_tokens_may_break_but_tags_and_short_words_stay():
 
 def test_pages_render_records_of_shapes_they_do_not_know():
     """protocol.json and claims.json may gain keys and sections (issues 19, 20): shown as they are, never an error."""
-    from superweight.report_html import claims_page, protocol_page
+    from superweight.report.html import claims_page, protocol_page
 
     rep = {"paper": "P", "models": ["m"], "differs": {"a.b": "x"}, "not_set": [{"k": 1}], "facts": [],
            "settings": [{"key": "a.b", "value": 1, "paper": 2, "has_paper_value": True, "status": "differs",
@@ -130,7 +130,7 @@ def test_pages_render_records_of_shapes_they_do_not_know():
 
 
 def test_verdicts_are_coloured_by_their_first_words():
-    from superweight.report_html import verdict_kind
+    from superweight.report.html import verdict_kind
 
     assert verdict_kind("holds (paper strength)") == "sw-holds"
     assert verdict_kind("fails") == "sw-fails" and verdict_kind("Inconclusive (n too small)") == "sw-inconclusive"
@@ -139,7 +139,7 @@ def test_verdicts_are_coloured_by_their_first_words():
 
 
 def test_landing_page_falls_back_to_the_run_summary(tmp_path):
-    from superweight.report_html import markdown_page
+    from superweight.report.html import markdown_page
 
     md = "# Run summary\nSUMMARY-TEXT\n\n| model | ppl |\n|---|---|\n| m | 1 \\| 2 |\n"
     summary = _rec(tmp_path / "summary.html", markdown_page(md, "Run summary"))
@@ -153,7 +153,7 @@ def test_landing_page_falls_back_to_the_run_summary(tmp_path):
 def test_tables_are_written_as_html_beside_csv_md_and_tex(tmp_path):
     import pandas as pd
 
-    from superweight.tables import write_table
+    from superweight.report.tables import write_table
 
     df = pd.DataFrame({"model": ["m", "m"], "condition": ["original", "prune_sw"], "avg": [60.0, 30.0],
                        "avg se": [1.5, 2.0], "Wiki-2 ppl": [12.0, 3000.0], "Wiki-2 ppl lo": [11.0, 2500.0],
@@ -167,7 +167,7 @@ def test_tables_are_written_as_html_beside_csv_md_and_tex(tmp_path):
 
 
 def test_run_summary_from_result_files(tmp_path):
-    from superweight.summary import run_summary
+    from superweight.report.summary import run_summary
 
     det = tmp_path / "sw.json"
     det.write_text(json.dumps({"status": "confirmed super weight", "candidates": [{}, {}],

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from superweight import resources as R
-from superweight.logprobs import CHUNK_BYTES
+from superweight.workflow import resources as R
+from superweight.scoring.logprobs import CHUNK_BYTES
 from tiny import BIG_V, tiny_big_vocab, tiny_model
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
@@ -16,7 +16,7 @@ SRC = str(Path(__file__).resolve().parents[1] / "src")
 
 @pytest.mark.workflow
 def test_estimates_import_no_torch():
-    code = "import sys, superweight.resources; print(sorted({'torch', 'transformers'} & set(sys.modules)))"
+    code = "import sys, superweight.workflow.resources; print(sorted({'torch', 'transformers'} & set(sys.modules)))"
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={"PYTHONPATH": SRC})
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "[]"
@@ -78,7 +78,7 @@ def test_memory_grows_with_vocabulary_batch_and_sequence_not_parameters_alone():
 CHILD = """
 import json, sys
 import torch, transformers
-from superweight.perplexity import perplexity
+from superweight.scoring.perplexity import perplexity
 
 
 def status(key):  # bytes, from /proc/self/status

@@ -2,8 +2,8 @@
 import pytest
 import torch
 
-from superweight.adapters import get_adapter
-from superweight.significance import draw, p_value, pools, pruned, rows, significance, verdict_significance
+from superweight.models.adapters import get_adapter
+from superweight.analysis.significance import draw, p_value, pools, pruned, rows, significance, verdict_significance
 from tiny import plant, tiny_model
 
 SW = (1, 5, 17)

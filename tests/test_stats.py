@@ -7,8 +7,8 @@ import pytest
 from scipy import stats as sps
 from scipy.optimize import brentq
 
-from superweight import compare
-from superweight.stats import (MIN_N, NA, acc_linear, accuracy, avg_se, binomial_se, bootstrap_means, fieller_interval,
+from superweight.report import compare
+from superweight.report.stats import (MIN_N, NA, acc_linear, accuracy, avg_se, binomial_se, bootstrap_means, fieller_interval,
                                fieller_units, holm, mcnemar, paired_diff, ppl_ci, ppl_ratio_ci, proportion, share,
                                t_mean, verdict)
 from synth import result
@@ -185,7 +185,7 @@ def test_undefined_share_and_verdicts():
 def test_table1_cells_carry_n_and_uncertainty(tmp_path):
     import pandas as pd
 
-    from superweight.tables import act_quant_table, table1_rows, write_table
+    from superweight.report.tables import act_quant_table, table1_rows, write_table
 
     rs = [result(condition="original", acc=0.5, ppl=30, n=20), result(condition="prune_sw", acc=0.3, ppl=900, n=20)]
     df = table1_rows(rs)
@@ -211,8 +211,8 @@ def test_table1_cells_carry_n_and_uncertainty(tmp_path):
 
 
 def test_figures_name_punctuation_and_place_blocks_on_a_log_axis(tmp_path):
-    from superweight.plot import _block_x, token_label, wquant_curves
-    from superweight.tables import quant_rows
+    from superweight.report.figures import _block_x, token_label, wquant_curves
+    from superweight.report.tables import quant_rows
 
     assert token_label(",") == "comma [,]" and token_label("'") == "apostrophe [']" and token_label("the") == "the"
     assert token_label(".\n") == "period+newline [.\n]" and token_label(" ") == "space"
@@ -247,7 +247,7 @@ def test_fieller_decides_a_side_only_where_its_interval_is_bounded():
             if p < 1 - lv:
                 assert side == (1 if r0 < lo else -1)
     # the same for the accuracy share: a denominator (original above chance) that is not significant
-    from superweight.stats import acc_share
+    from superweight.report.stats import acc_share
     g = [np.array([[1, 0], [0, 0], [1, 1], [0, 0]], dtype=float)]  # original 2/4 vs chance 0.25
     s = acc_share(g, 0.25)
     assert (s.lo, s.hi) == (-math.inf, math.inf) and s.p(0.5)[0] >= 0.05

@@ -4,7 +4,7 @@ from pathlib import Path
 import lm_eval
 import pytest
 
-from superweight.evaluate import TASKS, materialize_tasks, task_manager
+from superweight.scoring.zeroshot import TASKS, materialize_tasks, task_manager
 
 BUILTIN = Path(lm_eval.__file__).parent / "tasks"
 BUILTIN_YAML = {"arc_easy": "arc/arc_easy.yaml", "arc_challenge": "arc/arc_challenge.yaml", "piqa": "piqa/piqa.yaml",

@@ -40,13 +40,13 @@ def test_schema_has_no_null_keys():
 
 
 def test_config_readme_is_generated_from_the_schema():
-    from superweight.schema_doc import markdown, rows
+    from superweight.workflow.schema_doc import markdown, rows
 
     schema = yaml.safe_load(SCHEMA.read_text())
     undocumented = [k for k, d, _, _ in rows(schema["properties"]) if not d]
     assert not undocumented, f"schema keys without a description: {undocumented}"
     assert (REPO / "config" / "README.md").read_text() == markdown(schema), \
-        "config/README.md is stale: python -m superweight.schema_doc > config/README.md"
+        "config/README.md is stale: python -m superweight.workflow.schema_doc > config/README.md"
 
 
 def test_every_rule_has_log_and_benchmark():
@@ -130,7 +130,7 @@ def test_config_validation_imports_no_torch(data_dir):
     code = textwrap.dedent(f"""
         import sys, yaml
         sys.path.insert(0, {str(REPO / 'src')!r})
-        from superweight.config import validate
+        from superweight.workflow.config import validate
         cfg = yaml.safe_load(open({str(REPO / 'config' / 'config.yaml')!r}))
         cfg["data_dir"] = {str(data_dir)!r}
         cfg["models"]["smollm2-135m"]["super_weights"] = [[3, 1, 2]]  # the shape check reads the GGUF header

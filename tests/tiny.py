@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 import transformers as tf
 
-from superweight.adapters import get_adapter
+from superweight.models.adapters import get_adapter
 
 H, I, L, V = 32, 64, 4, 128
 

@@ -1,8 +1,22 @@
 """superweight: find the super weights of causal language models and study what they do (arXiv 2411.07191).
 
-Modules, one job each: adapters (where each family keeps its down projection), sources (model sources and their
-shapes, without torch), load (loading with torch), detect, intervene, ablation, perplexity, evaluate (lm-eval), data,
-scoring, tables, plot, provenance, config (validation, without torch), schema_doc (config/README.md), summary (the
-run's summary), cli."""
+Subpackages by stage, each module with one job:
+
+- ``models``: ``sources`` (model sources and their shapes, without torch), ``load`` (loading), ``adapters`` (where each
+  family keeps its decoder layers and down projections).
+- ``detect``: ``spikes`` (data-free detection by the spike rule; the used super-weight list), ``confirm``
+  (confirmation of candidates by ablation on text).
+- ``interventions``: ``edits`` (zero, scale, prune other outliers, restore the super activation), ``conditions``
+  (the paper's section 3.2 conditions), ``experiments`` (a scoring job's wildcards as one intervention).
+- ``scoring``: ``data`` (corpora and prompts), ``perplexity`` (GPTQ protocol), ``logprobs``, ``zeroshot`` (lm-eval),
+  ``backends`` / ``cached_backend`` (which lm-eval backend; the cached one), ``score`` (one job's scores).
+- ``quant``: ``quantize`` (block-wise RTN, W8A8, SmoothQuant), ``tune_z`` (choosing the clipping z).
+- ``analysis``: ``stopwords`` (stopword probabilities), ``propagation`` (the super activation layer by layer), ``mechanism`` (Hadamard, layer skip),
+  ``significance`` (random outlier sets), ``emergence`` (over training checkpoints).
+- ``report``: ``stats``, ``compare``, ``claims``, ``mechanism_claims``, ``tables``, ``figures``,
+  ``figures_mechanism``, ``summary``, ``protocol``, ``html``.
+- ``workflow``: ``config`` (validation, without torch), ``schema_doc`` (config/README.md), ``resources``, ``reuse``,
+  ``runlog``, ``verify`` (data checksums).
+- ``provenance`` (what produced a result; JSON records), ``cli``."""
 
 __version__ = "0.1.0"

@@ -49,7 +49,7 @@ def _table(rows: list[dict]) -> str:
 
 def _data_dir(arg: str | None) -> Path | None:
     """--data-dir wins over $SUPERWEIGHT_DATA; neither: the Hugging Face Hub."""
-    from .data import resolve_data_dir
+    from superweight.scoring.data import resolve_data_dir
 
     if arg is not None:
         d = Path(arg).expanduser().resolve()
@@ -62,8 +62,8 @@ def _data_dir(arg: str | None) -> Path | None:
 
 def _confirmation_text(args) -> str | None:
     """WikiText-2 for confirming candidates, checked before the model loads."""
-    from .data import DataError, wikitext2_text
-    from .verify import verify_data
+    from superweight.scoring.data import DataError, wikitext2_text
+    from superweight.workflow.verify import verify_data
 
     if args.no_confirm:
         return None
@@ -89,8 +89,8 @@ def _check_seqlen(args, positions) -> None:
 
 
 def detect_cmd(args) -> int:
-    from .adapters import UnsupportedModelError, get_adapter
-    from .sources import ModelSourceError, ModelSpec, model_shape
+    from superweight.models.adapters import UnsupportedModelError, get_adapter
+    from superweight.models.sources import ModelSourceError, ModelSpec, model_shape
 
     log = logging.getLogger("superweight.cli")
     spec = ModelSpec.guess(args.model)
@@ -100,7 +100,7 @@ def detect_cmd(args) -> int:
             get_adapter(shape.model_type)
         _check_seqlen(args, shape.positions if shape is not None else None)
         text = _confirmation_text(args)
-        from .load import load_any
+        from superweight.models.load import load_any
 
         log.info("loading %s (%s)", spec.id, spec.source)
         model, tok = load_any(args.model, dtype=args.dtype, device=args.device)
@@ -108,7 +108,7 @@ def detect_cmd(args) -> int:
         _check_seqlen(args, getattr(model.config, "max_position_embeddings", None))  # a Hub model's, once loaded
     except (ModelSourceError, UnsupportedModelError) as e:
         raise InputError(f"{args.model}: {e}") from None
-    from .detect import SpikeRule, detect_model
+    from superweight.detect.spikes import SpikeRule, detect_model
 
     rule = SpikeRule(args.rule, threshold=args.threshold, ratio=args.ratio)
     summary, _, _ = detect_model(model, tok, text, args.prompt, rule, args.max_iters, args.factor, args.seqlen,
@@ -126,7 +126,7 @@ def detect_cmd(args) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    from . import __version__
+    from superweight import __version__
 
     fmt = argparse.ArgumentDefaultsHelpFormatter
     p = _Parser(prog="superweight", description=__doc__, formatter_class=fmt)

@@ -49,7 +49,7 @@ def _tres_mem_mb(tres):
 
 def _requested(wf, rule):
     """(mem_mb, runtime minutes) the workflow asks for a job of ``rule`` on the default model."""
-    from superweight import resources as R
+    from superweight.workflow import resources as R
 
     if rule == "tokenize_corpus":  # no resources: in the rule: the SLURM profile's default-resources
         return 4000, 30
@@ -71,7 +71,7 @@ def test_jobs_went_through_sbatch_with_their_resources(slurm_run):
         assert j["JobState"] == "COMPLETED", j
         assert j["WorkDir"] == str(wf)
         # what the profile sent: mem_mb and runtime estimated for the rule from the model's size facts and the
-        # run's config (superweight.resources); rules without estimates get the profile's default-resources;
+        # run's config (superweight.workflow.resources); rules without estimates get the profile's default-resources;
         # cpus-per-task from the rule's threads (2 for model jobs, 1 for tokenizing)
         mem, minutes = _requested(wf, rule)
         assert _tres_mem_mb(j["Tres"]) == mem, (rule, mem, j)

@@ -1,5 +1,5 @@
 rule claims:
-    """The paper's claims (superweight.claims), each tested per model from the result files: holds / fails /
+    """The paper's claims (superweight.report.claims), each tested per model from the result files: holds / fails /
     inconclusive / not applicable (grade or reason in parentheses), the direction and the paper's strength, each
     model's interval sub-tests corrected together (Holm); across models and per model. The only place result
     files become verdicts."""

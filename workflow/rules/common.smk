@@ -6,9 +6,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))  # run from a checkout without installing
 
-from superweight.config import (ConfigError, check_targets, check_writable, command_line_targets, merge,
+from superweight.workflow.config import (ConfigError, check_targets, check_writable, command_line_targets, merge,
                                 parse_overrides, run_models, runs_no_job, validate)
-from superweight.data import data_root, files_of, resolve_data_dir
+from superweight.scoring.data import data_root, files_of, resolve_data_dir
 
 try:
     # --config values as YAML (nested overrides, null), a repeated key an error; then the schema and every check
@@ -64,7 +64,7 @@ def known_sws(wildcards):
 def prepare_cfg(wildcards):
     """The model's source for prepare_model; a packaged GGUF is resolved here (in the process that has the
     package installed), so the job's conda env needs only the file path."""
-    from superweight.sources import package_file
+    from superweight.models.sources import package_file
 
     cfg = model_cfg(wildcards)
     if cfg["source"] == "package":
@@ -76,9 +76,9 @@ _FACTS = {}
 
 
 def model_facts(model):
-    """The model's size facts (superweight.resources, no torch): from its prepared directory, else its source's
+    """The model's size facts (superweight.workflow.resources, no torch): from its prepared directory, else its source's
     metadata (config.json, GGUF header), else `params_b`. Read once per model."""
-    from superweight.resources import model_facts as read_facts
+    from superweight.workflow.resources import model_facts as read_facts
 
     if model not in _FACTS:
         from types import SimpleNamespace
@@ -91,7 +91,7 @@ def model_facts(model):
 def mem_mb(wildcards, attempt=1, rulename=None):
     """Estimated peak memory of this rule's job for this model (weights, one batch's activations, the LM head's
     logits as the job computes them), with headroom; doubled on retry. See superweight/resources.py."""
-    from superweight.resources import job_backend, mem_mb as estimate
+    from superweight.workflow.resources import job_backend, mem_mb as estimate
 
     dtype = config["models"][wildcards.model].get("dtype", "float32")
     return estimate(rulename, model_facts(wildcards.model), config, dtype, bool(gpus(wildcards)), attempt,
@@ -100,7 +100,7 @@ def mem_mb(wildcards, attempt=1, rulename=None):
 
 def runtime_min(wildcards, attempt=1, rulename=None):
     """Estimated minutes of this rule's job (its forward tokens x the model's FLOPs per token), doubled on retry."""
-    from superweight.resources import runtime_min as estimate
+    from superweight.workflow.resources import runtime_min as estimate
 
     return estimate(rulename, model_facts(wildcards.model), config, bool(gpus(wildcards)), attempt)
 
@@ -136,7 +136,7 @@ def scaling_eval():
 
 def protocol_config():
     """The config values the protocol report reads (editing any other key does not rerun it)."""
-    from superweight.protocol import relevant
+    from superweight.report.protocol import relevant
 
     return relevant(config)
 
@@ -252,7 +252,7 @@ def mechanism_outputs():
 
 def _emergence():
     """The checked `emergence:` block (reference filled in), or None; a bad one stops the run with one message."""
-    from superweight.emergence import EmergenceConfigError, check
+    from superweight.analysis.emergence import EmergenceConfigError, check
 
     if not EMERGENCE:
         return None
@@ -286,7 +286,7 @@ def emergence_runtime(wildcards, attempt=1):
 def reuse_from(condition, corpora, eval_cfg):
     """None when a job whose model is the ablation's ``condition`` (``reuse.same_model``) can read that condition's
     scores (same settings, at least as many documents, for every corpus and task it needs); else why not."""
-    from superweight.reuse import difference, settings
+    from superweight.workflow.reuse import difference, settings
 
     if condition not in CONDITIONS:
         return f"the ablation's {condition} is not scored"
@@ -296,7 +296,7 @@ def reuse_from(condition, corpora, eval_cfg):
 
 def scaled_reuse():
     """{factor: ablation condition} for the factors whose model is an ablation condition's and whose scores it holds."""
-    from superweight.reuse import same_model
+    from superweight.workflow.reuse import same_model
 
     corpora, ev = config["analysis"]["scaling"]["corpora"], scaling_eval()
     pairs = {f: same_model("scaling", {"factor": f}) for f in FACTORS}

@@ -1,8 +1,8 @@
 import _common  # noqa: F401
 from pathlib import Path
 
-from superweight.claims import evaluate_model, model_files, render, write
-from superweight.runlog import start
+from superweight.report.claims import evaluate_model, model_files, render, write
+from superweight.workflow.runlog import start
 
 log = start(snakemake)
 p = snakemake.params

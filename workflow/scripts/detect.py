@@ -3,11 +3,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from superweight.data import checksums, corpus_text
-from superweight.detect import KnownCoordinateError, SpikeRule, detect_model
-from superweight.load import load_model
+from superweight.scoring.data import checksums, corpus_text
+from superweight.detect.spikes import KnownCoordinateError, SpikeRule, detect_model
+from superweight.models.load import load_model
 from superweight.provenance import Provenance, write_json
-from superweight.runlog import start
+from superweight.workflow.runlog import start
 
 log = start(snakemake)
 det, mcfg = snakemake.params.detection, snakemake.params.model

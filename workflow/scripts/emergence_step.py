@@ -2,12 +2,12 @@
 import _common  # noqa: F401
 from pathlib import Path
 
-from superweight.data import checksums, corpus_text
-from superweight.detect import SpikeRule
-from superweight.emergence import load_checkpoint, measure, step_of
-from superweight.perplexity import tokenize
+from superweight.scoring.data import checksums, corpus_text
+from superweight.detect.spikes import SpikeRule
+from superweight.analysis.emergence import load_checkpoint, measure, step_of
+from superweight.scoring.perplexity import tokenize
 from superweight.provenance import Provenance, read_json, write_json
-from superweight.runlog import start
+from superweight.workflow.runlog import start
 
 log = start(snakemake)
 p = snakemake.params

@@ -4,11 +4,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from superweight.emergence import crossing_step, table, verdict_emergence
-from superweight.plot_mechanism import emergence_figure
+from superweight.analysis.emergence import crossing_step, table, verdict_emergence
+from superweight.report.figures_mechanism import emergence_figure
 from superweight.provenance import Provenance, read_json, write_json
-from superweight.runlog import start
-from superweight.tables import write_table
+from superweight.workflow.runlog import start
+from superweight.report.tables import write_table
 
 start(snakemake)
 out, name = snakemake.output, snakemake.params.name

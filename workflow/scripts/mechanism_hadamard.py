@@ -2,11 +2,11 @@
 import _common  # noqa: F401
 import pandas as pd
 
-from superweight.detect import prompt_ids
-from superweight.load import load_model
-from superweight.mechanism import hadamard, super_weights_of, verdict_hadamard
+from superweight.detect.spikes import prompt_ids
+from superweight.models.load import load_model
+from superweight.analysis.mechanism import hadamard, super_weights_of, verdict_hadamard
 from superweight.provenance import Provenance, read_json, write_json
-from superweight.runlog import start
+from superweight.workflow.runlog import start
 
 log = start(snakemake)
 p, wc, out = snakemake.params, snakemake.wildcards, snakemake.output

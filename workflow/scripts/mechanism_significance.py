@@ -3,11 +3,11 @@ import _common  # noqa: F401
 import pandas as pd
 import torch
 
-from superweight.load import load_model
-from superweight.mechanism import super_weights_of
+from superweight.models.load import load_model
+from superweight.analysis.mechanism import super_weights_of
 from superweight.provenance import Provenance, read_json, write_json
-from superweight.runlog import start
-from superweight.significance import rows, significance, verdict_significance
+from superweight.workflow.runlog import start
+from superweight.analysis.significance import rows, significance, verdict_significance
 
 log = start(snakemake)
 p, wc, out = snakemake.params, snakemake.wildcards, snakemake.output

@@ -5,12 +5,12 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from superweight.analysis import lambada_prompts
-from superweight.data import checksums, lambada_texts
-from superweight.load import load_model
-from superweight.mechanism import skip_experiment, super_weights_of, verdict_skip
+from superweight.analysis.stopwords import lambada_prompts
+from superweight.scoring.data import checksums, lambada_texts
+from superweight.models.load import load_model
+from superweight.analysis.mechanism import skip_experiment, super_weights_of, verdict_skip
 from superweight.provenance import Provenance, read_json, write_json
-from superweight.runlog import start
+from superweight.workflow.runlog import start
 
 log = start(snakemake)
 p, wc, out = snakemake.params, snakemake.wildcards, snakemake.output

@@ -1,9 +1,9 @@
 import _common  # noqa: F401
 import pandas as pd
 
-from superweight.plot import down_proj_maxima, residual_stream
+from superweight.report.figures import down_proj_maxima, residual_stream
 from superweight.provenance import read_json
-from superweight.runlog import start
+from superweight.workflow.runlog import start
 
 start(snakemake)
 model = snakemake.wildcards.model

@@ -4,10 +4,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from superweight import plot_mechanism as pm
+from superweight.report import figures_mechanism as pm
 from superweight.provenance import read_json
-from superweight.runlog import start
-from superweight.tables import write_table
+from superweight.workflow.runlog import start
+from superweight.report.tables import write_table
 
 start(snakemake)
 wc, out = snakemake.wildcards, snakemake.output

@@ -1,8 +1,8 @@
 import _common  # noqa: F401
 import pandas as pd
 
-from superweight.plot import residual_stream
-from superweight.runlog import start
+from superweight.report.figures import residual_stream
+from superweight.workflow.runlog import start
 
 start(snakemake)
 residual_stream(pd.read_csv(snakemake.input[0]), f"{snakemake.wildcards.model}: super-activation propagation (n = 1 prompt)",

@@ -1,8 +1,8 @@
 import _common  # noqa: F401
-from superweight.plot import scaling_curve
+from superweight.report.figures import scaling_curve
 from superweight.provenance import read_json
-from superweight.runlog import start
-from superweight.tables import scaling_rows, stats_kw
+from superweight.workflow.runlog import start
+from superweight.report.tables import scaling_rows, stats_kw
 
 start(snakemake)
 scaling_curve(scaling_rows([read_json(f) for f in snakemake.input], stats_kw(snakemake.params.stats)), snakemake.output[0], snakemake.params.style)

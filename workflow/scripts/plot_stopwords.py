@@ -1,10 +1,10 @@
 import _common  # noqa: F401
 import pandas as pd
 
-from superweight.compare import ratio_of_means
-from superweight.plot import stopword_bars
+from superweight.report.compare import ratio_of_means
+from superweight.report.figures import stopword_bars
 from superweight.provenance import read_json
-from superweight.runlog import start
+from superweight.workflow.runlog import start
 
 start(snakemake)
 summary = read_json(snakemake.input.json)

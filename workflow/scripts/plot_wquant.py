@@ -1,8 +1,8 @@
 import _common  # noqa: F401
-from superweight.plot import wquant_curves
+from superweight.report.figures import wquant_curves
 from superweight.provenance import read_json
-from superweight.runlog import start
-from superweight.tables import quant_rows, stats_kw
+from superweight.workflow.runlog import start
+from superweight.report.tables import quant_rows, stats_kw
 
 start(snakemake)
 wquant_curves(quant_rows([read_json(f) for f in snakemake.input], stats_kw(snakemake.params.stats)), int(snakemake.wildcards.bits),

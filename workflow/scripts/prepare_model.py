@@ -1,10 +1,10 @@
 import _common  # noqa: F401
 import sys
 
-from superweight.config import ConfigError, check_positions
-from superweight.load import ModelSpec, prepare_model
-from superweight.runlog import one_line_errors, start
-from superweight.sources import shape_from_config_json
+from superweight.workflow.config import ConfigError, check_positions
+from superweight.models.load import ModelSpec, prepare_model
+from superweight.workflow.runlog import one_line_errors, start
+from superweight.models.sources import shape_from_config_json
 
 log = start(snakemake)
 cfg = snakemake.params.model

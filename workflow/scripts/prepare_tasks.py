@@ -1,8 +1,8 @@
 import _common  # noqa: F401
 from pathlib import Path
 
-from superweight.evaluate import materialize_tasks
-from superweight.runlog import one_line_errors, start
+from superweight.scoring.zeroshot import materialize_tasks
+from superweight.workflow.runlog import one_line_errors, start
 
 log = start(snakemake)
 out = Path(snakemake.output[0])

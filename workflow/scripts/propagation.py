@@ -3,12 +3,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from superweight.analysis import propagation, top_next_tokens
-from superweight.detect import used_super_weights
-from superweight.intervene import zeroed
-from superweight.load import load_model
-from superweight.runlog import start
-from superweight.tables import write_table
+from superweight.analysis.propagation import propagation
+from superweight.analysis.stopwords import top_next_tokens
+from superweight.detect.spikes import used_super_weights
+from superweight.interventions.edits import zeroed
+from superweight.models.load import load_model
+from superweight.workflow.runlog import start
+from superweight.report.tables import write_table
 
 log = start(snakemake)
 p, wc = snakemake.params, snakemake.wildcards

@@ -4,7 +4,7 @@ import json
 import logging
 from pathlib import Path
 
-from superweight.protocol import installed_versions, markdown, report
+from superweight.report.protocol import installed_versions, markdown, report
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 detections = {m: json.loads(Path(f).read_text()) for m, f in zip(snakemake.params.models, snakemake.input.detect)}

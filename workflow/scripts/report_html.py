@@ -1,10 +1,10 @@
 """The report's HTML pages: results/claims.html and results/protocol.html from their JSON, summary.html from
-summary.md (superweight.report_html)."""
+summary.md (superweight.report.html)."""
 import _common  # noqa: F401
 from pathlib import Path
 
-from superweight import report_html
-from superweight.runlog import start
+from superweight.report import html as report_html
+from superweight.workflow.runlog import start
 
 log = start(snakemake)
 inp, out = snakemake.input, snakemake.output

@@ -4,12 +4,12 @@ prune_sw), read from that condition's scores for this experiment's corpora, task
 import _common  # noqa: F401
 from pathlib import Path
 
-from superweight.data import checksums
-from superweight.detect import used_super_weights
-from superweight.experiments import NotApplicable, reused_record
+from superweight.scoring.data import checksums
+from superweight.detect.spikes import used_super_weights
+from superweight.interventions.experiments import NotApplicable, reused_record
 from superweight.provenance import Provenance, read_json, write_json
-from superweight.runlog import start
-from superweight.scoring import restrict, task_limits
+from superweight.workflow.runlog import start
+from superweight.scoring.score import restrict, task_limits
 
 log = start(snakemake)
 wc, p = snakemake.wildcards, snakemake.params

@@ -5,13 +5,13 @@ from pathlib import Path
 
 import torch
 
-from superweight.data import checksums
-from superweight.detect import used_super_weights
-from superweight.experiments import NotApplicable, apply, eval_backend
-from superweight.load import load_model
+from superweight.scoring.data import checksums
+from superweight.detect.spikes import used_super_weights
+from superweight.interventions.experiments import NotApplicable, apply, eval_backend
+from superweight.models.load import load_model
 from superweight.provenance import Provenance, write_json
-from superweight.runlog import start
-from superweight.scoring import score, task_limits
+from superweight.workflow.runlog import start
+from superweight.scoring.score import score, task_limits
 
 log = start(snakemake)
 wc, p = snakemake.wildcards, snakemake.params

@@ -1,14 +1,14 @@
-"""SmoothQuant's calibration samples, apart from every evaluated window (superweight.calibrate.smoothquant_texts)."""
+"""SmoothQuant's calibration samples, apart from every evaluated window (superweight.quant.tune_z.smoothquant_texts)."""
 import _common  # noqa: F401
 from pathlib import Path
 
 import torch
 from transformers import AutoTokenizer
 
-from superweight.calibrate import smoothquant_texts, tokenize_examples
-from superweight.data import checksums, corpus_text
+from superweight.quant.tune_z import smoothquant_texts, tokenize_examples
+from superweight.scoring.data import checksums, corpus_text
 from superweight.provenance import Provenance, write_json
-from superweight.runlog import start
+from superweight.workflow.runlog import start
 
 log = start(snakemake)
 p, cal = snakemake.params, snakemake.params.calibration

@@ -3,14 +3,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from superweight.analysis import (lambada_prompts, mean_next_token_probs, per_prompt_summary, stopword_table,
+from superweight.analysis.stopwords import (lambada_prompts, mean_next_token_probs, per_prompt_summary, stopword_table,
                                   stopword_tracks)
-from superweight.data import checksums, lambada_texts
-from superweight.detect import used_super_weights
-from superweight.intervene import zeroed
-from superweight.load import load_model
+from superweight.scoring.data import checksums, lambada_texts
+from superweight.detect.spikes import used_super_weights
+from superweight.interventions.edits import zeroed
+from superweight.models.load import load_model
 from superweight.provenance import Provenance, write_json
-from superweight.runlog import start
+from superweight.workflow.runlog import start
 
 log = start(snakemake)
 p, wc = snakemake.params, snakemake.wildcards

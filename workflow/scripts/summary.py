@@ -1,8 +1,8 @@
 import _common  # noqa: F401
 from pathlib import Path
 
-from superweight.runlog import start
-from superweight.summary import run_summary
+from superweight.workflow.runlog import start
+from superweight.report.summary import run_summary
 
 log = start(snakemake)
 files = {}

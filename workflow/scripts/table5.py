@@ -2,8 +2,8 @@ import _common  # noqa: F401
 from pathlib import Path
 
 from superweight.provenance import read_json
-from superweight.runlog import start
-from superweight.tables import stats_kw, table5, write_table
+from superweight.workflow.runlog import start
+from superweight.report.tables import stats_kw, table5, write_table
 
 start(snakemake)
 st = snakemake.params.stats

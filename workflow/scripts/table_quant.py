@@ -2,8 +2,8 @@ import _common  # noqa: F401
 from pathlib import Path
 
 from superweight.provenance import read_json
-from superweight.runlog import start
-from superweight.tables import act_quant_table, quant_rows, stats_kw, table6, write_table
+from superweight.workflow.runlog import start
+from superweight.report.tables import act_quant_table, quant_rows, stats_kw, table6, write_table
 
 start(snakemake)
 results = [read_json(f) for f in snakemake.input]

@@ -5,10 +5,10 @@ from pathlib import Path
 import torch
 from transformers import AutoTokenizer
 
-from superweight.data import CONSTRUCTION, checksums, corpus_text
-from superweight.perplexity import tokenize
+from superweight.scoring.data import CONSTRUCTION, checksums, corpus_text
+from superweight.scoring.perplexity import tokenize
 from superweight.provenance import Provenance, write_json
-from superweight.runlog import start
+from superweight.workflow.runlog import start
 
 log = start(snakemake)
 corpus = snakemake.wildcards.corpus

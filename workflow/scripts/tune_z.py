@@ -1,16 +1,16 @@
-"""z: auto — the clipping z with the lowest reconstruction error on calibration examples (superweight.calibrate)."""
+"""z: auto — the clipping z with the lowest reconstruction error on calibration examples (superweight.quant.tune_z)."""
 import _common  # noqa: F401
 from pathlib import Path
 
 from transformers import AutoTokenizer
 
-from superweight.calibrate import calibration_examples, check_disjoint, tokenize_examples, tune_z
-from superweight.detect import used_super_weights
-from superweight.data import corpus_text, wikitext2_validation_rows
-from superweight.load import load_model
+from superweight.quant.tune_z import calibration_examples, check_disjoint, tokenize_examples, tune_z
+from superweight.detect.spikes import used_super_weights
+from superweight.scoring.data import corpus_text, wikitext2_validation_rows
+from superweight.models.load import load_model
 from superweight.provenance import Provenance, write_json
-from superweight.quantize import RTNOptions
-from superweight.runlog import start
+from superweight.quant.quantize import RTNOptions
+from superweight.workflow.runlog import start
 
 log = start(snakemake)
 p, wc = snakemake.params, snakemake.wildcards

@@ -1,0 +1,369 @@
+"""Interventions on one loaded model: zero, scale, prune other outliers, restore the super activation.
+
+Each checks that it changed what it meant to change and logs the values before and after (the
+official code silently pruned nothing for some model ids)."""
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+from typing import Iterable
+
+import torch
+from torch import nn
+
+from superweight.models.adapters import get_adapter
+
+log = logging.getLogger(__name__)
+
+Coord = tuple[int, int, int]
+
+
+class InterventionError(RuntimeError):
+    """An intervention did not change the model as intended."""
+
+
+def scale_weights(model: nn.Module, coords: Iterable[Coord], factor: float) -> list[dict]:
+    """Multiply each super weight by ``factor`` in place; returns before/after records."""
+    a = get_adapter(model)
+    records = []
+    for layer, row, col in coords:
+        before = a.get_weight(model, layer, row, col)
+        a.set_weight(model, layer, row, col, before * factor)
+        after = a.get_weight(model, layer, row, col)
+        expected = torch.tensor(before * factor, dtype=a.down_proj(model, layer).weight.dtype).item()
+        if after != expected:
+            raise InterventionError(f"layer {layer} [{row}, {col}]: expected {expected}, weight is {after}")
+        if factor != 1 and before != 0 and after == before:
+            raise InterventionError(f"layer {layer} [{row}, {col}] unchanged by factor {factor}")
+        log.info("scale x%g layer %d [%d, %d]: %.6g -> %.6g", factor, layer, row, col, before, after)
+        records.append({"layer": layer, "row": row, "col": col, "before": before, "after": after})
+    return records
+
+
+def zero_weights(model: nn.Module, coords: Iterable[Coord]) -> list[dict]:
+    """Set each super weight to 0 in place (asserting it was nonzero and is zero now)."""
+    coords = list(coords)
+    a = get_adapter(model)
+    for layer, row, col in coords:
+        if a.get_weight(model, layer, row, col) == 0.0:
+            raise InterventionError(f"layer {layer} [{row}, {col}] is already 0: pruning it would change nothing")
+    return scale_weights(model, coords, 0.0)
+
+
+@contextlib.contextmanager
+def zeroed(model: nn.Module, coords: Iterable[Coord]):
+    """Temporarily zero the given weights; restore them bit-exactly afterwards."""
+    a = get_adapter(model)
+    coords = list(coords)
+    saved = [a.down_proj(model, l).weight[a._index(r, c)].clone() for l, r, c in coords]
+    zero_weights(model, coords)
+    try:
+        yield
+    finally:
+        for (l, r, c), v in zip(coords, saved):
+            a.set_weight(model, l, r, c, v)
+
+
+def _sw_mask_positions(model, sws: Iterable[Coord]) -> dict[str, list[tuple[int, int]]]:
+    """Storage indices of the super weights, per module name."""
+    a = get_adapter(model)
+    out: dict[str, list[tuple[int, int]]] = {}
+    for l, r, c in sws:
+        name = f"{a.layers_path}.{l}.{a.down_path}"
+        out.setdefault(name, []).append(a._index(r, c))
+    return out
+
+
+def _zero_at(name: str, weight: torch.Tensor, idx: torch.Tensor, undo: list | None) -> torch.Tensor:
+    """Zero ``weight``'s flat entries ``idx`` in place (their old values kept in ``undo`` when given), check that
+    they are zero, and return their magnitudes."""
+    flat = weight.view(-1)
+    if undo is not None:
+        undo.append((weight, idx, flat[idx].clone()))
+    mags = flat[idx].abs().float()
+    flat[idx] = 0
+    if (flat[idx] != 0).any():
+        raise InterventionError(f"{name}: pruned weights are not zero")
+    return mags
+
+
+def prune_nonsw(model: nn.Module, sws: Iterable[Coord], rule: str = "fraction", amount: float = 1e-6,
+                keep_undo: bool = False) -> dict:
+    """Zero the largest-magnitude decoder linear weights other than the super weights.
+
+    rule ``fraction``: the top ``amount`` fraction of all decoder linear weights, ranked globally;
+    ``count``: the top ``int(amount)`` globally; ``per_tensor``: exactly the top ``int(numel * amount)``
+    of each tensor. These three exclude the super weights from the ranking, so exactly that many others go.
+    ``official``: the official code's rule exactly (outliers/model.py, ``search_percentage``): per tensor,
+    the threshold is the ``int(numel * amount)``-th largest |w| with the super weights ranked too, every
+    |w| >= threshold is zeroed (ties included), then the super weights are put back at their original
+    value (here: left out of the zeroing, which is the same). Per-tensor rules prune nothing in tensors
+    under 1/amount elements. Returns a summary with the count; with ``keep_undo`` its "_undo" entry holds
+    the pruned values for ``undo_prune`` (no model copy needed)."""
+    a = get_adapter(model)
+    sw_pos = _sw_mask_positions(model, sws)
+    mods = [(n, m) for n, m, _ in a.linear_modules(model)]
+    total = sum(m.weight.numel() for _, m in mods)
+    if rule == "fraction":
+        k_global = int(total * amount)
+    elif rule == "count":
+        k_global = int(amount)
+    elif rule in ("per_tensor", "official"):
+        k_global = None
+    else:
+        raise ValueError(f"prune_nonsw rule must be fraction, count, per_tensor or official, got {rule!r}")
+
+    def ranked(name, m, k):
+        w = m.weight.detach().abs().flatten().float()
+        for r, c in sw_pos.get(name, []):
+            w[r * m.weight.shape[1] + c] = -1.0  # never selected
+        k = min(k, w.numel())
+        vals, idx = torch.topk(w, k) if k else (w[:0], w[:0].long())
+        return vals, idx
+
+    chosen: list[tuple[str, torch.Tensor]] = []
+    official = {}
+    if rule == "official":
+        chosen, official = _official_per_tensor(mods, sw_pos, amount)
+    elif k_global is None:
+        for n, m in mods:
+            k = int(m.weight.numel() * amount)
+            if k:
+                vals, idx = ranked(n, m, k)
+                chosen.append((n, idx[vals >= 0]))
+    elif k_global > 0:
+        cands = []  # a tensor's top k_global is enough to take the global top k_global
+        for j, (n, m) in enumerate(mods):
+            vals, idx = ranked(n, m, k_global)
+            cands.append((vals, idx, torch.full_like(idx, j)))
+        vals = torch.cat([c[0] for c in cands]); idx = torch.cat([c[1] for c in cands]); src = torch.cat([c[2] for c in cands])
+        top = torch.topk(vals, min(k_global, len(vals))).indices
+        top = top[vals[top] >= 0]
+        for j in src[top].unique().tolist():
+            sel = top[src[top] == j]
+            chosen.append((mods[j][0], idx[sel]))
+    by_name = dict(mods)
+    n_pruned, magnitudes, per_module, undo = 0, [], {}, []
+    with torch.no_grad():
+        for n, idx in chosen:
+            magnitudes.append(_zero_at(n, by_name[n].weight, idx, undo if keep_undo else None))
+            n_pruned += len(idx)
+            per_module[n] = len(idx)
+    mags = torch.cat(magnitudes) if magnitudes else torch.zeros(0)
+    if n_pruned == 0:
+        log.warning("prune_nonsw (%s, %g) pruned nothing: every tensor is below 1/amount elements", rule, amount)
+    summary = {"rule": rule, "amount": amount, "n_pruned": n_pruned, "n_weights_considered": total,
+               "largest_pruned": sorted(mags.tolist(), reverse=True)[:10],
+               "smallest_pruned": float(mags.min()) if len(mags) else None, "per_module": per_module, **official}
+    if keep_undo:
+        summary["_undo"] = undo
+    log.info("prune_nonsw: %d weights zeroed (rule %s, amount %g); largest |w| %s", n_pruned, rule, amount,
+             summary["largest_pruned"][:3])
+    return summary
+
+
+# The official Table 1 script's layer range: outlier_method search_percentage_1e-6_0-32_all
+# (scripts/run_SW_importance_ablation.sh), parsed as range(0, 32) (outliers/model.py:352-354): decoder layers 0-31
+# only, every layer of Llama-7B, the first 32 of Llama-13B's 40 and Llama-30B's 60.
+OFFICIAL_PRUNE_LAYERS = range(0, 32)
+
+
+def _layer_of(name: str) -> int:
+    """The decoder layer index in a linear module's name ("model.layers.3.mlp.down_proj" -> 3)."""
+    return int(re.search(r"\.(\d+)\.", name).group(1))
+
+
+def _official_per_tensor(mods, sw_pos: dict, amount: float,
+                         layers: range = OFFICIAL_PRUNE_LAYERS) -> tuple[list[tuple[str, torch.Tensor]], dict]:
+    """The official per-tensor selection: flat indices with |w| >= the k-th largest |w| of the tensor
+    (k = int(numel * amount), super weights ranked), minus the super weights, which are kept; only in the decoder
+    layers of ``layers`` (the official script's range)."""
+    chosen, ties, sw_ranked = [], 0, []
+    outside = sorted({_layer_of(n) for n, _ in mods} - set(layers))
+    for n, m in mods:
+        if _layer_of(n) not in layers:
+            continue
+        k = int(m.weight.numel() * amount)
+        if k < 1:  # the official code skips such tensors
+            continue
+        w = m.weight.detach().abs().flatten()  # in the weight's own dtype, as the official code
+        threshold = torch.topk(w, k).values[-1]
+        idx = ((w >= threshold) & (w != 0)).nonzero().flatten()  # zeroing a zero changes nothing: not counted
+        ties += max(0, len(idx) - k)
+        sw_flat = torch.tensor([r * m.weight.shape[1] + c for r, c in sw_pos.get(n, [])], dtype=torch.long)
+        is_sw = torch.isin(idx, sw_flat)
+        sw_ranked += [n] * int(is_sw.sum())
+        chosen.append((n, idx[~is_sw]))
+    if outside:
+        log.info("prune_nonsw official: layers %d-%d are outside the official range %d-%d and keep every weight",
+                 outside[0], outside[-1], layers.start, layers.stop - 1)
+    return chosen, {"ties_beyond_k": ties, "super_weights_ranked_and_kept": sw_ranked,
+                    "layers": [layers.start, layers.stop], "layers_outside_range": outside}
+
+
+def prune_all_weights_per_tensor(model: nn.Module, amount: float = 5e-7, keep_undo: bool = False) -> dict:
+    """The official Fig. 4 rule (analyze.py ``remove_outliers``): in every parameter whose name ends in
+    "weight" (embeddings, norms and the LM head included), zero each |w| >= the ``int(numel * amount)``-th
+    largest |w| of that tensor, ties included; tensors under 1/amount elements are skipped. The official code
+    runs it with the super weights already zeroed, so they are not ranked: call it inside ``zeroed``."""
+    n_pruned, per_param, undo, magnitudes = 0, {}, [], []
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            k = int(p.numel() * amount)
+            if not name.endswith("weight") or k < 1:
+                continue
+            flat = p.data.view(-1)
+            threshold = torch.topk(flat.abs(), k).values[-1]
+            idx = ((flat.abs() >= threshold) & (flat != 0)).nonzero().flatten()  # a zero stays a zero
+            magnitudes.append(_zero_at(name, p, idx, undo if keep_undo else None))
+            n_pruned += len(idx)
+            per_param[name] = len(idx)
+    mags = torch.cat(magnitudes) if magnitudes else torch.zeros(0)
+    summary = {"rule": "official_all_weights", "amount": amount, "n_pruned": n_pruned, "per_param": per_param,
+               "largest_pruned": sorted(mags.tolist(), reverse=True)[:10]}
+    if keep_undo:
+        summary["_undo"] = undo
+    log.info("official outlier removal (%g per tensor, all weights): %d weights zeroed in %d tensors; largest |w| %s",
+             amount, n_pruned, len(per_param), summary["largest_pruned"][:3])
+    return summary
+
+
+def undo_prune(model: nn.Module, summary: dict) -> None:
+    """Put back the weights a ``prune_nonsw`` or ``prune_all_weights_per_tensor`` with ``keep_undo`` zeroed."""
+    with torch.no_grad():
+        for param, idx, vals in summary.pop("_undo"):
+            param.data.view(-1)[idx] = vals
+
+
+class _CaptureDone(Exception):
+    """Ends the capture pass once the last super-weight layer has run."""
+
+
+class RestoreSuperActivation:
+    """Forward hooks that put the super activation back after its super weight(s) were zeroed.
+
+    The value put back is the *unmodified* model's on the same input:
+
+    - super weights in one layer: that layer's input is untouched by the pruning, so the original value of
+      down_proj's output channel ``row`` is recomputed in the same pass from the layer's input and the saved
+      original weight row (exact, no extra cost);
+    - super weights in several layers: a later layer's input already differs (upstream, the activation was put
+      back at one token only), so before every forward of the model a capture pass runs with every super-weight
+      channel restored at all tokens (the original model, up to rounding), records each layer's original values
+      and stops after the last super-weight layer; the real pass then puts those values back. The capture pass
+      cannot replay a KV cache for the original model, so a forward with a non-empty ``past_key_values`` is
+      refused in this case.
+
+    The hooks work per sequence, also where a family flattens (batch, tokens) before its MLP (OPT): the batch
+    and sequence sizes are read at the first decoder layer. ``tokens``: ``max`` restores the value at the token
+    where it is largest, per sequence (official code); ``all`` at every token (which equals not pruning)."""
+
+    def __init__(self, model: nn.Module, original_rows: dict[tuple[int, int], torch.Tensor], tokens: str = "max"):
+        if tokens not in ("max", "all"):
+            raise ValueError(f"restore tokens must be 'max' or 'all', got {tokens!r}")
+        self.model, self.rows, self.tokens = model, dict(sorted(original_rows.items())), tokens
+        self.several_layers = len({l for l, _ in self.rows}) > 1
+        self.handles = []  # one per restored (layer, row)
+        self._aux = []  # model- and first-layer pre-hooks
+        self._shape: tuple[int, int] | None = None  # (batch, tokens) of the running forward
+        self._capturing = False
+        self._captured: dict[tuple[int, int], torch.Tensor] | None = None
+        self.restored: list[dict] = []
+
+    @classmethod
+    def capture(cls, model: nn.Module, sws: Iterable[Coord], tokens: str = "max") -> "RestoreSuperActivation":
+        """Copy the original weight rows of the super weights' output channels (call before pruning)."""
+        a = get_adapter(model)
+        rows = {}
+        for l, r, _ in sws:
+            rows[(l, r)] = a.down_row(model, l, r).detach().clone()
+        return cls(model, rows, tokens)
+
+    def _model_pre(self, module, args, kwargs):
+        """Before each forward of the model: in the several-layer case, the capture pass."""
+        if self._capturing or not self.several_layers:
+            return None
+        caches = [k for k in ("past_key_values", "cache") if kwargs.get(k) is not None]  # "cache": transformers >= 5.x
+        if any(_cache_len(kwargs[k]) > 0 for k in caches):
+            raise InterventionError("restoring super activations in several layers needs whole sequences: the "
+                                    "original model's values cannot be recomputed from a KV cache; run without "
+                                    "past_key_values")
+        self._captured, self._capturing = {}, True
+        try:
+            module(*args, **{**kwargs, **{k: None for k in caches}, "use_cache": False})
+        except _CaptureDone:
+            pass
+        finally:
+            self._capturing = False
+        if len(self._captured) != len(self.rows):
+            raise InterventionError(f"capture pass saw {len(self._captured)} of {len(self.rows)} super-weight channels")
+        return None
+
+    def _model_post(self, module, args, kwargs, out):
+        self._captured = None  # valid for one forward only
+        return None
+
+    def _layer_pre(self, module, args, kwargs):
+        h = args[0] if args else kwargs["hidden_states"]
+        self._shape = (h.shape[0], h.shape[1]) if h.dim() == 3 else (1, h.shape[0])
+        return None
+
+    def _hook(self, layer: int, row: int, w_row: torch.Tensor, bias, last: bool):
+        def fn(mod, inp, out):
+            b_sz, t_sz = self._shape if self._shape is not None else (out.shape[0] if out.dim() == 3 else 1, -1)
+            x = inp[0].reshape(b_sz, t_sz, inp[0].shape[-1])  # OPT: (batch * tokens, features) -> per sequence
+            o = out.reshape(b_sz, t_sz, out.shape[-1]).clone()
+            orig = x @ w_row.to(x.dtype) + (bias[row] if bias is not None else 0)  # (B, T) on this pass's input
+            if self._capturing:
+                self._captured[(layer, row)] = orig
+                o[..., row] = orig
+                if last:
+                    raise _CaptureDone
+                return o.reshape(out.shape)
+            if self.several_layers:
+                if self._captured is None:
+                    raise InterventionError("restore with super weights in several layers must run through the "
+                                            "model's own forward (its capture pass did not run)")
+                orig = self._captured[(layer, row)].to(o.dtype)
+            if self.tokens == "all":
+                o[..., row] = orig
+            else:
+                t = orig.abs().argmax(dim=-1)  # per sequence
+                b = torch.arange(b_sz, device=o.device)
+                o[b, t, row] = orig[b, t]
+                if len(self.restored) < 8:
+                    self.restored.append({"layer": layer, "row": row, "token": t.tolist(),
+                                          "value": orig[b, t].tolist()})
+            return o.reshape(out.shape)
+        return fn
+
+    def __enter__(self):
+        a = get_adapter(self.model)
+        keys = list(self.rows)
+        for (l, r), w_row in self.rows.items():
+            mod = a.down_proj(self.model, l)
+            self.handles.append(mod.register_forward_hook(
+                self._hook(l, r, w_row, getattr(mod, "bias", None), (l, r) == keys[-1])))
+        self._aux = [a.layers(self.model)[0].register_forward_pre_hook(self._layer_pre, with_kwargs=True),
+                     self.model.register_forward_pre_hook(self._model_pre, with_kwargs=True),
+                     self.model.register_forward_hook(self._model_post, with_kwargs=True)]
+        return self
+
+    def attach(self):
+        return self.__enter__()
+
+    def __exit__(self, *exc):
+        for h in self.handles + self._aux:
+            h.remove()
+        self.handles, self._aux = [], []
+
+
+def _cache_len(pkv) -> int:
+    """Tokens held by a KV cache (a transformers Cache or the legacy tuple of (key, value) per layer)."""
+    if hasattr(pkv, "get_seq_length"):
+        return int(pkv.get_seq_length())
+    try:
+        return int(pkv[0][0].shape[-2])
+    except (IndexError, TypeError):
+        return 0

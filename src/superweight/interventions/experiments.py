@@ -1,0 +1,121 @@
+"""One place that turns a scoring job's wildcards into an intervention on the loaded model."""
+from __future__ import annotations
+
+import contextlib
+import logging
+
+from superweight.interventions.conditions import NEEDS_SW, apply_condition
+from superweight.scoring.backends import eval_backend, whole_sequence  # noqa: F401 (re-exported: score.py, tests)
+from superweight.interventions.edits import scale_weights
+
+log = logging.getLogger(__name__)
+
+
+class NotApplicable(RuntimeError):
+    """The experiment cannot run on this model (e.g. it has no confirmed super weight)."""
+
+
+def identity(kind: str, spec: dict, sws) -> dict | None:
+    """``apply``'s record for an experiment that leaves the model as it is (scaling x1, W8A8 ``fp``), whose scores
+    are therefore the original model's; None for any other. Raises NotApplicable where ``apply`` would."""
+    if kind == "scaling" and float(spec["factor"]) == 1.0:
+        if not sws:
+            raise NotApplicable("no confirmed super weight")
+        return {"factor": 1.0, "super_weights": [list(c) for c in sws], "changed": [],
+                "note": "factor 1 leaves every weight as it is"}
+    if kind == "aquant" and spec["method"] == "fp":
+        return {"method": "fp", "bits": 8}
+    return None
+
+
+def reused_record(kind: str, spec: dict, sws, source: dict) -> dict:
+    """The intervention record of an experiment whose model is an ablation condition's (``reuse.same_model``),
+    checked against that condition's record ``source``: scaling x0 must have zeroed exactly these super weights."""
+    from superweight.workflow.reuse import same_model
+
+    condition = same_model(kind, spec)
+    if condition == "original":
+        return identity(kind, spec, sws)
+    if condition != "prune_sw":
+        raise ValueError(f"{kind} {spec} is not an ablation condition's model")
+    if not sws:
+        raise NotApplicable("no confirmed super weight")
+    zeroed = {tuple(c) for c in source.get("super_weights", [])}
+    if zeroed != {tuple(c) for c in sws} or not source.get("changed"):
+        raise ValueError(f"prune_sw zeroed {sorted(zeroed)}, not this run's super weights {sorted(map(tuple, sws))}")
+    return {"factor": 0.0, "super_weights": [list(c) for c in sws], "changed": source["changed"],
+            "note": "factor 0 zeroes the super weights: the ablation's prune_sw model"}
+
+
+def apply(model, kind: str, spec: dict, sws, cfg: dict, stack: contextlib.ExitStack, corpora: dict | None = None,
+          calibration: dict | None = None):
+    """Change ``model`` for one experiment; returns the record stored in scores.json.
+
+    kind: ``ablation`` (spec: condition), ``scaling`` (factor), ``wquant`` (method, bits, block),
+    ``aquant`` (method). ``calibration``: SmoothQuant's calibration samples ({"examples": [token tensors], "record":
+    how they were drawn}), text apart from every evaluated window (rule smoothquant_calibration)."""
+    if kind == "ablation":
+        if spec["condition"] in NEEDS_SW and not sws:
+            raise NotApplicable("no confirmed super weight")
+        a = cfg["ablation"]
+        rec = apply_condition(model, spec["condition"], sws, a["prune_nonsw"]["rule"], a["prune_nonsw"]["amount"],
+                              a["restore_tokens"], stack)
+        restore = rec.pop("_restore", None)
+        if restore is not None:
+            rec["restore"]["examples"] = restore.restored  # filled while scoring
+        return rec
+    if kind == "scaling":
+        if not sws:
+            raise NotApplicable("no confirmed super weight")
+        return {"factor": spec["factor"], "super_weights": [list(c) for c in sws],
+                "changed": scale_weights(model, sws, spec["factor"])}
+    if kind == "wquant":
+        from superweight.quant.quantize import RTNOptions, quantize_weights
+
+        q = cfg["quantization"]["weights"]
+        if spec["method"] in ("sw_aware", "rtn_keep_sw") and not sws:
+            raise NotApplicable("no confirmed super weight")
+        z = spec.get("z", q["z"])
+        factor = float(spec.get("sw_factor", 1.0))  # Table 6: the super weights put back x factor after quantizing
+        opts = RTNOptions.from_config(q)
+        rec = quantize_weights(model, spec["method"], spec["bits"], spec["block"], z, sws, sw_factor=factor, opts=opts)
+        return {"method": spec["method"], "bits": spec["bits"], "block": spec["block"], "sw_factor": factor,
+                "restored": [x for r in rec for x in r.get("restored", [])], "options": opts.asdict(),
+                "z": z if spec["method"] in ("clip", "sw_aware") else None,
+                "block_layout": "tile" if "x" in str(spec["block"]) else "flat row-major", "tensors": rec,
+                "whole_tensor_blocks": sum(r["block_used"] != str(spec["block"]) for r in rec),
+                "mean_rel_error": sum(r["rel_error"] for r in rec) / len(rec), "super_weights": [list(c) for c in sws]}
+    if kind == "aquant":
+        from superweight.quant.quantize import PAPER_BMM, PAPER_INPUTS, W8A8, activation_absmax, sa_channels, smooth
+
+        q = cfg["quantization"]["activations"]
+        method = spec["method"]
+        inputs, bmm = tuple(q.get("inputs", PAPER_INPUTS)), tuple(q.get("bmm", PAPER_BMM))
+        rec = {"method": method, "bits": 8, "inputs": list(inputs), "bmm": list(bmm)}
+        if method == "fp":
+            return rec
+        if method == "sa_aware":
+            if not sws:
+                raise NotApplicable("no confirmed super weight")
+            ch = sa_channels(model, sws, inputs)
+            rec["sa_channels"] = len(ch)
+        else:
+            ch = {}
+        granularity = q.get("weight_granularity", "per_tensor")
+        rec["weight_granularity"] = granularity
+        w8a8 = W8A8(model, 8, ch, inputs, bmm, granularity)  # checks the roles before any work
+        if method == "smoothquant":
+            if not calibration or not calibration.get("examples"):
+                raise ValueError("smoothquant needs its calibration samples (rule smoothquant_calibration)")
+            try:
+                stats = activation_absmax(model, calibration["examples"])
+            except ValueError as e:
+                raise NotApplicable(str(e)) from None
+            rec["smoothed_groups"] = smooth(model, stats, q["alpha"])
+            rec.update(alpha=q["alpha"], calibration={**calibration.get("record", {}),
+                                                      "samples": len(calibration["examples"]),
+                                                      "tokens": sum(len(x) for x in calibration["examples"])})
+        stack.enter_context(w8a8)
+        rec.update(quantized_projections=list(w8a8.inputs), bmm_projections=list(w8a8.bmm), calls=w8a8.calls)
+        return rec
+    raise ValueError(f"unknown experiment kind {kind!r}")

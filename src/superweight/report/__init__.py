@@ -1,0 +1,1 @@
+"""From result files to the report: statistics (stats), paired comparisons (compare), claim verdicts (claims, mechanism_claims), tables, figures (figures, figures_mechanism), summary, protocol, HTML pages (html)."""

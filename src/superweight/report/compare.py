@@ -1,0 +1,159 @@
+"""Comparisons between result files (scores.json) with their uncertainty: documents paired by doc_id, perplexity
+windows paired when both runs scored the same windows. Shared by the tables and the claim verdicts."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from superweight.provenance import as_float
+from superweight.report.stats import (LEVEL, MIN_N, N_BOOT, NA, SEED, Estimate, acc_linear, acc_share, fieller_units, ppl_ci,
+                    ppl_ratio_ci)
+
+# accuracy of uniform guessing per task (ARC: most questions have 4 choices; LAMBADA is open-ended)
+CHANCE = {"arc_challenge": 0.25, "arc_easy": 0.25, "hellaswag": 0.25, "lambada_openai": 0.0, "piqa": 0.5,
+          "sciq": 0.25, "winogrande": 0.5, "boolq": 0.5}
+
+
+def _scores(r: dict) -> dict:
+    return r.get("scores", r)
+
+
+def done(r: dict | None) -> bool:
+    return bool(r) and r.get("status", "done") != "skipped" and "scores" in r
+
+
+def task_docs(r: dict, task: str, metric: str = "acc") -> dict[int, float] | None:
+    """{doc_id: outcome} of one task, or None when the result has no per-document values."""
+    t = _scores(r).get("tasks", {}).get(task)
+    if not t or "docs" not in t or metric not in t["docs"]:
+        return None
+    return dict(zip(t["docs"]["doc_id"], t["docs"][metric]))
+
+
+def paired_docs(results: list[dict], metric: str = "acc") -> tuple[list[str], list[np.ndarray]]:
+    """Tasks scored in every result, and per task an array (documents, conditions) over the doc_ids they share."""
+    tasks = [t for t in _scores(results[0]).get("tasks", {}) if all(task_docs(r, t, metric) for r in results)]
+    groups = []
+    for t in tasks:
+        docs = [task_docs(r, t, metric) for r in results]
+        ids = sorted(set.intersection(*(set(d) for d in docs)))
+        groups.append(np.array([[d[i] for d in docs] for i in ids], dtype=float).reshape(len(ids), len(results)))
+    keep = [i for i, g in enumerate(groups) if len(g)]
+    return [tasks[i] for i in keep], [groups[i] for i in keep]
+
+
+def avg_acc(r: dict, n_boot: int = N_BOOT, seed: int = SEED, level: float = LEVEL) -> Estimate | None:
+    """Average accuracy over tasks (unweighted, as the paper), Agresti-Coull interval per task combined
+    (n_boot, seed: unused, kept for callers)."""
+    tasks, groups = paired_docs([r])
+    if not groups:
+        return None
+    return acc_linear(groups, (1.0,), level, kind="acc_avg")
+
+
+def acc_diff(a: dict, b: dict, n_boot: int = N_BOOT, seed: int = SEED, level: float = LEVEL) -> Estimate | None:
+    """avg accuracy of b minus a on the documents both scored (Agresti-Min interval per task, combined). With one
+    task it is one task's paired difference and gets that test's minimum (``task_diff``: its coverage falls short
+    at every n, e.g. 92-94% exactly at 2-20 documents when the conditions disagree often; the ``acc_diff`` minimum
+    was measured on averages over several tasks)."""
+    tasks, groups = paired_docs([a, b])
+    if not groups:
+        return None
+    return acc_linear(groups, (-1.0, 1.0), level, kind="acc_diff" if len(groups) > 1 else "task_diff")
+
+
+def chance(tasks: list[str]) -> float:
+    return float(np.mean([CHANCE.get(t, 0.0) for t in tasks]))
+
+
+def retained_share(orig: dict, other: dict, n_boot: int = N_BOOT, seed: int = SEED,
+                   level: float = LEVEL) -> Estimate | NA | None:
+    """Share of the original's average accuracy above chance that ``other`` keeps:
+    (avg_other - chance) / (avg_orig - chance), Fieller's interval on the paired documents (stats.acc_share)."""
+    tasks, groups = paired_docs([orig, other])
+    if not groups:
+        return None
+    c = chance(tasks)
+    obs = np.mean([g.mean(0) for g in groups], axis=0)
+    if obs[0] - c <= 0:
+        return NA(f"the original model is not above chance ({100 * obs[0]:.1f}% vs {100 * c:.1f}%)")
+    return acc_share(groups, c, level)
+
+
+def window_nll(r: dict, corpus: str) -> list[float] | None:
+    p = _scores(r).get("perplexity", {}).get(corpus)
+    if not p or "window_nll" not in p:
+        return None
+    return [as_float(x) for x in p["window_nll"]]
+
+
+def same_windows(a: dict, b: dict, corpus: str) -> bool:
+    """Both results scored the same windows of ``corpus`` (same window length and count), so they pair."""
+    pa, pb = _scores(a)["perplexity"][corpus], _scores(b)["perplexity"][corpus]
+    return pa.get("seqlen") == pb.get("seqlen") and pa.get("windows") == pb.get("windows")
+
+
+def ppl(r: dict, corpus: str, n_boot: int = N_BOOT, seed: int = SEED, level: float = LEVEL) -> Estimate | None:
+    w = window_nll(r, corpus)
+    return ppl_ci(w, n_boot, seed, level) if w else None
+
+
+def ppl_ratio(a: dict, b: dict, corpus: str, n_boot: int = N_BOOT, seed: int = SEED,
+              level: float = LEVEL) -> Estimate | None:
+    """ppl(b) / ppl(a) with a Student-t interval on the paired window log-differences when both scored the same
+    windows, else Welch's."""
+    wa, wb = window_nll(a, corpus), window_nll(b, corpus)
+    if not wa or not wb:
+        return None
+    return ppl_ratio_ci(wa, wb, same_windows(a, b, corpus), n_boot, seed, level)
+
+
+def corpora(*results: dict) -> list[str]:
+    """Corpora every result has per-window values for (WikiText-2 first)."""
+    names = [c for c in _scores(results[0]).get("perplexity", {}) if all(window_nll(r, c) for r in results)]
+    return sorted(names, key=lambda c: (c != "wikitext2", c))
+
+
+def ppl_share(results: list[dict], corpus: str, num: tuple[int, int], den: tuple[int, int], what: str,
+              n_boot: int = N_BOOT, seed: int = SEED, level: float = LEVEL) -> Estimate | NA | None:
+    """(ppl[num0] - ppl[num1]) / (ppl[den0] - ppl[den1]) over results on the same windows, e.g. the share of
+    SmoothQuant's gain over naive W8A8 a method keeps; NA when the denominator is <= 0."""
+    ws = [window_nll(r, corpus) for r in results]
+    if not all(ws):
+        return None
+    if not all(same_windows(results[0], r, corpus) for r in results[1:]):
+        return NA("the conditions were scored on different windows")
+    x = np.array(ws, dtype=float).T  # (windows, conditions)
+    p = np.exp(x.mean(0))
+    d = p[den[0]] - p[den[1]]
+    if not (math.isfinite(d) and d > 0):
+        return NA(f"{what} is {d:.4g} <= 0 (ppl {p[den[0]]:.4g} vs {p[den[1]]:.4g})")
+
+    # delta method: each window's influence on ppl_j = exp(mean NLL_j) is ppl_j * (NLL_ij - mean_j)
+    infl = (x - x.mean(0)) * p
+    u = infl[:, num[0]] - infl[:, num[1]]
+    v = infl[:, den[0]] - infl[:, den[1]]
+    N = float(p[num[0]] - p[num[1]])
+    return fieller_units(u, v, level, value=N / d, num_mean=N, den_mean=float(d),
+                         method="Fieller (t) on delta-method window influences", min_n=MIN_N["delta_share"])
+
+
+def task_diff(a: dict, b: dict, task: str, n_boot: int = N_BOOT, seed: int = SEED,
+              level: float = LEVEL) -> Estimate | None:
+    """accuracy of b minus a on one task's shared documents (Agresti-Min interval)."""
+    da, db = task_docs(a, task), task_docs(b, task)
+    if not da or not db:
+        return None
+    ids = sorted(set(da) & set(db))
+    if not ids:
+        return None
+    x = np.array([[da[i], db[i]] for i in ids], dtype=float)
+    return acc_linear([x], (-1.0, 1.0), level, kind="task_diff")
+
+
+def ratio_of_means(a, b, n_boot: int = N_BOOT, seed: int = SEED, level: float = LEVEL) -> Estimate | None:
+    """mean(b) / mean(a) over paired items (e.g. prompts), Fieller's interval with t(n - 1) quantiles."""
+    if not a or not b or len(a) != len(b):
+        return None
+    return fieller_units(b, a, level, method="Fieller (t) over prompts")

@@ -1,0 +1,123 @@
+"""Figures of the mechanism experiments, drawn from their result files only."""
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from superweight.report.figures import _fig, _save, plt
+
+
+def _note(ax, text):
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, fontsize=9)
+    ax.set_axis_off()
+
+
+def hadamard_figure(channels: pd.DataFrame, title: str, path, style: dict) -> None:
+    """Per super weight (rows of panels): |value| of each factor, the down input and the row's terms over the
+    channels, the super weight's channel marked."""
+    if channels.empty:
+        fig, ax = _fig(style)
+        _note(ax, f"{title}\nno confirmed super weight: not applicable")
+        return _save(fig, path, style)
+    c = style.get("colors", {})
+    keys = list(channels.groupby(["layer", "row", "col"], sort=False).groups)[:4]
+    quants = [q for q in channels["quantity"].unique() if not q.startswith("weight")]
+    fig, axes = plt.subplots(len(keys), len(quants), squeeze=False,
+                             figsize=(style.get("width", 6.4) * 1.6, 1.9 * len(keys) + 0.6))
+    for i, key in enumerate(keys):
+        sub = channels[(channels[["layer", "row", "col"]] == key).all(axis=1)]
+        for j, q in enumerate(quants):
+            ax = axes[i][j]
+            d = sub[sub["quantity"] == q]
+            ax.plot(d["channel"], d["value"].abs(), lw=0.5, color=c.get("original", "C0"))
+            hit = d[d["channel"] == key[2]]
+            ax.plot(hit["channel"], hit["value"].abs(), "o", ms=4, color=c.get("pruned", "C3"))
+            if style.get("log_scale", True):
+                ax.set_yscale("symlog", linthresh=1e-2)
+            ax.tick_params(labelsize=6)
+            if i == 0:
+                ax.set_title(q, fontsize=7)
+            if j == 0:
+                ax.set_ylabel(f"L{key[0]} [{key[1]}, {key[2]}]\n|value|", fontsize=7)
+    fig.suptitle(title + " (dot: the super weight's channel, at the super activation's token)", fontsize=8)
+    _save(fig, path, style)
+
+
+def skip_figure(df: pd.DataFrame, title: str, path, style: dict) -> None:
+    """Perplexity ratio and stopword-mass ratio per condition: prune-SW against the skip ablation by layer."""
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(style.get("width", 6.4) * 1.4, style.get("height", 3.6)))
+    if df.empty:
+        _note(ax1, f"{title}\nno confirmed super weight: not applicable")
+        ax2.set_axis_off()
+        return _save(fig, path, style)
+    c = style.get("colors", {})
+    d = df[df["condition"] != "original"]
+    colors = [c.get("pruned", "C3") if x == "prune_sw" else c.get("original", "C0") for x in d["condition"]]
+    labels = [x if x == "prune_sw" else x.replace("skip_from_", "skip from ") for x in d["condition"]]
+    ax1.bar(labels, d["ppl_ratio"], color=colors)
+    if style.get("log_scale", True):
+        ax1.set_yscale("log")
+    ax1.axhline(1, color="k", lw=0.5)
+    ax1.set_ylabel(f"perplexity / original ({int(df['windows'].iloc[0])} windows)", fontsize=8)
+    if "stopword_mass_ratio" in d:
+        ax2.bar(labels, d["stopword_mass_ratio"], color=colors)
+        ax2.axhline(1, color="k", lw=0.5)
+        ax2.set_ylabel(f"stopword mass / original ({int(df['n_prompts'].iloc[0])} prompts)", fontsize=8)
+    for ax in (ax1, ax2):
+        ax.tick_params(axis="x", labelsize=7, rotation=30)
+    fig.suptitle(title, fontsize=9)
+    _save(fig, path, style)
+
+
+def significance_figure(df: pd.DataFrame, result: dict, title: str, path, style: dict) -> None:
+    """Perplexity ratios of the random matched sets (dots, one column per kind), the super weights' (line) and
+    the paper's outlier set (dashed)."""
+    fig, ax = _fig(style)
+    if df.empty:
+        _note(ax, f"{title}\nno confirmed super weight: not applicable")
+        return _save(fig, path, style)
+    c = style.get("colors", {})
+    kinds = [k for k in df["kind"].unique() if k not in ("super_weights", "paper_set")]
+    for i, k in enumerate(kinds):
+        d = df[df["kind"] == k]
+        ax.plot([i] * len(d), d["ratio"], "o", ms=4, alpha=0.6, color=c.get("original", "C0"))
+        p = result["kinds"][k]["p_value"]
+        ax.text(i, d["ratio"].max(), f" p = {p:.3g}", fontsize=7, va="bottom")
+    sw = float(df[df["kind"] == "super_weights"]["ratio"].iloc[0])
+    ax.axhline(sw, color=c.get("pruned", "C3"), label=f"super weights (x{sw:.3g})")
+    paper = df[df["kind"] == "paper_set"]
+    if len(paper):
+        ax.axhline(float(paper["ratio"].iloc[0]), color=c.get("other_outliers", "C4"), ls="--",
+                   label=f"paper's outlier set ({int(paper['n_weights'].iloc[0])} weights)")
+    ax.set_xticks(range(len(kinds)), [k.replace("_", " ") for k in kinds], fontsize=8)
+    ax.set_xlim(-0.5, len(kinds) - 0.5)
+    if style.get("log_scale", True) and (df["ratio"] > 0).all() and all(map(math.isfinite, df["ratio"])):
+        ax.set_yscale("log")
+    ax.set_ylabel(f"perplexity / original (N = {result['n_sets']} sets per kind)", fontsize=8)
+    ax.legend(fontsize=7)
+    ax.set_title(title, fontsize=9)
+    _save(fig, path, style)
+
+
+def emergence_figure(df: pd.DataFrame, title: str, crossing, path, style: dict) -> None:
+    """Super weight value, super activation size and prune-SW perplexity ratio against training step."""
+    fig, axes = plt.subplots(3, 1, sharex=True, figsize=(style.get("width", 6.4), style.get("height", 3.6) * 1.6))
+    c = style.get("colors", {})
+    for ax, (col, label) in zip(axes, [("weight_abs", "|tracked weight|"), ("sa_abs", "super activation |value|"),
+                                       ("ppl_ratio", "ppl ratio, tracked weights zeroed")]):
+        ax.plot(df["step"], df[col], "o-", ms=3, color=c.get("original", "C0"))
+        det = df[df["detected"]]
+        ax.plot(det["step"], det[col], "o", ms=6, mfc="none", color=c.get("marker", "C2"),
+                label="confirmed super weight at this step")
+        if crossing is not None:
+            ax.axvline(crossing, color=c.get("pruned", "C3"), ls="--", lw=1, label=f"emerges at step {crossing}")
+        if style.get("log_scale", True):
+            ax.set_yscale("log")
+        ax.set_ylabel(label, fontsize=7)
+    if (df["step"] > 0).all():
+        axes[-1].set_xscale("log")
+    axes[-1].set_xlabel("training step")
+    axes[0].legend(fontsize=6)
+    axes[0].set_title(title, fontsize=9)
+    _save(fig, path, style)

@@ -1,0 +1,471 @@
+"""Workflow config validation: the JSON schema plus checks that need the file system, done before
+any heavy work, each failure one message naming the key and the fix. Imports no torch: it runs when Snakemake
+parses the workflow on the submit host."""
+from __future__ import annotations
+
+import difflib
+import functools
+from pathlib import Path
+
+import yaml
+
+from superweight.models.adapters import UnsupportedModelError, get_adapter
+from superweight.scoring.data import FILES, DataError, resolve_data_dir
+from superweight.models.sources import ModelSourceError, ModelSpec, model_shape, shape_from_config_json
+
+
+class ConfigError(ValueError):
+    """A bad config value; the message names the key and the fix."""
+
+
+def _where(path) -> str:
+    return ".".join(str(p) for p in path) or "(top level)"
+
+
+def did_you_mean(word, choices) -> str:
+    """' (did you mean 'x'?)' for the closest of ``choices``, or ''."""
+    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _explain(err) -> str:
+    import jsonschema
+
+    err = jsonschema.exceptions.best_match([err]) if not isinstance(err, jsonschema.ValidationError) else err
+    where = _where(err.absolute_path)
+    if err.validator == "additionalProperties":
+        allowed = sorted(err.schema.get("properties", {}))
+        extra = sorted(set(err.instance) - set(allowed))
+        return (f"unknown key {', '.join(map(repr, extra))} in `{where}`{did_you_mean(extra[0], allowed)}. Fix: check "
+                f"the spelling; allowed keys: {', '.join(allowed)}")
+    if err.validator == "enum":
+        return f"`{where}` is {err.instance!r}; it must be one of {', '.join(map(repr, err.validator_value))}"
+    if err.validator == "type":
+        return f"`{where}` is {err.instance!r}; it must be of type {err.validator_value}"
+    if err.validator in ("oneOf", "anyOf"):
+        forms = "; ".join(_form(sub) for sub in err.validator_value)
+        return f"`{where}` is {err.instance!r}; it must be one of these forms: {forms}"
+    if err.validator == "pattern":
+        hint = err.schema.get("description")
+        return (f"`{where}` is {err.instance!r}; it must match {err.validator_value}"
+                + (f" ({hint})" if hint else ""))
+    bounds = {"minimum": ">=", "exclusiveMinimum": ">", "maximum": "<=", "exclusiveMaximum": "<"}
+    if err.validator in bounds:
+        return f"`{where}` is {err.instance!r}; it must be {bounds[err.validator]} {err.validator_value}"
+    if err.validator in ("minItems", "maxItems", "minProperties"):
+        most = "at most" if err.validator == "maxItems" else "at least"
+        return f"`{where}` has {len(err.instance)} entries; it needs {most} {err.validator_value}"
+    if err.validator == "minLength":
+        return f"`{where}` is {err.instance!r}; it must be a non-empty string"
+    if err.validator == "required":
+        return f"`{where}`: {err.message}. Fix: add that key (see config/config.yaml for an example)"
+    return f"`{where}`: {err.message}"
+
+
+def _form(sub: dict) -> str:
+    """One accepted form of a oneOf/anyOf, in words: 'null', 'an integer >= 1', '"auto"', 'a mapping ...'."""
+    if "const" in sub:
+        return repr(sub["const"])
+    if "enum" in sub:
+        return "one of " + ", ".join(map(repr, sub["enum"]))
+    kind = sub.get("type")
+    kinds = kind if isinstance(kind, list) else [kind]
+    words = {"null": "null", "integer": "an integer", "number": "a number", "string": "a string", "boolean": "true/false",
+             "array": "a list", "object": "a mapping"}
+    text = " or ".join(words.get(k, str(k)) for k in kinds)
+    bounds = [f"{op} {sub[key]}" for key, op in (("minimum", ">="), ("exclusiveMinimum", ">"), ("maximum", "<="),
+                                                  ("exclusiveMaximum", "<")) if key in sub]
+    if bounds:
+        text += " " + " and ".join(bounds)
+    if kind == "object" and isinstance(sub.get("additionalProperties"), dict):
+        text += " of name -> " + _form(sub["additionalProperties"])
+    return text
+
+
+def validate(config: dict, schema_path: str | Path, check_files: bool = True,
+             paper_results: str | Path | None = None, cache: str | Path | None = None,
+             prepared: str = "results/{model}/model") -> dict:
+    """Validate (filling schema defaults) and return the config; raise ConfigError on the first problem.
+    ``paper_results``: config/paper_results.yaml, against which each model's ``paper`` key is checked. ``cache``: a
+    writable JSON file caching the data files' checksums (superweight.workflow.verify). ``prepared``: where prepare_model
+    writes a model (its config.json gives a Hub model's positions once prepared)."""
+    import jsonschema
+
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    validator_cls = jsonschema.validators.validator_for(schema)
+    # fill defaults while validating, as snakemake.utils.validate(set_default=True) does
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for prop, sub in properties.items():
+                if "default" in sub:
+                    instance.setdefault(prop, sub["default"])
+        yield from validator_cls.VALIDATORS["properties"](validator, properties, instance, schema)
+
+    Filling = jsonschema.validators.extend(validator_cls, {"properties": set_defaults})
+    errors = sorted(Filling(schema).iter_errors(config), key=lambda e: (len(e.absolute_path), str(e.absolute_path)))
+    if errors:
+        raise ConfigError(_explain(jsonschema.exceptions.best_match(errors)))
+    run_models(config)
+    check_maps(config, schema)
+    check_choices(config)
+    if check_files:
+        check_config_files(config, cache, prepared)
+    if paper_results is not None:
+        check_paper_keys(config, paper_results)
+    return config
+
+
+def run_models(config: dict) -> list[str]:
+    """The models this run runs: ``run_models`` when set (each must be under ``models``), else all of them."""
+    from superweight.report.protocol import run_models as selected
+
+    unknown = [m for m in config.get("run_models") or [] if m not in config["models"]]
+    if unknown:
+        raise ConfigError(f"`run_models` names {', '.join(map(repr, unknown))}, not under `models` (has: "
+                          f"{', '.join(config['models'])}). Fix: list only configured model names, or set it to null")
+    return selected(config)
+
+
+def check_paper_keys(config: dict, paper_results: str | Path) -> None:
+    """Each model's ``paper`` key names an entry of config/paper_results.yaml."""
+    known = yaml.safe_load(Path(paper_results).read_text()) or {}
+    for name, m in config["models"].items():
+        key = m.get("paper")
+        if key and key not in known:
+            raise ConfigError(f"`models.{name}.paper` is {key!r}, not a key of {Path(paper_results).name}. Fix: use one "
+                              f"of {', '.join(known)}, or remove the key")
+
+
+def needed_datasets(config: dict) -> list[str]:
+    """Every dataset the run reads: perplexity corpora of each experiment, the zero-shot tasks (the ablation and
+    the sweeps score them), LAMBADA (stopwords, skip), calibration text."""
+    q = config.get("quantization", {})
+    wq, aq = q.get("weights", {}), q.get("activations", {})
+    an, mech = config.get("analysis", {}), config.get("mechanism", {})
+    need = set(config["perplexity"]["corpora"]) | {config["detection"]["confirm"]["corpus"]}
+    need |= set(an.get("scaling", {}).get("corpora", [])) | set(wq.get("corpora", [])) | set(aq.get("corpora", []))
+    need |= set(config["eval"]["tasks"]) | {"lambada_openai"}
+    if wq.get("z") == "auto":
+        need.add(wq["calibration"]["corpus"])
+    if "smoothquant" in aq.get("methods", []):
+        need.add(aq["calibration"]["corpus"])
+    if set(mech.get("experiments", [])) & {"skip", "significance"}:
+        need.add(mech["corpus"])
+    if config.get("emergence"):
+        need.add(config["emergence"].get("corpus", "wikitext2"))
+    return sorted(need)
+
+
+def check_maps(config: dict, schema: dict) -> None:
+    """Maps whose keys name tasks, revisions or series: an unknown key is a typo that would silently fall back to
+    the default (a misspelt task in `eval.limit` scores that task in full), so it is an error with a suggestion."""
+    def check(where, keys, known, fix):
+        for k in keys:
+            if k not in known:
+                raise ConfigError(f"`{where}` has a key {k!r}, not one of {', '.join(map(repr, known))}"
+                                  f"{did_you_mean(k, known)}. Fix: {fix}")
+
+    limit = config["eval"]["limit"]
+    if isinstance(limit, dict):
+        check("eval.limit", limit, config["eval"]["tasks"], "use the task names of `eval.tasks` (a task left out "
+              "of the map is scored in full)")
+    em = config.get("emergence") or {}
+    if em.get("steps"):
+        check("emergence.steps", em["steps"], em.get("revisions", []), "use names listed in `emergence.revisions`")
+    series = schema["properties"]["plots"]["properties"]["colors"]["default"]
+    check("plots.colors", config["plots"]["colors"], list(series), "name one of the figures' series")
+
+
+def check_choices(config: dict) -> None:
+    """Choices that need another key: `detection.use: known` needs every run model's known coordinates."""
+    if config["detection"]["use"] == "known":
+        bare = [n for n in run_models(config) if not config["models"][n].get("super_weights")]
+        if bare:
+            raise ConfigError(f"`detection.use` is 'known' but `models.{bare[0]}.super_weights` is not set. Fix: list "
+                              "the model's known coordinates ([[layer, row, col], ...]) or use `detection.use: detected` "
+                              "or `both`")
+
+
+def _hub_config_json(m: dict) -> Path | None:
+    """A Hub model's config.json when the local Hugging Face cache has it (no download)."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:
+        return None
+    try:
+        hit = try_to_load_from_cache(m["id"], "config.json", revision=m.get("revision"))
+    except Exception:  # a malformed id is reported when the model is prepared
+        return None
+    return Path(hit) if isinstance(hit, str) else None
+
+
+def model_positions(name: str, m: dict, shape, prepared: str) -> tuple[int | None, str]:
+    """(positions, where read) of a model: its prepared directory, else its source's metadata (config.json, GGUF
+    header, the Hugging Face cache for a Hub model); (None, '') when not known before it is prepared."""
+    done = Path(prepared.format(model=name)) / "config.json"
+    if done.is_file():
+        try:
+            return shape_from_config_json(done).positions, str(done)
+        except ModelSourceError:  # an incomplete job's output (or one being written by a running job): Snakemake
+            pass  # redoes it, and prepare_model checks the positions itself; the source's facts below meanwhile
+    if shape is not None and shape.positions:
+        return shape.positions, f"{m['source']} {m['id']}"
+    if m["source"] == "hub":
+        cached = _hub_config_json(m)
+        if cached is not None:
+            try:
+                return shape_from_config_json(cached).positions, str(cached)
+            except ModelSourceError:
+                return None, ""
+    return None, ""
+
+
+def _seqlens(config: dict) -> list[tuple[str, int]]:
+    """(key, tokens per window) of every sequence the run feeds a model."""
+    out = [("perplexity.seqlen", config["perplexity"]["seqlen"]),
+           ("detection.confirm.seqlen", config["detection"]["confirm"]["seqlen"])]
+    if set(config["mechanism"]["experiments"]) & {"skip", "significance"}:
+        out.append(("mechanism.seqlen", config["mechanism"]["seqlen"]))
+    return out
+
+
+def check_positions(config: dict, name: str, positions: int | None, where: str) -> None:
+    """No window longer than the model's positions (it would fail, or be sized at terabytes, after loading)."""
+    if not positions:
+        return
+    for key, n in _seqlens(config):
+        if n > positions:
+            raise ConfigError(f"`{key}` is {n:,}, above the {positions:,} positions of model `{name}` (from {where}). "
+                              f"Fix: use at most {positions}")
+
+
+def _limits(config: dict) -> list[tuple[str, dict]]:
+    """(key, {task: documents or None}) for the ablation's limit and each sweep's own."""
+    tasks = config["eval"]["tasks"]
+    base = config["eval"]["limit"]
+    per = dict(base) if isinstance(base, dict) else {t: base for t in tasks}
+    out = [("eval.limit", {t: per.get(t) for t in tasks})]
+    for key, v in (("analysis.scaling.limit", config["analysis"]["scaling"]["limit"]),
+                   ("quantization.weights.limit", config["quantization"]["weights"]["limit"]),
+                   ("quantization.activations.limit", config["quantization"]["activations"]["limit"])):
+        if v is not None:
+            out.append((key, {t: v for t in tasks}))
+    return out
+
+
+C4_SHIPPED_DOCS = 2000  # rows of the shipped c4/c4_validation_2k.parquet (its checksum is compared first)
+
+
+def _c4_documents(data_dir: Path, mode: str) -> tuple[int | None, str]:
+    """Documents in the C4 file: the shipped file's count when its checksum was compared, else the parquet
+    footer's row count (when pyarrow is installed: the submit host need not have it)."""
+    path = data_dir / FILES["c4"][0]
+    if mode == "compare":
+        return C4_SHIPPED_DOCS, str(path)
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        return None, ""
+    try:
+        return pq.ParquetFile(path).metadata.num_rows, str(path)
+    except Exception as e:  # noqa: BLE001 -- any reader error is a damaged file
+        raise ConfigError(f"`data_dir`: {path} cannot be read as parquet ({str(e).splitlines()[0][:120]}). Fix: copy "
+                          "the file again (shared/data has the shipped one)") from None
+
+
+def check_sizes(config: dict, data_dir: Path | None) -> None:
+    """Limits within each task's documents (the benchmark's own sizes: data shipped or from the Hub); windows
+    within what the WikiText-2 file can hold (a token is at least a byte, give or take the rows' separators)."""
+    from superweight.workflow.resources import TASKS
+
+    if data_dir is None or config["data_checksums"] == "compare":
+        for key, per in _limits(config):
+            for task, n in per.items():
+                docs = TASKS.get(task, (None,))[0]
+                if n is not None and docs is not None and n > docs:
+                    where = f"{key}.{task}" if key == "eval.limit" and isinstance(config["eval"]["limit"], dict) else key
+                    raise ConfigError(f"`{where}` is {n:,}, above the {docs:,} documents of {task}. Fix: use at most "
+                                      f"{docs} (or null: every document)")
+        texts = TASKS["lambada_openai"][0]
+        for key, n in (("analysis.stopwords.n_prompts", config["analysis"]["stopwords"]["n_prompts"]),
+                       ("mechanism.skip.n_prompts", config["mechanism"]["skip"]["n_prompts"])):
+            if n > texts:
+                raise ConfigError(f"`{key}` is {n:,}, above the {texts:,} LAMBADA texts. Fix: use at most {texts}")
+    if data_dir is None:
+        return
+    if "c4" in needed_datasets(config):
+        docs, where = _c4_documents(data_dir, config["data_checksums"])
+        if docs is not None and config["perplexity"]["c4_docs"] > docs:
+            raise ConfigError(f"`perplexity.c4_docs` is {config['perplexity']['c4_docs']:,}, above the {docs:,} "
+                              f"documents of {where}. Fix: use at most {docs}")
+    wt = data_dir / FILES["wikitext2"][0]
+    if not wt.is_file():
+        return
+    size = wt.stat().st_size
+    most = int(size * 1.1) + 1000
+    ppl, conf, mech = config["perplexity"], config["detection"]["confirm"], config["mechanism"]
+    uses = []
+    if "wikitext2" in ppl["corpora"] and ppl["windows"].get("wikitext2"):
+        uses.append(("perplexity.windows.wikitext2` x `perplexity.seqlen", ppl["windows"]["wikitext2"], ppl["seqlen"]))
+    if conf["corpus"] == "wikitext2":
+        uses.append(("detection.confirm.windows` x `seqlen", conf["windows"], conf["seqlen"]))
+    if mech["corpus"] == "wikitext2" and set(mech["experiments"]) & {"skip", "significance"}:
+        uses.append(("mechanism.windows` x `seqlen", mech["windows"], mech["seqlen"]))
+    for key, windows, seqlen in uses:
+        if windows * seqlen > most:
+            raise ConfigError(f"`{key}` = {windows * seqlen:,} tokens, more than {wt} holds ({size:,} bytes: at most "
+                              f"~{most:,} tokens). Fix: fewer or shorter windows, or check that the file is complete")
+
+
+def check_config_files(config: dict, cache: str | Path | None = None, prepared: str = "results/{model}/model") -> None:
+    """Data files present and verified, sizes within the data and the models, model sources resolvable, known
+    coordinates well formed."""
+    from superweight.workflow.verify import verify_data
+
+    data_dir = resolve_data_dir(config.get("data_dir"))
+    try:
+        verify_data(data_dir, needed_datasets(config), config["data_checksums"], cache)
+    except DataError as e:
+        raise ConfigError(f"`data_dir`: {e}") from None
+    for name in run_models(config):
+        m = config["models"][name]
+        for c in m.get("super_weights") or []:
+            if len(c) != 3 or any(int(v) < 0 for v in c):
+                raise ConfigError(f"`models.{name}.super_weights`: {c} is not [layer, row, col] of non-negative ints")
+        try:
+            shape = model_shape(ModelSpec.from_config(m))  # None for a Hub model: checked when prepared
+        except ModelSourceError as e:
+            raise ConfigError(f"`models.{name}`: {e}") from None
+        check_positions(config, name, *model_positions(name, m, shape, prepared))
+        if shape is None:
+            continue
+        if shape.model_type is not None:
+            try:
+                get_adapter(shape.model_type)
+            except UnsupportedModelError as e:
+                raise ConfigError(f"`models.{name}`: {e}") from None
+        for c in m.get("super_weights") or []:
+            problems = shape.coordinate_problems(*map(int, c))
+            if problems:
+                raise ConfigError(
+                    f"`models.{name}.super_weights`: {list(c)} does not fit this model ({'; '.join(problems)}; "
+                    f"{shape.n_layers} layers, down projection {shape.hidden} x {shape.intermediate}). Fix: [layer, "
+                    "row = residual channel, col = MLP channel], counted from 0")
+    check_sizes(config, data_dir)  # after the models' positions: a window too long for the model is said first
+
+
+def parse_overrides(entries) -> dict:
+    """Snakemake's ``--config KEY=VALUE`` entries parsed as a user types them: each value as YAML, so that a
+    nested override works (``eval={limit: 5}``: Snakemake itself reads nested values as strings) and ``null`` is
+    null; a key given twice is an error (Snakemake keeps the last silently)."""
+    out, seen = {}, {}
+    for entry in entries or []:
+        key, _, text = str(entry).partition("=")
+        if key in seen:
+            raise ConfigError(f"--config sets `{key}` twice ({key}={seen[key]} and {key}={text}). Fix: give each key "
+                              "once")
+        seen[key] = text
+        out[key] = _override_value(key, text)
+    return out
+
+
+def _override_value(key: str, text: str):
+    if text == "":
+        return None
+    for number in (int, float):
+        try:
+            return number(text)
+        except ValueError:
+            pass
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        first = " ".join(str(e).split())[:120]
+        raise ConfigError(f"--config {key}={text} is not a YAML value ({first}). Fix: write it as YAML, e.g. "
+                          f"--config '{key}={{key: value}}', or put it in a file and pass --configfile FILE") from None
+
+
+def merge(base: dict, over: dict) -> dict:
+    """``over`` merged into ``base`` key by key (as Snakemake merges config files), in place."""
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(base.get(k), dict):
+            merge(base[k], v)
+        else:
+            base[k] = v
+    return base
+
+
+NON_MODEL_DIRS = ("tables", "figures", "tasks", "logs", "benchmarks", "emergence")
+
+
+@functools.lru_cache(maxsize=4)
+def _command_line(argv: tuple[str, ...]):
+    """A snakemake command line (without the program) as Snakemake's own parser reads it, or None when it is not
+    one (Snakemake's API called by another program)."""
+    try:
+        from snakemake.cli import get_argument_parser
+
+        p = get_argument_parser()
+
+        def fail(message):
+            raise ValueError(message)
+
+        p.error = fail  # no usage block printed for a line this parser does not take
+        return p.parse_args(list(argv))
+    except (Exception, SystemExit):  # noqa: BLE001 -- not a line we can read: Snakemake reports its own errors
+        return None
+
+
+def command_line_targets(argv) -> list[str]:
+    """The targets of a snakemake command line, so that a results/ path given to an option (``--configfile``,
+    ``--report``) is not taken for one. [] when no word is under results/ (Snakemake's parser is built only then)."""
+    argv = tuple(str(a) for a in argv)
+    if not any(a.startswith("results/") for a in argv):
+        return []
+    args = _command_line(argv)
+    return [str(t) for t in (args.targets or [])] if args is not None else []
+
+
+# Snakemake's options under which it runs no job (so writes nothing under results/)
+NO_JOB_OPTIONS = ("dryrun", "report", "lint", "list_rules", "list_target_rules", "dag", "rulegraph", "filegraph",
+                  "d3dag", "summary", "detailed_summary", "unlock", "list_changes", "list_input_changes",
+                  "list_params_changes", "list_untracked", "print_compilation", "list_conda_envs",
+                  "conda_create_envs_only", "containerize", "export_cwl", "generate_unit_tests", "archive")
+
+
+def runs_no_job(argv) -> bool:
+    """Whether a snakemake command line only looks (a dry run, --report, --lint, --list-rules, --unlock, ...)."""
+    args = _command_line(tuple(str(a) for a in argv))
+    if args is None or getattr(args, "report_after_run", False):  # --report --report-after-run: the run, then it
+        return False
+    return any(getattr(args, k, None) for k in NO_JOB_OPTIONS)
+
+
+def check_targets(targets, models: list[str], configured: list[str]) -> None:
+    """A target under results/NAME/ for a model this run does not run: one line listing the run's models (else
+    Snakemake says only that no rule produces it)."""
+    for t in targets or []:
+        parts = Path(str(t)).parts
+        if len(parts) >= 3 and parts[0] == "results" and parts[1] not in NON_MODEL_DIRS and parts[1] not in models:
+            why = ("is configured but left out by `run_models`" if parts[1] in configured
+                   else "is not under `models`")
+            raise ConfigError(f"target {t} is for model {parts[1]!r}, which {why}{did_you_mean(parts[1], models)}; "
+                              f"this run's models: {', '.join(models)}. Fix: name one of them, or add the model to "
+                              "the config")
+
+
+def check_writable(results: str | Path = "results") -> None:
+    """The results directory (or, before it exists, the directory it goes in) is writable: else every job would
+    fail after Snakemake's own traceback. Tried by creating a file (os.access says yes to root on a read-only mount
+    of some file systems, and to nobody on others)."""
+    import tempfile
+
+    p = Path(results)
+    where = p if p.is_dir() else p.resolve().parent
+    try:
+        with tempfile.NamedTemporaryFile(dir=where, prefix=".write_test"):
+            pass
+    except OSError as e:
+        raise ConfigError(f"{where.resolve()} is not writable ({e.strerror}), so no job could write its results. Fix: "
+                          "run from a directory you can write (a copy of the workflow), or give yourself write "
+                          "permission") from None

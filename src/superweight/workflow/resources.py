@@ -1,0 +1,324 @@
+"""Memory and run time a workflow job needs, estimated from the model's size facts and the job's own work.
+
+Memory grows with vocabulary x batch x sequence length as well as with parameters: a forward over one batch, the
+LM head's logits (one chunk of positions in the package's engines; the whole batch, twice, in lm-eval's own `hf`
+backend), and the weights. The workflow's submit host sizes jobs before any model is loaded, so this module imports
+no torch: the facts come from a prepared or local model's config.json and safetensors headers, a GGUF file's header,
+or, for a Hub model not on disk, the config's ``params_b``.
+
+Units: MB = 10**6 bytes, as Snakemake's ``mem_mb`` (its benchmark ``max_rss`` is in MiB = 2**20 bytes).
+"""
+from __future__ import annotations
+
+import json
+import math
+import struct
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+MiB = 2**20
+DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2}
+CHUNK_BYTES = 64 * MiB  # float32 logits of one chunk of positions: logprobs.CHUNK_BYTES (a test keeps them equal)
+PREFIX_BYTES = 512 * MiB  # detection's recorded hidden states (confirm._Prefix), at most
+BASE_BYTES = 500 * MiB  # a job's interpreter with torch, transformers, lm-eval, datasets and a tokenizer loaded
+LOAD_COPIES = 1.5  # loading holds some of the file's pages beside the model's tensors
+PREPARE_COPIES = 1.5  # GGUF (memory-mapped) -> dequantized float32 model -> safetensors written tensor by tensor
+EVAL_TOKENS = 512  # longest zero-shot request assumed (context + continuation, in tokens; sciq passages reach it)
+PROMPT_TOKENS = 256  # a detection / stopword / case-study prompt, at most
+HEADROOM = 1.25  # the request over the estimated peak (allocator slack, page cache of data files)
+FLOPS_PER_S = 20e9  # a 2-thread CPU job's rate (forward FLOPs = 2 x params per token): the 20e9 per CPU-second
+#                    measured for the default model's detect and score jobs (benchmarks/memory_default_run); GPU: x20
+RUNTIME_FLOOR_MIN = 10
+
+# lm-eval's evaluation split sizes (documents), choices per document and typical tokens per request, for run time
+TASKS = {"arc_challenge": (1172, 4, 60), "arc_easy": (2376, 4, 50), "hellaswag": (10042, 4, 120),
+         "lambada_openai": (5153, 1, 100), "piqa": (1838, 2, 60), "sciq": (1000, 4, 350),
+         "winogrande": (1267, 2, 40), "boolq": (3270, 2, 160)}
+CORPUS_TOKENS = {"wikitext2": 340_000}  # the whole test split (C4's windows are always capped in config)
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    """What sizes a job: parameters held in memory (tied embeddings once), vocabulary, widths, depth, heads."""
+
+    params: int
+    vocab: int
+    hidden: int
+    intermediate: int
+    layers: int
+    heads: int
+    source: str  # where the facts were read
+
+    @property
+    def weights_mb(self) -> float:
+        return self.params * 4 / 1e6
+
+
+def _text_config(cfg: dict) -> dict:
+    return cfg["text_config"] if isinstance(cfg.get("text_config"), dict) else cfg
+
+
+def _get(cfg: dict, *keys, default=None):
+    for k in keys:
+        if cfg.get(k) is not None:
+            return int(cfg[k])
+    return default
+
+
+def params_from_shape(vocab: int, hidden: int, intermediate: int, layers: int, heads: int, kv_heads: int | None,
+                      head_dim: int | None = None, tied: bool = True) -> int:
+    """Parameters of a decoder with gated MLPs: an upper bound for the non-gated families."""
+    head_dim = head_dim or hidden // heads
+    q, kv = heads * head_dim, (kv_heads or heads) * head_dim
+    per_layer = hidden * q * 2 + hidden * kv * 2 + 3 * hidden * intermediate + 2 * hidden
+    return vocab * hidden * (1 if tied else 2) + layers * per_layer + hidden
+
+
+def safetensors_params(directory: str | Path) -> int | None:
+    """Elements of every tensor in the directory's safetensors files, read from their JSON headers."""
+    files = sorted(Path(directory).glob("*.safetensors"))
+    if not files:
+        return None
+    n = 0
+    for f in files:
+        with open(f, "rb") as fh:
+            (size,) = struct.unpack("<Q", fh.read(8))
+            header = json.loads(fh.read(size))
+        n += sum(math.prod(v["shape"]) for k, v in header.items() if k != "__metadata__")
+    return n
+
+
+def facts_from_dir(directory: str | Path) -> ModelFacts:
+    """From a save_pretrained directory: config.json, and the safetensors headers for the exact parameter count."""
+    cfg = json.loads((Path(directory) / "config.json").read_text())
+    t = _text_config(cfg)
+    hidden = _get(t, "hidden_size", "n_embd", "d_model")
+    inter = _get(t, "intermediate_size", "ffn_dim", "n_inner", default=4 * hidden)
+    layers = _get(t, "num_hidden_layers", "n_layer", "num_layers")
+    heads = _get(t, "num_attention_heads", "n_head")
+    vocab = _get(t, "vocab_size", default=_get(cfg, "vocab_size"))
+    params = safetensors_params(directory) or params_from_shape(
+        vocab, hidden, inter, layers, heads, _get(t, "num_key_value_heads"), _get(t, "head_dim"),
+        bool(cfg.get("tie_word_embeddings", True)))
+    return ModelFacts(params, vocab, hidden, inter, layers, heads, f"{directory}/config.json")
+
+
+def facts_from_gguf(path: str | Path) -> ModelFacts:
+    from superweight.models.sources import gguf_header
+
+    meta, shapes = gguf_header(path)
+    arch = meta.get("general.architecture", "")
+    get = lambda k: int(meta[f"{arch}.{k}"]) if f"{arch}.{k}" in meta else None  # noqa: E731
+    vocab = get("vocab_size") or int(meta.get("tokenizer.ggml.tokens", 0))
+    return ModelFacts(sum(math.prod(s) for s in shapes.values()), vocab, get("embedding_length"),
+                      get("feed_forward_length"), get("block_count"), get("attention.head_count"), str(path))
+
+
+def facts_from_params(params_b: float, vocab: int = 262_144) -> ModelFacts:
+    """Only the parameter count is known (a Hub model not yet on disk): shapes of a typical decoder of that size,
+    and the largest common vocabulary, so that the logits are not underestimated."""
+    params = int(params_b * 1e9)
+    hidden = max(256, int(round((params / 150) ** 0.5 / 64)) * 64)  # ~ L = hidden / 64 layers of 12 hidden^2
+    return ModelFacts(params, vocab, hidden, 4 * hidden, max(1, params // (12 * hidden * hidden)), max(1, hidden // 64),
+                      f"params_b {params_b}")
+
+
+def model_facts(source: dict, prepared: str | Path | None = None) -> ModelFacts:
+    """Facts of a model from, in order: its prepared directory, a local directory, a GGUF file (``source`` with
+    ``id`` the file's path, as the workflow resolves a packaged one), a cached Hub config.json, ``params_b``."""
+    if prepared and (Path(prepared) / "config.json").is_file():
+        return facts_from_dir(prepared)
+    kind, ident = source.get("source"), str(source.get("id", ""))
+    if kind == "local" and (Path(ident) / "config.json").is_file():
+        return facts_from_dir(ident)
+    if kind == "gguf":
+        f = Path(ident) if not source.get("file") else Path(ident) / source["file"]
+        if f.is_file():
+            return facts_from_gguf(f)
+    if kind == "hub":
+        try:
+            from huggingface_hub import try_to_load_from_cache
+
+            cfg = try_to_load_from_cache(ident, "config.json", revision=source.get("revision"))
+            if isinstance(cfg, str):
+                facts = facts_from_dir(Path(cfg).parent)
+                if source.get("params_b") and safetensors_params(Path(cfg).parent) is None:  # beats the formula's
+                    facts = replace(facts, params=int(float(source["params_b"]) * 1e9))
+                return facts
+        except ImportError:
+            pass
+    return facts_from_params(float(source.get("params_b") or 1.0))
+
+
+# --- memory: bytes of each part of a job ---
+
+
+def weights_bytes(f: ModelFacts, dtype: str = "float32") -> float:
+    return f.params * DTYPE_BYTES[dtype]
+
+
+def forward_bytes(f: ModelFacts, batch: int, seqlen: int, dtype: str = "float32") -> float:
+    """Live activations of one layer's forward over a batch: the residual stream and its normed copy, q/k/v/o, the
+    MLP's gate, up and product, and the attention scores and probabilities (float32, eager attention's bound)."""
+    tokens = batch * seqlen
+    return tokens * (6 * f.hidden + 3 * f.intermediate) * DTYPE_BYTES[dtype] + 2 * batch * f.heads * seqlen**2 * 4
+
+
+def chunked_logits_bytes(f: ModelFacts, rows: int) -> float:
+    """The chunked log-probs (logprobs.py): the head's inputs for ``rows`` positions, one chunk of float32 logits
+    and logsumexp's temporary of the same size."""
+    chunk = min(rows, max(1, CHUNK_BYTES // (4 * f.vocab)))
+    return rows * f.hidden * 4 + 2 * chunk * f.vocab * 4
+
+
+def full_logits_bytes(f: ModelFacts, batch: int, seqlen: int) -> float:
+    """lm-eval's `hf` backend: float32 logits of the whole (padded) batch and their log-softmax, both alive at once.
+    (The Gemma-3 270M job of issue 15, 11.7 GB at batch 8, fits 2 x 8 x ~600 tokens x 262,144 x 4 bytes.)"""
+    return 2 * batch * seqlen * f.vocab * 4
+
+
+def prefix_bytes(f: ModelFacts, confirm: dict, dtype: str = "float32") -> float:
+    """Confirmation keeps, per window, the output of the layer below each candidate's layer (confirm._Prefix):
+    at most every layer's, and at most PREFIX_BYTES."""
+    return min(PREFIX_BYTES, f.layers * confirm.get("windows", 4) * confirm["seqlen"] * f.hidden * DTYPE_BYTES[dtype])
+
+
+def perplexity_bytes(f: ModelFacts, batch: int, seqlen: int, dtype: str = "float32") -> float:
+    return forward_bytes(f, batch, seqlen, dtype) + chunked_logits_bytes(f, batch * seqlen)
+
+
+def zero_shot_bytes(f: ModelFacts, batch: int, backend: str = "hf", dtype: str = "float32") -> float:
+    """One batch of zero-shot requests of EVAL_TOKENS tokens: the harness's backend makes every position's logits;
+    the shared-context backend (`cached`) scores continuations with the chunked log-probs."""
+    logits = full_logits_bytes(f, batch, EVAL_TOKENS) if backend == "hf" else chunked_logits_bytes(f, batch * EVAL_TOKENS)
+    return forward_bytes(f, batch, EVAL_TOKENS, dtype) + logits
+
+
+def quantize_bytes(f: ModelFacts) -> float:
+    """Simulated quantization works tensor by tensor: a few float32 copies of the largest decoder matrix."""
+    return 4 * f.hidden * max(f.intermediate, f.hidden) * 4
+
+
+# rule -> what its job does besides holding the model (prepare_model and tokenize_corpus are sized apart)
+SCORING = {"score", "score_scaled", "score_wquant", "score_wquant_restored", "score_aquant"}
+PROMPTS = {"stopwords", "propagation", "mechanism_hadamard"}
+MECHANISM_PPL = {"mechanism_skip", "mechanism_significance"}  # perplexity windows (and, for skip, LAMBADA prompts)
+
+
+def gram_bytes(f: ModelFacts) -> float:
+    """z: auto by output reconstruction error (calibrate.py) keeps X^T X of every quantized linear's input, float32:
+    per layer q/k/v/o and gate/up read hidden-wide inputs, down an intermediate-wide one."""
+    return f.layers * (6 * f.hidden**2 + f.intermediate**2) * 4
+
+
+def job_bytes(rule: str, f: ModelFacts, cfg: dict, dtype: str = "float32", on_gpu: bool = False,
+              backend: str | None = None) -> float:
+    """Estimated peak resident memory of one job of ``rule`` (host memory; on a GPU the activations live there).
+    ``backend``: the zero-shot backend this job scores with (default ``eval.backend``; see backends.eval_backend)."""
+    w = weights_bytes(f, dtype)
+    if rule == "prepare_model":
+        return BASE_BYTES + PREPARE_COPIES * f.params * 4
+    if rule == "tokenize_corpus":
+        return BASE_BYTES
+    ppl = cfg["perplexity"]
+    if rule == "detect":
+        conf = cfg["detection"]["confirm"]  # confirmation forwards batch_size (set, window) sequences at once
+        work = perplexity_bytes(f, conf.get("batch_size", 4), conf["seqlen"], dtype) + prefix_bytes(f, conf, dtype)
+    elif rule in SCORING:
+        ev = cfg["eval"]
+        work = max(perplexity_bytes(f, ppl.get("batch_size", 1), ppl["seqlen"], dtype),
+                   zero_shot_bytes(f, ev["batch_size"], backend or ev.get("backend", "hf"), dtype))
+        if rule.startswith("score_wquant"):
+            work += quantize_bytes(f)
+    elif rule == "tune_z":
+        work = perplexity_bytes(f, 1, ppl["seqlen"], dtype) + quantize_bytes(f)
+        if cfg["quantization"]["weights"].get("z_criterion", "output") == "output":
+            work += gram_bytes(f)
+    elif rule in MECHANISM_PPL:
+        mech = cfg["mechanism"]
+        work = max(perplexity_bytes(f, 1, mech["seqlen"], dtype),
+                   forward_bytes(f, 1, PROMPT_TOKENS, dtype) + chunked_logits_bytes(f, PROMPT_TOKENS))
+    elif rule in PROMPTS:
+        work = forward_bytes(f, 1, PROMPT_TOKENS, dtype) + chunked_logits_bytes(f, PROMPT_TOKENS)
+    else:
+        raise ValueError(f"no memory estimate for rule {rule!r}")
+    return BASE_BYTES + LOAD_COPIES * w + (0 if on_gpu else work)
+
+
+def mem_mb(rule: str, f: ModelFacts, cfg: dict, dtype: str = "float32", on_gpu: bool = False, attempt: int = 1,
+           backend: str | None = None) -> int:
+    """The job's memory request: HEADROOM x the estimated peak, doubled on each retry."""
+    return int(math.ceil(HEADROOM * job_bytes(rule, f, cfg, dtype, on_gpu, backend) / 1e6)) * attempt
+
+
+def job_backend(rule: str, wildcards: dict, cfg: dict) -> str | None:
+    """The zero-shot backend a scoring job of ``rule`` with these wildcards uses (None for other rules)."""
+    from superweight.scoring.backends import eval_backend
+
+    if rule == "score":
+        return eval_backend("ablation", {"condition": wildcards.get("condition")}, cfg)
+    if rule == "score_aquant":
+        return eval_backend("aquant", {"method": wildcards.get("amethod")}, cfg)
+    return cfg["eval"].get("backend", "hf") if rule in SCORING else None
+
+
+# --- run time: forward tokens x 2 x params FLOPs at FLOPS_PER_S ---
+
+
+def _limited(n: int, limit) -> int:
+    return n if limit is None else min(n, int(limit))
+
+
+def eval_tokens(cfg_eval: dict, limit=None) -> int:
+    """Tokens the zero-shot tasks run through the model (per-task limits as in scoring.task_limits)."""
+    limit = cfg_eval.get("limit") if limit is None else limit
+    total = 0
+    for t in cfg_eval["tasks"]:
+        docs, choices, tokens = TASKS.get(t, (1000, 4, 200))
+        total += _limited(docs, limit.get(t) if isinstance(limit, dict) else limit) * choices * tokens
+    return total
+
+
+def ppl_tokens(cfg_ppl: dict, corpora) -> int:
+    total = 0
+    for c in corpora:
+        n = cfg_ppl.get("windows", {}).get(c)
+        total += cfg_ppl["seqlen"] * (n if n is not None else CORPUS_TOKENS.get(c, 1_000_000) // cfg_ppl["seqlen"])
+    return total
+
+
+def job_tokens(rule: str, cfg: dict) -> int:
+    """Tokens the job's forward passes process, from the config (the same keys the rule passes to its script)."""
+    ppl, ev, wq, aq = cfg["perplexity"], cfg["eval"], cfg["quantization"]["weights"], cfg["quantization"]["activations"]
+    if rule == "detect":
+        det = cfg["detection"]
+        # the base perplexity and one per candidate (a few spiking layers per iteration); the cap is a safety limit
+        # (config/paper.yaml: 20): no Table 2 model needs more than six rounds
+        return (1 + 4 * min(det["max_iters"], 6)) * det["confirm"]["seqlen"] * det["confirm"]["windows"]
+    if rule == "score":
+        return ppl_tokens(ppl, ppl["corpora"]) + eval_tokens(ev)
+    if rule == "score_scaled":
+        return ppl_tokens(ppl, ["wikitext2"]) + eval_tokens(ev, cfg["analysis"]["scaling"].get("limit"))
+    if rule.startswith("score_wquant"):
+        return ppl_tokens(ppl, wq["corpora"]) + eval_tokens(ev, wq.get("limit"))
+    if rule == "score_aquant":
+        return 2 * ppl_tokens(ppl, aq["corpora"]) + eval_tokens(ev, aq.get("limit"))
+    if rule == "tune_z":
+        return 10 * ppl_tokens(ppl, ["c4"])
+    if rule == "stopwords":
+        return 2 * cfg["analysis"]["stopwords"]["n_prompts"] * PROMPT_TOKENS
+    if rule in MECHANISM_PPL:
+        mech = cfg["mechanism"]
+        window = mech["seqlen"] * mech["windows"]
+        if rule == "mechanism_skip":  # original, prune_sw and one condition per offset, each with its prompts
+            n = 2 + len(mech["skip"]["offsets"])
+            return n * (window + mech["skip"]["n_prompts"] * PROMPT_TOKENS)
+        return (3 + 2 * mech["significance"]["n_sets"]) * window  # original, SW, non-SW and N sets of two kinds
+    return 10 * PROMPT_TOKENS  # prepare_model, tokenize_corpus, propagation: a few forwards at most
+
+
+def runtime_min(rule: str, f: ModelFacts, cfg: dict, on_gpu: bool = False, attempt: int = 1) -> int:
+    """Minutes to request: twice the estimated compute plus two minutes per GB of float32 weights (reading,
+    dequantizing, writing), at least RUNTIME_FLOOR_MIN, doubled on each retry."""
+    seconds = 2 * f.params * job_tokens(rule, cfg) / (FLOPS_PER_S * (20 if on_gpu else 1)) + 120 * f.weights_mb / 1e3
+    return int(max(RUNTIME_FLOOR_MIN, math.ceil(2 * seconds / 60))) * attempt

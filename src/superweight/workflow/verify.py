@@ -1,0 +1,138 @@
+"""Data verified before use: every data file a run reads is checked against the checksums of the shipped data
+(``data_checksums.sha256``, the values of shared/data's MANIFEST.sha256), before any model job.
+
+A changed, truncated, replaced or empty file is one line naming the file and what to do. A data directory of the
+user's own is declared with ``data_checksums: record``: its files are then checked for shape only (present,
+non-empty, JSON lines that parse, a parquet footer) and their checksums recorded, not compared. Hashing the ~25 MB
+of the shipped data takes a fraction of a second, but the workflow parses the Snakefile for every job, so results
+are cached per file (path, size, mtime) in a small JSON file the caller names (a writable place: never the data
+directory, which may be read-only). Imports only the standard library (the submit host checks the config).
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from superweight.scoring.data import FILES, DataError, sha256
+
+MODES = ("compare", "record")
+SHIPPED = Path(__file__).with_name("data_checksums.sha256")
+_FIX_SHIPPED = ("Fix: restore it from the shipped data (shared/data; `sha256sum -c MANIFEST.sha256` there lists what "
+                "changed), or, if this is your own data on purpose, set `data_checksums: record` in config")
+
+
+def shipped_checksums(path: Path = SHIPPED) -> dict[str, str]:
+    """{relative path: sha256} of the shipped data files."""
+    out = {}
+    for line in path.read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            digest, rel = line.split(maxsplit=1)
+            out[rel.strip()] = digest
+    return out
+
+
+def _shape_problem(path: Path) -> str | None:
+    """Why the file cannot be what its name says (truncated, empty, not JSON), or None. Reads the file once."""
+    size = path.stat().st_size
+    if size == 0:
+        return "is empty"
+    name = path.name
+    if name.endswith(".jsonl"):
+        with open(path, "rb") as f:
+            for i, line in enumerate(f, 1):
+                if line.strip():
+                    try:
+                        json.loads(line)
+                    except ValueError:
+                        return f"line {i} is not JSON (a truncated or edited file?)"
+    elif name.endswith(".json"):
+        try:
+            json.loads(path.read_bytes())
+        except ValueError as e:
+            return f"is not valid JSON ({str(e).splitlines()[0]}; a truncated or edited file?)"
+    elif name.endswith(".parquet"):
+        with open(path, "rb") as f:
+            head = f.read(4)
+            f.seek(max(0, size - 4))
+            tail = f.read(4)
+        if head != b"PAR1" or tail != b"PAR1":
+            return "is not a complete parquet file (no PAR1 footer: truncated?)"
+    return None
+
+
+class Verifier:
+    """Checks data files, caching each good file's checksum by (path, size, mtime) in ``cache`` (a JSON file)."""
+
+    def __init__(self, cache: str | Path | None = None):
+        self.cache_path = Path(cache) if cache else None
+        self.cache: dict = {}
+        if self.cache_path and self.cache_path.is_file():
+            try:
+                self.cache = json.loads(self.cache_path.read_text())
+            except (OSError, ValueError):
+                self.cache = {}  # a damaged cache is only a cache
+        self.dirty = False
+
+    def checksum(self, path: Path) -> str:
+        """The file's sha256, after checking its shape (cached while size and mtime are unchanged)."""
+        st = path.stat()
+        key, stamp = str(path.resolve()), [st.st_size, st.st_mtime_ns]
+        hit = self.cache.get(key)
+        if hit and hit[:2] == stamp:
+            return hit[2]
+        problem = _shape_problem(path)
+        if problem:
+            raise DataError(f"data file {path} {problem}. Fix: copy the file again (shared/data has the shipped one; "
+                            "`sha256sum -c MANIFEST.sha256` there checks it) or repair your own data")
+        digest = sha256(path)
+        self.cache[key] = [*stamp, digest]
+        self.dirty = True
+        return digest
+
+    def save(self) -> None:
+        if not (self.cache_path and self.dirty):
+            return
+        try:  # an unwritable place costs only the cache
+            self.cache_path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.cache_path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(self.cache))
+            tmp.replace(self.cache_path)
+        except OSError:
+            pass
+
+
+def verify_data(data_dir: Path | None, datasets: list[str], mode: str = "compare",
+                cache: str | Path | None = None) -> dict[str, str]:
+    """{relative path: sha256} of the datasets' files; raise DataError (one line: the file and the fix) when one is
+    missing, empty, malformed, or (mode ``compare``) differs from the shipped data. None (the Hub): nothing to check."""
+    if data_dir is None:
+        return {}
+    if mode not in MODES:
+        raise DataError(f"`data_checksums` is {mode!r}; use one of {', '.join(MODES)}")
+    unknown = [d for d in datasets if d not in FILES]
+    if unknown:
+        raise DataError(f"unknown dataset(s) {unknown}; known: {', '.join(FILES)}")
+    rels = list(dict.fromkeys(f for d in datasets for f in FILES[d]))
+    missing = [str(data_dir / f) for f in rels if not (data_dir / f).is_file()]
+    if missing:
+        raise DataError(
+            f"missing evaluation data file(s): {', '.join(missing)}. Fix: set `data_dir` in config (or the environment "
+            "variable SUPERWEIGHT_DATA) to a directory laid out like shared/data, or set it to null to read from the Hub."
+        )
+    known = shipped_checksums() if mode == "compare" else {}
+    v = Verifier(cache)
+    out = {}
+    try:
+        for rel in rels:
+            path = data_dir / rel
+            digest = v.checksum(path)
+            want = known.get(rel)
+            if want is not None and digest != want:
+                raise DataError(f"data file {path} differs from the shipped data (sha256 {digest[:12]}..., expected "
+                                f"{want[:12]}...; {path.stat().st_size:,} bytes: changed, truncated or replaced). "
+                                + _FIX_SHIPPED)
+            out[rel] = digest
+    finally:
+        v.save()
+    return out
