@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from superweight.workflow.config import ConfigError, check_targets, check_writable, parse_overrides, validate
+from superweight.workflow.command_line import check_targets, check_writable, parse_overrides
+from superweight.workflow.config import ConfigError, validate
 from superweight.scoring.data import FILES
 
 REPO = Path(__file__).resolve().parents[1]
@@ -257,7 +258,7 @@ def test_every_results_folder_that_is_no_model_is_known():
     """check_targets takes results/NAME/ for a model unless NAME is a folder the rules write: each must be listed."""
     import re
 
-    from superweight.workflow.config import NON_MODEL_DIRS
+    from superweight.workflow.command_line import NON_MODEL_DIRS
 
     written = {m for f in (REPO / "workflow" / "rules").glob("*.smk")
                for m in re.findall(r"results/([A-Za-z0-9_.-]+)/", f.read_text())}
@@ -389,7 +390,7 @@ def test_workflow_overrides_as_typed(wf):
 @pytest.mark.workflow
 def test_command_line_read_as_snakemake_reads_it():
     """A results/ path given to an option is no target; the options that run no job are known (Snakemake's parser)."""
-    from superweight.workflow.config import command_line_targets, runs_no_job
+    from superweight.workflow.command_line import command_line_targets, runs_no_job
 
     assert command_line_targets(["-n", "results/llama/detect/x.json", "--cores", "1"]) == ["results/llama/detect/x.json"]
     assert command_line_targets(["-n", "--configfile", "results/run1/cfg.yaml"]) == []

@@ -6,8 +6,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))  # run from a checkout without installing
 
-from superweight.workflow.config import (ConfigError, check_targets, check_writable, command_line_targets, merge,
-                                parse_overrides, run_models, runs_no_job, validate)
+from superweight.workflow.command_line import (check_targets, check_writable, command_line_targets, merge,
+                                              parse_overrides, runs_no_job)
+from superweight.workflow.config import ConfigError, run_models, validate
 from superweight.scoring.data import data_root, files_of, resolve_data_dir
 
 try:
