@@ -6,10 +6,10 @@ import json
 import pytest
 import torch
 
-from superweight.interventions.experiments import NotApplicable, apply, identity, reused_record
+from superweight.workflow.experiments import NotApplicable, apply, identity, reused_record
 from superweight.workflow.reuse import difference, same_model, settings
 from superweight.scoring.score import restrict
-from superweight.report.stats import binomial_se
+from superweight.scoring.accuracy import binomial_se
 from helpers import snakemake
 from tiny import plant, tiny_model
 

@@ -8,9 +8,10 @@ from scipy import stats as sps
 from scipy.optimize import brentq
 
 from superweight.report import compare
-from superweight.report.stats import (MIN_N, NA, acc_linear, accuracy, avg_se, binomial_se, bootstrap_means, fieller_interval,
+from superweight.report.stats import (MIN_N, NA, acc_linear, bootstrap_means, fieller_interval,
                                fieller_units, holm, mcnemar, paired_diff, ppl_ci, ppl_ratio_ci, proportion, share,
                                t_mean, verdict)
+from superweight.scoring.accuracy import accuracy, avg_se, binomial_se
 from synth import result
 
 

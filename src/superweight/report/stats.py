@@ -89,28 +89,6 @@ class Estimate:
         return 1.0, 0
 
 
-def binomial_se(p: float, n: int) -> float:
-    """Standard error of a proportion p observed on n independent documents: sqrt(p(1-p)/n)."""
-    if n <= 0:
-        return math.nan
-    return math.sqrt(max(p * (1 - p), 0.0) / n)
-
-
-def accuracy(values: Sequence[float]) -> dict:
-    """{"acc", "se", "n"} of 0/1 per-document outcomes (binomial SE)."""
-    v = np.asarray(values, dtype=float)
-    if v.size == 0:
-        return {"acc": math.nan, "se": math.nan, "n": 0}
-    p = float(v.mean())
-    return {"acc": p, "se": binomial_se(p, v.size), "n": int(v.size)}
-
-
-def avg_se(ses: Sequence[float]) -> float:
-    """SE of an unweighted average of independent task means: sqrt(sum se_i^2) / k."""
-    s = [x for x in ses]
-    return math.sqrt(sum(x * x for x in s)) / len(s) if s else math.nan
-
-
 def _quantiles(samples: np.ndarray, level: float) -> tuple[float, float]:
     """Percentile interval by order statistics (safe with inf; nan samples are dropped)."""
     s = np.sort(samples[~np.isnan(samples)])

@@ -12,7 +12,8 @@ import pandas as pd
 from superweight.report import compare
 from superweight.provenance import as_float
 from superweight.report.html import table_page
-from superweight.report.stats import NA, Estimate, avg_se, binomial_se
+from superweight.report.stats import NA, Estimate
+from superweight.scoring.accuracy import avg_se, binomial_se
 
 TASK_LABELS = {"arc_challenge": "ARC-c", "arc_easy": "ARC-e", "hellaswag": "HellaSwag", "lambada_openai": "LAMBADA",
                "piqa": "PIQA", "sciq": "SciQ", "winogrande": "Winogrande", "boolq": "BoolQ"}

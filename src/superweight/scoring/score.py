@@ -5,7 +5,7 @@ import logging
 import math
 from pathlib import Path
 
-from superweight.report.stats import accuracy, avg_se
+from superweight.scoring.accuracy import accuracy, avg_se
 
 log = logging.getLogger(__name__)
 

@@ -150,7 +150,7 @@ def evaluate(model, tok, tasks: dict[str, int | None], task_dir: Path | None, ba
 
 def task_result(res: dict, samples: list[dict], limit) -> dict:
     """One task's aggregate (lm-eval's) with its binomial SE and the per-document outcomes, sorted by doc_id."""
-    from superweight.report.stats import binomial_se
+    from superweight.scoring.accuracy import binomial_se
 
     samples = sorted(samples, key=lambda s: s["doc_id"])
     docs = {"doc_id": [int(s["doc_id"]) for s in samples]}
