@@ -4,7 +4,8 @@ from pathlib import Path
 import pandas as pd
 
 from superweight.scoring.data import checksums, corpus_text
-from superweight.detect.spikes import KnownCoordinateError, SpikeRule, detect_model
+from superweight.detect.spikes import SpikeRule, detect_model
+from superweight.detect.used import KnownCoordinateError
 from superweight.models.load import load_model
 from superweight.provenance import Provenance, write_json
 from superweight.workflow.runlog import start

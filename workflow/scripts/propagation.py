@@ -5,7 +5,7 @@ import pandas as pd
 
 from superweight.analysis.propagation import propagation
 from superweight.analysis.stopwords import top_next_tokens
-from superweight.detect.spikes import used_super_weights
+from superweight.detect.used import used_super_weights
 from superweight.interventions.edits import zeroed
 from superweight.models.load import load_model
 from superweight.workflow.runlog import start

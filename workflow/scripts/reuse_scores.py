@@ -5,8 +5,8 @@ import _common  # noqa: F401
 from pathlib import Path
 
 from superweight.scoring.data import checksums
-from superweight.detect.spikes import used_super_weights
-from superweight.interventions.experiments import NotApplicable, reused_record
+from superweight.detect.used import used_super_weights
+from superweight.workflow.experiments import NotApplicable, reused_record
 from superweight.provenance import Provenance, read_json, write_json
 from superweight.workflow.runlog import start
 from superweight.scoring.score import restrict, task_limits

@@ -6,8 +6,8 @@ from pathlib import Path
 import torch
 
 from superweight.scoring.data import checksums
-from superweight.detect.spikes import used_super_weights
-from superweight.interventions.experiments import NotApplicable, apply, eval_backend
+from superweight.detect.used import used_super_weights
+from superweight.workflow.experiments import NotApplicable, apply, eval_backend
 from superweight.models.load import load_model
 from superweight.provenance import Provenance, write_json
 from superweight.workflow.runlog import start

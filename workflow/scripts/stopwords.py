@@ -6,7 +6,7 @@ import pandas as pd
 from superweight.analysis.stopwords import (lambada_prompts, mean_next_token_probs, per_prompt_summary, stopword_table,
                                   stopword_tracks)
 from superweight.scoring.data import checksums, lambada_texts
-from superweight.detect.spikes import used_super_weights
+from superweight.detect.used import used_super_weights
 from superweight.interventions.edits import zeroed
 from superweight.models.load import load_model
 from superweight.provenance import Provenance, write_json

@@ -5,7 +5,7 @@ from pathlib import Path
 from transformers import AutoTokenizer
 
 from superweight.quant.tune_z import calibration_examples, check_disjoint, tokenize_examples, tune_z
-from superweight.detect.spikes import used_super_weights
+from superweight.detect.used import used_super_weights
 from superweight.scoring.data import corpus_text, wikitext2_validation_rows
 from superweight.models.load import load_model
 from superweight.provenance import Provenance, write_json

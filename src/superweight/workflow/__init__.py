@@ -1,1 +1,1 @@
-"""Workflow plumbing: config validation (config), its documentation (schema_doc), resource estimates (resources), reuse of scores (reuse), per-job logs (runlog), data checksums (verify)."""
+"""Workflow plumbing: config validation (config) and its documentation (schema_doc), the command line (command_line), resource estimates (resources), reuse of scores (reuse), per-job logs (runlog), data checksums (verify), a scoring job's wildcards turned into an intervention (experiments)."""
