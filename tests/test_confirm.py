@@ -112,7 +112,8 @@ def test_channel_groups_and_bad_mode():
 def test_detect_model_joint_end_to_end():
     """Detection finds both weights of the pair (two iterations), joint confirmation keeps both, single drops
     both; the used list and the known comparison follow."""
-    from superweight.detect.spikes import SpikeRule, detect_model, used_super_weights
+    from superweight.detect.spikes import SpikeRule, detect_model
+    from superweight.detect.used import used_super_weights
     from tiny import ToyTokenizer
 
     model = _group_model()

@@ -3,9 +3,9 @@ import pytest
 import torch
 
 from superweight.models.adapters import UnsupportedModelError, get_adapter
-from superweight.detect.spikes import (DEFAULT_PROMPT, Candidate, KnownCoordinateError, SpikeRule, activation_maxima,
-                                compare_known, detect_model, find_candidates, residual_maxima, used_list,
-                                used_super_weights)
+from superweight.detect.spikes import (DEFAULT_PROMPT, Candidate, SpikeRule, activation_maxima, detect_model,
+                                      find_candidates, residual_maxima)
+from superweight.detect.used import KnownCoordinateError, compare_known, used_list, used_super_weights
 from tiny import CONFIGS, ToyTokenizer, tiny_model, plant
 
 RULE = SpikeRule("absolute", threshold=5.0)

@@ -4,19 +4,19 @@ Subpackages by stage, each module with one job:
 
 - ``models``: ``sources`` (model sources and their shapes, without torch), ``load`` (loading), ``adapters`` (where each
   family keeps its decoder layers and down projections).
-- ``detect``: ``spikes`` (data-free detection by the spike rule; the used super-weight list), ``confirm``
-  (confirmation of candidates by ablation on text).
+- ``detect``: ``spikes`` (data-free detection by the spike rule), ``confirm``
+  (confirmation of candidates by ablation on text), ``used`` (the super weights experiments use: their one reader).
 - ``interventions``: ``edits`` (zero, scale, prune other outliers, restore the super activation), ``conditions``
-  (the paper's section 3.2 conditions), ``experiments`` (a scoring job's wildcards as one intervention).
+  (the paper's section 3.2 conditions).
 - ``scoring``: ``data`` (corpora and prompts), ``perplexity`` (GPTQ protocol), ``logprobs``, ``zeroshot`` (lm-eval),
-  ``backends`` / ``cached_backend`` (which lm-eval backend; the cached one), ``score`` (one job's scores).
+  ``backends`` / ``cached_backend`` (which lm-eval backend; the cached one), ``accuracy`` (a task's accuracy and SE), ``score`` (one job's scores).
 - ``quant``: ``quantize`` (block-wise RTN, W8A8, SmoothQuant), ``tune_z`` (choosing the clipping z).
 - ``analysis``: ``stopwords`` (stopword probabilities), ``propagation`` (the super activation layer by layer), ``mechanism`` (Hadamard, layer skip),
   ``significance`` (random outlier sets), ``emergence`` (over training checkpoints).
 - ``report``: ``stats``, ``compare``, ``claims``, ``mechanism_claims``, ``tables``, ``figures``,
   ``figures_mechanism``, ``summary``, ``protocol``, ``html``.
-- ``workflow``: ``config`` (validation, without torch), ``schema_doc`` (config/README.md), ``resources``, ``reuse``,
-  ``runlog``, ``verify`` (data checksums).
+- ``workflow``: ``config`` (validation, without torch), ``command_line`` (overrides, targets, options), ``schema_doc`` (config/README.md), ``resources``, ``reuse``,
+  ``runlog``, ``verify`` (data checksums), ``experiments`` (a scoring job's wildcards as one intervention).
 - ``provenance`` (what produced a result; JSON records), ``cli``."""
 
 __version__ = "0.1.0"

@@ -1,1 +1,1 @@
-"""Detection: candidate super weights from activation spikes, data-free (spikes), and their confirmation by ablation on text (confirm)."""
+"""Detection: candidate super weights from activation spikes, data-free (spikes), their confirmation by ablation on text (confirm), the used list and its one reader (used)."""

@@ -145,8 +145,8 @@ class Context:
 
     def super_weights(self) -> list[tuple[int, int, int]]:
         """The super weights the experiments used (zeroed by the ablations), read through the one reader of that
-        list (superweight.detect.spikes.used_super_weights)."""
-        from superweight.detect.spikes import used_super_weights
+        list (superweight.detect.used.used_super_weights)."""
+        from superweight.detect.used import used_super_weights
 
         return used_super_weights(self.json("detect/super_weights.json"))
 
