@@ -235,3 +235,24 @@ def test_joint_confirms_phi3_like_weights_that_matter_only_all_together():
     # single: each alone, so none
     single = confirm_candidates(model, PHI3_SIX, ids, 16, 2, factor=2.0, mode="single", batch_size=8)
     assert {v["status"] for v in single["per_candidate"].values()} == {"below factor"}
+
+
+def test_a_batch_shape_not_seen_runs_whole_once_then_starts_late():
+    """Fewer windows than a batch (the CI's 2 windows, 4 sequences per forward): the unmodified model's batch has
+    another shape than the ablations', so the first ablation batch runs whole and records the layer inputs for its
+    shape; later batches of that shape start at their first zeroed layer, with the whole pass's perplexities."""
+    from superweight.detect.confirm import _Prefix
+
+    model = plant(tiny_model("gemma2"), 2, 5, 17)
+    ids = torch.randint(4, 128, (40,))
+    sets = [frozenset({(3, 1, 2)}), frozenset({(3, 5, 17)}), frozenset({(2, 5, 17)}), frozenset({(3, 9, 3)})]
+    prefix = _Prefix(model, {2, 3}, n_windows=2, seqlen=16)
+    ablation_perplexities(model, ids, 16, 2, [frozenset()], batch_size=4, prefix=prefix)
+    assert list(prefix.inputs) == [(2, 16)]
+    got = ablation_perplexities(model, ids, 16, 2, sets, batch_size=4, prefix=prefix)
+    assert sorted(prefix.inputs) == [(2, 16), (4, 16)]
+    assert prefix.skipped_layers == 2 * 4  # the second batch (sets 2 and 3, 2 windows each) starts at layer 2
+    for s, g in zip(sets, got):
+        with zeroed(model, s):
+            want = perplexity(model, ids, 16, 2, progress=False)
+        assert g["window_nll"] == pytest.approx(want["window_nll"], rel=1e-5), s
