@@ -80,13 +80,14 @@ class W8A8:
         self.model, self.bits, self.sa = model, bits, sa_channels or {}
         self.inputs, self.bmm = a.role_paths(inputs), a.role_paths(bmm)
         self.handles, self.calls = [], {"inputs": 0, "bmm_outputs": 0, "sa_kept": 0}
-        self._saved: list[tuple[nn.Module, torch.Tensor]] = []  # (module, original weight), put back on exit
+        # (module, original weight), put back on exit: a copy of every quantized weight, held in CPU memory
+        self._saved: list[tuple[nn.Module, torch.Tensor]] = []
 
     def __enter__(self):
         for i, layer in enumerate(get_adapter(self.model).layers(self.model)):
             for path in self.inputs:
                 mod = _get(layer, path)
-                self._saved.append((mod, mod.weight.detach().clone()))
+                self._saved.append((mod, mod.weight.detach().to("cpu", copy=True)))  # off the accelerator
                 with torch.no_grad():
                     w = mod.weight.float()
                     lin = isinstance(mod, nn.Linear)  # GPT-2's Conv1D stores (in, out): channels are its columns
