@@ -27,7 +27,8 @@ from superweight.models.adapters import get_adapter  # noqa: E402
 from superweight.detect.spikes import SpikeRule, find_candidates  # noqa: E402
 from superweight.interventions.edits import RestoreSuperActivation, zero_weights, zeroed  # noqa: E402
 from superweight.scoring.perplexity import perplexity  # noqa: E402
-from superweight.quant.quantize import W8A8, quantize_weights, sa_channels  # noqa: E402
+from superweight.quant.rtn import quantize_weights  # noqa: E402
+from superweight.quant.w8a8 import W8A8, sa_channels  # noqa: E402
 
 
 class RandomTokens:

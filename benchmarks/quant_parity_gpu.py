@@ -8,7 +8,7 @@ import time
 import torch
 
 sys.path.insert(0, "src")
-from superweight.quant.quantize import BlockSpec, RTNOptions, quantize_tensor  # noqa: E402
+from superweight.quant.rtn import BlockSpec, RTNOptions, quantize_tensor  # noqa: E402
 
 
 def official(w, bits, block, z):

@@ -17,7 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from superweight.models.load import ModelSpec, load_model, prepare_model  # noqa: E402
-from superweight.quant.quantize import quantize_weights  # noqa: E402
+from superweight.quant.rtn import quantize_weights  # noqa: E402
 
 
 def rss_kb(field: str) -> int:

@@ -7,7 +7,7 @@ import torch
 from superweight.models.adapters import get_adapter
 from superweight.quant.tune_z import (calibration_examples, check_disjoint, examples_nll, input_grams,
                                    reconstruction_errors, tune_z)
-from superweight.quant.quantize import quantize_weights
+from superweight.quant.rtn import quantize_weights
 from tiny import plant, tiny_model
 
 SW = (1, 5, 17)

@@ -133,7 +133,8 @@ def test_detect_model_joint_end_to_end():
 @pytest.mark.parametrize("family", ["llama", "gpt2", "opt", "gemma2", "falcon"])
 def test_ablations_start_at_their_first_layer_with_the_same_perplexities(family):
     """Batches whose zeroed weights lie in layer L or later replay layer L - 1's recorded output and skip the layers
-    below; perplexities equal a whole forward with the weights really zeroed (Falcon's tuple outputs: run whole)."""
+    below (adapters.run_from); perplexities equal a whole forward with the weights really zeroed (Falcon's tuple
+    outputs too)."""
     from superweight.detect.confirm import _Prefix
 
     model = plant(tiny_model(family), 2, 5, 17)
@@ -150,8 +151,8 @@ def test_ablations_start_at_their_first_layer_with_the_same_perplexities(family)
         assert g["window_nll"] == pytest.approx(want["window_nll"], rel=1e-5), s
     assert abs(got[0]["ppl"] / base["ppl"] - 1) > 1e-4  # the ablation changed far more than the tolerance
     # sets 1-3 start at layers 2, 3 and 2 (4 windows each); the set with a layer-0 weight runs whole
-    assert prefix.skipped_layers == (0 if family == "falcon" else (2 + 3 + 2) * 4)
-    assert not any("forward" in b.__dict__ for b in prefix.blocks)  # every layer's own forward is back
+    assert prefix.skipped_layers == (2 + 3 + 2) * 4
+    assert not any("forward" in b.__dict__ for b in prefix.blocks)  # no layer's forward is replaced
 
 
 def test_prefix_keeps_the_latest_layers_within_its_budget():
@@ -160,10 +161,13 @@ def test_prefix_keeps_the_latest_layers_within_its_budget():
     model = tiny_model("llama")  # hidden 32, float32: one layer's outputs for 2 windows of 16 tokens = 4 KiB
     prefix = _Prefix(model, {1, 2, 3}, n_windows=2, seqlen=16, max_bytes=2 * 4096)
     assert prefix.keep == [2, 1]
-    prefix.saved = {(k, w): torch.zeros(16, 32) for k in prefix.keep for w in (0, 1)}
+    with torch.no_grad(), prefix.record([0, 1], outputs=True):
+        model(torch.randint(0, 128, (2, 16)), use_cache=False)
+    assert sorted(prefix.saved) == [(k, w) for k in (1, 2) for w in (0, 1)] and list(prefix.inputs) == [(2, 16)]
     # a set in layer 1 has no kept layer below it; one in layer 3 starts from layer 2's outputs; layer 0 was not kept
-    assert [prefix.start([frozenset({(l, 0, 0)})], [0, 1]) for l in (1, 2, 3)] == [0, 2, 3]
-    assert prefix.start([frozenset({(3, 0, 0)})], [0, 5]) == 0  # window 5 not recorded
+    assert [prefix.start([frozenset({(l, 0, 0)})], [0, 1], 16) for l in (1, 2, 3)] == [0, 2, 3]
+    assert prefix.start([frozenset({(3, 0, 0)})], [0, 5], 16) == 0  # window 5 not recorded
+    assert prefix.start([frozenset({(3, 0, 0)})], [0], 16) == 0  # no layer inputs recorded for one sequence
 
 
 def test_confirmation_with_and_without_the_prefix_agree():
@@ -232,3 +236,24 @@ def test_joint_confirms_phi3_like_weights_that_matter_only_all_together():
     # single: each alone, so none
     single = confirm_candidates(model, PHI3_SIX, ids, 16, 2, factor=2.0, mode="single", batch_size=8)
     assert {v["status"] for v in single["per_candidate"].values()} == {"below factor"}
+
+
+def test_a_batch_shape_not_seen_runs_whole_once_then_starts_late():
+    """Fewer windows than a batch (the CI's 2 windows, 4 sequences per forward): the unmodified model's batch has
+    another shape than the ablations', so the first ablation batch runs whole and records the layer inputs for its
+    shape; later batches of that shape start at their first zeroed layer, with the whole pass's perplexities."""
+    from superweight.detect.confirm import _Prefix
+
+    model = plant(tiny_model("gemma2"), 2, 5, 17)
+    ids = torch.randint(4, 128, (40,))
+    sets = [frozenset({(3, 1, 2)}), frozenset({(3, 5, 17)}), frozenset({(2, 5, 17)}), frozenset({(3, 9, 3)})]
+    prefix = _Prefix(model, {2, 3}, n_windows=2, seqlen=16)
+    ablation_perplexities(model, ids, 16, 2, [frozenset()], batch_size=4, prefix=prefix)
+    assert list(prefix.inputs) == [(2, 16)]
+    got = ablation_perplexities(model, ids, 16, 2, sets, batch_size=4, prefix=prefix)
+    assert sorted(prefix.inputs) == [(2, 16), (4, 16)]
+    assert prefix.skipped_layers == 2 * 4  # the second batch (sets 2 and 3, 2 windows each) starts at layer 2
+    for s, g in zip(sets, got):
+        with zeroed(model, s):
+            want = perplexity(model, ids, 16, 2, progress=False)
+        assert g["window_nll"] == pytest.approx(want["window_nll"], rel=1e-5), s

@@ -9,7 +9,7 @@ import torch
 from superweight.interventions.conditions import apply_condition
 from superweight.models.adapters import get_adapter
 from superweight.interventions.edits import RestoreSuperActivation
-from superweight.quant.quantize import W8A8, sa_channels
+from superweight.quant.w8a8 import W8A8, sa_channels
 from tiny import CONFIGS, H, I, L, plant, tiny_model
 
 # a different (layer, row, col) per family, so an adapter that mixes up rows and columns, or layers, cannot pass
@@ -62,8 +62,10 @@ def test_every_intervention_and_hook(family):
     x_before, y_before = _down_io(model, layer)
     with contextlib.ExitStack() as st:
         rec = apply_condition(model, "prune_sw", [SW], stack=st)
-    assert rec["changed"][0]["before"] == 40.0 and a.get_weight(model, *SW) == 0.0
-    x_after, y_after = _down_io(model, layer)
+        assert rec["changed"][0]["before"] == 40.0 and a.get_weight(model, *SW) == 0.0
+        x_after, y_after = _down_io(model, layer)
+        pruned = _logits(model)
+    assert a.get_weight(model, *SW) == 40.0  # put back when the stack closed
     torch.testing.assert_close(x_after, x_before)  # the layer's own input is upstream of the weight
     moved = y_before - y_after
     torch.testing.assert_close(moved[..., row], 40.0 * x_before[..., col], rtol=1e-4, atol=1e-3)
@@ -71,14 +73,11 @@ def test_every_intervention_and_hook(family):
     others[row] = False
     assert moved[..., others].abs().max() <= 1e-3 * y_before.abs().max()
     assert x_before[..., col].abs().max() > 10 * x_before.abs().median()  # the planted input outlier is there
-    pruned = _logits(model)
     assert not torch.allclose(pruned, base, atol=1e-4)
-    reset()
     # prune_nonsw: the super weight is kept, other weights zeroed
     with contextlib.ExitStack() as st:
         rec = apply_condition(model, "prune_nonsw", [SW], "count", 5, stack=st)
-    assert rec["prune_nonsw"]["n_pruned"] == 5 and a.get_weight(model, *SW) == 40.0
-    reset()
+        assert rec["prune_nonsw"]["n_pruned"] == 5 and a.get_weight(model, *SW) == 40.0
     # restore at every token after pruning equals the original model; at the max token it differs from pruned
     for tokens, check in (("all", lambda y: torch.testing.assert_close(y, base, rtol=1e-4, atol=1e-4)),
                           ("max", lambda y: not torch.allclose(y, pruned, atol=1e-4))):
@@ -91,12 +90,11 @@ def test_every_intervention_and_hook(family):
         assert check(y) is not False
         reset()
     # scaling
-    with contextlib.ExitStack() as st:
-        from superweight.interventions.edits import scale_weights
+    from superweight.interventions.edits import scaled
 
-        scale_weights(model, [SW], 1.5)
-    assert a.get_weight(model, *SW) == 60.0
-    reset()
+    with scaled(model, [SW], 1.5):
+        assert a.get_weight(model, *SW) == 60.0
+    assert a.get_weight(model, *SW) == 40.0
     # W8A8 with the super activation kept: hooks on every named input; each quantized weight and input within half
     # a quantization step of its original (per tensor / per token absmax / 127), the super activation exact
     ch = sa_channels(model, [SW])
@@ -106,16 +104,17 @@ def test_every_intervention_and_hook(family):
     seen = {}
     raw = down.register_forward_pre_hook(lambda m, args: seen.__setitem__("raw", args[0].detach().clone()))
     with W8A8(model, sa_channels=ch) as q:
-        from superweight.quant.quantize import PAPER_BMM, PAPER_INPUTS
+        from superweight.quant.w8a8 import PAPER_BMM, PAPER_INPUTS
 
         per_layer = len(a.role_paths(PAPER_INPUTS)) + len(a.role_paths(PAPER_BMM))  # input pre-hooks + BMM output hooks
         assert len(q.handles) == len(a.layers(model)) * per_layer
         quant = down.register_forward_pre_hook(lambda m, args: seen.__setitem__("quant", args[0].detach().clone()))
         y = _logits(model)
         quant.remove()
-        changed = {n: m.weight.detach() for n, m in model.named_modules() if n in weights
+        changed = {n: m.weight.detach().clone() for n, m in model.named_modules() if n in weights
                    and not torch.equal(m.weight, weights[n])}
     raw.remove()
+    assert all(torch.equal(m.weight, weights[n]) for n, m in model.named_modules() if n in weights)  # put back
     assert torch.isfinite(y).all() and not torch.equal(y, base)
     assert len(changed) == len(a.layers(model)) * len(a.role_paths(PAPER_INPUTS)), sorted(changed)
     for n, wq in changed.items():

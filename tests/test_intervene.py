@@ -109,8 +109,8 @@ def test_restore_at_every_token_equals_not_pruning():
 
 def test_conditions_need_a_super_weight():
     model = tiny_model("llama")
-    with pytest.raises(NoSuperWeight):
-        apply_condition(model, "prune_sw", [])
+    with pytest.raises(NoSuperWeight), contextlib.ExitStack() as st:
+        apply_condition(model, "prune_sw", [], stack=st)
     model = plant(model, *SW)
     with contextlib.ExitStack() as st:
         rec = apply_condition(model, "prune_sw_restore_sa", [SW], stack=st)

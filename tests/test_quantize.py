@@ -3,9 +3,8 @@ import pytest
 import torch
 
 from superweight.models.adapters import get_adapter
-from superweight.quant.quantize import (W8A8, BlockSpec, RTNOptions, _blocks, activation_absmax, clip,
-                                  fake_quant_per_token, quantize_tensor, quantize_weights, quantize_with_sa, rtn,
-                                  sa_channels, smooth)
+from superweight.quant.rtn import BlockSpec, RTNOptions, _blocks, clip, quantize_tensor, quantize_weights, rtn
+from superweight.quant.w8a8 import W8A8, activation_absmax, fake_quant_per_token, quantize_with_sa, sa_channels, smooth
 from tiny import plant, tiny_model
 
 SW = (1, 5, 17)

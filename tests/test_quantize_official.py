@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from superweight.quant.quantize import RTNOptions, quantize_weights
+from superweight.quant.rtn import RTNOptions, quantize_weights
 from tiny import plant, tiny_model
 
 OFFICIAL = RTNOptions(partial="whole_tensor", rounding="official", std="unbiased", dtype="weight")

@@ -3,14 +3,17 @@
 Subpackages by stage, each module with one job:
 
 - ``models``: ``sources`` (model sources and their shapes, without torch), ``load`` (loading), ``adapters`` (where each
-  family keeps its decoder layers and down projections).
-- ``detect``: ``spikes`` (data-free detection by the spike rule), ``confirm``
-  (confirmation of candidates by ablation on text), ``used`` (the super weights experiments use: their one reader).
+  family keeps its decoder layers and down projections; its tuple outputs, flattened MLP inputs, running from layer k).
+- ``detect``: ``spikes`` (data-free detection by the spike rule), ``confirm`` (confirmation of candidates by ablation
+  on text), ``limits`` (its memory limits, without torch), ``used`` (the super weights experiments use: their one
+  reader, without torch).
 - ``interventions``: ``edits`` (zero, scale, prune other outliers, restore the super activation), ``conditions``
-  (the paper's section 3.2 conditions).
+  (the paper's section 3.2 conditions), ``applicability`` (``NotApplicable``; which experiments equal an ablation
+  condition's model, without torch).
 - ``scoring``: ``data`` (corpora and prompts), ``perplexity`` (GPTQ protocol), ``logprobs``, ``zeroshot`` (lm-eval),
-  ``backends`` / ``cached_backend`` (which lm-eval backend; the cached one), ``accuracy`` (a task's accuracy and SE), ``score`` (one job's scores).
-- ``quant``: ``quantize`` (block-wise RTN, W8A8, SmoothQuant), ``tune_z`` (choosing the clipping z).
+  ``backends`` / ``cached_backend`` (which lm-eval backend; the cached one), ``accuracy`` (a task's accuracy and SE),
+  ``score`` (one job's scores).
+- ``quant``: ``rtn`` (block-wise weight RTN), ``w8a8`` (W8A8, SmoothQuant), ``tune_z`` (choosing the clipping z).
 - ``analysis``: ``stopwords`` (stopword probabilities), ``propagation`` (the super activation layer by layer), ``mechanism`` (Hadamard, layer skip),
   ``significance`` (random outlier sets), ``emergence`` (over training checkpoints).
 - ``report``: ``stats``, ``compare``, ``claims``, ``mechanism_claims``, ``tables``, ``figures``,

@@ -9,7 +9,7 @@ from superweight.detect.used import used_super_weights
 from superweight.scoring.data import corpus_text, wikitext2_validation_rows
 from superweight.models.load import load_model
 from superweight.provenance import Provenance, write_json
-from superweight.quant.quantize import RTNOptions
+from superweight.quant.rtn import RTNOptions
 from superweight.workflow.runlog import start
 
 log = start(snakemake)

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from superweight.interventions.edits import prune_all_weights_per_tensor, prune_nonsw, undo_prune, zeroed
-from superweight.models.adapters import get_adapter
+from superweight.models.adapters import get_adapter, layer_output
 
 
 @torch.no_grad()
@@ -20,7 +20,7 @@ def layer_output_maxima(model: nn.Module, input_ids: torch.Tensor) -> list[dict]
 
     def hook(i):
         def fn(mod, inp, out):
-            got[i] = (out[0] if isinstance(out, tuple) else out).detach()
+            got[i] = layer_output(out).detach()
         return fn
 
     handles = [layer.register_forward_hook(hook(i)) for i, layer in enumerate(get_adapter(model).layers(model))]

@@ -23,8 +23,9 @@ one that is confirmed alone.
 
 Ablations never touch the weights: a hook recomputes the ablated output channel from the weight row with those
 columns zeroed, separately for each sequence of a batch, so several candidates' ablations share one forward batch.
-A batch whose zeroed weights all lie in layer L or later starts at layer L from the hidden states the unmodified
-model's pass gave for the same windows (``_Prefix``): the layers below compute nothing new.
+A batch whose zeroed weights all lie in layer L or later runs layers L..n only (``adapters.run_from``), from the
+hidden states the unmodified model's pass gave for the same windows (``_Prefix``): the layers below would compute
+nothing new.
 """
 from __future__ import annotations
 
@@ -36,10 +37,10 @@ from collections import defaultdict
 import torch
 from torch import nn
 
-from superweight.models.adapters import get_adapter
-from superweight.scoring.logprobs import next_token_logprobs
+from superweight.detect.limits import PREFIX_BYTES
+from superweight.models.adapters import LayerInputs, get_adapter, layer_output, per_sequence, run_from
+from superweight.scoring.logprobs import next_token_logprobs, selected_logprobs
 from superweight.scoring.perplexity import windows
-from superweight.workflow.resources import PREFIX_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -48,14 +49,16 @@ MODES = ("joint", "single")
 
 
 class _Prefix:
-    """Outputs of chosen decoder layers for each window, recorded during the unmodified model's pass. A batch whose
-    zeroed weights all lie in layer L or later (and whose windows are recorded) replays the output of layer L - 1
-    and skips layers 0 .. L - 1, which would compute exactly what they computed for the unmodified model: the
-    perplexities are unchanged, the work shrinks by the layers skipped. Families whose layers return more than the
-    hidden states (Falcon's tuples) run whole. ``layers``: the layers whose inputs may be replayed (candidates'
-    layers); the latest are kept first while the recorded states fit ``max_bytes``."""
+    """Outputs of chosen decoder layers for each window, recorded during the unmodified model's pass, with the
+    layers' other inputs (``adapters.LayerInputs``) for that batch shape. A batch whose zeroed weights all lie in
+    layer L or later (and whose windows and shape are recorded) starts from the output of layer L - 1 and runs
+    layers L..n only (``adapters.run_from``): layers 0 .. L - 1 would compute exactly what they computed for the
+    unmodified model, so the perplexities are unchanged and the work shrinks by the layers skipped. ``layers``:
+    the layers whose inputs may be replayed (candidates' layers); the latest are kept first while the recorded
+    states fit ``max_bytes``."""
 
     def __init__(self, model: nn.Module, layers, n_windows: int, seqlen: int, max_bytes: int = PREFIX_BYTES):
+        self.model = model
         self.blocks = get_adapter(model).layers(model)
         p = next(model.parameters())
         per_layer = n_windows * seqlen * model.config.get_text_config().hidden_size * p.element_size()
@@ -65,59 +68,50 @@ class _Prefix:
                 self.keep.append(l)
                 used += per_layer
         self.saved: dict[tuple[int, int], torch.Tensor] = {}  # (layer, window) -> (tokens, hidden)
-        self.usable = True
+        self.inputs: dict[tuple[int, int], LayerInputs] = {}  # (batch, tokens) -> the layers' other inputs
         self.skipped_layers = 0  # layer-sequence computations saved, for the log
 
     @contextlib.contextmanager
-    def record(self, windows: list[int]):
+    def record(self, windows: list[int], outputs: bool):
+        """Record, during the forward passes inside the block, the kept layers' outputs for ``windows`` (when
+        ``outputs``: the unmodified model's batches) and the inputs of every layer above the lowest kept one (for
+        this batch shape: they depend on the shape only, so any batch, ablated or not, records them)."""
+        if not self.keep:
+            yield
+            return
+
         def hook(l):
             def fn(mod, inp, out):
-                if not torch.is_tensor(out):
-                    self.usable = False
-                    return
                 for b, w in enumerate(windows):
-                    self.saved[(l, w)] = out[b].detach().clone()  # safe from in-place edits downstream
+                    self.saved[(l, w)] = layer_output(out)[b].detach().clone()  # safe from in-place edits downstream
             return fn
-        handles = [self.blocks[l].register_forward_hook(hook(l)) for l in self.keep]
+        handles = [self.blocks[l].register_forward_hook(hook(l)) for l in self.keep] if outputs else []
         try:
-            yield
+            with LayerInputs.record(self.model, range(min(self.keep) + 1, len(self.blocks))) as inputs:
+                yield
+            self.inputs.setdefault(inputs.shape, inputs)
         finally:
             for h in handles:
                 h.remove()
 
-    def start(self, sets: list[frozenset], windows: list[int]) -> int:
+    def start(self, sets: list[frozenset], windows: list[int], seqlen: int) -> int:
         """The first layer this batch computes: k + 1 for the latest layer k below every set's zeroed weights whose
-        outputs of these windows are recorded; 0 when there is none."""
-        if not self.usable or not all(sets):
+        outputs of these windows are recorded (with the layer inputs of a batch of this shape); 0 when there is
+        none."""
+        if not all(sets) or (len(windows), seqlen) not in self.inputs:
             return 0
         first = min(l for s in sets for l, _, _ in s)
         ready = [k for k in self.keep if k < first and all((k, w) in self.saved for w in windows)]
         return max(ready) + 1 if ready else 0
 
-    @contextlib.contextmanager
-    def skip_below(self, start: int, windows: list[int]):
-        if start == 0:
-            yield
-            return
-        out = torch.stack([self.saved[(start - 1, w)] for w in windows])
-
-        def replay(*args, **kwargs):
-            return out
-
-        patched = []
-        try:
-            for l in range(start):
-                mod = self.blocks[l]
-                patched.append((mod, mod.__dict__.get("forward")))  # an instance forward (e.g. accelerate's) is kept
-                mod.forward = replay
-            yield
-            self.skipped_layers += start * len(windows)
-        finally:
-            for mod, old in patched:
-                if old is None:
-                    del mod.forward
-                else:
-                    mod.forward = old
+    def logprobs(self, start: int, windows: list[int], x: torch.Tensor) -> torch.Tensor:
+        """``next_token_logprobs`` of ``x`` (the windows' tokens), computed from layer ``start`` on."""
+        hidden = torch.stack([self.saved[(start - 1, w)] for w in windows])
+        h = run_from(self.model, hidden, start, self.inputs[tuple(x.shape)])[:, :-1]
+        b, t, d = h.shape
+        lp, _ = selected_logprobs(self.model, h.reshape(b * t, d), x[:, 1:].reshape(-1))
+        self.skipped_layers += start * len(windows)
+        return lp.view(b, t)
 
 
 class _Ablations:
@@ -150,8 +144,8 @@ class _Ablations:
     @staticmethod
     def _hook(plan, bias, n_seq):
         def fn(mod, inp, out):
-            x = inp[0].reshape(n_seq, -1, inp[0].shape[-1])  # OPT flattens (batch, tokens)
-            o = out.reshape(n_seq, -1, out.shape[-1]).clone()
+            x = per_sequence(inp[0], n_seq)
+            o = per_sequence(out, n_seq).clone()
             for r, idx, w_rows in plan:
                 o[idx, :, r] = torch.einsum("bti,bi->bt", x[idx], w_rows.to(x.dtype)) + (
                     bias[r] if bias is not None else 0)
@@ -172,7 +166,8 @@ def ablation_perplexities(model: nn.Module, ids: torch.Tensor, seqlen: int, max_
     weights; ``batch_size`` (set, window) sequences per forward. ``on_done(i, result)`` is called as soon as set
     ``i`` is complete (progress). Non-finite token NLLs count as infinite. Log-probs are chunked (logprobs.py), so
     peak memory is the forward's activations, not the batch's full logits. ``prefix``: batches of the unmodified
-    model (the empty set) record it, later batches start at their first ablated layer (``_Prefix``)."""
+    model (the empty set) record it, later batches start at their first ablated layer (``_Prefix``); a batch of a
+    shape not seen before runs whole and records the layer inputs for that shape."""
     device = next(model.parameters()).device
     spans = windows(len(ids), seqlen, max_windows)
     jobs = [(i, w) for i in range(len(sets)) for w in range(len(spans))]
@@ -184,13 +179,13 @@ def ablation_perplexities(model: nn.Module, ids: torch.Tensor, seqlen: int, max_
         chunk = jobs[k * batch_size:(k + 1) * batch_size]
         x = torch.stack([ids[spans[w][0]:spans[w][1]] for _, w in chunk]).to(device)
         batch_sets, batch_windows = [sets[i] for i, _ in chunk], [w for _, w in chunk]
+        start = prefix.start(batch_sets, batch_windows, seqlen) if prefix is not None else 0
         with contextlib.ExitStack() as stack:
-            if prefix is not None and not any(batch_sets):
-                stack.enter_context(prefix.record(batch_windows))
-            elif prefix is not None:
-                stack.enter_context(prefix.skip_below(prefix.start(batch_sets, batch_windows), batch_windows))
+            if prefix is not None and start == 0:
+                stack.enter_context(prefix.record(batch_windows, outputs=not any(batch_sets)))
             stack.enter_context(_Ablations(model, batch_sets))
-            lp = next_token_logprobs(model, x)  # chunked over positions: no (batch, seqlen, vocab) logits
+            # chunked over positions: no (batch, seqlen, vocab) logits
+            lp = prefix.logprobs(start, batch_windows, x) if start else next_token_logprobs(model, x)
         for b, (i, w) in enumerate(chunk):
             tok_nll = -lp[b].double()
             finite = torch.isfinite(tok_nll)

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 import torch
 from torch import nn
 
-from superweight.models.adapters import Adapter, get_adapter
+from superweight.models.adapters import Adapter, first_sequence, get_adapter
 
 log = logging.getLogger(__name__)
 
@@ -106,12 +106,6 @@ class DetectionResult:
         }
 
 
-def _first_seq(t: torch.Tensor) -> torch.Tensor:
-    """(tokens, features) of the first sequence; OPT flattens (batch, tokens) before its MLP."""
-    t = t.detach()
-    return t[0] if t.dim() == 3 else t
-
-
 def prompt_ids(tok, prompt: str, device) -> torch.Tensor:
     return tok(prompt, return_tensors="pt")["input_ids"].to(device)
 
@@ -124,7 +118,7 @@ def activation_maxima(model: nn.Module, input_ids: torch.Tensor, adapter: Adapte
 
     def hook(i):
         def fn(mod, inp, out):
-            caught[i] = (_first_seq(inp[0]).float(), _first_seq(out).float())
+            caught[i] = (first_sequence(inp[0]).float(), first_sequence(out).float())
         return fn
 
     handles = [adapter.down_proj(model, i).register_forward_hook(hook(i)) for i in range(len(adapter.layers(model)))]
@@ -222,7 +216,7 @@ def _input_at(model, adapter, ids, c: Candidate) -> float:
     got = {}
 
     def keep(mod, inp, out):  # returns None: a forward hook's return value would replace the output
-        got.setdefault("x", _first_seq(inp[0]))
+        got.setdefault("x", first_sequence(inp[0]))
 
     h = adapter.down_proj(model, c.layer).register_forward_hook(keep)
     try:

@@ -10,15 +10,13 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from torch import nn
 
-    from superweight.detect.spikes import Candidate
-
 Coord = tuple[int, int, int]
 
 
 KNOWN_STATUS = ("found", "found-unconfirmed", "missed", "new")
 
 
-def compare_known(candidates: list[Candidate], known: list[Coord]) -> list[dict]:
+def compare_known(candidates: list, known: list[Coord]) -> list[dict]:
     """Each known coordinate as ``found`` (a confirmed candidate), ``found-unconfirmed`` (a candidate that was
     not confirmed, or confirmation was skipped) or ``missed`` (not a candidate); each confirmed candidate that is
     not known as ``new``."""
@@ -53,7 +51,7 @@ def check_known(model: nn.Module, known: list[Coord] | None, key: str = "super_w
 USES = ("detected", "known", "both")
 
 
-def used_list(candidates: list[Candidate], known: list[Coord] | None, use: str = "detected",
+def used_list(candidates: list, known: list[Coord] | None, use: str = "detected",
               key: str = "super_weights") -> list[dict]:
     """The super weights downstream experiments use: the confirmed detected ones, the known coordinates, or both
     (their union); each with its ``source``: detected, known or both."""

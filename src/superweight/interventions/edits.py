@@ -1,6 +1,7 @@
 """Interventions on one loaded model: zero, scale, prune other outliers, restore the super activation.
 
-Each checks that it changed what it meant to change and logs the values before and after (the
+Each is also a context manager (``zeroed``, ``scaled``, ``pruned_nonsw``, ``pruned_all_weights_per_tensor``,
+``RestoreSuperActivation``) that puts back, bitwise, exactly what it changed. Each checks that it changed what it meant to change and logs the values before and after (the
 official code silently pruned nothing for some model ids)."""
 from __future__ import annotations
 
@@ -52,16 +53,29 @@ def zero_weights(model: nn.Module, coords: Iterable[Coord]) -> list[dict]:
 
 
 @contextlib.contextmanager
-def zeroed(model: nn.Module, coords: Iterable[Coord]):
-    """Temporarily zero the given weights; restore them bit-exactly afterwards."""
+def scaled(model: nn.Module, coords: Iterable[Coord], factor: float):
+    """``scale_weights`` for the duration of the block (yields its before/after records); the weights are bitwise
+    their originals afterwards."""
     a = get_adapter(model)
     coords = list(coords)
     saved = [a.down_proj(model, l).weight[a._index(r, c)].clone() for l, r, c in coords]
-    zero_weights(model, coords)
     try:
-        yield
+        yield scale_weights(model, coords, factor)
     finally:
-        for (l, r, c), v in zip(coords, saved):
+        for (l, r, c), v in reversed(list(zip(coords, saved))):  # a coordinate listed twice gets its first value
+            a.set_weight(model, l, r, c, v)
+
+
+@contextlib.contextmanager
+def zeroed(model: nn.Module, coords: Iterable[Coord]):
+    """``zero_weights`` for the duration of the block (yields its records); restored bit-exactly afterwards."""
+    a = get_adapter(model)
+    coords = list(coords)
+    saved = [a.down_proj(model, l).weight[a._index(r, c)].clone() for l, r, c in coords]
+    try:
+        yield zero_weights(model, coords)
+    finally:
+        for (l, r, c), v in reversed(list(zip(coords, saved))):
             a.set_weight(model, l, r, c, v)
 
 
@@ -232,8 +246,32 @@ def prune_all_weights_per_tensor(model: nn.Module, amount: float = 5e-7, keep_un
 def undo_prune(model: nn.Module, summary: dict) -> None:
     """Put back the weights a ``prune_nonsw`` or ``prune_all_weights_per_tensor`` with ``keep_undo`` zeroed."""
     with torch.no_grad():
-        for param, idx, vals in summary.pop("_undo"):
+        for param, idx, vals in reversed(summary.pop("_undo")):
             param.data.view(-1)[idx] = vals
+
+
+@contextlib.contextmanager
+def pruned_nonsw(model: nn.Module, sws: Iterable[Coord], rule: str = "fraction", amount: float = 1e-6):
+    """``prune_nonsw`` for the duration of the block (yields its summary, plain data); the pruned weights are put
+    back bitwise afterwards."""
+    summary = prune_nonsw(model, sws, rule, amount, keep_undo=True)
+    undo = {"_undo": summary.pop("_undo")}
+    try:
+        yield summary
+    finally:
+        undo_prune(model, undo)
+
+
+@contextlib.contextmanager
+def pruned_all_weights_per_tensor(model: nn.Module, amount: float = 5e-7):
+    """``prune_all_weights_per_tensor`` for the duration of the block (yields its summary); the pruned weights are
+    put back bitwise afterwards."""
+    summary = prune_all_weights_per_tensor(model, amount, keep_undo=True)
+    undo = {"_undo": summary.pop("_undo")}
+    try:
+        yield summary
+    finally:
+        undo_prune(model, undo)
 
 
 class _CaptureDone(Exception):

@@ -1,10 +1,12 @@
-"""Architecture adapters: where each model family keeps its decoder layers and MLP down projection.
+"""Architecture adapters: where each model family keeps its decoder layers and MLP down projection, and the
+family knowledge the rest of the library needs (tuple outputs, flattened MLP inputs, running from layer k).
 
 Coordinates are always (layer, row, col) of the equivalent ``nn.Linear`` weight: row = output
 (residual) channel, col = input (intermediate) channel, whatever the storage orientation.
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -38,6 +40,9 @@ class Adapter:
     # the module whose output is added to the residual stream: the first of these the layer has
     # (post-norm layers such as Gemma-2/3 and OLMo-2 normalize the MLP output before the residual add)
     mlp_out_paths: tuple[str, ...] = ("post_feedforward_layernorm", "mlp")
+    # the modules between the last decoder layer and the LM head, in order (paths from the causal-LM module); a
+    # path whose module is None in this model is skipped (OPT without a final norm or an output projection)
+    final_paths: tuple[str, ...] = ("model.norm",)
 
     def layers(self, model: nn.Module) -> nn.ModuleList:
         return _getattr_path(model, self.layers_path)
@@ -120,6 +125,12 @@ class Adapter:
                 continue
         raise AttributeError(f"{self.family} layer {layer} has none of {self.mlp_out_paths}")
 
+    def final_modules(self, model: nn.Module) -> list[nn.Module]:
+        """The modules the last decoder layer's output passes through before the LM head (final norm, OPT's
+        output projection)."""
+        mods = [_getattr_path(model, p) for p in self.final_paths]
+        return [m for m in mods if m is not None]
+
     def linear_modules(self, model: nn.Module):
         """(name, module, transposed) for every linear weight inside the decoder layers (norms excluded)."""
         from torch import nn
@@ -153,21 +164,25 @@ ADAPTERS: tuple[Adapter, ...] = (
     Adapter("gpt2", ("gpt2",), "transformer.h", "mlp.c_proj", transposed=True,
             roles=(("q", "attn.c_attn"), ("k", "attn.c_attn"), ("v", "attn.c_attn"), ("o", "attn.c_proj"),
                    ("up", "mlp.c_fc"), ("down", "mlp.c_proj")),
-            up_path="mlp.c_fc", gate_path=None, act_path="mlp.act", mlp_out_paths=("mlp",)),
+            up_path="mlp.c_fc", gate_path=None, act_path="mlp.act", mlp_out_paths=("mlp",),
+            final_paths=("transformer.ln_f",)),
     Adapter("opt", ("opt",), "model.decoder.layers", "fc2",
             roles=(("q", "self_attn.q_proj"), ("k", "self_attn.k_proj"), ("v", "self_attn.v_proj"),
                    ("o", "self_attn.out_proj"), ("up", "fc1"), ("down", "fc2")),
-            up_path="fc1", gate_path=None, act_path="activation_fn", mlp_out_paths=("fc2",)),
+            up_path="fc1", gate_path=None, act_path="activation_fn", mlp_out_paths=("fc2",),
+            final_paths=("model.decoder.final_layer_norm", "model.decoder.project_out")),
     Adapter("gpt_neox", ("gpt_neox",), "gpt_neox.layers", "mlp.dense_4h_to_h",
             roles=(("q", "attention.query_key_value"), ("k", "attention.query_key_value"),
                    ("v", "attention.query_key_value"), ("o", "attention.dense"), ("up", "mlp.dense_h_to_4h"),
                    ("down", "mlp.dense_4h_to_h")),
-            up_path="mlp.dense_h_to_4h", gate_path=None, act_path="mlp.act", mlp_out_paths=("mlp",)),
+            up_path="mlp.dense_h_to_4h", gate_path=None, act_path="mlp.act", mlp_out_paths=("mlp",),
+            final_paths=("gpt_neox.final_layer_norm",)),
     Adapter("falcon", ("falcon",), "transformer.h", "mlp.dense_4h_to_h",
             roles=(("q", "self_attention.query_key_value"), ("k", "self_attention.query_key_value"),
                    ("v", "self_attention.query_key_value"), ("o", "self_attention.dense"),
                    ("up", "mlp.dense_h_to_4h"), ("down", "mlp.dense_4h_to_h")),
-            up_path="mlp.dense_h_to_4h", gate_path=None, act_path="mlp.act", mlp_out_paths=("mlp",)),
+            up_path="mlp.dense_h_to_4h", gate_path=None, act_path="mlp.act", mlp_out_paths=("mlp",),
+            final_paths=("transformer.ln_f",)),
 )
 
 
@@ -183,7 +198,7 @@ def get_adapter(model_or_type: nn.Module | str) -> Adapter:
             return a
     raise UnsupportedModelError(
         f"no architecture adapter for model_type {model_type!r}. Supported: {', '.join(supported_model_types())}. "
-        "Add an Adapter to superweight/adapters.py naming its decoder layers and MLP down projection."
+        "Add an Adapter to superweight/models/adapters.py naming its decoder layers and MLP down projection."
     )
 
 
@@ -191,3 +206,81 @@ def _getattr_path(obj, path: str):
     for part in path.split("."):
         obj = getattr(obj, part)
     return obj
+
+
+def layer_output(out):
+    """The hidden states a decoder layer returns: the tensor itself, or the first item of the tuple some families
+    return (Falcon: hidden states, then attention outputs)."""
+    return out[0] if isinstance(out, tuple) else out
+
+
+def per_sequence(t: torch.Tensor, batch: int) -> torch.Tensor:
+    """(batch, tokens, features) view of a module's input or output: OPT runs its MLP on (batch * tokens,
+    features), every other family on (batch, tokens, features)."""
+    return t.reshape(batch, -1, t.shape[-1])
+
+
+def first_sequence(t: torch.Tensor, batch: int | None = None) -> torch.Tensor:
+    """(tokens, features) of the first sequence, detached. A flattened (batch * tokens, features) tensor (OPT's MLP)
+    is one sequence unless ``batch`` says how many it holds."""
+    t = t.detach()
+    if t.dim() == 3:
+        return t[0]
+    return t if batch is None else per_sequence(t, batch)[0]
+
+
+class LayerInputs:
+    """What each decoder layer receives besides its hidden states (attention mask, rotary position embeddings,
+    position ids, Falcon's ALiBi, ...), recorded from one real forward pass of the model: they depend on the
+    batch's shape, not on its content, so ``run_from`` can replay them for any hidden states of that shape.
+    Recording is an explicit pass: ``with LayerInputs.record(model) as inputs: model(ids)``."""
+
+    def __init__(self, calls: dict[int, tuple[tuple, dict]], shape: tuple[int, int]):
+        self.calls, self.shape = calls, shape  # layer -> (positional args after the hidden states, keyword args)
+
+    @classmethod
+    @contextlib.contextmanager
+    def record(cls, model: nn.Module, layers=None):
+        """Record the inputs of ``layers`` (default: all) during the forward passes inside the block (the last
+        pass's are kept)."""
+        blocks = get_adapter(model).layers(model)
+        inputs = cls({}, (0, 0))
+
+        def hook(i):
+            def fn(mod, args, kwargs):
+                h = args[0] if args else kwargs["hidden_states"]
+                rest = {k: v for k, v in kwargs.items() if k != "hidden_states"}
+                if any(hasattr(v, "get_seq_length") for v in (*args, *rest.values())):  # a KV cache would grow
+                    raise ValueError("LayerInputs.record: run the model with use_cache=False (a KV cache holds the "
+                                     "recorded pass's keys, which run_from would attend to)")
+                inputs.calls[i] = (tuple(args[1:]), rest)
+                inputs.shape = (h.shape[0], h.shape[1])
+            return fn
+        wanted = range(len(blocks)) if layers is None else layers
+        handles = [blocks[i].register_forward_pre_hook(hook(i), with_kwargs=True) for i in wanted]
+        try:
+            yield inputs
+        finally:
+            for h in handles:
+                h.remove()
+
+
+def run_from(model: nn.Module, hidden: torch.Tensor, start: int, inputs: LayerInputs) -> torch.Tensor:
+    """Run decoder layers ``start``..n on ``hidden`` (the output of layer ``start - 1``, or the embeddings for
+    ``start`` 0), then the final norm (and OPT's output projection): the hidden states the LM head reads, equal
+    to a whole forward pass's for the same input. ``inputs``: the layers' other inputs, recorded for a batch of
+    this shape (``LayerInputs.record``)."""
+    a = get_adapter(model)
+    blocks = a.layers(model)
+    if tuple(hidden.shape[:2]) != tuple(inputs.shape):
+        raise ValueError(f"run_from: hidden states of shape {tuple(hidden.shape[:2])} (batch, tokens), layer inputs "
+                         f"recorded for {tuple(inputs.shape)}: record them on a batch of the same shape")
+    missing = [i for i in range(start, len(blocks)) if i not in inputs.calls]
+    if missing:
+        raise ValueError(f"run_from: layer inputs of layers {missing} were not recorded")
+    for i in range(start, len(blocks)):
+        args, kwargs = inputs.calls[i]
+        hidden = layer_output(blocks[i](hidden, *args, **kwargs))
+    for mod in a.final_modules(model):
+        hidden = mod(hidden)
+    return hidden

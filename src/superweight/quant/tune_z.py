@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from superweight.models.adapters import get_adapter
-from superweight.quant.quantize import RTNOptions, quantize_weights, quantized_linears
+from superweight.quant.rtn import RTNOptions, quantize_weights, quantized_linears
 
 log = logging.getLogger(__name__)
 

@@ -17,15 +17,12 @@ from typing import Callable
 
 import numpy as np
 
+from superweight.interventions.applicability import NotApplicable  # a claim that cannot be tested: the message says why
 from superweight.report import compare
 from superweight.provenance import json_clean
 from superweight.report.stats import LEVEL, N_BOOT, NA, SEED, Estimate, fieller_units, holm, proportion, t_mean, verdict
 
 VERDICTS = ("holds", "fails", "inconclusive", "not applicable")
-
-
-class NotApplicable(Exception):
-    """The claim cannot be tested on this model or run; the message says why."""
 
 
 @dataclass

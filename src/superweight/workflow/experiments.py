@@ -4,15 +4,12 @@ from __future__ import annotations
 import contextlib
 import logging
 
+from superweight.interventions.applicability import NotApplicable, same_model
 from superweight.interventions.conditions import NEEDS_SW, apply_condition
+from superweight.interventions.edits import scaled
 from superweight.scoring.backends import eval_backend, whole_sequence  # noqa: F401 (re-exported: score.py, tests)
-from superweight.interventions.edits import scale_weights
 
 log = logging.getLogger(__name__)
-
-
-class NotApplicable(RuntimeError):
-    """The experiment cannot run on this model (e.g. it has no confirmed super weight)."""
 
 
 def identity(kind: str, spec: dict, sws) -> dict | None:
@@ -29,10 +26,8 @@ def identity(kind: str, spec: dict, sws) -> dict | None:
 
 
 def reused_record(kind: str, spec: dict, sws, source: dict) -> dict:
-    """The intervention record of an experiment whose model is an ablation condition's (``reuse.same_model``),
+    """The intervention record of an experiment whose model is an ablation condition's (``same_model``),
     checked against that condition's record ``source``: scaling x0 must have zeroed exactly these super weights."""
-    from superweight.workflow.reuse import same_model
-
     condition = same_model(kind, spec)
     if condition == "original":
         return identity(kind, spec, sws)
@@ -49,7 +44,10 @@ def reused_record(kind: str, spec: dict, sws, source: dict) -> dict:
 
 def apply(model, kind: str, spec: dict, sws, cfg: dict, stack: contextlib.ExitStack, corpora: dict | None = None,
           calibration: dict | None = None):
-    """Change ``model`` for one experiment; returns the record stored in scores.json.
+    """Change ``model`` for one experiment until ``stack`` closes; returns the record stored in scores.json (plain
+    data; a restore's examples are copied into it when the stack closes). Weight quantization (``wquant``) and
+    SmoothQuant's smoothing change the weights in place for good (the job's model is not used again; a restoring
+    ``rtn.quantized`` would hold a copy of every decoder weight); every other change is undone on close.
 
     kind: ``ablation`` (spec: condition), ``scaling`` (factor), ``wquant`` (method, bits, block),
     ``aquant`` (method). ``calibration``: SmoothQuant's calibration samples ({"examples": [token tensors], "record":
@@ -58,19 +56,15 @@ def apply(model, kind: str, spec: dict, sws, cfg: dict, stack: contextlib.ExitSt
         if spec["condition"] in NEEDS_SW and not sws:
             raise NotApplicable("no confirmed super weight")
         a = cfg["ablation"]
-        rec = apply_condition(model, spec["condition"], sws, a["prune_nonsw"]["rule"], a["prune_nonsw"]["amount"],
-                              a["restore_tokens"], stack)
-        restore = rec.pop("_restore", None)
-        if restore is not None:
-            rec["restore"]["examples"] = restore.restored  # filled while scoring
-        return rec
+        return apply_condition(model, spec["condition"], sws, a["prune_nonsw"]["rule"], a["prune_nonsw"]["amount"],
+                               a["restore_tokens"], stack=stack)
     if kind == "scaling":
         if not sws:
             raise NotApplicable("no confirmed super weight")
         return {"factor": spec["factor"], "super_weights": [list(c) for c in sws],
-                "changed": scale_weights(model, sws, spec["factor"])}
+                "changed": stack.enter_context(scaled(model, sws, spec["factor"]))}
     if kind == "wquant":
-        from superweight.quant.quantize import RTNOptions, quantize_weights
+        from superweight.quant.rtn import RTNOptions, quantize_weights
 
         q = cfg["quantization"]["weights"]
         if spec["method"] in ("sw_aware", "rtn_keep_sw") and not sws:
@@ -86,7 +80,7 @@ def apply(model, kind: str, spec: dict, sws, cfg: dict, stack: contextlib.ExitSt
                 "whole_tensor_blocks": sum(r["block_used"] != str(spec["block"]) for r in rec),
                 "mean_rel_error": sum(r["rel_error"] for r in rec) / len(rec), "super_weights": [list(c) for c in sws]}
     if kind == "aquant":
-        from superweight.quant.quantize import PAPER_BMM, PAPER_INPUTS, W8A8, activation_absmax, sa_channels, smooth
+        from superweight.quant.w8a8 import PAPER_BMM, PAPER_INPUTS, W8A8, activation_absmax, sa_channels, smooth
 
         q = cfg["quantization"]["activations"]
         method = spec["method"]
@@ -116,6 +110,7 @@ def apply(model, kind: str, spec: dict, sws, cfg: dict, stack: contextlib.ExitSt
                                                       "samples": len(calibration["examples"]),
                                                       "tokens": sum(len(x) for x in calibration["examples"])})
         stack.enter_context(w8a8)
-        rec.update(quantized_projections=list(w8a8.inputs), bmm_projections=list(w8a8.bmm), calls=w8a8.calls)
+        rec.update(quantized_projections=list(w8a8.inputs), bmm_projections=list(w8a8.bmm), calls=dict(w8a8.calls))
+        stack.callback(lambda: rec.update(calls=dict(w8a8.calls)))  # counted while scoring: copied when it closes
         return rec
     raise ValueError(f"unknown experiment kind {kind!r}")

@@ -16,10 +16,11 @@ import struct
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from superweight.detect.limits import PREFIX_BYTES  # detection's recorded hidden states, at most
+
 MiB = 2**20
 DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2}
 CHUNK_BYTES = 64 * MiB  # float32 logits of one chunk of positions: logprobs.CHUNK_BYTES (a test keeps them equal)
-PREFIX_BYTES = 512 * MiB  # detection's recorded hidden states (confirm._Prefix), at most
 BASE_BYTES = 500 * MiB  # a job's interpreter with torch, transformers, lm-eval, datasets and a tokenizer loaded
 LOAD_COPIES = 1.5  # loading holds some of the file's pages beside the model's tensors
 PREPARE_COPIES = 1.5  # GGUF (memory-mapped) -> dequantized float32 model -> safetensors written tensor by tensor

@@ -8,20 +8,11 @@ first ``limit`` documents' outcomes, recomputed from the per-document values). `
 holds (None) or what differs."""
 from __future__ import annotations
 
+from superweight.interventions.applicability import same_model  # noqa: F401 (the workflow reads it from here)
 from superweight.scoring.score import task_limits
 
 # keys that select what is scored, not how: compared per corpus / per task below
 _PER_ITEM = {"perplexity": ("corpora", "windows"), "eval": ("tasks", "limit")}
-
-
-def same_model(kind: str, spec: dict) -> str | None:
-    """The ablation condition whose model equals this experiment's (same weights, no hook), or None: scaling x1 and
-    W8A8 ``fp`` leave the model as it is (``original``); scaling x0 zeroes the super weights (``prune_sw``)."""
-    if kind == "scaling":
-        return {1.0: "original", 0.0: "prune_sw"}.get(float(spec["factor"]))
-    if kind == "aquant" and spec["method"] == "fp":
-        return "original"
-    return None
 
 
 def settings(corpora: list[str], perplexity: dict, eval_cfg: dict) -> dict:
