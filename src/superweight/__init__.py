@@ -11,9 +11,10 @@ Subpackages by stage, each module with one job:
 - ``scoring``: ``data`` (corpora and prompts), ``perplexity`` (GPTQ protocol), ``logprobs``, ``zeroshot`` (lm-eval),
   ``backends`` / ``cached_backend`` (which lm-eval backend; the cached one), ``score`` (one job's scores).
 - ``quant``: ``quantize`` (block-wise RTN, W8A8, SmoothQuant), ``tune_z`` (choosing the clipping z).
-- ``analysis``: ``stopwords`` (stopword probabilities), ``propagation`` (the super activation layer by layer), ``mechanism`` (Hadamard, layer skip),
+- ``analysis``: ``stopwords`` (stopword probabilities), ``propagation`` (the super activation layer by layer), ``hadamard`` (the
+  Hadamard decomposition), ``skip`` (the skip-connection ablation),
   ``significance`` (random outlier sets), ``emergence`` (over training checkpoints).
-- ``report``: ``stats``, ``compare``, ``claims``, ``mechanism_claims``, ``tables``, ``figures``,
+- ``report``: ``stats``, ``compare``, ``claims`` (the registry and verdicts), ``claims_mechanism``, ``tables``, ``figures``,
   ``figures_mechanism``, ``summary``, ``protocol``, ``html``.
 - ``workflow``: ``config`` (validation, without torch), ``schema_doc`` (config/README.md), ``resources``, ``reuse``,
   ``runlog``, ``verify`` (data checksums).

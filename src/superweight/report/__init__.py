@@ -1,1 +1,1 @@
-"""From result files to the report: statistics (stats), paired comparisons (compare), claim verdicts (claims, mechanism_claims), tables, figures (figures, figures_mechanism), summary, protocol, HTML pages (html)."""
+"""From result files to the report: statistics (stats), paired comparisons (compare), claim verdicts (claims; claims_mechanism registers the mechanism and Fig. 4 claims), tables, figures (figures, figures_mechanism), summary, protocol, HTML pages (html)."""

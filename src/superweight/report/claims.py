@@ -19,7 +19,7 @@ import numpy as np
 
 from superweight.report import compare
 from superweight.provenance import json_clean
-from superweight.report.stats import LEVEL, N_BOOT, NA, SEED, Estimate, fieller_units, holm, proportion, t_mean, verdict
+from superweight.report.stats import LEVEL, N_BOOT, NA, SEED, Estimate, holm, proportion, t_mean, verdict
 
 VERDICTS = ("holds", "fails", "inconclusive", "not applicable")
 
@@ -911,66 +911,5 @@ def write(rows: list[dict], models: list[str], stem: Path) -> list[Path]:
     return [stem.with_suffix(s) for s in (".md", ".csv", ".json")]
 
 
-# --- the mechanism experiments (issue 13): hadamard and significance verdicts are read back from the job's result
-# file (one deterministic pass; a permutation test); the skip verdict is computed here from the per-window NLLs
-# the job stored, with the same interval rules and minimum n as every other claim.
-
-def _stored_verdict(exp: str):
-    def fn(ctx: Context, t: dict) -> Finding:
-        v = ctx.json(f"mechanism/{exp}.json")["verdict"]
-        if v["verdict"] == "not applicable":
-            raise NotApplicable(v.get("evidence", ""))
-        est = {k: v[k] for k in ("estimate", "ci", "threshold", "p_values", "alpha") if k in v}
-        word = v["verdict"]
-        text = word if word not in ("holds", "fails") else (
-            f"{word} (one deterministic pass)" if exp == "hadamard" else
-            f"{word} (permutation test at α = {v.get('alpha', 0.05):g}, outside the Holm family)")
-        return Finding(text, v["evidence"], {exp: est} if est else {})
-    return fn
-
-
-claim("mechanism_hadamard", "§3.2 (mechanism 1); review: low confidence",
-      "The super weight amplifies an input outlier formed by the Hadamard product of the MLP's factors "
-      "(act(gate) x up; act(up) for plain MLPs).",
-      "stated as the mechanism, no number",
-      "at the super activation's token: the down projection's input at the super weight's column ranks in the "
-      "layer's top k channels (k = super weights in the layer), each factor in the top 1% of channels, and the super "
-      "weights' terms are >= 50% of the row's output (superweight.analysis.mechanism.verdict_hadamard). One deterministic pass.",
-      ("mechanism/hadamard.json",))(_stored_verdict("hadamard"))
-
-
-@claim("mechanism_skip", "§3.2; review: skip-connection ablation asked for",
-       "The super weight acts through the super activation that the skip connection carries to later layers.",
-       "no number (the paper's restore-SA condition recovers part of the loss, Table 1)",
-       "keeping the super weight but removing its layer's row-channel contribution from the residual stream right "
-       "after the layer (offset 1) reproduces more than half of prune-SW's rise in mean window NLL: share = "
-       "mean(NLL_skip - NLL_orig) / mean(NLL_prune - NLL_orig) over the same windows, Fieller interval with t "
-       "quantiles, one sub-test of the Holm family; not applicable if prune-SW multiplies perplexity by less than 2.",
-       ("mechanism/skip.json",), fraction=0.5, not_hurt=2.0)
-def _mech_skip(ctx: Context, t: dict) -> Finding:
-    r = ctx.json("mechanism/skip.json")
-    rows = r.get("conditions") or []
-    if r.get("status") == "skipped" or not rows:
-        raise NotApplicable(r.get("reason") or "no confirmed super weight")
-    by = {x["condition"]: x for x in rows}
-    o, p = by.get("original"), by.get("prune_sw")
-    first = next((x for x in rows if x.get("offset") == 1), None)
-    if o is None or p is None or first is None:
-        raise NotApplicable("the run has no original, prune_sw or offset-1 condition")
-    if not p["ppl"] / o["ppl"] >= t["not_hurt"]:
-        raise NotApplicable(f"zeroing the super weights multiplies perplexity by only {p['ppl'] / o['ppl']:.3g} "
-                            f"(< {t['not_hurt']:g})")
-    wo, ws, wp = (np.asarray(x["window_nll"], float) for x in (o, first, p))
-    e = fieller_units(ws - wo, wp - wo, ctx.level, method="Fieller (t) over windows")
-    return Finding(None, "", subs=[Sub("share of prune-SW's log-ppl rise reproduced", e, t["fraction"], unit="")],
-                   notes=[f"removed after layer {first['from_layer'] - 1}: ppl x{first['ppl'] / o['ppl']:.3g} vs "
-                          f"prune-SW x{p['ppl'] / o['ppl']:.3g}"])
-
-
-claim("mechanism_significance", "§3.1, Table 1; review: statistical validation asked for",
-      "Pruning the super weights hurts more than pruning other large weights of the same count.",
-      "Table 1: prune SW Wiki-2 ppl 1211 vs prune non-SW 6.08 (Llama-7B)",
-      "empirical p = (1 + #{random matched set with ppl ratio >= the super weights'}) / (N + 1) <= alpha for both "
-      "matched kinds (the same matrix's top magnitudes; the model's top 1e-4), and the paper's non-SW set hurts "
-      "less; inconclusive when 1/(N+1) > alpha (superweight.analysis.significance.verdict)",
-      ("mechanism/significance.json",))(_stored_verdict("significance"))
+# the mechanism and super-activation claims live in their own module and register into CLAIMS on import
+from superweight.report import claims_mechanism  # noqa: E402,F401
