@@ -14,7 +14,8 @@ Subpackages by stage, each module with one job:
 - ``analysis``: ``stopwords`` (stopword probabilities), ``propagation`` (the super activation layer by layer), ``hadamard`` (the
   Hadamard decomposition), ``skip`` (the skip-connection ablation),
   ``significance`` (random outlier sets), ``emergence`` (over training checkpoints).
-- ``report``: ``stats``, ``compare``, ``claims`` (the registry and verdicts), ``claims_mechanism``, ``tables``, ``figures``,
+- ``report``: ``stats``, ``compare``, ``claims`` (the registry), ``claims_mechanism`` (its
+  mechanism and Fig. 4 claims), ``verdicts`` (Holm, grades, wording), ``claims_render``, ``tables``, ``figures``,
   ``figures_mechanism``, ``summary``, ``protocol``, ``html``.
 - ``workflow``: ``config`` (validation, without torch), ``schema_doc`` (config/README.md), ``resources``, ``reuse``,
   ``runlog``, ``verify`` (data checksums).

@@ -8,8 +8,9 @@ import math
 
 import numpy as np
 
-from superweight.report.claims import T1_SW_OVER_NONSW, WIKI, Context, Finding, Grade, NotApplicable, Sub, claim
+from superweight.report.claims import T1_SW_OVER_NONSW, WIKI, Context, NotApplicable, claim
 from superweight.report.stats import fieller_units, ppl_ratio_ci, proportion
+from superweight.report.verdicts import Finding, Grade, Sub
 
 
 def _done(ctx: Context, rel: str) -> dict:
