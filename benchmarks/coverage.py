@@ -3,7 +3,10 @@ truth shaped like the real data; prints the empirical coverage of the nominal 95
 and n, and per method the smallest n from which no scenario covers measurably less than 94% (the ``MIN_N`` that
 superweight.report.stats uses: below it a verdict is inconclusive). "Measurably less": the coverage plus 1.645 Monte Carlo
 standard errors is below 94% (a one-sided 95% simulation bound), so noise in a cell that truly covers 95% does not
-move the minimum; a method that truly covers 93% is flagged at 2000 repetitions.
+move the minimum; a method that truly covers 93% is flagged at 2000 repetitions. A second table shows, at the n a
+verdict uses most, where the misses fall (below the interval / above it, 2.5% each nominal: a directional verdict
+errs on one tail only) and the miss rate at a Holm level (99.8% = 1 - 0.05/25, the first step of a family of 25
+sub-tests, about the default run's; nominal 0.2%), for the methods whose interval can be read at another level.
 
     OMP_NUM_THREADS=1 python benchmarks/coverage.py [--reps 2000] [--jobs 2] [--seed 0] [--out FILE]
 
@@ -25,6 +28,8 @@ from superweight.report import stats  # noqa: E402
 
 NS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 128, 256)
 GOAL = 0.94
+TAIL_NS = (2, 4, 8, 16, 32)
+HOLM = 1 - 0.05 / 25
 ORIG = (.40, .60, .40, .33, .65, .75, .50)       # a small model's zero-shot accuracies on the paper's 7 tasks
 CHANCE = (.25, .25, .25, .0, .5, .25, .5)
 HIGH = (.95, .99, .97, .9, .99, .98, .95)         # accuracies near 1
@@ -174,22 +179,33 @@ def below(cov: float, reps: int) -> bool:
     return cov + 1.645 * math.sqrt(max(cov * (1 - cov), 0.95 * 0.05) / reps) < GOAL
 
 
-def cell(args) -> tuple[int, dict]:
-    """Coverage of one scenario at every n (a worker's unit)."""
+def cell(args) -> tuple[int, dict, dict]:
+    """Coverage of one scenario at every n (a worker's unit), and at TAIL_NS the miss rates below and above the
+    interval and at the Holm level."""
     i, reps, seed = args
     method, name, truth, draw, stress = SCEN()[i]
     rng = np.random.default_rng([seed, i])
-    cov = {}
+    cov, tails = {}, {}
     for n in NS:
-        hit = finite = 0
+        hit = finite = below_lo = above_hi = holm_miss = holm_n = 0
         for _ in range(reps):
             e = draw(rng, n)  # NA (a share whose denominator did not happen) counts as a miss
             ok = isinstance(e, stats.Estimate)
             hit += ok and (e.lo <= truth <= e.hi)
             finite += ok and math.isfinite(e.hi - e.lo)
+            if ok and n in TAIL_NS:
+                below_lo += truth < e.lo
+                above_hi += truth > e.hi
+                if e.interval is not None:
+                    h = e.at(HOLM)
+                    holm_n += 1
+                    holm_miss += not (h.lo <= truth <= h.hi)
         # an n where no interval is finite (one window: no variance) decides nothing: it cannot set the minimum
         cov[n] = hit / reps if finite else math.nan
-    return i, cov
+        if n in TAIL_NS:
+            tails[n] = (below_lo / reps, above_hi / reps, holm_miss / holm_n if holm_n else math.nan) if finite \
+                else (math.nan,) * 3
+    return i, cov, tails
 
 
 def SCEN():
@@ -203,14 +219,15 @@ def run(reps: int, seed: int, jobs: int = 1) -> tuple[list[tuple[str, str, dict]
         import multiprocessing as mp
 
         with mp.get_context("fork").Pool(jobs) as pool:
-            covs = dict(pool.map(cell, work))
+            got = pool.map(cell, work)
     else:
-        covs = dict(map(cell, work))
-    rows = [(m, name + (" (stress, not used for the minimum)" if st else ""), covs[i], st)
+        got = list(map(cell, work))
+    covs = {i: (c, t) for i, c, t in got}
+    rows = [(m, name + (" (stress, not used for the minimum)" if st else ""), covs[i][0], st, covs[i][1])
             for i, (m, name, _, _, st) in enumerate(scen)]
     mins = {}
     for method in dict.fromkeys(r[0] for r in rows):
-        real = [c for m, _, c, st in rows if m == method and not st]
+        real = [c for m, _, c, st, _ in rows if m == method and not st]
         ok = [n for n in NS if all(not math.isnan(c[n]) for c in real)
               and all(not below(c[k], reps) for c in real for k in NS if k >= n and not math.isnan(c[k]))]
         mins[method] = min(ok) if ok else None
@@ -222,7 +239,7 @@ def table(rows, mins, ref, reps) -> str:
     head = "| method | scenario | " + " | ".join(f"n={n}" for n in NS) + " |"
     lines = [f"Coverage of the nominal 95% interval ({reps} simulated data sets per cell; goal >= {GOAL:.0%})", "",
              head, "|---|---|" + "---|" * len(NS)]
-    for method, name, cov, _ in rows:
+    for method, name, cov, _, _ in rows:
         lines.append(f"| {method} | {name} | " + " | ".join("no interval" if math.isnan(cov[n]) else
                                                             f"{100 * cov[n]:.1f}" for n in NS) + " |")
     lines.append(f"| (old) percentile bootstrap | ppl ratio, paired log-diff, exponential noise "
@@ -230,7 +247,16 @@ def table(rows, mins, ref, reps) -> str:
                  + " | ".join(f"{100 * ref[n]:.1f}" for n in NS) + " |")
     lines += ["", "minimum n (from there on no scenario measurably below the goal): "
               + ", ".join(f"{m} {v}" for m, v in mins.items()), "",
-              "stats.MIN_N: " + ", ".join(f"{m} {v}" for m, v in stats.MIN_N.items())]
+              "stats.MIN_N: " + ", ".join(f"{m} {v}" for m, v in stats.MIN_N.items()), "",
+              "Where the misses fall: % of data sets with the truth below the interval / above it (2.5 / 2.5 "
+              f"nominal), then % missed by the interval at the Holm level {100 * HOLM:.4g}% (nominal "
+              f"{100 * (1 - HOLM):.2g}; '-' where the method has no interval at another level)", "",
+              "| method | scenario | " + " | ".join(f"n={n}" for n in TAIL_NS) + " |", "|---|---|" + "---|" * len(TAIL_NS)]
+    for method, name, _, _, tails in rows:
+        lines.append(f"| {method} | {name} | " + " | ".join(
+            "no interval" if math.isnan(tails[n][0]) else
+            f"{100 * tails[n][0]:.1f} / {100 * tails[n][1]:.1f}; "
+            + ("-" if math.isnan(tails[n][2]) else f"{100 * tails[n][2]:.2f}") for n in TAIL_NS) + " |")
     return "\n".join(lines)
 
 

@@ -366,41 +366,6 @@ def test_claims_md_shows_the_paper_number_and_the_correction_beside_each_decisio
     assert "Holm: p = " in line and "tested at α = " in line and "paper: the text's x1000 not reached" in line
 
 
-def test_mechanism_verdicts(tmp_path):
-    """Hadamard is read back from its job's file; skip is computed here from the stored windows."""
-    (tmp_path / "mechanism").mkdir()
-    rng = np.random.default_rng(1)
-    o = 3.0 + 0.3 * rng.standard_t(3, 16)
-    rise = rng.lognormal(1.5, 0.3, 16)
-
-    def skip(share, n=16):
-        rows = [{"condition": "original", "ppl": math.exp(o[:n].mean()), "window_nll": list(o[:n])},
-                {"condition": "prune_sw", "ppl": math.exp((o + rise)[:n].mean()), "window_nll": list((o + rise)[:n])},
-                {"condition": "skip_from_L+1", "offset": 1, "from_layer": 3,
-                 "ppl": 1.0, "window_nll": list((o + share * rise + 0.05 * rng.standard_normal(16))[:n])}]
-        return {"status": "done", "conditions": rows, "verdict": {"verdict": "holds", "evidence": "stale"}}
-
-    files = {}
-    for exp, obj in {"hadamard": {"verdict": {"verdict": "holds", "evidence": "input rank 1 of 1536"}},
-                     "skip": skip(0.9)}.items():
-        p = tmp_path / "mechanism" / f"{exp}.json"
-        p.write_text(json.dumps(obj))
-        files[f"mechanism/{exp}.json"] = p
-    rows = {r["claim"]: r for r in evaluate_model("m", files)}
-    assert rows["mechanism_hadamard"]["verdict"] == "holds (one deterministic pass)"
-    assert rows["mechanism_skip"]["verdict"].startswith("holds"), rows["mechanism_skip"]["evidence"]
-    assert rows["mechanism_significance"]["verdict"] == "not applicable (not run: mechanism/significance.json)"
-    for share, n, expect in ((0.2, 16, "fails"), (0.9, 1, "inconclusive (n = 1 is below the minimum")):
-        files["mechanism/skip.json"].write_text(json.dumps(skip(share, n)))
-        assert evaluate_model("m", files)[-2]["verdict"].startswith(expect)
-    files["mechanism/skip.json"].write_text(json.dumps({**skip(0.9), "conditions": [
-        {"condition": "original", "ppl": 30.0, "window_nll": [3.4]}, {"condition": "prune_sw", "ppl": 45.0,
-                                                                      "window_nll": [3.8]},
-        {"condition": "skip_from_L+1", "offset": 1, "from_layer": 3, "ppl": 40.0, "window_nll": [3.7]}]}))
-    assert evaluate_model("m", files)[-2]["verdict"].startswith("not applicable (zeroing the super weights "
-                                                                "multiplies perplexity by only 1.5")
-
-
 @pytest.mark.parametrize("cid, base, method", [("wquant_beats_clip_alone", "clip", "sw_aware"),
                                                ("wquant_restore_beats_rtn", "rtn", "rtn_keep_sw")])
 def test_weight_quantization_baselines_every_verdict(tmp_path, cid, base, method):

@@ -110,20 +110,20 @@ def test_scaling_and_quantization_figures(saved):
 
 
 def test_mechanism_figures(saved):
-    title = f"{MODEL}: significance — {VERDICT}"
+    title = f"{MODEL}: significance"  # measurements: the verdict is the claims table's
     rng = np.random.default_rng(1)
     ch = pd.DataFrame([{"layer": 3, "row": 507, "col": 430, "quantity": q, "channel": c, "value": rng.normal()}
                        for q in ("gate", "up", "act*up", "down input", "row terms") for c in range(64)])
-    pm.hadamard_figure(ch, f"{MODEL}: hadamard — {VERDICT}", saved.path, STYLE)
+    pm.hadamard_figure(ch, f"{MODEL}: hadamard", saved.path, STYLE)
     saved("hadamard")
     skip = pd.DataFrame({"condition": ["original", "prune_sw", "skip_from_2", "skip_from_3", "skip_from_4"],
                          "ppl_ratio": [1, 900, 800, 3, 1.1], "stopword_mass_ratio": [1, 1.8, 1.7, 1.1, 1.0],
                          "windows": 4, "n_prompts": 40})
-    pm.skip_figure(skip, f"{MODEL}: skip — {VERDICT}", saved.path, STYLE)
+    pm.skip_figure(skip, f"{MODEL}: skip", saved.path, STYLE)
     saved("skip")
     sig = pd.DataFrame({"kind": ["super_weights", "paper_set"] + ["random_same_row"] * 5 + ["random_magnitude"] * 5,
                         "ratio": [900.0, 950.0] + list(rng.uniform(1, 1.05, 10)), "n_weights": 7000})
-    res = {"kinds": {"random_same_row": {"p_value": 0.0196}, "random_magnitude": {"p_value": 0.0196}}, "n_sets": 50}
+    res = {"kinds": {"random_same_row": {"n_at_least_sw": 0}, "random_magnitude": {"n_at_least_sw": 1}}, "n_sets": 50}
     pm.significance_figure(sig, res, title, saved.path, STYLE)
     saved("significance")
     for fn, args in ((pm.hadamard_figure, (pd.DataFrame(),)), (pm.skip_figure, (pd.DataFrame(),)),

@@ -274,6 +274,11 @@ def test_claims_and_every_accuracy_cell_has_n_and_uncertainty(ran):
     assert all(r["verdict"].startswith(r["decision"]) for r in claims["claims"])
     assert {r["decision"] for r in claims["claims"]} <= {"holds", "fails", "inconclusive", "not applicable"}
     assert all(r["test"] and r["paper"] and r["section"] for r in claims["claims"])
+    # one verdict path: the mechanism jobs write measurements only; their claims and Fig. 4's are decided here
+    for exp in ("hadamard", "skip", "significance"):
+        assert "verdict" not in json.loads((ran / f"results/smollm2-135m/mechanism/{exp}.json").read_text()), exp
+    for cid in ("mechanism_hadamard", "mechanism_skip", "mechanism_significance", "other_outliers_keep_sa"):
+        assert "not run" not in v[("smollm2-135m", cid)]["verdict"], v[("smollm2-135m", cid)]
     md = (ran / "results/claims.md").read_text()
     assert "| prune_sw_destroys |" in md and (ran / "results/smollm2-135m/claims.md").exists()
     # every accuracy cell of every table: its SE and n beside it in the CSV, "value ± se" in the Markdown

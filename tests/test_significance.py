@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from superweight.models.adapters import get_adapter
-from superweight.analysis.significance import draw, p_value, pools, pruned, rows, significance, verdict_significance
+from superweight.analysis.significance import at_least, draw, pools, pruned, rows, significance
 from tiny import plant, tiny_model
 
 SW = (1, 5, 17)
@@ -41,7 +41,7 @@ def test_planted_super_weight_ranks_first_and_a_random_weight_does_not(planted):
     assert res["sw"]["ratio"] > 2
     for kind in ("same_matrix", "model_top"):
         k = res["kinds"][kind]
-        assert len(k["sets"]) == N and k["p_value"] == pytest.approx(1 / (N + 1)) and k["p_value"] < 1 / N
+        assert len(k["sets"]) == N and k["n_at_least_sw"] == 0  # no random set hurts as much
         assert all(len(s["weights"]) == 1 for s in k["sets"])
     # the same_matrix sets come from the super weight's own down projection, never the super weight itself
     name = "model.layers.1.mlp.down_proj"
@@ -49,9 +49,7 @@ def test_planted_super_weight_ranks_first_and_a_random_weight_does_not(planted):
     assert all(s["weights"][0][1] != 5 * 64 + 17 for s in res["kinds"]["same_matrix"]["sets"])
     assert res["paper_set"]["n_pruned"] == 20
     assert len(rows(res)) == 1 + 2 * N + 1
-    v = verdict_significance(res, alpha=0.1)
-    assert v["verdict"] == "holds", v["evidence"]
-    assert verdict_significance(res, alpha=0.05)["verdict"] == "inconclusive"  # 1/(N+1) = 0.1 > 0.05
+    assert "verdict" not in res and len(res["sw"]["window_nll"]) == len(res["paper_set"]["window_nll"]) == 3
 
     # an ordinary weight in another layer, treated as if it were the super weight: not special
     a = get_adapter(model)
@@ -59,8 +57,7 @@ def test_planted_super_weight_ranks_first_and_a_random_weight_does_not(planted):
     assert abs(a.get_weight(model, *small)) < 0.5
     res2 = significance(model, ids, [small], 32, 3, n_sets=N, seed=0, matrix_pool=100, model_fraction=1e-2,
                         nonsw_rule="count", nonsw_amount=20)
-    assert res2["kinds"]["same_matrix"]["p_value"] > 1 / N
-    assert verdict_significance(res2, alpha=0.1)["verdict"] == "fails"
+    assert res2["kinds"]["same_matrix"]["n_at_least_sw"] > 0
 
 
 def test_draws_are_seeded_and_matched(planted):
@@ -79,7 +76,6 @@ def test_draws_are_seeded_and_matched(planted):
         pools(model, [SW], model_fraction=1e-9)
 
 
-def test_p_value_by_hand():
-    assert p_value(10.0, [1.0, 2.0, 3.0]) == 0.25
-    assert p_value(2.0, [1.0, 2.0, 3.0]) == 0.75
-    assert verdict_significance(None)["verdict"] == "not applicable"
+def test_at_least_by_hand():
+    assert at_least(10.0, [1.0, 2.0, 3.0]) == 0
+    assert at_least(2.0, [1.0, 2.0, 3.0]) == 2

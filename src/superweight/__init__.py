@@ -14,9 +14,11 @@ Subpackages by stage, each module with one job:
   ``backends`` / ``cached_backend`` (which lm-eval backend; the cached one), ``accuracy`` (a task's accuracy and SE),
   ``score`` (one job's scores).
 - ``quant``: ``rtn`` (block-wise weight RTN), ``w8a8`` (W8A8, SmoothQuant), ``tune_z`` (choosing the clipping z).
-- ``analysis``: ``stopwords`` (stopword probabilities), ``propagation`` (the super activation layer by layer), ``mechanism`` (Hadamard, layer skip),
+- ``analysis``: ``stopwords`` (stopword probabilities), ``propagation`` (the super activation layer by layer), ``hadamard`` (the
+  Hadamard decomposition), ``skip`` (the skip-connection ablation),
   ``significance`` (random outlier sets), ``emergence`` (over training checkpoints).
-- ``report``: ``stats``, ``compare``, ``claims``, ``mechanism_claims``, ``tables``, ``figures``,
+- ``report``: ``stats``, ``compare``, ``claims`` (the registry), ``claims_mechanism`` (its
+  mechanism and Fig. 4 claims), ``verdicts`` (Holm, grades, wording), ``claims_render``, ``tables``, ``figures``,
   ``figures_mechanism``, ``summary``, ``protocol``, ``html``.
 - ``workflow``: ``config`` (validation, without torch), ``command_line`` (overrides, targets, options), ``schema_doc`` (config/README.md), ``resources``, ``reuse``,
   ``runlog``, ``verify`` (data checksums), ``experiments`` (a scoring job's wildcards as one intervention).

@@ -211,7 +211,8 @@ def claims_inputs(wildcards=None):
     out = []
     for m in MODELS:
         r = f"results/{m}"
-        out += [f"{r}/detect/super_weights.json", f"{r}/detect/residual_stream.csv", f"{r}/stopwords/summary.json"]
+        out += [f"{r}/detect/super_weights.json", f"{r}/detect/residual_stream.csv", f"{r}/stopwords/summary.json",
+                f"{r}/propagation/residual_max.csv"]
         out += [f"{r}/ablation/{c}/scores.json" for c in CONDITIONS]
         out += [f"{r}/scaling/x{f}/scores.json" for f in FACTORS]
         out += [f"{r}/wquant/int{b}/{meth}/block{blk}/scores.json"

@@ -1,7 +1,8 @@
 import _common  # noqa: F401
 from pathlib import Path
 
-from superweight.report.claims import evaluate_model, model_files, render, write
+from superweight.report.claims import evaluate_model, model_files
+from superweight.report.claims_render import render, write
 from superweight.workflow.runlog import start
 
 log = start(snakemake)

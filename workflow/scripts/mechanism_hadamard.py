@@ -1,17 +1,19 @@
-"""Hadamard decomposition of each super weight's input and output at its super activation's token."""
+"""Hadamard decomposition of each super weight's input and output at its super activation's token (measurements;
+the verdict is the claims table's, claim mechanism_hadamard)."""
 import _common  # noqa: F401
 import pandas as pd
 
+from superweight.analysis.hadamard import hadamard
 from superweight.detect.spikes import prompt_ids
+from superweight.detect.used import used_super_weights
 from superweight.models.load import load_model
-from superweight.analysis.mechanism import hadamard, super_weights_of, verdict_hadamard
-from superweight.provenance import Provenance, read_json, write_json
+from superweight.provenance import Provenance, write_json
 from superweight.workflow.runlog import start
 
 log = start(snakemake)
 p, wc, out = snakemake.params, snakemake.wildcards, snakemake.output
 prov = Provenance(wc.model, "hadamard", {"prompt": p.prompt, "model": p.model})
-sws = super_weights_of(read_json(snakemake.input.detect))
+sws = used_super_weights(snakemake.input.detect)
 rows, channels, summaries = [], [], []
 if sws:
     model, tok = load_model(snakemake.input.model, p.model.get("dtype", "float32"), p.device)
@@ -19,9 +21,9 @@ if sws:
 cols = ["layer", "row", "col", "token", "quantity", "value", "abs_rank", "n_channels", "z", "ratio_to_median"]
 pd.DataFrame(rows, columns=cols).to_csv(out.csv, index=False)
 pd.DataFrame(channels, columns=["layer", "row", "col", "token", "quantity", "channel", "value"]).to_csv(out.channels, index=False)
-verdict = verdict_hadamard(rows, summaries)
 write_json(out.json, {"model": wc.model, "status": "done" if sws else "skipped",
-                      "reason": None if sws else "no confirmed super weight", "prompt": p.prompt,
-                      "super_weights": [list(c) for c in sws], "outputs": summaries, "verdict": verdict,
+                      "reason": None if sws else "no super weight used", "prompt": p.prompt,
+                      "super_weights": [list(c) for c in sws], "quantities": rows, "outputs": summaries,
                       "provenance": prov.record()})
-log.info("hadamard verdict: %s (%s)", verdict["verdict"], verdict["evidence"])
+log.info("hadamard: %s", "; ".join(f"L{s['layer']} [{s['row']}, {s['col']}] share of the output {s['sw_share']:.3g}"
+                                   for s in summaries) or "no super weight used")

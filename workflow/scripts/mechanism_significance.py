@@ -1,27 +1,26 @@
-"""The super weights against N random matched sets of other outliers: perplexity ratios and p-values."""
+"""The super weights against N random matched sets of other outliers: perplexity ratios (measurements; the verdict is
+the claims table's, claim mechanism_significance)."""
 import _common  # noqa: F401
 import pandas as pd
 import torch
 
+from superweight.analysis.significance import rows, significance
+from superweight.detect.used import used_super_weights
 from superweight.models.load import load_model
-from superweight.analysis.mechanism import super_weights_of
-from superweight.provenance import Provenance, read_json, write_json
+from superweight.provenance import Provenance, write_json
 from superweight.workflow.runlog import start
-from superweight.analysis.significance import rows, significance, verdict_significance
 
 log = start(snakemake)
 p, wc, out = snakemake.params, snakemake.wildcards, snakemake.output
 m, sg = p.mech, p.mech["significance"]
 prov = Provenance(wc.model, "significance", {"mechanism": m, "prune_nonsw": p.nonsw, "model": p.model})
-sws = super_weights_of(read_json(snakemake.input.detect))
+sws = used_super_weights(snakemake.input.detect)
 result = None
 if sws:
     model, tok = load_model(snakemake.input.model, p.model.get("dtype", "float32"), p.device)
     result = significance(model, torch.load(snakemake.input.corpus), sws, m["seqlen"], m["windows"], sg["n_sets"],
                           sg["seed"], sg["matrix_pool"], sg["model_fraction"], p.nonsw["rule"], p.nonsw["amount"])
 pd.DataFrame(rows(result) if result else [], columns=["kind", "set", "n_weights", "ppl", "ratio"]).to_csv(out.csv, index=False)
-verdict = verdict_significance(result, sg["alpha"])
 write_json(out.json, {"model": wc.model, "status": "done" if sws else "skipped",
-                      "reason": None if sws else "no confirmed super weight", **(result or {}), "verdict": verdict,
+                      "reason": None if sws else "no super weight used", **(result or {}),
                       "provenance": prov.record()})
-log.info("significance verdict: %s (%s)", verdict["verdict"], verdict["evidence"])

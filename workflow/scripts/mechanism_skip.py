@@ -1,15 +1,17 @@
-"""Skip-connection ablation against zeroing the super weight: perplexity and the stopword shift."""
+"""Skip-connection ablation against zeroing the super weight: perplexity and the stopword shift (measurements; the
+verdict is the claims table's, claim mechanism_skip)."""
 import _common  # noqa: F401
 from pathlib import Path
 
 import pandas as pd
 import torch
 
+from superweight.analysis.skip import skip_experiment
 from superweight.analysis.stopwords import lambada_prompts
-from superweight.scoring.data import checksums, lambada_texts
+from superweight.detect.used import used_super_weights
 from superweight.models.load import load_model
-from superweight.analysis.mechanism import skip_experiment, super_weights_of, verdict_skip
-from superweight.provenance import Provenance, read_json, write_json
+from superweight.provenance import Provenance, write_json
+from superweight.scoring.data import checksums, lambada_texts
 from superweight.workflow.runlog import start
 
 log = start(snakemake)
@@ -17,22 +19,19 @@ p, wc, out = snakemake.params, snakemake.wildcards, snakemake.output
 m, sk = p.mech, p.mech["skip"]
 data_dir = Path(p.data_dir) if p.data_dir else None
 prov = Provenance(wc.model, "skip", {"mechanism": m, "model": p.model}, checksums(data_dir, ["lambada_openai"]))
-sws = super_weights_of(read_json(snakemake.input.detect))
+sws = used_super_weights(snakemake.input.detect)
 rows = []
 if sws:
     model, tok = load_model(snakemake.input.model, p.model.get("dtype", "float32"), p.device)
     prompts = lambada_prompts(lambada_texts(data_dir, sk["n_prompts"])) if sk["n_prompts"] else []
     rows = skip_experiment(model, tok, torch.load(snakemake.input.corpus), prompts, sws, m["seqlen"], m["windows"],
-                           sk["offsets"], sk["tokens"], seed=0)
+                           sk["offsets"], sk["tokens"])
 cols = ["condition", "offset", "from_layer", "tokens", "ppl", "ppl_ratio", "windows", "seqlen", "fraction_of_prune_sw",
-        "fraction_ci_low", "fraction_ci_high", "n_prompts", "stopword_mass", "stopword_mass_ratio", "ratio_the",
-        "ratio_.", "ratio_,"]
+        "n_prompts", "stopword_mass", "stopword_mass_ratio", "ratio_the", "ratio_.", "ratio_,"]
 df = pd.DataFrame(rows, columns=cols)
 for c in ("offset", "from_layer"):
     df[c] = df[c].astype("Int64")
 df.to_csv(out.csv, index=False)
-verdict = verdict_skip(rows)
 write_json(out.json, {"model": wc.model, "status": "done" if sws else "skipped",
-                      "reason": None if sws else "no confirmed super weight", "super_weights": [list(c) for c in sws],
-                      "conditions": rows, "verdict": verdict, "provenance": prov.record()})
-log.info("skip verdict: %s (%s)", verdict["verdict"], verdict["evidence"])
+                      "reason": None if sws else "no super weight used", "super_weights": [list(c) for c in sws],
+                      "conditions": rows, "provenance": prov.record()})

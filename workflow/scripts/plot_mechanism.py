@@ -1,4 +1,5 @@
-"""Figure and table of one mechanism experiment (hadamard, skip, significance), from its result files."""
+"""Figure and table of one mechanism experiment (hadamard, skip, significance), from its result files (measurements;
+the verdict is in results/claims.md, claim mechanism_{exp})."""
 import _common  # noqa: F401
 from pathlib import Path
 
@@ -15,8 +16,7 @@ style = snakemake.params.get("style", {})
 fig = out.get("fig")
 res = read_json(snakemake.input.json)
 df = pd.read_csv(snakemake.input.csv)
-v = res["verdict"]
-title = f"{wc.model}: {wc.exp} — {v['verdict']}"
+title = f"{wc.model}: {wc.exp}" + ("" if res.get("status") != "skipped" else f" — skipped: {res.get('reason')}")
 if fig:
     if wc.exp == "hadamard":
         pm.hadamard_figure(pd.read_csv(snakemake.input.channels), title, fig, style)
@@ -28,6 +28,7 @@ else:
     table = df
     if wc.exp == "significance" and len(df):
         table = df.groupby("kind", sort=False)["ratio"].agg(["count", "min", "median", "max"]).reset_index()
-        table["p_value"] = [res["kinds"].get(k, {}).get("p_value") for k in table["kind"]]
-    caption = f"{wc.model}, {wc.exp}: verdict **{v['verdict']}**. {v['evidence']}. Test: {v.get('test', '')}"
+        table["at_least_sw"] = [res["kinds"].get(k, {}).get("n_at_least_sw") for k in table["kind"]]
+    caption = (f"{title}: measurements. The verdict, its test and interval: results/claims.md, claim "
+               f"mechanism_{wc.exp}.")
     write_table(table, Path(out.md).with_suffix(""), caption)

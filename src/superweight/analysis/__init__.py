@@ -1,1 +1,1 @@
-"""Mechanism analyses: stopword probabilities (stopwords), super-activation propagation (propagation), Hadamard amplification and layer skipping (mechanism), random-outlier significance (significance), emergence during pre-training (emergence)."""
+"""Mechanism analyses: stopword probabilities (stopwords), super-activation propagation (propagation), Hadamard amplification (hadamard), the skip-connection ablation (skip), random-outlier significance (significance), emergence during pre-training (emergence)."""

@@ -1,5 +1,6 @@
 """Is the super weight special, or would any large weight do? Prune N random sets of other outliers matched
-to the super weights and rank the super weight's perplexity ratio among theirs (an empirical p-value).
+to the super weights and count how many hurt at least as much as the super weights. Measurements only: the claims
+table (superweight.report.claims_mechanism, mechanism_significance) tests them.
 
 Matched sets (super weights never drawn):
 - ``same_matrix``: per super weight, one weight drawn from the top ``matrix_pool`` magnitudes of its own down
@@ -10,7 +11,6 @@ and, once, the paper's own comparison set: the ``prune_nonsw`` rule (~7,000 larg
 from __future__ import annotations
 
 import logging
-import math
 from typing import Iterable
 
 import torch
@@ -24,7 +24,6 @@ log = logging.getLogger(__name__)
 
 Coord = tuple[int, int, int]
 KINDS = ("same_matrix", "model_top")
-ALPHA = 0.05
 
 
 def _modules(model) -> dict[str, nn.Module]:
@@ -121,16 +120,16 @@ class pruned:
                 self.mods[n].weight.view(-1)[i] = v
 
 
-def p_value(sw_ratio: float, ratios: list[float]) -> float:
-    """Empirical p-value of the super weight's ratio against the random sets': (1 + #{random >= sw}) / (N + 1)."""
-    return (1 + sum(1 for r in ratios if r >= sw_ratio)) / (len(ratios) + 1)
+def at_least(sw_ratio: float, ratios: list[float]) -> int:
+    """How many random sets' perplexity ratios are at least the super weights'."""
+    return sum(1 for r in ratios if r >= sw_ratio)
 
 
 def significance(model: nn.Module, ids: torch.Tensor, sws: Iterable[Coord], seqlen: int, windows: int,
                  n_sets: int = 19, seed: int = 0, matrix_pool: int = 100, model_fraction: float = 1e-4,
                  nonsw_rule: str = "fraction", nonsw_amount: float = 1e-6) -> dict:
-    """Perplexity ratios (pruned / original) of the super weights, of ``n_sets`` random matched sets per kind, and of
-    the prune_nonsw set, with the empirical p-value per kind. Every set is put back after it is scored."""
+    """Perplexity ratios (pruned / original, per-window NLLs kept) of the super weights, of ``n_sets`` random matched
+    sets per kind (with how many hurt at least as much), and of the prune_nonsw set. Every set is put back after it is scored."""
     sws = list(sws)
     ppl = lambda: perplexity(model, ids, seqlen, windows, progress=False)  # noqa: E731
     base = ppl()
@@ -153,10 +152,10 @@ def significance(model: nn.Module, ids: torch.Tensor, sws: Iterable[Coord], seql
             sets.append({"set": s, "weights": [[n, i, v] for (n, i), v in zip(pos, vals)], **_brief(r),
                          "ratio": r["ppl"] / base["ppl"]})
         ratios = [x["ratio"] for x in sets]
-        out["kinds"][kind] = {"sets": sets, "p_value": p_value(out["sw"]["ratio"], ratios),
+        out["kinds"][kind] = {"sets": sets, "n_at_least_sw": at_least(out["sw"]["ratio"], ratios),
                               "max_ratio": max(ratios), "median_ratio": float(torch.tensor(ratios).median())}
-        log.info("%s: super weight ratio %.4g; random sets max %.4g; p = %.3g", kind, out["sw"]["ratio"],
-                 max(ratios), out["kinds"][kind]["p_value"])
+        log.info("%s: super weight ratio %.4g; random sets max %.4g; %d of %d at least as high", kind,
+                 out["sw"]["ratio"], max(ratios), out["kinds"][kind]["n_at_least_sw"], n_sets)
     summary = prune_nonsw(model, sws, nonsw_rule, nonsw_amount, keep_undo=True)
     try:
         r = ppl()
@@ -164,7 +163,6 @@ def significance(model: nn.Module, ids: torch.Tensor, sws: Iterable[Coord], seql
         undo_prune(model, summary)
     out["paper_set"] = {"rule": nonsw_rule, "amount": nonsw_amount, "n_pruned": summary["n_pruned"], **_brief(r),
                         "ratio": r["ppl"] / base["ppl"]}
-    out["min_p"] = 1 / (n_sets + 1)
     return out
 
 
@@ -182,27 +180,3 @@ def rows(result: dict) -> list[dict]:
     p = result["paper_set"]
     out.append({"kind": "paper_set", "set": 0, "n_weights": p["n_pruned"], "ppl": p["ppl"], "ratio": p["ratio"]})
     return out
-
-
-def verdict_significance(result: dict | None, alpha: float = ALPHA, reason: str | None = None) -> dict:
-    """Claim: pruning the super weights hurts more than pruning other outliers of the same count. Test: the
-    empirical p-value (1 + #{random >= sw}) / (N + 1) of the super weights' perplexity ratio against N random
-    matched sets, for each kind (same matrix's top magnitudes; the model's top fraction). holds: p <= alpha for
-    every kind and the paper's ~7,000-outlier set hurts less than the super weights; fails: some p > alpha with
-    N large enough to reach alpha, or the paper's set hurts at least as much; inconclusive: 1/(N+1) > alpha and
-    no random set reached the super weights (the run is too small to decide)."""
-    test = " ".join(verdict_significance.__doc__.split())
-    if not result:
-        return {"verdict": "not applicable", "evidence": reason or "no confirmed super weight", "test": test}
-    ps = {k: v["p_value"] for k, v in result["kinds"].items()}
-    sw, paper = result["sw"]["ratio"], result["paper_set"]["ratio"]
-    ev = (f"super weights ppl x{sw:.4g}; " + "; ".join(
-        f"{k}: max of {result['n_sets']} random sets x{v['max_ratio']:.4g}, p = {ps[k]:.3g}" for k, v in result["kinds"].items())
-        + f"; paper's set ({result['paper_set']['n_pruned']} weights) x{paper:.4g}; resolution 1/(N+1) = {result['min_p']:.3g}")
-    if paper >= sw or any(p > result["min_p"] and p > alpha for p in ps.values()):
-        v = "fails"  # a random set (or the paper's set) hurt as much as the super weights
-    elif any(p > alpha for p in ps.values()):
-        v = "inconclusive"  # no random set reached the super weights, but N is too small for p <= alpha
-    else:
-        v = "holds"
-    return {"verdict": v, "evidence": ev, "p_values": ps, "alpha": alpha, "test": test}

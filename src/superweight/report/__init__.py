@@ -1,1 +1,1 @@
-"""From result files to the report: statistics (stats), paired comparisons (compare), claim verdicts (claims, mechanism_claims), tables, figures (figures, figures_mechanism), summary, protocol, HTML pages (html)."""
+"""From result files to the report: statistics (stats), paired comparisons (compare), claim verdicts (claims: the registry; claims_mechanism: its mechanism and Fig. 4 claims; verdicts: Holm, grades and wording; claims_render: claims.md/csv/json), tables, figures (figures, figures_mechanism), summary, protocol, HTML pages (html)."""

@@ -5,13 +5,14 @@ Adding a claim is one ``@claim(...)`` entry on one evaluation function. The func
 ``Context`` (paths relative to ``results/{model}/``); a file the run did not produce makes the claim "not
 applicable: not run"; an experiment that was skipped (e.g. no confirmed super weight) makes it "not applicable"
 with the experiment's reason. Thresholds are the paper's words made explicit and are written beside each claim;
-they are not tuned to any model's numbers."""
+they are not tuned to any model's numbers. The sub-test records, Holm and the verdicts' wording are in
+superweight.report.verdicts, the rendering in superweight.report.claims_render (both re-exported here)."""
 from __future__ import annotations
 
 import csv
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -20,60 +21,12 @@ import numpy as np
 from superweight.interventions.applicability import NotApplicable  # a claim that cannot be tested: the message says why
 from superweight.report import compare
 from superweight.provenance import json_clean
-from superweight.report.stats import LEVEL, N_BOOT, NA, SEED, Estimate, fieller_units, holm, proportion, t_mean, verdict
-
-VERDICTS = ("holds", "fails", "inconclusive", "not applicable")
-
-
-@dataclass
-class Grade:
-    """One of the paper's numbers a sub-test's estimate is graded against: ``label`` says where the number comes
-    from ("text" = the paper's words, e.g. "three orders of magnitude"; otherwise a table or figure), ``words``
-    how the verdict names it. ``touch``: reached when the interval reaches the number (e.g. an accuracy interval
-    reaching chance), else when the whole interval is at or beyond it."""
-    label: str
-    number: float
-    words: str
-    touch: bool = False
+from superweight.report.claims_render import render, write  # noqa: F401  (the claims' outputs)
+from superweight.report.stats import LEVEL, N_BOOT, SEED, Estimate, proportion, t_mean
+from superweight.report.verdicts import (VERDICTS, Finding, Grade, Sub, _starts, _sub_dict, ci_test,  # noqa: F401
+                                         decide, decision, finish, fmt_est, pts)
 
 
-@dataclass(eq=False)
-class Sub:
-    """One sub-test of a claim: the estimate, the direction the claim predicts against ``threshold``, and the
-    paper's numbers to grade the strength. ``role``: "test" sub-tests decide the verdict and belong to the model's
-    multiplicity family; "grade" sub-tests only grade strength. Filled by ``decide``: decision, p, alpha, why."""
-    name: str
-    est: Estimate | NA | None
-    threshold: float
-    higher: bool = True
-    grades: tuple = ()
-    unit: str = "x"      # how values print: "x" ratio, "pts" accuracy points, "" plain
-    role: str = "test"
-    group: str = ""      # sub-tests of one kind (e.g. the ppl ratio on each corpus); see decide
-    decision: str = ""
-    p: float = math.nan
-    alpha: float = math.nan
-    why: str = ""
-
-    def __post_init__(self):
-        self.group = self.group or self.name
-
-    def fv(self, v: float) -> str:
-        if self.unit == "x" and abs(v) >= 1000:
-            return f"x{v:.0f}"
-        return f"x{v:.3g}" if self.unit == "x" else f"{v:+.3g} points" if self.unit == "pts" else f"{v:.3g}"
-
-
-@dataclass
-class Finding:
-    """A claim's result: either a decided ``verdict`` (deterministic claims), or ``subs`` that ``decide`` turns
-    into one (``rule`` "all": every sub-test holds; "any": some sub-test holds, fails only when all fail)."""
-    verdict: str | None
-    evidence: str
-    estimates: dict[str, dict] = field(default_factory=dict)
-    subs: list[Sub] = field(default_factory=list)
-    rule: str = "all"
-    notes: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -160,200 +113,6 @@ class Context:
 
     def kw(self) -> dict:
         return {"n_boot": self.n_boot, "seed": self.seed, "level": self.level}
-
-
-# --- helpers for evaluation functions ---
-
-def fmt_est(name: str, e: Estimate | NA | None, scale: float = 1.0, unit: str = "") -> str:
-    if e is None:
-        return f"{name}: no per-document/per-window values"
-    if isinstance(e, NA):
-        return f"{name}: {e}"
-    return (f"{name} {scale * e.value:.4g}{unit} [{scale * e.lo:.4g}, {scale * e.hi:.4g}] "
-            f"({100 * e.level:.4g}% CI, n={e.n})")
-
-
-def ci_test(name: str, e: Estimate | NA | None, threshold: float, higher_holds: bool = True,
-            strict: bool = False) -> tuple[str, str]:
-    """(verdict, evidence line) of one sub-test read off an estimate's own interval, without multiplicity
-    correction (descriptive use only; claims use ``Sub`` and ``decide``). Inconclusive below the method's
-    minimum n."""
-    if e is None:
-        return "inconclusive", f"{name}: no per-document/per-window values to test"
-    if isinstance(e, NA):
-        return "not applicable", f"{name}: {e}"
-    if e.too_small:
-        return "inconclusive", (f"{name}: n = {e.n} is below the minimum {e.min_n} for this test"
-                                if e.min_n is not None else
-                                f"{name}: n = {e.n}: no n reaches the coverage goal for this test")
-    v = verdict(e.lo, e.hi, threshold, higher_holds, strict)
-    side = (">" if higher_holds else "<") + ("" if strict else "=")
-    return v, f"{fmt_est(name, e)}; needs {side} {threshold:g}: {v}"
-
-
-def decide(findings: list[Finding], level: float = LEVEL) -> dict:
-    """Holm's step-down over every interval sub-test of one model's claims (one family): each sub-test's
-    two-sided p against its threshold is tested at its Holm level; rejected -> holds or fails by the side the
-    estimate lies on, else inconclusive. Sub-tests below their method's minimum n, without values or undefined
-    (NA) are not tested (inconclusive / not applicable) and do not enter the family. Returns the family's
-    size and level, and the Bonferroni level for strength grades (over the family and the grade-only intervals);
-    fills each Sub's decision, p, alpha and why. (``finish`` then combines: one measure on
-    several corpora holds when one corpus holds and none fails; a claim holds when every measure holds.)"""
-    alpha = 1 - level
-    subs = [s for f in findings for s in f.subs if s.role == "test"]
-    family = []
-    for s in subs:
-        if s.est is None:
-            s.decision, s.why = "inconclusive", s.why or f"{s.name}: no per-document/per-window values"
-        elif isinstance(s.est, NA):
-            s.decision, s.why = "not applicable", f"{s.name}: {s.est}"
-        elif s.est.too_small:
-            s.decision, s.why = "inconclusive", (
-                f"n = {s.est.n} is below the minimum {s.est.min_n} for this test" if s.est.min_n is not None else
-                f"n = {s.est.n}: no n reaches the coverage goal for this test (benchmarks/coverage.py)")
-        else:
-            family.append(s)
-    tests = [s.est.p(s.threshold) for s in family]
-    for s, (p, side), (rej, a) in zip(family, tests, holm([p for p, _ in tests], alpha)):
-        s.p, s.alpha = p, a
-        if rej and side != 0:
-            s.decision = "holds" if (side > 0) == s.higher else "fails"
-            s.why = f"{s.name} {s.fv(s.est.value)} is {'above' if side > 0 else 'below'} {s.threshold:g}"
-        else:
-            s.decision = "inconclusive"
-            s.why = f"{s.name}: the {100 * (1 - a):.4g}% interval includes {s.threshold:g}"
-    m = len(family)
-    # strength is read off the family's intervals and the grade-only ones (e.g. each task's accuracy against
-    # chance): Bonferroni over all of them, so the grades hold together
-    g = sum(1 for f in findings for s in f.subs if s.role == "grade" and s.grades and isinstance(s.est, Estimate)
-            and not s.est.too_small)
-    return {"method": "Holm", "family_size": m, "family_level": level, "graded_only": g,
-            "grade_level": 1 - alpha / max(m + g, 1)}
-
-
-def _grade(s: Sub, level: float) -> list[tuple[Grade, str]]:
-    """(grade, "reached" / "not reached" / "undecided") for each of the sub-test's paper numbers, read off its
-    interval at ``level`` (Bonferroni over the family: strength statements hold simultaneously)."""
-    if not isinstance(s.est, Estimate) or s.est.too_small or not s.grades:
-        return []
-    e = s.est.at(level)
-    out = []
-    for g in s.grades:
-        lo, hi, x = (e.lo, e.hi, g.number) if s.higher else (-e.hi, -e.lo, -g.number)
-        if g.touch:
-            out.append((g, "reached" if hi >= x else "not reached"))
-        else:
-            out.append((g, "reached" if lo >= x else "not reached" if hi < x else "undecided"))
-    return out
-
-
-def finish(f: Finding, fam: dict) -> Finding:
-    """The claim's verdict with its grade in parentheses, from its decided sub-tests."""
-    tests = [s for s in f.subs if s.role == "test"]
-    groups: dict[str, list[Sub]] = {}
-    for s in tests:
-        groups.setdefault(s.group, []).append(s)
-
-    def gdec(ms):  # one measure on several corpora: holds when one holds and none fails
-        ds = [x.decision for x in ms]
-        return "fails" if "fails" in ds else "holds" if "holds" in ds else \
-            "not applicable" if all(d == "not applicable" for d in ds) else "inconclusive"
-
-    gd = {g: gdec(ms) for g, ms in groups.items()}
-    # members of a holding group that did not decide are named beside the verdict
-    undecided = [x for g, ms in groups.items() if gd[g] == "holds" for x in ms if x.decision != "holds"]
-    vs = [s.decision for s in tests] if f.rule == "any" else list(gd.values())
-    if f.rule == "any":
-        out = "holds" if "holds" in vs else "fails" if vs and all(v == "fails" for v in vs) else \
-            "not applicable" if vs and all(v == "not applicable" for v in vs) else "inconclusive"
-    elif any(v == "fails" for v in vs):
-        out = "fails"
-    elif vs and all(v == "holds" for v in vs):
-        out = "holds"
-    elif vs and all(v == "not applicable" for v in vs):
-        out = "not applicable"
-    else:
-        out = "inconclusive"
-    lines = []
-    for s in f.subs:
-        e = s.est
-        head = fmt_est(s.name, e.at(1 - s.alpha) if isinstance(e, Estimate) and s.role == "test"
-                       and not math.isnan(s.alpha) else e.at(fam["grade_level"]) if isinstance(e, Estimate) else e)
-        if isinstance(e, Estimate):
-            head += f" [{e.method}]"
-        if s.role == "test":
-            side = ">" if s.higher else "<"
-            hl = (f"; Holm: p = {s.p:.3g} tested at α = {s.alpha:.3g}" if not math.isnan(s.alpha) else "")
-            head += f"; direction needs {side} {s.threshold:g}{hl}: {s.decision}"
-            if s.decision not in ("holds", "fails") and s.why and (e is None or isinstance(e, Estimate)
-                                                                   and e.too_small):
-                head += f" ({s.why})"
-        gr = _grade(s, fam["grade_level"])
-        if gr:
-            head += "; paper: " + ", ".join(f"{g.words} {st}" for g, st in gr)
-        lines.append(head)
-    if out == "holds":
-        grades = [(s, g, st) for s in f.subs if s.role == "grade" or s.decision == "holds"
-                  for g, st in _grade(s, fam["grade_level"])]
-        if not grades:
-            out = "holds (direction; the paper gives no number to grade its strength)"
-        else:
-            labels = [g.label for _, g, _ in grades]
-            primary = "text" if "text" in labels else labels[0]
-            if all(st == "reached" for _, g, st in grades if g.label == primary):
-                out = "holds (paper strength)"
-            else:
-                det = []
-                touch = [(s, st) for s, g, st in grades if g.touch]
-                if touch:  # per-task "reaches chance" grades, in one phrase
-                    miss = [s.name.split(" ")[0] for s, st in touch if st != "reached"]
-                    det.append(f"accuracy interval reaches chance on {len(touch) - len(miss)} of {len(touch)} tasks"
-                               + (f" (not {', '.join(miss)})" if miss else ""))
-                for s in dict.fromkeys(s for s, g, _ in grades if not g.touch):
-                    gs = [(g, st) for t, g, st in grades if t is s]
-                    yes = [g.words for g, st in gs if st == "reached"]
-                    no = [g.words for g, st in gs if st == "not reached"]
-                    und = [g.words for g, st in gs if st == "undecided"]
-                    ph = (["reaches " + " and ".join(yes)] if yes else []) + \
-                         ([("not " if yes else "does not reach ") + " or ".join(no)] if no else []) + \
-                         (["undecided against " + " and ".join(und)] if und else [])
-                    det.append(f"{s.name} {s.fv(s.est.value)} " + ", ".join(ph))
-                out = "holds (direction; " + "; ".join(det) + ")"
-    elif out == "fails":
-        out = "fails (" + "; ".join(s.why for s in tests if s.decision == "fails") + ")"
-    elif out == "inconclusive":
-        out = "inconclusive (" + "; ".join(dict.fromkeys(s.why for s in tests if s.decision != "holds"
-                                                         and (f.rule == "any" or gd[s.group] != "holds"))) + ")"
-    else:
-        out = "not applicable (" + "; ".join(dict.fromkeys(s.why for s in tests)) + ")"
-    if undecided and f.rule != "any" and out.startswith("holds"):
-        out = out[:-1] + "; undecided: " + ", ".join(
-            s.why if s.why.startswith(s.name) else f"{s.name} ({s.why})" for s in undecided) + ")"
-    f.verdict = out
-    f.evidence = "; ".join(lines + f.notes)
-    return f
-
-
-def _est_dict(**es) -> dict:
-    return {k: (v.as_dict() if isinstance(v, Estimate) else str(v) if v is not None else None) for k, v in es.items()}
-
-
-def _sub_dict(subs: list[Sub]) -> dict:
-    return {s.name: {**(s.est.as_dict() if isinstance(s.est, Estimate) else {"value": str(s.est)}),
-                     "threshold": s.threshold, "claim_side": "above" if s.higher else "below", "role": s.role,
-                     "decision": s.decision or None, "p_value": None if math.isnan(s.p) else s.p,
-                     "holm_alpha": None if math.isnan(s.alpha) else s.alpha,
-                     "paper": [{"source": g.label, "number": g.number, "words": g.words} for g in s.grades]}
-            for s in subs}
-
-
-def pts(e: Estimate | None) -> Estimate | None:
-    """An accuracy estimate in percentage points (its test and interval rescaled too)."""
-    if not isinstance(e, Estimate):
-        return e
-    test = (lambda t, f=e.test: f(t / 100)) if e.test else None
-    iv = (lambda lv, f=e.interval: tuple(100 * x for x in f(lv))) if e.interval else None
-    return Estimate(100 * e.value, 100 * e.lo, 100 * e.hi, e.n, e.level, e.method, e.min_n, test, iv)
 
 
 ABL = "ablation/{}/scores.json"
@@ -773,15 +532,6 @@ def _detection(ctx: Context, t: dict) -> Finding:
 
 # --- running them ---
 
-def _starts(v: str) -> bool:
-    return any(v == w or v.startswith(w + " (") for w in VERDICTS)
-
-
-def decision(verdict_text: str) -> str:
-    """The verdict's first words: holds, fails, inconclusive or not applicable."""
-    return next(w for w in VERDICTS if verdict_text.startswith(w))
-
-
 def evaluate_model(model: str, files: dict[str, Path], n_boot: int = N_BOOT, seed: int = SEED,
                    level: float = LEVEL, claims: list[Claim] | None = None) -> list[dict]:
     """Every claim for one model: a row with the claim's text, its verdict (the decision word first, its grade or
@@ -828,146 +578,4 @@ def model_files(results_dir: Path, model: str, inputs: list[str]) -> dict[str, P
     return out
 
 
-def _short(v: str, width: int = 60) -> str:
-    return v if len(v) <= width else v[:width - 1].rstrip() + "…)"
-
-
-def render(rows: list[dict], models: list[str]) -> str:
-    """Markdown: verdicts across models (claim x model), then each model's claims with test, correction and
-    evidence."""
-    by = {(r["claim"], r["model"]): r for r in rows}
-    ids = list(dict.fromkeys(r["claim"] for r in rows))
-    sec = {r["claim"]: r["section"] for r in rows}
-    lines = ["# The paper's claims on this run's models", "",
-             "Each claim is tested from this run's result files with the test written beside it. Every claim tests "
-             "the **direction** the paper states and, separately, grades the **strength** against the paper's own "
-             "numbers (its words, e.g. \"three orders of magnitude\" = x1000, and its tables, e.g. Table 1's x214): "
-             "**holds (paper strength)**, or **holds (direction; ...)** saying which of the paper's numbers the "
-             "estimate reaches. **fails** means the interval lies wholly on the other side of the direction's "
-             "threshold; **inconclusive** says why (an interval that includes the threshold, or n below the "
-             "minimum at which the interval's coverage was measured, benchmarks/coverage.py); **not applicable** "
-             "says why (e.g. not run, no confirmed super weight). One measure on several corpora (\"on the scored "
-             "corpora\") holds when one corpus holds and none fails: the direction is then shown on the corpora "
-             "that decided, not on every corpus, and the verdict names the undecided ones (\"undecided: ...\"). "
-             "The perplexity intervals' minimum of 2 windows assumes per-window effects no more skewed than "
-             "skewness ~1; beyond that, and at Holm's strict levels, their coverage falls short at few windows "
-             "(README, Uncertainty and claim verdicts).",
-             "",
-             "Multiplicity: a model's interval sub-tests (every corpus, task average and factor behind its verdicts) "
-             "are one family, corrected by Holm's step-down at family level 5%; each sub-test shows its p-value, "
-             "the level it was tested at, and its interval at that level. Strength is read off the intervals at "
-             "the Bonferroni level 1 - 0.05/k (k: the family plus the intervals used only for grades, e.g. each "
-             "task's accuracy against chance) so the grades hold together. The mechanism experiments' permutation "
-             "test (mechanism_significance) and the deterministic claims are outside the family. Deviations from "
-             "the paper's protocol change what a verdict means: see results/protocol.md when present.", "",
-             "| claim | section | " + " | ".join(models) + " |", "|---|---|" + "---|" * len(models)]
-    for i in ids:
-        lines.append(f"| {i} | {sec[i]} | " + " | ".join(_short(by[(i, m)]["verdict"]) if (i, m) in by else "–"
-                                                      for m in models) + " |")
-    counts = {v: sum(decision(r["verdict"]) == v for r in rows) for v in VERDICTS}
-    lines += ["", ", ".join(f"{n} {v}" for v, n in counts.items()), ""]
-    for m in models:
-        lines += [f"## {m}", ""]
-        fam = next((r["correction"] for r in rows if r["model"] == m and r.get("correction")), None)
-        if fam:
-            lines += [f"Holm over {fam['family_size']} interval sub-tests at family level "
-                      f"{1 - fam['family_level']:.2g}; strength graded at the {100 * fam['strength_level']:.4g}% "
-                      "level.", ""]
-        for i in ids:
-            r = by.get((i, m))
-            if r:
-                lines += [f"### {i}: **{r['verdict']}** ({r['section']})", "", f"- claim: {r['statement']}",
-                          f"- paper: {r['paper']}", f"- test: {r['test']}", "- evidence:"]
-                lines += [f"  - {e}" for e in _evidence_lines(r["evidence"])] + [""]
-    return "\n".join(lines)
-
-
-def _evidence_lines(ev: str) -> list[str]:
-    """Evidence split into its sub-tests (each starts a new '; ' part whose text is not a continuation)."""
-    out = []
-    for part in ev.split("; "):
-        if out and (part.startswith(("direction needs", "Holm:", "paper:", "needs")) or part[:1] in "[("):
-            out[-1] += "; " + part
-        else:
-            out.append(part)
-    return out
-
-
-def write(rows: list[dict], models: list[str], stem: Path) -> list[Path]:
-    """stem.md (all models), stem.csv, stem.json."""
-    import pandas as pd
-
-    stem = Path(stem)
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    stem.with_suffix(".md").write_text(render(rows, models) + "\n")
-    flat = [{**{k: v for k, v in r.items() if k not in ("estimates", "thresholds", "correction")},
-             "thresholds": json.dumps(r["thresholds"]), "estimates": json.dumps(r["estimates"]),
-             "correction": json.dumps(r.get("correction"))} for r in rows]
-    pd.DataFrame(flat).to_csv(stem.with_suffix(".csv"), index=False)
-    stem.with_suffix(".json").write_text(json.dumps({"models": models, "claims": rows}, indent=2) + "\n")
-    return [stem.with_suffix(s) for s in (".md", ".csv", ".json")]
-
-
-# --- the mechanism experiments (issue 13): hadamard and significance verdicts are read back from the job's result
-# file (one deterministic pass; a permutation test); the skip verdict is computed here from the per-window NLLs
-# the job stored, with the same interval rules and minimum n as every other claim.
-
-def _stored_verdict(exp: str):
-    def fn(ctx: Context, t: dict) -> Finding:
-        v = ctx.json(f"mechanism/{exp}.json")["verdict"]
-        if v["verdict"] == "not applicable":
-            raise NotApplicable(v.get("evidence", ""))
-        est = {k: v[k] for k in ("estimate", "ci", "threshold", "p_values", "alpha") if k in v}
-        word = v["verdict"]
-        text = word if word not in ("holds", "fails") else (
-            f"{word} (one deterministic pass)" if exp == "hadamard" else
-            f"{word} (permutation test at α = {v.get('alpha', 0.05):g}, outside the Holm family)")
-        return Finding(text, v["evidence"], {exp: est} if est else {})
-    return fn
-
-
-claim("mechanism_hadamard", "§3.2 (mechanism 1); review: low confidence",
-      "The super weight amplifies an input outlier formed by the Hadamard product of the MLP's factors "
-      "(act(gate) x up; act(up) for plain MLPs).",
-      "stated as the mechanism, no number",
-      "at the super activation's token: the down projection's input at the super weight's column ranks in the "
-      "layer's top k channels (k = super weights in the layer), each factor in the top 1% of channels, and the super "
-      "weights' terms are >= 50% of the row's output (superweight.analysis.mechanism.verdict_hadamard). One deterministic pass.",
-      ("mechanism/hadamard.json",))(_stored_verdict("hadamard"))
-
-
-@claim("mechanism_skip", "§3.2; review: skip-connection ablation asked for",
-       "The super weight acts through the super activation that the skip connection carries to later layers.",
-       "no number (the paper's restore-SA condition recovers part of the loss, Table 1)",
-       "keeping the super weight but removing its layer's row-channel contribution from the residual stream right "
-       "after the layer (offset 1) reproduces more than half of prune-SW's rise in mean window NLL: share = "
-       "mean(NLL_skip - NLL_orig) / mean(NLL_prune - NLL_orig) over the same windows, Fieller interval with t "
-       "quantiles, one sub-test of the Holm family; not applicable if prune-SW multiplies perplexity by less than 2.",
-       ("mechanism/skip.json",), fraction=0.5, not_hurt=2.0)
-def _mech_skip(ctx: Context, t: dict) -> Finding:
-    r = ctx.json("mechanism/skip.json")
-    rows = r.get("conditions") or []
-    if r.get("status") == "skipped" or not rows:
-        raise NotApplicable(r.get("reason") or "no confirmed super weight")
-    by = {x["condition"]: x for x in rows}
-    o, p = by.get("original"), by.get("prune_sw")
-    first = next((x for x in rows if x.get("offset") == 1), None)
-    if o is None or p is None or first is None:
-        raise NotApplicable("the run has no original, prune_sw or offset-1 condition")
-    if not p["ppl"] / o["ppl"] >= t["not_hurt"]:
-        raise NotApplicable(f"zeroing the super weights multiplies perplexity by only {p['ppl'] / o['ppl']:.3g} "
-                            f"(< {t['not_hurt']:g})")
-    wo, ws, wp = (np.asarray(x["window_nll"], float) for x in (o, first, p))
-    e = fieller_units(ws - wo, wp - wo, ctx.level, method="Fieller (t) over windows")
-    return Finding(None, "", subs=[Sub("share of prune-SW's log-ppl rise reproduced", e, t["fraction"], unit="")],
-                   notes=[f"removed after layer {first['from_layer'] - 1}: ppl x{first['ppl'] / o['ppl']:.3g} vs "
-                          f"prune-SW x{p['ppl'] / o['ppl']:.3g}"])
-
-
-claim("mechanism_significance", "§3.1, Table 1; review: statistical validation asked for",
-      "Pruning the super weights hurts more than pruning other large weights of the same count.",
-      "Table 1: prune SW Wiki-2 ppl 1211 vs prune non-SW 6.08 (Llama-7B)",
-      "empirical p = (1 + #{random matched set with ppl ratio >= the super weights'}) / (N + 1) <= alpha for both "
-      "matched kinds (the same matrix's top magnitudes; the model's top 1e-4), and the paper's non-SW set hurts "
-      "less; inconclusive when 1/(N+1) > alpha (superweight.analysis.significance.verdict)",
-      ("mechanism/significance.json",))(_stored_verdict("significance"))
+from superweight.report import claims_mechanism  # noqa: E402,F401
