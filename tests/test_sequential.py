@@ -1,0 +1,132 @@
+"""Group-sequential stopping (report/sequential.py): the boundaries spend what they promise, the verdict tests run
+at the looks' nominal levels keep their false-decision rate at a true value on the threshold, and the default
+model's pruning effect stops at an early look.
+
+Monte-Carlo margin: with R replications, a rate whose true value is exactly alpha exceeds alpha + 3 sqrt(alpha
+(1 - alpha) / R) with probability ~0.13%; the tests allow that margin and no more."""
+import math
+
+import numpy as np
+import pytest
+
+from superweight.report import stats
+from superweight.report.sequential import Design, adjusted_p, boundaries, decide, spent, stop_reason
+
+ALPHA = 0.05
+
+# Per-window log-ratios NLL(prune_sw) - NLL(original) of SmolLM2-135M on WikiText-2 (512-token windows), from the
+# CI scenario's results/smollm2-135m/ablation/{original,prune_sw}/scores.json (ppl x227).
+SW_WIKI = [5.311, 7.424, 5.988, 5.090, 3.212, 6.982, 5.527, 3.871]
+# Paired per-document accuracy cells (both wrong, right only pruned, right only original, both right) of the same
+# run, 40 documents per task: original -> prune_sw.
+SW_CELLS = {"arc_easy": [18, 3, 15, 4], "lambada_openai": [27, 0, 13, 0], "piqa": [8, 3, 7, 22]}
+
+
+def margin(r: int) -> float:
+    return 3 * math.sqrt(ALPHA * (1 - ALPHA) / r)
+
+
+def run(design: Design, estimate, draw, rng, threshold: float, higher: bool = True) -> tuple[str, int]:
+    """(decision, look index at stop) of one sequence: draw(rng, n) gives the data up to the maximum, each look
+    reads its prefix (the same units in the same order as the scorer uses)."""
+    data = draw(rng, design.looks[-1])
+    for k, n in enumerate(design.looks):
+        p, side = estimate(data, n).p(threshold)
+        d = decide(p, side, k, design, higher)
+        if d != "continue":
+            return d, k
+    raise AssertionError("the last look always decides or is inconclusive")
+
+
+def ratio_t(data, n):
+    return stats.t_mean(data[:n], log_scale=True)
+
+
+def acc_diff(data, n):
+    return stats.acc_linear([g[:n] for g in data], (-1.0, 1.0))
+
+
+@pytest.mark.parametrize("fractions,kind", [((0.25, 0.5, 1.0), "obf"), ((0.2, 0.4, 0.6, 1.0), "pocock")])
+def test_boundaries_spend_alpha(fractions, kind):
+    """A Brownian motion under the null crosses the boundaries by look k with the spent probability alpha(t_k)."""
+    c = np.asarray(boundaries(fractions, ALPHA, kind))
+    t = np.asarray(fractions)
+    rng, r = np.random.default_rng(0), 400_000
+    z = np.cumsum(rng.standard_normal((r, t.size)) * np.sqrt(np.diff(np.r_[0.0, t])), 1) / np.sqrt(t)
+    crossed = np.cumsum(np.abs(z) >= c, 1).astype(bool).mean(0)
+    for k, x in enumerate(t):
+        a = spent(float(x), ALPHA, kind)
+        assert abs(crossed[k] - a) <= 4 * math.sqrt(a * (1 - a) / r) + 1e-6, (k, crossed[k], a)
+
+
+def test_single_look_is_the_fixed_test():
+    d = Design((8,))
+    assert d.levels[0] == pytest.approx(ALPHA)
+    assert adjusted_p(0.01, 0, d) == pytest.approx(0.01, rel=1e-6)
+
+
+def test_adjusted_p_is_the_level_that_decides():
+    d = Design((2, 4, 8))
+    q = adjusted_p(d.levels[1], 1, d)
+    assert q == pytest.approx(ALPHA, rel=1e-4)
+    assert adjusted_p(1e-3, 1, d) < ALPHA < adjusted_p(1e-2, 1, d)
+
+
+@pytest.mark.parametrize("noise", ["normal", "t3"])
+def test_ppl_ratio_null_false_decisions_within_alpha(noise):
+    """Window log-ratios centred on the threshold (ratio 1): any 'holds' or 'fails' is a false decision."""
+    design, r = Design((2, 4, 8, 16)), 2000
+    rng = np.random.default_rng(1)
+
+    def draw(g, n):
+        return 1.4 * (g.standard_normal(n) if noise == "normal" else g.standard_t(3, n))
+
+    decided = sum(run(design, ratio_t, draw, rng, 1.0)[0] != "inconclusive" for _ in range(r))
+    assert decided / r <= ALPHA + margin(r), decided / r
+
+
+def test_paired_accuracy_null_false_decisions_within_alpha():
+    """Paired 0/1 outcomes with equal accuracy under both conditions (discordant pairs both ways alike)."""
+    design, r = Design((10, 20, 30, 50)), 2000
+    rng = np.random.default_rng(2)
+    cells = np.array([[0.3, 0.1, 0.1, 0.5], [0.5, 0.15, 0.15, 0.2], [0.2, 0.05, 0.05, 0.7]])
+    pats = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
+
+    def draw(g, n):
+        return [pats[g.choice(4, n, p=c)] for c in cells]
+
+    decided = sum(run(design, acc_diff, draw, rng, 0.0)[0] != "inconclusive" for _ in range(r))
+    assert decided / r <= ALPHA + margin(r), decided / r
+
+
+def test_default_pruning_effect_stops_early():
+    """Resampling the default model's per-window log-ratios and paired documents: the perplexity ratio (> 1) and
+    the accuracy drop (< 0) are decided before the last look in nearly every replication."""
+    rng = np.random.default_rng(3)
+    w = Design((2, 4, 6, 8))
+    looks = [run(w, ratio_t, lambda g, n: g.choice(SW_WIKI, n), rng, 1.0) for _ in range(300)]
+    assert all(d == "holds" for d, _ in looks)
+    assert np.mean([k < 3 for _, k in looks]) >= 0.9
+
+    a = Design((10, 20, 30, 50))
+    pats = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)  # (original, prune_sw) of each cell
+    probs = [np.asarray(c, float) / sum(c) for c in SW_CELLS.values()]
+    looks = [run(a, acc_diff, lambda g, n: [pats[g.choice(4, n, p=p)] for p in probs], rng, 0.0, higher=False)
+             for _ in range(300)]
+    assert np.mean([d == "holds" for d, _ in looks]) >= 0.95
+    assert np.mean([k < 3 for _, k in looks]) >= 0.9
+
+
+def test_bad_designs_name_the_fix():
+    with pytest.raises(ValueError, match="sequential looks"):
+        Design((4, 4, 8))
+    with pytest.raises(ValueError, match="sequential.spending"):
+        Design((4, 8), spending="linear")
+
+
+def test_stop_reason():
+    d = Design((2, 4, 8))
+    assert stop_reason({"a": "holds", "b": "continue"}, 0, d) == (False, "undecided at look 1 (n=2): b")
+    stop, why = stop_reason({"a": "holds", "b": "fails"}, 1, d)
+    assert stop and why.startswith("decided at look 2 (n=4)")
+    assert stop_reason({"a": "inconclusive"}, 2, d)[1].startswith("maximum n=8 reached")
