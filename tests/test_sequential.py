@@ -130,3 +130,86 @@ def test_stop_reason():
     stop, why = stop_reason({"a": "holds", "b": "fails"}, 1, d)
     assert stop and why.startswith("decided at look 2 (n=4)")
     assert stop_reason({"a": "inconclusive"}, 2, d)[1].startswith("maximum n=8 reached")
+
+
+# --- chunked scoring on a tiny model (scoring/score.py) ---
+
+def _tiny(seed=0):
+    import torch
+    import transformers as tf
+
+    torch.manual_seed(seed)
+    cfg = tf.LlamaConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+                         num_key_value_heads=4, vocab_size=257, max_position_embeddings=256)
+    return tf.AutoModelForCausalLM.from_config(cfg).eval()
+
+
+def _broken(seed=0):
+    """The tiny model with its output embedding scaled up: a perplexity far from the original's."""
+    import torch
+
+    m = _tiny(seed)
+    with torch.no_grad():
+        m.lm_head.weight.mul_(40.0)
+    return m
+
+
+@pytest.fixture(scope="module")
+def tiny_setup(tmp_path_factory, data_dir):
+    import torch
+
+    from superweight.scoring.zeroshot import materialize_tasks
+    from test_evaluate_docs import _byte_tokenizer
+
+    task_dir = materialize_tasks(data_dir, tmp_path_factory.mktemp("tasks"), ["piqa"])
+    ids = torch.randint(0, 257, (16 * 8 + 5,), generator=torch.Generator().manual_seed(0))
+    return {"tok": _byte_tokenizer(), "task_dir": task_dir, "corpora": {"toy": ids},
+            "ppl": {"seqlen": 16, "windows": {"toy": 8}, "batch_size": 2}}
+
+
+SEQ = {"looks": [0.25, 0.5, 0.75, 1.0], "alpha": 0.05, "spending": "obf"}
+
+
+def test_chunked_scoring_without_reference_is_the_plain_score(tiny_setup):
+    from superweight.scoring.score import score, score_sequential
+
+    s = tiny_setup
+    plain = score(_tiny(), s["tok"], s["corpora"], s["ppl"], {"piqa": 8}, s["task_dir"], 4)
+    seq = score_sequential(_tiny(), s["tok"], s["corpora"], s["ppl"], {"piqa": 8}, s["task_dir"], SEQ, {}, 4)
+    assert seq["perplexity"]["toy"]["window_nll"] == pytest.approx(plain["perplexity"]["toy"]["window_nll"], rel=1e-5)
+    assert seq["perplexity"]["toy"]["ppl"] == pytest.approx(plain["perplexity"]["toy"]["ppl"], rel=1e-6)
+    assert seq["perplexity"]["toy"]["windows"] == 8
+    assert seq["tasks"]["piqa"]["docs"] == plain["tasks"]["piqa"]["docs"]
+    assert seq["avg_acc"] == pytest.approx(plain["avg_acc"])
+    rec = seq["sequential"]["windows"]["toy"]
+    assert rec["looks"][-1]["n"] == rec["n"] == 8 and [x["n"] for x in rec["looks"]] == [2, 4, 6, 8]
+    assert rec["why"].startswith("no comparison") and seq["sequential"]["docs"]["n"] == 8
+
+
+def test_chunked_scoring_stops_once_decided_and_stays_paired(tiny_setup):
+    """Against a reference scored in full: a far-off condition stops at an early look on the reference's first
+    windows; the reference against itself never decides (paired differences all 0) and runs to the maximum."""
+    from superweight.scoring.score import score, score_sequential
+
+    s = tiny_setup
+    ref = score(_tiny(), s["tok"], s["corpora"], s["ppl"], {"piqa": 8}, s["task_dir"], 4)
+    far = score_sequential(_broken(), s["tok"], s["corpora"], s["ppl"], {}, s["task_dir"], SEQ, {"original": ref}, 4)
+    rec = far["sequential"]["windows"]["toy"]
+    assert rec["n"] < 8 and rec["looks"][-1]["decisions"] == {"original": "higher"}, rec
+    assert far["perplexity"]["toy"]["windows"] == rec["n"] == len(far["perplexity"]["toy"]["window_nll"])
+    same = score_sequential(_tiny(), s["tok"], s["corpora"], s["ppl"], {"piqa": 8}, s["task_dir"], SEQ,
+                            {"original": ref}, 4)
+    assert same["sequential"]["windows"]["toy"]["n"] == 8
+    assert same["sequential"]["windows"]["toy"]["looks"][-1]["decisions"] == {"original": "inconclusive"}
+    assert same["sequential"]["docs"]["why"].startswith("maximum n=8 reached")
+    assert same["tasks"]["piqa"]["docs"] == ref["tasks"]["piqa"]["docs"]
+
+
+def test_chunked_scoring_names_the_fix_for_bad_limits(tiny_setup):
+    from superweight.scoring.score import look_sizes, score_sequential
+
+    with pytest.raises(ValueError, match="fewer looks"):
+        look_sizes([0.1, 0.2, 1.0], 4)
+    s = tiny_setup
+    with pytest.raises(ValueError, match="set eval.limit"):
+        score_sequential(_tiny(), s["tok"], {}, s["ppl"], {"piqa": None}, s["task_dir"], SEQ, {}, 4)
