@@ -213,3 +213,22 @@ def test_chunked_scoring_names_the_fix_for_bad_limits(tiny_setup):
     s = tiny_setup
     with pytest.raises(ValueError, match="set eval.limit"):
         score_sequential(_tiny(), s["tok"], {}, s["ppl"], {"piqa": None}, s["task_dir"], SEQ, {}, 4)
+
+
+def test_config_section_is_optional_and_listed_as_an_addition():
+    from helpers import REPO, merged
+
+    from superweight.report.protocol import compare
+    from superweight.workflow.config import ConfigError, validate
+
+    schema = REPO / "workflow/schemas/config.schema.yaml"
+    plain = validate(merged(), schema, check_files=False)
+    assert "sequential" not in plain and not [r for r in compare(plain) if r["key"].startswith("sequential.")]
+    seq = validate(merged({"sequential": {"looks": [0.5, 1], "compare": {"prune_sw": ["original"]}}}), schema,
+                   check_files=False)
+    assert seq["sequential"]["alpha"] == 0.05 and seq["sequential"]["spending"] == "obf"
+    rows = {r["key"]: r for r in compare(seq)}
+    assert rows["sequential.looks"]["class"] == "addition" and rows["sequential.looks"]["value"] == [0.5, 1]
+    with pytest.raises(ConfigError, match="sequential"):
+        validate(merged({"sequential": {"looks": [0.5, 1], "compare": {"prune_sw": ["pruned"]}}}), schema,
+                 check_files=False)

@@ -287,6 +287,13 @@ SETTINGS: tuple[Setting, ...] = (
     S("stats.bootstrap", NO_PAPER_VALUE, "no counterpart",
       "resamples of the descriptive bootstrap intervals (verdicts use closed-form intervals: superweight.report.stats)", kind=A),
     S("stats.seed", NO_PAPER_VALUE, "no counterpart", "seed of the descriptive bootstraps", kind=A),
+    # sequential scoring (optional section): the paper scores every window and document
+    *(S(f"sequential.{k}", NO_PAPER_VALUE, "no counterpart: the paper scores every window and document",
+        why, kind=A, optional=True)
+      for k, why in (("looks", "looks of the group-sequential stopping rule (fractions of each maximum)"),
+                     ("alpha", "error rate each stopping test spends over its looks"),
+                     ("spending", "Lan-DeMets spending function of the looks' levels"),
+                     ("compare", "which ablation conditions stop once their comparisons are decided"))),
     # emergence over training (config/emergence.yaml): not in the paper
     *(S(f"emergence.{k}", NO_PAPER_VALUE, "no counterpart: super weights over training checkpoints",
         kind=A, optional=True)
