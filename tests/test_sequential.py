@@ -294,3 +294,17 @@ def test_record_p_reads_the_look_of_n():
     assert record_p(0.003, 4, rec) == pytest.approx(adjusted_p(0.003, 1, Design((2, 4, 6, 8))))
     assert record_p(0.003, 5, rec) == record_p(0.003, 4, rec)  # between looks: the last look reached
     assert record_p(0.003, 8, rec) > 0.003  # the last look's level is below alpha: its p scales up
+
+
+def test_a_sweep_limit_of_zero_scores_no_accuracies():
+    """Sweeps measured by perplexity only (limit 0): no task is scored (lm-eval would read 0 as every document),
+    and scores reused from the ablation keep the perplexities and drop the tasks."""
+    from superweight.scoring.score import restrict, scored_tasks
+
+    assert scored_tasks(["piqa", "arc_easy"], 0) == {}
+    assert scored_tasks(["piqa", "arc_easy"], {"piqa": 0, "arc_easy": 5}) == {"arc_easy": 5}
+    assert scored_tasks(["piqa"], None) == {"piqa": None}
+    scores = {"perplexity": {"wikitext2": {"ppl": 3.0}}, "avg_acc": 0.5,
+              "tasks": {"piqa": {"acc": 0.5, "n": 2, "limit": 2, "docs": {"doc_id": [0, 1], "acc": [0.0, 1.0]}}}}
+    got = restrict(scores, ["wikitext2"], ["piqa"], {"piqa": 0})
+    assert got["tasks"] == {} and "avg_acc" not in got and got["perplexity"] == scores["perplexity"]

@@ -12,7 +12,7 @@ from superweight.interventions.experiments import NotApplicable, apply, eval_bac
 from superweight.models.load import load_model
 from superweight.provenance import Provenance, write_json
 from superweight.workflow.runlog import start
-from superweight.scoring.score import score, score_sequential, task_limits
+from superweight.scoring.score import score, score_sequential, scored_tasks
 
 log = start(snakemake)
 wc, p = snakemake.wildcards, snakemake.params
@@ -35,7 +35,7 @@ with contextlib.ExitStack() as stack:
         raise SystemExit(0)
     scored = {k: ids[k] for k in p.corpora}
     ev = p.cfg["eval"]
-    args = (model, tok, scored, p.cfg["perplexity"], task_limits(ev["tasks"], ev["limit"]),
+    args = (model, tok, scored, p.cfg["perplexity"], scored_tasks(ev["tasks"], ev["limit"]),
             Path(snakemake.input.tasks) if data_dir else None)
     kw = dict(eval_batch_size=ev["batch_size"], device=p.device, add_bos_token=ev.get("add_bos_token", False),
               backend=eval_backend(kind, spec, p.cfg))

@@ -17,6 +17,12 @@ def task_limits(tasks: list[str], limit) -> dict[str, int | None]:
     return {t: limit for t in tasks}
 
 
+def scored_tasks(tasks: list[str], limit) -> dict[str, int | None]:
+    """``task_limits`` without the tasks whose limit is 0 (a sweep measured by perplexity only: lm-eval would read a
+    limit of 0 as every document)."""
+    return {t: n for t, n in task_limits(tasks, limit).items() if n != 0}
+
+
 def score(model, tok, corpora: dict[str, "torch.Tensor"], ppl_cfg: dict, tasks: dict[str, int | None],
           task_dir: Path | None, eval_batch_size: int = 8, device: str = "cpu", add_bos_token: bool | None = False,
           backend: str = "hf") -> dict:
@@ -51,7 +57,8 @@ def average_acc(tasks: dict[str, dict]) -> dict:
 def restrict(scores: dict, corpora: list[str], tasks: list[str], limits: dict | None = None) -> dict:
     """The part of ``score``'s result for a subset of its corpora and tasks (each is scored on its own); with
     ``limits`` ({task: limit}), each task's first ``limit`` documents (lm-eval's ``limit``), its accuracies and SEs
-    recomputed from their per-document outcomes."""
+    recomputed from their per-document outcomes; a task whose limit is 0 is left out."""
+    tasks = [t for t in tasks if (limits or {}).get(t) != 0]  # limit 0: no accuracies (perplexity only)
     missing = [c for c in corpora if c not in scores["perplexity"]] + [t for t in tasks if t not in scores["tasks"]]
     if missing:
         raise KeyError(f"scores have no {', '.join(missing)}")
