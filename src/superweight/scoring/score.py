@@ -183,7 +183,8 @@ def score_sequential(model, tok, corpora: dict[str, "torch.Tensor"], ppl_cfg: di
     L, bs = ppl_cfg["seqlen"], ppl_cfg.get("batch_size", 1)
     for name, ids in corpora.items():
         n_max = min(ppl_cfg.get("windows", {}).get(name) or math.inf, len(windows(len(ids), L)))
-        refs = {r: s["perplexity"][name]["window_nll"] for r, s in references.items() if name in s.get("perplexity", {})}
+        refs = {r: s["perplexity"][name]["window_nll"] for r, s in references.items()
+                if name in s.get("perplexity", {})}
 
         def chunk(a, b, ids=ids, name=name):
             return perplexity(model, ids[a * L:b * L], L, b - a, bs, desc=f"ppl {name} {a}-{b}")
