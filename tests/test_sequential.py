@@ -154,6 +154,26 @@ def test_paired_accuracy_null_false_decisions_within_alpha(spending):
     assert rate <= ALPHA + margin(R), rate
 
 
+def test_a_comparison_read_at_another_ones_stopping_look_keeps_its_rate():
+    """Two conditions against one reference on the same windows (their log-ratios share the reference's noise):
+    the scorer stops when the large effect is decided, and the null comparison is read at that look at the look's
+    level (as the claims read prune_nonsw - prune_sw at prune_sw's stop)."""
+    rng = np.random.default_rng(4)
+    design = Design((2, 4, 6, 8))
+    ref, a, b = (rng.standard_normal((R, 8)) for _ in range(3))
+    null, big = a - ref, b + 3.0 - ref  # condition A: no effect; condition B: a large one
+    stop = np.full(R, len(design.looks) - 1)
+    for k in reversed(range(len(design.looks))):
+        p, side = t_p(big[:, :design.looks[k]])
+        stop = np.where((p <= design.levels[k]) & (side != 0), k, stop)
+    assert np.mean(stop < 3) > 0.5  # the rule does stop early
+    decided = np.zeros(R, bool)
+    for k, n in enumerate(design.looks):
+        p, side = t_p(null[:, :n])
+        decided |= (stop == k) & (p <= design.levels[k]) & (side != 0)
+    assert decided.mean() <= ALPHA + margin(R), decided.mean()
+
+
 def test_default_pruning_effect_stops_early():
     """Resampling the default model's per-window log-ratios and paired documents: the perplexity ratio (> 1) and
     the accuracy drop (< 0) are decided before the last look in nearly every replication."""
