@@ -111,7 +111,7 @@ def test_default_report_lists_its_deviations(default_cfg, data_dir):
             "quantization.weights.compute_dtype", "quantization.activations.calibration.samples"} <= differs
     by_key = {r["key"]: r for r in rep["settings"]}
     assert by_key["perplexity.seqlen"]["value"] == 512 and by_key["perplexity.seqlen"]["paper"] == 2048
-    assert by_key["analysis.scaling.limit"]["value"] == 20  # the sweep's own limit, not null
+    assert by_key["analysis.scaling.limit"]["value"] == 0  # the sweep's own limit (0: perplexity only), not null
     assert by_key["eval.add_bos_token"]["status"] == "official code" and by_key["eval.add_bos_token"]["class"] == "official code"
     assert by_key["perplexity.corpora"]["status"] == "same"
     assert by_key["detection.max_iters"]["class"] == INTERPRETATION and by_key["detection.max_iters"]["value"] == 3

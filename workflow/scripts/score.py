@@ -1,6 +1,7 @@
 """Score one experiment (ablation condition, scaling factor, weight or activation quantization)."""
 import _common  # noqa: F401
 import contextlib
+import json
 from pathlib import Path
 
 import torch
@@ -11,7 +12,7 @@ from superweight.workflow.experiments import NotApplicable, apply, eval_backend
 from superweight.models.load import load_model
 from superweight.provenance import Provenance, write_json
 from superweight.workflow.runlog import start
-from superweight.scoring.score import score, task_limits
+from superweight.scoring.score import score, score_sequential, scored_tasks
 
 log = start(snakemake)
 wc, p = snakemake.wildcards, snakemake.params
@@ -34,8 +35,14 @@ with contextlib.ExitStack() as stack:
         raise SystemExit(0)
     scored = {k: ids[k] for k in p.corpora}
     ev = p.cfg["eval"]
-    scores = score(model, tok, scored, p.cfg["perplexity"], task_limits(ev["tasks"], ev["limit"]),
-                   Path(snakemake.input.tasks) if data_dir else None, ev["batch_size"], p.device,
-                   ev.get("add_bos_token", False), eval_backend(kind, spec, p.cfg))
+    args = (model, tok, scored, p.cfg["perplexity"], scored_tasks(ev["tasks"], ev["limit"]),
+            Path(snakemake.input.tasks) if data_dir else None)
+    kw = dict(eval_batch_size=ev["batch_size"], device=p.device, add_bos_token=ev.get("add_bos_token", False),
+              backend=eval_backend(kind, spec, p.cfg))
+    # sequential scoring (config `sequential`): the conditions this one is compared with, scored before it
+    refs = {Path(f).parent.name: json.loads(Path(f).read_text()) for f in getattr(snakemake.input, "references", [])}
+    refs = {k: r["scores"] for k, r in refs.items() if r.get("status") == "done"}
+    seq = p.cfg.get("sequential")
+    scores = score_sequential(*args, seq, refs, **kw) if seq and refs else score(*args, **kw)
 write_json(snakemake.output[0], {**out, "status": "done", "intervention": record, "scores": scores,
                                  "provenance": prov.record()})

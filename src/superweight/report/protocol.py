@@ -194,8 +194,9 @@ SETTINGS: tuple[Setting, ...] = (
     S("analysis.scaling.factors", [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.8, 1, 1.2, 1.5, 2, 3],
       "Fig. 6 (official figures.ipynb): Llama-7B's points plus 0.8, a point of Llama-13B, Llama-30B and "
       "Mistral-7B"),
-    S("analysis.scaling.limit", None, "Fig. 6 / Table 5: full test sets", "null = eval.limit",
-      resolve=_sweep_limit),
+    S("analysis.scaling.limit", None, "Fig. 6 / Table 5: full test sets",
+      "null = eval.limit; 0 = accuracies not scored, the sweep measured by perplexity with its CI (the CPU "
+      "default: no affordable n decides its accuracies)", resolve=_sweep_limit),
     S("analysis.scaling.corpora", ["wikitext2"], "no counterpart: Fig. 6 reports accuracy only",
       "perplexity beside the accuracies of the scaling sweep", kind=A),
     S("analysis.propagation.outliers", "official",
@@ -230,7 +231,9 @@ SETTINGS: tuple[Setting, ...] = (
       "128x128 ... 1024x1024; per-tensor is the README's only)", kind=O),
     S("quantization.weights.corpora", ["wikitext2"], "no counterpart: Fig. 7 reports accuracy only",
       "perplexity beside the accuracies of the sweep", kind=A),
-    S("quantization.weights.limit", None, "Fig. 7: full test sets", "null = eval.limit", resolve=_sweep_limit),
+    S("quantization.weights.limit", None, "Fig. 7: full test sets",
+      "null = eval.limit; 0 = accuracies not scored, the sweep measured by perplexity with its CI (the CPU "
+      "default: no affordable n decides its accuracies)", resolve=_sweep_limit),
     S("quantization.weights.z", "auto", "Sec. 5.2 / Fig. 7: z tuned on 500 WikiText-2 train examples for the "
       "lowest reconstruction error", "the official README fixes z = 9", official="9"),
     S("quantization.weights.z_candidates", [3, 5, 7, 9, 12, 16, 24], "the paper gives no grid",
@@ -279,14 +282,22 @@ SETTINGS: tuple[Setting, ...] = (
       "the documents are drawn with this seed (another corpus and generator: the same number, not the same "
       "documents)", kind=O),
     S("quantization.activations.corpora", ["wikitext2", "c4"], "Tables 3, 4, 7: Wiki-2 and C4 perplexity"),
-    S("quantization.activations.limit", None, "Tables 3, 4, 7: full evaluation", "null = eval.limit",
-      resolve=_sweep_limit),
+    S("quantization.activations.limit", None, "Tables 3, 4, 7: full evaluation (the tables report perplexity)",
+      "null = eval.limit; 0 = accuracies not scored, the sweep measured by perplexity with its CI (the CPU "
+      "default: no affordable n decides its accuracies)", resolve=_sweep_limit),
     # uncertainty and verdicts (the paper reports none)
     S("stats.level", NO_PAPER_VALUE, "no counterpart: the paper reports no intervals",
       "confidence level of every interval and verdict", kind=A),
     S("stats.bootstrap", NO_PAPER_VALUE, "no counterpart",
       "resamples of the descriptive bootstrap intervals (verdicts use closed-form intervals: superweight.report.stats)", kind=A),
     S("stats.seed", NO_PAPER_VALUE, "no counterpart", "seed of the descriptive bootstraps", kind=A),
+    # sequential scoring (optional section): the paper scores every window and document
+    *(S(f"sequential.{k}", NO_PAPER_VALUE, "no counterpart: the paper scores every window and document",
+        why, kind=A, optional=True)
+      for k, why in (("looks", "looks of the group-sequential stopping rule (fractions of each maximum)"),
+                     ("alpha", "error rate each stopping test spends over its looks"),
+                     ("spending", "Lan-DeMets spending function of the looks' levels"),
+                     ("compare", "which ablation conditions stop once their comparisons are decided"))),
     # emergence over training (config/emergence.yaml): not in the paper
     *(S(f"emergence.{k}", NO_PAPER_VALUE, "no counterpart: super weights over training checkpoints",
         kind=A, optional=True)

@@ -17,6 +17,12 @@ def task_limits(tasks: list[str], limit) -> dict[str, int | None]:
     return {t: limit for t in tasks}
 
 
+def scored_tasks(tasks: list[str], limit) -> dict[str, int | None]:
+    """``task_limits`` without the tasks whose limit is 0 (a sweep measured by perplexity only: lm-eval would read a
+    limit of 0 as every document)."""
+    return {t: n for t, n in task_limits(tasks, limit).items() if n != 0}
+
+
 def score(model, tok, corpora: dict[str, "torch.Tensor"], ppl_cfg: dict, tasks: dict[str, int | None],
           task_dir: Path | None, eval_batch_size: int = 8, device: str = "cpu", add_bos_token: bool | None = False,
           backend: str = "hf") -> dict:
@@ -51,7 +57,8 @@ def average_acc(tasks: dict[str, dict]) -> dict:
 def restrict(scores: dict, corpora: list[str], tasks: list[str], limits: dict | None = None) -> dict:
     """The part of ``score``'s result for a subset of its corpora and tasks (each is scored on its own); with
     ``limits`` ({task: limit}), each task's first ``limit`` documents (lm-eval's ``limit``), its accuracies and SEs
-    recomputed from their per-document outcomes."""
+    recomputed from their per-document outcomes; a task whose limit is 0 is left out."""
+    tasks = [t for t in tasks if (limits or {}).get(t) != 0]  # limit 0: no accuracies (perplexity only)
     missing = [c for c in corpora if c not in scores["perplexity"]] + [t for t in tasks if t not in scores["tasks"]]
     if missing:
         raise KeyError(f"scores have no {', '.join(missing)}")
@@ -82,3 +89,148 @@ def first_documents(task: dict, limit) -> dict:
             a = accuracy(sub[m])
             out[m], out[f"{m}_se"] = a["acc"], a["se"]
     return out
+
+
+# --- sequential scoring (config section ``sequential``; report/sequential.py has the stopping rule) ---
+
+def look_sizes(fractions, n_max: int) -> tuple[int, ...]:
+    """Sample sizes of the looks: ceil(fraction x n_max), the last the maximum itself."""
+    sizes = tuple(min(n_max, math.ceil(f * n_max - 1e-9)) for f in fractions)
+    if not fractions or abs(fractions[-1] - 1) > 1e-12 or sizes[0] < 1 or any(b <= a for a, b in zip(sizes, sizes[1:])):
+        raise ValueError(f"sequential.looks {list(fractions)} give looks {list(sizes)} at a maximum of {n_max}: "
+                         "they must rise to 1 with every look at least one unit more than the last (fewer looks)")
+    return sizes
+
+
+def merge_perplexity(parts: list[dict]) -> dict:
+    """One perplexity result from results on consecutive windows of the same corpus (perplexity's fields)."""
+    tokens = sum(p["tokens"] for p in parts)
+    mean = sum(p["nll_mean"] * p["tokens"] for p in parts) / tokens
+    return {**parts[0], "ppl": math.exp(mean) if mean < 700 else math.inf, "nll_mean": mean, "tokens": tokens,
+            "windows": sum(p["windows"] for p in parts), "nonfinite_tokens": sum(p["nonfinite_tokens"] for p in parts),
+            "window_nll": [x for p in parts for x in p["window_nll"]]}
+
+
+def merge_task(parts: list[dict]) -> dict:
+    """One task result from results on consecutive document ranges (zeroshot.task_result's fields)."""
+    docs = {k: [x for p in parts for x in p["docs"][k]] for k in parts[0]["docs"]}
+    out = {**parts[-1], "n": len(docs["doc_id"]), "docs": docs}
+    for m in ("acc", "acc_norm"):
+        if m in docs:
+            a = accuracy(docs[m])
+            out[m], out[f"{m}_se"] = a["acc"], a["se"]
+    return out
+
+
+def evaluate_range(lm, tm, task: str, start: int, stop: int) -> dict:
+    """One task on its documents start..stop-1 (lm-eval ``samples``; it logs each document's index in the whole
+    task), so that consecutive ranges concatenate to the first ``stop`` documents."""
+    from lm_eval import simple_evaluate
+
+    from superweight.scoring.zeroshot import task_result
+
+    idx = list(range(start, stop))
+    out = simple_evaluate(model=lm, tasks=[task], task_manager=tm, samples={task: idx}, num_fewshot=0,
+                          bootstrap_iters=0, log_samples=True)
+    res = task_result(out["results"][task], out.get("samples", {}).get(task, []), stop)
+    if res["docs"]["doc_id"] != idx:
+        raise RuntimeError(f"{task}: lm-eval scored documents {res['docs']['doc_id'][:5]}..., not {start}..{stop - 1}")
+    return res
+
+
+def run_looks(design, chunk, merge, tests) -> tuple[dict, dict]:
+    """Score look by look: chunk(a, b) scores units a..b-1, merge joins the chunks, tests(merged, n) gives each
+    comparison's (p, side) on the first n units, or None when its reference has fewer. Stops once every
+    comparison is decided (report.sequential.decide: 'higher' / 'lower' than the reference) or at the last look.
+    Returns (merged result, record of the looks, the n at stop and why)."""
+    from superweight.report.sequential import decide, stop_reason
+
+    parts, state, looks, prev = [], {}, [], 0
+    for k, n in enumerate(design.looks):
+        parts.append(chunk(prev, n))
+        prev, cur = n, merge(parts)
+        ps = tests(cur, n)
+        for ref, pv in ps.items():
+            if state.get(ref, "continue") == "continue":
+                d = "inconclusive" if pv is None else decide(pv[0], pv[1], k, design)
+                state[ref] = {"holds": "higher", "fails": "lower"}.get(d, d)
+        looks.append({"n": n, "level": design.levels[k], "p": {r: v[0] for r, v in ps.items() if v is not None},
+                      "decisions": dict(state)})
+        if not state:
+            continue  # nothing to compare with (the reference condition): every look
+        stop, why = stop_reason(state, k, design)
+        if stop:
+            break
+    why = why if state else f"no comparison: scored to the maximum n={design.looks[-1]}"
+    return cur, {**design.as_dict(), "n": prev, "stopped_at_look": len(looks), "why": why, "looks": looks}
+
+
+def score_sequential(model, tok, corpora: dict[str, "torch.Tensor"], ppl_cfg: dict, tasks: dict[str, int | None],
+                     task_dir: Path | None, seq: dict, references: dict[str, dict], eval_batch_size: int = 8,
+                     device: str = "cpu", add_bos_token: bool | None = False, backend: str = "hf") -> dict:
+    """``score`` scored in looks (``seq``: the config's sequential section: looks as fractions of each maximum,
+    alpha, spending), each corpus's windows and the tasks' documents as prefixes of their fixed order, stopping
+    each once its comparisons with every reference (name -> that condition's ``scores``) are decided: the
+    perplexity ratio against 1 (paired t on window log-ratios) per corpus, the average accuracy difference
+    against 0 (paired documents). The same fields as ``score`` plus "sequential": {"windows": {corpus: record},
+    "docs": record} (run_looks)."""
+    from superweight.report import stats
+    from superweight.report.sequential import Design
+    from superweight.scoring.perplexity import perplexity, windows
+
+    design = {"alpha": seq.get("alpha", 0.05), "spending": seq.get("spending", "obf")}
+    out = {"perplexity": {}, "tasks": {}, "sequential": {"windows": {}}}
+    L, bs = ppl_cfg["seqlen"], ppl_cfg.get("batch_size", 1)
+    for name, ids in corpora.items():
+        n_max = min(ppl_cfg.get("windows", {}).get(name) or math.inf, len(windows(len(ids), L)))
+        refs = {r: s["perplexity"][name]["window_nll"] for r, s in references.items()
+                if name in s.get("perplexity", {})}
+
+        def chunk(a, b, ids=ids, name=name):
+            return perplexity(model, ids[a * L:b * L], L, b - a, bs, desc=f"ppl {name} {a}-{b}")
+
+        def tests(cur, n, refs=refs):
+            return {r: None if len(w) < n else stats.ppl_ratio_ci(w[:n], cur["window_nll"][:n]).p(1.0)
+                    for r, w in refs.items()}
+
+        out["perplexity"][name], out["sequential"]["windows"][name] = run_looks(
+            Design(look_sizes(seq["looks"], n_max), **design), chunk, merge_perplexity, tests)
+        log.info("%s ppl %.4g: %s", name, out["perplexity"][name]["ppl"], out["sequential"]["windows"][name]["why"])
+    if not tasks:
+        return out
+    limits = set(tasks.values())
+    if len(limits) != 1 or None in limits:
+        raise ValueError(f"sequential scoring needs one whole number of documents for every task, got {tasks}: "
+                         "set eval.limit (and the sweep's limit) to a number")
+    from superweight.scoring.cached_backend import build_lm
+    from superweight.scoring.zeroshot import task_manager
+
+    lm, tm = build_lm(model, tok, backend, eval_batch_size, device, add_bos_token), task_manager(task_dir)
+    refs = {r: s["tasks"] for r, s in references.items() if all(t in s.get("tasks", {}) for t in tasks)}
+
+    def chunk(a, b):
+        return {t: evaluate_range(lm, tm, t, a, b) for t in tasks}
+
+    def merge(parts):
+        return {t: merge_task([p[t] for p in parts]) for t in tasks}
+
+    def tests(cur, n):
+        return {r: None if any(rt[t]["n"] < n for t in tasks) else stats.acc_linear(
+            [_paired(rt[t], cur[t], n) for t in tasks], (-1.0, 1.0)).p(0.0) for r, rt in refs.items()}
+
+    out["tasks"], out["sequential"]["docs"] = run_looks(Design(look_sizes(seq["looks"], limits.pop()), **design),
+                                                        chunk, merge, tests)
+    out.update(average_acc(out["tasks"]))
+    out["eval_backend"] = backend
+    log.info("tasks: %s", out["sequential"]["docs"]["why"])
+    return out
+
+
+def _paired(ref: dict, cur: dict, n: int):
+    """(n, 2) array of a reference's and the current condition's 0/1 outcomes on documents 0..n-1."""
+    import numpy as np
+
+    a, b = first_documents(ref, n)["docs"], first_documents(cur, n)["docs"]
+    if a["doc_id"] != b["doc_id"]:
+        raise ValueError(f"documents do not pair: {a['doc_id'][:5]}... vs {b['doc_id'][:5]}...")
+    return np.stack([np.asarray(a["acc"], float), np.asarray(b["acc"], float)], 1)

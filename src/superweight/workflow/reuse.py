@@ -22,8 +22,8 @@ def settings(corpora: list[str], perplexity: dict, eval_cfg: dict) -> dict:
 
 def covers(scored, needed) -> bool:
     """Whether a task scored with limit ``scored`` holds the documents of limit ``needed`` (None: all documents;
-    a fraction or a limit below 1 only covers itself)."""
-    if scored == needed:
+    0: none, a sweep measured by perplexity only; a fraction or another limit below 1 only covers itself)."""
+    if scored == needed or needed == 0:
         return True
     if any(x is not None and (not float(x).is_integer() or x < 1) for x in (scored, needed)):
         return False
