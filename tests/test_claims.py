@@ -366,6 +366,33 @@ def test_claims_md_shows_the_paper_number_and_the_correction_beside_each_decisio
     assert "Holm: p = " in line and "tested at α = " in line and "paper: the text's x1000 not reached" in line
 
 
+def test_sweeps_scored_by_perplexity_alone_are_decided_on_it(tmp_path):
+    """A sweep with ``limit: 0`` scores no accuracy: the weight-quantization claims are decided on perplexity (the
+    missing accuracy is said, not counted as undecided); the scaling claim, about accuracy, is not applicable."""
+    run = Run(tmp_path / "w")
+    for m, b, p in [("rtn", 4096, 176), ("sw_aware", 4096, 235), ("rtn", 1048576, 1.2e7), ("sw_aware", 1048576, 3.5e4),
+                    ("clip", 1048576, 3.0e5)]:
+        run.put(f"wquant/int4/{m}/block{b}/scores.json",
+                result("m", kind="wquant", method=m, bits=4, block=str(b), acc=None, ppl=p, n_windows=16, seed=b % 7))
+    v = run.verdicts()
+    assert v["wquant_sw_aware"]["verdict"].startswith("holds"), v["wquant_sw_aware"]["verdict"]
+    assert "avg accuracy not scored" in v["wquant_sw_aware"]["evidence"]
+    assert not any("accuracy" in k for k in v["wquant_sw_aware"]["estimates"])
+    assert V(v, "wquant_beats_clip_alone").startswith("holds"), V(v, "wquant_beats_clip_alone")
+    run.put("wquant/int4/clip/block1048576/scores.json",  # clipping alone better than sw_aware: fails on perplexity
+            result("m", kind="wquant", method="clip", bits=4, block="1048576", acc=None, ppl=3.0e3, n_windows=16))
+    assert V(run.verdicts(), "wquant_beats_clip_alone").startswith("fails")
+    # one side with accuracies, the other without: the accuracy sub-test stays, undecided (nothing paired)
+    run.put("wquant/int4/clip/block1048576/scores.json",
+            result("m", kind="wquant", method="clip", bits=4, block="1048576", acc=CHANCE, ppl=3.0e5, n_windows=16))
+    assert V(run.verdicts(), "wquant_beats_clip_alone").startswith("inconclusive")
+
+    run = Run(tmp_path / "s")
+    for f in (1.0, 1.5):
+        run.put(f"scaling/x{f:g}/scores.json", result("m", kind="scaling", factor=f, acc=None, ppl=30, n_windows=16))
+    assert V(run.verdicts(), "scaling_up").startswith("not applicable (accuracies not scored")
+
+
 @pytest.mark.parametrize("cid, base, method", [("wquant_beats_clip_alone", "clip", "sw_aware"),
                                                ("wquant_restore_beats_rtn", "rtn", "rtn_keep_sw")])
 def test_weight_quantization_baselines_every_verdict(tmp_path, cid, base, method):

@@ -330,6 +330,14 @@ def _stop_each(ctx: Context, t: dict) -> Finding:
     return Finding(None, "", subs=subs)
 
 
+def _acc_scored(*results: dict) -> bool:
+    """Whether any of the results scored zero-shot accuracies (a sweep with ``limit: 0`` scores perplexity only)."""
+    return any((r or {}).get("scores", {}).get("tasks") for r in results)
+
+
+NOT_SCORED = "avg accuracy not scored (the sweep's limit is 0: perplexity only); decided on perplexity"
+
+
 @claim("scaling_up", "§3.4, Fig. 6, Table 5",
        "Scaling the super weight(s) by about 1.2-2 changes average accuracy slightly upward.",
        "Table 5 (Llama-7B): avg 70.12 at x1 -> 70.51 at the best factor (+0.39 points); Mistral-7B 74.05 -> 74.09",
@@ -342,6 +350,9 @@ def _scaling(ctx: Context, t: dict) -> Finding:
     files = [f for f in ctx.glob("scaling/x*/scores.json") if t["lo"] <= float(f.split("/")[1][1:]) <= t["hi"]]
     if not files:
         raise NotApplicable(f"no scaling factor in [{t['lo']}, {t['hi']}] configured")
+    if not _acc_scored(base, *(ctx.done(f) for f in files)):
+        raise NotApplicable("accuracies not scored (analysis.scaling.limit: 0, perplexity only) and the paper's claim "
+                            "is about accuracy: set a limit to test it")
     subs = [Sub(f"x{f.split('/')[1][1:]}: Δ avg accuracy", pts(compare.acc_diff(base, ctx.done(f), **ctx.kw())),
                 t["margin"], unit="pts", grades=(Grade("Table 5", 0.39, "Table 5's +0.39 points"),)) for f in files]
     return Finding(None, "", subs=subs, rule="any")
@@ -391,6 +402,8 @@ def _wquant(ctx: Context, t: dict) -> Finding:
                 subs.append(Sub(f"{c} gap growth in ln ppl ({small} -> {big})", g, 0.0, unit="", group="gap growth"))
     if len(blocks) < 2:
         subs.append(Sub("gap growth", None, 0.0, why="one block size: gap growth not tested"))
+    if not _acc_scored(rb, sb):
+        return Finding(None, "", subs=subs, notes=[NOT_SCORED])
     subs.append(Sub(f"block {big} avg accuracy sw_aware - rtn", pts(compare.acc_diff(rb, sb, **ctx.kw())),
                     t["margin"], unit="pts", grades=(Grade("Fig. 7", 17.85, "Fig. 7's +17.85 points"),)))
     return Finding(None, "", subs=subs)
@@ -413,6 +426,8 @@ def _wq_vs(ctx: Context, t: dict, base: str, method: str, grades: tuple = ()) ->
     b, m = (ctx.done(f"wquant/{bits}/{x}/block{big}/scores.json") for x in (base, method))
     subs = [Sub(f"{bits} block {big} {c} ppl({base})/ppl({method})", compare.ppl_ratio(m, b, c, **ctx.kw()),
                 t["ratio"], group="ratio") for c in compare.corpora(b, m)]
+    if not _acc_scored(b, m):
+        return Finding(None, "", subs=subs, notes=[NOT_SCORED])
     subs.append(Sub(f"block {big} avg accuracy {method} - {base}", pts(compare.acc_diff(b, m, **ctx.kw())),
                     t["margin"], unit="pts", grades=grades))
     return Finding(None, "", subs=subs)
