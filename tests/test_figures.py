@@ -102,6 +102,12 @@ def test_scaling_and_quantization_figures(saved):
     rows.append({"model": "a-model-without-a-super-weight-and-a-long-name", "factor": 1.0, "avg": np.nan})
     plot.scaling_curve(pd.DataFrame(rows), saved.path, STYLE)
     saved("scaling")
+    # a perplexity-only sweep (limit 0): the figure draws WikiText-2 perplexity with its CI, and says so
+    ppl = [{"model": MODEL, "factor": f, "Wiki-2 ppl": 30 + 100 * (f == 0), "Wiki-2 ppl lo": 28 + 90 * (f == 0),
+            "Wiki-2 ppl hi": 33 + 120 * (f == 0), "Wiki-2 ppl n": 16} for f in (0, 1, 1.5)]
+    plot.scaling_curve(pd.DataFrame(ppl), saved.path, STYLE)
+    texts = " ".join(t for t, _ in saved("scaling, perplexity"))
+    assert "perplexity" in texts and "16 windows" in texts and "accuracies not scored" in texts
     q = [{"model": MODEL, "method": m, "bits": 4, "block": b, "avg": 50.0, "avg se": 2.0, "Wiki-2 ppl": 30.0 + i,
           "Wiki-2 ppl lo": 28.0, "Wiki-2 ppl hi": 35.0 + i, "Wiki-2 ppl n": 4, "ARC-c n": 10, "note": ""}
          for m in ("rtn", "clip", "sw_aware") for i, b in enumerate(["per_channel", "16384", "1048576", "per_tensor"])]

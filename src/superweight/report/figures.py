@@ -176,21 +176,33 @@ def stopword_bars(df: pd.DataFrame, summary: dict, model: str, path, style: dict
 
 
 def scaling_curve(df: pd.DataFrame, path, style: dict) -> None:
-    """Fig. 6: average zero-shot accuracy (± 1 SE) against the super-weight scaling factor, one line per model."""
+    """Fig. 6: average zero-shot accuracy (± 1 SE) against the super-weight scaling factor, one line per model; a
+    sweep scored by perplexity only (``limit: 0``) is drawn as WikiText-2 perplexity with its 95% CI instead."""
+    acc = "avg" in df and not df["avg"].isna().all()
+    col = "avg" if acc else "Wiki-2 ppl"
     fig, ax = _fig(style)
     skipped, ns = [], set()
     for i, (model, d) in enumerate(df.groupby("model", sort=True)):
-        if "avg" not in d or d["avg"].isna().all():
+        if col not in d or d[col].isna().all():
             skipped.append(model)
             continue
-        yerr = d["avg se"] if "avg se" in d else None
-        ax.errorbar(d["factor"], d["avg"], yerr=yerr, fmt="o-", ms=4, capsize=3, label=model,
+        if acc:
+            yerr = d["avg se"] if "avg se" in d else None
+            ns |= _docs_per_task(d)
+        else:
+            yerr = [(d[col] - d[f"{col} lo"]).clip(lower=0), (d[f"{col} hi"] - d[col]).clip(lower=0)]
+            ns |= {int(v) for v in d.get(f"{col} n", pd.Series(dtype=float)).dropna()}
+        ax.errorbar(d["factor"], d[col], yerr=yerr, fmt="o-", ms=4, capsize=3, label=model,
                     color=style.get("colors", {}).get(model, f"C{i}"))
-        ns |= _docs_per_task(d)
     ax.axvline(1.0, color="grey", ls=":", lw=1)
     ax.set_xlabel("super-weight scaling factor (1 = original)")
-    ax.set_ylabel("average zero-shot accuracy (%), ± 1 SE")
-    title = f"Super-weight scaling (n = {_n_text(ns)} documents per task)"
+    if acc:
+        ax.set_ylabel("average zero-shot accuracy (%), ± 1 SE")
+        title = f"Super-weight scaling (n = {_n_text(ns)} documents per task)"
+    else:
+        ax.set_yscale("log")
+        ax.set_ylabel("WikiText-2 perplexity (95% CI)")
+        title = f"Super-weight scaling: perplexity (n = {_n_text(ns)} windows; accuracies not scored)"
     if skipped:
         title += f"\nno confirmed super weight: {', '.join(skipped)}"
     ax.set_title(title, fontsize=9)
