@@ -216,11 +216,11 @@ SETTINGS: tuple[Setting, ...] = (
     S("mechanism.skip.offsets", NO_PAPER_VALUE, "no counterpart", kind=A),
     S("mechanism.skip.tokens", NO_PAPER_VALUE, "no counterpart", kind=A),
     S("mechanism.skip.n_prompts", NO_PAPER_VALUE, "no counterpart", kind=A),
-    S("mechanism.significance.n_sets", NO_PAPER_VALUE, "no counterpart", "smallest p-value 1/(N+1)", kind=A),
+    S("mechanism.significance.n_sets", NO_PAPER_VALUE, "no counterpart",
+      "the claim tests (exact binomial) that fewer than half of the sets hurt as much as the super weights", kind=A),
     S("mechanism.significance.seed", NO_PAPER_VALUE, "no counterpart", kind=A),
     S("mechanism.significance.matrix_pool", NO_PAPER_VALUE, "no counterpart", kind=A),
     S("mechanism.significance.model_fraction", NO_PAPER_VALUE, "no counterpart", kind=A),
-    S("mechanism.significance.alpha", NO_PAPER_VALUE, "no counterpart", kind=A),
     # quantization (Fig. 7, Tables 3/4/6/7)
     S("quantization.weights.methods", ["rtn", "clip", "sw_aware"], "Fig. 7: RTN and SW-aware (sw_aware)",
       "clip (clipping without restoring the super weights) is the reviewers' missing baseline, run beside the "
