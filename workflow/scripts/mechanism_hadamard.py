@@ -1,5 +1,4 @@
 """Hadamard decomposition of each super weight's input and output at its super activation's token."""
-import _common  # noqa: F401
 import pandas as pd
 
 from superweight.detect.spikes import prompt_ids

@@ -1,5 +1,4 @@
 """The super weights against N random matched sets of other outliers: perplexity ratios and p-values."""
-import _common  # noqa: F401
 import pandas as pd
 import torch
 

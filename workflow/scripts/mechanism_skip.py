@@ -1,5 +1,4 @@
 """Skip-connection ablation against zeroing the super weight: perplexity and the stopword shift."""
-import _common  # noqa: F401
 from pathlib import Path
 
 import pandas as pd

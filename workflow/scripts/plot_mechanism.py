@@ -1,5 +1,4 @@
 """Figure and table of one mechanism experiment (hadamard, skip, significance), from its result files."""
-import _common  # noqa: F401
 from pathlib import Path
 
 import pandas as pd
