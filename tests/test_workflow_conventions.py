@@ -66,6 +66,18 @@ def test_one_score_rule_its_variants_use_it():
     assert [name for name, text in files.items() if re.search(r"^def ", text, re.M)] == ["common.smk"]
 
 
+def test_claims_rule_waits_for_every_file_a_claim_declares():
+    """The `claims` rule's inputs (superweight.workflow.claim_inputs) hold every file a claim of the report's
+    registry (superweight.report.claims) declares, in the CI scenario, which runs every experiment."""
+    from helpers import ci_config
+    from superweight.report.claims import CLAIMS
+    from superweight.workflow.claim_inputs import claim_inputs
+
+    declared = {f for c in CLAIMS for f in c.inputs}
+    listed = {p.split("/", 2)[2] for p in claim_inputs(ci_config(), ["m"])}
+    assert declared and declared <= listed, sorted(declared - listed)
+
+
 def test_benchmark_summary_covers_model_and_rendering_jobs(tmp_path):
     from superweight.provenance import summarize_benchmarks
 
