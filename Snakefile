@@ -22,6 +22,7 @@ include: "workflow/rules/protocol.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/claims.smk"
 include: "workflow/rules/mechanism.smk"
+include: "workflow/rules/emergence.smk"
 
 
 # rendering and bookkeeping run on the submit host, not as cluster jobs

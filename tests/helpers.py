@@ -1,5 +1,6 @@
 """Shared test helpers: a copy of the workflow to run Snakemake in, the CI scenario config, dry-run parsing."""
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -8,7 +9,8 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-PARTS = ["Snakefile", "workflow", "config", "src", "envs", "profiles", ".test"]
+PARTS = ["Snakefile", "workflow", "config", "envs", "profiles", ".test"]  # the package: installed, or SRC below
+SRC = REPO / "src"
 SCENARIOS = REPO / ".test"
 # the CI's end-to-end scenario: every rule on the real packaged model, sized for ~10 minutes of CI
 CI_SCENARIO = SCENARIOS / "ci.yaml"
@@ -29,11 +31,18 @@ def copy_workflow(dest: Path, data_dir: Path) -> Path:
     return dest
 
 
-def snakemake(cwd: Path, *args, timeout=600):
-    """Run snakemake in a workflow copy; its config names the data directory, so $SUPERWEIGHT_DATA is dropped."""
+def workflow_env() -> dict:
+    """The environment of a Snakemake subprocess: this checkout's package first (the installed one may be another
+    checkout's), and no $SUPERWEIGHT_DATA (a workflow copy's config names the data directory)."""
     env = {k: v for k, v in os.environ.items() if k != "SUPERWEIGHT_DATA"}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(SRC), os.environ.get("PYTHONPATH")) if p)
+    return env
+
+
+def snakemake(cwd: Path, *args, timeout=600):
+    """Run snakemake in a workflow copy (workflow_env)."""
     return subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout, env=env)
+                          timeout=timeout, env=workflow_env())
 
 
 def merged(*overlays: dict, base: Path = REPO / "config" / "config.yaml") -> dict:
@@ -77,3 +86,15 @@ def job_counts(out: str) -> dict[str, int]:
             break
         counts[line.split()[0]] = int(line.split()[1])
     return counts
+
+
+def requested(out: str) -> dict[str, tuple[str, dict[str, str]]]:
+    """{benchmark file name: (rule, resources as printed)} for each job of a snakemake dry run's output."""
+    jobs = {}
+    for block in re.split(r"^(?:local)?rule ", out, flags=re.M)[1:]:
+        bench = re.search(r"^\s+benchmark: (\S+)$", block, re.M)
+        res = re.search(r"^\s+resources: (.+)$", block, re.M)
+        if bench:
+            jobs[Path(bench.group(1)).name] = (block.split(":")[0], dict(
+                kv.split("=", 1) for kv in res.group(1).split(", ")) if res else {})
+    return jobs

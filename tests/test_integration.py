@@ -313,18 +313,18 @@ def test_memory_requests_cover_the_measured_peaks(ran):
     detect 2256 MB with full-vocabulary logits in confirmation (then estimated 1878: the test caught it; chunked since,
     1263 MB against 2015), score_original 1288 MB (cached backend, 2198), score_prune_sw_restore_sa 2759 MB (hf, 4032)."""
     from superweight.workflow import resources as R
+    from helpers import requested
 
-    cfg = CI
     facts = R.facts_from_dir(ran / "results/smollm2-135m/model")
     assert facts.vocab == 49152 and facts.params == 134_515_008
-    rules = {"prepare_model": "prepare_model", "detect": "detect", "stopwords": "stopwords", "tune_z": "tune_z",
-             "propagation": "propagation", "score_scaled": "score_scaled", "score_wquant": "score_wquant",
-             "score_aquant": "score_aquant", "score": "score", "mechanism_hadamard": "mechanism_hadamard",
-             "mechanism_skip": "mechanism_skip", "mechanism_significance": "mechanism_significance"}
+    # each job's request as the workflow makes it (from the work its rule declares and the prepared model's facts)
+    r = snakemake(ran, "-n", "--forceall", "--cores", "1", "--configfile", ".test/ci.yaml")
+    assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
+    requests = requested(r.stdout + r.stderr)
     checked = []
     for tsv in sorted((ran / "results/smollm2-135m/benchmarks").glob("*.tsv")):
-        rule = next((r for prefix, r in rules.items() if tsv.stem.startswith(prefix)), None)
-        if rule is None:  # e.g. tokenize_corpus: no resources requested
+        rule, res = requests[tsv.name]
+        if "mem_mb" not in res:  # e.g. tokenize_corpus: no resources requested
             continue
         measured_mb = float(tsv.read_text().splitlines()[1].split("\t")[2]) * 2**20 / 1e6  # max_rss is in MiB
         # Snakemake samples memory and can miss a short peak: the job's own log has the kernel's count (runlog),
@@ -332,9 +332,7 @@ def test_memory_requests_cover_the_measured_peaks(ran):
         log = tsv.parent.parent / "logs" / f"{tsv.stem}.log"
         logged = re.findall(r"peak resident memory of this job: (\d+) MB", log.read_text()) if log.exists() else []
         peak_mb = max([measured_mb] + [float(x) for x in logged])
-        # the job's zero-shot backend, as the workflow derives it from the job's wildcards (hf where cached is not exact)
-        wc = {"condition": tsv.stem[len("score_"):]} if rule == "score" else {"amethod": tsv.stem[len("score_aquant_"):]}
-        est = R.mem_mb(rule, facts, cfg, backend=R.job_backend(rule, wc, cfg))
+        est = int(res["mem_mb"])
         assert measured_mb <= est <= 3 * peak_mb, (tsv.name, measured_mb, peak_mb, est)
         checked.append(rule)
     assert {"prepare_model", "detect", "score", "stopwords"} <= set(checked), checked

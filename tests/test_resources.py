@@ -1,5 +1,6 @@
 """Resource estimates: model facts read without torch, and memory estimates against measured peaks."""
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -9,6 +10,7 @@ import torch
 
 from superweight.workflow import resources as R
 from superweight.scoring.logprobs import CHUNK_BYTES
+from helpers import snakemake
 from tiny import BIG_V, tiny_big_vocab, tiny_model
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
@@ -58,21 +60,52 @@ def test_prepared_directory_wins_and_params_b_is_the_last_resort(tmp_path):
 
 
 def _cfg(seqlen=512, batch=1, eval_batch=8, backend="hf"):
-    return {"perplexity": {"seqlen": seqlen, "batch_size": batch}, "eval": {"batch_size": eval_batch, "backend": backend},
-            "detection": {"confirm": {"seqlen": seqlen}}}
+    return {"perplexity": {"seqlen": seqlen, "batch_size": batch, "windows": {"wikitext2": 8, "c4": 4}},
+            "eval": {"batch_size": eval_batch, "backend": backend, "tasks": ["piqa"], "limit": 40},
+            "detection": {"max_iters": 2, "confirm": {"seqlen": seqlen, "windows": 2}}}
+
+
+def _score(cfg, corpora=("wikitext2",)):
+    return R.scoring(cfg["perplexity"], corpora, cfg["eval"])
 
 
 def test_memory_grows_with_vocabulary_batch_and_sequence_not_parameters_alone():
     small = R.ModelFacts(135_000_000, 49_152, 576, 1536, 30, 9, "x")
     big = R.ModelFacts(135_000_000, 262_144, 576, 1536, 30, 9, "x")  # same size, Gemma-3's vocabulary
-    assert R.job_bytes("score", big, _cfg()) > R.job_bytes("score", small, _cfg()) + 2e9  # lm-eval's full logits
-    assert R.job_bytes("score", big, _cfg(eval_batch=16)) > R.job_bytes("score", big, _cfg())
-    assert R.job_bytes("detect", big, _cfg(seqlen=2048)) > R.job_bytes("detect", big, _cfg(seqlen=512))
+    score, detect = _score(_cfg()), R.detection(_cfg()["detection"])
+    assert R.job_bytes(score, big) > R.job_bytes(score, small) + 2e9  # lm-eval's full logits
+    assert R.job_bytes(_score(_cfg(eval_batch=16)), big) > R.job_bytes(score, big)
+    assert R.job_bytes(R.detection(_cfg(seqlen=2048)["detection"]), big) > R.job_bytes(detect, big)
     # the chunked engines: the vocabulary costs one chunk, whatever the batch
-    cached = R.job_bytes("score", big, _cfg(backend="cached"))
-    assert cached < R.job_bytes("score", big, _cfg()) / 2
-    assert R.job_bytes("detect", big, _cfg()) - R.job_bytes("detect", small, _cfg()) < 3 * CHUNK_BYTES
-    assert R.mem_mb("score", big, _cfg(), attempt=2) == 2 * R.mem_mb("score", big, _cfg())
+    cached = R.job_bytes(_score(_cfg(backend="cached")), big)
+    assert cached < R.job_bytes(score, big) / 2
+    assert R.job_bytes(detect, big) - R.job_bytes(detect, small) < 3 * CHUNK_BYTES
+    assert R.mem_mb(score, big, attempt=2) == 2 * R.mem_mb(score, big)
+
+
+def test_run_time_counts_every_corpus_a_job_scores():
+    """A job's tokens come from the corpora its rule passes (the scaling sweep may score C4 too): scoring C4 as
+    well adds its windows' tokens, and a model large enough to leave the floor asks for more minutes."""
+    cfg = _cfg()
+    wiki, both = _score(cfg), _score(cfg, ["wikitext2", "c4"])
+    assert both.tokens - wiki.tokens == 4 * 512  # C4's 4 windows of 512 tokens
+    big = R.facts_from_params(7)
+    assert R.runtime_min(both, big) > R.runtime_min(wiki, big) > R.RUNTIME_FLOOR_MIN
+
+
+@pytest.mark.workflow
+def test_scaling_jobs_are_sized_from_the_sweeps_own_corpora(wf):
+    """score_scaled declares the scaling sweep's corpora: with `analysis.scaling.corpora: [wikitext2, c4]` its
+    jobs ask for more run time than with WikiText-2 alone (the estimate once counted WikiText-2 only)."""
+    def runtime(extra):
+        (wf / "s.yaml").write_text("perplexity: {windows: {c4: 200}}\n" + extra)
+        r = snakemake(wf, "results/smollm2-135m/scaling/x1.5/scores.json", "-n", "--cores", "1",
+                      "--configfile", "s.yaml")
+        assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
+        block = (r.stdout + r.stderr).split("rule score_scaled:")[1]
+        return int(re.search(r"runtime=(\d+)", block).group(1))
+
+    assert runtime("analysis: {scaling: {corpora: [wikitext2, c4]}}\n") > runtime("")
 
 
 CHILD = """

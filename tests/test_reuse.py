@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from superweight.workflow.experiments import NotApplicable, apply, identity, reused_record
-from superweight.workflow.reuse import difference, same_model, settings
+from superweight.interventions.applicability import same_model
+from superweight.workflow.reuse import difference, settings
 from superweight.scoring.score import restrict
 from superweight.scoring.accuracy import binomial_se
 from helpers import snakemake

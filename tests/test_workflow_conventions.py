@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers import snakemake
+from helpers import snakemake, workflow_env
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
@@ -54,6 +54,28 @@ def test_every_rule_has_log_and_benchmark():
     assert len(rules) >= 20
     missing = [name for name, body in rules.items() if name != "all" and "benchmark:" not in body]
     assert not missing, f"rules without benchmark: {missing}"
+
+
+def test_one_score_rule_its_variants_use_it():
+    """The scoring variants are `use rule score as ... with:` (their own input, output, params, log, benchmark and
+    resources), not copies of its body; and no rule file defines helper functions (they are in helpers/*.smk)."""
+    assert [name for name, body in _rule_bodies() if "scripts/score.py" in body] == ["score"]
+    files = {p.name: p.read_text() for p in (REPO / "workflow/rules").glob("*.smk")}
+    used = {new for _, new in re.findall(r"^use rule (\w+) as (\w+) with:", "\n".join(files.values()), re.M)}
+    assert used == {"score_scaled", "score_wquant", "score_wquant_restored", "score_aquant"}, used
+    assert [name for name, text in files.items() if re.search(r"^def ", text, re.M)] == ["common.smk"]
+
+
+def test_claims_rule_waits_for_every_file_a_claim_declares():
+    """The `claims` rule's inputs (superweight.workflow.claim_inputs) hold every file a claim of the report's
+    registry (superweight.report.claims) declares, in the CI scenario, which runs every experiment."""
+    from helpers import ci_config
+    from superweight.report.claims import CLAIMS
+    from superweight.workflow.claim_inputs import claim_inputs
+
+    declared = {f for c in CLAIMS for f in c.inputs}
+    listed = {p.split("/", 2)[2] for p in claim_inputs(ci_config(), ["m"])}
+    assert declared and declared <= listed, sorted(declared - listed)
 
 
 def test_benchmark_summary_covers_model_and_rendering_jobs(tmp_path):
@@ -118,8 +140,8 @@ def test_dag_and_validation_need_no_torch(wf):
         from snakemake.cli import main
         main()
     """)
-    env = {k: v for k, v in __import__("os").environ.items() if k != "SUPERWEIGHT_DATA"}
-    r = subprocess.run([sys.executable, "-c", code], cwd=wf, capture_output=True, text=True, timeout=300, env=env)
+    r = subprocess.run([sys.executable, "-c", code], cwd=wf, capture_output=True, text=True, timeout=300,
+                       env=workflow_env())
     out = r.stdout + r.stderr
     assert "HEAVY=" in out and r.returncode == 0, out[-3000:]
     assert "HEAVY=\n" in out, out[-2000:]
@@ -129,7 +151,6 @@ def test_dag_and_validation_need_no_torch(wf):
 def test_config_validation_imports_no_torch(data_dir):
     code = textwrap.dedent(f"""
         import sys, yaml
-        sys.path.insert(0, {str(REPO / 'src')!r})
         from superweight.workflow.config import validate
         cfg = yaml.safe_load(open({str(REPO / 'config' / 'config.yaml')!r}))
         cfg["data_dir"] = {str(data_dir)!r}
@@ -137,6 +158,6 @@ def test_config_validation_imports_no_torch(data_dir):
         validate(cfg, {str(SCHEMA)!r}, paper_results={str(REPO / 'config' / 'paper_results.yaml')!r})
         print("heavy:", [m for m in ("torch", "transformers", "numpy", "pandas") if m in sys.modules])
     """)
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=workflow_env())
     assert r.returncode == 0, r.stderr[-3000:]
     assert "heavy: []" in r.stdout, r.stdout

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import ci_config, copy_workflow, snakemake
+from helpers import copy_workflow, requested, snakemake
 
 pytestmark = [pytest.mark.slurm,
               pytest.mark.skipif(os.environ.get("SUPERWEIGHT_SLURM") != "1",
@@ -48,14 +48,14 @@ def _tres_mem_mb(tres):
 
 
 def _requested(wf, rule):
-    """(mem_mb, runtime minutes) the workflow asks for a job of ``rule`` on the default model."""
-    from superweight.workflow import resources as R
-
+    """(mem_mb, runtime minutes) the workflow asks for a job of ``rule`` on the default model: its dry run's request
+    (from the work the rule declares and the prepared model's facts, the same as the GGUF header's)."""
     if rule == "tokenize_corpus":  # no resources: in the rule: the SLURM profile's default-resources
         return 4000, 30
-    facts = R.facts_from_dir(wf / "results/smollm2-135m/model")  # the same facts as the GGUF's header
-    cfg = ci_config()  # config.yaml + .test/ci.yaml, as the run merged them
-    return R.mem_mb(rule, facts, cfg), R.runtime_min(rule, facts, cfg)
+    r = snakemake(wf, *TARGETS, "-n", "--forceall", "--profile", "profiles/slurm", "--configfile", ".test/ci.yaml")
+    assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
+    res = next(res for name, res in requested(r.stdout + r.stderr).values() if name == rule)
+    return int(res["mem_mb"]), int(res["runtime"])
 
 
 def test_jobs_went_through_sbatch_with_their_resources(slurm_run):

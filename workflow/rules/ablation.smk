@@ -1,3 +1,7 @@
+# Table 1: the ablation conditions scored; `score` is the template of every score rule.
+include: "helpers/scoring.smk"
+
+
 rule tokenize_corpus:
     """Tokenize a perplexity corpus once per model (GPTQ protocol: the whole text, one tensor), with a JSON
     saying how the text was built and tokenized."""
@@ -8,9 +12,9 @@ rule tokenize_corpus:
         ids="results/{model}/corpora/{corpus}.pt",
         provenance="results/{model}/corpora/{corpus}.json",
     wildcard_constraints:
-        corpus="wikitext2|c4",
+        corpus="|".join(CONSTRUCTION),  # the perplexity corpora the library builds
     params:
-        data_dir=str(DATA_DIR) if DATA_DIR else None,
+        data_dir=data_dir_param,
         c4_docs=config["perplexity"]["c4_docs"],
     log:
         "results/{model}/logs/tokenize_{corpus}.log",
@@ -23,12 +27,10 @@ rule tokenize_corpus:
 
 
 rule score:
-    """Table 1: one condition of the ablation, scored with perplexity and lm-eval zero-shot tasks."""
+    """Table 1: one condition of the ablation, scored with perplexity and lm-eval zero-shot tasks. The template of
+    every score rule (scaling, weight and activation quantization): they change its input, output and params."""
     input:
-        model=model_dir,
-        detect="results/{model}/detect/super_weights.json",
-        corpora=expand("results/{{model}}/corpora/{corpus}.pt", corpus=config["perplexity"]["corpora"]),
-        tasks="results/tasks",
+        **score_input(config["perplexity"]["corpora"]),
     output:
         "results/{model}/ablation/{condition}/scores.json",
     params:
@@ -38,16 +40,15 @@ rule score:
         corpora=config["perplexity"]["corpora"],
         model=model_cfg,
         device=config["device"],
-        data_dir=str(DATA_DIR) if DATA_DIR else None,
+        data_dir=data_dir_param,
     log:
         "results/{model}/logs/score_{condition}.log",
     benchmark:
         "results/{model}/benchmarks/score_{condition}.tsv"
     threads: 2
     resources:
-        mem_mb=mem_mb,
-        runtime=runtime_min,
-        gpu=gpus,
+        **model_job(score_work("ablation", lambda wc: {"condition": wc.condition}, config["perplexity"]["corpora"],
+                               config["eval"])),
     conda:
         "../../envs/model.yaml"
     script:

@@ -1,3 +1,7 @@
+# Fig. 4-6 and Table 5: stopwords, propagation through the residual stream, scaling the super weights.
+include: "helpers/analysis.smk"
+
+
 rule stopwords:
     """Fig. 5: next-token probabilities on LAMBADA prompts, original vs super weights zeroed."""
     input:
@@ -18,9 +22,7 @@ rule stopwords:
         "results/{model}/benchmarks/stopwords.tsv"
     threads: 2
     resources:
-        mem_mb=mem_mb,
-        runtime=runtime_min,
-        gpu=gpus,
+        **model_job(R.prompts(2 * config["analysis"]["stopwords"]["n_prompts"])),
     conda:
         "../../envs/model.yaml"
     script:
@@ -49,45 +51,30 @@ rule propagation:
         "results/{model}/benchmarks/propagation.tsv"
     threads: 2
     resources:
-        mem_mb=mem_mb,
-        runtime=runtime_min,
-        gpu=gpus,
+        **model_job(R.prompts()),
     conda:
         "../../envs/model.yaml"
     script:
         "../scripts/propagation.py"
 
 
-rule score_scaled:
+use rule score as score_scaled with:
     """Fig. 6 / Table 5: the super weights multiplied by {factor}, scored."""
     input:
-        model=model_dir,
-        detect="results/{model}/detect/super_weights.json",
-        corpora=expand("results/{{model}}/corpora/{corpus}.pt", corpus=config["analysis"]["scaling"]["corpora"]),
-        tasks="results/tasks",
+        **score_input(SCALING["corpora"]),
     output:
         "results/{model}/scaling/x{factor}/scores.json",
     params:
         kind="scaling",
         spec=lambda wc: {"factor": float(wc.factor)},
         cfg={"perplexity": config["perplexity"], "eval": scaling_eval()},
-        corpora=config["analysis"]["scaling"]["corpora"],
-        model=model_cfg,
-        device=config["device"],
-        data_dir=str(DATA_DIR) if DATA_DIR else None,
+        corpora=SCALING["corpora"],
     log:
         "results/{model}/logs/score_scaled_x{factor}.log",
     benchmark:
         "results/{model}/benchmarks/score_scaled_x{factor}.tsv"
-    threads: 2
     resources:
-        mem_mb=mem_mb,
-        runtime=runtime_min,
-        gpu=gpus,
-    conda:
-        "../../envs/model.yaml"
-    script:
-        "../scripts/score.py"
+        **model_job(score_work("scaling", lambda wc: {"factor": float(wc.factor)}, SCALING["corpora"], scaling_eval())),
 
 
 SCALED_REUSE = scaled_reuse()
@@ -113,9 +100,9 @@ if SCALED_REUSE:
             kind="scaling",
             spec=lambda wc: {"factor": float(wc.factor)},
             cfg={"perplexity": config["perplexity"], "eval": scaling_eval()},
-            corpora=config["analysis"]["scaling"]["corpora"],
+            corpora=SCALING["corpora"],
             model=model_cfg,
-            data_dir=str(DATA_DIR) if DATA_DIR else None,
+            data_dir=data_dir_param,
         log:
             "results/{model}/logs/reuse_scaled_x{factor}.log",
         benchmark:

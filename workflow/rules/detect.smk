@@ -10,7 +10,7 @@ rule detect:
     params:
         detection=config["detection"],
         model=model_cfg,
-        known=known_sws,
+        known=lambda wc: config["models"][wc.model].get("super_weights"),  # published coordinates
         data_dir=data_dir_param,
         device=config["device"],
     log:
@@ -19,9 +19,7 @@ rule detect:
         "results/{model}/benchmarks/detect.tsv"
     threads: 2
     resources:
-        mem_mb=mem_mb,
-        runtime=runtime_min,
-        gpu=gpus,
+        **model_job(R.detection(config["detection"])),
     conda:
         "../../envs/model.yaml"
     script:

@@ -1,5 +1,13 @@
 # The paper's open mechanism checks as experiments (issue 13): Hadamard amplification, the skip-connection
-# ablation, significance against other outliers (per model), and emergence over training (config/emergence.yaml).
+# ablation and significance against other outliers, per model (emergence over training: emergence.smk).
+MECH = config["mechanism"]
+
+
+# what `all` renders: each model's experiments, figure and table
+MECHANISM_OUTPUTS = [f"results/{m}/mechanism/{exp}{ext}" for m in MODELS for exp in MECH["experiments"]
+                     for ext in (f".{config['plots']['format']}", "_table.md")]
+
+
 rule mechanism_hadamard:
     """Mechanism 1: the down projection's input at the super weight's column decomposed into the MLP's factors,
     and the output term x * w against the row's other terms, at the super activation's token."""
@@ -20,9 +28,7 @@ rule mechanism_hadamard:
         "results/{model}/benchmarks/mechanism_hadamard.tsv"
     threads: 2
     resources:
-        mem_mb=mem_mb,
-        runtime=runtime_min,
-        gpu=gpus,
+        **model_job(R.prompts()),
     conda:
         "../../envs/model.yaml"
     script:
@@ -51,9 +57,8 @@ rule mechanism_skip:
         "results/{model}/benchmarks/mechanism_skip.tsv"
     threads: 2
     resources:
-        mem_mb=mem_mb,
-        runtime=runtime_min,
-        gpu=gpus,
+        **model_job(R.windows_and_prompts(MECH["seqlen"], MECH["windows"], 2 + len(MECH["skip"]["offsets"]),
+                                             MECH["skip"]["n_prompts"])),
     conda:
         "../../envs/model.yaml"
     script:
@@ -80,9 +85,7 @@ rule mechanism_significance:
         "results/{model}/benchmarks/mechanism_significance.tsv"
     threads: 2
     resources:
-        mem_mb=mem_mb,
-        runtime=runtime_min,
-        gpu=gpus,
+        **model_job(R.windows_and_prompts(MECH["seqlen"], MECH["windows"], 3 + 2 * MECH["significance"]["n_sets"])),
     conda:
         "../../envs/model.yaml"
     script:
@@ -117,7 +120,7 @@ rule plot_mechanism:
 
 
 rule table_mechanism:
-    """Table of one mechanism experiment with its verdict, evidence and test in the caption."""
+    """Table of one mechanism experiment's measurements (its verdict is the claims table's, claim mechanism_{exp})."""
     input:
         csv="results/{model}/mechanism/{exp}.csv",
         json="results/{model}/mechanism/{exp}.json",
@@ -141,87 +144,3 @@ rule table_mechanism:
         "../../envs/plot.yaml"
     script:
         "../scripts/plot_mechanism.py"
-
-
-rule emergence_reference:
-    """Detection on the reference (last) checkpoint: the coordinates tracked across training."""
-    input:
-        data=data_files([EMERGENCE["corpus"]]) if EMERGENCE else [],
-    output:
-        f"{EMERGENCE_DIR}/reference.json",
-    params:
-        cfg=emergence_cfg(),
-        revision=EMERGENCE["reference"] if EMERGENCE else None,
-        track=None,
-        data_dir=data_dir_param,
-        device=config["device"],
-    log:
-        f"{EMERGENCE_DIR}/logs/reference.log",
-    benchmark:
-        f"{EMERGENCE_DIR}/benchmarks/reference.tsv"
-    threads: 2
-    resources:
-        mem_mb=emergence_mem,
-        runtime=emergence_runtime,
-        gpu=gpus,
-    conda:
-        "../../envs/model.yaml"
-    script:
-        "../scripts/emergence_step.py"
-
-
-rule emergence_step:
-    """One training checkpoint: detection, and the reference's super weights tracked (value, super activation,
-    perplexity ratio with them zeroed)."""
-    input:
-        data=data_files([EMERGENCE["corpus"]]) if EMERGENCE else [],
-        reference=f"{EMERGENCE_DIR}/reference.json",
-    output:
-        f"{EMERGENCE_DIR}/steps/{{revision}}.json",
-    wildcard_constraints:
-        revision="|".join(map(re.escape, EMERGENCE_REVS)) or "none",
-    params:
-        cfg=emergence_cfg(),
-        revision=lambda wc: wc.revision,
-        track="reference",
-        data_dir=data_dir_param,
-        device=config["device"],
-    log:
-        f"{EMERGENCE_DIR}/logs/{{revision}}.log",
-    benchmark:
-        f"{EMERGENCE_DIR}/benchmarks/{{revision}}.tsv"
-    threads: 2
-    resources:
-        mem_mb=emergence_mem,
-        runtime=emergence_runtime,
-        gpu=gpus,
-    conda:
-        "../../envs/model.yaml"
-    script:
-        "../scripts/emergence_step.py"
-
-
-rule emergence:
-    """Super weight value, super activation and prune perplexity ratio against training step: csv, table,
-    figure and the verdict (`snakemake emergence --configfile config/emergence.yaml`)."""
-    input:
-        expand(f"{EMERGENCE_DIR}/steps/{{revision}}.json", revision=EMERGENCE_REVS),
-    output:
-        csv=f"{EMERGENCE_DIR}/emergence.csv",
-        json=f"{EMERGENCE_DIR}/emergence.json",
-        md=f"{EMERGENCE_DIR}/emergence.md",
-        html=report(f"{EMERGENCE_DIR}/emergence.html", caption="../report/mechanism.rst", category="Mechanism",
-                    subcategory="emergence"),
-        fig=report(f"{EMERGENCE_DIR}/emergence.{config['plots']['format']}", caption="../report/mechanism.rst",
-                   category="Mechanism", subcategory="emergence"),
-    params:
-        name=EMERGENCE["name"] if EMERGENCE else None,
-        style=config["plots"],
-    log:
-        f"{EMERGENCE_DIR}/logs/emergence.log",
-    benchmark:
-        f"{EMERGENCE_DIR}/benchmarks/emergence.tsv"
-    conda:
-        "../../envs/plot.yaml"
-    script:
-        "../scripts/emergence_summary.py"

@@ -10,8 +10,7 @@ rule prepare_model:
         "results/{model}/benchmarks/prepare_model.tsv"
     threads: 2
     resources:
-        mem_mb=mem_mb,
-        runtime=runtime_min,
+        **model_job(R.PREPARE, gpu=False),
     conda:
         "../../envs/model.yaml"
     script:

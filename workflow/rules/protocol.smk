@@ -1,3 +1,6 @@
+from superweight.report.protocol import relevant
+
+
 rule protocol:
     """This run's settings against the paper's protocol (src/superweight/protocol.py): the config, classified key by
     key, and each model's detection summary (how its loop stopped, the library versions the model jobs ran)."""
@@ -7,8 +10,8 @@ rule protocol:
         md="results/protocol.md",  # the report shows results/protocol.html (report.smk)
         json="results/protocol.json",
     params:
-        config=protocol_config(),
-        data_dir=str(DATA_DIR) if DATA_DIR else None,
+        config=relevant(config),  # the values it reads: editing any other key does not rerun it
+        data_dir=data_dir_param,
         models=MODELS,
     log:
         "results/logs/protocol.log",

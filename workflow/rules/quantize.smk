@@ -1,3 +1,7 @@
+# Fig. 7, Tables 3/4 and 6: weight and activation quantization (simulated), scored.
+include: "helpers/quantize.smk"
+
+
 rule tune_z:
     """z for clipping: the candidate with the lowest reconstruction error (or `z_criterion`) on calibration examples
     from WikiText-2 validation, checked disjoint from every evaluation corpus, per model, bits and block size."""
@@ -21,85 +25,46 @@ rule tune_z:
         "results/{model}/benchmarks/tune_z_int{bits}_block{block}.tsv"
     threads: 2
     resources:
-        mem_mb=mem_mb,
-        runtime=runtime_min,
-        gpu=gpus,
+        **model_job(R.z_tuning(config["perplexity"], WQ)),
     conda:
         "../../envs/model.yaml"
     script:
         "../scripts/tune_z.py"
 
 
-rule score_wquant:
+use rule score as score_wquant with:
     """Fig. 7: weight quantization (simulated), one method, bit width and block size, scored."""
     input:
-        model=model_dir,
-        detect="results/{model}/detect/super_weights.json",
-        corpora=expand("results/{{model}}/corpora/{corpus}.pt", corpus=WQ["corpora"]),
-        tasks="results/tasks",
-        z=z_input,
+        **score_input(WQ["corpora"], z=z_input),
     output:
         "results/{model}/wquant/int{bits}/{wmethod}/block{block}/scores.json",
     params:
         kind="wquant",
-        spec=lambda wc, input: {"method": wc.wmethod, "bits": int(wc.bits), "block": wc.block,
-                                **({"z": json.loads(Path(input.z).read_text())["z"]} if input.z else {})},
+        spec=wquant_spec,
         cfg={"perplexity": config["perplexity"], "eval": limited_eval(WQ["limit"]), "quantization": {"weights": WQ}},
         corpora=WQ["corpora"],
-        model=model_cfg,
-        device=config["device"],
-        data_dir=str(DATA_DIR) if DATA_DIR else None,
     log:
         "results/{model}/logs/score_wquant_int{bits}_{wmethod}_block{block}.log",
     benchmark:
         "results/{model}/benchmarks/score_wquant_int{bits}_{wmethod}_block{block}.tsv"
-    threads: 2
     resources:
-        mem_mb=mem_mb,
-        runtime=runtime_min,
-        gpu=gpus,
-    conda:
-        "../../envs/model.yaml"
-    script:
-        "../scripts/score.py"
+        **model_job(score_work("wquant", lambda wc: {"method": wc.wmethod}, WQ["corpora"], limited_eval(WQ["limit"]),
+                               quantize=True)),
 
 
-rule score_wquant_restored:
+use rule score_wquant as score_wquant_restored with:
     """Table 6: weight quantization, then the super weights put back in full precision at their original value
     times {factor} (the paper amplifies them; factor 1 is the plain restore of rtn_keep_sw / sw_aware)."""
-    input:
-        model=model_dir,
-        detect="results/{model}/detect/super_weights.json",
-        corpora=expand("results/{{model}}/corpora/{corpus}.pt", corpus=WQ["corpora"]),
-        tasks="results/tasks",
-        z=z_input,
     output:
         "results/{model}/wquant/int{bits}/{wmethod}/block{block}/sw_x{factor}/scores.json",
     wildcard_constraints:
-        wmethod="rtn_keep_sw|sw_aware",
+        wmethod="|".join(RESTORING_METHODS),
     params:
-        kind="wquant",
-        spec=lambda wc, input: {"method": wc.wmethod, "bits": int(wc.bits), "block": wc.block,
-                                "sw_factor": float(wc.factor),
-                                **({"z": json.loads(Path(input.z).read_text())["z"]} if input.z else {})},
-        cfg={"perplexity": config["perplexity"], "eval": limited_eval(WQ["limit"]), "quantization": {"weights": WQ}},
-        corpora=WQ["corpora"],
-        model=model_cfg,
-        device=config["device"],
-        data_dir=str(DATA_DIR) if DATA_DIR else None,
+        spec=lambda wc, input: wquant_spec(wc, input, sw_factor=float(wc.factor)),
     log:
         "results/{model}/logs/score_wquant_int{bits}_{wmethod}_block{block}_sw_x{factor}.log",
     benchmark:
         "results/{model}/benchmarks/score_wquant_int{bits}_{wmethod}_block{block}_sw_x{factor}.tsv"
-    threads: 2
-    resources:
-        mem_mb=mem_mb,
-        runtime=runtime_min,
-        gpu=gpus,
-    conda:
-        "../../envs/model.yaml"
-    script:
-        "../scripts/score.py"
 
 
 rule table6:
@@ -151,14 +116,11 @@ rule smoothquant_calibration:
         "../scripts/smoothquant_calibration.py"
 
 
-rule score_aquant:
+use rule score as score_aquant with:
     """Tables 3/4: W8A8 activation quantization (simulated), one method, scored."""
     input:
-        model=model_dir,
-        detect="results/{model}/detect/super_weights.json",
-        corpora=expand("results/{{model}}/corpora/{corpus}.pt", corpus=AQ["corpora"]),
-        tasks="results/tasks",
-        calibration=lambda wc: f"results/{wc.model}/aquant/calibration.pt" if wc.amethod == "smoothquant" else [],
+        **score_input(AQ["corpora"], calibration=lambda wc: f"results/{wc.model}/aquant/calibration.pt"
+                      if wc.amethod == "smoothquant" else []),
     output:
         "results/{model}/aquant/w8a8/{amethod}/scores.json",
     params:
@@ -167,22 +129,13 @@ rule score_aquant:
         cfg={"perplexity": config["perplexity"], "eval": limited_eval(AQ["limit"]),
              "quantization": {"activations": AQ}},
         corpora=AQ["corpora"],
-        model=model_cfg,
-        device=config["device"],
-        data_dir=str(DATA_DIR) if DATA_DIR else None,
     log:
         "results/{model}/logs/score_aquant_{amethod}.log",
     benchmark:
         "results/{model}/benchmarks/score_aquant_{amethod}.tsv"
-    threads: 2
     resources:
-        mem_mb=mem_mb,
-        runtime=runtime_min,
-        gpu=gpus,
-    conda:
-        "../../envs/model.yaml"
-    script:
-        "../scripts/score.py"
+        **model_job(score_work("aquant", lambda wc: {"method": wc.amethod}, AQ["corpora"], limited_eval(AQ["limit"]),
+                               passes=2)),
 
 
 AQUANT_FP_REUSE = reuse_from("original", AQ["corpora"], limited_eval(AQ["limit"])) if "fp" in AQ["methods"] else "no fp"
@@ -209,7 +162,7 @@ if AQUANT_FP_REUSE is None:
                  "quantization": {"activations": AQ}},
             corpora=AQ["corpora"],
             model=model_cfg,
-            data_dir=str(DATA_DIR) if DATA_DIR else None,
+            data_dir=data_dir_param,
         log:
             "results/{model}/logs/reuse_aquant_fp.log",
         benchmark:

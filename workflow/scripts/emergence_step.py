@@ -1,5 +1,4 @@
 """One training checkpoint of the emergence sweep: detection and the reference's super weights tracked."""
-import _common  # noqa: F401
 from pathlib import Path
 
 from superweight.scoring.data import checksums, corpus_text

@@ -1,5 +1,4 @@
 """The emergence sweep: one row per checkpoint, the crossing step, the verdict, the figure."""
-import _common  # noqa: F401
 from pathlib import Path
 
 import pandas as pd

@@ -1,6 +1,5 @@
 """Hadamard decomposition of each super weight's input and output at its super activation's token (measurements;
 the verdict is the claims table's, claim mechanism_hadamard)."""
-import _common  # noqa: F401
 import pandas as pd
 
 from superweight.analysis.hadamard import hadamard

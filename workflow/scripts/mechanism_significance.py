@@ -1,6 +1,5 @@
 """The super weights against N random matched sets of other outliers: perplexity ratios (measurements; the verdict is
 the claims table's, claim mechanism_significance)."""
-import _common  # noqa: F401
 import pandas as pd
 import torch
 

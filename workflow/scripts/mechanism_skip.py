@@ -1,6 +1,5 @@
 """Skip-connection ablation against zeroing the super weight: perplexity and the stopword shift (measurements; the
 verdict is the claims table's, claim mechanism_skip)."""
-import _common  # noqa: F401
 from pathlib import Path
 
 import pandas as pd

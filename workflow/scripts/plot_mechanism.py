@@ -1,6 +1,5 @@
 """Figure and table of one mechanism experiment (hadamard, skip, significance), from its result files (measurements;
 the verdict is in results/claims.md, claim mechanism_{exp})."""
-import _common  # noqa: F401
 from pathlib import Path
 
 import pandas as pd

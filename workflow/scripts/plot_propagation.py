@@ -1,4 +1,3 @@
-import _common  # noqa: F401
 import pandas as pd
 
 from superweight.report.figures import residual_stream

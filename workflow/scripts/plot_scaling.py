@@ -1,4 +1,3 @@
-import _common  # noqa: F401
 from superweight.report.figures import scaling_curve
 from superweight.provenance import read_json
 from superweight.workflow.runlog import start

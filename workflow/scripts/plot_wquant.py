@@ -1,4 +1,3 @@
-import _common  # noqa: F401
 from superweight.report.figures import wquant_curves
 from superweight.provenance import read_json
 from superweight.workflow.runlog import start

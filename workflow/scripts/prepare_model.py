@@ -1,4 +1,3 @@
-import _common  # noqa: F401
 import sys
 
 from superweight.workflow.config import ConfigError, check_positions

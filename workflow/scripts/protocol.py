@@ -1,5 +1,4 @@
 """results/protocol.{md,json}: this run's settings against the paper's, and each model's detection outcome (no torch)."""
-import _common  # noqa: F401
 import json
 import logging
 from pathlib import Path

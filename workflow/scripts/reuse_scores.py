@@ -1,7 +1,6 @@
 """Scores of an experiment whose model is an ablation condition's (scaling x1 and W8A8 fp: the original; scaling x0:
 prune_sw), read from that condition's scores for this experiment's corpora, tasks and documents, with
 ``reused_from`` naming the file they come from."""
-import _common  # noqa: F401
 from pathlib import Path
 
 from superweight.scoring.data import checksums

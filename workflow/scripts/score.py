@@ -1,5 +1,4 @@
 """Score one experiment (ablation condition, scaling factor, weight or activation quantization)."""
-import _common  # noqa: F401
 import contextlib
 import json
 from pathlib import Path

@@ -1,5 +1,4 @@
 """SmoothQuant's calibration samples, apart from every evaluated window (superweight.quant.tune_z.smoothquant_texts)."""
-import _common  # noqa: F401
 from pathlib import Path
 
 import torch

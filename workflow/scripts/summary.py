@@ -1,4 +1,3 @@
-import _common  # noqa: F401
 from pathlib import Path
 
 from superweight.workflow.runlog import start

@@ -1,4 +1,3 @@
-import _common  # noqa: F401
 from pathlib import Path
 
 from superweight.provenance import read_json

@@ -1,4 +1,3 @@
-import _common  # noqa: F401
 import hashlib
 from pathlib import Path
 

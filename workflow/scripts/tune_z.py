@@ -1,5 +1,4 @@
 """z: auto — the clipping z with the lowest reconstruction error on calibration examples (superweight.quant.tune_z)."""
-import _common  # noqa: F401
 from pathlib import Path
 
 from transformers import AutoTokenizer

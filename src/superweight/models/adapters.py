@@ -45,13 +45,13 @@ class Adapter:
     final_paths: tuple[str, ...] = ("model.norm",)
 
     def layers(self, model: nn.Module) -> nn.ModuleList:
-        return _getattr_path(model, self.layers_path)
+        return module_at(model, self.layers_path)
 
     def down_proj(self, model: nn.Module, layer: int) -> nn.Module:
         layers = self.layers(model)
         if not 0 <= layer < len(layers):
             raise IndexError(f"layer {layer} out of range: the model has {len(layers)} decoder layers (0..{len(layers) - 1})")
-        return _getattr_path(layers[layer], self.down_path)
+        return module_at(layers[layer], self.down_path)
 
     def down_shape(self, model: nn.Module) -> tuple[int, int]:
         """(out_features, in_features) of the down projection, as an nn.Linear would have them."""
@@ -113,14 +113,14 @@ class Adapter:
 
     def layer_module(self, model: nn.Module, layer: int, path: str) -> nn.Module:
         """A module inside decoder layer ``layer`` by its path."""
-        return _getattr_path(self.layers(model)[layer], path)
+        return module_at(self.layers(model)[layer], path)
 
     def mlp_out(self, model: nn.Module, layer: int) -> nn.Module:
         """The module whose output the layer adds to the residual stream (the MLP's contribution)."""
         block = self.layers(model)[layer]
         for path in self.mlp_out_paths:
             try:
-                return _getattr_path(block, path)
+                return module_at(block, path)
             except AttributeError:
                 continue
         raise AttributeError(f"{self.family} layer {layer} has none of {self.mlp_out_paths}")
@@ -128,7 +128,7 @@ class Adapter:
     def final_modules(self, model: nn.Module) -> list[nn.Module]:
         """The modules the last decoder layer's output passes through before the LM head (final norm, OPT's
         output projection)."""
-        mods = [_getattr_path(model, p) for p in self.final_paths]
+        mods = [module_at(model, p) for p in self.final_paths]
         return [m for m in mods if m is not None]
 
     def linear_modules(self, model: nn.Module):
@@ -202,7 +202,8 @@ def get_adapter(model_or_type: nn.Module | str) -> Adapter:
     )
 
 
-def _getattr_path(obj, path: str):
+def module_at(obj, path: str):
+    """The submodule (or attribute) of ``obj`` at a dotted ``path`` such as "mlp.down_proj"."""
     for part in path.split("."):
         obj = getattr(obj, part)
     return obj

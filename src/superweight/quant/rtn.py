@@ -16,11 +16,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from superweight.quant.methods import WEIGHT_METHODS  # noqa: F401 (the one list; checked below)
 from superweight.models.adapters import get_adapter
 
 log = logging.getLogger(__name__)
-
-WEIGHT_METHODS = ("rtn", "clip", "sw_aware", "rtn_keep_sw")
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,10 @@ import logging
 import torch
 from torch import nn
 
-from superweight.models.adapters import _getattr_path as _get, get_adapter
+from superweight.quant.methods import ACT_METHODS  # noqa: F401 (the one list)
+from superweight.models.adapters import get_adapter, module_at
 
 log = logging.getLogger(__name__)
-
-ACT_METHODS = ("naive", "sa_aware", "smoothquant")
 
 
 def fake_quant_per_token(x: torch.Tensor, bits: int = 8) -> torch.Tensor:
@@ -86,7 +85,7 @@ class W8A8:
     def __enter__(self):
         for i, layer in enumerate(get_adapter(self.model).layers(self.model)):
             for path in self.inputs:
-                mod = _get(layer, path)
+                mod = module_at(layer, path)
                 self._saved.append((mod, mod.weight.detach().to("cpu", copy=True)))  # off the accelerator
                 with torch.no_grad():
                     w = mod.weight.float()
@@ -95,7 +94,7 @@ class W8A8:
                     mod.weight.copy_((q if lin else q.t()).to(mod.weight.dtype))
                 self.handles.append(mod.register_forward_pre_hook(self._in_hook(self.sa.get((i, path)))))
             for path in self.bmm:
-                self.handles.append(_get(layer, path).register_forward_hook(self._out_hook))
+                self.handles.append(module_at(layer, path).register_forward_hook(self._out_hook))
         return self
 
     def _in_hook(self, ch):
@@ -157,7 +156,7 @@ def activation_absmax(model: nn.Module, ids, seqlen: int | None = None, n_window
             def hook(mod, inp, out, key=(i, norm)):
                 m = out.detach().abs().reshape(-1, out.shape[-1]).amax(0).float()
                 stats[key] = torch.maximum(stats[key], m) if key in stats else m
-            handles.append(_get(layer, norm).register_forward_hook(hook))
+            handles.append(module_at(layer, norm).register_forward_hook(hook))
     if torch.is_tensor(ids):
         ids = [ids[s:s + seqlen] for s in range(0, min(len(ids) // seqlen, n_windows) * seqlen, seqlen)]
     if not ids:
@@ -180,11 +179,11 @@ def smooth(model: nn.Module, act_max: dict, alpha: float = 0.85) -> int:
     n = 0
     for i, layer in enumerate(a.layers(model)):
         for norm, linears in groups:
-            mods = [_get(layer, p) for p in linears]
+            mods = [module_at(layer, p) for p in linears]
             w_max = torch.stack([m.weight.abs().amax(0).float() for m in mods]).amax(0).clamp_min(1e-5)
             x_max = act_max[(i, norm)].clamp_min(1e-5)
             s = (x_max.pow(alpha) / w_max.pow(1 - alpha)).clamp_min(1e-5)
-            nm = _get(layer, norm)
+            nm = module_at(layer, norm)
             nm.weight.div_(s.to(nm.weight.dtype))
             for m in mods:
                 m.weight.mul_(s.to(m.weight.dtype)[None, :])

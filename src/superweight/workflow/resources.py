@@ -200,67 +200,87 @@ def quantize_bytes(f: ModelFacts) -> float:
     return 4 * f.hidden * max(f.intermediate, f.hidden) * 4
 
 
-# rule -> what its job does besides holding the model (prepare_model and tokenize_corpus are sized apart)
-SCORING = {"score", "score_scaled", "score_wquant", "score_wquant_restored", "score_aquant"}
-PROMPTS = {"stopwords", "propagation", "mechanism_hadamard"}
-MECHANISM_PPL = {"mechanism_skip", "mechanism_significance"}  # perplexity windows (and, for skip, LAMBADA prompts)
-
-
 def gram_bytes(f: ModelFacts) -> float:
     """z: auto by output reconstruction error (calibrate.py) keeps X^T X of every quantized linear's input, float32:
     per layer q/k/v/o and gate/up read hidden-wide inputs, down an intermediate-wide one."""
     return f.layers * (6 * f.hidden**2 + f.intermediate**2) * 4
 
 
-def job_bytes(rule: str, f: ModelFacts, cfg: dict, dtype: str = "float32", on_gpu: bool = False,
-              backend: str | None = None) -> float:
-    """Estimated peak resident memory of one job of ``rule`` (host memory; on a GPU the activations live there).
-    ``backend``: the zero-shot backend this job scores with (default ``eval.backend``; see backends.eval_backend)."""
-    w = weights_bytes(f, dtype)
-    if rule == "prepare_model":
+@dataclass(frozen=True)
+class Work:
+    """What a model job does besides holding the model, as its rule declares it (workflow/rules/*.smk build it
+    with the functions below from the config keys they pass to their script): the batches it runs, for memory,
+    and the tokens its forward passes process, for run time."""
+
+    tokens: int = 10 * PROMPT_TOKENS  # forward tokens (default: a few prompts)
+    windows: tuple[int, int] | None = None  # (batch, seqlen) of its perplexity windows
+    prompts: bool = False  # single prompts of up to PROMPT_TOKENS with next-token log-probs
+    zero_shot: tuple[int, str] | None = None  # (batch, backend) of its zero-shot requests
+    quantize: bool = False  # simulated quantization, tensor by tensor
+    gram: bool = False  # X^T X of every quantized linear's input (z chosen by output error)
+    prefix: dict | None = None  # detection's confirm settings: the hidden states it records
+    prepare: bool = False  # a model source converted to safetensors (no forward pass)
+
+
+PREPARE = Work(prepare=True)
+
+
+def prompts(n: int = 10) -> Work:
+    """``n`` prompt forwards (stopwords: two per prompt; propagation and Hadamard: a few)."""
+    return Work(tokens=n * PROMPT_TOKENS, prompts=True)
+
+
+def detection(det: dict) -> Work:
+    """Iterated detection with confirmation: the base perplexity and one per candidate (a few spiking layers per
+    iteration; the cap is a safety limit, config/paper.yaml: 20, and no Table 2 model needs more than six rounds);
+    confirmation forwards ``batch_size`` (set, window) sequences at once."""
+    conf = det["confirm"]
+    return Work(tokens=(1 + 4 * min(det["max_iters"], 6)) * conf["seqlen"] * conf["windows"],
+                windows=(conf.get("batch_size", 4), conf["seqlen"]), prefix=conf)
+
+
+def scoring(ppl: dict, corpora, cfg_eval: dict, limit=None, backend: str | None = None, passes: int = 1,
+            quantize: bool = False) -> Work:
+    """Perplexity on ``corpora`` (``passes`` times: W8A8 calibrates on them first) and the zero-shot tasks at
+    ``limit`` documents (default ``eval.limit``) with ``backend`` (default ``eval.backend``)."""
+    return Work(tokens=passes * ppl_tokens(ppl, corpora) + eval_tokens(cfg_eval, limit),
+                windows=(ppl.get("batch_size", 1), ppl["seqlen"]),
+                zero_shot=(cfg_eval["batch_size"], backend or cfg_eval.get("backend", "hf")), quantize=quantize)
+
+
+def z_tuning(ppl: dict, weights: dict) -> Work:
+    """z candidates scored on calibration windows (about ten C4-sized passes), quantizing each time."""
+    return Work(tokens=10 * ppl_tokens(ppl, ["c4"]), windows=(1, ppl["seqlen"]), quantize=True,
+                gram=weights.get("z_criterion", "output") == "output")
+
+
+def windows_and_prompts(seqlen: int, windows: int, passes: int, n_prompts: int = 0) -> Work:
+    """``passes`` conditions, each over ``windows`` perplexity windows of ``seqlen`` and ``n_prompts`` prompts
+    (the mechanism experiments)."""
+    return Work(tokens=passes * (seqlen * windows + n_prompts * PROMPT_TOKENS), windows=(1, seqlen), prompts=True)
+
+
+def job_bytes(work: Work, f: ModelFacts, dtype: str = "float32", on_gpu: bool = False) -> float:
+    """Estimated peak resident memory of a job doing ``work`` (host memory; on a GPU the activations live there):
+    its largest batch, plus what quantization and detection hold beside it."""
+    if work.prepare:
         return BASE_BYTES + PREPARE_COPIES * f.params * 4
-    if rule == "tokenize_corpus":
-        return BASE_BYTES
-    ppl = cfg["perplexity"]
-    if rule == "detect":
-        conf = cfg["detection"]["confirm"]  # confirmation forwards batch_size (set, window) sequences at once
-        work = perplexity_bytes(f, conf.get("batch_size", 4), conf["seqlen"], dtype) + prefix_bytes(f, conf, dtype)
-    elif rule in SCORING:
-        ev = cfg["eval"]
-        work = max(perplexity_bytes(f, ppl.get("batch_size", 1), ppl["seqlen"], dtype),
-                   zero_shot_bytes(f, ev["batch_size"], backend or ev.get("backend", "hf"), dtype))
-        if rule.startswith("score_wquant"):
-            work += quantize_bytes(f)
-    elif rule == "tune_z":
-        work = perplexity_bytes(f, 1, ppl["seqlen"], dtype) + quantize_bytes(f)
-        if cfg["quantization"]["weights"].get("z_criterion", "output") == "output":
-            work += gram_bytes(f)
-    elif rule in MECHANISM_PPL:
-        mech = cfg["mechanism"]
-        work = max(perplexity_bytes(f, 1, mech["seqlen"], dtype),
-                   forward_bytes(f, 1, PROMPT_TOKENS, dtype) + chunked_logits_bytes(f, PROMPT_TOKENS))
-    elif rule in PROMPTS:
-        work = forward_bytes(f, 1, PROMPT_TOKENS, dtype) + chunked_logits_bytes(f, PROMPT_TOKENS)
-    else:
-        raise ValueError(f"no memory estimate for rule {rule!r}")
-    return BASE_BYTES + LOAD_COPIES * w + (0 if on_gpu else work)
+    batches = []
+    if work.windows:
+        batches.append(perplexity_bytes(f, *work.windows, dtype))
+    if work.prompts:
+        batches.append(forward_bytes(f, 1, PROMPT_TOKENS, dtype) + chunked_logits_bytes(f, PROMPT_TOKENS))
+    if work.zero_shot:
+        batches.append(zero_shot_bytes(f, *work.zero_shot, dtype))
+    act = max(batches, default=0.0)
+    act += (quantize_bytes(f) if work.quantize else 0) + (gram_bytes(f) if work.gram else 0)
+    act += prefix_bytes(f, work.prefix, dtype) if work.prefix else 0
+    return BASE_BYTES + LOAD_COPIES * weights_bytes(f, dtype) + (0 if on_gpu else act)
 
 
-def mem_mb(rule: str, f: ModelFacts, cfg: dict, dtype: str = "float32", on_gpu: bool = False, attempt: int = 1,
-           backend: str | None = None) -> int:
+def mem_mb(work: Work, f: ModelFacts, dtype: str = "float32", on_gpu: bool = False, attempt: int = 1) -> int:
     """The job's memory request: HEADROOM x the estimated peak, doubled on each retry."""
-    return int(math.ceil(HEADROOM * job_bytes(rule, f, cfg, dtype, on_gpu, backend) / 1e6)) * attempt
-
-
-def job_backend(rule: str, wildcards: dict, cfg: dict) -> str | None:
-    """The zero-shot backend a scoring job of ``rule`` with these wildcards uses (None for other rules)."""
-    from superweight.scoring.backends import eval_backend
-
-    if rule == "score":
-        return eval_backend("ablation", {"condition": wildcards.get("condition")}, cfg)
-    if rule == "score_aquant":
-        return eval_backend("aquant", {"method": wildcards.get("amethod")}, cfg)
-    return cfg["eval"].get("backend", "hf") if rule in SCORING else None
+    return int(math.ceil(HEADROOM * job_bytes(work, f, dtype, on_gpu) / 1e6)) * attempt
 
 
 # --- run time: forward tokens x 2 x params FLOPs at FLOPS_PER_S ---
@@ -288,38 +308,8 @@ def ppl_tokens(cfg_ppl: dict, corpora) -> int:
     return total
 
 
-def job_tokens(rule: str, cfg: dict) -> int:
-    """Tokens the job's forward passes process, from the config (the same keys the rule passes to its script)."""
-    ppl, ev, wq, aq = cfg["perplexity"], cfg["eval"], cfg["quantization"]["weights"], cfg["quantization"]["activations"]
-    if rule == "detect":
-        det = cfg["detection"]
-        # the base perplexity and one per candidate (a few spiking layers per iteration); the cap is a safety limit
-        # (config/paper.yaml: 20): no Table 2 model needs more than six rounds
-        return (1 + 4 * min(det["max_iters"], 6)) * det["confirm"]["seqlen"] * det["confirm"]["windows"]
-    if rule == "score":
-        return ppl_tokens(ppl, ppl["corpora"]) + eval_tokens(ev)
-    if rule == "score_scaled":
-        return ppl_tokens(ppl, ["wikitext2"]) + eval_tokens(ev, cfg["analysis"]["scaling"].get("limit"))
-    if rule.startswith("score_wquant"):
-        return ppl_tokens(ppl, wq["corpora"]) + eval_tokens(ev, wq.get("limit"))
-    if rule == "score_aquant":
-        return 2 * ppl_tokens(ppl, aq["corpora"]) + eval_tokens(ev, aq.get("limit"))
-    if rule == "tune_z":
-        return 10 * ppl_tokens(ppl, ["c4"])
-    if rule == "stopwords":
-        return 2 * cfg["analysis"]["stopwords"]["n_prompts"] * PROMPT_TOKENS
-    if rule in MECHANISM_PPL:
-        mech = cfg["mechanism"]
-        window = mech["seqlen"] * mech["windows"]
-        if rule == "mechanism_skip":  # original, prune_sw and one condition per offset, each with its prompts
-            n = 2 + len(mech["skip"]["offsets"])
-            return n * (window + mech["skip"]["n_prompts"] * PROMPT_TOKENS)
-        return (3 + 2 * mech["significance"]["n_sets"]) * window  # original, SW, non-SW and N sets of two kinds
-    return 10 * PROMPT_TOKENS  # prepare_model, tokenize_corpus, propagation: a few forwards at most
-
-
-def runtime_min(rule: str, f: ModelFacts, cfg: dict, on_gpu: bool = False, attempt: int = 1) -> int:
+def runtime_min(work: Work, f: ModelFacts, on_gpu: bool = False, attempt: int = 1) -> int:
     """Minutes to request: twice the estimated compute plus two minutes per GB of float32 weights (reading,
     dequantizing, writing), at least RUNTIME_FLOOR_MIN, doubled on each retry."""
-    seconds = 2 * f.params * job_tokens(rule, cfg) / (FLOPS_PER_S * (20 if on_gpu else 1)) + 120 * f.weights_mb / 1e3
+    seconds = 2 * f.params * work.tokens / (FLOPS_PER_S * (20 if on_gpu else 1)) + 120 * f.weights_mb / 1e3
     return int(max(RUNTIME_FLOOR_MIN, math.ceil(2 * seconds / 60))) * attempt

@@ -8,7 +8,6 @@ first ``limit`` documents' outcomes, recomputed from the per-document values). `
 holds (None) or what differs."""
 from __future__ import annotations
 
-from superweight.interventions.applicability import same_model  # noqa: F401 (the workflow reads it from here)
 from superweight.scoring.score import task_limits
 
 # keys that select what is scored, not how: compared per corpus / per task below
