@@ -83,6 +83,17 @@ def test_memory_grows_with_vocabulary_batch_and_sequence_not_parameters_alone():
     assert R.mem_mb(score, big, attempt=2) == 2 * R.mem_mb(score, big)
 
 
+def test_w8a8_counts_the_weights_it_keeps_to_restore():
+    """W8A8 holds a host copy of the weights it quantizes until exit: its jobs ask for one more copy of the
+    weights, on a GPU too (the copy is in host memory)."""
+    f = R.facts_from_params(7)
+    cfg = _cfg()
+    plain = R.scoring(cfg["perplexity"], ["wikitext2"], cfg["eval"], passes=2)
+    kept = R.scoring(cfg["perplexity"], ["wikitext2"], cfg["eval"], passes=2, keeps_weights=True)
+    for gpu in (False, True):
+        assert R.job_bytes(kept, f, on_gpu=gpu) - R.job_bytes(plain, f, on_gpu=gpu) == R.weights_bytes(f, "float32")
+
+
 def test_run_time_counts_every_corpus_a_job_scores():
     """A job's tokens come from the corpora its rule passes (the scaling sweep may score C4 too): scoring C4 as
     well adds its windows' tokens, and a model large enough to leave the floor asks for more minutes."""

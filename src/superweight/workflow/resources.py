@@ -220,6 +220,7 @@ class Work:
     gram: bool = False  # X^T X of every quantized linear's input (z chosen by output error)
     prefix: dict | None = None  # detection's confirm settings: the hidden states it records
     prepare: bool = False  # a model source converted to safetensors (no forward pass)
+    keeps_weights: bool = False  # a host-memory copy of the weights it changes, put back on exit (W8A8)
 
 
 PREPARE = Work(prepare=True)
@@ -240,12 +241,14 @@ def detection(det: dict) -> Work:
 
 
 def scoring(ppl: dict, corpora, cfg_eval: dict, limit=None, backend: str | None = None, passes: int = 1,
-            quantize: bool = False) -> Work:
+            quantize: bool = False, keeps_weights: bool = False) -> Work:
     """Perplexity on ``corpora`` (``passes`` times: W8A8 calibrates on them first) and the zero-shot tasks at
-    ``limit`` documents (default ``eval.limit``) with ``backend`` (default ``eval.backend``)."""
+    ``limit`` documents (default ``eval.limit``) with ``backend`` (default ``eval.backend``); ``keeps_weights``:
+    the intervention holds a host copy of the weights it changes (W8A8 restores them on exit)."""
     return Work(tokens=passes * ppl_tokens(ppl, corpora) + eval_tokens(cfg_eval, limit),
                 windows=(ppl.get("batch_size", 1), ppl["seqlen"]),
-                zero_shot=(cfg_eval["batch_size"], backend or cfg_eval.get("backend", "hf")), quantize=quantize)
+                zero_shot=(cfg_eval["batch_size"], backend or cfg_eval.get("backend", "hf")), quantize=quantize,
+                keeps_weights=keeps_weights)
 
 
 def z_tuning(ppl: dict, weights: dict) -> Work:
@@ -275,7 +278,8 @@ def job_bytes(work: Work, f: ModelFacts, dtype: str = "float32", on_gpu: bool = 
     act = max(batches, default=0.0)
     act += (quantize_bytes(f) if work.quantize else 0) + (gram_bytes(f) if work.gram else 0)
     act += prefix_bytes(f, work.prefix, dtype) if work.prefix else 0
-    return BASE_BYTES + LOAD_COPIES * weights_bytes(f, dtype) + (0 if on_gpu else act)
+    kept = weights_bytes(f, dtype) if work.keeps_weights else 0  # in host memory on a GPU too
+    return BASE_BYTES + LOAD_COPIES * weights_bytes(f, dtype) + kept + (0 if on_gpu else act)
 
 
 def mem_mb(work: Work, f: ModelFacts, dtype: str = "float32", on_gpu: bool = False, attempt: int = 1) -> int:

@@ -9,11 +9,11 @@ def score_input(corpora, **extra):
                 corpora=expand("results/{{model}}/corpora/{corpus}.pt", corpus=corpora), tasks="results/tasks", **extra)
 
 
-def score_work(kind, spec, corpora, eval_cfg, passes=1, quantize=False):
+def score_work(kind, spec, corpora, eval_cfg, passes=1, quantize=False, keeps_weights=False):
     """The work a scoring job's resources are estimated from: perplexity on ``corpora`` (``passes`` times), the
     zero-shot tasks as ``eval_cfg`` limits them, with the backend its experiment (``kind``, ``spec(wildcards)``)
     scores with (superweight.scoring.backends)."""
     from superweight.scoring.backends import eval_backend
 
     return lambda wc: R.scoring(config["perplexity"], corpora, eval_cfg, backend=eval_backend(kind, spec(wc), config),
-                                passes=passes, quantize=quantize)
+                                passes=passes, quantize=quantize, keeps_weights=keeps_weights)
