@@ -1,7 +1,7 @@
 """Coverage of every interval a claim verdict uses, simulated at n = 2 ... 256 from distributions with a known
 truth shaped like the real data; prints the empirical coverage of the nominal 95% interval per method, scenario
 and n, and per method the smallest n from which no scenario covers measurably less than 94% (the ``MIN_N`` that
-superweight.report.stats uses: below it a verdict is inconclusive). "Measurably less": the coverage plus 1.645 Monte Carlo
+superweight.stats.intervals uses: below it a verdict is inconclusive). "Measurably less": the coverage plus 1.645 Monte Carlo
 standard errors is below 94% (a one-sided 95% simulation bound), so noise in a cell that truly covers 95% does not
 move the minimum; a method that truly covers 93% is flagged at 2000 repetitions. A second table shows, at the n a
 verdict uses most, where the misses fall (below the interval / above it, 2.5% each nominal: a directional verdict
@@ -10,7 +10,7 @@ sub-tests, about the default run's; nominal 0.2%), for the methods whose interva
 
     OMP_NUM_THREADS=1 python benchmarks/coverage.py [--reps 2000] [--jobs 2] [--seed 0] [--out FILE]
 
-It calls the library's own interval functions (superweight.report.stats / compare), so the table measures the code the
+It calls the library's own interval functions (superweight.stats.intervals / compare), so the table measures the code the
 verdicts run. Monte Carlo standard error of a coverage near 0.95 is sqrt(0.95 * 0.05 / reps) (0.5% at 2000).
 For reference it also measures the percentile bootstrap the verdicts used before (2000 resamples)."""
 from __future__ import annotations
@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-from superweight.report import stats  # noqa: E402
+from superweight.stats import intervals as stats  # noqa: E402
 
 NS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 128, 256)
 GOAL = 0.94

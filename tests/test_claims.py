@@ -8,7 +8,7 @@ import pytest
 
 from superweight.report import claims
 from superweight.report.claims import CLAIMS, Finding, claim, evaluate_model, write
-from superweight.report.stats import MIN_N
+from superweight.stats.intervals import MIN_N
 from synth import result
 
 ORIG = {"arc_challenge": .40, "arc_easy": .60, "hellaswag": .40, "lambada_openai": .33, "piqa": .65, "sciq": .75,

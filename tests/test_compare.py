@@ -114,7 +114,7 @@ def test_one_task_accuracy_difference_gets_the_one_task_minimum():
     several-task minimum."""
     from scipy import stats as sps
 
-    from superweight.report.stats import MIN_N, acc_linear
+    from superweight.stats.intervals import MIN_N, acc_linear
 
     n, probs, cov = 5, [0.3, 0.2, 0.2, 0.3], 0.0  # p11, p01, p10, p00; true difference 0
     for c11 in range(n + 1):

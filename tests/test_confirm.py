@@ -4,7 +4,8 @@ import math
 import pytest
 import torch
 
-from superweight.detect.confirm import ablation_perplexities, channel_groups, confirm_candidates
+from superweight.detect.ablations import ablation_perplexities
+from superweight.detect.confirm import channel_groups, confirm_candidates
 from superweight.interventions.edits import zeroed
 from superweight.scoring.perplexity import perplexity
 from tiny import plant, tiny_model
@@ -135,12 +136,12 @@ def test_ablations_start_at_their_first_layer_with_the_same_perplexities(family)
     """Batches whose zeroed weights lie in layer L or later replay layer L - 1's recorded output and skip the layers
     below (adapters.run_from); perplexities equal a whole forward with the weights really zeroed (Falcon's tuple
     outputs too)."""
-    from superweight.detect.confirm import _Prefix
+    from superweight.detect.ablations import Prefix
 
     model = plant(tiny_model(family), 2, 5, 17)
     ids = torch.randint(4, 128, (70,))
     sets = [frozenset({(2, 5, 17)}), frozenset({(3, 1, 2)}), frozenset({(2, 5, 17), (3, 9, 3)}), frozenset({(0, 1, 2)})]
-    prefix = _Prefix(model, {0, 2, 3}, n_windows=4, seqlen=16)
+    prefix = Prefix(model, {0, 2, 3}, n_windows=4, seqlen=16)
     assert prefix.keep == [2, 1]  # the inputs of layers 3 and 2; layer 0 has no layer below
     base = ablation_perplexities(model, ids, 16, 4, [frozenset()], batch_size=4, prefix=prefix)[0]
     got = ablation_perplexities(model, ids, 16, 4, sets, batch_size=4, prefix=prefix)
@@ -156,10 +157,10 @@ def test_ablations_start_at_their_first_layer_with_the_same_perplexities(family)
 
 
 def test_prefix_keeps_the_latest_layers_within_its_budget():
-    from superweight.detect.confirm import _Prefix
+    from superweight.detect.ablations import Prefix
 
     model = tiny_model("llama")  # hidden 32, float32: one layer's outputs for 2 windows of 16 tokens = 4 KiB
-    prefix = _Prefix(model, {1, 2, 3}, n_windows=2, seqlen=16, max_bytes=2 * 4096)
+    prefix = Prefix(model, {1, 2, 3}, n_windows=2, seqlen=16, max_bytes=2 * 4096)
     assert prefix.keep == [2, 1]
     with torch.no_grad(), prefix.record([0, 1], outputs=True):
         model(torch.randint(0, 128, (2, 16)), use_cache=False)
@@ -242,12 +243,12 @@ def test_a_batch_shape_not_seen_runs_whole_once_then_starts_late():
     """Fewer windows than a batch (the CI's 2 windows, 4 sequences per forward): the unmodified model's batch has
     another shape than the ablations', so the first ablation batch runs whole and records the layer inputs for its
     shape; later batches of that shape start at their first zeroed layer, with the whole pass's perplexities."""
-    from superweight.detect.confirm import _Prefix
+    from superweight.detect.ablations import Prefix
 
     model = plant(tiny_model("gemma2"), 2, 5, 17)
     ids = torch.randint(4, 128, (40,))
     sets = [frozenset({(3, 1, 2)}), frozenset({(3, 5, 17)}), frozenset({(2, 5, 17)}), frozenset({(3, 9, 3)})]
-    prefix = _Prefix(model, {2, 3}, n_windows=2, seqlen=16)
+    prefix = Prefix(model, {2, 3}, n_windows=2, seqlen=16)
     ablation_perplexities(model, ids, 16, 2, [frozenset()], batch_size=4, prefix=prefix)
     assert list(prefix.inputs) == [(2, 16)]
     got = ablation_perplexities(model, ids, 16, 2, sets, batch_size=4, prefix=prefix)

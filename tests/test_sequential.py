@@ -1,4 +1,4 @@
-"""Group-sequential stopping (report/sequential.py): the boundaries spend what they promise, the verdict tests run
+"""Group-sequential stopping (stats/sequential.py): the boundaries spend what they promise, the verdict tests run
 at the looks' nominal levels keep their false-decision rate at a true value on the threshold, and the default
 model's pruning effect stops at an early look.
 
@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from superweight.report import stats
-from superweight.report.sequential import Design, adjusted_p, boundaries, decide, record_p, spent, stop_reason
+from superweight.stats import intervals as stats
+from superweight.stats.sequential import Design, adjusted_p, boundaries, decide, record_p, spent, stop_reason
 
 ALPHA = 0.05
 

@@ -8,7 +8,7 @@ from scipy import stats as sps
 from scipy.optimize import brentq
 
 from superweight.report import compare
-from superweight.report.stats import (MIN_N, NA, acc_linear, bootstrap_means, fieller_interval,
+from superweight.stats.intervals import (MIN_N, NA, acc_linear, bootstrap_means, fieller_interval,
                                fieller_units, holm, mcnemar, paired_diff, ppl_ci, ppl_ratio_ci, proportion, share,
                                t_mean, verdict)
 from superweight.scoring.accuracy import accuracy, avg_se, binomial_se
@@ -248,7 +248,7 @@ def test_fieller_decides_a_side_only_where_its_interval_is_bounded():
             if p < 1 - lv:
                 assert side == (1 if r0 < lo else -1)
     # the same for the accuracy share: a denominator (original above chance) that is not significant
-    from superweight.report.stats import acc_share
+    from superweight.stats.intervals import acc_share
     g = [np.array([[1, 0], [0, 0], [1, 1], [0, 0]], dtype=float)]  # original 2/4 vs chance 0.25
     s = acc_share(g, 0.25)
     assert (s.lo, s.hi) == (-math.inf, math.inf) and s.p(0.5)[0] >= 0.05

@@ -6,15 +6,12 @@ Adding a claim is one ``@claim(...)`` entry on one evaluation function. The func
 applicable: not run"; an experiment that was skipped (e.g. no confirmed super weight) makes it "not applicable"
 with the experiment's reason. Thresholds are the paper's words made explicit and are written beside each claim;
 they are not tuned to any model's numbers. The sub-test records, Holm and the verdicts' wording are in
-superweight.report.verdicts, the rendering in superweight.report.claims_render (both re-exported here)."""
+superweight.report.verdicts, the rendering in superweight.report.claims_render (both re-exported here), the
+registry and the paper's numbers in superweight.report.registry."""
 from __future__ import annotations
 
-import csv
-import json
 import math
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -22,113 +19,15 @@ from superweight.interventions.applicability import NotApplicable  # a claim tha
 from superweight.report import compare
 from superweight.provenance import json_clean
 from superweight.report.claims_render import render, write  # noqa: F401  (the claims' outputs)
-from superweight.report.stats import LEVEL, N_BOOT, SEED, Estimate, proportion, t_mean
+from superweight.stats.intervals import LEVEL, N_BOOT, SEED, Estimate, proportion, t_mean
+from superweight.report.registry import (ABL, C4, CLAIMS, T1_CHANCE, T1_KEPT, T1_NONSW, T1_PRUNE,  # noqa: F401
+                                         T1_RESTORE, T1_SW_OVER_NONSW, T3_SA, WIKI, Claim, Context, claim)
 from superweight.report.verdicts import (VERDICTS, Finding, Grade, Sub, _starts, _sub_dict, ci_test,  # noqa: F401
                                          decide, decision, finish, fmt_est, pts)
 
 
 
 
-@dataclass(frozen=True)
-class Claim:
-    id: str
-    section: str        # where the paper makes it
-    statement: str      # the claim, in the paper's terms
-    paper: str          # the paper's number(s)
-    test: str           # the test and threshold, in words
-    thresholds: dict    # the numbers the test uses (passed to the function)
-    inputs: tuple       # result files under results/{model}/ the test needs
-    fn: Callable
-
-
-CLAIMS: list[Claim] = []
-
-
-def claim(id: str, section: str, statement: str, paper: str, test: str, inputs: tuple = (), **thresholds):
-    """Register an evaluation function ``fn(ctx, thresholds) -> Finding`` as a claim."""
-    def deco(fn):
-        if any(c.id == id for c in CLAIMS):
-            raise ValueError(f"claim {id!r} registered twice")
-        CLAIMS.append(Claim(id, section, statement, paper, test, thresholds, tuple(inputs), fn))
-        return fn
-    return deco
-
-
-class Context:
-    """One model's result files (only those this run produced: ``files`` maps paths relative to
-    results/{model}/ to real paths) and the interval settings (n_boot and seed only feed descriptive bootstraps)."""
-
-    def __init__(self, model: str, files: dict[str, Path], n_boot: int = N_BOOT, seed: int = SEED,
-                 level: float = LEVEL):
-        self.model, self.files, self.n_boot, self.seed, self.level = model, files, n_boot, seed, level
-        self._cache: dict[str, object] = {}
-
-    def has(self, rel: str) -> bool:
-        return rel in self.files
-
-    def json(self, rel: str) -> dict:
-        if rel not in self.files:
-            raise NotApplicable(f"not run: {rel}")
-        if rel not in self._cache:
-            self._cache[rel] = json.loads(Path(self.files[rel]).read_text())
-        return self._cache[rel]
-
-    def rows(self, rel: str) -> list[dict]:
-        if rel not in self.files:
-            raise NotApplicable(f"not run: {rel}")
-        if rel not in self._cache:
-            with open(self.files[rel], newline="") as f:
-                self._cache[rel] = list(csv.DictReader(f))
-        return self._cache[rel]
-
-    def done(self, rel: str) -> dict:
-        """A scored result; NotApplicable with its reason when the experiment was skipped."""
-        r = self.json(rel)
-        if not compare.done(r):
-            raise NotApplicable(r.get("reason", "skipped"))
-        return r
-
-    def glob(self, pattern: str) -> list[str]:
-        import fnmatch
-
-        return sorted(f for f in self.files if fnmatch.fnmatch(f, pattern))
-
-    def super_weights(self) -> list[tuple[int, int, int]]:
-        """The super weights the experiments used (zeroed by the ablations), read through the one reader of that
-        list (superweight.detect.used.used_super_weights)."""
-        from superweight.detect.used import used_super_weights
-
-        return used_super_weights(self.json("detect/super_weights.json"))
-
-    def detected(self) -> list[tuple[int, int, int]]:
-        """The super weights detection found and confirmed; NotApplicable when detection did not run or confirmed
-        none (claims about what detection finds are never tested on configured coordinates)."""
-        s = self.json("detect/super_weights.json")
-        if "candidates" not in s:
-            raise NotApplicable("detection did not run")
-        sws = [(c["layer"], c["row"], c["col"]) for c in s.get("super_weights", [])]
-        if not sws:
-            raise NotApplicable("detection confirmed no super weight")
-        return sws
-
-    def kw(self) -> dict:
-        return {"n_boot": self.n_boot, "seed": self.seed, "level": self.level}
-
-
-ABL = "ablation/{}/scores.json"
-WIKI, C4 = "wikitext2", "c4"
-
-
-# --- the claims ---
-# The paper's numbers (Llama-7B unless said; PAPER.md). Ratios per corpus; "text" is the paper's words.
-T1_PRUNE = {WIKI: 1211.11 / 5.67, C4: 763.65 / 7.08}          # x214, x108
-T1_NONSW = {WIKI: 6.08 / 5.67, C4: 7.57 / 7.08}               # x1.07, x1.07: "barely hurts"
-T1_SW_OVER_NONSW = {WIKI: 1211.11 / 6.08, C4: 763.65 / 7.57}  # x199, x101
-T1_RESTORE = {WIKI: 720.57 / 1211.11, C4: 476.23 / 763.65}    # x0.595, x0.624
-T1_CHANCE = float(np.mean([compare.CHANCE[t] for t in ("arc_challenge", "arc_easy", "hellaswag", "lambada_openai",
-                                                        "piqa", "sciq", "winogrande")]))
-T1_KEPT = (35.14 / 100 - T1_CHANCE) / (70.11 / 100 - T1_CHANCE)  # 0.158
-T3_SA = {WIKI: 5.74 / 5.83, C4: 7.14 / 7.23}                  # SA-aware / naive W8A8
 
 
 def _ratio_grades(c: str, table: dict, source: str, text: float | None = None, text_words: str = "") -> tuple:

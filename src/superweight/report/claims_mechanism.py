@@ -9,8 +9,8 @@ import math
 import numpy as np
 
 from superweight.interventions.applicability import NotApplicable
-from superweight.report.claims import T1_SW_OVER_NONSW, WIKI, Context, claim
-from superweight.report.stats import fieller_units, ppl_ratio_ci, proportion
+from superweight.report.registry import T1_SW_OVER_NONSW, WIKI, Context, claim
+from superweight.stats.intervals import fieller_units, ppl_ratio_ci, proportion
 from superweight.report.verdicts import Finding, Grade, Sub
 
 

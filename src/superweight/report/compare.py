@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from superweight.provenance import as_float
-from superweight.report.stats import (LEVEL, MIN_N, N_BOOT, NA, SEED, Estimate, acc_linear, acc_share, fieller_units, ppl_ci,
+from superweight.stats.intervals import (LEVEL, MIN_N, N_BOOT, NA, SEED, Estimate, acc_linear, acc_share, fieller_units, ppl_ci,
                     ppl_ratio_ci)
 
 # accuracy of uniform guessing per task (ARC: most questions have 4 choices; LAMBADA is open-ended)

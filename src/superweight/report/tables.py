@@ -12,7 +12,7 @@ import pandas as pd
 from superweight.report import compare
 from superweight.provenance import as_float
 from superweight.report.html import table_page
-from superweight.report.stats import NA, Estimate
+from superweight.stats.intervals import NA, Estimate
 from superweight.scoring.accuracy import avg_se, binomial_se
 
 TASK_LABELS = {"arc_challenge": "ARC-c", "arc_easy": "ARC-e", "hellaswag": "HellaSwag", "lambada_openai": "LAMBADA",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from superweight.report.stats import LEVEL, NA, Estimate, holm, verdict
+from superweight.stats.intervals import LEVEL, NA, Estimate, holm, verdict
 
 VERDICTS = ("holds", "fails", "inconclusive", "not applicable")
 

@@ -91,7 +91,7 @@ def first_documents(task: dict, limit) -> dict:
     return out
 
 
-# --- sequential scoring (config section ``sequential``; report/sequential.py has the stopping rule) ---
+# --- sequential scoring (config section ``sequential``; stats/sequential.py has the stopping rule) ---
 
 def look_sizes(fractions, n_max: int) -> tuple[int, ...]:
     """Sample sizes of the looks: ceil(fraction x n_max), the last the maximum itself."""
@@ -141,9 +141,9 @@ def evaluate_range(lm, tm, task: str, start: int, stop: int) -> dict:
 def run_looks(design, chunk, merge, tests) -> tuple[dict, dict]:
     """Score look by look: chunk(a, b) scores units a..b-1, merge joins the chunks, tests(merged, n) gives each
     comparison's (p, side) on the first n units, or None when its reference has fewer. Stops once every
-    comparison is decided (report.sequential.decide: 'higher' / 'lower' than the reference) or at the last look.
+    comparison is decided (stats.sequential.decide: 'higher' / 'lower' than the reference) or at the last look.
     Returns (merged result, record of the looks, the n at stop and why)."""
-    from superweight.report.sequential import decide, stop_reason
+    from superweight.stats.sequential import decide, stop_reason
 
     parts, state, looks, prev = [], {}, [], 0
     for k, n in enumerate(design.looks):
@@ -174,8 +174,8 @@ def score_sequential(model, tok, corpora: dict[str, "torch.Tensor"], ppl_cfg: di
     perplexity ratio against 1 (paired t on window log-ratios) per corpus, the average accuracy difference
     against 0 (paired documents). The same fields as ``score`` plus "sequential": {"windows": {corpus: record},
     "docs": record} (run_looks)."""
-    from superweight.report import stats
-    from superweight.report.sequential import Design
+    from superweight.stats import intervals as stats
+    from superweight.stats.sequential import Design
     from superweight.scoring.perplexity import perplexity, windows
 
     design = {"alpha": seq.get("alpha", 0.05), "spending": seq.get("spending", "obf")}

@@ -179,7 +179,7 @@ def full_logits_bytes(f: ModelFacts, batch: int, seqlen: int) -> float:
 
 
 def prefix_bytes(f: ModelFacts, confirm: dict, dtype: str = "float32") -> float:
-    """Confirmation keeps, per window, the output of the layer below each candidate's layer (confirm._Prefix):
+    """Confirmation keeps, per window, the output of the layer below each candidate's layer (ablations.Prefix):
     at most every layer's, and at most PREFIX_BYTES."""
     return min(PREFIX_BYTES, f.layers * confirm.get("windows", 4) * confirm["seqlen"] * f.hidden * DTYPE_BYTES[dtype])
 

@@ -1,0 +1,2 @@
+"""Statistics, without torch: closed-form intervals and tests whose coverage benchmarks/coverage.py measures
+(intervals), and group-sequential stopping boundaries (sequential). Used by scoring (when to stop) and the report."""
