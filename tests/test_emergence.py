@@ -3,7 +3,8 @@ import pytest
 import torch
 
 from superweight.detect.spikes import SpikeRule
-from superweight.analysis.emergence import EmergenceConfigError, check, crossing_step, measure, step_of, table, verdict_emergence
+from superweight.analysis.emergence import EmergenceConfigError, check, crossing_step, measure, step_of, table
+from superweight.report.emergence import verdict_emergence
 from tiny import ToyTokenizer, plant, tiny_model
 
 SW = (1, 5, 17)

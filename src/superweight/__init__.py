@@ -5,17 +5,18 @@ Subpackages by stage, lowest first (a stage imports only itself and the stages b
 
 - ``stats``: ``intervals`` (closed-form intervals and tests), ``sequential`` (group-sequential stopping boundaries);
   no torch.
-- ``models``: ``sources`` (model sources and their shapes, without torch), ``load`` (loading), ``adapters`` (where each
-  family keeps its decoder layers and down projections; its tuple outputs, flattened MLP inputs, running from layer k).
+- ``models``: ``sources`` (model sources and their shapes, without torch), ``load`` (loading), ``adapters`` (where
+  each family keeps its decoder layers and down projections; its tuple outputs, flattened MLP inputs, running from
+  layer k).
 - ``interventions``: ``edits`` (zero, scale, prune other outliers, restore the super activation: each restores what
   it changed), ``conditions`` (the paper's section 3.2 conditions), ``applicability`` (``NotApplicable``; which
   experiments equal an ablation condition's model, without torch).
 - ``scoring``: ``data`` (corpora and prompts), ``perplexity`` (GPTQ protocol), ``logprobs``, ``zeroshot`` (lm-eval),
-  ``backends`` / ``cached_backend`` (which lm-eval backend; the cached one), ``accuracy`` (a task's accuracy and SE),
-  ``score`` (one job's scores, sequentially when configured).
-- ``detect``: ``spikes`` (data-free detection by the spike rule), ``confirm`` (confirmation of candidates by ablation
-  on text), ``ablations`` (the perplexity of many weight ablations at once), ``limits`` (its memory limits, without torch), ``used`` (the super weights experiments use: their one
-  reader, without torch).
+  ``backends`` / ``cached_backend`` (which lm-eval backend; the cached one), ``accuracy`` (a task's accuracy and
+  SE), ``score`` (one job's scores, sequentially when configured).
+- ``detect``: ``spikes`` (data-free detection by the spike rule), ``confirm`` (confirmation of candidates by
+  ablation on text), ``ablations`` (the perplexity of many weight ablations at once), ``limits`` (its memory limits,
+  without torch), ``used`` (the super weights experiments use: their one reader, without torch).
 - ``quant``: ``methods`` (method names, without torch), ``rtn`` (block-wise weight RTN), ``w8a8`` (W8A8,
   SmoothQuant), ``tune_z`` (choosing the clipping z).
 - ``analysis``: ``stopwords`` (stopword probabilities), ``propagation`` (the super activation layer by layer),
@@ -23,8 +24,8 @@ Subpackages by stage, lowest first (a stage imports only itself and the stages b
   outlier sets), ``emergence`` (over training checkpoints). Measurements only.
 - ``report``: ``compare`` (paired comparisons of result files), ``verdicts`` (Holm, grades, wording), ``registry``
   (how a claim is registered; the paper's numbers), ``claims`` (the ablation, detection, stopword and quantization
-  claims), ``claims_mechanism`` (the mechanism and Fig. 4 claims), ``claims_render``, ``tables``, ``figures``,
-  ``figures_mechanism``, ``summary``, ``protocol``, ``html``.
+  claims), ``claims_mechanism`` (the mechanism and Fig. 4 claims), ``claims_render``, ``emergence`` (the emergence
+  sweep's verdict), ``tables``, ``figures``, ``figures_mechanism``, ``summary``, ``protocol``, ``html``.
 - ``workflow``: ``config`` (validation, without torch), ``command_line`` (overrides, targets, options),
   ``schema_doc`` (config/README.md), ``resources`` (requests from each rule's declared work), ``claim_inputs`` (the
   files the claims read), ``reuse``, ``experiments`` (a scoring job's wildcards as one intervention), ``runlog``

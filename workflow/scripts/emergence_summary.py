@@ -3,7 +3,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from superweight.analysis.emergence import crossing_step, table, verdict_emergence
+from superweight.analysis.emergence import crossing_step, table
+from superweight.report.emergence import verdict_emergence
 from superweight.report.figures_mechanism import emergence_figure
 from superweight.provenance import Provenance, read_json, write_json
 from superweight.workflow.runlog import start

@@ -1,1 +1,3 @@
-"""Interventions on a loaded model: weight edits and super-activation restore (edits), the paper's ablation conditions (conditions)."""
+"""Interventions on a loaded model, each restoring exactly what it changed: weight edits and the super-activation
+restore (edits), the paper's ablation conditions (conditions), NotApplicable and which experiments equal an
+ablation condition's model (applicability, no torch)."""

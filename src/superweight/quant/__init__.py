@@ -1,1 +1,2 @@
-"""Quantization: simulated block-wise RTN, W8A8 and SmoothQuant (rtn: weights; w8a8: activations and SmoothQuant), and choosing the clipping z (tune_z)."""
+"""Quantization: method names (methods, no torch), simulated block-wise weight RTN with super-weight-aware clipping
+(rtn), W8A8 and SmoothQuant (w8a8), and choosing the clipping z (tune_z)."""

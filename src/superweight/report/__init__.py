@@ -1,1 +1,4 @@
-"""From result files to the report: statistics (stats), paired comparisons (compare), claim verdicts (claims: the registry; claims_mechanism: its mechanism and Fig. 4 claims; verdicts: Holm, grades and wording; claims_render: claims.md/csv/json), tables, figures (figures, figures_mechanism), summary, protocol, HTML pages (html)."""
+"""From result files to the report: paired comparisons (compare), the claims registry and the paper's numbers
+(registry), the claims (claims, claims_mechanism) and the only place verdicts are made (verdicts: Holm, grades,
+wording), claims.md/csv/json (claims_render), the emergence sweep's verdict (emergence), tables, figures (figures,
+figures_mechanism), summary, protocol, HTML pages (html)."""

@@ -1,1 +1,3 @@
-"""Scoring a model: evaluation data (data), GPTQ perplexity (perplexity), next-token log-probabilities (logprobs), lm-eval zero-shot accuracy (zeroshot, backends, cached_backend, accuracy) and one job's scores (score)."""
+"""Scoring a model: evaluation data (data), GPTQ perplexity (perplexity), next-token log-probabilities (logprobs),
+lm-eval zero-shot accuracy (zeroshot, backends, cached_backend, accuracy) and one job's scores, sequentially when
+configured (score)."""
