@@ -183,6 +183,11 @@ def check_choices(config: dict) -> None:
             raise ConfigError(f"`detection.use` is 'known' but `models.{bare[0]}.super_weights` is not set. Fix: list "
                               "the model's known coordinates ([[layer, row, col], ...]) or use `detection.use: detected` "
                               "or `both`")
+    if config.get("sequential"):
+        raise ConfigError("`sequential`: sequential scoring is in the library (superweight.scoring.score."
+                          "score_sequential) but not yet in the workflow: the score rule does not pass its references "
+                          "and the claims do not yet read its design's p-values, so the section would change nothing "
+                          "or overstate the verdicts. Fix: remove the `sequential` section")
 
 
 def _hub_config_json(m: dict) -> Path | None:
