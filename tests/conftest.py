@@ -46,6 +46,17 @@ def _unit_tests_start_no_process(request, monkeypatch):
     monkeypatch.setattr(subprocess, "Popen", refuse)
 
 
+@pytest.fixture
+def one_thread():
+    """Torch on one thread for the test (exact comparisons of tiny models across families; no oversubscription)."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture(scope="session")
 def data_dir():
     if not (DATA / "wikitext2" / "wiki.test.raw").is_file():

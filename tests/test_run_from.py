@@ -9,12 +9,7 @@ from superweight.scoring.logprobs import head_logits
 from tiny import CONFIGS, L, tiny_model
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 @pytest.mark.parametrize("family", sorted(CONFIGS))

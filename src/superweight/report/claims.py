@@ -192,9 +192,7 @@ def _stop_ratio(pp: dict | None, ctx: Context) -> Estimate | None:
        "paired prompts).",
        ("stopwords/summary.json",), ratio=1.0)
 def _stop_mass(ctx: Context, t: dict) -> Finding:
-    s = ctx.json("stopwords/summary.json")
-    if s.get("status") == "skipped":
-        raise NotApplicable(s.get("reason", "skipped"))
+    s = ctx.ran("stopwords/summary.json")
     e = _stop_ratio(s.get("per_prompt", {}).get("stopword_mass"), ctx)
     sub = Sub("stopword mass ratio", e, t["ratio"])
     if e is None:
@@ -213,9 +211,7 @@ FIG5 = {"the": 2.1, ".": 4.9, ",": 10.5}
        "paired prompts); holds when all three hold. Strength: Fig. 5's Llama-7B ratios.",
        ("stopwords/summary.json",), ratio=1.0)
 def _stop_each(ctx: Context, t: dict) -> Finding:
-    s = ctx.json("stopwords/summary.json")
-    if s.get("status") == "skipped":
-        raise NotApplicable(s.get("reason", "skipped"))
+    s = ctx.ran("stopwords/summary.json")
     subs = []
     for w in ("the", ".", ","):
         pp = s.get("per_prompt", {}).get(w)

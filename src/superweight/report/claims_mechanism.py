@@ -17,9 +17,7 @@ from superweight.report.verdicts import Finding, Grade, Sub
 def _done(ctx: Context, rel: str) -> dict:
     """A mechanism result run on the model's used super weights; NotApplicable with the job's reason when it was
     skipped, or when it zeroed another list than the one the ablation zeroes (a stale file: rerun it)."""
-    r = ctx.json(rel)
-    if r.get("status") == "skipped":
-        raise NotApplicable(r.get("reason") or "no super weight used")
+    r = ctx.ran(rel, "no super weight used")
     if "super_weights" in r and ctx.has("detect/super_weights.json"):
         ran, used = sorted(tuple(c) for c in r["super_weights"]), sorted(ctx.super_weights())
         if ran != used:

@@ -68,6 +68,13 @@ class Context:
                 self._cache[rel] = list(csv.DictReader(f))
         return self._cache[rel]
 
+    def ran(self, rel: str, default_reason: str = "skipped") -> dict:
+        """A result file of a job that ran; NotApplicable with the job's reason when it was skipped."""
+        r = self.json(rel)
+        if r.get("status") == "skipped":
+            raise NotApplicable(r.get("reason") or default_reason)
+        return r
+
     def done(self, rel: str) -> dict:
         """A scored result; NotApplicable with its reason when the experiment was skipped."""
         r = self.json(rel)
