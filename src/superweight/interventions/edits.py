@@ -236,10 +236,6 @@ def undo_prune(model: nn.Module, summary: dict) -> None:
             param.data.view(-1)[idx] = vals
 
 
-class _CaptureDone(Exception):
-    """Ends the capture pass once the last super-weight layer has run."""
-
-
 class RestoreSuperActivation:
     """Forward hooks that put the super activation back after its super weight(s) were zeroed.
 
@@ -249,11 +245,11 @@ class RestoreSuperActivation:
       down_proj's output channel ``row`` is recomputed in the same pass from the layer's input and the saved
       original weight row (exact, no extra cost);
     - super weights in several layers: a later layer's input already differs (upstream, the activation was put
-      back at one token only), so before every forward of the model a capture pass runs with every super-weight
-      channel restored at all tokens (the original model, up to rounding), records each layer's original values
-      and stops after the last super-weight layer; the real pass then puts those values back. The capture pass
-      cannot replay a KV cache for the original model, so a forward with a non-empty ``past_key_values`` is
-      refused in this case.
+      back at one token only), so each forward of the model first runs ``first_pass``: the model with every
+      super-weight channel restored at all tokens (the original model, up to rounding; LM head skipped), which
+      records each layer's original values; the modified pass then puts those values back. The first pass cannot
+      replay a KV cache for the original model, so a forward with a non-empty ``past_key_values`` is refused in
+      this case.
 
     The hooks work per sequence, also where a family flattens (batch, tokens) before its MLP (OPT): the batch
     and sequence sizes are read at the first decoder layer. ``tokens``: ``max`` restores the value at the token
@@ -280,28 +276,36 @@ class RestoreSuperActivation:
             rows[(l, r)] = a.down_row(model, l, r).detach().clone()
         return cls(model, rows, tokens)
 
-    def _model_pre(self, module, args, kwargs):
-        """Before each forward of the model: in the several-layer case, the capture pass."""
-        if self._capturing or not self.several_layers:
-            return None
+    def first_pass(self, args: tuple, kwargs: dict) -> dict[tuple[int, int], torch.Tensor]:
+        """The original model's value of every super-weight channel at every token, {(layer, row): (batch, tokens)},
+        from one whole forward of the model on ``args``/``kwargs`` (no KV cache, LM head given no positions)."""
         caches = [k for k in ("past_key_values", "cache") if kwargs.get(k) is not None]  # "cache": transformers >= 5.x
         if any(_cache_len(kwargs[k]) > 0 for k in caches):
             raise InterventionError("restoring super activations in several layers needs whole sequences: the "
                                     "original model's values cannot be recomputed from a KV cache; run without "
                                     "past_key_values")
-        self._captured, self._capturing = {}, True
+        captured: dict[tuple[int, int], torch.Tensor] = {}
+        head = self.model.get_output_embeddings()
+        skip = head.register_forward_pre_hook(lambda mod, a: (a[0][..., :0, :],))
+        self._captured, self._capturing = captured, True
         try:
-            module(*args, **{**kwargs, **{k: None for k in caches}, "use_cache": False})
-        except _CaptureDone:
-            pass
+            self.model(*args, **{**kwargs, **{k: None for k in caches}, "use_cache": False})
         finally:
-            self._capturing = False
-        if len(self._captured) != len(self.rows):
-            raise InterventionError(f"capture pass saw {len(self._captured)} of {len(self.rows)} super-weight channels")
+            self._capturing, self._captured = False, None
+            skip.remove()
+        if len(captured) != len(self.rows):
+            raise InterventionError(f"first pass saw {len(captured)} of {len(self.rows)} super-weight channels")
+        return captured
+
+    def _model_pre(self, module, args, kwargs):
+        """Before each forward of the model, in the several-layer case: the first pass."""
+        if self.several_layers and not self._capturing:
+            self._captured = self.first_pass(args, kwargs)
         return None
 
     def _model_post(self, module, args, kwargs, out):
-        self._captured = None  # valid for one forward only
+        if not self._capturing:
+            self._captured = None  # valid for one forward only
         return None
 
     def _layer_pre(self, module, args, kwargs):
@@ -309,7 +313,7 @@ class RestoreSuperActivation:
         self._shape = (h.shape[0], h.shape[1]) if h.dim() == 3 else (1, h.shape[0])
         return None
 
-    def _hook(self, layer: int, row: int, w_row: torch.Tensor, bias, last: bool):
+    def _hook(self, layer: int, row: int, w_row: torch.Tensor, bias):
         def fn(mod, inp, out):
             b_sz, t_sz = self._shape if self._shape is not None else (out.shape[0] if out.dim() == 3 else 1, -1)
             x = inp[0].reshape(b_sz, t_sz, inp[0].shape[-1])  # OPT: (batch * tokens, features) -> per sequence
@@ -318,13 +322,11 @@ class RestoreSuperActivation:
             if self._capturing:
                 self._captured[(layer, row)] = orig
                 o[..., row] = orig
-                if last:
-                    raise _CaptureDone
                 return o.reshape(out.shape)
             if self.several_layers:
                 if self._captured is None:
                     raise InterventionError("restore with super weights in several layers must run through the "
-                                            "model's own forward (its capture pass did not run)")
+                                            "model's own forward (its first pass did not run)")
                 orig = self._captured[(layer, row)].to(o.dtype)
             if self.tokens == "all":
                 o[..., row] = orig
@@ -340,11 +342,9 @@ class RestoreSuperActivation:
 
     def __enter__(self):
         a = get_adapter(self.model)
-        keys = list(self.rows)
         for (l, r), w_row in self.rows.items():
             mod = a.down_proj(self.model, l)
-            self.handles.append(mod.register_forward_hook(
-                self._hook(l, r, w_row, getattr(mod, "bias", None), (l, r) == keys[-1])))
+            self.handles.append(mod.register_forward_hook(self._hook(l, r, w_row, getattr(mod, "bias", None))))
         self._aux = [a.layers(self.model)[0].register_forward_pre_hook(self._layer_pre, with_kwargs=True),
                      self.model.register_forward_pre_hook(self._model_pre, with_kwargs=True),
                      self.model.register_forward_hook(self._model_post, with_kwargs=True)]
@@ -357,6 +357,7 @@ class RestoreSuperActivation:
         for h in self.handles + self._aux:
             h.remove()
         self.handles, self._aux = [], []
+        self._captured, self._shape = None, None
 
 
 def _cache_len(pkv) -> int:
