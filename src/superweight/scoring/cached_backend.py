@@ -10,8 +10,11 @@ group's cache. The LM head is applied only at the scored positions (``logprobs.s
 Tokenization is lm-eval's own (``TemplateLM.loglikelihood``: the whitespace move, empty contexts) with HFLM's
 ``tok_encode`` (``add_bos_token``, a BOS already in the text), and the same left truncation to ``max_length``:
 the token sequences scored are HFLM's, and so are the numbers up to float rounding. Tasks, metrics and
-aggregation stay lm-eval's. Exact for models whose output at a token depends only on the tokens before it;
-an intervention that looks at a whole sequence (e.g. an argmax over its tokens) needs ``eval.backend: hf``.
+aggregation stay lm-eval's. Sharing a prefix is exact for models whose output at a token depends only on the
+tokens before it. An intervention that looks at a whole sequence (an argmax or a median over its tokens:
+``backends.whole_sequence``) runs with ``whole_sequences``: each distinct model input (context + continuation
+minus its last token, as HFLM builds it) is one forward of its own, unpadded and without a cache, so every
+per-sequence statistic sees exactly that sequence, as HFLM at batch size 1; requests with the same input share it.
 """
 from __future__ import annotations
 
@@ -28,7 +31,7 @@ from superweight.scoring.logprobs import head_inputs, selected_logprobs
 
 log = logging.getLogger(__name__)
 
-BACKENDS = ("hf", "cached")
+BACKENDS = ("hf", "cached")  # eval.backend; "cached_whole" (cached, whole sequences) is chosen per experiment
 DEFAULT_MAX_LENGTH = 2048  # HFLM's default when neither the config nor the tokenizer gives one
 # batching: a forward of fewer positions runs a CPU's matrix products less efficiently (2x at 40 than at 300 for
 # SmolLM2), padding computes positions for nothing: a batch grows to MIN_TOKENS, then stops at 10% padding
@@ -60,8 +63,9 @@ class CachedLM(TemplateLM):
     """``loglikelihood`` with each document's shared context computed once; see the module docstring."""
 
     def __init__(self, model, tokenizer, batch_size: int = 8, device: str = "cpu", add_bos_token: bool | None = None,
-                 max_length: int | None = None):
+                 max_length: int | None = None, whole_sequences: bool = False):
         super().__init__()
+        self.whole_sequences = whole_sequences
         self.model, self.tokenizer = model, tokenizer
         self.batch_size = int(batch_size)
         self._device = torch.device(device)
@@ -179,8 +183,33 @@ class CachedLM(TemplateLM):
                 out[i] = res
         return out
 
+    def _run_whole(self, requests, bar) -> dict[int, tuple[float, bool]]:
+        """Each distinct model input alone, as one unpadded sequence; its requests scored from that one forward."""
+        by_input: dict[tuple, list[int]] = {}
+        for i, (_, ctx, cont) in enumerate(requests):
+            if not ctx or not cont:
+                raise ValueError(f"request {i}: empty {'context' if not ctx else 'continuation'} after tokenization")
+            x = (ctx + cont)[-(self.max_length + 1):][:-1]  # HFLM's model input
+            self.stats["request_tokens"] += len(x)
+            by_input.setdefault(tuple(x), []).append(i)
+        self.stats["groups"] += len(by_input)
+        out = {}
+        for x, members in sorted(by_input.items(), key=lambda kv: -len(kv[0])):  # longest first, as HFLM
+            h = head_inputs(self.model, self._pad_right([list(x)]))[0]
+            conts = [requests[i][2] for i in members]
+            out.update(zip(members, self._score([h[len(x) - len(c):] for c in conts], conts)))
+            bar.update(len(members))
+        return out
+
     @torch.no_grad()
     def _loglikelihood_tokens(self, requests, disable_tqdm: bool = False, **kwargs) -> list[tuple[float, bool]]:
+        if self.whole_sequences:
+            self.stats["requests"] += len(requests)
+            bar = tqdm(total=len(requests), disable=disable_tqdm, mininterval=5,
+                       desc="Running loglikelihood requests (cached, whole sequences)")
+            res = self._run_whole(requests, bar)
+            bar.close()
+            return self._answers(requests, res)
         groups = self._groups(requests)
         self.stats["requests"] += len(requests)
         self.stats["groups"] += len(groups)
@@ -199,6 +228,9 @@ class CachedLM(TemplateLM):
             res.update(zip((r[0] for r in rows), self._run_plain(rows)))
             bar.update(len(rows))
         bar.close()
+        return self._answers(requests, res)
+
+    def _answers(self, requests, res: dict[int, tuple[float, bool]]) -> list[tuple[float, bool]]:
         out = [res[i] for i in range(len(requests))]
         for (pair, _, _), answer in zip(requests, out):
             self.cache_hook.add_partial("loglikelihood", pair, answer)
@@ -254,9 +286,10 @@ def _select(cache, index: torch.Tensor):
 
 def build_lm(model, tok, backend: str = "hf", batch_size: int = 8, device: str = "cpu",
              add_bos_token: bool | None = None):
-    """The lm-eval model object for ``eval.backend``."""
-    if backend == "cached":
-        return CachedLM(model, tok, batch_size=batch_size, device=device, add_bos_token=add_bos_token)
+    """The lm-eval model object for ``eval.backend`` (or ``cached_whole``: cached, each sequence whole)."""
+    if backend in ("cached", "cached_whole"):
+        return CachedLM(model, tok, batch_size=batch_size, device=device, add_bos_token=add_bos_token,
+                        whole_sequences=backend == "cached_whole")
     if backend == "hf":
         from lm_eval.models.huggingface import HFLM
 
