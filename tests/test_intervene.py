@@ -212,3 +212,27 @@ def test_restore_first_pass_is_the_original_model_and_exit_restores_everything()
         with restore, torch.no_grad():
             get_adapter(model).down_proj(model, 1)(torch.zeros(1, 3, I))
     assert _hook_count(model) == hooks
+
+
+@pytest.mark.parametrize("sws", [[SW], [(1, 5, 17), (2, 5, 30)]], ids=["one_layer", "two_layers"])
+def test_restore_skips_padding_the_attention_mask_marks(sws):
+    """A right-padded batch with its attention mask restores, in each sequence, the token an unpadded run restores:
+    padding whose activation is larger does not take the argmax (without the mask it does)."""
+    model = tiny_model("llama")
+    for sw in sws:
+        plant(model, *sw)
+    torch.manual_seed(1)
+    seq = torch.randint(0, 128, (1, 6))
+    with torch.no_grad():  # the padding token: the one whose super activation is largest after ``seq``
+        orig, _ = _down_out(model, torch.cat([seq.expand(128, -1), torch.arange(128)[:, None]], 1), 1)
+    pad = int(orig[:, -1, 5].abs().argmax())
+    ids = torch.cat([seq, torch.full((1, 4), pad)], 1)
+    mask = torch.tensor([[1] * 6 + [0] * 4])
+    restore = RestoreSuperActivation.capture(model, sws, "max")
+    zero_weights(model, sws)
+    with restore, torch.no_grad():
+        alone = model(seq).logits
+        masked = model(ids, attention_mask=mask).logits[:, :6]
+        unmasked = model(ids).logits[:, :6]
+    torch.testing.assert_close(masked, alone, rtol=1e-5, atol=1e-5)
+    assert not torch.allclose(unmasked, alone, rtol=1e-3, atol=1e-3)

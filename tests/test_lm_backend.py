@@ -190,7 +190,7 @@ def test_sequence_level_interventions_use_whole_sequences():
     cfg = {"eval": {"backend": "cached"}, "ablation": {"restore_tokens": "max"}}
     assert whole_sequence("ablation", {"condition": "prune_sw_restore_sa"}, cfg)
     assert eval_backend("ablation", {"condition": "prune_sw_restore_sa"}, cfg) == "cached_whole"
-    assert eval_backend("aquant", {"method": "sa_aware"}, cfg) == "cached_whole"
+    assert eval_backend("aquant", {"method": "sa_aware"}, cfg) == "cached_alone"
     for kind, spec in [("ablation", {"condition": "original"}), ("ablation", {"condition": "prune_sw"}),
                        ("scaling", {"factor": 2.0}), ("aquant", {"method": "naive"}), ("aquant", {"method": "fp"})]:
         assert eval_backend(kind, spec, cfg) == "cached"
@@ -211,15 +211,16 @@ def _sa_aware(model, sws):
     return W8A8(model, 8, sa_channels(model, sws))
 
 
-@pytest.mark.parametrize("edit,sws", [(_restore, [(1, 5, 17)]), (_restore, [(1, 5, 17), (2, 5, 30)]),
-                                      (_sa_aware, [(1, 5, 17)])], ids=["restore_one_layer", "restore_two_layers",
-                                                                        "w8a8_sa_aware"])
-def test_whole_sequence_interventions_equal_hflm(task_requests, tokenizers, edit, sws):
+@pytest.mark.parametrize("edit,sws,backend", [(_restore, [(1, 5, 17)], "cached_whole"),
+                                              (_restore, [(1, 5, 17), (2, 5, 30)], "cached_whole"),
+                                              (_sa_aware, [(1, 5, 17)], "cached_alone")],
+                         ids=["restore_one_layer", "restore_two_layers", "w8a8_sa_aware"])
+def test_whole_sequence_interventions_equal_hflm(task_requests, tokenizers, edit, sws, backend):
     """A planted super weight; restore_tokens max (an argmax over each sequence's tokens) or SA-aware W8A8 (an
-    argmax and a median over each sequence): the cached backend with whole sequences gives, per request, HFLM's
-    log-likelihood and greedy flag (HFLM at batch size 1: its batches right-pad every sequence with token 0 and no
-    attention mask, so at larger batch sizes the padding joins each sequence's argmax and median), and per document
-    lm-eval's accuracies."""
+    argmax over each sequence, a median over the batch tensor): the cached backend with whole sequences gives, per
+    request, HFLM's log-likelihood and greedy flag (HFLM at batch size 1: its batches right-pad every sequence with
+    token 0 and no attention mask, so at larger batch sizes the padding joins each sequence's argmax and the median),
+    and per document lm-eval's accuracies."""
     tok = tokenizers["nobos"]
     model = _model("llama", len(tok))
     for sw in sws:
@@ -227,7 +228,7 @@ def test_whole_sequence_interventions_equal_hflm(task_requests, tokenizers, edit
     with contextlib.ExitStack() as stack, torch.no_grad():
         stack.enter_context(edit(model, sws))
         hf = HFLM(pretrained=model, tokenizer=tok, batch_size=1, add_bos_token=False)
-        whole = build_lm(model, tok, "cached_whole", batch_size=4, add_bos_token=False)
+        whole = build_lm(model, tok, backend, batch_size=4, add_bos_token=False)
         assert isinstance(whole, CachedLM) and whole.whole_sequences
         worst = 0.0
         for name, (task, insts) in task_requests.items():

@@ -253,7 +253,8 @@ class RestoreSuperActivation:
 
     The hooks work per sequence, also where a family flattens (batch, tokens) before its MLP (OPT): the batch
     and sequence sizes are read at the first decoder layer. ``tokens``: ``max`` restores the value at the token
-    where it is largest, per sequence (official code); ``all`` at every token (which equals not pruning)."""
+    where it is largest, per sequence (official code), among the tokens the forward's 2-D ``attention_mask`` keeps
+    (padding never takes it); ``all`` at every token (which equals not pruning)."""
 
     def __init__(self, model: nn.Module, original_rows: dict[tuple[int, int], torch.Tensor], tokens: str = "max"):
         if tokens not in ("max", "all"):
@@ -265,6 +266,7 @@ class RestoreSuperActivation:
         self._shape: tuple[int, int] | None = None  # (batch, tokens) of the running forward
         self._capturing = False
         self._captured: dict[tuple[int, int], torch.Tensor] | None = None
+        self._valid: torch.Tensor | None = None  # (batch, tokens) of the running forward: False at padding
         self.restored: list[dict] = []
 
     @classmethod
@@ -298,14 +300,18 @@ class RestoreSuperActivation:
         return captured
 
     def _model_pre(self, module, args, kwargs):
-        """Before each forward of the model, in the several-layer case: the first pass."""
-        if self.several_layers and not self._capturing:
+        """Before each forward of the model: its padding mask; in the several-layer case, the first pass."""
+        if self._capturing:
+            return None
+        mask = kwargs.get("attention_mask")
+        self._valid = mask.bool() if torch.is_tensor(mask) and mask.dim() == 2 else None
+        if self.several_layers:
             self._captured = self.first_pass(args, kwargs)
         return None
 
     def _model_post(self, module, args, kwargs, out):
         if not self._capturing:
-            self._captured = None  # valid for one forward only
+            self._captured, self._valid = None, None  # valid for one forward only
         return None
 
     def _layer_pre(self, module, args, kwargs):
@@ -331,7 +337,10 @@ class RestoreSuperActivation:
             if self.tokens == "all":
                 o[..., row] = orig
             else:
-                t = orig.abs().argmax(dim=-1)  # per sequence
+                size = orig.abs()
+                if self._valid is not None:  # the mask covers cached tokens too: this pass's are its last
+                    size = size.masked_fill(~self._valid[:, -size.shape[-1]:], -1)
+                t = size.argmax(dim=-1)  # per sequence
                 b = torch.arange(b_sz, device=o.device)
                 o[b, t, row] = orig[b, t]
                 if len(self.restored) < 8:
@@ -357,7 +366,7 @@ class RestoreSuperActivation:
         for h in self.handles + self._aux:
             h.remove()
         self.handles, self._aux = [], []
-        self._captured, self._shape = None, None
+        self._captured, self._shape, self._valid = None, None, None
 
 
 def _cache_len(pkv) -> int:

@@ -12,9 +12,11 @@ Tokenization is lm-eval's own (``TemplateLM.loglikelihood``: the whitespace move
 the token sequences scored are HFLM's, and so are the numbers up to float rounding. Tasks, metrics and
 aggregation stay lm-eval's. Sharing a prefix is exact for models whose output at a token depends only on the
 tokens before it. An intervention that looks at a whole sequence (an argmax or a median over its tokens:
-``backends.whole_sequence``) runs with ``whole_sequences``: each distinct model input (context + continuation
-minus its last token, as HFLM builds it) is one forward of its own, unpadded and without a cache, so every
-per-sequence statistic sees exactly that sequence, as HFLM at batch size 1; requests with the same input share it.
+``backends.whole_sequence``) runs with ``whole_sequences``: each distinct model input (context + continuation minus
+its last token, as HFLM builds it) runs whole, without a cache, so each per-sequence statistic sees exactly that
+sequence, as HFLM at batch size 1; requests with the same input share it. ``batched``: inputs share a forward,
+right-padded, with an ``attention_mask`` that the intervention's statistics honour (the restored super activation);
+``alone``: one input per forward, unpadded, for a statistic over the whole batch tensor (SA-aware W8A8's median).
 """
 from __future__ import annotations
 
@@ -31,7 +33,8 @@ from superweight.scoring.logprobs import head_inputs, selected_logprobs
 
 log = logging.getLogger(__name__)
 
-BACKENDS = ("hf", "cached")  # eval.backend; "cached_whole" (cached, whole sequences) is chosen per experiment
+BACKENDS = ("hf", "cached")  # eval.backend; per experiment, "cached" may become one of WHOLE (backends.eval_backend)
+WHOLE = {"cached_whole": "batched", "cached_alone": "alone"}  # cached, whole sequences: the backend's whole_sequences
 DEFAULT_MAX_LENGTH = 2048  # HFLM's default when neither the config nor the tokenizer gives one
 # batching: a forward of fewer positions runs a CPU's matrix products less efficiently (2x at 40 than at 300 for
 # SmolLM2), padding computes positions for nothing: a batch grows to MIN_TOKENS, then stops at 10% padding
@@ -63,8 +66,10 @@ class CachedLM(TemplateLM):
     """``loglikelihood`` with each document's shared context computed once; see the module docstring."""
 
     def __init__(self, model, tokenizer, batch_size: int = 8, device: str = "cpu", add_bos_token: bool | None = None,
-                 max_length: int | None = None, whole_sequences: bool = False):
+                 max_length: int | None = None, whole_sequences: str | None = None):
         super().__init__()
+        if whole_sequences not in (None, "batched", "alone"):
+            raise ValueError(f"whole_sequences must be None, 'batched' or 'alone', got {whole_sequences!r}")
         self.whole_sequences = whole_sequences
         self.model, self.tokenizer = model, tokenizer
         self.batch_size = int(batch_size)
@@ -184,7 +189,7 @@ class CachedLM(TemplateLM):
         return out
 
     def _run_whole(self, requests, bar) -> dict[int, tuple[float, bool]]:
-        """Each distinct model input alone, as one unpadded sequence; its requests scored from that one forward."""
+        """Each distinct model input whole (``whole_sequences``); its requests scored from that one forward."""
         by_input: dict[tuple, list[int]] = {}
         for i, (_, ctx, cont) in enumerate(requests):
             if not ctx or not cont:
@@ -193,12 +198,19 @@ class CachedLM(TemplateLM):
             self.stats["request_tokens"] += len(x)
             by_input.setdefault(tuple(x), []).append(i)
         self.stats["groups"] += len(by_input)
+        inputs = sorted(by_input, key=len, reverse=True)  # longest first, as HFLM
+        budget = self.batch_size * len(inputs[0]) if self.whole_sequences == "batched" else 0
         out = {}
-        for x, members in sorted(by_input.items(), key=lambda kv: -len(kv[0])):  # longest first, as HFLM
-            h = head_inputs(self.model, self._pad_right([list(x)]))[0]
-            conts = [requests[i][2] for i in members]
-            out.update(zip(members, self._score([h[len(x) - len(c):] for c in conts], conts)))
-            bar.update(len(members))
+        for batch in _batches(inputs, len, budget):
+            ids = self._pad_right([list(x) for x in batch])
+            mask = (torch.arange(ids.shape[1], device=self.device)[None]
+                    < torch.tensor([len(x) for x in batch], device=self.device)[:, None]).long()
+            h = head_inputs(self.model, ids, mask if len(batch) > 1 else None)
+            rows = [(b, i) for b, x in enumerate(batch) for i in by_input[x]]
+            conts = [requests[i][2] for _, i in rows]
+            blocks = [h[b, len(batch[b]) - len(c):len(batch[b])] for (b, _), c in zip(rows, conts)]
+            out.update(zip((i for _, i in rows), self._score(blocks, conts)))
+            bar.update(len(rows))
         return out
 
     @torch.no_grad()
@@ -286,10 +298,10 @@ def _select(cache, index: torch.Tensor):
 
 def build_lm(model, tok, backend: str = "hf", batch_size: int = 8, device: str = "cpu",
              add_bos_token: bool | None = None):
-    """The lm-eval model object for ``eval.backend`` (or ``cached_whole``: cached, each sequence whole)."""
-    if backend in ("cached", "cached_whole"):
+    """The lm-eval model object for ``eval.backend`` (or one of ``WHOLE``: cached, each sequence whole)."""
+    if backend == "cached" or backend in WHOLE:
         return CachedLM(model, tok, batch_size=batch_size, device=device, add_bos_token=add_bos_token,
-                        whole_sequences=backend == "cached_whole")
+                        whole_sequences=WHOLE.get(backend))
     if backend == "hf":
         from lm_eval.models.huggingface import HFLM
 
