@@ -1,12 +1,14 @@
 """Start-up of a model job: seconds from the Python interpreter's start to the first forward pass of a score job.
 
-    python benchmarks/startup.py --model DIR [--repeat 3] [--importtime 15] [--json out.json]
+    python benchmarks/startup.py --model DIR [--src SRC] [--repeat 3] [--importtime 15] [--json out.json]
 
 DIR is a prepared model directory (results/<model>/model after a workflow run; copy it to local disk first). Each run
 is a fresh interpreter that does what workflow/scripts/score.py does before its first forward: the script's imports,
 the run's config (config/config.yaml), the prepared model (``load_model``), then one forward of a ``perplexity.seqlen``
-window. It prints, per stage, the seconds since the parent started the interpreter; the median over ``--repeat``
-runs. ``--importtime N``: one more run under ``python -X importtime``, listing the N slowest imports (cumulative)."""
+window. It prints, per stage, the seconds since the parent started the interpreter (wall) and the child's CPU seconds
+(``time.process_time``: on a shared machine the wall clock also counts other processes' time); the median over
+``--repeat`` runs. ``--src``: the package source to time (default this checkout's src/; e.g. an older version's, from
+``git archive``). ``--importtime N``: one more run under ``python -X importtime``, the N slowest imports."""
 import argparse
 import json
 import os
@@ -21,9 +23,9 @@ ROOT = Path(__file__).resolve().parents[1]
 # the child: score.py's steps before its first forward, each stage's wall clock printed as it ends
 CHILD = r"""
 import time, json, sys
-marks = [("interpreter", time.time())]
+marks = [("interpreter", time.time(), time.process_time())]
 def mark(name):
-    marks.append((name, time.time()))
+    marks.append((name, time.time(), time.process_time()))
 import contextlib
 from pathlib import Path
 import torch
@@ -52,14 +54,14 @@ print("MARKS " + json.dumps(marks))
 
 
 def run_once(model: str, config: str, env: dict, importtime: bool = False) -> tuple[dict, str]:
-    """({stage: seconds since the interpreter was started}, the child's stderr)."""
+    """({stage: (wall seconds since the interpreter was started, the child's CPU seconds)}, the child's stderr)."""
     cmd = [sys.executable] + (["-X", "importtime"] if importtime else []) + ["-c", CHILD, model, config]
     t0 = time.time()
     p = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
     if p.returncode:
         raise SystemExit(f"child failed ({p.returncode}): {p.stderr.strip().splitlines()[-1]}")
     marks = json.loads(next(line for line in p.stdout.splitlines() if line.startswith("MARKS "))[6:])
-    return {name: t - t0 for name, t in marks}, p.stderr
+    return {name: (t - t0, cpu) for name, t, cpu in marks}, p.stderr
 
 
 def slowest_imports(stderr: str, n: int) -> list[tuple[float, str]]:
@@ -78,22 +80,26 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", required=True, help="a prepared model directory")
     ap.add_argument("--config", default=str(ROOT / "config" / "config.yaml"))
+    ap.add_argument("--src", default=str(ROOT / "src"), help="the package source to time")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--importtime", type=int, default=15, help="list the N slowest imports (0: skip)")
     ap.add_argument("--json", help="write the timings here")
     args = ap.parse_args(argv)
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
+    env = {**os.environ, "PYTHONPATH": str(Path(args.src).resolve()), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
            "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
     runs = [run_once(args.model, args.config, env)[0] for _ in range(args.repeat)]
     stages = list(runs[0])
-    median = {s: statistics.median(r[s] for r in runs) for s in stages}
-    print(f"seconds since the interpreter was started (median of {args.repeat} runs; each run: "
-          + ", ".join(f"{r['ready: first forward starts']:.2f}" for r in runs) + " to the first forward)")
-    prev = 0.0
+    median = {s: [statistics.median(r[s][k] for r in runs) for k in (0, 1)] for s in stages}
+    ready = "ready: first forward starts"
+    print(f"{args.src}: seconds to the first forward (median of {args.repeat} runs; wall "
+          + ", ".join(f"{r[ready][0]:.2f}" for r in runs) + "; CPU " + ", ".join(f"{r[ready][1]:.2f}" for r in runs) + ")")
+    print(f"  {'stage (ends at)':<42} {'wall':>6} {'(+)':>7} {'CPU':>6} {'(+)':>7}")
+    prev = [0.0, 0.0]
     for s in stages:
-        print(f"  {s:<42} {median[s]:6.2f}  (+{median[s] - prev:.2f})")
-        prev = median[s]
-    out = {"model": args.model, "runs": runs, "median": median, "load": os.getloadavg()}
+        w, c = median[s]
+        print(f"  {s:<42} {w:6.2f} {w - prev[0]:+7.2f} {c:6.2f} {c - prev[1]:+7.2f}")
+        prev = [w, c]
+    out = {"model": args.model, "src": args.src, "runs": runs, "median": median, "load": os.getloadavg()}
     if args.importtime:
         _, err = run_once(args.model, args.config, env, importtime=True)
         out["slowest_imports"] = slowest_imports(err, args.importtime)
