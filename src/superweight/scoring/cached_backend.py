@@ -194,12 +194,14 @@ class CachedLM(TemplateLM):
         for i, (_, ctx, cont) in enumerate(requests):
             if not ctx or not cont:
                 raise ValueError(f"request {i}: empty {'context' if not ctx else 'continuation'} after tokenization")
+            if len(cont) > self.max_length:
+                raise ValueError(f"request {i}: continuation of {len(cont)} tokens exceeds max_length {self.max_length}")
             x = (ctx + cont)[-(self.max_length + 1):][:-1]  # HFLM's model input
             self.stats["request_tokens"] += len(x)
             by_input.setdefault(tuple(x), []).append(i)
         self.stats["groups"] += len(by_input)
         inputs = sorted(by_input, key=len, reverse=True)  # longest first, as HFLM
-        budget = self.batch_size * len(inputs[0]) if self.whole_sequences == "batched" else 0
+        budget = self.batch_size * len(inputs[0]) if inputs and self.whole_sequences == "batched" else 0
         out = {}
         for batch in _batches(inputs, len, budget):
             ids = self._pad_right([list(x) for x in batch])
