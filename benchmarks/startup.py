@@ -103,7 +103,7 @@ def main(argv=None):
     if args.importtime:
         _, err = run_once(args.model, args.config, env, importtime=True)
         out["slowest_imports"] = slowest_imports(err, args.importtime)
-        print(f"slowest imports (cumulative seconds, one run under -X importtime, which slows imports):")
+        print("slowest imports (cumulative seconds, one run under -X importtime, which slows imports):")
         for sec, name in out["slowest_imports"]:
             print(f"  {sec:6.2f}  {name}")
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
