@@ -25,7 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from superweight.models.adapters import get_adapter  # noqa: E402
 from superweight.detect.spikes import SpikeRule, find_candidates  # noqa: E402
-from superweight.interventions.edits import RestoreSuperActivation, zero_weights, zeroed  # noqa: E402
+from superweight.interventions.edits import zero_weights, zeroed  # noqa: E402
+from superweight.interventions.restore import RestoreSuperActivation  # noqa: E402
 from superweight.scoring.perplexity import perplexity  # noqa: E402
 from superweight.quant.rtn import quantize_weights  # noqa: E402
 from superweight.quant.w8a8 import W8A8, sa_channels  # noqa: E402

@@ -8,7 +8,7 @@ import torch
 
 from superweight.interventions.conditions import apply_condition
 from superweight.models.adapters import get_adapter
-from superweight.interventions.edits import RestoreSuperActivation
+from superweight.interventions.restore import RestoreSuperActivation
 from superweight.quant.w8a8 import W8A8, sa_channels
 from tiny import CONFIGS, H, I, L, plant, tiny_model
 

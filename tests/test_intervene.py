@@ -5,8 +5,9 @@ import torch
 
 from superweight.interventions.conditions import NoSuperWeight, apply_condition
 from superweight.models.adapters import get_adapter
-from superweight.interventions.edits import InterventionError, RestoreSuperActivation, prune_nonsw, scale_weights, zero_weights
-from tiny import tiny_model, plant
+from superweight.interventions.edits import InterventionError, prune_nonsw, scale_weights, zero_weights
+from superweight.interventions.restore import RestoreSuperActivation
+from tiny import I, plant, tiny_model
 
 SW = (1, 5, 17)
 
@@ -184,3 +185,55 @@ def test_opt_restores_per_sequence():
         alone = torch.cat([model(ids[b:b + 1]).logits for b in range(2)])
     torch.testing.assert_close(batch, alone, rtol=1e-5, atol=1e-5)
     assert len(restore.restored[0]["token"]) == 2  # one restored token per sequence
+
+
+def _hook_count(model):
+    return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in model.modules())
+
+
+def test_restore_first_pass_is_the_original_model_and_exit_restores_everything():
+    """Several layers: ``first_pass`` (an explicit whole forward) returns the unmodified model's values of every
+    super-weight channel at every token; after the context, no hook is left and every weight is bitwise equal."""
+    model = tiny_model("llama")
+    sws = [(1, 5, 17), (2, 5, 30)]
+    for sw in sws:
+        plant(model, *sw)
+    ids = torch.randint(0, 128, (2, 12))
+    orig, _ = _down_outs(model, ids, [1, 2])
+    restore = RestoreSuperActivation.capture(model, sws, "max")
+    zero_weights(model, sws)
+    before, hooks = _snapshot(model), _hook_count(model)
+    with restore, torch.no_grad():
+        got = restore.first_pass((ids,), {})
+        model(ids)
+    for l in (1, 2):
+        torch.testing.assert_close(got[(l, 5)], orig[l][1][..., 5], rtol=1e-5, atol=1e-4)
+    assert _hook_count(model) == hooks and _changed(model, before) == {}
+    with pytest.raises(InterventionError, match="first pass did not run"):  # the hooks alone, outside the model
+        with restore, torch.no_grad():
+            get_adapter(model).down_proj(model, 1)(torch.zeros(1, 3, I))
+    assert _hook_count(model) == hooks
+
+
+@pytest.mark.parametrize("sws", [[SW], [(1, 5, 17), (2, 5, 30)]], ids=["one_layer", "two_layers"])
+def test_restore_skips_padding_the_attention_mask_marks(sws):
+    """A right-padded batch with its attention mask restores, in each sequence, the token an unpadded run restores:
+    padding whose activation is larger does not take the argmax (without the mask it does)."""
+    model = tiny_model("llama")
+    for sw in sws:
+        plant(model, *sw)
+    torch.manual_seed(1)
+    seq = torch.randint(0, 128, (1, 6))
+    with torch.no_grad():  # the padding token: the one whose super activation is largest after ``seq``
+        orig, _ = _down_out(model, torch.cat([seq.expand(128, -1), torch.arange(128)[:, None]], 1), 1)
+    pad = int(orig[:, -1, 5].abs().argmax())
+    ids = torch.cat([seq, torch.full((1, 4), pad)], 1)
+    mask = torch.tensor([[1] * 6 + [0] * 4])
+    restore = RestoreSuperActivation.capture(model, sws, "max")
+    zero_weights(model, sws)
+    with restore, torch.no_grad():
+        alone = model(seq).logits
+        masked = model(ids, attention_mask=mask).logits[:, :6]
+        unmasked = model(ids).logits[:, :6]
+    torch.testing.assert_close(masked, alone, rtol=1e-5, atol=1e-5)
+    assert not torch.allclose(unmasked, alone, rtol=1e-3, atol=1e-3)

@@ -1,6 +1,9 @@
 """The cached lm-eval backend gives HFLM's log-likelihoods (within 1e-4) and the same per-document metrics, on every
-local task, for a GPT-2-style and a Llama-style model, with a BOS-adding and a non-BOS tokenizer; and on edge-case
-requests (empty context, trailing space, left truncation, shared sentence prefixes) for every supported family."""
+local task, for a GPT-2-style and a Llama-style model, with a BOS-adding and a non-BOS tokenizer; on edge-case
+requests (empty context, trailing space, left truncation, shared sentence prefixes) for every supported family; and,
+with whole sequences, for the interventions that look at a whole sequence (restored super activation, SA-aware W8A8)."""
+import contextlib
+
 import pytest
 import torch
 import transformers as tf
@@ -11,7 +14,10 @@ from superweight.scoring.zeroshot import TASKS, materialize_tasks, task_manager
 from superweight.workflow.experiments import eval_backend, whole_sequence
 from superweight.scoring.cached_backend import CachedLM, build_lm
 from superweight.scoring.logprobs import rows_per_chunk
-from tiny import CONFIGS, H, I
+from superweight.interventions.edits import zero_weights
+from superweight.interventions.restore import RestoreSuperActivation
+from superweight.quant.w8a8 import W8A8, sa_channels
+from tiny import CONFIGS, H, I, plant
 
 DOCS = 3  # documents per task
 TOL = 1e-4
@@ -181,13 +187,63 @@ def test_unsupported_request_types_name_the_fix(tokenizers):
         build_lm(None, None, "vllm")
 
 
-def test_sequence_level_interventions_use_hf():
+def test_sequence_level_interventions_use_whole_sequences():
     cfg = {"eval": {"backend": "cached"}, "ablation": {"restore_tokens": "max"}}
     assert whole_sequence("ablation", {"condition": "prune_sw_restore_sa"}, cfg)
-    assert eval_backend("ablation", {"condition": "prune_sw_restore_sa"}, cfg) == "hf"
-    assert eval_backend("aquant", {"method": "sa_aware"}, cfg) == "hf"
+    assert eval_backend("ablation", {"condition": "prune_sw_restore_sa"}, cfg) == "cached_whole"
+    assert eval_backend("aquant", {"method": "sa_aware"}, cfg) == "cached_alone"
     for kind, spec in [("ablation", {"condition": "original"}), ("ablation", {"condition": "prune_sw"}),
                        ("scaling", {"factor": 2.0}), ("aquant", {"method": "naive"}), ("aquant", {"method": "fp"})]:
         assert eval_backend(kind, spec, cfg) == "cached"
     cfg["ablation"]["restore_tokens"] = "all"  # every token restored: causal
     assert eval_backend("ablation", {"condition": "prune_sw_restore_sa"}, cfg) == "cached"
+    cfg["eval"]["backend"] = "hf"
+    assert eval_backend("aquant", {"method": "sa_aware"}, cfg) == "hf"
+
+
+def _restore(model, sws):
+    """prune_sw_restore_sa (tokens max) on ``model``: the hooks' context."""
+    restore = RestoreSuperActivation.capture(model, sws, "max")
+    zero_weights(model, sws)
+    return restore
+
+
+def _sa_aware(model, sws):
+    return W8A8(model, 8, sa_channels(model, sws))
+
+
+@pytest.mark.parametrize("edit,sws,backend", [(_restore, [(1, 5, 17)], "cached_whole"),
+                                              (_restore, [(1, 5, 17), (2, 5, 30)], "cached_whole"),
+                                              (_sa_aware, [(1, 5, 17)], "cached_alone")],
+                         ids=["restore_one_layer", "restore_two_layers", "w8a8_sa_aware"])
+def test_whole_sequence_interventions_equal_hflm(task_requests, tokenizers, edit, sws, backend):
+    """A planted super weight; restore_tokens max (an argmax over each sequence's tokens) or SA-aware W8A8 (an
+    argmax over each sequence, a median over the batch tensor): the cached backend with whole sequences gives, per
+    request, HFLM's log-likelihood and greedy flag (HFLM at batch size 1: its batches right-pad every sequence with
+    token 0 and no attention mask, so at larger batch sizes the padding joins each sequence's argmax and the median),
+    and per document lm-eval's accuracies."""
+    tok = tokenizers["nobos"]
+    model = _model("llama", len(tok))
+    for sw in sws:
+        plant(model, *sw)
+    with contextlib.ExitStack() as stack, torch.no_grad():
+        stack.enter_context(edit(model, sws))
+        hf = HFLM(pretrained=model, tokenizer=tok, batch_size=1, add_bos_token=False)
+        whole = build_lm(model, tok, backend, batch_size=4, add_bos_token=False)
+        assert isinstance(whole, CachedLM) and whole.whole_sequences
+        worst = 0.0
+        for name, (task, insts) in task_requests.items():
+            want = hf.loglikelihood(insts, disable_tqdm=True)
+            got = whole.loglikelihood(insts, disable_tqdm=True)
+            worst = max(worst, max(abs(a[0] - b[0]) for a, b in zip(want, got)))
+            assert [a[1] for a in want] == [b[1] for b in got], name
+            m_got, m_want = _metrics(task, insts, got), _metrics(task, insts, want)
+            for d in m_want:
+                assert m_got[d] == pytest.approx(m_want[d], abs=TOL), (name, d)
+        assert worst <= TOL, f"max |delta loglik| {worst:.2e}"
+        # one-token continuations of one context have the same model input: one forward for both
+        pair = [Instance("loglikelihood", {}, ("Is it so", c), i, ("t", 0, 1)) for i, c in enumerate("!?")]
+        n = whole.stats["forwards"]
+        got = whole.loglikelihood(pair, disable_tqdm=True)
+        assert whole.stats["forwards"] == n + 1
+        assert got == pytest.approx(hf.loglikelihood(pair, disable_tqdm=True), abs=TOL)

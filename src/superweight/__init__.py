@@ -8,9 +8,9 @@ Subpackages by stage, lowest first (a stage imports only itself and the stages b
 - ``models``: ``sources`` (model sources and their shapes, without torch), ``load`` (loading), ``adapters`` (where
   each family keeps its decoder layers and down projections; its tuple outputs, flattened MLP inputs, running from
   layer k).
-- ``interventions``: ``edits`` (zero, scale, prune other outliers, restore the super activation: each restores what
-  it changed), ``conditions`` (the paper's section 3.2 conditions), ``applicability`` (``NotApplicable``; which
-  experiments equal an ablation condition's model, without torch).
+- ``interventions``: ``edits`` (zero, scale, prune other outliers: each restores what it changed), ``restore``
+  (restoring the super activation), ``conditions`` (the paper's section 3.2 conditions), ``applicability``
+  (``NotApplicable``; which experiments equal an ablation condition's model, without torch).
 - ``scoring``: ``data`` (corpora and prompts), ``perplexity`` (GPTQ protocol), ``logprobs``, ``zeroshot`` (lm-eval),
   ``backends`` / ``cached_backend`` (which lm-eval backend; the cached one), ``accuracy`` (a task's accuracy and
   SE), ``score`` (one job's scores, sequentially when configured).

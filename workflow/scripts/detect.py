@@ -1,7 +1,5 @@
 from pathlib import Path
 
-import pandas as pd
-
 from superweight.scoring.data import checksums, corpus_text
 from superweight.detect.spikes import SpikeRule, detect_model
 from superweight.detect.used import KnownCoordinateError
@@ -27,6 +25,7 @@ except KnownCoordinateError as e:
     raise SystemExit(f"error: {e}")
 summary["provenance"] = prov.record()
 write_json(snakemake.output.json, summary)
+import pandas as pd  # here, not at the top: the model's first forward does not wait for pandas
 pd.DataFrame(layers).to_csv(snakemake.output.layers, index=False)
 pd.DataFrame(residual).to_csv(snakemake.output.residual, index=False)
 log.info("%s: %s %s; experiments use (%s) %s", snakemake.wildcards.model, summary["status"],

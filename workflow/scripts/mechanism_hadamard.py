@@ -1,6 +1,5 @@
 """Hadamard decomposition of each super weight's input and output at its super activation's token (measurements;
 the verdict is the claims table's, claim mechanism_hadamard)."""
-import pandas as pd
 
 from superweight.analysis.hadamard import hadamard
 from superweight.detect.spikes import prompt_ids
@@ -18,6 +17,7 @@ if sws:
     model, tok = load_model(snakemake.input.model, p.model.get("dtype", "float32"), p.device)
     rows, channels, summaries = hadamard(model, prompt_ids(tok, p.prompt, p.device), sws)
 cols = ["layer", "row", "col", "token", "quantity", "value", "abs_rank", "n_channels", "z", "ratio_to_median"]
+import pandas as pd  # here, not at the top: the model's first forward does not wait for pandas
 pd.DataFrame(rows, columns=cols).to_csv(out.csv, index=False)
 pd.DataFrame(channels, columns=["layer", "row", "col", "token", "quantity", "channel", "value"]).to_csv(out.channels, index=False)
 write_json(out.json, {"model": wc.model, "status": "done" if sws else "skipped",

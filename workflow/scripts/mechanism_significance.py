@@ -1,6 +1,5 @@
 """The super weights against N random matched sets of other outliers: perplexity ratios (measurements; the verdict is
 the claims table's, claim mechanism_significance)."""
-import pandas as pd
 import torch
 
 from superweight.analysis.significance import rows, significance
@@ -19,6 +18,7 @@ if sws:
     model, tok = load_model(snakemake.input.model, p.model.get("dtype", "float32"), p.device)
     result = significance(model, torch.load(snakemake.input.corpus), sws, m["seqlen"], m["windows"], sg["n_sets"],
                           sg["seed"], sg["matrix_pool"], sg["model_fraction"], p.nonsw["rule"], p.nonsw["amount"])
+import pandas as pd  # here, not at the top: the model's first forward does not wait for pandas
 pd.DataFrame(rows(result) if result else [], columns=["kind", "set", "n_weights", "ppl", "ratio"]).to_csv(out.csv, index=False)
 write_json(out.json, {"model": wc.model, "status": "done" if sws else "skipped",
                       "reason": None if sws else "no super weight used", **(result or {}),

@@ -2,7 +2,6 @@
 verdict is the claims table's, claim mechanism_skip)."""
 from pathlib import Path
 
-import pandas as pd
 import torch
 
 from superweight.analysis.skip import skip_experiment
@@ -27,6 +26,7 @@ if sws:
                            sk["offsets"], sk["tokens"])
 cols = ["condition", "offset", "from_layer", "tokens", "ppl", "ppl_ratio", "windows", "seqlen", "fraction_of_prune_sw",
         "n_prompts", "stopword_mass", "stopword_mass_ratio", "ratio_the", "ratio_.", "ratio_,"]
+import pandas as pd  # here, not at the top: the model's first forward does not wait for pandas
 df = pd.DataFrame(rows, columns=cols)
 for c in ("offset", "from_layer"):
     df[c] = df[c].astype("Int64")

@@ -1,14 +1,11 @@
 from pathlib import Path
 
-import pandas as pd
-
 from superweight.analysis.propagation import propagation
 from superweight.analysis.stopwords import top_next_tokens
 from superweight.detect.used import used_super_weights
 from superweight.interventions.edits import zeroed
 from superweight.models.load import load_model
 from superweight.workflow.runlog import start
-from superweight.report.tables import write_table
 
 log = start(snakemake)
 p, wc = snakemake.params, snakemake.wildcards
@@ -16,6 +13,8 @@ sws = used_super_weights(snakemake.input.detect)
 model, tok = load_model(snakemake.input.model, p.model.get("dtype", "float32"), p.device)
 rows = propagation(model, tok, p.prompt, sws, p.ablation["prune_nonsw"]["rule"], p.ablation["prune_nonsw"]["amount"],
                    p.propagation["outliers"], p.propagation["amount"])
+import pandas as pd  # here, not at the top: the model's first forward does not wait for pandas
+from superweight.report.tables import write_table
 pd.DataFrame(rows).to_csv(snakemake.output.csv, index=False)
 
 k = p.case_study["top_k"]

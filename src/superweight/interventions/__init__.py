@@ -1,3 +1,3 @@
-"""Interventions on a loaded model, each restoring exactly what it changed: weight edits and the super-activation
-restore (edits), the paper's ablation conditions (conditions), NotApplicable and which experiments equal an
-ablation condition's model (applicability, no torch)."""
+"""Interventions on a loaded model, each restoring exactly what it changed: weight edits (edits), the
+super-activation restore (restore), the paper's ablation conditions (conditions), NotApplicable and which
+experiments equal an ablation condition's model (applicability, no torch)."""

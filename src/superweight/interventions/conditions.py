@@ -7,7 +7,8 @@ import logging
 from torch import nn
 
 from superweight.interventions.applicability import NotApplicable
-from superweight.interventions.edits import RestoreSuperActivation, pruned_nonsw, zeroed
+from superweight.interventions.edits import pruned_nonsw, zeroed
+from superweight.interventions.restore import RestoreSuperActivation
 
 log = logging.getLogger(__name__)
 

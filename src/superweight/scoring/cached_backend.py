@@ -10,8 +10,13 @@ group's cache. The LM head is applied only at the scored positions (``logprobs.s
 Tokenization is lm-eval's own (``TemplateLM.loglikelihood``: the whitespace move, empty contexts) with HFLM's
 ``tok_encode`` (``add_bos_token``, a BOS already in the text), and the same left truncation to ``max_length``:
 the token sequences scored are HFLM's, and so are the numbers up to float rounding. Tasks, metrics and
-aggregation stay lm-eval's. Exact for models whose output at a token depends only on the tokens before it;
-an intervention that looks at a whole sequence (e.g. an argmax over its tokens) needs ``eval.backend: hf``.
+aggregation stay lm-eval's. Sharing a prefix is exact for models whose output at a token depends only on the
+tokens before it. An intervention that looks at a whole sequence (an argmax or a median over its tokens:
+``backends.whole_sequence``) runs with ``whole_sequences``: each distinct model input (context + continuation minus
+its last token, as HFLM builds it) runs whole, without a cache, so each per-sequence statistic sees exactly that
+sequence, as HFLM at batch size 1; requests with the same input share it. ``batched``: inputs share a forward,
+right-padded, with an ``attention_mask`` that the intervention's statistics honour (the restored super activation);
+``alone``: one input per forward, unpadded, for a statistic over the whole batch tensor (SA-aware W8A8's median).
 """
 from __future__ import annotations
 
@@ -28,7 +33,8 @@ from superweight.scoring.logprobs import head_inputs, selected_logprobs
 
 log = logging.getLogger(__name__)
 
-BACKENDS = ("hf", "cached")
+BACKENDS = ("hf", "cached")  # eval.backend; per experiment, "cached" may become one of WHOLE (backends.eval_backend)
+WHOLE = {"cached_whole": "batched", "cached_alone": "alone"}  # cached, whole sequences: the backend's whole_sequences
 DEFAULT_MAX_LENGTH = 2048  # HFLM's default when neither the config nor the tokenizer gives one
 # batching: a forward of fewer positions runs a CPU's matrix products less efficiently (2x at 40 than at 300 for
 # SmolLM2), padding computes positions for nothing: a batch grows to MIN_TOKENS, then stops at 10% padding
@@ -60,8 +66,11 @@ class CachedLM(TemplateLM):
     """``loglikelihood`` with each document's shared context computed once; see the module docstring."""
 
     def __init__(self, model, tokenizer, batch_size: int = 8, device: str = "cpu", add_bos_token: bool | None = None,
-                 max_length: int | None = None):
+                 max_length: int | None = None, whole_sequences: str | None = None):
         super().__init__()
+        if whole_sequences not in (None, "batched", "alone"):
+            raise ValueError(f"whole_sequences must be None, 'batched' or 'alone', got {whole_sequences!r}")
+        self.whole_sequences = whole_sequences
         self.model, self.tokenizer = model, tokenizer
         self.batch_size = int(batch_size)
         self._device = torch.device(device)
@@ -179,8 +188,42 @@ class CachedLM(TemplateLM):
                 out[i] = res
         return out
 
+    def _run_whole(self, requests, bar) -> dict[int, tuple[float, bool]]:
+        """Each distinct model input whole (``whole_sequences``); its requests scored from that one forward."""
+        by_input: dict[tuple, list[int]] = {}
+        for i, (_, ctx, cont) in enumerate(requests):
+            if not ctx or not cont:
+                raise ValueError(f"request {i}: empty {'context' if not ctx else 'continuation'} after tokenization")
+            if len(cont) > self.max_length:
+                raise ValueError(f"request {i}: continuation of {len(cont)} tokens exceeds max_length {self.max_length}")
+            x = (ctx + cont)[-(self.max_length + 1):][:-1]  # HFLM's model input
+            self.stats["request_tokens"] += len(x)
+            by_input.setdefault(tuple(x), []).append(i)
+        self.stats["groups"] += len(by_input)
+        inputs = sorted(by_input, key=len, reverse=True)  # longest first, as HFLM
+        budget = self.batch_size * len(inputs[0]) if inputs and self.whole_sequences == "batched" else 0
+        out = {}
+        for batch in _batches(inputs, len, budget):
+            ids = self._pad_right([list(x) for x in batch])
+            mask = (torch.arange(ids.shape[1], device=self.device)[None]
+                    < torch.tensor([len(x) for x in batch], device=self.device)[:, None]).long()
+            h = head_inputs(self.model, ids, mask if len(batch) > 1 else None)
+            rows = [(b, i) for b, x in enumerate(batch) for i in by_input[x]]
+            conts = [requests[i][2] for _, i in rows]
+            blocks = [h[b, len(batch[b]) - len(c):len(batch[b])] for (b, _), c in zip(rows, conts)]
+            out.update(zip((i for _, i in rows), self._score(blocks, conts)))
+            bar.update(len(rows))
+        return out
+
     @torch.no_grad()
     def _loglikelihood_tokens(self, requests, disable_tqdm: bool = False, **kwargs) -> list[tuple[float, bool]]:
+        if self.whole_sequences:
+            self.stats["requests"] += len(requests)
+            bar = tqdm(total=len(requests), disable=disable_tqdm, mininterval=5,
+                       desc="Running loglikelihood requests (cached, whole sequences)")
+            res = self._run_whole(requests, bar)
+            bar.close()
+            return self._answers(requests, res)
         groups = self._groups(requests)
         self.stats["requests"] += len(requests)
         self.stats["groups"] += len(groups)
@@ -199,6 +242,9 @@ class CachedLM(TemplateLM):
             res.update(zip((r[0] for r in rows), self._run_plain(rows)))
             bar.update(len(rows))
         bar.close()
+        return self._answers(requests, res)
+
+    def _answers(self, requests, res: dict[int, tuple[float, bool]]) -> list[tuple[float, bool]]:
         out = [res[i] for i in range(len(requests))]
         for (pair, _, _), answer in zip(requests, out):
             self.cache_hook.add_partial("loglikelihood", pair, answer)
@@ -254,9 +300,10 @@ def _select(cache, index: torch.Tensor):
 
 def build_lm(model, tok, backend: str = "hf", batch_size: int = 8, device: str = "cpu",
              add_bos_token: bool | None = None):
-    """The lm-eval model object for ``eval.backend``."""
-    if backend == "cached":
-        return CachedLM(model, tok, batch_size=batch_size, device=device, add_bos_token=add_bos_token)
+    """The lm-eval model object for ``eval.backend`` (or one of ``WHOLE``: cached, each sequence whole)."""
+    if backend == "cached" or backend in WHOLE:
+        return CachedLM(model, tok, batch_size=batch_size, device=device, add_bos_token=add_bos_token,
+                        whole_sequences=WHOLE.get(backend))
     if backend == "hf":
         from lm_eval.models.huggingface import HFLM
 

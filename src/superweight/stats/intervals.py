@@ -21,7 +21,6 @@ from dataclasses import dataclass, field, replace
 from typing import Callable, Sequence
 
 import numpy as np
-from scipy import stats as sps
 
 LEVEL, N_BOOT, SEED = 0.95, 2000, 0
 
@@ -195,14 +194,21 @@ def verdict(lo: float, hi: float, threshold: float, higher_holds: bool = True, s
 
 # --- closed-form intervals with a test (the ones verdicts use) ---
 
+def _sps():
+    """scipy.stats, imported where first used: scoring jobs import this module, and scipy.stats takes ~1 s to import."""
+    from scipy import stats
+
+    return stats
+
+
 def _q(level: float, df: float | None = None) -> float:
     """Two-sided quantile: normal when df is None, else Student-t with df degrees of freedom."""
     a = 1 - (1 - level) / 2
-    return float(sps.norm.ppf(a) if df is None else sps.t.ppf(a, df))
+    return float(_sps().norm.ppf(a) if df is None else _sps().t.ppf(a, df))
 
 
 def _p(stat: float, df: float | None = None) -> float:
-    return float(2 * (sps.norm.sf(abs(stat)) if df is None else sps.t.sf(abs(stat), df)))
+    return float(2 * (_sps().norm.sf(abs(stat)) if df is None else _sps().t.sf(abs(stat), df)))
 
 
 def _z_test(diff: float, se: float, df: float | None) -> tuple[float, int]:
@@ -340,14 +346,14 @@ def proportion(k: int, n: int, level: float = LEVEL) -> Estimate:
 
     def interval(lv):
         a = (1 - lv) / 2
-        lo = 0.0 if k == 0 else float(sps.beta.ppf(a, k, n - k + 1))
-        hi = 1.0 if k == n else float(sps.beta.ppf(1 - a, k + 1, n - k))
+        lo = 0.0 if k == 0 else float(_sps().beta.ppf(a, k, n - k + 1))
+        hi = 1.0 if k == n else float(_sps().beta.ppf(1 - a, k + 1, n - k))
         return lo, hi
 
     def test(t):
         if t <= 0 or t >= 1:
             return (1.0, 0) if k / n == t else (0.0, int(np.sign(k / n - t)))
-        p = min(1.0, 2 * min(float(sps.binom.cdf(k, n, t)), float(sps.binom.sf(k - 1, n, t))))
+        p = min(1.0, 2 * min(float(_sps().binom.cdf(k, n, t)), float(_sps().binom.sf(k - 1, n, t))))
         return p, int(np.sign(k / n - t))
 
     lo, hi = interval(level)
