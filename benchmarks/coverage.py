@@ -23,8 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-from superweight.stats import intervals as stats  # noqa: E402
+from superweight.stats import intervals as stats
 
 NS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 128, 256)
 GOAL = 0.94

@@ -6,19 +6,17 @@ largest difference in perplexity ratio between them (they must agree: the hooks 
 
 Tokens per second counts every token forwarded (candidates x windows x seqlen, plus the original model)."""
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from superweight.detect.confirm import confirm_candidates  # noqa: E402
-from superweight.scoring.data import resolve_data_dir, wikitext2_text  # noqa: E402
-from superweight.detect.spikes import SpikeRule, find_candidates  # noqa: E402
-from superweight.interventions.edits import zeroed  # noqa: E402
-from superweight.models.load import ModelSpec, load_model, prepare_model  # noqa: E402
-from superweight.scoring.perplexity import perplexity, tokenize  # noqa: E402
+from superweight.detect.confirm import confirm_candidates
+from superweight.scoring.data import resolve_data_dir, wikitext2_text
+from superweight.detect.spikes import SpikeRule, find_candidates
+from superweight.interventions.edits import zeroed
+from superweight.models.load import ModelSpec, load_model, prepare_model
+from superweight.scoring.perplexity import perplexity, tokenize
 
 
 def main():

@@ -16,20 +16,18 @@ import contextlib
 import json
 import sys
 import time
-from pathlib import Path
 
 import torch
 import transformers as tf
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from superweight.models.adapters import get_adapter  # noqa: E402
-from superweight.detect.spikes import SpikeRule, find_candidates  # noqa: E402
-from superweight.interventions.edits import zero_weights, zeroed  # noqa: E402
-from superweight.interventions.restore import RestoreSuperActivation  # noqa: E402
-from superweight.scoring.perplexity import perplexity  # noqa: E402
-from superweight.quant.rtn import quantize_weights  # noqa: E402
-from superweight.quant.w8a8 import W8A8, sa_channels  # noqa: E402
+from superweight.models.adapters import get_adapter
+from superweight.detect.spikes import SpikeRule, find_candidates
+from superweight.interventions.edits import zero_weights, zeroed
+from superweight.interventions.restore import RestoreSuperActivation
+from superweight.scoring.perplexity import perplexity
+from superweight.quant.rtn import quantize_weights
+from superweight.quant.w8a8 import W8A8, sa_channels
 
 
 class RandomTokens:

@@ -2,13 +2,11 @@
 official code's arithmetic (written out below as in its quantize_blockwise), on CUDA in fp16 and on CPU, on a
 Llama-7B-sized down projection with planted outliers. Prints, per block and z, how many elements differ
 (the float32 default: how many land on another quantization level)."""
-import sys
 import time
 
 import torch
 
-sys.path.insert(0, "src")
-from superweight.quant.rtn import BlockSpec, RTNOptions, quantize_tensor  # noqa: E402
+from superweight.quant.rtn import BlockSpec, RTNOptions, quantize_tensor
 
 
 def official(w, bits, block, z):

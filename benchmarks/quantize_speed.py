@@ -9,15 +9,13 @@ safetensors are memory-mapped at load; writing the quantized values in place tur
 memory, which is the model's own size, not a second copy.) Rows after the first can reuse memory freed by the
 previous model and read low: for exact figures run one method and block per process.)"""
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from superweight.models.load import ModelSpec, load_model, prepare_model  # noqa: E402
-from superweight.quant.rtn import quantize_weights  # noqa: E402
+from superweight.models.load import ModelSpec, load_model, prepare_model
+from superweight.quant.rtn import quantize_weights
 
 
 def rss_kb(field: str) -> int:

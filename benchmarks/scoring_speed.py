@@ -8,7 +8,6 @@ DIR is a prepared model directory (results/smollm2-135m/model after a workflow r
 SmolLM2 is prepared into a temporary directory first."""
 import argparse
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -17,12 +16,11 @@ import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from superweight.scoring.data import resolve_data_dir, wikitext2_text  # noqa: E402
-from superweight.scoring.zeroshot import evaluate, materialize_tasks, task_manager  # noqa: E402
-from superweight.models.load import ModelSpec, load_model, prepare_model  # noqa: E402
-from superweight.scoring.perplexity import perplexity, tokenize, windows  # noqa: E402
+from superweight.scoring.data import resolve_data_dir, wikitext2_text
+from superweight.scoring.zeroshot import evaluate, materialize_tasks, task_manager
+from superweight.models.load import ModelSpec, load_model, prepare_model
+from superweight.scoring.perplexity import perplexity, tokenize, windows
 
 
 def main():

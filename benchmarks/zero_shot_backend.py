@@ -11,7 +11,6 @@ SmolLM2 is prepared into a temporary directory first. Requests are built once by
 import argparse
 import json
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -21,12 +20,11 @@ import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from superweight.scoring.data import resolve_data_dir  # noqa: E402
-from superweight.scoring.zeroshot import materialize_tasks, task_manager  # noqa: E402
-from superweight.scoring.cached_backend import CachedLM  # noqa: E402
-from superweight.models.load import ModelSpec, load_model, prepare_model  # noqa: E402
+from superweight.scoring.data import resolve_data_dir
+from superweight.scoring.zeroshot import materialize_tasks, task_manager
+from superweight.scoring.cached_backend import CachedLM
+from superweight.models.load import ModelSpec, load_model, prepare_model
 
 SEVEN = "arc_challenge,arc_easy,hellaswag,lambada_openai,piqa,sciq,winogrande"
 

@@ -12,12 +12,9 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-# test this checkout's package, whichever checkout an editable install points at
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+import pytest
 
-import pytest  # noqa: E402
-
-from helpers import copy_workflow, snakemake  # noqa: E402
+from helpers import copy_workflow, snakemake
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("SUPERWEIGHT_DATA", REPO.parent / "shared" / "data"))
