@@ -10,7 +10,7 @@ from superweight.interventions.edits import pruned_all_weights_per_tensor, prune
 from superweight.workflow.experiments import apply
 from superweight.models.adapters import get_adapter
 from superweight.quant.rtn import quantized
-from superweight.quant.w8a8 import W8A8, sa_channels
+from superweight.quant.w8a8 import W8A8, activation_absmax, sa_channels, smoothed
 from tiny import plant, tiny_model
 
 SW = (1, 5, 17)
@@ -62,6 +62,15 @@ def test_weights_bitwise_equal_after_exit(model, make):
             model(ids)
     _assert_same(model, before)
     assert _hooks(model) == hooks
+
+
+def test_smoothing_is_undone_bitwise_on_exit():
+    model = plant(tiny_model("llama"), *SW)  # a family with SmoothQuant groups (RMSNorm before q/k/v and gate/up)
+    stats = activation_absmax(model, torch.randint(0, 128, (64,)), 16, 4)
+    before = _params(model)
+    with smoothed(model, stats, 0.85) as n:
+        assert n == 2 * 4 and _changed(model, before)
+    _assert_same(model, before)
 
 
 @pytest.mark.parametrize("condition", CONDITIONS)

@@ -4,6 +4,7 @@ as the paper's text; o as an option) and on the attention BMM operands (the q/k/
 SmoothQuant's simulation); the super activation optionally kept in full precision; SmoothQuant's smoothing."""
 from __future__ import annotations
 
+import contextlib
 import logging
 
 import torch
@@ -189,3 +190,18 @@ def smooth(model: nn.Module, act_max: dict, alpha: float = 0.85) -> int:
                 m.weight.mul_(s.to(m.weight.dtype)[None, :])
             n += 1
     return n
+
+
+@contextlib.contextmanager
+def smoothed(model: nn.Module, act_max: dict, alpha: float = 0.85):
+    """``smooth`` for the duration of the block (yields the number of groups smoothed); the norms and linears it
+    scaled are put back bitwise afterwards (a copy of each is held meanwhile)."""
+    a = get_adapter(model)
+    saved = [(p, p.detach().clone()) for layer in a.layers(model) for norm, linears in a.smooth_groups
+             for p in [module_at(layer, norm).weight] + [module_at(layer, q).weight for q in linears]]
+    try:
+        yield smooth(model, act_max, alpha)
+    finally:
+        with torch.no_grad():
+            for p, v in saved:
+                p.copy_(v)

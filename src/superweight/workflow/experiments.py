@@ -46,8 +46,9 @@ def apply(model, kind: str, spec: dict, sws, cfg: dict, stack: contextlib.ExitSt
           calibration: dict | None = None):
     """Change ``model`` for one experiment until ``stack`` closes; returns the record stored in scores.json (plain
     data; a restore's examples are copied into it when the stack closes). Weight quantization (``wquant``) and
-    SmoothQuant's smoothing change the weights in place for good (the job's model is not used again; a restoring
-    ``rtn.quantized`` would hold a copy of every decoder weight); every other change is undone on close.
+    SmoothQuant's smoothing change the weights in place for good (the job's model is not used again; ``rtn.quantized``
+    and ``w8a8.smoothed`` are the restoring forms, at the cost of a copy of the weights); every other change is
+    undone on close.
 
     kind: ``ablation`` (spec: condition), ``scaling`` (factor), ``wquant`` (method, bits, block),
     ``aquant`` (method). ``calibration``: SmoothQuant's calibration samples ({"examples": [token tensors], "record":
