@@ -19,8 +19,10 @@ STAMP = re.compile(r"^\[(\w{3} \w{3} +\d+ \d\d:\d\d:\d\d \d{4})\]")
 
 def rule_names(rules_dir: Path) -> list[str]:
     names = set()
-    for f in rules_dir.glob("*.smk"):
-        names |= set(re.findall(r"^\s*rule (\w+):", f.read_text(), re.M))
+    for f in rules_dir.rglob("*.smk"):
+        text = f.read_text()
+        names |= set(re.findall(r"^\s*rule (\w+):", text, re.M))
+        names |= set(re.findall(r"^\s*use rule \w+ as (\w+) with:", text, re.M))  # variants of a template rule
     return sorted(names, key=len, reverse=True)  # longest first: score_scaled before score
 
 
