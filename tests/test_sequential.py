@@ -236,7 +236,7 @@ def tiny_setup(tmp_path_factory, data_dir):
     from superweight.scoring.zeroshot import materialize_tasks
     from test_evaluate_docs import _byte_tokenizer
 
-    task_dir = materialize_tasks(data_dir, tmp_path_factory.mktemp("tasks"), ["piqa"])
+    task_dir = materialize_tasks(data_dir, tmp_path_factory.mktemp("tasks"), ["piqa", "arc_easy"])
     ids = torch.randint(0, 257, (16 * 8 + 5,), generator=torch.Generator().manual_seed(0))
     return {"tok": _byte_tokenizer(), "task_dir": task_dir, "corpora": {"toy": ids},
             "ppl": {"seqlen": 16, "windows": {"toy": 8}, "batch_size": 2}}
@@ -280,17 +280,21 @@ def test_chunked_scoring_stops_once_decided_and_stays_paired(tiny_setup):
     assert same["tasks"]["piqa"]["docs"] == ref["tasks"]["piqa"]["docs"]
 
 
-def test_chunked_scoring_names_the_fix_for_bad_limits(tiny_setup):
-    from superweight.scoring.score import look_sizes, score_sequential
+def test_chunked_scoring_names_the_fix_for_bad_looks_and_scores_uneven_limits_in_full(tiny_setup):
+    from superweight.scoring.score import look_sizes, score, score_sequential
 
     with pytest.raises(ValueError, match="fewer looks"):
         look_sizes([0.1, 0.2, 1.0], 4)
     s = tiny_setup
-    with pytest.raises(ValueError, match="set eval.limit"):
-        score_sequential(_tiny(), s["tok"], {}, s["ppl"], {"piqa": None}, s["task_dir"], SEQ, {}, 4)
+    # no single limit (per-task limits): the documents are scored in full, as without looks
+    uneven = {"piqa": 6, "arc_easy": 3}
+    full = score_sequential(_tiny(), s["tok"], {}, s["ppl"], uneven, s["task_dir"], SEQ, {}, 4)
+    plain = score(_tiny(), s["tok"], {}, s["ppl"], uneven, s["task_dir"], 4)
+    assert "docs" not in full["sequential"] and full["tasks"].keys() == plain["tasks"].keys() == uneven.keys()
+    assert all(full["tasks"][t]["docs"] == plain["tasks"][t]["docs"] for t in uneven)
 
 
-def test_config_section_is_optional_listed_as_an_addition_and_refused_until_wired():
+def test_config_section_is_listed_as_an_addition_and_bad_sections_name_the_fix():
     from helpers import REPO, merged
 
     from superweight.report.protocol import compare
@@ -298,22 +302,27 @@ def test_config_section_is_optional_listed_as_an_addition_and_refused_until_wire
 
     schema = REPO / "workflow/schemas/config.schema.yaml"
     plain = validate(merged(), schema, check_files=False)
-    assert "sequential" not in plain and not [r for r in compare(plain) if r["key"].startswith("sequential.")]
-    # the workflow does not pass the references yet, nor do the claims read the design's p-values: one line says so
-    with pytest.raises(ConfigError, match="not yet in the workflow.*Fix: remove the `sequential` section"):
-        validate(merged({"sequential": {"looks": [0.5, 1], "compare": {"prune_sw": ["original"]}}}), schema,
-                 check_files=False)
-    seq = {**plain, "sequential": {"looks": [0.5, 1], "alpha": 0.05, "spending": "obf",
-                                   "compare": {"prune_sw": ["original"]}}}
-    rows = {r["key"]: r for r in compare(seq)}
-    assert rows["sequential.looks"]["class"] == "addition" and rows["sequential.looks"]["value"] == [0.5, 1]
-    with pytest.raises(ConfigError, match="sequential"):
-        validate(merged({"sequential": {"looks": [0.5, 1], "compare": {"prune_sw": ["pruned"]}}}), schema,
-                 check_files=False)
+    rows = {r["key"]: r for r in compare(plain)}
+    assert plain["sequential"]["compare"] and rows["sequential.looks"]["class"] == "addition"
+    assert rows["sequential.looks"]["value"] == plain["sequential"]["looks"]
+    off = validate(merged({"sequential": None}), schema, check_files=False)  # config/paper.yaml's way
+    assert off["sequential"] is None and not [r for r in compare(off) if r["key"].startswith("sequential.")]
+    bad = {"an unscored reference": ({"compare": {"prune_nonsw": ["prune_sw", "prune_sw_restore_sa"]}},
+                                     "`sequential.compare.prune_nonsw` names 'prune_sw_restore_sa'.*Fix: add"),
+           "a cycle": ({"compare": {"prune_sw": ["prune_nonsw"], "prune_nonsw": ["prune_sw"]}},
+                       "cycle: prune_nonsw -> prune_sw -> prune_nonsw"),
+           "looks finer than the maximum": ({"looks": [0.001, 0.002, 1]}, "fewer looks")}
+    three = {"ablation": {"conditions": ["original", "prune_sw", "prune_nonsw"]}}
+    for what, (section, line) in bad.items():
+        with pytest.raises(ConfigError, match=line):
+            validate(merged(three, {"sequential": section}), schema, check_files=False)
+    # the default's entry for a condition the ablation does not score is ignored
+    assert validate(merged(three), schema, check_files=False)["sequential"]["compare"]["prune_sw_restore_sa"]
+    validate(merged({"eval": {"limit": {"piqa": 20}}}), schema, check_files=False)  # documents in full, no looks
 
 
 def test_record_p_reads_the_look_of_n():
-    rec = Design((2, 4, 6, 8)).as_dict()
+    rec = {"design": Design((2, 4, 6, 8)).as_dict()}
     assert record_p(0.003, 4, rec) == pytest.approx(adjusted_p(0.003, 1, Design((2, 4, 6, 8))))
     assert record_p(0.003, 5, rec) == record_p(0.003, 4, rec)  # between looks: the last look reached
     assert record_p(0.003, 8, rec) > 0.003  # the last look's level is below alpha: its p scales up
@@ -331,3 +340,72 @@ def test_a_sweep_limit_of_zero_scores_no_accuracies():
               "tasks": {"piqa": {"acc": 0.5, "n": 2, "limit": 2, "docs": {"doc_id": [0, 1], "acc": [0.0, 1.0]}}}}
     got = restrict(scores, ["wikitext2"], ["piqa"], {"piqa": 0})
     assert got["tasks"] == {} and "avg_acc" not in got and got["perplexity"] == scores["perplexity"]
+
+
+def _scored(windows: list[float], record: dict | None = None, docs: dict | None = None) -> dict:
+    """A result file's scores: one corpus's per-window NLLs (and one task's per-document outcomes), with the
+    sequential record of a condition scored in looks."""
+    s = {"perplexity": {"toy": {"window_nll": list(windows), "seqlen": 16, "windows": len(windows)}}}
+    if docs is not None:
+        s["tasks"] = {"piqa": {"docs": {"doc_id": list(range(len(docs["acc"]))), "acc": docs["acc"]}}}
+    if record is not None:
+        s["sequential"] = record
+    return {"status": "done", "scores": s}
+
+
+def test_the_report_decides_a_stopped_comparison_as_the_job_did():
+    """The job stops a comparison at the look where its test passes the design's level; the report reads it on
+    the same first n windows with the design's p-value and repeated interval: at the design's alpha it decides
+    exactly what the job decided, and the interval excludes 1 exactly then (seeded cases: null, small, large
+    effects)."""
+    from superweight.report import compare
+    from superweight.scoring.score import run_looks
+
+    rng = np.random.default_rng(3)
+    design = Design((2, 4, 6, 8), ALPHA, "obf")
+    decided = set()
+    for case, shift in enumerate([0.0, 0.0, 0.15, 0.15, 0.6, 2.0]):
+        ref = rng.normal(3.0, 0.5, 8)
+        cur = ref + shift + rng.normal(0, 0.2, 8)
+
+        def tests(merged, n):
+            return {"original": stats.ppl_ratio_ci(ref[:n], merged[:n]).p(1.0)}
+        got, rec = run_looks(design, lambda a, b: list(cur[a:b]), lambda parts: [x for p in parts for x in p], tests)
+        est = compare.ppl_ratio(_scored(ref), _scored(got, {"windows": {"toy": rec}}), "toy")
+        job = rec["looks"][-1]["decisions"]["original"]
+        assert est.n == rec["n"] == len(got) and f"look {rec['stopped_at_look']} of 4" in est.method
+        p, side = est.p(1.0)
+        assert (p <= ALPHA) == (job in ("higher", "lower")), (case, p, rec)
+        assert (est.lo > 1 or est.hi < 1) == (p <= ALPHA), (case, est)
+        decided.add(job)
+    assert {"higher", "inconclusive"} <= decided  # the cases exercise both outcomes
+
+
+def test_a_comparison_with_a_stopped_condition_reads_the_common_prefix_at_a_look():
+    """Windows and documents beyond the stopped condition's n are not used; between looks the comparison is cut
+    to the last look; the design's p is never below the fixed-sample p on the same units."""
+    from superweight.report import compare
+    from superweight.scoring.score import run_looks  # noqa: F401  (the record's shape comes from it)
+
+    rng = np.random.default_rng(5)
+    ref = rng.normal(3.0, 0.5, 8)
+    design = Design((2, 4, 6, 8), ALPHA, "obf")
+    rec = {"design": design.as_dict(), "n": 6}
+    cur = list(ref[:6] + 0.3 + rng.normal(0, 0.2, 6))
+    est = compare.ppl_ratio(_scored(ref), _scored(cur, {"windows": {"toy": rec}}), "toy")
+    fixed = stats.ppl_ratio_ci(ref[:6], cur)
+    assert est.n == 6 and est.value == pytest.approx(fixed.value)
+    assert est.p(1.0)[0] == pytest.approx(adjusted_p(fixed.p(1.0)[0], 2, design), rel=1e-6)
+    assert est.p(1.0)[0] >= fixed.p(1.0)[0] and est.lo <= fixed.lo and est.hi >= fixed.hi
+    # 5 shared windows: read at the look of 4
+    est5 = compare.ppl_ratio(_scored(ref), _scored(cur[:5], {"windows": {"toy": {**rec, "n": 5}}}), "toy")
+    assert est5.n == 4 and est5.value == pytest.approx(stats.ppl_ratio_ci(ref[:4], cur[:4]).value)
+    # documents: the first 25 of 50 shared, outcomes beyond them ignored
+    a = rng.integers(0, 2, 50).tolist()
+    b = a[:25] + [1 - x for x in a[25:]]  # would differ everywhere after document 25
+    docs = {"design": Design((13, 25, 38, 50), ALPHA, "obf").as_dict(), "n": 25}
+    d = compare.acc_diff(_scored(ref, docs={"acc": a}), _scored(ref, {"docs": docs}, docs={"acc": b[:25]}))
+    assert d.n == 25 and d.value == 0 and "look 2 of 4" in d.method
+    # without a record: the plain comparison, as before
+    plain = compare.ppl_ratio(_scored(ref), _scored(ref + 0.3), "toy")
+    assert "group-sequential" not in plain.method and plain.n == 8

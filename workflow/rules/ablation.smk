@@ -27,16 +27,17 @@ rule tokenize_corpus:
 
 
 rule score:
-    """Table 1: one condition of the ablation, scored with perplexity and lm-eval zero-shot tasks. The template of
-    every score rule (scaling, weight and activation quantization): they change its input, output and params."""
+    """Table 1: one condition of the ablation, scored with perplexity and lm-eval zero-shot tasks; a condition in
+    `sequential.compare` in looks, stopping once its comparisons are decided. The template of every score rule
+    (scaling, weight and activation quantization): they change its input, output and params."""
     input:
-        **score_input(config["perplexity"]["corpora"]),
+        **score_input(config["perplexity"]["corpora"], references=compared_with),
     output:
         "results/{model}/ablation/{condition}/scores.json",
     params:
         kind="ablation",
         spec=lambda wc: {"condition": wc.condition},
-        cfg={k: config[k] for k in ("perplexity", "eval", "ablation")},
+        cfg=ablation_cfg,
         corpora=config["perplexity"]["corpora"],
         model=model_cfg,
         device=config["device"],

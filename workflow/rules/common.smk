@@ -142,6 +142,8 @@ def reuse_from(condition, corpora, eval_cfg):
 
     if condition not in CONDITIONS:
         return f"the ablation's {condition} is not scored"
+    if condition in ((config.get("sequential") or {}).get("compare") or {}):
+        return f"the ablation's {condition} is scored in looks (`sequential.compare`): it may stop before the maximum"
     ppl = config["perplexity"]
     return difference(settings(ppl["corpora"], ppl, config["eval"]), settings(corpora, ppl, eval_cfg))
 

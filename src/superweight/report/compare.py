@@ -1,5 +1,9 @@
 """Comparisons between result files (scores.json) with their uncertainty: documents paired by doc_id, perplexity
-windows paired when both runs scored the same windows. Shared by the tables and the claim verdicts."""
+windows paired when both runs scored the same windows. Shared by the tables and the claim verdicts.
+
+A comparison with a condition scored in looks (config `sequential`, its ``scores.sequential`` record) is read on
+the common prefix cut to a look of that design, with the design's p-value and repeated confidence interval
+(stats.sequential.on_design): a fixed-sample test there would not keep its error rate."""
 from __future__ import annotations
 
 import math
@@ -7,6 +11,7 @@ import math
 import numpy as np
 
 from superweight.provenance import as_float
+from superweight.stats.sequential import Design, from_record, last_look, on_design
 from superweight.stats.intervals import (LEVEL, MIN_N, N_BOOT, NA, SEED, Estimate, acc_linear, acc_share, fieller_units, ppl_ci,
                     ppl_ratio_ci)
 
@@ -31,16 +36,47 @@ def task_docs(r: dict, task: str, metric: str = "acc") -> dict[int, float] | Non
     return dict(zip(t["docs"]["doc_id"], t["docs"][metric]))
 
 
-def paired_docs(results: list[dict], metric: str = "acc") -> tuple[list[str], list[np.ndarray]]:
-    """Tasks scored in every result, and per task an array (documents, conditions) over the doc_ids they share."""
+def paired_docs(results: list[dict], metric: str = "acc", below: int | None = None
+                ) -> tuple[list[str], list[np.ndarray]]:
+    """Tasks scored in every result, and per task an array (documents, conditions) over the doc_ids they share
+    (those below ``below`` when given)."""
     tasks = [t for t in _scores(results[0]).get("tasks", {}) if all(task_docs(r, t, metric) for r in results)]
     groups = []
     for t in tasks:
         docs = [task_docs(r, t, metric) for r in results]
-        ids = sorted(set.intersection(*(set(d) for d in docs)))
+        ids = sorted(i for i in set.intersection(*(set(d) for d in docs)) if below is None or i < below)
         groups.append(np.array([[d[i] for d in docs] for i in ids], dtype=float).reshape(len(ids), len(results)))
     keep = [i for i, g in enumerate(groups) if len(g)]
     return [tasks[i] for i in keep], [groups[i] for i in keep]
+
+
+def sequential_design(results: list[dict], part: str, corpus: str | None = None) -> Design | None:
+    """The design of the result among ``results`` scored in looks that stopped first (``part``: "windows" of
+    ``corpus`` or "docs"), or None when none was."""
+    recs = [rec for r in results for rec in [_scores(r).get("sequential", {}).get(part)] if rec]
+    recs = [rec.get(corpus) if part == "windows" else rec for rec in recs]
+    recs = [rec for rec in recs if rec]
+    return from_record(min(recs, key=lambda rec: rec["n"])) if recs else None
+
+
+def look_docs(results: list[dict], metric: str = "acc") -> tuple[list[str], list[np.ndarray], Design | None, int]:
+    """``paired_docs`` of a comparison, cut to the last look its shared documents reach when a result was scored
+    in looks: (tasks, groups, the design or None, documents per task read)."""
+    tasks, groups = paired_docs(results, metric)
+    d = sequential_design(results, "docs")
+    if d is None or not groups:
+        return tasks, groups, None, 0
+    n = last_look(min(len(g) for g in groups), d)
+    if n is None:
+        return [], [], d, 0
+    return (*paired_docs(results, metric, below=n), d, n)
+
+
+def _read(est, d: Design | None, n: int):
+    """``est`` as a test of the sequential design ``d`` at look size n (unchanged without a design)."""
+    if d is None or not isinstance(est, Estimate):
+        return est
+    return on_design(est, d, n)
 
 
 def avg_acc(r: dict, n_boot: int = N_BOOT, seed: int = SEED, level: float = LEVEL) -> Estimate | None:
@@ -57,10 +93,10 @@ def acc_diff(a: dict, b: dict, n_boot: int = N_BOOT, seed: int = SEED, level: fl
     task it is one task's paired difference and gets that test's minimum (``task_diff``: its coverage falls short
     at every n, e.g. 92-94% exactly at 2-20 documents when the conditions disagree often; the ``acc_diff`` minimum
     was measured on averages over several tasks)."""
-    tasks, groups = paired_docs([a, b])
+    tasks, groups, d, n = look_docs([a, b])
     if not groups:
-        return None
-    return acc_linear(groups, (-1.0, 1.0), level, kind="acc_diff" if len(groups) > 1 else "task_diff")
+        return NA(f"fewer shared documents than the first look {d.looks[0]}") if d else None
+    return _read(acc_linear(groups, (-1.0, 1.0), level, kind="acc_diff" if len(groups) > 1 else "task_diff"), d, n)
 
 
 def chance(tasks: list[str]) -> float:
@@ -71,14 +107,14 @@ def retained_share(orig: dict, other: dict, n_boot: int = N_BOOT, seed: int = SE
                    level: float = LEVEL) -> Estimate | NA | None:
     """Share of the original's average accuracy above chance that ``other`` keeps:
     (avg_other - chance) / (avg_orig - chance), Fieller's interval on the paired documents (stats.acc_share)."""
-    tasks, groups = paired_docs([orig, other])
+    tasks, groups, d, n = look_docs([orig, other])
     if not groups:
-        return None
+        return NA(f"fewer shared documents than the first look {d.looks[0]}") if d else None
     c = chance(tasks)
     obs = np.mean([g.mean(0) for g in groups], axis=0)
     if obs[0] - c <= 0:
         return NA(f"the original model is not above chance ({100 * obs[0]:.1f}% vs {100 * c:.1f}%)")
-    return acc_share(groups, c, level)
+    return _read(acc_share(groups, c, level), d, n)
 
 
 def window_nll(r: dict, corpus: str) -> list[float] | None:
@@ -102,11 +138,19 @@ def ppl(r: dict, corpus: str, n_boot: int = N_BOOT, seed: int = SEED, level: flo
 def ppl_ratio(a: dict, b: dict, corpus: str, n_boot: int = N_BOOT, seed: int = SEED,
               level: float = LEVEL) -> Estimate | None:
     """ppl(b) / ppl(a) with a Student-t interval on the paired window log-differences when both scored the same
-    windows, else Welch's."""
+    windows, else Welch's; with a condition scored in looks, on the first windows both scored, cut to a look."""
     wa, wb = window_nll(a, corpus), window_nll(b, corpus)
     if not wa or not wb:
         return None
-    return ppl_ratio_ci(wa, wb, same_windows(a, b, corpus), n_boot, seed, level)
+    d = sequential_design([a, b], "windows", corpus)
+    if d is None:
+        return ppl_ratio_ci(wa, wb, same_windows(a, b, corpus), n_boot, seed, level)
+    if _scores(a)["perplexity"][corpus].get("seqlen") != _scores(b)["perplexity"][corpus].get("seqlen"):
+        return NA("scored in looks on windows of different lengths: nothing to pair")
+    n = last_look(min(len(wa), len(wb)), d)
+    if n is None:
+        return NA(f"fewer shared windows than the first look {d.looks[0]}")
+    return on_design(ppl_ratio_ci(wa[:n], wb[:n], True, n_boot, seed, level), d, n)
 
 
 def corpora(*results: dict) -> list[str]:
@@ -146,10 +190,13 @@ def task_diff(a: dict, b: dict, task: str, n_boot: int = N_BOOT, seed: int = SEE
     if not da or not db:
         return None
     ids = sorted(set(da) & set(db))
+    d = sequential_design([a, b], "docs")
+    n = last_look(len(ids), d) if d else 0
+    ids = [i for i in ids if d is None or n is not None and i < n]
     if not ids:
         return None
     x = np.array([[da[i], db[i]] for i in ids], dtype=float)
-    return acc_linear([x], (-1.0, 1.0), level, kind="task_diff")
+    return _read(acc_linear([x], (-1.0, 1.0), level, kind="task_diff"), d, n)
 
 
 def ratio_of_means(a, b, n_boot: int = N_BOOT, seed: int = SEED, level: float = LEVEL) -> Estimate | None:

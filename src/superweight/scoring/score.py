@@ -162,7 +162,7 @@ def run_looks(design, chunk, merge, tests) -> tuple[dict, dict]:
         if stop:
             break
     why = why if state else f"no comparison: scored to the maximum n={design.looks[-1]}"
-    return cur, {**design.as_dict(), "n": prev, "stopped_at_look": len(looks), "why": why, "looks": looks}
+    return cur, {"design": design.as_dict(), "n": prev, "stopped_at_look": len(looks), "why": why, "looks": looks}
 
 
 def score_sequential(model, tok, corpora: dict[str, "torch.Tensor"], ppl_cfg: dict, tasks: dict[str, int | None],
@@ -172,8 +172,9 @@ def score_sequential(model, tok, corpora: dict[str, "torch.Tensor"], ppl_cfg: di
     alpha, spending), each corpus's windows and the tasks' documents as prefixes of their fixed order, stopping
     each once its comparisons with every reference (name -> that condition's ``scores``) are decided: the
     perplexity ratio against 1 (paired t on window log-ratios) per corpus, the average accuracy difference
-    against 0 (paired documents). The same fields as ``score`` plus "sequential": {"windows": {corpus: record},
-    "docs": record} (run_looks)."""
+    against 0 (paired documents); the documents in full when the tasks' limits are not one number. The same
+    fields as ``score`` plus "sequential": {"windows": {corpus: record}, "docs": record} (run_looks; no "docs"
+    when the documents were scored in full)."""
     from superweight.stats import intervals as stats
     from superweight.stats.sequential import Design
     from superweight.scoring.perplexity import perplexity, windows
@@ -199,9 +200,14 @@ def score_sequential(model, tok, corpora: dict[str, "torch.Tensor"], ppl_cfg: di
     if not tasks:
         return out
     limits = set(tasks.values())
-    if len(limits) != 1 or None in limits:
-        raise ValueError(f"sequential scoring needs one whole number of documents for every task, got {tasks}: "
-                         "set eval.limit (and the sweep's limit) to a number")
+    if len(limits) != 1 or None in limits:  # looks need one maximum: the documents are scored in full
+        log.info("tasks scored in full, not in looks: the limits %s are not one number of documents", tasks)
+        from superweight.scoring.zeroshot import evaluate
+
+        out["tasks"] = evaluate(model, tok, tasks, task_dir, eval_batch_size, device, add_bos_token, backend)
+        out.update(average_acc(out["tasks"]))
+        out["eval_backend"] = backend
+        return out
     from superweight.scoring.cached_backend import build_lm
     from superweight.scoring.zeroshot import task_manager
 

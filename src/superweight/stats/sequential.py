@@ -15,12 +15,14 @@ Torch-free: the workflow host and the report read it."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
 from scipy import optimize
 from scipy import stats as sps
+
+from superweight.stats.intervals import NA, Estimate
 
 SPENDING = ("obf", "pocock")
 GRID = 401  # points of the continuation grid per look (boundaries agree with 1201 points to 1e-9)
@@ -171,8 +173,47 @@ def stop_reason(decisions: dict[str, str], k: int, design: Design) -> tuple[bool
 
 
 
+def from_record(record: dict) -> Design:
+    """The design a ``scores.sequential`` record (scoring.score.run_looks) was scored with."""
+    d = record["design"]
+    return Design(tuple(d["looks"]), d.get("alpha", 0.05), d.get("spending", "obf"))
+
+
 def record_p(p: float, n: int, record: dict) -> float:
     """``adjusted_p`` of a test on the first n units of a sequentially scored result, from the design its
     ``scores.sequential`` record names (looks, alpha, spending): what a verdict compares with its (Holm) level."""
-    d = Design(tuple(record["looks"]), record.get("alpha", 0.05), record.get("spending", "obf"))
+    d = from_record(record)
     return adjusted_p(p, d.look(n), d)
+
+
+def last_look(n: int, design: Design) -> int | None:
+    """The largest look size at or below n (None below the first look): where a comparison on n units is read."""
+    sizes = [m for m in design.looks if m <= n]
+    return sizes[-1] if sizes else None
+
+
+def on_design(est: Estimate, design: Design, n: int) -> Estimate | NA:
+    """A fixed-sample estimate on exactly the first ``n`` units (a look size) read as a test of the design: its
+    p-value the design's (``adjusted_p``: the smallest alpha at which the same looks and spending decide it at
+    this look) and its interval at level L the repeated confidence interval (the fixed-sample interval at the
+    look's nominal level of a design spending 1 - L), so that the interval excludes a threshold exactly when the
+    design's p against it is below 1 - L. Valid whichever rule chose the look (see the module docstring)."""
+    if n not in design.looks:
+        raise ValueError(f"n={n} is not a look of the design {list(design.looks)}: cut the units to a look first")
+    if est.test is None or est.interval is None:
+        return NA(f"{est.method} has no closed-form test to read at a look of the sequential design")
+    k, K = design.looks.index(n), len(design.looks)
+    t = design.fractions[:k + 1]
+
+    def test(threshold):
+        p, side = est.test(threshold)
+        return adjusted_p(p, k, design), side
+
+    def interval(level):
+        nominal = float(2 * sps.norm.sf(_bounds(t, 1 - level, design.spending)[k]))
+        return est.interval(1 - nominal)
+
+    lo, hi = interval(est.level)
+    return replace(est, lo=lo, hi=hi, test=test, interval=interval,
+                   method=f"{est.method}; group-sequential, look {k + 1} of {K} (n={n} of {design.looks[-1]}, "
+                          f"{design.spending} spending)")

@@ -184,10 +184,39 @@ def check_choices(config: dict) -> None:
                               "the model's known coordinates ([[layer, row, col], ...]) or use `detection.use: detected` "
                               "or `both`")
     if config.get("sequential"):
-        raise ConfigError("`sequential`: sequential scoring is in the library (superweight.scoring.score."
-                          "score_sequential) but not yet in the workflow: the score rule does not pass its references "
-                          "and the claims do not yet read its design's p-values, so the section would change nothing "
-                          "or overstate the verdicts. Fix: remove the `sequential` section")
+        check_sequential(config)
+
+
+def check_sequential(config: dict) -> None:
+    """The `sequential` section: a scored condition is compared with scored conditions (entries for conditions the
+    ablation does not score are ignored), none with itself or in a cycle (each is scored after its references), and every maximum (eval.limit, perplexity.windows) is a whole
+    number the looks can split."""
+    from superweight.scoring.score import look_sizes
+
+    seq, conds = config["sequential"], config["ablation"]["conditions"]
+    order = {c: refs for c, refs in (seq.get("compare") or {}).items() if c in conds}  # others are not scored
+    for c, refs in order.items():
+        for x in refs:
+            if x not in conds:
+                raise ConfigError(f"`sequential.compare.{c}` names {x!r}, not in `ablation.conditions` "
+                                  f"({', '.join(conds)}). Fix: add {x} to the conditions or drop it from the comparison")
+
+    def visit(c, path):
+        if c in path:
+            raise ConfigError(f"`sequential.compare` has a cycle: {' -> '.join([*path[path.index(c):], c])} (each "
+                              "condition is scored after the ones it is compared with). Fix: drop one of these")
+        for r in order.get(c, []):
+            visit(r, [*path, c])
+    for c in order:
+        visit(c, [])
+    limit = config["eval"]["limit"]  # per-task limits: the documents are scored in full (no looks to share)
+    maxima = [("eval.limit", limit)] if order and config["eval"]["tasks"] and isinstance(limit, int) else []
+    maxima += [(f"perplexity.windows.{c}", n) for c, n in (config["perplexity"].get("windows") or {}).items() if n]
+    for key, n in maxima:
+        try:
+            look_sizes(seq["looks"], n)
+        except ValueError as e:
+            raise ConfigError(f"`sequential.looks` at `{key}` = {n}: {e}") from None
 
 
 def _hub_config_json(m: dict) -> Path | None:

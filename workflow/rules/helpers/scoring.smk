@@ -17,3 +17,20 @@ def score_work(kind, spec, corpora, eval_cfg, passes=1, quantize=False, keeps_we
 
     return lambda wc: R.scoring(config["perplexity"], corpora, eval_cfg, backend=eval_backend(kind, spec(wc), config),
                                 passes=passes, quantize=quantize, keeps_weights=keeps_weights)
+
+
+# sequential scoring (config `sequential`): ablation condition -> the conditions it is compared with
+SEQUENTIAL = (config.get("sequential") or {}).get("compare") or {}
+
+
+def compared_with(wildcards):
+    """The score files of the conditions an ablation condition is compared with while it is scored in looks
+    (`sequential.compare`): scored before it, read by its job (workflow/scripts/score.py)."""
+    return [f"results/{wildcards.model}/ablation/{c}/scores.json" for c in SEQUENTIAL.get(wildcards.condition, [])]
+
+
+def ablation_cfg(wildcards):
+    """The settings an ablation job scores with; the `sequential` section only for a condition scored in looks,
+    so that changing it reruns just those."""
+    cfg = {k: config[k] for k in ("perplexity", "eval", "ablation")}
+    return {**cfg, "sequential": config["sequential"]} if wildcards.condition in SEQUENTIAL else cfg
