@@ -3,6 +3,7 @@ unmodified model gives, after the super weights were zeroed; the hooks are remov
 exit."""
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Iterable
 
@@ -10,7 +11,7 @@ import torch
 from torch import nn
 
 from superweight.interventions.edits import Coord, InterventionError
-from superweight.models.adapters import get_adapter
+from superweight.models.adapters import first_layers, get_adapter
 
 log = logging.getLogger(__name__)
 
@@ -25,21 +26,24 @@ class RestoreSuperActivation:
       original weight row (exact, no extra cost);
     - super weights in several layers: a later layer's input already differs (upstream, the activation was put
       back at one token only), so each forward of the model first runs ``first_pass``: the model with every
-      super-weight channel restored at all tokens (the original model, up to rounding; LM head skipped), which
-      records each layer's original values; the modified pass then puts those values back. The first pass cannot
-      replay a KV cache for the original model, so a forward with a non-empty ``past_key_values`` is refused in
-      this case.
+      super-weight channel restored at all tokens (the original model, up to rounding), through decoder layers
+      0..k only (k: the last layer holding a super weight; ``whole_first_pass`` runs them all, as a reference; LM
+      head skipped), which records each layer's original values; the modified pass then puts those values back.
+      The first pass cannot replay a KV cache for the original model, so a forward with a non-empty
+      ``past_key_values`` is refused in this case.
 
     The hooks work per sequence, also where a family flattens (batch, tokens) before its MLP (OPT): the batch
     and sequence sizes are read at the first decoder layer. ``tokens``: ``max`` restores the value at the token
     where it is largest, per sequence (official code), among the tokens the forward's 2-D ``attention_mask`` keeps
     (padding never takes it); ``all`` at every token (which equals not pruning)."""
 
-    def __init__(self, model: nn.Module, original_rows: dict[tuple[int, int], torch.Tensor], tokens: str = "max"):
+    def __init__(self, model: nn.Module, original_rows: dict[tuple[int, int], torch.Tensor], tokens: str = "max",
+                 whole_first_pass: bool = False):
         if tokens not in ("max", "all"):
             raise ValueError(f"restore tokens must be 'max' or 'all', got {tokens!r}")
         self.model, self.rows, self.tokens = model, dict(sorted(original_rows.items())), tokens
         self.several_layers = len({l for l, _ in self.rows}) > 1
+        self.whole_first_pass = whole_first_pass
         self.handles = []  # one per restored (layer, row)
         self._aux = []  # model- and first-layer pre-hooks
         self._shape: tuple[int, int] | None = None  # (batch, tokens) of the running forward
@@ -49,17 +53,19 @@ class RestoreSuperActivation:
         self.restored: list[dict] = []
 
     @classmethod
-    def capture(cls, model: nn.Module, sws: Iterable[Coord], tokens: str = "max") -> "RestoreSuperActivation":
+    def capture(cls, model: nn.Module, sws: Iterable[Coord], tokens: str = "max",
+                whole_first_pass: bool = False) -> "RestoreSuperActivation":
         """Copy the original weight rows of the super weights' output channels (call before pruning)."""
         a = get_adapter(model)
         rows = {}
         for l, r, _ in sws:
             rows[(l, r)] = a.down_row(model, l, r).detach().clone()
-        return cls(model, rows, tokens)
+        return cls(model, rows, tokens, whole_first_pass)
 
     def first_pass(self, args: tuple, kwargs: dict) -> dict[tuple[int, int], torch.Tensor]:
         """The original model's value of every super-weight channel at every token, {(layer, row): (batch, tokens)},
-        from one whole forward of the model on ``args``/``kwargs`` (no KV cache, LM head given no positions)."""
+        from one forward of the model on ``args``/``kwargs`` through decoder layers 0..k (all of them with
+        ``whole_first_pass``; no KV cache, no hidden states or attentions returned, LM head given no positions)."""
         caches = [k for k in ("past_key_values", "cache") if kwargs.get(k) is not None]  # "cache": transformers >= 5.x
         if any(_cache_len(kwargs[k]) > 0 for k in caches):
             raise InterventionError("restoring super activations in several layers needs whole sequences: the "
@@ -68,9 +74,12 @@ class RestoreSuperActivation:
         captured: dict[tuple[int, int], torch.Tensor] = {}
         head = self.model.get_output_embeddings()
         skip = head.register_forward_pre_hook(lambda mod, a: (a[0][..., :0, :],))
+        layers = contextlib.nullcontext() if self.whole_first_pass else first_layers(self.model, max(self.rows)[0] + 1)
         self._captured, self._capturing = captured, True
         try:
-            self.model(*args, **{**kwargs, **{k: None for k in caches}, "use_cache": False})
+            with layers:
+                self.model(*args, **{**kwargs, **{k: None for k in caches}, "use_cache": False,
+                                     "output_hidden_states": False, "output_attentions": False})
         finally:
             self._capturing, self._captured = False, None
             skip.remove()

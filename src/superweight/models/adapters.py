@@ -1,5 +1,6 @@
 """Architecture adapters: where each model family keeps its decoder layers and MLP down projection, and the
-family knowledge the rest of the library needs (tuple outputs, flattened MLP inputs, running from layer k).
+family knowledge the rest of the library needs (tuple outputs, flattened MLP inputs, running from layer k, running
+only the first n layers).
 
 Coordinates are always (layer, row, col) of the equivalent ``nn.Linear`` weight: row = output
 (residual) channel, col = input (intermediate) channel, whatever the storage orientation.
@@ -228,6 +229,30 @@ def first_sequence(t: torch.Tensor, batch: int | None = None) -> torch.Tensor:
     if t.dim() == 3:
         return t[0]
     return t if batch is None else per_sequence(t, batch)[0]
+
+
+@contextlib.contextmanager
+def first_layers(model: nn.Module, n: int):
+    """Within the block, the model's forward runs only decoder layers 0..n-1 (then its final norm and head): the
+    decoder-layer list is replaced by a ModuleList of its first ``n`` layers, and the very same list object is put
+    back on exit, also on error; no parameter, buffer or hook is touched. Every supported family's forward loops
+    over that list (Llama-like ``self.layers[: num_hidden_layers]``, GPT-2/Falcon ``self.h``, OPT, GPT-NeoX) and
+    indexes nothing per layer beyond it without a KV cache (per-layer ``layer_types`` by the loop's own index), so
+    no family needs the whole pass. Run the model inside with ``use_cache=False`` and no hidden states or
+    attentions requested: transformers installs its output-capturing hooks once, on the modules present then."""
+    from torch import nn
+
+    a = get_adapter(model)
+    parent_path, _, name = a.layers_path.rpartition(".")
+    parent = module_at(model, parent_path) if parent_path else model
+    full = getattr(parent, name)
+    if not 1 <= n <= len(full):
+        raise ValueError(f"first_layers: n={n} not in 1..{len(full)} (the model's decoder layers)")
+    setattr(parent, name, nn.ModuleList(list(full)[:n]))
+    try:
+        yield
+    finally:
+        setattr(parent, name, full)
 
 
 class LayerInputs:
