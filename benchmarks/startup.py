@@ -31,7 +31,7 @@ from pathlib import Path
 import torch
 mark("import torch")
 from superweight.scoring.data import checksums
-from superweight.detect.spikes import used_super_weights
+from superweight.detect.used import used_super_weights
 from superweight.workflow.experiments import NotApplicable, apply, eval_backend
 from superweight.models.load import load_model
 from superweight.provenance import Provenance, write_json

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from superweight.detect.spikes import used_super_weights
+from superweight.detect.used import used_super_weights
 from superweight.interventions.edits import zero_weights
 from superweight.interventions.restore import RestoreSuperActivation
 from superweight.models.load import load_model
