@@ -90,6 +90,16 @@ def test_table1_ablation(ran):
     assert "prune_sw_restore_sa" in md and "nan" not in md.lower()
     csv = (ran / "results/tables/table1_all.csv").read_text().splitlines()
     assert len(csv) == 5  # header + 4 conditions
+    # config.yaml's `sequential`: prune_nonsw and the restore scored in looks against prune_sw (scored in full),
+    # stopped at a look, on the first windows and documents; the claims read them with the design's p-value
+    assert "sequential" not in sw["scores"] and "sequential" not in orig["scores"]
+    for r in (nonsw, restore):
+        w, d = r["scores"]["sequential"]["windows"]["wikitext2"], r["scores"]["sequential"]["docs"]
+        assert w["n"] in w["design"]["looks"] and w["why"] and list(w["looks"][-1]["decisions"]) == ["prune_sw"]
+        assert len(r["scores"]["perplexity"]["wikitext2"]["window_nll"]) == w["n"]
+        assert all(t["docs"]["doc_id"] == list(range(d["n"])) for t in r["scores"]["tasks"].values())
+    claims = {c["claim"]: c for c in json.loads((ran / "results/claims.json").read_text())["claims"]}
+    assert "group-sequential, look" in claims["restore_recovers_part"]["evidence"]
 
 
 def test_finished_run_has_nothing_to_do_and_figure_edits_rerun_only_plots(ran):
