@@ -11,7 +11,7 @@ import pytest
 from scipy import stats as sps
 
 from superweight.stats import intervals as stats
-from superweight.stats.sequential import Design, adjusted_p, boundaries, decide, record_p, spent, stop_reason
+from superweight.stats.sequential import Design, adjusted_p, boundaries, decide, spent, stop_reason
 
 ALPHA = 0.05
 
@@ -192,6 +192,30 @@ def test_default_pruning_effect_stops_early():
     assert np.mean([k < 3 for _, k in looks]) >= 0.9
 
 
+def test_default_pruning_effect_at_the_configured_design():
+    """config.yaml's design (looks of 8 windows and 50 documents, its alpha, far below 0.05): resampling the default
+    model's prune_sw documents, the accuracy drop is decided before the last look in most replications; its 8
+    windows in random orders are decided by the last look in every one (early only when the large ratios come
+    first: at alpha 0.002 a t on 4 windows must exceed ~56). benchmarks/sequential_tails.txt has the shares."""
+    import yaml
+
+    from helpers import REPO
+    from superweight.scoring.looks import look_sizes
+
+    cfg = yaml.safe_load((REPO / "config/config.yaml").read_text())["sequential"]
+    rng = np.random.default_rng(3)
+    w = Design(look_sizes(cfg["looks"], 8), cfg["alpha"], cfg["spending"])
+    looks = [run(w, ratio_t, lambda g, n: g.permutation(SW_WIKI)[:n], rng, 1.0) for _ in range(200)]
+    assert all(d == "holds" for d, _ in looks)
+    a = Design(look_sizes(cfg["looks"], 50), cfg["alpha"], cfg["spending"])
+    pats = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
+    probs = [np.asarray(c, float) / sum(c) for c in SW_CELLS.values()]
+    looks = [run(a, acc_diff, lambda g, n: [pats[g.choice(4, n, p=p)] for p in probs], rng, 0.0, higher=False)
+             for _ in range(200)]
+    assert np.mean([d == "holds" for d, _ in looks]) >= 0.95
+    assert np.mean([k < len(a.looks) - 1 for _, k in looks]) >= 0.8
+
+
 def test_bad_designs_name_the_fix():
     with pytest.raises(ValueError, match="sequential looks"):
         Design((4, 4, 8))
@@ -278,10 +302,16 @@ def test_chunked_scoring_stops_once_decided_and_stays_paired(tiny_setup):
     assert same["sequential"]["windows"]["toy"]["looks"][-1]["decisions"] == {"original": "inconclusive"}
     assert same["sequential"]["docs"]["why"].startswith("maximum n=8 reached")
     assert same["tasks"]["piqa"]["docs"] == ref["tasks"]["piqa"]["docs"]
+    # per part: compared on its windows only, its documents have no comparison and run to the maximum
+    part = score_sequential(_tiny(), s["tok"], s["corpora"], s["ppl"], {"piqa": 8}, s["task_dir"], SEQ,
+                            {"original": ref}, 4, parts={"windows": ["original"], "docs": []})
+    assert part["sequential"]["docs"]["why"].startswith("no comparison") and part["sequential"]["docs"]["n"] == 8
+    assert list(part["sequential"]["windows"]["toy"]["looks"][-1]["decisions"]) == ["original"]
 
 
 def test_chunked_scoring_names_the_fix_for_bad_looks_and_scores_uneven_limits_in_full(tiny_setup):
-    from superweight.scoring.score import look_sizes, score, score_sequential
+    from superweight.scoring.looks import look_sizes
+    from superweight.scoring.score import score, score_sequential
 
     with pytest.raises(ValueError, match="fewer looks"):
         look_sizes([0.1, 0.2, 1.0], 4)
@@ -312,6 +342,14 @@ def test_config_section_is_listed_as_an_addition_and_bad_sections_name_the_fix()
            "a cycle": ({"compare": {"prune_sw": ["prune_nonsw"], "prune_nonsw": ["prune_sw"]}},
                        "cycle: prune_nonsw -> prune_sw -> prune_nonsw"),
            "looks finer than the maximum": ({"looks": [0.001, 0.002, 1]}, "fewer looks")}
+    from superweight.scoring.looks import compared
+    assert compared(plain["sequential"], "prune_sw_restore_sa") == {"windows": ["prune_sw", "original"],
+                                                                    "docs": ["prune_sw"]}
+    assert compared(plain["sequential"], "prune_nonsw") == {"windows": ["prune_sw"], "docs": ["prune_sw"]}
+    assert compared(plain["sequential"], "original") == {"windows": [], "docs": []} == compared(None, "prune_sw")
+    with pytest.raises(ConfigError, match="sequential.compare.prune_nonsw"):
+        validate(merged({"sequential": {"compare": {"prune_nonsw": {"perplexity": ["prune_sw"]}}}}), schema,
+                 check_files=False)
     three = {"ablation": {"conditions": ["original", "prune_sw", "prune_nonsw"]}}
     for what, (section, line) in bad.items():
         with pytest.raises(ConfigError, match=line):
@@ -321,11 +359,19 @@ def test_config_section_is_listed_as_an_addition_and_bad_sections_name_the_fix()
     validate(merged({"eval": {"limit": {"piqa": 20}}}), schema, check_files=False)  # documents in full, no looks
 
 
-def test_record_p_reads_the_look_of_n():
-    rec = {"design": Design((2, 4, 6, 8)).as_dict()}
-    assert record_p(0.003, 4, rec) == pytest.approx(adjusted_p(0.003, 1, Design((2, 4, 6, 8))))
-    assert record_p(0.003, 5, rec) == record_p(0.003, 4, rec)  # between looks: the last look reached
-    assert record_p(0.003, 8, rec) > 0.003  # the last look's level is below alpha: its p scales up
+def test_a_test_is_read_only_at_a_look():
+    """A p on n units read at an earlier look's level would not keep its rate: on_design refuses an n between
+    looks; the design's p at the last look is above the fixed p (its level is below alpha)."""
+    from superweight.stats.sequential import on_design
+
+    d = Design((2, 4, 6, 8))
+    est = stats.ppl_ratio_ci([3.0, 3.1, 2.9, 3.2, 3.0], [3.2, 3.4, 3.0, 3.5, 3.1])
+    with pytest.raises(ValueError, match="not a look"):
+        on_design(est, d, 5)
+    last = on_design(stats.ppl_ratio_ci([3.0, 3.1, 2.9, 3.2, 3.0, 3.1, 2.8, 3.3], [3.2, 3.4, 3.0, 3.5, 3.1, 3.3,
+                                                                                  3.0, 3.4]), d, 8)
+    assert last.p(1.0)[0] > stats.ppl_ratio_ci([3.0, 3.1, 2.9, 3.2, 3.0, 3.1, 2.8, 3.3],
+                                               [3.2, 3.4, 3.0, 3.5, 3.1, 3.3, 3.0, 3.4]).p(1.0)[0]
 
 
 def test_a_sweep_limit_of_zero_scores_no_accuracies():
@@ -406,6 +452,16 @@ def test_a_comparison_with_a_stopped_condition_reads_the_common_prefix_at_a_look
     docs = {"design": Design((13, 25, 38, 50), ALPHA, "obf").as_dict(), "n": 25}
     d = compare.acc_diff(_scored(ref, docs={"acc": a}), _scored(ref, {"docs": docs}, docs={"acc": b[:25]}))
     assert d.n == 25 and d.value == 0 and "look 2 of 4" in d.method
+    # a gap in the documents, or two designs: no look to read them at (n/a, never a fixed-sample test)
+    gap = _scored(ref, {"docs": docs}, docs={"acc": b[:25]})
+    gap["scores"]["tasks"]["piqa"]["docs"]["doc_id"][3] = 99
+    assert isinstance(compare.acc_diff(_scored(ref, docs={"acc": a}), gap), stats.NA)
+    other = {"design": Design((13, 25, 38, 50), 0.01, "obf").as_dict(), "n": 25}
+    assert isinstance(compare.acc_diff(_scored(ref, {"docs": other}, docs={"acc": a[:25]}),
+                                       _scored(ref, {"docs": docs}, docs={"acc": b[:25]})), stats.NA)
+    # the stopped condition's own perplexity: the repeated interval at its look, wider than the fixed one
+    own = compare.ppl(_scored(cur, {"windows": {"toy": rec}}), "toy")
+    assert "look 3 of 4" in own.method and own.hi - own.lo > stats.ppl_ci(cur).hi - stats.ppl_ci(cur).lo
     # without a record: the plain comparison, as before
     plain = compare.ppl_ratio(_scored(ref), _scored(ref + 0.3), "toy")
     assert "group-sequential" not in plain.method and plain.n == 8

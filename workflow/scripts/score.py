@@ -11,6 +11,7 @@ from superweight.workflow.experiments import NotApplicable, apply, eval_backend
 from superweight.models.load import load_model
 from superweight.provenance import Provenance, write_json
 from superweight.workflow.runlog import start
+from superweight.scoring.looks import compared
 from superweight.scoring.score import score, score_sequential, scored_tasks
 
 log = start(snakemake)
@@ -42,6 +43,7 @@ with contextlib.ExitStack() as stack:
     refs = {Path(f).parent.name: json.loads(Path(f).read_text()) for f in getattr(snakemake.input, "references", [])}
     refs = {k: r["scores"] for k, r in refs.items() if r.get("status") == "done"}
     seq = p.cfg.get("sequential")
-    scores = score_sequential(*args, seq, refs, **kw) if seq and refs else score(*args, **kw)
+    parts = compared(seq, spec.get("condition", ""))
+    scores = score_sequential(*args, seq, refs, **kw, parts=parts) if seq and refs else score(*args, **kw)
 write_json(snakemake.output[0], {**out, "status": "done", "intervention": record, "scores": scores,
                                  "provenance": prov.record()})

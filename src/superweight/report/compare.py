@@ -50,26 +50,32 @@ def paired_docs(results: list[dict], metric: str = "acc", below: int | None = No
     return [tasks[i] for i in keep], [groups[i] for i in keep]
 
 
-def sequential_design(results: list[dict], part: str, corpus: str | None = None) -> Design | None:
-    """The design of the result among ``results`` scored in looks that stopped first (``part``: "windows" of
-    ``corpus`` or "docs"), or None when none was."""
+def sequential_design(results: list[dict], part: str, corpus: str | None = None) -> Design | NA | None:
+    """The design the results scored in looks share (``part``: "windows" of ``corpus`` or "docs"), None when
+    none was, NA when they name different designs (no one design's p-value is valid for both)."""
     recs = [rec for r in results for rec in [_scores(r).get("sequential", {}).get(part)] if rec]
     recs = [rec.get(corpus) if part == "windows" else rec for rec in recs]
-    recs = [rec for rec in recs if rec]
-    return from_record(min(recs, key=lambda rec: rec["n"])) if recs else None
+    designs = {from_record(rec) for rec in recs if rec}
+    if len(designs) > 1:
+        return NA("the conditions were scored in looks of different designs: no common sequential test")
+    return designs.pop() if designs else None
 
 
-def look_docs(results: list[dict], metric: str = "acc") -> tuple[list[str], list[np.ndarray], Design | None, int]:
+def look_docs(results: list[dict], metric: str = "acc"):
     """``paired_docs`` of a comparison, cut to the last look its shared documents reach when a result was scored
-    in looks: (tasks, groups, the design or None, documents per task read)."""
+    in looks: (tasks, groups, the design or None, documents per task read), or an NA that says why it cannot be
+    read (different designs, fewer documents than the first look, a document of 0..n-1 missing)."""
     tasks, groups = paired_docs(results, metric)
     d = sequential_design(results, "docs")
-    if d is None or not groups:
-        return tasks, groups, None, 0
+    if d is None or isinstance(d, NA) or not groups:
+        return d if isinstance(d, NA) else (tasks, groups, None, 0)
     n = last_look(min(len(g) for g in groups), d)
     if n is None:
-        return [], [], d, 0
-    return (*paired_docs(results, metric, below=n), d, n)
+        return NA(f"fewer shared documents than the first look ({d.looks[0]})")
+    tasks, groups = paired_docs(results, metric, below=n)
+    if any(len(g) != n for g in groups):  # a gap in doc_id 0..n-1 would be read at a larger look's level
+        return NA(f"documents 0..{n - 1} are not all scored in every condition: no look to read them at")
+    return tasks, groups, d, n
 
 
 def _read(est, d: Design | None, n: int):
@@ -81,11 +87,14 @@ def _read(est, d: Design | None, n: int):
 
 def avg_acc(r: dict, n_boot: int = N_BOOT, seed: int = SEED, level: float = LEVEL) -> Estimate | None:
     """Average accuracy over tasks (unweighted, as the paper), Agresti-Coull interval per task combined
-    (n_boot, seed: unused, kept for callers)."""
-    tasks, groups = paired_docs([r])
+    (n_boot, seed: unused, kept for callers); of a condition scored in looks, the repeated interval at its stop."""
+    got = look_docs([r])
+    if isinstance(got, NA):
+        return got
+    tasks, groups, d, n = got
     if not groups:
         return None
-    return acc_linear(groups, (1.0,), level, kind="acc_avg")
+    return _read(acc_linear(groups, (1.0,), level, kind="acc_avg"), d, n)
 
 
 def acc_diff(a: dict, b: dict, n_boot: int = N_BOOT, seed: int = SEED, level: float = LEVEL) -> Estimate | None:
@@ -93,9 +102,12 @@ def acc_diff(a: dict, b: dict, n_boot: int = N_BOOT, seed: int = SEED, level: fl
     task it is one task's paired difference and gets that test's minimum (``task_diff``: its coverage falls short
     at every n, e.g. 92-94% exactly at 2-20 documents when the conditions disagree often; the ``acc_diff`` minimum
     was measured on averages over several tasks)."""
-    tasks, groups, d, n = look_docs([a, b])
+    got = look_docs([a, b])
+    if isinstance(got, NA):
+        return got
+    tasks, groups, d, n = got
     if not groups:
-        return NA(f"fewer shared documents than the first look {d.looks[0]}") if d else None
+        return None
     return _read(acc_linear(groups, (-1.0, 1.0), level, kind="acc_diff" if len(groups) > 1 else "task_diff"), d, n)
 
 
@@ -107,9 +119,12 @@ def retained_share(orig: dict, other: dict, n_boot: int = N_BOOT, seed: int = SE
                    level: float = LEVEL) -> Estimate | NA | None:
     """Share of the original's average accuracy above chance that ``other`` keeps:
     (avg_other - chance) / (avg_orig - chance), Fieller's interval on the paired documents (stats.acc_share)."""
-    tasks, groups, d, n = look_docs([orig, other])
+    got = look_docs([orig, other])
+    if isinstance(got, NA):
+        return got
+    tasks, groups, d, n = got
     if not groups:
-        return NA(f"fewer shared documents than the first look {d.looks[0]}") if d else None
+        return None
     c = chance(tasks)
     obs = np.mean([g.mean(0) for g in groups], axis=0)
     if obs[0] - c <= 0:
@@ -131,8 +146,14 @@ def same_windows(a: dict, b: dict, corpus: str) -> bool:
 
 
 def ppl(r: dict, corpus: str, n_boot: int = N_BOOT, seed: int = SEED, level: float = LEVEL) -> Estimate | None:
+    """Perplexity with its interval; of a condition scored in looks, the repeated interval at its stop."""
     w = window_nll(r, corpus)
-    return ppl_ci(w, n_boot, seed, level) if w else None
+    if not w:
+        return None
+    d = sequential_design([r], "windows", corpus)
+    if isinstance(d, Design) and len(w) in d.looks:
+        return on_design(ppl_ci(w, n_boot, seed, level), d, len(w))
+    return ppl_ci(w, n_boot, seed, level)
 
 
 def ppl_ratio(a: dict, b: dict, corpus: str, n_boot: int = N_BOOT, seed: int = SEED,
@@ -145,6 +166,8 @@ def ppl_ratio(a: dict, b: dict, corpus: str, n_boot: int = N_BOOT, seed: int = S
     d = sequential_design([a, b], "windows", corpus)
     if d is None:
         return ppl_ratio_ci(wa, wb, same_windows(a, b, corpus), n_boot, seed, level)
+    if isinstance(d, NA):
+        return d
     if _scores(a)["perplexity"][corpus].get("seqlen") != _scores(b)["perplexity"][corpus].get("seqlen"):
         return NA("scored in looks on windows of different lengths: nothing to pair")
     n = last_look(min(len(wa), len(wb)), d)
@@ -191,8 +214,13 @@ def task_diff(a: dict, b: dict, task: str, n_boot: int = N_BOOT, seed: int = SEE
         return None
     ids = sorted(set(da) & set(db))
     d = sequential_design([a, b], "docs")
+    if isinstance(d, NA):
+        return d
     n = last_look(len(ids), d) if d else 0
-    ids = [i for i in ids if d is None or n is not None and i < n]
+    if d is not None:
+        if n is None or ids[:n] != list(range(n)):
+            return NA(f"documents 0..{(n or d.looks[0]) - 1} are not all scored in both conditions")
+        ids = ids[:n]
     if not ids:
         return None
     x = np.array([[da[i], db[i]] for i in ids], dtype=float)

@@ -6,6 +6,7 @@ import math
 from pathlib import Path
 
 from superweight.scoring.accuracy import accuracy, avg_se
+from superweight.scoring.looks import look_sizes
 
 log = logging.getLogger(__name__)
 
@@ -93,15 +94,6 @@ def first_documents(task: dict, limit) -> dict:
 
 # --- sequential scoring (config section ``sequential``; stats/sequential.py has the stopping rule) ---
 
-def look_sizes(fractions, n_max: int) -> tuple[int, ...]:
-    """Sample sizes of the looks: ceil(fraction x n_max), the last the maximum itself."""
-    sizes = tuple(min(n_max, math.ceil(f * n_max - 1e-9)) for f in fractions)
-    if not fractions or abs(fractions[-1] - 1) > 1e-12 or sizes[0] < 1 or any(b <= a for a, b in zip(sizes, sizes[1:])):
-        raise ValueError(f"sequential.looks {list(fractions)} give looks {list(sizes)} at a maximum of {n_max}: "
-                         "they must rise to 1 with every look at least one unit more than the last (fewer looks)")
-    return sizes
-
-
 def merge_perplexity(parts: list[dict]) -> dict:
     """One perplexity result from results on consecutive windows of the same corpus (perplexity's fields)."""
     tokens = sum(p["tokens"] for p in parts)
@@ -167,12 +159,14 @@ def run_looks(design, chunk, merge, tests) -> tuple[dict, dict]:
 
 def score_sequential(model, tok, corpora: dict[str, "torch.Tensor"], ppl_cfg: dict, tasks: dict[str, int | None],
                      task_dir: Path | None, seq: dict, references: dict[str, dict], eval_batch_size: int = 8,
-                     device: str = "cpu", add_bos_token: bool | None = False, backend: str = "hf") -> dict:
+                     device: str = "cpu", add_bos_token: bool | None = False, backend: str = "hf",
+                     parts: dict[str, list[str]] | None = None) -> dict:
     """``score`` scored in looks (``seq``: the config's sequential section: looks as fractions of each maximum,
     alpha, spending), each corpus's windows and the tasks' documents as prefixes of their fixed order, stopping
     each once its comparisons with every reference (name -> that condition's ``scores``) are decided: the
     perplexity ratio against 1 (paired t on window log-ratios) per corpus, the average accuracy difference
-    against 0 (paired documents); the documents in full when the tasks' limits are not one number. The same
+    against 0 (paired documents); ``parts`` ({"windows": names, "docs": names}, ``compared``) narrows which
+    references each part is compared with (default: every one). The documents are scored in full when the tasks' limits are not one number. The same
     fields as ``score`` plus "sequential": {"windows": {corpus: record}, "docs": record} (run_looks; no "docs"
     when the documents were scored in full)."""
     from superweight.stats import intervals as stats
@@ -185,7 +179,7 @@ def score_sequential(model, tok, corpora: dict[str, "torch.Tensor"], ppl_cfg: di
     for name, ids in corpora.items():
         n_max = min(ppl_cfg.get("windows", {}).get(name) or math.inf, len(windows(len(ids), L)))
         refs = {r: s["perplexity"][name]["window_nll"] for r, s in references.items()
-                if name in s.get("perplexity", {})}
+                if name in s.get("perplexity", {}) and (parts is None or r in parts["windows"])}
 
         def chunk(a, b, ids=ids, name=name):
             return perplexity(model, ids[a * L:b * L], L, b - a, bs, desc=f"ppl {name} {a}-{b}")
@@ -212,7 +206,8 @@ def score_sequential(model, tok, corpora: dict[str, "torch.Tensor"], ppl_cfg: di
     from superweight.scoring.zeroshot import task_manager
 
     lm, tm = build_lm(model, tok, backend, eval_batch_size, device, add_bos_token), task_manager(task_dir)
-    refs = {r: s["tasks"] for r, s in references.items() if all(t in s.get("tasks", {}) for t in tasks)}
+    refs = {r: s["tasks"] for r, s in references.items() if all(t in s.get("tasks", {}) for t in tasks)
+            and (parts is None or r in parts["docs"])}
 
     def chunk(a, b):
         return {t: evaluate_range(lm, tm, t, a, b) for t in tasks}

@@ -119,13 +119,6 @@ class Design:
         """Nominal two-sided p-value level of each look (what a verdict test is run at there)."""
         return tuple(float(2 * sps.norm.sf(c)) for c in self.bounds)
 
-    def look(self, n: int) -> int:
-        """Index of the look at sample size n (a size between looks reads as the last look it reached)."""
-        k = [i for i, m in enumerate(self.looks) if m <= n]
-        if not k:
-            raise ValueError(f"n={n} is below the first look {self.looks[0]}")
-        return k[-1]
-
     def as_dict(self) -> dict:
         return {"looks": list(self.looks), "alpha": self.alpha, "spending": self.spending,
                 "levels": list(self.levels)}
@@ -168,7 +161,8 @@ def stop_reason(decisions: dict[str, str], k: int, design: Design) -> tuple[bool
     if not open_:
         what = ", ".join(f"{c} {d}" for c, d in sorted(decisions.items()))
         last = k == len(design.looks) - 1
-        return True, (f"maximum n={n} reached: {what}" if last else f"decided at look {k + 1} (n={n}): {what}")
+        verb = "decided" if all(d in ("holds", "fails", "higher", "lower") for d in decisions.values()) else "stopped"
+        return True, (f"maximum n={n} reached: {what}" if last else f"{verb} at look {k + 1} (n={n}): {what}")
     return False, f"undecided at look {k + 1} (n={n}): {', '.join(open_)}"
 
 
@@ -177,13 +171,6 @@ def from_record(record: dict) -> Design:
     """The design a ``scores.sequential`` record (scoring.score.run_looks) was scored with."""
     d = record["design"]
     return Design(tuple(d["looks"]), d.get("alpha", 0.05), d.get("spending", "obf"))
-
-
-def record_p(p: float, n: int, record: dict) -> float:
-    """``adjusted_p`` of a test on the first n units of a sequentially scored result, from the design its
-    ``scores.sequential`` record names (looks, alpha, spending): what a verdict compares with its (Holm) level."""
-    d = from_record(record)
-    return adjusted_p(p, d.look(n), d)
 
 
 def last_look(n: int, design: Design) -> int | None:

@@ -193,8 +193,11 @@ def check_sequential(config: dict) -> None:
     number the looks can split."""
     from superweight.scoring.score import look_sizes
 
+    from superweight.scoring.looks import compared, look_sizes
+
     seq, conds = config["sequential"], config["ablation"]["conditions"]
-    order = {c: refs for c, refs in (seq.get("compare") or {}).items() if c in conds}  # others are not scored
+    order = {c: list(dict.fromkeys(sum(compared(seq, c).values(), []))) for c in (seq.get("compare") or {})
+             if c in conds}  # entries for conditions the ablation does not score are ignored
     for c, refs in order.items():
         for x in refs:
             if x not in conds:

@@ -25,8 +25,12 @@ SEQUENTIAL = (config.get("sequential") or {}).get("compare") or {}
 
 def compared_with(wildcards):
     """The score files of the conditions an ablation condition is compared with while it is scored in looks
-    (`sequential.compare`): scored before it, read by its job (workflow/scripts/score.py)."""
-    return [f"results/{wildcards.model}/ablation/{c}/scores.json" for c in SEQUENTIAL.get(wildcards.condition, [])]
+    (`sequential.compare`, windows and documents): scored before it, read by its job (workflow/scripts/score.py)."""
+    from superweight.scoring.looks import compared
+
+    parts = compared(config.get("sequential"), wildcards.condition)
+    refs = dict.fromkeys(parts["windows"] + parts["docs"])
+    return [f"results/{wildcards.model}/ablation/{c}/scores.json" for c in refs]
 
 
 def ablation_cfg(wildcards):
