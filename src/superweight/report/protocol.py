@@ -297,7 +297,9 @@ SETTINGS: tuple[Setting, ...] = (
       for k, why in (("looks", "looks of the group-sequential stopping rule (fractions of each maximum)"),
                      ("alpha", "error rate each stopping test spends over its looks"),
                      ("spending", "Lan-DeMets spending function of the looks' levels"),
-                     ("compare", "which ablation conditions stop once their comparisons are decided"))),
+                     ("compare", "which ablation conditions stop once their comparisons are decided, then scored on "
+                                 "fewer windows / documents than perplexity.windows / eval.limit (the claims read "
+                                 "them with the design's p-values)"))),
     # emergence over training (config/emergence.yaml): not in the paper
     *(S(f"emergence.{k}", NO_PAPER_VALUE, "no counterpart: super weights over training checkpoints",
         kind=A, optional=True)

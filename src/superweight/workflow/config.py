@@ -189,10 +189,8 @@ def check_choices(config: dict) -> None:
 
 def check_sequential(config: dict) -> None:
     """The `sequential` section: a scored condition is compared with scored conditions (entries for conditions the
-    ablation does not score are ignored), none with itself or in a cycle (each is scored after its references), and every maximum (eval.limit, perplexity.windows) is a whole
-    number the looks can split."""
-    from superweight.scoring.score import look_sizes
-
+    ablation does not score are ignored), none with itself or in a cycle (each is scored after its references),
+    and the looks can split every maximum (eval.limit as one number, perplexity.windows)."""
     from superweight.scoring.looks import compared, look_sizes
 
     seq, conds = config["sequential"], config["ablation"]["conditions"]
