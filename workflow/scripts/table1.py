@@ -6,7 +6,12 @@ from superweight.report.tables import stats_kw, table1_rows, with_paper, write_t
 
 start(snakemake)
 st = snakemake.params.stats
-df = with_paper(table1_rows([read_json(f) for f in snakemake.input], stats_kw(st)), snakemake.params.paper)
+results = [read_json(f) for f in snakemake.input]
+df = with_paper(table1_rows(results, stats_kw(st)), snakemake.params.paper)
 stem = Path(snakemake.output[0]).with_suffix("")
+looks = any(r.get("scores", {}).get("sequential") for r in results)
 write_table(df, stem, "Table 1: super-weight ablation (accuracy %, perplexity), each condition compared with the "
-            "original on the same documents and windows", st["level"])
+            "original on the same documents and windows" + (
+                "; a condition scored in looks (config `sequential`: fewer docs/task or windows) is read where it "
+                "stopped, its intervals the group-sequential design's repeated intervals" if looks else ""),
+            st["level"])
