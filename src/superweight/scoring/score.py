@@ -114,16 +114,17 @@ def merge_task(parts: list[dict]) -> dict:
     return out
 
 
-def evaluate_range(lm, tm, task: str, start: int, stop: int) -> dict:
+def evaluate_range(lm, tm, task: str, start: int, stop: int, loaded=None) -> dict:
     """One task on its documents start..stop-1 (lm-eval ``samples``; it logs each document's index in the whole
-    task), so that consecutive ranges concatenate to the first ``stop`` documents."""
+    task), so that consecutive ranges concatenate to the first ``stop`` documents. ``loaded``: the task already
+    built (lm-eval's Task; ``get_task_dict``), so that each look does not read its dataset again."""
     from lm_eval import simple_evaluate
 
     from superweight.scoring.zeroshot import task_result
 
     idx = list(range(start, stop))
-    out = simple_evaluate(model=lm, tasks=[task], task_manager=tm, samples={task: idx}, num_fewshot=0,
-                          bootstrap_iters=0, log_samples=True)
+    out = simple_evaluate(model=lm, tasks=[task if loaded is None else loaded], task_manager=tm,
+                          samples={task: idx}, num_fewshot=0, bootstrap_iters=0, log_samples=True)
     res = task_result(out["results"][task], out.get("samples", {}).get(task, []), stop)
     if res["docs"]["doc_id"] != idx:
         raise RuntimeError(f"{task}: lm-eval scored documents {res['docs']['doc_id'][:5]}..., not {start}..{stop - 1}")
@@ -209,8 +210,12 @@ def score_sequential(model, tok, corpora: dict[str, "torch.Tensor"], ppl_cfg: di
     refs = {r: s["tasks"] for r, s in references.items() if all(t in s.get("tasks", {}) for t in tasks)
             and (parts is None or r in parts["docs"])}
 
+    from lm_eval.tasks import get_task_dict
+
+    loaded = get_task_dict(list(tasks), tm)  # each task's dataset read once for all looks
+
     def chunk(a, b):
-        return {t: evaluate_range(lm, tm, t, a, b) for t in tasks}
+        return {t: evaluate_range(lm, tm, t, a, b, loaded[t]) for t in tasks}
 
     def merge(parts):
         return {t: merge_task([p[t] for p in parts]) for t in tasks}
