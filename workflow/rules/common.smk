@@ -142,7 +142,7 @@ def reuse_from(condition, corpora, eval_cfg):
 
     if condition not in CONDITIONS:
         return f"the ablation's {condition} is not scored"
-    if condition in ((config.get("sequential") or {}).get("compare") or {}):
+    if condition in SEQUENTIAL:  # helpers/scoring.smk
         return f"the ablation's {condition} is scored in looks (`sequential.compare`): it may stop before the maximum"
     ppl = config["perplexity"]
     return difference(settings(ppl["corpora"], ppl, config["eval"]), settings(corpora, ppl, eval_cfg))

@@ -167,8 +167,8 @@ def score_sequential(model, tok, corpora: dict[str, "torch.Tensor"], ppl_cfg: di
     each once its comparisons with every reference (name -> that condition's ``scores``) are decided: the
     perplexity ratio against 1 (paired t on window log-ratios) per corpus, the average accuracy difference
     against 0 (paired documents); ``parts`` ({"windows": names, "docs": names}, ``compared``) narrows which
-    references each part is compared with (default: every one). The documents are scored in full when the tasks' limits are not one number. The same
-    fields as ``score`` plus "sequential": {"windows": {corpus: record}, "docs": record} (run_looks; no "docs"
+    references each part is compared with (default: every one). The documents are scored in full when the tasks'
+    limits are not one number. The same fields as ``score`` plus "sequential": {"windows": {corpus: record}, "docs": record} (run_looks; no "docs"
     when the documents were scored in full)."""
     from superweight.stats import intervals as stats
     from superweight.stats.sequential import Design
@@ -197,12 +197,8 @@ def score_sequential(model, tok, corpora: dict[str, "torch.Tensor"], ppl_cfg: di
     limits = set(tasks.values())
     if len(limits) != 1 or None in limits:  # looks need one maximum: the documents are scored in full
         log.info("tasks scored in full, not in looks: the limits %s are not one number of documents", tasks)
-        from superweight.scoring.zeroshot import evaluate
-
-        out["tasks"] = evaluate(model, tok, tasks, task_dir, eval_batch_size, device, add_bos_token, backend)
-        out.update(average_acc(out["tasks"]))
-        out["eval_backend"] = backend
-        return out
+        full = score(model, tok, {}, ppl_cfg, tasks, task_dir, eval_batch_size, device, add_bos_token, backend)
+        return {**full, "perplexity": out["perplexity"], "sequential": out["sequential"]}
     from superweight.scoring.cached_backend import build_lm
     from superweight.scoring.zeroshot import task_manager
 
