@@ -32,39 +32,64 @@ rule tune_z:
         "../scripts/tune_z.py"
 
 
-use rule score as score_wquant with:
-    """Fig. 7: weight quantization (simulated), one method, bit width and block size, scored."""
-    input:
-        **score_input(WQ["corpora"], z=z_input),
-    output:
-        "results/{model}/wquant/int{bits}/{wmethod}/block{block}/scores.json",
-    params:
-        kind="wquant",
-        spec=wquant_spec,
-        cfg={"perplexity": config["perplexity"], "eval": limited_eval(WQ["limit"]), "quantization": {"weights": WQ}},
-        corpora=WQ["corpora"],
-    log:
-        "results/{model}/logs/score_wquant_int{bits}_{wmethod}_block{block}.log",
-    benchmark:
-        "results/{model}/benchmarks/score_wquant_int{bits}_{wmethod}_block{block}.tsv"
-    resources:
-        **model_job(score_work("wquant", lambda wc: {"method": wc.wmethod}, WQ["corpora"], limited_eval(WQ["limit"]),
-                               quantize=True)),
+if not WQ["one_job"]:
+
+    use rule score as score_wquant with:
+        """Fig. 7: weight quantization (simulated), one method, bit width and block size, scored."""
+        input:
+            **score_input(WQ["corpora"], z=z_input),
+        output:
+            "results/{model}/wquant/int{bits}/{wmethod}/block{block}/scores.json",
+        params:
+            kind="wquant",
+            spec=wquant_spec,
+            cfg={"perplexity": config["perplexity"], "eval": limited_eval(WQ["limit"]), "quantization": {"weights": WQ}},
+            corpora=WQ["corpora"],
+        log:
+            "results/{model}/logs/score_wquant_int{bits}_{wmethod}_block{block}.log",
+        benchmark:
+            "results/{model}/benchmarks/score_wquant_int{bits}_{wmethod}_block{block}.tsv"
+        resources:
+            **model_job(score_work("wquant", lambda wc: {"method": wc.wmethod}, WQ["corpora"], limited_eval(WQ["limit"]),
+                                   quantize=True)),
 
 
-use rule score_wquant as score_wquant_restored with:
-    """Table 6: weight quantization, then the super weights put back in full precision at their original value
-    times {factor} (the paper amplifies them; factor 1 is the plain restore of rtn_keep_sw / sw_aware)."""
-    output:
-        "results/{model}/wquant/int{bits}/{wmethod}/block{block}/sw_x{factor}/scores.json",
-    wildcard_constraints:
-        wmethod="|".join(RESTORING_METHODS),
-    params:
-        spec=lambda wc, input: wquant_spec(wc, input, sw_factor=float(wc.factor)),
-    log:
-        "results/{model}/logs/score_wquant_int{bits}_{wmethod}_block{block}_sw_x{factor}.log",
-    benchmark:
-        "results/{model}/benchmarks/score_wquant_int{bits}_{wmethod}_block{block}_sw_x{factor}.tsv"
+    use rule score_wquant as score_wquant_restored with:
+        """Table 6: weight quantization, then the super weights put back in full precision at their original value
+        times {factor} (the paper amplifies them; factor 1 is the plain restore of rtn_keep_sw / sw_aware)."""
+        output:
+            "results/{model}/wquant/int{bits}/{wmethod}/block{block}/sw_x{factor}/scores.json",
+        wildcard_constraints:
+            wmethod="|".join(RESTORING_METHODS),
+        params:
+            spec=lambda wc, input: wquant_spec(wc, input, sw_factor=float(wc.factor)),
+        log:
+            "results/{model}/logs/score_wquant_int{bits}_{wmethod}_block{block}_sw_x{factor}.log",
+        benchmark:
+            "results/{model}/benchmarks/score_wquant_int{bits}_{wmethod}_block{block}_sw_x{factor}.tsv"
+
+else:
+
+    use rule score as score_wquant_sweep with:
+        """Fig. 7 and Table 6 (`quantization.weights.one_job`): every weight-quantization setting of a model scored
+        in one job, one start-up instead of one per setting. The model is loaded afresh for each setting, so each
+        scores.json is the one its own job would write; changing any setting reruns the sweep."""
+        input:
+            **score_input(WQ["corpora"], z=sweep_z_input),
+        output:
+            [wquant_path(*s) for s in wquant_settings()],
+        params:
+            kind="wquant",
+            spec=None,
+            experiments=sweep_specs,
+            cfg={"perplexity": config["perplexity"], "eval": limited_eval(WQ["limit"]), "quantization": {"weights": WQ}},
+            corpora=WQ["corpora"],
+        log:
+            "results/{model}/logs/score_wquant.log",
+        benchmark:
+            "results/{model}/benchmarks/score_wquant.tsv"
+        resources:
+            **model_job(sweep_work),
 
 
 rule table6:

@@ -1,5 +1,7 @@
-"""Score one experiment (ablation condition, scaling factor, weight or activation quantization)."""
+"""Score one experiment (ablation condition, scaling factor, weight or activation quantization), or each of a
+sweep's settings in turn (params.experiments: [scores.json, spec] pairs), the model loaded afresh for each."""
 import contextlib
+import gc
 import json
 from pathlib import Path
 
@@ -16,34 +18,44 @@ from superweight.scoring.score import score, score_sequential, scored_tasks
 
 log = start(snakemake)
 wc, p = snakemake.wildcards, snakemake.params
-kind, spec = p.kind, dict(p.spec)
-label = " ".join(f"{k}={v}" for k, v in spec.items())
+kind = p.kind
+experiments = getattr(p, "experiments", None) or [[snakemake.output[0], p.spec]]
 data_dir = Path(p.data_dir) if p.data_dir else None
 corpora = {Path(f).stem: f for f in snakemake.input.corpora}
-prov = Provenance(wc.model, label, {**p.cfg, "model": p.model}, checksums(data_dir, list(corpora) + p.cfg["eval"]["tasks"]))
-out = {"model": wc.model, "kind": kind, **spec}
 sws = used_super_weights(snakemake.input.detect)
-model, tok = load_model(snakemake.input.model, p.model.get("dtype", "float32"), p.device)
 ids = {k: torch.load(f) for k, f in corpora.items()}
-with contextlib.ExitStack() as stack:
-    try:
-        cal = getattr(snakemake.input, "calibration", None)  # SmoothQuant's samples (rule smoothquant_calibration)
-        record = apply(model, kind, spec, sws, p.cfg, stack, ids, torch.load(str(cal)) if cal else None)
-    except NotApplicable as e:
-        log.warning("%s %s: not applicable: %s", wc.model, label, e)
-        write_json(snakemake.output[0], {**out, "status": "skipped", "reason": str(e), "provenance": prov.record()})
-        raise SystemExit(0)
-    scored = {k: ids[k] for k in p.corpora}
-    ev = p.cfg["eval"]
-    args = (model, tok, scored, p.cfg["perplexity"], scored_tasks(ev["tasks"], ev["limit"]),
-            Path(snakemake.input.tasks) if data_dir else None)
-    kw = dict(eval_batch_size=ev["batch_size"], device=p.device, add_bos_token=ev.get("add_bos_token", False),
-              backend=eval_backend(kind, spec, p.cfg))
-    # sequential scoring (config `sequential`): the conditions this one is compared with, scored before it
-    refs = {Path(f).parent.name: json.loads(Path(f).read_text()) for f in getattr(snakemake.input, "references", [])}
-    refs = {k: r["scores"] for k, r in refs.items() if r.get("status") == "done"}
-    seq = p.cfg.get("sequential")
-    parts = compared(seq, spec.get("condition", ""))
-    scores = score_sequential(*args, seq, refs, **kw, parts=parts) if seq and refs else score(*args, **kw)
-write_json(snakemake.output[0], {**out, "status": "done", "intervention": record, "scores": scores,
-                                 "provenance": prov.record()})
+cal = getattr(snakemake.input, "calibration", None)  # SmoothQuant's samples (rule smoothquant_calibration)
+calibration = torch.load(str(cal)) if cal else None
+# sequential scoring (config `sequential`): the conditions this one is compared with, scored before it
+refs = {Path(f).parent.name: json.loads(Path(f).read_text()) for f in getattr(snakemake.input, "references", [])}
+refs = {k: r["scores"] for k, r in refs.items() if r.get("status") == "done"}
+model = None
+for i, (path, spec) in enumerate(experiments):
+    spec = dict(spec)
+    label = " ".join(f"{k}={v}" for k, v in spec.items())
+    if len(experiments) > 1:
+        log.info("setting %d of %d: %s -> %s", i + 1, len(experiments), label, path)
+    prov = Provenance(wc.model, label, {**p.cfg, "model": p.model},
+                      checksums(data_dir, list(corpora) + p.cfg["eval"]["tasks"]))
+    out = {"model": wc.model, "kind": kind, **spec}
+    del model
+    gc.collect()  # the previous setting's model is freed before the fresh one is loaded
+    model, tok = load_model(snakemake.input.model, p.model.get("dtype", "float32"), p.device)
+    with contextlib.ExitStack() as stack:
+        try:
+            record = apply(model, kind, spec, sws, p.cfg, stack, ids, calibration)
+        except NotApplicable as e:
+            log.warning("%s %s: not applicable: %s", wc.model, label, e)
+            write_json(path, {**out, "status": "skipped", "reason": str(e), "provenance": prov.record()})
+            model = None
+            continue
+        scored = {k: ids[k] for k in p.corpora}
+        ev = p.cfg["eval"]
+        args = (model, tok, scored, p.cfg["perplexity"], scored_tasks(ev["tasks"], ev["limit"]),
+                Path(snakemake.input.tasks) if data_dir else None)
+        kw = dict(eval_batch_size=ev["batch_size"], device=p.device, add_bos_token=ev.get("add_bos_token", False),
+                  backend=eval_backend(kind, spec, p.cfg))
+        seq = p.cfg.get("sequential")
+        parts = compared(seq, spec.get("condition", ""))
+        scores = score_sequential(*args, seq, refs, **kw, parts=parts) if seq and refs else score(*args, **kw)
+    write_json(path, {**out, "status": "done", "intervention": record, "scores": scores, "provenance": prov.record()})

@@ -318,6 +318,8 @@ NO_EFFECT = {
     "detection.confirm.batch_size": "sequences per forward pass",
     "perplexity.batch_size": "windows per forward pass",
     "eval.batch_size": "lm-eval batch size",
+    "quantization.weights.one_job": "whether the sweep's settings run in one job or one job each (each setting starts "
+                                    "from a freshly loaded model either way)",
     "analysis.stopwords.top_k": "rows listed in top_tokens.csv",
     "analysis.case_study.top_k": "tokens listed per prompt",
     "emergence.params_b": "sizes jobs' memory and runtime requests",

@@ -1,5 +1,7 @@
 # Quantization's inputs: the tuned z, each job's quantization spec, Table 6's files (quantize.smk).
+import dataclasses
 import json
+from types import SimpleNamespace
 
 from superweight.quant.methods import CLIPPING_METHODS, RESTORING_METHODS
 
@@ -21,6 +23,47 @@ def wquant_spec(wildcards, input, sw_factor=None):
     restored = {} if sw_factor is None else {"sw_factor": sw_factor}
     z = {"z": json.loads(Path(input.z).read_text())["z"]} if input.z else {}
     return {"method": wildcards.wmethod, "bits": int(wildcards.bits), "block": wildcards.block, **restored, **z}
+
+
+def wquant_settings():
+    """Every weight-quantization setting the run scores, as (bits, method, block, Table 6 factor or None): Fig. 7's
+    sweep and, when enabled, Table 6's plain RTN and restored super weights (x1 and x each factor)."""
+    out = [(b, m, str(blk), None) for b in WQ["bits"] for m in WQ["methods"] for blk in WQ["blocks"]]
+    t = WQ["table6"]
+    if t["enabled"]:
+        for blk in t["blocks"]:
+            out += [(t["bits"], "rtn", str(blk), None), (t["bits"], t["method"], str(blk), None)]
+            out += [(t["bits"], t["method"], str(blk), float(f)) for f in t["factors"] if float(f) != 1.0]
+    return list(dict.fromkeys(out))
+
+
+def wquant_path(bits, method, block, factor=None):
+    """A setting's scores.json, under results/{model} (a pattern with the {model} wildcard)."""
+    sub = f"/sw_x{factor:g}" if factor is not None else ""
+    return f"results/{{model}}/wquant/int{bits}/{method}/block{block}{sub}/scores.json"
+
+
+def sweep_z_input(wildcards):
+    """The one-job sweep's tuned z files (z: auto), one per clipping setting's bits and block."""
+    return sorted({f for b, m, blk, _ in wquant_settings()
+                   for f in z_input(SimpleNamespace(model=wildcards.model, bits=str(b), wmethod=m, block=blk))})
+
+
+def sweep_specs(wildcards, input, output):
+    """The one-job sweep's experiments: [scores.json, spec] per setting, in wquant_settings' order."""
+    out = []
+    for (b, m, blk, f), path in zip(wquant_settings(), output):
+        wc = SimpleNamespace(model=wildcards.model, bits=str(b), wmethod=m, block=blk)
+        z = z_input(wc)
+        out.append([path, wquant_spec(wc, SimpleNamespace(z=z[0] if z else []), sw_factor=f)])
+    return out
+
+
+def sweep_work(wildcards):
+    """The one-job sweep's work: one setting's memory, every setting's forward tokens."""
+    one = score_work("wquant", lambda wc: {"method": "rtn"}, WQ["corpora"], limited_eval(WQ["limit"]),
+                     quantize=True)(wildcards)
+    return dataclasses.replace(one, tokens=one.tokens * len(wquant_settings()))
 
 
 def table6_inputs(wildcards):
