@@ -217,6 +217,7 @@ def test_paper_dry_run_lists_the_full_job_set_without_the_default_model(wf):
         counts[line.split()[0]] = int(line.split()[1])
     n = len(PAPER_MODELS)
     assert counts["prepare_model"] == n and counts["score"] == 4 * n
+    assert "score_wquant_sweep" not in counts  # one job per setting: side by side on a cluster (one_job: false)
     # Fig. 6's twelve factors; x1 is the original model and x0 the prune_sw model, each scored once (their
     # evaluation settings agree in the paper run)
     assert counts["score_scaled"] + counts.get("reuse_scaled", 0) == 12 * n and counts.get("reuse_scaled") == 2 * n

@@ -314,3 +314,45 @@ def test_experiment_records_w8a8_scope_and_table6_restore():
     assert rec["restored"][0]["restored"] == 2 * before == get_adapter(m).get_weight(m, *SW)
     assert rec["options"]["partial_block"] == "whole_tensor" and rec["options"]["rounding"] == "divide"
     assert rec["whole_tensor_blocks"] == len(rec["tensors"])  # 32x32 and 64x32 weights: no multiple of 100
+
+
+@pytest.mark.workflow
+def test_weight_quantization_sweep_is_one_job_or_one_job_per_setting(wf):
+    """`quantization.weights.one_job`: the default config scores every setting of a model in one job whose outputs
+    are exactly the files Fig. 7, its table and Table 6 read; `false` plans the same files as one job each."""
+    import re
+
+    import yaml
+    from helpers import job_counts, snakemake
+
+    def plan(*extra):
+        r = snakemake(wf, "-n", "--cores", "1", "results/tables/table_wquant.md", "results/tables/table6_wquant_amplified.md",
+                      "results/figures/weight_quant_int4.png", *extra)
+        out = r.stdout + r.stderr
+        assert r.returncode == 0, out[-3000:]
+        files = set(re.findall(r"results/smollm2-135m/wquant/int\d+/\w+/block\w+(?:/sw_x[\d.]+)?/scores\.json", out))
+        return job_counts(out), files, out
+
+    counts, files, out = plan()
+    wq = yaml.safe_load((wf / "config/config.yaml").read_text())["quantization"]["weights"]
+    t6 = wq["table6"]
+    want = ({(m, str(b), None) for m in wq["methods"] for b in wq["blocks"]}
+            | {(m, str(b), None) for m in ("rtn", t6["method"]) for b in t6["blocks"]}
+            | {(t6["method"], str(b), f"{float(f):g}") for b in t6["blocks"] for f in t6["factors"]})
+    paths = {f"results/smollm2-135m/wquant/int4/{m}/block{b}" + (f"/sw_x{f}" if f else "") + "/scores.json"
+             for m, b, f in want}
+    assert counts["score_wquant_sweep"] == 1 and "score_wquant" not in counts, counts
+    sweep = re.search(r"rule score_wquant_sweep:\n(.*?)\n\n", out, re.S).group(1)
+    assert set(re.search(r"output: (.*)", sweep).group(1).split(", ")) == paths
+    # z: auto: the sweep waits for the tuned z of each block a clipping method runs at
+    (wf / "config/z_auto.yaml").write_text("quantization:\n  weights:\n    z: auto\n")
+    counts, _, out = plan("--configfile", "config/z_auto.yaml")
+    clipped = {str(b) for b in wq["blocks"]} if {"clip", "sw_aware"} & set(wq["methods"]) else set()
+    assert counts.get("tune_z", 0) == len(clipped) and counts["score_wquant_sweep"] == 1, counts
+    sweep = re.search(r"rule score_wquant_sweep:\n(.*?)\n\n", out, re.S).group(1)
+    assert {f"results/smollm2-135m/wquant/int4/z_block{b}.json" for b in clipped} <= set(
+        re.search(r"input: (.*)", sweep).group(1).split(", "))
+    (wf / "config/per_setting.yaml").write_text("quantization:\n  weights:\n    one_job: false\n")
+    counts, files, _ = plan("--configfile", "config/per_setting.yaml")
+    assert "score_wquant_sweep" not in counts and files == paths
+    assert counts["score_wquant"] + counts["score_wquant_restored"] == len(paths), counts

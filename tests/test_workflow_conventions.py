@@ -61,8 +61,8 @@ def test_one_score_rule_its_variants_use_it():
     resources), not copies of its body; and no rule file defines helper functions (they are in helpers/*.smk)."""
     assert [name for name, body in _rule_bodies() if "scripts/score.py" in body] == ["score"]
     files = {p.name: p.read_text() for p in (REPO / "workflow/rules").glob("*.smk")}
-    used = {new for _, new in re.findall(r"^use rule (\w+) as (\w+) with:", "\n".join(files.values()), re.M)}
-    assert used == {"score_scaled", "score_wquant", "score_wquant_restored", "score_aquant"}, used
+    used = {new for _, new in re.findall(r"^\s*use rule (\w+) as (\w+) with:", "\n".join(files.values()), re.M)}
+    assert used == {"score_scaled", "score_wquant", "score_wquant_restored", "score_wquant_sweep", "score_aquant"}, used
     assert [name for name, text in files.items() if re.search(r"^def ", text, re.M)] == ["common.smk"]
 
 

@@ -85,9 +85,9 @@ else:
             cfg={"perplexity": config["perplexity"], "eval": limited_eval(WQ["limit"]), "quantization": {"weights": WQ}},
             corpora=WQ["corpora"],
         log:
-            "results/{model}/logs/score_wquant.log",
+            "results/{model}/logs/score_wquant_sweep.log",
         benchmark:
-            "results/{model}/benchmarks/score_wquant.tsv"
+            "results/{model}/benchmarks/score_wquant_sweep.tsv"
         resources:
             **model_job(sweep_work),
 

@@ -39,14 +39,15 @@ def wquant_settings():
 
 def wquant_path(bits, method, block, factor=None):
     """A setting's scores.json, under results/{model} (a pattern with the {model} wildcard)."""
-    sub = f"/sw_x{factor:g}" if factor is not None else ""
-    return f"results/{{model}}/wquant/int{bits}/{method}/block{block}{sub}/scores.json"
+    restored = [f"sw_x{factor:g}"] if factor is not None else []
+    return str(Path("results", "{model}", "wquant", f"int{bits}", method, f"block{block}", *restored, "scores.json"))
 
 
 def sweep_z_input(wildcards):
     """The one-job sweep's tuned z files (z: auto), one per clipping setting's bits and block."""
-    return sorted({f for b, m, blk, _ in wquant_settings()
-                   for f in z_input(SimpleNamespace(model=wildcards.model, bits=str(b), wmethod=m, block=blk))})
+    z = (z_input(SimpleNamespace(model=wildcards.model, bits=str(b), wmethod=m, block=blk))
+         for b, m, blk, _ in wquant_settings())
+    return sorted({f for f in z if f})
 
 
 def sweep_specs(wildcards, input, output):
@@ -54,8 +55,7 @@ def sweep_specs(wildcards, input, output):
     out = []
     for (b, m, blk, f), path in zip(wquant_settings(), output):
         wc = SimpleNamespace(model=wildcards.model, bits=str(b), wmethod=m, block=blk)
-        z = z_input(wc)
-        out.append([path, wquant_spec(wc, SimpleNamespace(z=z[0] if z else []), sw_factor=f)])
+        out.append([path, wquant_spec(wc, SimpleNamespace(z=z_input(wc)), sw_factor=f)])
     return out
 
 
