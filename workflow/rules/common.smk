@@ -92,9 +92,11 @@ def gpus(wildcards):
     return 1 if str(config.get("device", "cpu")).startswith("cuda") else 0
 
 
-def model_job(work, gpu=True):
+def model_job(work, gpu=True, repeats=1):
     """A model job's resources, estimated from the work the rule declares (a resources.Work, or a function of the
-    job's wildcards giving one) and the model's size facts; doubled on each retry."""
+    job's wildcards giving one) and the model's size facts; doubled on each retry. ``repeats``: the job does that
+    work so many times in turn, each on a freshly loaded model (a sweep in one job): the run time is multiplied,
+    the memory is one repeat's."""
     of = work if callable(work) else lambda wildcards: work
 
     def mem_mb(wildcards, attempt):
@@ -102,7 +104,7 @@ def model_job(work, gpu=True):
         return R.mem_mb(of(wildcards), model_facts(wildcards.model), dtype, bool(gpus(wildcards)), attempt)
 
     def runtime(wildcards, attempt):
-        return R.runtime_min(of(wildcards), model_facts(wildcards.model), bool(gpus(wildcards)), attempt)
+        return repeats * R.runtime_min(of(wildcards), model_facts(wildcards.model), bool(gpus(wildcards)), attempt)
 
     return {"mem_mb": mem_mb, "runtime": runtime, **({"gpu": gpus} if gpu else {})}
 

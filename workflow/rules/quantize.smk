@@ -89,7 +89,8 @@ else:
         benchmark:
             "results/{model}/benchmarks/score_wquant_sweep.tsv"
         resources:
-            **model_job(sweep_work),
+            **model_job(score_work("wquant", lambda wc: {"method": "rtn"}, WQ["corpora"], limited_eval(WQ["limit"]),
+                                   quantize=True), repeats=len(wquant_settings())),
 
 
 rule table6:

@@ -29,17 +29,14 @@ calibration = torch.load(str(cal)) if cal else None
 # sequential scoring (config `sequential`): the conditions this one is compared with, scored before it
 refs = {Path(f).parent.name: json.loads(Path(f).read_text()) for f in getattr(snakemake.input, "references", [])}
 refs = {k: r["scores"] for k, r in refs.items() if r.get("status") == "done"}
-model = None
-for i, (path, spec) in enumerate(experiments):
-    spec = dict(spec)
+
+
+def score_setting(path, spec):
+    """Load the model, change it as ``spec`` says, score it and write ``path``; nothing of it outlives the call."""
     label = " ".join(f"{k}={v}" for k, v in spec.items())
-    if len(experiments) > 1:
-        log.info("setting %d of %d: %s -> %s", i + 1, len(experiments), label, path)
     prov = Provenance(wc.model, label, {**p.cfg, "model": p.model},
                       checksums(data_dir, list(corpora) + p.cfg["eval"]["tasks"]))
     out = {"model": wc.model, "kind": kind, **spec}
-    del model
-    gc.collect()  # the previous setting's model is freed before the fresh one is loaded
     model, tok = load_model(snakemake.input.model, p.model.get("dtype", "float32"), p.device)
     with contextlib.ExitStack() as stack:
         try:
@@ -47,8 +44,7 @@ for i, (path, spec) in enumerate(experiments):
         except NotApplicable as e:
             log.warning("%s %s: not applicable: %s", wc.model, label, e)
             write_json(path, {**out, "status": "skipped", "reason": str(e), "provenance": prov.record()})
-            model = None
-            continue
+            return
         scored = {k: ids[k] for k in p.corpora}
         ev = p.cfg["eval"]
         args = (model, tok, scored, p.cfg["perplexity"], scored_tasks(ev["tasks"], ev["limit"]),
@@ -59,3 +55,13 @@ for i, (path, spec) in enumerate(experiments):
         parts = compared(seq, spec.get("condition", ""))
         scores = score_sequential(*args, seq, refs, **kw, parts=parts) if seq and refs else score(*args, **kw)
     write_json(path, {**out, "status": "done", "intervention": record, "scores": scores, "provenance": prov.record()})
+
+
+for i, (path, spec) in enumerate(experiments):
+    if len(experiments) > 1:
+        log.info("setting %d of %d: %s -> %s", i + 1, len(experiments), " ".join(f"{k}={v}" for k, v in spec.items()),
+                 path)
+    score_setting(path, dict(spec))
+    gc.collect()  # the setting's model is freed before the next one is loaded
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()

@@ -1,5 +1,4 @@
 # Quantization's inputs: the tuned z, each job's quantization spec, Table 6's files (quantize.smk).
-import dataclasses
 import json
 from types import SimpleNamespace
 
@@ -33,7 +32,8 @@ def wquant_settings():
     if t["enabled"]:
         for blk in t["blocks"]:
             out += [(t["bits"], "rtn", str(blk), None), (t["bits"], t["method"], str(blk), None)]
-            out += [(t["bits"], t["method"], str(blk), float(f)) for f in t["factors"] if float(f) != 1.0]
+            # the factor as its file name writes it (:g), so both job shapes score the same number
+            out += [(t["bits"], t["method"], str(blk), float(f"{float(f):g}")) for f in t["factors"] if float(f) != 1.0]
     return list(dict.fromkeys(out))
 
 
@@ -57,13 +57,6 @@ def sweep_specs(wildcards, input, output):
         wc = SimpleNamespace(model=wildcards.model, bits=str(b), wmethod=m, block=blk)
         out.append([path, wquant_spec(wc, SimpleNamespace(z=z_input(wc)), sw_factor=f)])
     return out
-
-
-def sweep_work(wildcards):
-    """The one-job sweep's work: one setting's memory, every setting's forward tokens."""
-    one = score_work("wquant", lambda wc: {"method": "rtn"}, WQ["corpora"], limited_eval(WQ["limit"]),
-                     quantize=True)(wildcards)
-    return dataclasses.replace(one, tokens=one.tokens * len(wquant_settings()))
 
 
 def table6_inputs(wildcards):
