@@ -1,5 +1,6 @@
 """Resource estimates: model facts read without torch, and memory estimates against measured peaks."""
 import json
+import math
 import re
 import subprocess
 import sys
@@ -84,14 +85,45 @@ def test_memory_grows_with_vocabulary_batch_and_sequence_not_parameters_alone():
 
 
 def test_w8a8_counts_the_weights_it_keeps_to_restore():
-    """W8A8 holds a host copy of the weights it quantizes until exit: its jobs ask for one more copy of the
-    weights, on a GPU too (the copy is in host memory)."""
+    """W8A8 holds a host copy of the weights it quantizes until exit: on a CPU its jobs ask for one more copy of the
+    weights; on a GPU the weights live on the device, and the host holds them once, while they load or as the kept
+    copy afterwards, so a 30B float16 model's largest request stays below twice its weights (issue 36)."""
     f = R.facts_from_params(7)
     cfg = _cfg()
     plain = R.scoring(cfg["perplexity"], ["wikitext2"], cfg["eval"], passes=2)
     kept = R.scoring(cfg["perplexity"], ["wikitext2"], cfg["eval"], passes=2, keeps_weights=True)
-    for gpu in (False, True):
-        assert R.job_bytes(kept, f, on_gpu=gpu) - R.job_bytes(plain, f, on_gpu=gpu) == R.weights_bytes(f, "float32")
+    assert R.job_bytes(kept, f) - R.job_bytes(plain, f) == R.weights_bytes(f, "float32")
+    for dtype in ("float32", "float16"):
+        for work in (plain, kept):
+            assert R.job_bytes(work, f, dtype, on_gpu=True) == R.BASE_BYTES + R.weights_bytes(f, dtype)
+    big = R.facts_from_params(32.5)
+    for work in (plain, kept, R.detection(cfg["detection"]), R.preparing("hub")):
+        assert R.mem_mb(work, big, "float16", on_gpu=True) * 1e6 < 2 * R.weights_bytes(big, "float16")
+
+
+def test_a_hub_model_is_fetched_not_converted():
+    """prepare_model of a Hub model loads no weights (a fetch into the cache); a GGUF is converted in float32."""
+    f = R.facts_from_params(7)
+    assert R.job_bytes(R.preparing("hub"), f) == R.BASE_BYTES
+    assert R.job_bytes(R.preparing("gguf"), f) == R.BASE_BYTES + R.PREPARE_COPIES * f.params * 4
+    assert R.disk_mb(R.preparing("hub"), f, "float16") == 14_000  # the checkpoint once, in its dtype
+    assert R.disk_mb(R.preparing("package"), f, "float16") == 28_000  # written as float32 safetensors
+
+
+def test_run_time_follows_the_configured_rates_and_margin():
+    """Run time = margin x (start-up + load + FLOPs at the device's rate), times the attempt; the rates and the
+    margin come from config `resources`."""
+    f = R.facts_from_params(7)
+    work = R.Work(tokens=10_000_000)
+    rates = R.Rates.from_config({"resources": {"gpu_tflops": 50, "margin": 3, "load_mb_per_s": 1000}})
+    assert (rates.gpu_flops, rates.margin, rates.load_bytes_per_s) == (50e12, 3.0, 1e9)
+    s = R.estimate_s(work, f, "float16", on_gpu=True, rates=rates)
+    assert s == pytest.approx(R.START_S + 14e9 / 1e9 + 2 * 7e9 * 1e7 / 50e12)
+    assert R.runtime_min(work, f, True, 1, "float16", rates) == math.ceil(3 * s / 60)
+    assert R.runtime_min(work, f, True, 2, "float16", rates) == 2 * math.ceil(3 * s / 60)
+    faster = R.Rates.from_config({"resources": {"gpu_tflops": 500, "margin": 3, "load_mb_per_s": 1000}})
+    assert R.estimate_s(work, f, "float16", True, faster) < s
+    assert R.Rates.from_config({}) == R.Rates()
 
 
 def test_run_time_counts_every_corpus_a_job_scores():

@@ -1,4 +1,6 @@
-"""Command line: ``superweight detect MODEL_OR_PATH`` prints the super weights as a table.
+"""Command line: ``superweight detect MODEL_OR_PATH`` prints the super weights as a table; ``superweight plan
+[SNAKEMAKE ARGS]`` prints what a run of the workflow would request (jobs, GPU- and CPU-hours, disk, the largest
+requests, the jobs over the cluster's time limit) from its dry run, and writes it to results/plan.md and .json.
 
 Exit codes: 0 done, 2 a usage or input error (one line on stderr naming the fix)."""
 from __future__ import annotations
@@ -125,6 +127,36 @@ def detect_cmd(args) -> int:
     return 0
 
 
+LIMIT_LINE = re.compile(r"resources\.max_runtime = ([0-9]+) min")
+
+
+def plan_cmd(args, snakemake_args: list[str]) -> int:
+    """The dry run of the workflow in the current directory (every job with --all), summed per rule."""
+    import subprocess
+
+    from superweight.workflow.plan import jobs_from_dry_run, markdown, summarize, to_json
+
+    cmd = [sys.executable, "-m", "snakemake", "-n", *(["--forceall"] if args.all else []), *snakemake_args]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    text = r.stdout + r.stderr
+    if r.returncode != 0:
+        why = next((line.strip() for line in text.splitlines() if "error" in line.lower()), text.strip()[-300:])
+        raise InputError(f"the dry run failed: {why}. Fix: run `snakemake -n {' '.join(snakemake_args)}` to see it "
+                         "whole")
+    limit = LIMIT_LINE.search(text)
+    if not limit:
+        raise InputError("the dry run did not state resources.max_runtime. Fix: run `superweight plan` in the "
+                         "workflow's directory (the one with the Snakefile)")
+    plan = summarize(jobs_from_dry_run(text), int(limit.group(1)))
+    page = markdown(plan, "Run plan" + (f" ({' '.join(snakemake_args)})" if snakemake_args else ""))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "plan.md").write_text(page)
+    (out / "plan.json").write_text(to_json(plan))
+    print(page + f"\nwritten: {out / 'plan.md'}, {out / 'plan.json'}")
+    return 1 if plan["over_limit"] else 0
+
+
 def parser() -> argparse.ArgumentParser:
     from superweight import __version__
 
@@ -162,17 +194,26 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--device", type=_device, default="cpu", help="torch device: cpu, cuda, cuda:N or mps")
     d.add_argument("-v", "--verbose", action="count", default=0,
                    help="progress (a line per iteration and candidate) is always on stderr; -v: every forward batch")
+    pl = sub.add_parser("plan", help="what a workflow run would request, before submitting it", formatter_class=fmt,
+                        description="Runs `snakemake -n` with the arguments that follow (e.g. --configfile "
+                                    "config/paper.yaml --profile profiles/slurm) in the current directory and sums "
+                                    "the jobs' requests per rule. Exit 1 when a job is over resources.max_runtime.")
+    pl.add_argument("--all", action="store_true", help="every job of the config, also those whose results exist")
+    pl.add_argument("--out", default="results", help="directory for plan.md and plan.json")
+    pl.set_defaults(verbose=0)
     return p
 
 
 def main(argv=None) -> int:
-    args = parser().parse_args(argv)
+    args, rest = parser().parse_known_args(argv)
+    if rest and args.cmd != "plan":
+        parser().error(f"unrecognized arguments: {' '.join(rest)}")
     logging.basicConfig(level=logging.DEBUG if args.verbose > 1 else logging.WARNING,
                         format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     # progress on stderr (never silent for long); the table on stdout
     logging.getLogger("superweight").setLevel(logging.DEBUG if args.verbose else logging.INFO)
     try:
-        return detect_cmd(args)
+        return plan_cmd(args, rest) if args.cmd == "plan" else detect_cmd(args)
     except InputError as e:
         print(f"superweight: error: {e}", file=sys.stderr)
         return 2

@@ -92,21 +92,40 @@ def gpus(wildcards):
     return 1 if str(config.get("device", "cpu")).startswith("cuda") else 0
 
 
+RATES = R.Rates.from_config(config)  # the throughput model of run-time requests (config `resources`)
+if workflow.is_main_process and runs_no_job(sys.argv[1:]):  # a dry run cannot stop at onstart: it states the limit
+    print(f"superweight: resources.max_runtime = {RATES.max_runtime_min} min (a real run with a job over it stops at "
+          "start; `superweight plan` sums every job's requests)", file=sys.stderr)
+
+
 def model_job(work, gpu=True, repeats=1):
     """A model job's resources, estimated from the work the rule declares (a resources.Work, or a function of the
-    job's wildcards giving one) and the model's size facts; doubled on each retry. ``repeats``: the job does that
-    work so many times in turn, each on a freshly loaded model (a sweep in one job): the run time is multiplied,
-    the memory is one repeat's."""
+    job's wildcards giving one) and the model's size facts at the configured rates (`resources`); multiplied by the
+    attempt on each retry. ``repeats``: the job does that work so many times in turn, each on a freshly loaded
+    model (a sweep in one job): the run time is multiplied, the memory is one repeat's. A job whose request exceeds
+    `resources.max_runtime` stops the run at start (onstart below)."""
     of = work if callable(work) else lambda wildcards: work
 
+    def dtype(wildcards):
+        return config["models"][wildcards.model].get("dtype", "float32")
+
     def mem_mb(wildcards, attempt):
-        dtype = config["models"][wildcards.model].get("dtype", "float32")
-        return R.mem_mb(of(wildcards), model_facts(wildcards.model), dtype, bool(gpus(wildcards)), attempt)
+        return R.mem_mb(of(wildcards), model_facts(wildcards.model), dtype(wildcards), bool(gpus(wildcards)), attempt)
 
     def runtime(wildcards, attempt):
-        return repeats * R.runtime_min(of(wildcards), model_facts(wildcards.model), bool(gpus(wildcards)), attempt)
+        return repeats * R.runtime_min(of(wildcards), model_facts(wildcards.model), bool(gpus(wildcards)), attempt,
+                                       dtype(wildcards), RATES)
 
     return {"mem_mb": mem_mb, "runtime": runtime, **({"gpu": gpus} if gpu else {})}
+
+
+onstart:
+    # the jobs this run will submit, sized: one over the cluster's time limit stops the run before any job starts
+    # (a dry run, and `superweight plan`, list them instead)
+    from superweight.workflow.plan import over_limit_message, planned_jobs
+
+    if (message := over_limit_message(planned_jobs(workflow), RATES.max_runtime_min)):
+        raise WorkflowError(f"config error: {message}")
 
 
 def data_dir_param(wildcards):

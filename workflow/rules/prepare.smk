@@ -1,5 +1,6 @@
 rule prepare_model:
-    """Any model source -> a local safetensors + tokenizer directory, once."""
+    """A model source made ready to load, once: a Hub model fetched into the Hugging Face cache and linked (no copy
+    of its weights); a GGUF or package source converted to a safetensors + tokenizer directory."""
     output:
         directory("results/{model}/model"),
     params:
@@ -10,7 +11,9 @@ rule prepare_model:
         "results/{model}/benchmarks/prepare_model.tsv"
     threads: 2
     resources:
-        **model_job(R.PREPARE, gpu=False),
+        **model_job(lambda wc: R.preparing(config["models"][wc.model]["source"]), gpu=False),
+        disk_mb=lambda wc: R.disk_mb(R.preparing(config["models"][wc.model]["source"]), model_facts(wc.model),
+                                     config["models"][wc.model].get("dtype", "float32")),
     conda:
         "../../envs/model.yaml"
     script:

@@ -1,7 +1,8 @@
 """Model sources (Hub id, local directory, GGUF file, GGUF inside an installed package) and loading.
 
-``prepare_model`` turns any source into a local safetensors + tokenizer directory once; every later
-job calls ``load_model`` on that directory (fast, no re-dequantizing).
+``prepare_model`` makes any source a directory ``load_model`` reads, once: a Hub model's files are fetched into the
+Hugging Face cache and linked from it (nothing copied); a GGUF is dequantized and written as safetensors once (no
+re-dequantizing in every job).
 """
 from __future__ import annotations
 
@@ -18,13 +19,56 @@ log = logging.getLogger(__name__)
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
+HUB_FILES = ["*.json", "*.safetensors", "*.model", "*.txt", "*.tiktoken", "*.py"]  # weights, config, tokenizer
+
+
+def link_hub_model(spec: ModelSpec, out_dir: str | Path, dtype: str = "float32", cache_dir: str | None = None) -> Path:
+    """Fetch a Hub model's files into the Hugging Face cache ($HF_HUB_CACHE, or HF_HOME's) once and link each from
+    ``out_dir``: jobs load the cached checkpoint in their configured dtype; no weight is loaded or written here.
+    (On a cluster the cache must be on a filesystem every node sees.) ``cache_dir``: another cache than the
+    environment's."""
+    from huggingface_hub import snapshot_download
+    from transformers import AutoConfig
+
+    from superweight.models.adapters import get_adapter
+
+    kw = {"revision": spec.revision} if spec.revision else {}
+    kw |= {"cache_dir": str(cache_dir)} if cache_dir else {}
+    try:
+        get_adapter(AutoConfig.from_pretrained(spec.id, **kw).model_type)  # an unsupported family: before the weights
+        snapshot = Path(snapshot_download(spec.id, allow_patterns=HUB_FILES, **kw))
+        if not any(snapshot.glob("*.safetensors")):  # an older checkpoint with PyTorch pickles only
+            snapshot = Path(snapshot_download(spec.id, allow_patterns=[*HUB_FILES, "*.bin"], **kw))
+    except (OSError, ValueError) as e:
+        from superweight.models.adapters import UnsupportedModelError
+
+        if isinstance(e, UnsupportedModelError):
+            raise
+        raise ModelSourceError(f"cannot load hub model {spec.id!r}: {_first_line(e)}. Fix: check the model's `id` "
+                               "and `revision`, and that the Hub is reachable (HF_HUB_OFFLINE unset) or the model is "
+                               "in the Hugging Face cache") from None
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for f in sorted(snapshot.iterdir()):
+        if f.is_file():
+            (out / f.name).symlink_to(f.absolute())
+    (out / "source.json").write_text(json.dumps({"source": spec.source, "id": spec.id, "file": spec.file,
+                                                 "revision": spec.revision, "dtype": dtype,
+                                                 "linked_from": str(snapshot)}, indent=2))
+    log.info("linked %d files of %s from %s (no copy)", sum(1 for _ in snapshot.iterdir()), spec.id, snapshot)
+    return out
+
+
 def prepare_model(spec: ModelSpec, out_dir: str | Path, dtype: str = "float32") -> Path:
-    """Load a model from any source and save it as safetensors + tokenizer under ``out_dir``.
+    """Make ``out_dir`` a directory ``load_model`` reads: a Hub model linked from the Hugging Face cache
+    (link_hub_model); any other source loaded and saved as safetensors + tokenizer.
 
     A source that cannot be loaded raises ModelSourceError and an unsupported family UnsupportedModelError, each
     with a one-line message naming the fix; the family is checked from the config before any weights download."""
     from superweight.models.adapters import get_adapter
 
+    if spec.source == "hub":
+        return link_hub_model(spec, out_dir, dtype)
     model, tok = _from_source(spec, dtype)
     get_adapter(model)  # GGUF: the family is known only once transformers has mapped its architecture
     out = Path(out_dir)

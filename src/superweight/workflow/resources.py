@@ -27,9 +27,9 @@ PREPARE_COPIES = 1.5  # GGUF (memory-mapped) -> dequantized float32 model -> saf
 EVAL_TOKENS = 512  # longest zero-shot request assumed (context + continuation, in tokens; sciq passages reach it)
 PROMPT_TOKENS = 256  # a detection / stopword / case-study prompt, at most
 HEADROOM = 1.25  # the request over the estimated peak (allocator slack, page cache of data files)
-FLOPS_PER_S = 20e9  # a 2-thread CPU job's rate (forward FLOPs = 2 x params per token): the 20e9 per CPU-second
-#                    measured for the default model's detect and score jobs (benchmarks/memory_default_run); GPU: x20
 RUNTIME_FLOOR_MIN = 10
+START_S = 30  # interpreter, torch and transformers imports, tokenizer (benchmarks/startup: 7 s on a 2-core CPU)
+CONVERT_S_PER_GB = 120  # prepare_model: dequantize a GGUF and write safetensors, per GB of float32 weights
 
 # lm-eval's evaluation split sizes (documents), choices per document and typical tokens per request, for run time
 TASKS = {"arc_challenge": (1172, 4, 60), "arc_easy": (2376, 4, 50), "hellaswag": (10042, 4, 120),
@@ -219,11 +219,15 @@ class Work:
     quantize: bool = False  # simulated quantization, tensor by tensor
     gram: bool = False  # X^T X of every quantized linear's input (z chosen by output error)
     prefix: dict | None = None  # detection's confirm settings: the hidden states it records
-    prepare: bool = False  # a model source converted to safetensors (no forward pass)
+    prepare: bool = False  # a model source made ready (no forward pass)
+    convert: bool = True  # ... by converting it to safetensors (GGUF, package); False: a Hub fetch into its cache
     keeps_weights: bool = False  # a host-memory copy of the weights it changes, put back on exit (W8A8)
 
 
-PREPARE = Work(prepare=True)
+def preparing(source: str) -> Work:
+    """prepare_model's work: a Hub model is fetched into the Hugging Face cache (no weights loaded, nothing
+    copied); a GGUF or package source is dequantized and written as safetensors."""
+    return Work(prepare=True, convert=source != "hub")
 
 
 def prompts(n: int = 10) -> Work:
@@ -264,10 +268,12 @@ def windows_and_prompts(seqlen: int, windows: int, passes: int, n_prompts: int =
 
 
 def job_bytes(work: Work, f: ModelFacts, dtype: str = "float32", on_gpu: bool = False) -> float:
-    """Estimated peak resident memory of a job doing ``work`` (host memory; on a GPU the activations live there):
-    its largest batch, plus what quantization and detection hold beside it."""
+    """Estimated peak resident memory of a job doing ``work`` (host memory): on a CPU the weights (LOAD_COPIES of
+    them while loading), its largest batch and what quantization and detection hold beside it; on a GPU the
+    activations and the weights live there, and the host holds the weights once in ``dtype`` while they load, or the
+    host copy of the weights W8A8 changes (``keeps_weights``), whichever is larger."""
     if work.prepare:
-        return BASE_BYTES + PREPARE_COPIES * f.params * 4
+        return BASE_BYTES + (PREPARE_COPIES * f.params * 4 if work.convert else 0)
     batches = []
     if work.windows:
         batches.append(perplexity_bytes(f, *work.windows, dtype))
@@ -279,7 +285,15 @@ def job_bytes(work: Work, f: ModelFacts, dtype: str = "float32", on_gpu: bool = 
     act += (quantize_bytes(f) if work.quantize else 0) + (gram_bytes(f) if work.gram else 0)
     act += prefix_bytes(f, work.prefix, dtype) if work.prefix else 0
     kept = weights_bytes(f, dtype) if work.keeps_weights else 0  # in host memory on a GPU too
-    return BASE_BYTES + LOAD_COPIES * weights_bytes(f, dtype) + kept + (0 if on_gpu else act)
+    if on_gpu:
+        return BASE_BYTES + max(weights_bytes(f, dtype), kept)
+    return BASE_BYTES + LOAD_COPIES * weights_bytes(f, dtype) + kept + act
+
+
+def disk_mb(work: Work, f: ModelFacts, dtype: str = "float32") -> int:
+    """What prepare_model writes: a converted model as float32 safetensors, or a Hub checkpoint in the Hugging
+    Face cache (in ``dtype``, as the paper's checkpoints are stored in half precision)."""
+    return int(math.ceil((f.params * 4 if work.convert else weights_bytes(f, dtype)) / 1e6))
 
 
 def mem_mb(work: Work, f: ModelFacts, dtype: str = "float32", on_gpu: bool = False, attempt: int = 1) -> int:
@@ -287,7 +301,35 @@ def mem_mb(work: Work, f: ModelFacts, dtype: str = "float32", on_gpu: bool = Fal
     return int(math.ceil(HEADROOM * job_bytes(work, f, dtype, on_gpu) / 1e6)) * attempt
 
 
-# --- run time: forward tokens x 2 x params FLOPs at FLOPS_PER_S ---
+# --- run time: forward tokens x 2 x params FLOPs at the device's rate, plus loading, times a margin ---
+
+
+@dataclass(frozen=True)
+class Rates:
+    """The throughput model behind run-time requests (config `resources`, or a profile's `--config resources.*`).
+
+    ``cpu_flops``: a 2-thread CPU job's sustained forward rate, measured for the default model's jobs
+    (benchmarks/runtime_estimate.py). ``gpu_flops``: one GPU's sustained half-precision forward rate (the default,
+    100 TFLOP/s, is about a third of an A100's dense float16 peak and a tenth of an H100's: eager attention at batch
+    1-8 reaches far less than peak). ``load_bytes_per_s``: reading the weights from the Hugging Face cache or a
+    prepared directory. ``margin``: request = margin x estimate (each retry multiplies it again by the attempt).
+    ``max_runtime_min``: the longest job the cluster accepts (its partition's time limit); a longer estimate stops
+    the run at start."""
+
+    cpu_flops: float = 20e9
+    gpu_flops: float = 100e12
+    load_bytes_per_s: float = 200e6
+    margin: float = 2.0
+    max_runtime_min: int = 2880
+
+    @classmethod
+    def from_config(cls, cfg: dict | None) -> "Rates":
+        r = (cfg or {}).get("resources") or {}
+        d = cls()
+        return cls(cpu_flops=float(r.get("cpu_gflops", d.cpu_flops / 1e9)) * 1e9,
+                   gpu_flops=float(r.get("gpu_tflops", d.gpu_flops / 1e12)) * 1e12,
+                   load_bytes_per_s=float(r.get("load_mb_per_s", d.load_bytes_per_s / 1e6)) * 1e6,
+                   margin=float(r.get("margin", d.margin)), max_runtime_min=int(r.get("max_runtime", d.max_runtime_min)))
 
 
 def _limited(n: int, limit) -> int:
@@ -312,8 +354,19 @@ def ppl_tokens(cfg_ppl: dict, corpora) -> int:
     return total
 
 
-def runtime_min(work: Work, f: ModelFacts, on_gpu: bool = False, attempt: int = 1) -> int:
-    """Minutes to request: twice the estimated compute plus two minutes per GB of float32 weights (reading,
-    dequantizing, writing), at least RUNTIME_FLOOR_MIN, doubled on each retry."""
-    seconds = 2 * f.params * work.tokens / (FLOPS_PER_S * (20 if on_gpu else 1)) + 120 * f.weights_mb / 1e3
-    return int(max(RUNTIME_FLOOR_MIN, math.ceil(2 * seconds / 60))) * attempt
+def estimate_s(work: Work, f: ModelFacts, dtype: str = "float32", on_gpu: bool = False,
+               rates: Rates = Rates()) -> float:
+    """Estimated seconds of a job: start-up, reading the weights in ``dtype`` (converting a GGUF for prepare), and
+    its forward tokens x 2 x params FLOPs at the device's rate."""
+    if work.prepare:  # a conversion, or a download into the cache (at the load rate: a guess, the network decides)
+        return START_S + (CONVERT_S_PER_GB * f.weights_mb / 1e3 if work.convert
+                          else weights_bytes(f, dtype) / rates.load_bytes_per_s)
+    flops = 2 * f.params * work.tokens
+    return START_S + weights_bytes(f, dtype) / rates.load_bytes_per_s + flops / (rates.gpu_flops if on_gpu
+                                                                                 else rates.cpu_flops)
+
+
+def runtime_min(work: Work, f: ModelFacts, on_gpu: bool = False, attempt: int = 1, dtype: str = "float32",
+                rates: Rates = Rates()) -> int:
+    """Minutes to request: ``rates.margin`` x the estimate, at least RUNTIME_FLOOR_MIN, times the attempt."""
+    return int(max(RUNTIME_FLOOR_MIN, math.ceil(rates.margin * estimate_s(work, f, dtype, on_gpu, rates) / 60))) * attempt
