@@ -17,6 +17,7 @@ LONG = {
     "report.html": "the report's HTML pages",
     "workflow.config": "one check per config section, before any heavy work",
     "report.tables": "one renderer per paper table",
+    "workflow.resources": "the memory model (one function per part of a job) and the run-time model with its rates",
 }
 
 

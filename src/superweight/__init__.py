@@ -7,7 +7,7 @@ Subpackages by stage, lowest first (a stage imports only itself and the stages b
   no torch.
 - ``models``: ``sources`` (model sources and their shapes, without torch), ``load`` (loading), ``adapters`` (where
   each family keeps its decoder layers and down projections; its tuple outputs, flattened MLP inputs, running from
-  layer k).
+  layer k), ``meter`` (what a job forwarded: tokens and seconds by purpose).
 - ``interventions``: ``edits`` (zero, scale, prune other outliers: each restores what it changed), ``restore``
   (restoring the super activation), ``conditions`` (the paper's section 3.2 conditions), ``applicability``
   (``NotApplicable``; which experiments equal an ablation condition's model, without torch).
@@ -28,9 +28,10 @@ Subpackages by stage, lowest first (a stage imports only itself and the stages b
   claims), ``claims_mechanism`` (the mechanism and Fig. 4 claims), ``claims_render``, ``emergence`` (the emergence
   sweep's verdict), ``tables``, ``figures``, ``figures_mechanism``, ``summary``, ``protocol``, ``html``.
 - ``workflow``: ``config`` (validation, without torch), ``command_line`` (overrides, targets, options),
-  ``schema_doc`` (config/README.md), ``resources`` (requests from each rule's declared work), ``claim_inputs`` (the
+  ``schema_doc`` (config/README.md), ``resources`` (requests from each rule's declared work), ``plan`` (a run's requests
+  summed; the jobs over the time limit), ``claim_inputs`` (the
   files the claims read), ``reuse``, ``experiments`` (a scoring job's wildcards as one intervention), ``runlog``
   (per-job logs), ``verify`` (data checksums).
-- ``provenance`` (what produced a result; JSON records), ``cli`` (``superweight detect``)."""
+- ``provenance`` (what produced a result; JSON records), ``cli`` (``superweight detect``, ``superweight plan``)."""
 
 __version__ = "0.1.0"

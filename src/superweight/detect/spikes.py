@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from superweight.models.adapters import Adapter, first_sequence, get_adapter
+from superweight.models.meter import counted_as
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +153,7 @@ def residual_maxima(model: nn.Module, input_ids: torch.Tensor) -> list[dict]:
     return rows
 
 
+@counted_as("detection")
 def find_candidates(model: nn.Module, tok, prompt: str = DEFAULT_PROMPT, rule: SpikeRule | None = None,
                     max_iters: int = 5) -> DetectionResult:
     """Iterate: find spiking layers, zero their candidate weights, rerun, until no spike or the cap.
@@ -226,6 +228,7 @@ def _input_at(model, adapter, ids, c: Candidate) -> float:
     return float(got["x"][c.token, c.col])
 
 
+@counted_as("confirmation")
 def confirm(model: nn.Module, result: DetectionResult, ids: torch.Tensor, seqlen: int, max_windows: int,
             factor: float = 2.0, mode: str = "joint", batch_size: int = 4) -> DetectionResult:
     """Confirm the candidates by ablation (rule in ``superweight.detect.confirm``: ``joint`` or ``single``)."""

@@ -126,8 +126,12 @@ def load_model(path: str | Path, dtype: str = "float32", device: str = "cpu"):
     path = Path(path)
     if not (path / "config.json").is_file():
         raise ModelSourceError(f"{path} is not a prepared model directory (no config.json); run the prepare_model rule first")
-    tok = AutoTokenizer.from_pretrained(path)
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=DTYPES[dtype]).to(device)
+    from superweight.models import meter
+
+    with meter.loading():
+        tok = AutoTokenizer.from_pretrained(path)
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=DTYPES[dtype]).to(device)
+    meter.attach(model)  # the job's record of what it forwarded (runlog writes it at exit)
     model.eval()
     return model, tok
 

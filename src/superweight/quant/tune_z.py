@@ -21,6 +21,7 @@ from torch import nn
 
 from superweight.models.adapters import get_adapter
 from superweight.quant.rtn import RTNOptions, quantize_weights, quantized_linears
+from superweight.models.meter import counted_as
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +128,7 @@ def examples_nll(model: nn.Module, examples: list[torch.Tensor]) -> float:
     return total / n if math.isfinite(total) else math.inf
 
 
+@counted_as("calibration")
 def tune_z(load, examples: list[torch.Tensor], bits: int, block, candidates, sws, criterion: str = "output",
            opts: RTNOptions = RTNOptions()) -> dict:
     """The z among ``candidates`` with the lowest ``criterion`` on the calibration examples. ``load()`` returns a

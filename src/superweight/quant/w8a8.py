@@ -12,6 +12,7 @@ from torch import nn
 
 from superweight.quant.methods import ACT_METHODS  # noqa: F401 (the one list)
 from superweight.models.adapters import get_adapter, module_at
+from superweight.models.meter import counted_as
 
 log = logging.getLogger(__name__)
 
@@ -144,6 +145,7 @@ def sa_channels(model: nn.Module, sws: list[tuple[int, int, int]], inputs=PAPER_
 # --- SmoothQuant -------------------------------------------------------------------------------------------
 
 @torch.no_grad()
+@counted_as("calibration")
 def activation_absmax(model: nn.Module, ids, seqlen: int | None = None, n_windows: int | None = None) -> dict:
     """Per-channel max |input| of each smoothed norm's output over the calibration text: a list of samples, each
     one forward pass (SmoothQuant's get_act_scales), or one token tensor cut into ``n_windows`` of ``seqlen``."""

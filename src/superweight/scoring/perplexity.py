@@ -11,6 +11,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from superweight.scoring.logprobs import next_token_logprobs
+from superweight.models.meter import counted_as
 
 
 def tokenize(tok, text: str) -> torch.Tensor:
@@ -34,6 +35,7 @@ def windows(n_tokens: int, seqlen: int, max_windows: int | None = None, drop_las
 
 
 @torch.no_grad()
+@counted_as("windows")
 def perplexity(model: nn.Module, ids: torch.Tensor, seqlen: int, max_windows: int | None = None,
                batch_size: int = 1, progress: bool = True, desc: str = "perplexity", chunk: int | None = None) -> dict:
     """exp(mean NLL) over all predicted tokens of the windows. Non-finite logits count as infinite NLL.

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from superweight.scoring.accuracy import accuracy, avg_se
 from superweight.scoring.looks import look_sizes
+from superweight.models.meter import counted_as
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +115,7 @@ def merge_task(parts: list[dict]) -> dict:
     return out
 
 
+@counted_as("zero_shot")
 def evaluate_range(lm, tm, task: str, start: int, stop: int, loaded=None) -> dict:
     """One task on its documents start..stop-1 (lm-eval ``samples``; it logs each document's index in the whole
     task), so that consecutive ranges concatenate to the first ``stop`` documents. ``loaded``: the task already

@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 
 from superweight.scoring.data import FILES, check_data
+from superweight.models.meter import counted_as
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +123,7 @@ def task_manager(task_dir: Path | None):
     return TaskManager(include_path=str(task_dir), include_defaults=False)
 
 
+@counted_as("zero_shot")
 def evaluate(model, tok, tasks: dict[str, int | None], task_dir: Path | None, batch_size: int = 8,
              device: str = "cpu", add_bos_token: bool | None = False, backend: str = "hf") -> dict[str, dict]:
     """{task: {"acc", "acc_se", "acc_norm", "acc_norm_se", "n", "limit", "docs"}} for ``tasks`` = {name: limit or

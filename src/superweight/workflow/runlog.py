@@ -32,7 +32,25 @@ def start(smk) -> logging.Logger:
         pass
     log = logging.getLogger("superweight.job")
     atexit.register(log_peak_memory, log)
+    if smk.log:
+        atexit.register(write_work_record, log, smk.log[0] + ".work.json")
     return log
+
+
+def write_work_record(log: logging.Logger, path: str) -> None:
+    """What the job forwarded (superweight.models.meter), beside its log: tokens and forward seconds per purpose,
+    start-up and loading seconds. Written only by jobs that loaded a model."""
+    import json
+
+    from superweight.models.meter import METER
+
+    if METER.first_load_at is None:
+        return
+    rec = METER.record()
+    log.info("forwarded %d tokens in %.1f s (start-up %.1f s, loading %.1f s): %s", rec["tokens"], rec["forward_s"],
+             rec["startup_s"], rec["load_s"], {k: v["tokens"] for k, v in rec["by_purpose"].items()})
+    with open(path, "w") as f:
+        json.dump(rec, f, indent=2)
 
 
 PEAK_LINE = "peak resident memory of this job: %.0f MB (getrusage)"

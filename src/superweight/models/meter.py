@@ -1,0 +1,122 @@
+"""What a job actually forwarded: tokens and seconds of the model's forward passes, by purpose (windows, zero-shot
+requests, detection, confirmation, calibration), beside its start-up and loading seconds, so that the run-time
+estimate (superweight.workflow.resources) can be checked against the measurement (benchmarks/runtime_estimate.py).
+
+``load_model`` attaches the meter to every model it loads (a forward pre-hook and hook on the top module: tokens are
+the ``input_ids`` / ``inputs_embeds`` positions of each call); the code that runs a kind of pass names it with
+``purpose``. Passes that call decoder layers directly (the restore's first pass) are not counted.
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import time
+from collections import defaultdict
+
+_STARTED = time.time()  # this module is imported with the package, at the job's start
+
+
+class Meter:
+    """Tokens and forward seconds per purpose, and the seconds spent loading models, for one process."""
+
+    def __init__(self):
+        self.tokens: dict[str, int] = defaultdict(int)
+        self.seconds: dict[str, float] = defaultdict(float)
+        self.calls: dict[str, int] = defaultdict(int)
+        self.load_s = 0.0
+        self.first_load_at: float | None = None
+        self.current = "other"
+        self._t0: dict[int, float] = {}
+
+    def record(self) -> dict:
+        """The job's figures: start-up (process start to the first model load), loading, and per purpose."""
+        start = _process_start()
+        return {"startup_s": None if self.first_load_at is None else round(self.first_load_at - start, 3),
+                "load_s": round(self.load_s, 3),
+                "forward_s": round(sum(self.seconds.values()), 3), "tokens": sum(self.tokens.values()),
+                "by_purpose": {p: {"tokens": self.tokens[p], "forward_s": round(self.seconds[p], 3),
+                                   "calls": self.calls[p]} for p in sorted(self.tokens)}}
+
+
+METER = Meter()
+
+
+def _process_start() -> float:
+    """The process's start (wall clock), from psutil when it is there, else this package's import."""
+    try:
+        import psutil
+
+        return psutil.Process().create_time()
+    except Exception:  # noqa: BLE001 (psutil missing or /proc unreadable: the import time is close)
+        return _STARTED
+
+
+@contextlib.contextmanager
+def purpose(name: str):
+    """Forward passes inside are counted as ``name``; the outermost purpose wins (confirmation's perplexity passes
+    are confirmation, not windows)."""
+    prev = METER.current
+    METER.current = name if prev == "other" else prev
+    try:
+        yield
+    finally:
+        METER.current = prev
+
+
+def counted_as(name: str):
+    """A decorator: the function's forward passes are counted as ``name`` (``purpose``)."""
+
+    def wrap(fn):
+        @functools.wraps(fn)
+        def inner(*args, **kwargs):
+            with purpose(name):
+                return fn(*args, **kwargs)
+
+        return inner
+
+    return wrap
+
+
+@contextlib.contextmanager
+def loading():
+    """Seconds spent loading a model (from_pretrained and moving it to its device)."""
+    t = time.time()
+    if METER.first_load_at is None:
+        METER.first_load_at = t
+    try:
+        yield
+    finally:
+        METER.load_s += time.time() - t
+
+
+def _sync(model) -> None:
+    import torch
+
+    dev = next(model.parameters()).device
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+
+
+def attach(model):
+    """Count ``model``'s top-level forward passes in METER; returns the hook handles."""
+
+    def pre(mod, args, kwargs):
+        x = kwargs.get("input_ids", args[0] if args else None)
+        if x is None:
+            x = kwargs.get("inputs_embeds")
+            n = 0 if x is None else x.shape[0] * x.shape[1]
+        else:
+            n = x.numel()
+        METER.tokens[METER.current] += int(n)
+        METER.calls[METER.current] += 1
+        _sync(mod)
+        METER._t0[id(mod)] = time.perf_counter()
+
+    def post(mod, args, kwargs, out):
+        _sync(mod)
+        t0 = METER._t0.pop(id(mod), None)
+        if t0 is not None:
+            METER.seconds[METER.current] += time.perf_counter() - t0
+
+    return (model.register_forward_pre_hook(pre, with_kwargs=True),
+            model.register_forward_hook(post, with_kwargs=True))

@@ -1,0 +1,49 @@
+"""What a job forwarded (issue 36): the meter counts the positions of every top-level forward pass by purpose, the
+outermost purpose winning, and the loading seconds; runlog writes the record beside the job's log."""
+import json
+import logging
+
+import torch
+
+from superweight.models import meter
+from superweight.models.load import load_model
+from superweight.scoring.perplexity import perplexity
+from tiny import tiny_model
+from tiny_tokenizer import bos_tokenizer
+
+
+def test_forwarded_tokens_are_counted_by_purpose(tmp_path, monkeypatch):
+    monkeypatch.setattr(meter, "METER", meter.Meter())
+    tiny_model("llama").save_pretrained(tmp_path)
+    bos_tokenizer().save_pretrained(tmp_path)
+    model, _ = load_model(tmp_path)
+    assert meter.METER.load_s > 0 and meter.METER.first_load_at is not None
+    ids = torch.randint(0, 100, (5 * 16 + 3,))
+    perplexity(model, ids, seqlen=16, batch_size=2, progress=False)  # 5 windows of 16 in 3 batches
+    with meter.purpose("confirmation"):  # confirmation's perplexity passes stay confirmation
+        perplexity(model, ids, seqlen=16, max_windows=2, progress=False)
+    with torch.no_grad():
+        model(torch.zeros(1, 7, dtype=torch.long))
+    rec = meter.METER.record()
+    assert rec["by_purpose"]["windows"]["tokens"] == 80 and rec["by_purpose"]["windows"]["calls"] == 3
+    assert rec["by_purpose"]["confirmation"]["tokens"] == 32
+    assert rec["by_purpose"]["other"]["tokens"] == 7
+    assert rec["tokens"] == 119 and rec["forward_s"] > 0
+    assert rec["startup_s"] is not None and rec["startup_s"] >= 0
+
+
+def test_the_record_is_written_beside_the_log(tmp_path, monkeypatch):
+    from superweight.workflow.runlog import write_work_record
+
+    m = meter.Meter()
+    monkeypatch.setattr(meter, "METER", m)
+    path = tmp_path / "job.log.work.json"
+    write_work_record(logging.getLogger("t"), str(path))
+    assert not path.exists()  # no model loaded: no record
+    with meter.loading():
+        pass
+    m.tokens["windows"] += 10
+    m.seconds["windows"] += 0.5
+    write_work_record(logging.getLogger("t"), str(path))
+    rec = json.loads(path.read_text())
+    assert rec["tokens"] == 10 and rec["by_purpose"]["windows"]["forward_s"] == 0.5
