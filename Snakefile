@@ -41,6 +41,7 @@ localrules:
     table_aquant,
     table6,
     protocol,
+    protocol_settings,
     summary,
     claims,
     summary_html,

@@ -17,7 +17,8 @@ rule score:
     jobid: 73
     wildcards: model=a, condition=original
     threads: 2
-    resources: tmpdir=/tmp, runtime=120, gpu=1, mem_mb=25781, mem=25.78 GB, mem_mib=24587
+    log: results/a/logs/score_original.log
+    resources: tmpdir=/tmp, runtime=120, gpu=1, mem_mb=25781, mem=25.78 GB, mem_mib=24587, forward_tokens=5000
 [Sun Dec  6 13:15:59 2026]
 localrule table1:
     input: results/a/ablation/original/scores.json
@@ -38,7 +39,8 @@ job      count
 
 def test_dry_run_jobs_are_parsed_and_summed():
     jobs = jobs_from_dry_run(DRY)
-    assert jobs == [Job("score", {"model": "a", "condition": "original"}, 120, 25781, 1, 2, 0),
+    assert jobs == [Job("score", {"model": "a", "condition": "original"}, 120, 25781, 1, 2, 0, 5000,
+                        "results/a/logs/score_original.log"),
                     Job("table1", {"model": "a"}, 0, 0, 0, 1, 0),
                     Job("prepare_model", {"model": "a"}, 30, 700, 0, 2, 14000)]
     plan = summarize(jobs, max_runtime_min=100)
@@ -102,3 +104,13 @@ def test_a_job_over_the_limit_stops_the_run_at_start(wf):
     assert not (wf / "results" / "smollm2-135m").exists()  # nothing ran
     dry = snakemake(wf, "-n", "results/smollm2-135m/detect/super_weights.json", *over)
     assert dry.returncode == 0 and "resources.max_runtime = 5 min" in dry.stderr
+
+
+@pytest.mark.workflow
+def test_paper_protocol_settings_render_before_any_model(wf):
+    """The protocol page's settings part for config/paper.yaml renders offline with no model fetched or run."""
+    r = snakemake(wf, "--cores", "1", "results/protocol_settings.md", "--configfile", "config/paper.yaml")
+    assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
+    page = (wf / "results" / "protocol_settings.md").read_text()
+    assert "| `models.llama-7b.id` | huggyllama/llama-7b |" in page and "## Differences" in page
+    assert not any((wf / "results" / m).exists() for m in ("llama-7b", "llama-30b", "smollm2-135m"))

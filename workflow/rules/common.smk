@@ -99,7 +99,7 @@ if workflow.is_main_process and runs_no_job(sys.argv[1:]):  # a dry run cannot s
 
 
 def model_job(work, gpu=True, repeats=1):
-    """A model job's resources, estimated from the work the rule declares (a resources.Work, or a function of the
+    """A model job's resources (and the forward tokens it declares), estimated from the work the rule declares (a resources.Work, or a function of the
     job's wildcards giving one) and the model's size facts at the configured rates (`resources`); multiplied by the
     attempt on each retry. ``repeats``: the job does that work so many times in turn, each on a freshly loaded
     model (a sweep in one job): the run time is multiplied, the memory is one repeat's. A job whose request exceeds
@@ -116,7 +116,10 @@ def model_job(work, gpu=True, repeats=1):
         return repeats * R.runtime_min(of(wildcards), model_facts(wildcards.model), bool(gpus(wildcards)), attempt,
                                        dtype(wildcards), RATES)
 
-    return {"mem_mb": mem_mb, "runtime": runtime, **({"gpu": gpus} if gpu else {})}
+    def forward_tokens(wildcards):  # shown by a dry run; benchmarks/runtime_estimate.py checks it against the job
+        return repeats * of(wildcards).tokens
+
+    return {"mem_mb": mem_mb, "runtime": runtime, "forward_tokens": forward_tokens, **({"gpu": gpus} if gpu else {})}
 
 
 onstart:

@@ -21,3 +21,17 @@ rule protocol:
         "../../envs/plot.yaml"
     script:
         "../scripts/protocol.py"
+
+
+use rule protocol as protocol_settings with:
+    """The settings part alone, with no model input: renders before any model is fetched or run (`snakemake
+    results/protocol_settings.md --configfile config/paper.yaml`); results/protocol.md adds the detection outcomes."""
+    input:
+        detect=[],
+    output:
+        md="results/protocol_settings.md",
+        json="results/protocol_settings.json",
+    log:
+        "results/logs/protocol_settings.log",
+    benchmark:
+        "results/benchmarks/protocol_settings.tsv"

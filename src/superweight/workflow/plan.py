@@ -23,6 +23,8 @@ class Job:
     gpus: int = 0
     threads: int = 1
     disk_mb: int = 0
+    forward_tokens: int = 0  # the tokens its rule declares it forwards (the run-time estimate's input)
+    log: str = ""
 
     @property
     def name(self) -> str:
@@ -44,12 +46,13 @@ def planned_jobs(workflow) -> list[Job]:
     for j in workflow.dag.needrun_jobs():
         res = j.resources
         jobs.append(Job(j.rule.name, dict(j.wildcards), _int(res.get("runtime")), _int(res.get("mem_mb")),
-                        _int(res.get("gpu")), _int(j.threads) or 1, _int(res.get("disk_mb"))))
+                        _int(res.get("gpu")), _int(j.threads) or 1, _int(res.get("disk_mb")),
+                        _int(res.get("forward_tokens")), str(j.log[0]) if j.log else ""))
     return jobs
 
 
 _RULE = re.compile(r"^(?:local)?rule (\S+):$")
-_FIELD = re.compile(r"^\s+(wildcards|resources|threads): (.*)$")
+_FIELD = re.compile(r"^\s+(wildcards|resources|threads|log): (.*)$")
 
 
 def _pairs(text: str) -> dict:
@@ -69,11 +72,13 @@ def jobs_from_dry_run(text: str) -> list[Job]:
         if m := _RULE.match(line):
             if cur:
                 jobs.append(cur)
-            cur = {"rule": m.group(1), "wildcards": {}, "resources": {}, "threads": 1}
+            cur = {"rule": m.group(1), "wildcards": {}, "resources": {}, "threads": 1, "log": ""}
         elif cur and (m := _FIELD.match(line)):
             key, value = m.groups()
             if key == "threads":
                 cur["threads"] = _int(value) or 1
+            elif key == "log":
+                cur["log"] = value.split(", ")[0].removesuffix(" (check log file(s) for error details)")
             else:
                 cur[key] = _pairs(value)
         elif cur and line and not line.startswith((" ", "\t")):
@@ -82,7 +87,8 @@ def jobs_from_dry_run(text: str) -> list[Job]:
     if cur:
         jobs.append(cur)
     return [Job(j["rule"], j["wildcards"], _int(j["resources"].get("runtime")), _int(j["resources"].get("mem_mb")),
-                _int(j["resources"].get("gpu")), j["threads"], _int(j["resources"].get("disk_mb")))
+                _int(j["resources"].get("gpu")), j["threads"], _int(j["resources"].get("disk_mb")),
+                _int(j["resources"].get("forward_tokens")), j["log"])
             for j in jobs if j["rule"] != "all"]
 
 

@@ -227,7 +227,7 @@ class Work:
 def preparing(source: str) -> Work:
     """prepare_model's work: a Hub model is fetched into the Hugging Face cache (no weights loaded, nothing
     copied); a GGUF or package source is dequantized and written as safetensors."""
-    return Work(prepare=True, convert=source != "hub")
+    return Work(tokens=0, prepare=True, convert=source != "hub")
 
 
 def prompts(n: int = 10) -> Work:
