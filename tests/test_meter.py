@@ -6,6 +6,7 @@ import logging
 import torch
 
 from superweight.models import meter
+from superweight.models.adapters import LayerInputs, run_from
 from superweight.models.load import load_model
 from superweight.scoring.perplexity import perplexity
 from tiny import tiny_model
@@ -24,11 +25,20 @@ def test_forwarded_tokens_are_counted_by_purpose(tmp_path, monkeypatch):
         perplexity(model, ids, seqlen=16, max_windows=2, progress=False)
     with torch.no_grad():
         model(torch.zeros(1, 7, dtype=torch.long))
+        # decoder layers run outside a whole forward (ablations from a recorded prefix): 2 of the 4 layers over
+        # 2 x 16 positions count as 16 tokens
+        x = torch.zeros(2, 16, dtype=torch.long)
+        with LayerInputs.record(model) as inputs:
+            model(x, use_cache=False)
+        hidden = model.get_input_embeddings()(x)
+        with meter.purpose("ablations"):
+            run_from(model, hidden, 2, inputs)
     rec = meter.METER.record()
     assert rec["by_purpose"]["windows"]["tokens"] == 80 and rec["by_purpose"]["windows"]["calls"] == 3
     assert rec["by_purpose"]["confirmation"]["tokens"] == 32
-    assert rec["by_purpose"]["other"]["tokens"] == 7
-    assert rec["tokens"] == 119 and rec["forward_s"] > 0
+    assert rec["by_purpose"]["other"]["tokens"] == 7 + 32
+    assert rec["by_purpose"]["ablations"]["tokens"] == 16 and rec["by_purpose"]["ablations"]["forward_s"] > 0
+    assert rec["tokens"] == 80 + 32 + 39 + 16 and rec["forward_s"] > 0
     assert rec["startup_s"] is not None and rec["startup_s"] >= 0
 
 

@@ -62,7 +62,8 @@ def test_one_score_rule_its_variants_use_it():
     assert [name for name, body in _rule_bodies() if "scripts/score.py" in body] == ["score"]
     files = {p.name: p.read_text() for p in (REPO / "workflow/rules").glob("*.smk")}
     used = {new for _, new in re.findall(r"^\s*use rule (\w+) as (\w+) with:", "\n".join(files.values()), re.M)}
-    assert used == {"score_scaled", "score_wquant", "score_wquant_restored", "score_wquant_sweep", "score_aquant"}, used
+    assert used == {"score_scaled", "score_wquant", "score_wquant_restored", "score_wquant_sweep", "score_aquant",
+                    "protocol_settings"}, used  # and the protocol page's settings part (no model input)
     assert [name for name, text in files.items() if re.search(r"^def ", text, re.M)] == ["common.smk"]
 
 

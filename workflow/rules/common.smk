@@ -175,7 +175,7 @@ def reuse_from(condition, corpora, eval_cfg):
 def all_outputs():
     """What `all` builds: each stage's figures and tables (the stage helpers are in their .smk files)."""
     fmt = config["plots"]["format"]
-    out = ["results/protocol.md"]
+    out = ["results/protocol.md", "results/protocol_settings.md"]
     for m in MODELS:
         out += [f"results/{m}/detect/super_weights.json", f"results/{m}/detect/down_proj_maxima.{fmt}",
                 f"results/{m}/detect/residual_stream.{fmt}", f"results/{m}/stopwords/stopwords.{fmt}",

@@ -2,9 +2,10 @@
 requests, detection, confirmation, calibration), beside its start-up and loading seconds, so that the run-time
 estimate (superweight.workflow.resources) can be checked against the measurement (benchmarks/runtime_estimate.py).
 
-``load_model`` attaches the meter to every model it loads (a forward pre-hook and hook on the top module: tokens are
-the ``input_ids`` / ``inputs_embeds`` positions of each call); the code that runs a kind of pass names it with
-``purpose``. Passes that call decoder layers directly (the restore's first pass) are not counted.
+``load_model`` attaches the meter to every model it loads (forward pre-hooks and hooks on the top module and on each
+decoder layer): a whole forward counts its ``input_ids`` / ``inputs_embeds`` positions; decoder layers run outside a
+whole forward (confirmation's ablations from a recorded prefix, the restore's first pass) count their positions x the
+share of the layers they ran. The code that runs a kind of pass names it with ``purpose``.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ class Meter:
         self.tokens: dict[str, int] = defaultdict(int)
         self.seconds: dict[str, float] = defaultdict(float)
         self.calls: dict[str, int] = defaultdict(int)
+        self.layer_positions: dict[str, int] = defaultdict(int)  # decoder-layer positions not yet a whole token
         self.load_s = 0.0
         self.first_load_at: float | None = None
         self.current = "other"
@@ -97,26 +99,62 @@ def _sync(model) -> None:
         torch.cuda.synchronize(dev)
 
 
-def attach(model):
-    """Count ``model``'s top-level forward passes in METER; returns the hook handles."""
+def _positions(args, kwargs, key: str) -> int:
+    x = kwargs.get(key, args[0] if args else None)
+    if x is None:
+        return 0
+    return int(x.numel()) if key == "input_ids" else int(x.shape[0] * x.shape[1])
+
+
+def attach(model, layers=None):
+    """Count ``model``'s forward passes in METER: each whole forward's positions and seconds, and the decoder-layer
+    calls made outside a whole forward (passes that start at layer k, or stop early), as positions x layers run /
+    all layers. Returns the hook handles."""
+    if layers is None:
+        from superweight.models.adapters import get_adapter
+
+        layers = get_adapter(model).layers(model)
+    depth = {"whole": 0}
+    n_layers = max(1, len(layers))
 
     def pre(mod, args, kwargs):
-        x = kwargs.get("input_ids", args[0] if args else None)
-        if x is None:
-            x = kwargs.get("inputs_embeds")
-            n = 0 if x is None else x.shape[0] * x.shape[1]
-        else:
-            n = x.numel()
-        METER.tokens[METER.current] += int(n)
+        depth["whole"] += 1
+        if depth["whole"] > 1:
+            return
+        METER.tokens[METER.current] += _positions(args, kwargs, "input_ids") or _positions((), kwargs, "inputs_embeds")
         METER.calls[METER.current] += 1
         _sync(mod)
         METER._t0[id(mod)] = time.perf_counter()
 
     def post(mod, args, kwargs, out):
+        depth["whole"] -= 1
+        if depth["whole"]:
+            return
         _sync(mod)
         t0 = METER._t0.pop(id(mod), None)
         if t0 is not None:
             METER.seconds[METER.current] += time.perf_counter() - t0
 
-    return (model.register_forward_pre_hook(pre, with_kwargs=True),
-            model.register_forward_hook(post, with_kwargs=True))
+    def layer_pre(mod, args, kwargs):
+        if depth["whole"]:
+            return
+        METER.layer_positions[METER.current] += _positions(args, kwargs, "hidden_states")
+        _sync(mod)
+        METER._t0[id(mod)] = time.perf_counter()
+
+    def layer_post(mod, args, kwargs, out):
+        if depth["whole"]:
+            return
+        _sync(mod)
+        t0 = METER._t0.pop(id(mod), None)
+        if t0 is not None:
+            METER.seconds[METER.current] += time.perf_counter() - t0
+        whole, METER.layer_positions[METER.current] = divmod(METER.layer_positions[METER.current], n_layers)
+        METER.tokens[METER.current] += whole
+
+    handles = [model.register_forward_pre_hook(pre, with_kwargs=True),
+               model.register_forward_hook(post, with_kwargs=True)]
+    for layer in layers:
+        handles += [layer.register_forward_pre_hook(layer_pre, with_kwargs=True),
+                    layer.register_forward_hook(layer_post, with_kwargs=True)]
+    return handles
