@@ -190,3 +190,15 @@ def test_perplexity_peak_of_a_262k_vocabulary_model_matches_the_estimate(tmp_pat
     full = 2 * batch * (seqlen - 1) * BIG_V * 4
     assert grew <= est <= 2 * grew + 32e6, (grew / 1e6, est / 1e6)
     assert est < full / 4
+
+
+def test_cached_backend_forwards_each_documents_context_once():
+    """The shared-context backend forwards a document's context once for all its choices (lm-eval's `hf` forwards
+    every request whole): its declared zero-shot tokens are the hf ones divided by the task's choices."""
+    cfg = {"tasks": ["arc_easy", "piqa"], "limit": 40, "batch_size": 8}
+    hf, cached = R.eval_tokens(cfg, backend="hf"), R.eval_tokens(cfg, backend="cached")
+    docs_arc, choices_arc, tok_arc = R.TASKS["arc_easy"]
+    _, choices_piqa, tok_piqa = R.TASKS["piqa"]
+    assert hf == 40 * (choices_arc * tok_arc + choices_piqa * tok_piqa)
+    assert cached == 40 * (tok_arc + tok_piqa)
+    assert R.eval_tokens(cfg, backend="cached_whole") == hf  # whole sequences: every request

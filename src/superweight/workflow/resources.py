@@ -249,9 +249,10 @@ def scoring(ppl: dict, corpora, cfg_eval: dict, limit=None, backend: str | None 
     """Perplexity on ``corpora`` (``passes`` times: W8A8 calibrates on them first) and the zero-shot tasks at
     ``limit`` documents (default ``eval.limit``) with ``backend`` (default ``eval.backend``); ``keeps_weights``:
     the intervention holds a host copy of the weights it changes (W8A8 restores them on exit)."""
-    return Work(tokens=passes * ppl_tokens(ppl, corpora) + eval_tokens(cfg_eval, limit),
+    backend = backend or cfg_eval.get("backend", "hf")
+    return Work(tokens=passes * ppl_tokens(ppl, corpora) + eval_tokens(cfg_eval, limit, backend),
                 windows=(ppl.get("batch_size", 1), ppl["seqlen"]),
-                zero_shot=(cfg_eval["batch_size"], backend or cfg_eval.get("backend", "hf")), quantize=quantize,
+                zero_shot=(cfg_eval["batch_size"], backend), quantize=quantize,
                 keeps_weights=keeps_weights)
 
 
@@ -336,13 +337,16 @@ def _limited(n: int, limit) -> int:
     return n if limit is None else min(n, int(limit))
 
 
-def eval_tokens(cfg_eval: dict, limit=None) -> int:
-    """Tokens the zero-shot tasks run through the model (per-task limits as in scoring.task_limits)."""
+def eval_tokens(cfg_eval: dict, limit=None, backend: str | None = None) -> int:
+    """Tokens the zero-shot tasks run through the model (per-task limits as in scoring.task_limits): every request
+    whole with lm-eval's `hf` backend (and the cached backend's whole-sequence modes); a document's shared context
+    once with `cached`, whose continuations are a few tokens each."""
     limit = cfg_eval.get("limit") if limit is None else limit
+    shared = (backend or cfg_eval.get("backend", "hf")) == "cached"
     total = 0
     for t in cfg_eval["tasks"]:
         docs, choices, tokens = TASKS.get(t, (1000, 4, 200))
-        total += _limited(docs, limit.get(t) if isinstance(limit, dict) else limit) * choices * tokens
+        total += _limited(docs, limit.get(t) if isinstance(limit, dict) else limit) * (1 if shared else choices) * tokens
     return total
 
 
