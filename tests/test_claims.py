@@ -219,9 +219,9 @@ def test_w8a8_share_every_verdict(tmp_path):
         "inconclusive (wikitext2 share of SmoothQuant's gain: the 95% interval includes 0.5")
 
 
-def _detect(run, used, confirmed, known, candidates=True, removed=True):
+def _detect(run, used, confirmed, known, candidates=True, removed=True, **extra):
     d = {"n_layers": 30, "super_weights": [{"layer": l, "row": r, "col": c} for l, r, c in confirmed],
-         "used": [{"layer": l, "row": r, "col": c} for l, r, c in used]}
+         "used": [{"layer": l, "row": r, "col": c} for l, r, c in used], **extra}
     if candidates:
         d["candidates"] = d["super_weights"]
     if known is not None:
@@ -511,3 +511,23 @@ def test_barely_hurts_is_graded_by_equivalence(tmp_path, ratio, spread, expect):
     r = run.verdicts()["prune_nonsw_hurts_less"]
     assert r["verdict"].startswith(expect) or expect in r["verdict"], r["verdict"]
     assert "'barely hurts' (within ±2 points; Table 1's -0.89) reached (TOST p = " in r["evidence"], r["evidence"]
+
+
+def test_a_coordinate_a_capped_detection_never_reached_is_inconclusive_not_missed(tmp_path):
+    """Detection that stopped at its iteration cap with spikes left did not search further: a known coordinate
+    it did not find is inconclusive with that reason; the same miss after detection ran out of spikes fails."""
+    k = lambda l, r, c, s: {"layer": l, "row": r, "col": c, "status": s}  # noqa: E731
+    known = [k(2, 507, 90, "found"), k(2, 1, 1, "missed")]
+    v = _detect(Run(tmp_path / "a"), [(2, 507, 90)], [(2, 507, 90)], known, stopped="iteration cap", max_iters=2,
+                rounds=2, cap_reached=True)
+    assert V(v, "detection_finds_table2") == ("inconclusive (1 of 2 known coordinates not found: detection stopped "
+                                              "at its cap of 2 iterations with spikes left, before searching "
+                                              "further)")
+    assert "iteration cap (2, detection.max_iters)" in v["detection_finds_table2"]["evidence"]
+    assert v["detection_finds_table2"]["estimates"]["cap_reached"] is True
+    v = _detect(Run(tmp_path / "b"), [(2, 507, 90)], [(2, 507, 90)], known, stopped="no spike", max_iters=2,
+                rounds=1, cap_reached=False)
+    assert V(v, "detection_finds_table2") == "fails (1 of 2 known coordinates missed)"
+    v = _detect(Run(tmp_path / "c"), [(2, 507, 90)], [(2, 507, 90)], [k(2, 507, 90, "found")], cap_reached=True,
+                max_iters=2)
+    assert V(v, "detection_finds_table2").startswith("holds (paper strength")  # found all: the cap is moot

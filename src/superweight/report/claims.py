@@ -437,8 +437,10 @@ def _w8a8_gap(ctx: Context, t: dict) -> Finding:
        "Table 2 coordinates per model (e.g. Llama-7B layer 2 [3968, 7003])",
        "each known coordinate of the model's config is found (a confirmed candidate), found-unconfirmed (a "
        "candidate confirmation did not confirm or skipped) or missed; detections not in the config are new. Holds "
-       "only when every known coordinate is found and confirmed; any missed: fails; otherwise (some only "
-       "unconfirmed) inconclusive. Not applicable without known coordinates. Deterministic.",
+       "only when every known coordinate is found and confirmed; any missed: fails, unless detection stopped at "
+       "its iteration cap with spikes left (super_weights.json cap_reached): a coordinate it did not reach was "
+       "never searched, so that is inconclusive; otherwise (some only unconfirmed) inconclusive. Not applicable "
+       "without known coordinates. Deterministic.",
        ("detect/super_weights.json",))
 def _detection(ctx: Context, t: dict) -> Finding:
     s = ctx.json("detect/super_weights.json")
@@ -452,14 +454,20 @@ def _detection(ctx: Context, t: dict) -> Finding:
     fmt = lambda ks: ", ".join(f"L{k['layer']} [{k['row']}, {k['col']}]" for k in ks) or "none"  # noqa: E731
     ev = "; ".join(f"{st}: {fmt(ks)}" for st, ks in by.items())
     counts = {st: len(ks) for st, ks in by.items()}
-    if by["missed"]:
+    if by["missed"] and s.get("cap_reached"):
+        v = (f"inconclusive ({counts['missed']} of {len(kn)} known coordinates not found: detection stopped at its "
+             f"cap of {s.get('max_iters', '?')} iterations with spikes left, before searching further"
+             + (f"; {counts['found-unconfirmed']} found as candidates but not confirmed"
+                if by["found-unconfirmed"] else "") + ")")
+        ev += f"; detection stopped at its iteration cap ({s.get('max_iters', '?')}, detection.max_iters)"
+    elif by["missed"]:
         v = f"fails ({counts['missed']} of {len(kn)} known coordinates missed)"
     elif by["found-unconfirmed"]:
         v = (f"inconclusive ({counts['found-unconfirmed']} of {len(kn)} known coordinates found as candidates but "
              "not confirmed)")
     else:
         v = f"holds (paper strength; all {len(kn)} known coordinates found and confirmed)"
-    return Finding(v, ev, {"counts": counts, "known": kn})
+    return Finding(v, ev, {"counts": counts, "known": kn, "cap_reached": bool(s.get("cap_reached"))})
 
 
 # --- running them ---
