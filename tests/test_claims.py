@@ -531,3 +531,53 @@ def test_a_coordinate_a_capped_detection_never_reached_is_inconclusive_not_misse
     v = _detect(Run(tmp_path / "c"), [(2, 507, 90)], [(2, 507, 90)], [k(2, 507, 90, "found")], cap_reached=True,
                 max_iters=2)
     assert V(v, "detection_finds_table2").startswith("holds (paper strength")  # found all: the cap is moot
+
+
+def test_descriptive_claims_are_shown_apart_and_left_out_of_the_totals(tmp_path):
+    """massive_activation (one prompt, one pass) is a descriptive claim: claims.md lists it in its own section,
+    the totals count only the others and say so, and one sentence states the error across the models."""
+    from superweight.report.claims_render import render
+    from superweight.report.html import claims_body
+
+    k = lambda l, r, c, s: {"layer": l, "row": r, "col": c, "status": s}  # noqa: E731
+    rows = []
+    for m in ("a", "b"):
+        run = Run(tmp_path / m, model=m)
+        _detect(run, [(2, 507, 90)], [(2, 507, 90)], [k(2, 507, 90, "found")])
+        rows += evaluate_model(m, run.files)
+    desc = {r["claim"] for r in rows if r["descriptive"]}
+    assert desc == {"massive_activation", "mechanism_hadamard", "other_outliers_keep_sa"}
+    md = render(rows, ["a", "b"])
+    top, rest = md.split("## Descriptive claims", 1)
+    assert "| massive_activation |" not in top and "| massive_activation |" in rest.split("\n## a")[0]
+    n = len(CLAIMS) - len(desc)
+    counted = [r for r in rows if not r["descriptive"]]
+    assert f"({2 * n} verdicts: {n} claims x 2 model(s); the descriptive claims below are not counted)" in top
+    held = sum(r["decision"] == "holds" for r in counted)
+    # early_layer and detection_finds_table2 hold on both models; massive_activation holds too, not counted
+    assert f"{held} holds, " in top and held == 4 and sum(r["decision"] == "holds" for r in rows) == 6
+    assert ("the 2 models are not corrected together, so the chance of at least one false direction verdict in "
+            "these totals is at most 2 x 0.05 = 0.1 (union bound)") in top
+    assert "### massive_activation: **holds" in md and "(§3.1, Fig. 4; descriptive)" in md
+    body = claims_body({"models": ["a", "b"], "claims": rows})
+    assert f"({2 * n} verdicts: {n} claims x 2 model(s); not counted: the descriptive claims" in body
+    assert "descriptive</dt>" not in body  # the flag is not repeated as an extra field
+
+
+def test_a_point_estimate_at_an_early_stop_is_marked(tmp_path):
+    """An estimate read at a look before the design's last carries a mark in the evidence and a footnote on the
+    page; at the last look it does not."""
+    from superweight.report.claims_render import render
+    from superweight.report.verdicts import EARLY_STOP, EARLY_STOP_NOTE, fmt_est, pts
+    from superweight.stats.intervals import proportion
+    from superweight.stats.sequential import Design, on_design
+
+    d = Design((20, 40))
+    early, last = on_design(proportion(15, 20), d, 20), on_design(proportion(30, 40), d, 40)
+    assert early.early_stop and not last.early_stop and pts(early).early_stop
+    assert fmt_est("x", early).startswith(f"x 0.75{EARLY_STOP} [") and EARLY_STOP not in fmt_est("x", last)
+    assert early.as_dict()["early_stop"] is True and "early_stop" not in last.as_dict()
+    rows = evaluate_model("m", {})
+    assert not any(r["early_stop"] for r in rows) and EARLY_STOP_NOTE not in render(rows, ["m"])
+    rows[0]["early_stop"] = True
+    assert EARLY_STOP_NOTE in render(rows, ["m"])

@@ -176,7 +176,8 @@ def _early(ctx: Context, t: dict) -> Finding:
        "and without exactly those): (a) after the earliest one's layer, the residual stream's largest |value| is in "
        "a super weight's row channel in at least half of the remaining layers; (b) right after that layer, "
        "zeroing them shrinks that maximum at least 2x. Deterministic (one prompt): holds or fails.",
-       ("detect/super_weights.json", "detect/residual_stream.csv"), persist_share=0.5, drop_factor=2.0)
+       ("detect/super_weights.json", "detect/residual_stream.csv"), descriptive=True, persist_share=0.5,
+       drop_factor=2.0)
 def _massive(ctx: Context, t: dict) -> Finding:
     sws = ctx.detected()
     rows = ctx.rows("detect/residual_stream.csv")
@@ -500,10 +501,12 @@ def evaluate_model(model: str, files: dict[str, Path], n_boot: int = N_BOOT, see
                  "strength_level": fam["grade_level"],
                  "alphas": {s.name: s.alpha for s in f.subs if s.role == "test" and not math.isnan(s.alpha)}}
                 if f.subs else None)
-        rows.append({"model": model, "claim": c.id, "section": c.section, "statement": c.statement,
+        rows.append({"model": model, "claim": c.id, "section": c.section, "descriptive": c.descriptive,
+                     "statement": c.statement,
                      "paper": c.paper, "test": c.test, "thresholds": c.thresholds, "verdict": f.verdict,
                      "decision": decision(f.verdict), "evidence": f.evidence, "estimates": json_clean(f.estimates),
-                     "correction": json_clean(corr)})
+                     "correction": json_clean(corr),
+                     "early_stop": any(isinstance(s.est, Estimate) and s.est.early_stop for s in f.subs)})
     return rows
 
 

@@ -67,12 +67,19 @@ class Finding:
     notes: list[str] = field(default_factory=list)
 
 
+EARLY_STOP = "†"
+EARLY_STOP_NOTE = (f"{EARLY_STOP} a point estimate taken at an early stop of a sequential design (read at a look "
+                   "before the last): stopping when a comparison is decided makes it tend to overstate the effect; "
+                   "its interval is the design's repeated confidence interval, which keeps its coverage.")
+
+
 def fmt_est(name: str, e: Estimate | NA | None, scale: float = 1.0, unit: str = "") -> str:
     if e is None:
         return f"{name}: no per-document/per-window values"
     if isinstance(e, NA):
         return f"{name}: {e}"
-    return (f"{name} {scale * e.value:.4g}{unit} [{scale * e.lo:.4g}, {scale * e.hi:.4g}] "
+    mark = EARLY_STOP if e.early_stop else ""
+    return (f"{name} {scale * e.value:.4g}{unit}{mark} [{scale * e.lo:.4g}, {scale * e.hi:.4g}] "
             f"({100 * e.level:.4g}% CI, n={e.n})")
 
 
@@ -265,7 +272,7 @@ def pts(e: Estimate | None) -> Estimate | None:
         return e
     test = (lambda t, f=e.test: f(t / 100)) if e.test else None
     iv = (lambda lv, f=e.interval: tuple(100 * x for x in f(lv))) if e.interval else None
-    return Estimate(100 * e.value, 100 * e.lo, 100 * e.hi, e.n, e.level, e.method, e.min_n, test, iv)
+    return Estimate(100 * e.value, 100 * e.lo, 100 * e.hi, e.n, e.level, e.method, e.min_n, test, iv, e.early_stop)
 
 
 def _starts(v: str) -> bool:
