@@ -510,7 +510,10 @@ def test_barely_hurts_is_graded_by_equivalence(tmp_path, ratio, spread, expect):
         {"wikitext2": base + math.log(ratio) + spread * Z16[::-1]}, acc=ORIG, n=200, condition="prune_nonsw"))
     r = run.verdicts()["prune_nonsw_hurts_less"]
     assert r["verdict"].startswith(expect) or expect in r["verdict"], r["verdict"]
-    assert "'barely hurts' (within ±2 points; Table 1's -0.89) reached (TOST p = " in r["evidence"], r["evidence"]
+    assert "'barely hurts' (within ±2 points, Table 1: -0.89) reached (TOST p = " in r["evidence"], r["evidence"]
+    from superweight.report.claims_render import _evidence_lines
+    acc = [x for x in _evidence_lines(r["evidence"]) if x.startswith("avg accuracy prune_nonsw - original")]
+    assert len(acc) == 1 and "Table 1: -0.89) reached (TOST p = " in acc[0]  # one bullet per sub-test
 
 
 def test_a_coordinate_a_capped_detection_never_reached_is_inconclusive_not_missed(tmp_path):

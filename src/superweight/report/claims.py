@@ -107,12 +107,12 @@ def _prune_nonsw(ctx: Context, t: dict) -> Finding:
                 r = t["ppl_margin"]
                 subs.append(Sub(f"{c} ppl(prune_nonsw)/ppl(original)", compare.ppl_ratio(o, n, c, **ctx.kw()),
                                 math.nan, higher=False, role="grade",
-                                grades=(Grade("text", 1.0, f"'barely hurts' (within x{r:g} either way; Table 1's "
+                                grades=(Grade("text", 1.0, f"'barely hurts' (within x{r:g} either way, Table 1: "
                                                            f"x{T1_NONSW[c]:.3g})", band=(1 / r, r)),)))
         m = t["acc_margin"]
         subs.append(Sub("avg accuracy prune_nonsw - original", pts(compare.acc_diff(o, n, **ctx.kw())), math.nan,
                         unit="pts", role="grade", grades=(Grade("text", 0.0, f"'barely hurts' (within ±{m:g} "
-                                                                             "points; Table 1's -0.89)",
+                                                                             "points, Table 1: -0.89)",
                                                                 band=(-m, m)),)))
     k = n.get("intervention", {}).get("prune_nonsw", {})
     notes = [f"{k.get('n_pruned')} weights pruned ({k.get('rule')}, {k.get('amount')})"] if k else []
