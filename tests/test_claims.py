@@ -565,6 +565,8 @@ def test_descriptive_claims_are_shown_apart_and_left_out_of_the_totals(tmp_path)
     body = claims_body({"models": ["a", "b"], "claims": rows})
     assert f"({2 * n} verdicts: {n} claims x 2 model(s); not counted: the descriptive claims" in body
     assert "descriptive</dt>" not in body  # the flag is not repeated as an extra field
+    sep = body.index("descriptive claims (one prompt, one pass: not tested, not in the totals)</th>")
+    assert body.index("<code>massive_<wbr>activation</code>") > sep > body.index("<code>early_<wbr>layer</code>")
 
 
 def test_a_point_estimate_at_an_early_stop_is_marked(tmp_path):

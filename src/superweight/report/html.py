@@ -189,7 +189,11 @@ def claims_body(data: dict, protocol: dict | None = None) -> str:
                    "setting(s) (listed below the claims): a verdict is about this run's settings.</p>")
     head = "".join(f"<th>{esc(m)}</th>" for m in models)
     out.append(f"<table class=\"sw-matrix\"><thead><tr><th>claim (paper)</th>{head}</tr></thead><tbody>")
-    for i in ids:
+    desc_ids = [i for i in ids if first[i].get("descriptive")]
+    for i in [i for i in ids if i not in desc_ids] + desc_ids:
+        if desc_ids and i == desc_ids[0]:
+            out.append(f"<tr><th colspan=\"{len(models) + 1}\">descriptive claims (one prompt, one pass: not tested, "
+                       "not in the totals)</th></tr>")
         cells = []
         for m in models:
             r = by.get((i, m))
