@@ -129,3 +129,29 @@ def test_one_task_accuracy_difference_gets_the_one_task_minimum():
     assert one.min_n == MIN_N["task_diff"] and one.too_small
     two = compare.acc_diff(res({"A": {0: 1.0, 1: 0.0}, "B": {0: 1.0}}), res({"A": {0: 0.0, 1: 1.0}, "B": {0: 1.0}}))
     assert two.min_n == MIN_N["acc_diff"]
+
+
+def test_tables_mark_estimates_taken_at_an_early_sequential_stop(tmp_path):
+    """A condition scored in looks that stopped at look 1 of 2: its accuracies, average and the comparison with
+    the original carry † in the shown table, with the footnote; a condition at its last look does not."""
+    from superweight.report import tables
+    from superweight.stats.sequential import Design
+
+    def scored(p, n, stopped):
+        d = {i: float(i < p * n) for i in range(n)}
+        r = res({"piqa": d, "arc_easy": d})
+        r["scores"]["tasks"] = {t: {**v, "acc": p, "acc_se": 0.05, "n": n} for t, v in r["scores"]["tasks"].items()}
+        r["scores"]["avg_acc"] = p
+        r["scores"]["sequential"] = {"docs": {"design": Design((20, 40)).as_dict(), "n": n,
+                                              "stopped_at_look": stopped}}
+        return r
+
+    o, p = scored(0.8, 20, 1), scored(0.3, 20, 1)
+    rows = {**tables._score_columns(p["scores"]), **tables._comparison_columns(o, p, "original")}
+    assert rows["PIQA stop"] == rows["avg stop"] == rows["Δ avg vs original stop"] == "early"
+    shown = tables.display(__import__("pandas").DataFrame([rows]))
+    assert shown["PIQA"][0].startswith("30.00†") and shown["Δ avg vs original"][0].split(" ")[0].endswith("†")
+    md = tables.write_table(__import__("pandas").DataFrame([rows]), tmp_path / "t", caption="T")[1].read_text()
+    assert tables.EARLY_NOTE.strip() in md
+    last = tables._score_columns(scored(0.3, 40, 2)["scores"])
+    assert not any(k.endswith(" stop") for k in last)

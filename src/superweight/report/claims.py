@@ -37,6 +37,18 @@ def _ratio_grades(c: str, table: dict, source: str, text: float | None = None, t
     return tuple(g)
 
 
+# "Accuracy falls to random guessing" is graded per task by equivalence (two one-sided tests, stats.equivalence):
+# the accuracy within CHANCE_MARGIN of chance. Table 1's own prune-SW row is within 10 points of chance on 5 of its
+# 7 tasks (ARC-c -5.2, HellaSwag +5.7, LAMBADA +0.5, PIQA +9.9, Winogrande +6.1; ARC-e +14.6 and SciQ +14.4 lie
+# beyond), so 10 points is as close as the paper's numbers mostly come; a task 15 points above chance (40% with
+# 4 choices) is outside the band.
+CHANCE_MARGIN = 0.10
+# "Barely hurts" (prune non-SW) is graded the same way, two-sided around "no change": the perplexity ratio to the
+# original within x1.10 (either way) and the average accuracy within 2 points. Table 1's own prune-non-SW row,
+# x1.072 (Wiki-2) / x1.069 (C4) and -0.89 points, lies inside, at about 3/4 and 1/2 of the margins.
+PPL_MARGIN, ACC_MARGIN = 1.10, 2.0
+
+
 @claim("prune_sw_destroys", "§3.1, Table 1",
        "Pruning the super weight(s) destroys the model: perplexity rises by three orders of magnitude and zero-shot "
        "accuracy falls to random guessing.",
@@ -46,9 +58,11 @@ def _ratio_grades(c: str, table: dict, source: str, text: float | None = None, t
        "direction: on the scored corpora ppl(prune_sw) / ppl(original) > 1 (t with Hall's skewness "
        "correction on paired window log-differences) and the share of the original's above-chance average "
        "accuracy that pruning keeps < 1 "
-       "(Fieller, paired documents). Strength: the text's x1000 and every task's accuracy interval reaching chance; "
-       "Table 1's x214 (Wiki-2) / x108 (C4) and 0.16 kept.",
-       (ABL.format("original"), ABL.format("prune_sw")), ppl_ratio=1.0, kept=1.0)
+       "(Fieller, paired documents). Strength: the text's x1000 and every task's accuracy at chance, within "
+       f"+-{CHANCE_MARGIN:g} by two one-sided exact binomial tests (TOST: reached only when the interval lies inside "
+       "chance +- the margin; the margin is Table 1's own distance from chance on 5 of 7 tasks); Table 1's x214 "
+       "(Wiki-2) / x108 (C4) and 0.16 kept.",
+       (ABL.format("original"), ABL.format("prune_sw")), ppl_ratio=1.0, kept=1.0, chance_margin=CHANCE_MARGIN)
 def _prune_sw_destroys(ctx: Context, t: dict) -> Finding:
     o, p = ctx.done(ABL.format("original")), ctx.done(ABL.format("prune_sw"))
     subs = [Sub(f"{c} ppl ratio", compare.ppl_ratio(o, p, c, **ctx.kw()), t["ppl_ratio"], group="ppl ratio",
@@ -58,10 +72,11 @@ def _prune_sw_destroys(ctx: Context, t: dict) -> Finding:
                     higher=False, unit="", grades=(Grade("Table 1", T1_KEPT, f"Table 1's {T1_KEPT:.2f}"),)))
     tasks, groups = compare.paired_docs([p])
     for task, g in zip(tasks, groups):
-        ch = compare.CHANCE.get(task, 0.0)
+        ch, m = compare.CHANCE.get(task, 0.0), t["chance_margin"]
         subs.append(Sub(f"{task} accuracy after pruning", proportion(int(g[:, 0].sum()), len(g)), math.nan,
                         higher=False, unit="", role="grade",
-                        grades=(Grade("text", ch, f"chance ({ch:g})", touch=True),)))
+                        grades=(Grade("text", ch, f"chance ({ch:g} ± {m:g})", band=(ch - m, ch + m),
+                                      phrase=f"accuracy within ±{m:g} of chance"),)))
     d = pts(compare.acc_diff(o, p, **ctx.kw()))
     return Finding(None, "", subs=subs, notes=[fmt_est("Δ avg accuracy (points)", d)])
 
@@ -73,9 +88,12 @@ def _prune_sw_destroys(ctx: Context, t: dict) -> Finding:
        "avg accuracy 70.11 -> 69.22 (-0.89 points), vs x214 / 35.14 for the super weight",
        "direction: ppl(prune_sw) / ppl(prune_nonsw) > 1 on the scored corpora (paired t on window "
        "log-differences) and avg accuracy prune_nonsw - prune_sw > 0 (paired documents). Strength ('barely hurts', "
-       "an absolute bound from Table 1): ppl(prune_nonsw) / ppl(original) <= x1.07 and avg accuracy within 0.89 "
-       "points of the original; Table 1's ratio x199 (Wiki-2) / x101 (C4) and +34.1 points.",
-       (ABL.format("prune_sw"), ABL.format("prune_nonsw")), ratio=1.0, margin=0.0)
+       f"by two one-sided tests against the original: reached only when the interval lies inside the margin): "
+       f"ppl(prune_nonsw) / ppl(original) within x{PPL_MARGIN:g} either way and avg accuracy within "
+       f"+-{ACC_MARGIN:g} points (Table 1's x1.07 and -0.89 points lie inside); Table 1's ratio x199 (Wiki-2) / "
+       "x101 (C4) and +34.1 points.",
+       (ABL.format("prune_sw"), ABL.format("prune_nonsw")), ratio=1.0, margin=0.0, ppl_margin=PPL_MARGIN,
+       acc_margin=ACC_MARGIN)
 def _prune_nonsw(ctx: Context, t: dict) -> Finding:
     s, n = ctx.done(ABL.format("prune_sw")), ctx.done(ABL.format("prune_nonsw"))
     subs = [Sub(f"{c} ppl(prune_sw)/ppl(prune_nonsw)", compare.ppl_ratio(n, s, c, **ctx.kw()), t["ratio"],
@@ -86,12 +104,16 @@ def _prune_nonsw(ctx: Context, t: dict) -> Finding:
         o = ctx.json(ABL.format("original"))
         for c in compare.corpora(o, n):
             if c in T1_NONSW:
+                r = t["ppl_margin"]
                 subs.append(Sub(f"{c} ppl(prune_nonsw)/ppl(original)", compare.ppl_ratio(o, n, c, **ctx.kw()),
                                 math.nan, higher=False, role="grade",
-                                grades=(Grade("text", T1_NONSW[c], f"'barely hurts' (Table 1's x{T1_NONSW[c]:.3g})"),)))
+                                grades=(Grade("text", 1.0, f"'barely hurts' (within x{r:g} either way, Table 1: "
+                                                           f"x{T1_NONSW[c]:.3g})", band=(1 / r, r)),)))
+        m = t["acc_margin"]
         subs.append(Sub("avg accuracy prune_nonsw - original", pts(compare.acc_diff(o, n, **ctx.kw())), math.nan,
-                        unit="pts", role="grade", grades=(Grade("text", -0.89, "'barely hurts' (Table 1's -0.89 "
-                                                                               "points)"),)))
+                        unit="pts", role="grade", grades=(Grade("text", 0.0, f"'barely hurts' (within ±{m:g} "
+                                                                             "points, Table 1: -0.89)",
+                                                                band=(-m, m)),)))
     k = n.get("intervention", {}).get("prune_nonsw", {})
     notes = [f"{k.get('n_pruned')} weights pruned ({k.get('rule')}, {k.get('amount')})"] if k else []
     return Finding(None, "", subs=subs, notes=notes)
@@ -154,7 +176,8 @@ def _early(ctx: Context, t: dict) -> Finding:
        "and without exactly those): (a) after the earliest one's layer, the residual stream's largest |value| is in "
        "a super weight's row channel in at least half of the remaining layers; (b) right after that layer, "
        "zeroing them shrinks that maximum at least 2x. Deterministic (one prompt): holds or fails.",
-       ("detect/super_weights.json", "detect/residual_stream.csv"), persist_share=0.5, drop_factor=2.0)
+       ("detect/super_weights.json", "detect/residual_stream.csv"), descriptive=True, persist_share=0.5,
+       drop_factor=2.0)
 def _massive(ctx: Context, t: dict) -> Finding:
     sws = ctx.detected()
     rows = ctx.rows("detect/residual_stream.csv")
@@ -415,8 +438,10 @@ def _w8a8_gap(ctx: Context, t: dict) -> Finding:
        "Table 2 coordinates per model (e.g. Llama-7B layer 2 [3968, 7003])",
        "each known coordinate of the model's config is found (a confirmed candidate), found-unconfirmed (a "
        "candidate confirmation did not confirm or skipped) or missed; detections not in the config are new. Holds "
-       "only when every known coordinate is found and confirmed; any missed: fails; otherwise (some only "
-       "unconfirmed) inconclusive. Not applicable without known coordinates. Deterministic.",
+       "only when every known coordinate is found and confirmed; any missed: fails, unless detection stopped at "
+       "its iteration cap with spikes left (super_weights.json cap_reached): a coordinate it did not reach was "
+       "never searched, so that is inconclusive; otherwise (some only unconfirmed) inconclusive. Not applicable "
+       "without known coordinates. Deterministic.",
        ("detect/super_weights.json",))
 def _detection(ctx: Context, t: dict) -> Finding:
     s = ctx.json("detect/super_weights.json")
@@ -430,14 +455,20 @@ def _detection(ctx: Context, t: dict) -> Finding:
     fmt = lambda ks: ", ".join(f"L{k['layer']} [{k['row']}, {k['col']}]" for k in ks) or "none"  # noqa: E731
     ev = "; ".join(f"{st}: {fmt(ks)}" for st, ks in by.items())
     counts = {st: len(ks) for st, ks in by.items()}
-    if by["missed"]:
+    if by["missed"] and s.get("cap_reached"):
+        v = (f"inconclusive ({counts['missed']} of {len(kn)} known coordinates not found: detection stopped at its "
+             f"cap of {s.get('max_iters', '?')} iterations with spikes left, before searching further"
+             + (f"; {counts['found-unconfirmed']} found as candidates but not confirmed"
+                if by["found-unconfirmed"] else "") + ")")
+        ev += f"; detection stopped at its iteration cap ({s.get('max_iters', '?')}, detection.max_iters)"
+    elif by["missed"]:
         v = f"fails ({counts['missed']} of {len(kn)} known coordinates missed)"
     elif by["found-unconfirmed"]:
         v = (f"inconclusive ({counts['found-unconfirmed']} of {len(kn)} known coordinates found as candidates but "
              "not confirmed)")
     else:
         v = f"holds (paper strength; all {len(kn)} known coordinates found and confirmed)"
-    return Finding(v, ev, {"counts": counts, "known": kn})
+    return Finding(v, ev, {"counts": counts, "known": kn, "cap_reached": bool(s.get("cap_reached"))})
 
 
 # --- running them ---
@@ -470,10 +501,12 @@ def evaluate_model(model: str, files: dict[str, Path], n_boot: int = N_BOOT, see
                  "strength_level": fam["grade_level"],
                  "alphas": {s.name: s.alpha for s in f.subs if s.role == "test" and not math.isnan(s.alpha)}}
                 if f.subs else None)
-        rows.append({"model": model, "claim": c.id, "section": c.section, "statement": c.statement,
+        rows.append({"model": model, "claim": c.id, "section": c.section, "descriptive": c.descriptive,
+                     "statement": c.statement,
                      "paper": c.paper, "test": c.test, "thresholds": c.thresholds, "verdict": f.verdict,
                      "decision": decision(f.verdict), "evidence": f.evidence, "estimates": json_clean(f.estimates),
-                     "correction": json_clean(corr)})
+                     "correction": json_clean(corr),
+                     "early_stop": any(isinstance(s.est, Estimate) and s.est.early_stop for s in f.subs)})
     return rows
 
 

@@ -65,7 +65,7 @@ def hadamard_checks(quantities: list[dict], outputs: list[dict], top_fraction: f
        "input at the super weight's column ranks in the layer's top k channels (k = super weights in the layer), "
        "each factor in the top 1% of channels, and the super weights' terms are >= 50% of the row's output. One "
        "deterministic pass on one prompt (n = 1, no interval): holds when every check holds, else fails.",
-       ("mechanism/hadamard.json",), top_fraction=0.01, share_min=0.5)
+       ("mechanism/hadamard.json",), descriptive=True, top_fraction=0.01, share_min=0.5)
 def _mech_hadamard(ctx: Context, t: dict) -> Finding:
     r = _done(ctx, "mechanism/hadamard.json")
     if "quantities" not in r:
@@ -153,7 +153,7 @@ def _sa_layers(rows: list[dict]) -> dict[str, dict[int, dict]]:
        "wrong side, inconclusive when the recorded maximum is in another channel (the file then does not measure "
        "the super activation). Descriptive: n = 1 prompt, no interval and no multiplicity family; it cannot say "
        "how often this holds across prompts. The paper gives no number to grade its strength.",
-       ("propagation/residual_max.csv", "detect/super_weights.json"), keep=0.5, drop=0.5)
+       ("propagation/residual_max.csv", "detect/super_weights.json"), descriptive=True, keep=0.5, drop=0.5)
 def _other_outliers_keep_sa(ctx: Context, t: dict) -> Finding:
     sws = ctx.super_weights()
     if not sws:

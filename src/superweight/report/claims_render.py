@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from superweight.report.verdicts import VERDICTS, decision
+from superweight.report.verdicts import EARLY_STOP_NOTE, VERDICTS, decision
 
 
 def _short(v: str, width: int = 60) -> str:
@@ -36,16 +36,25 @@ def render(rows: list[dict], models: list[str]) -> str:
              "are one family, corrected by Holm's step-down at family level 5%; each sub-test shows its p-value, "
              "the level it was tested at, and its interval at that level. Strength is read off the intervals at "
              "the Bonferroni level 1 - 0.05/k (k: the family plus the intervals used only for grades, e.g. each "
-             "task's accuracy against chance) so the grades hold together. The deterministic claims (one detection "
-             "pass or one prompt, no interval: early_layer, massive_activation, mechanism_hadamard, "
-             "other_outliers_keep_sa) are outside the family and say so in their verdict. Deviations from "
-             "the paper's protocol change what a verdict means: see results/protocol.md when present.", "",
-             "| claim | section | " + " | ".join(models) + " |", "|---|---|" + "---|" * len(models)]
-    for i in ids:
-        lines.append(f"| {i} | {sec[i]} | " + " | ".join(_short(by[(i, m)]["verdict"]) if (i, m) in by else "–"
-                                                      for m in models) + " |")
-    counts = {v: sum(decision(r["verdict"]) == v for r in rows) for v in VERDICTS}
-    lines += ["", ", ".join(f"{n} {v}" for v, n in counts.items()), ""]
+             "task's accuracy against chance) so the grades hold together. The exact checks (early_layer, "
+             "detection_finds_table2: one detection pass, no sampling) and the descriptive claims (one prompt, one "
+             "pass, below the totals) are outside the family and say so in their verdict. Deviations from "
+             "the paper's protocol change what a verdict means: see results/protocol.md when present.", ""]
+    desc = [i for i in ids if any(r.get("descriptive") for r in rows if r["claim"] == i)]
+    tested = [i for i in ids if i not in desc]
+    lines += _matrix(tested, by, sec, models)
+    counted = [r for r in rows if not r.get("descriptive")]
+    counts = {v: sum(decision(r["verdict"]) == v for r in counted) for v in VERDICTS}
+    lines += ["", ", ".join(f"{n} {v}" for v, n in counts.items())
+              + f" ({len(counted)} verdicts: {len(tested)} claims x {len(models)} model(s); the descriptive claims "
+                "below are not counted)", "", error_across_models(rows, models), ""]
+    if any(r.get("early_stop") for r in rows):
+        lines += [EARLY_STOP_NOTE, ""]
+    if desc:
+        lines += ["## Descriptive claims (one prompt, one pass: not tested, not in the totals)", "",
+                  "Each is checked on the detection or propagation prompt alone: it shows what happens on that "
+                  "prompt, not how often it happens across inputs.", ""]
+        lines += _matrix(desc, by, sec, models) + [""]
     for m in models:
         lines += [f"## {m}", ""]
         fam = next((r["correction"] for r in rows if r["model"] == m and r.get("correction")), None)
@@ -53,13 +62,36 @@ def render(rows: list[dict], models: list[str]) -> str:
             lines += [f"Holm over {fam['family_size']} interval sub-tests at family level "
                       f"{1 - fam['family_level']:.2g}; strength graded at the {100 * fam['strength_level']:.4g}% "
                       "level.", ""]
-        for i in ids:
+        for i in tested + desc:
             r = by.get((i, m))
             if r:
-                lines += [f"### {i}: **{r['verdict']}** ({r['section']})", "", f"- claim: {r['statement']}",
-                          f"- paper: {r['paper']}", f"- test: {r['test']}", "- evidence:"]
+                lines += [f"### {i}: **{r['verdict']}** ({r['section']}{'; descriptive' if i in desc else ''})", "",
+                          f"- claim: {r['statement']}", f"- paper: {r['paper']}", f"- test: {r['test']}",
+                          "- evidence:"]
                 lines += [f"  - {e}" for e in _evidence_lines(r["evidence"])] + [""]
     return "\n".join(lines)
+
+
+def _matrix(ids: list[str], by: dict, sec: dict, models: list[str]) -> list[str]:
+    out = ["| claim | section | " + " | ".join(models) + " |", "|---|---|" + "---|" * len(models)]
+    for i in ids:
+        out.append(f"| {i} | {sec[i]} | " + " | ".join(_short(by[(i, m)]["verdict"]) if (i, m) in by else "–"
+                                                    for m in models) + " |")
+    return out
+
+
+def error_across_models(rows: list[dict], models: list[str]) -> str:
+    """One sentence on what the totals' error is across models (each model is its own Holm family)."""
+    fam = next((r["correction"] for r in rows if r.get("correction")), None)
+    a = 1 - fam["family_level"] if fam else 0.05
+    k = len(models)
+    return (f"Error across models: within each model Holm holds the chance of any false direction verdict at "
+            f"{a:.2g} (Bonferroni the strength grades, separately); the {k} models are not corrected together, so "
+            f"the chance of at least one false direction verdict in these totals is at most {k} x {a:.2g} = "
+            f"{min(1.0, k * a):.2g} (union bound)."
+            if k > 1 else
+            f"Error: Holm holds the chance of any false direction verdict of this model at {a:.2g} (Bonferroni the "
+            f"strength grades, separately); the exact checks have no sampling error, the descriptive claims no test.")
 
 
 def _evidence_lines(ev: str) -> list[str]:

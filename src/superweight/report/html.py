@@ -134,7 +134,7 @@ def page(title: str, body: str) -> str:
 # --- claims ---
 
 KNOWN_CLAIM_KEYS = ("model", "claim", "section", "statement", "paper", "test", "thresholds", "verdict", "evidence",
-                    "estimates")
+                    "estimates", "descriptive", "early_stop")
 
 
 def _estimates(est: dict) -> str:
@@ -189,7 +189,11 @@ def claims_body(data: dict, protocol: dict | None = None) -> str:
                    "setting(s) (listed below the claims): a verdict is about this run's settings.</p>")
     head = "".join(f"<th>{esc(m)}</th>" for m in models)
     out.append(f"<table class=\"sw-matrix\"><thead><tr><th>claim (paper)</th>{head}</tr></thead><tbody>")
-    for i in ids:
+    desc_ids = [i for i in ids if first[i].get("descriptive")]
+    for i in [i for i in ids if i not in desc_ids] + desc_ids:
+        if desc_ids and i == desc_ids[0]:
+            out.append(f"<tr><th colspan=\"{len(models) + 1}\">descriptive claims (one prompt, one pass: not tested, "
+                       "not in the totals)</th></tr>")
         cells = []
         for m in models:
             r = by.get((i, m))
@@ -199,13 +203,22 @@ def claims_body(data: dict, protocol: dict | None = None) -> str:
                    f"<span class=\"sw-sec\">{esc(first[i].get('section', ''))}</span></td>{''.join(cells)}</tr>")
     out.append("</tbody></table>")
     counts = {}
-    for r in rows:
+    counted = [r for r in rows if not r.get("descriptive")]
+    for r in counted:
         k = verdict_kind(r.get("verdict"))
         counts[k] = counts.get(k, 0) + 1
     names = {"sw-holds": "holds", "sw-fails": "fails", "sw-inconclusive": "inconclusive", "sw-na": "not applicable",
              "sw-other": "other"}
-    out.append("<p>" + ", ".join(f"{counts[k]} {v}" for k, v in names.items() if k in counts) + f" ({len(rows)} "
-               f"verdicts: {len(ids)} claims x {len(models)} model(s)).</p>")
+    desc = list(dict.fromkeys(r.get("claim") for r in rows if r.get("descriptive")))
+    out.append("<p>" + ", ".join(f"{counts[k]} {v}" for k, v in names.items() if k in counts) + f" ({len(counted)} "
+               f"verdicts: {len(ids) - len(desc)} claims x {len(models)} model(s)"
+               + (f"; not counted: the descriptive claims {', '.join(desc)}, one prompt and one pass each" if desc
+                  else "") + ").</p>")
+    from superweight.report.claims_render import error_across_models  # noqa: PLC0415  (no import cycle at load)
+    out.append(f"<p>{esc(error_across_models(rows, models))}</p>")
+    if any(r.get("early_stop") for r in rows):
+        from superweight.report.verdicts import EARLY_STOP_NOTE  # noqa: PLC0415
+        out.append(f"<p class=\"sw-muted\">{esc(EARLY_STOP_NOTE)}</p>")
     out.append("<h2>Each claim: the paper's number, the test, the evidence</h2>")
     for i in ids:
         c = first[i]

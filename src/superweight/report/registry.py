@@ -26,17 +26,22 @@ class Claim:
     thresholds: dict    # the numbers the test uses (passed to the function)
     inputs: tuple       # result files under results/{model}/ the test needs
     fn: Callable
+    # one prompt, one pass standing for a statement about all inputs (no interval, no test): shown apart, not in
+    # the verdict totals
+    descriptive: bool = False
 
 
 CLAIMS: list[Claim] = []
 
 
-def claim(id: str, section: str, statement: str, paper: str, test: str, inputs: tuple = (), **thresholds):
-    """Register an evaluation function ``fn(ctx, thresholds) -> Finding`` as a claim."""
+def claim(id: str, section: str, statement: str, paper: str, test: str, inputs: tuple = (),
+          descriptive: bool = False, **thresholds):
+    """Register an evaluation function ``fn(ctx, thresholds) -> Finding`` as a claim (``descriptive``: checked on
+    one prompt in one pass, see ``Claim``)."""
     def deco(fn):
         if any(c.id == id for c in CLAIMS):
             raise ValueError(f"claim {id!r} registered twice")
-        CLAIMS.append(Claim(id, section, statement, paper, test, thresholds, tuple(inputs), fn))
+        CLAIMS.append(Claim(id, section, statement, paper, test, thresholds, tuple(inputs), fn, descriptive))
         return fn
     return deco
 

@@ -18,7 +18,10 @@ from superweight.scoring.accuracy import avg_se, binomial_se
 TASK_LABELS = {"arc_challenge": "ARC-c", "arc_easy": "ARC-e", "hellaswag": "HellaSwag", "lambada_openai": "LAMBADA",
                "piqa": "PIQA", "sciq": "SciQ", "winogrande": "Winogrande", "boolq": "BoolQ"}
 CORPUS_LABELS = {"c4": "C4 ppl", "wikitext2": "Wiki-2 ppl"}
-UNCERTAINTY = ("se", "lo", "hi", "n")
+UNCERTAINTY = ("se", "lo", "hi", "n", "stop")  # "X stop": "early" when X was taken at an early sequential stop
+EARLY = "†"
+EARLY_NOTE = (f" {EARLY} an estimate at an early stop of a sequential design (a look before the last): it tends to "
+              "overstate the effect; its interval is the design's repeated interval.")
 
 
 def _corpus_order(c: str) -> int:
@@ -33,6 +36,17 @@ def _est(row: dict, name: str, e: Estimate | NA | None, scale: float = 1.0) -> N
         row[name] = str(e)
         return
     row.update({name: scale * e.value, f"{name} lo": scale * e.lo, f"{name} hi": scale * e.hi})
+    if e.early_stop:
+        row[f"{name} stop"] = "early"
+
+
+def _early(scores: dict, part: str, corpus: str | None = None) -> bool:
+    """A condition scored in looks (scores.sequential) that stopped before its design's last look."""
+    rec = (scores.get("sequential") or {}).get(part)
+    rec = rec.get(corpus) if rec and part == "windows" else rec
+    if not rec or "design" not in rec:
+        return False
+    return int(rec.get("stopped_at_look", 0)) < len(rec["design"].get("looks", []))
 
 
 def _score_columns(scores: dict, st: dict | None = None) -> dict:
@@ -46,11 +60,15 @@ def _score_columns(scores: dict, st: dict | None = None) -> dict:
         if se is None and n:  # results written before per-document values were kept
             se = binomial_se(acc, n)
         row.update({lab: 100 * acc, f"{lab} se": 100 * as_float(se), f"{lab} n": n})
+        if _early(scores, "docs"):
+            row[f"{lab} stop"] = "early"
     if scores.get("tasks"):
         tasks = scores["tasks"].values()
         row["avg"] = 100 * as_float(scores.get("avg_acc"))
         row["avg se"] = 100 * avg_se([as_float(row[f"{TASK_LABELS.get(t, t)} se"]) / 100 for t in scores["tasks"]])
         row["avg n"] = sum(int(v.get("n") or 0) for v in tasks)
+        if _early(scores, "docs"):
+            row["avg stop"] = "early"
     for c in sorted(scores.get("perplexity", {}), key=_corpus_order):
         lab = CORPUS_LABELS.get(c, c)
         p = scores["perplexity"][c]
@@ -58,6 +76,8 @@ def _score_columns(scores: dict, st: dict | None = None) -> dict:
         e = compare.ppl({"scores": scores}, c, **(st or {}))
         row.update({f"{lab} lo": e.lo if e else math.nan, f"{lab} hi": e.hi if e else math.nan,
                     f"{lab} n": p.get("windows")})
+        if isinstance(e, Estimate) and e.early_stop or _early(scores, "windows", c):
+            row[f"{lab} stop"] = "early"
     return row
 
 
@@ -152,7 +172,7 @@ def display(df: pd.DataFrame) -> pd.DataFrame:
             if isinstance(v, str) or _missing(v) or not isinstance(v, (int, float)):
                 out[b] = "–" if _missing(v) else _fmt(v)
                 continue
-            cell = _fmt(float(v))
+            cell = _fmt(float(v)) + (EARLY if r.get(f"{b} stop") == "early" else "")
             if f"{b} se" in cols and not _missing(r[f"{b} se"]):
                 cell += f" ± {_fmt(float(r[f'{b} se']))}"
             if f"{b} lo" in cols and not (_missing(r[f"{b} lo"]) or _missing(r[f"{b} hi"])):
@@ -192,8 +212,10 @@ def write_table(df: pd.DataFrame, stem: str | Path, caption: str = "", level: fl
     shown = display(df)
     note = (f"\n\n± is one binomial standard error (accuracy, %); [lo, hi] is a {100 * level:g}% interval "
             "(t over windows for perplexity; paired differences and ratios over the same documents or windows; "
-            "methods: README, Uncertainty).")
-    md = (f"{caption}{note}\n\n" if caption else "") + shown.to_markdown(index=False) + "\n"
+            "methods: README, Uncertainty)." + (EARLY_NOTE if any(c.endswith(" stop") for c in df.columns) else ""))
+    early = any(c.endswith(" stop") for c in df.columns)
+    md = (f"{caption}{note}\n\n" if caption else "") + shown.to_markdown(index=False) + "\n" + (
+        f"\n{EARLY_NOTE.strip()}\n" if early and not caption else "")
     stem.with_suffix(".md").write_text(md)
     tex = shown.to_latex(index=False, caption=caption or None, escape=True)
     stem.with_suffix(".tex").write_text(tex)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from superweight.stats.equivalence import equivalence, words as eq_words
 from superweight.stats.intervals import LEVEL, NA, Estimate, holm, verdict
 
 VERDICTS = ("holds", "fails", "inconclusive", "not applicable")
@@ -15,12 +16,16 @@ VERDICTS = ("holds", "fails", "inconclusive", "not applicable")
 class Grade:
     """One of the paper's numbers a sub-test's estimate is graded against: ``label`` says where the number comes
     from ("text" = the paper's words, e.g. "three orders of magnitude"; otherwise a table or figure), ``words``
-    how the verdict names it. ``touch``: reached when the interval reaches the number (e.g. an accuracy interval
-    reaching chance), else when the whole interval is at or beyond it."""
+    how the verdict names it. Reached when the whole interval is at or beyond the number; with ``band`` (an
+    equivalence region [lo, hi] around it, e.g. chance +- a margin) reached only when the two one-sided tests
+    reject (stats.equivalence: the interval inside the band), not reached when the interval misses the band,
+    else inconclusive. Band grades sharing a ``phrase`` (e.g. each task's accuracy at chance) are summed up in
+    one phrase of the verdict."""
     label: str
     number: float
     words: str
-    touch: bool = False
+    band: tuple[float, float] | None = None
+    phrase: str = ""
 
 
 @dataclass(eq=False)
@@ -62,12 +67,19 @@ class Finding:
     notes: list[str] = field(default_factory=list)
 
 
+EARLY_STOP = "†"
+EARLY_STOP_NOTE = (f"{EARLY_STOP} a point estimate taken at an early stop of a sequential design (read at a look "
+                   "before the last): stopping when a comparison is decided makes it tend to overstate the effect; "
+                   "its interval is the design's repeated confidence interval, which keeps its coverage.")
+
+
 def fmt_est(name: str, e: Estimate | NA | None, scale: float = 1.0, unit: str = "") -> str:
     if e is None:
         return f"{name}: no per-document/per-window values"
     if isinstance(e, NA):
         return f"{name}: {e}"
-    return (f"{name} {scale * e.value:.4g}{unit} [{scale * e.lo:.4g}, {scale * e.hi:.4g}] "
+    mark = EARLY_STOP if e.early_stop else ""
+    return (f"{name} {scale * e.value:.4g}{unit}{mark} [{scale * e.lo:.4g}, {scale * e.hi:.4g}] "
             f"({100 * e.level:.4g}% CI, n={e.n})")
 
 
@@ -129,19 +141,22 @@ def decide(findings: list[Finding], level: float = LEVEL) -> dict:
             "grade_level": 1 - alpha / max(m + g, 1)}
 
 
-def _grade(s: Sub, level: float) -> list[tuple[Grade, str]]:
-    """(grade, "reached" / "not reached" / "undecided") for each of the sub-test's paper numbers, read off its
-    interval at ``level`` (Bonferroni over the family: strength statements hold simultaneously)."""
+def _grade(s: Sub, level: float) -> list[tuple[Grade, str, str]]:
+    """(grade, "reached" / "not reached" / "undecided" (/ "inconclusive" for a band), the evidence words) for each
+    of the sub-test's paper numbers, read off its interval at ``level`` (Bonferroni over the family: strength
+    statements hold simultaneously)."""
     if not isinstance(s.est, Estimate) or s.est.too_small or not s.grades:
         return []
     e = s.est.at(level)
     out = []
     for g in s.grades:
+        if g.band is not None:
+            st, t, iv = equivalence(s.est, g.band[0], g.band[1], level)
+            out.append((g, st, eq_words(st, iv, g.band[0], g.band[1], t)))
+            continue
         lo, hi, x = (e.lo, e.hi, g.number) if s.higher else (-e.hi, -e.lo, -g.number)
-        if g.touch:
-            out.append((g, "reached" if hi >= x else "not reached"))
-        else:
-            out.append((g, "reached" if lo >= x else "not reached" if hi < x else "undecided"))
+        st = "reached" if lo >= x else "not reached" if hi < x else "undecided"
+        out.append((g, st, st))
     return out
 
 
@@ -188,11 +203,11 @@ def finish(f: Finding, fam: dict) -> Finding:
                 head += f" ({s.why})"
         gr = _grade(s, fam["grade_level"])
         if gr:
-            head += "; paper: " + ", ".join(f"{g.words} {st}" for g, st in gr)
+            head += "; paper: " + ", ".join(f"{g.words} {w}" for g, _, w in gr)
         lines.append(head)
     if out == "holds":
         grades = [(s, g, st) for s in f.subs if s.role == "grade" or s.decision == "holds"
-                  for g, st in _grade(s, fam["grade_level"])]
+                  for g, st, _ in _grade(s, fam["grade_level"])]
         if not grades:
             out = "holds (direction; the paper gives no number to grade its strength)"
         else:
@@ -202,19 +217,25 @@ def finish(f: Finding, fam: dict) -> Finding:
                 out = "holds (paper strength)"
             else:
                 det = []
-                touch = [(s, st) for s, g, st in grades if g.touch]
-                if touch:  # per-task "reaches chance" grades, in one phrase
-                    miss = [s.name.split(" ")[0] for s, st in touch if st != "reached"]
-                    det.append(f"accuracy interval reaches chance on {len(touch) - len(miss)} of {len(touch)} tasks"
-                               + (f" (not {', '.join(miss)})" if miss else ""))
-                for s in dict.fromkeys(s for s, g, _ in grades if not g.touch):
-                    gs = [(g, st) for t, g, st in grades if t is s]
+                phrases: dict[str, list] = {}
+                for s, g, st in grades:
+                    if g.phrase:
+                        phrases.setdefault(g.phrase, []).append((s, st))
+                for ph, ss in phrases.items():  # e.g. per-task "within the margin of chance", in one phrase
+                    by = {w: [s.name.split(" ")[0] for s, st in ss if st == w] for w in ("not reached", "inconclusive")}
+                    det.append(f"{ph} on {len(ss) - sum(map(len, by.values()))} of {len(ss)} tasks" + (
+                        " (" + ", ".join(f"{w}: {', '.join(ns)}" for w, ns in by.items() if ns) + ")"
+                        if any(by.values()) else ""))
+                for s in dict.fromkeys(s for s, g, _ in grades if not g.phrase):
+                    gs = [(g, st) for t, g, st in grades if t is s and not g.phrase]
                     yes = [g.words for g, st in gs if st == "reached"]
                     no = [g.words for g, st in gs if st == "not reached"]
                     und = [g.words for g, st in gs if st == "undecided"]
+                    inc = [g.words for g, st in gs if st == "inconclusive"]
                     ph = (["reaches " + " and ".join(yes)] if yes else []) + \
                          ([("not " if yes else "does not reach ") + " or ".join(no)] if no else []) + \
-                         (["undecided against " + " and ".join(und)] if und else [])
+                         (["undecided against " + " and ".join(und)] if und else []) + \
+                         (["inconclusive against " + " and ".join(inc)] if inc else [])
                     det.append(f"{s.name} {s.fv(s.est.value)} " + ", ".join(ph))
                 out = "holds (direction; " + "; ".join(det) + ")"
     elif out == "fails":
@@ -251,7 +272,7 @@ def pts(e: Estimate | None) -> Estimate | None:
         return e
     test = (lambda t, f=e.test: f(t / 100)) if e.test else None
     iv = (lambda lv, f=e.interval: tuple(100 * x for x in f(lv))) if e.interval else None
-    return Estimate(100 * e.value, 100 * e.lo, 100 * e.hi, e.n, e.level, e.method, e.min_n, test, iv)
+    return Estimate(100 * e.value, 100 * e.lo, 100 * e.hi, e.n, e.level, e.method, e.min_n, test, iv, e.early_stop)
 
 
 def _starts(v: str) -> bool:

@@ -56,10 +56,13 @@ class Estimate:
     test: Callable[[float], tuple[float, int]] | None = field(default=None, compare=False, repr=False)
     # level -> (lo, hi): the interval at another level (e.g. the one a multiplicity correction asks for)
     interval: Callable[[float], tuple[float, float]] | None = field(default=None, compare=False, repr=False)
+    # read at a look before a sequential design's last (stats.sequential.on_design): the point estimate of a
+    # sample stopped early, which tends to overstate the effect (the repeated interval keeps its coverage)
+    early_stop: bool = False
 
     def as_dict(self) -> dict:
         return {"value": self.value, "lo": self.lo, "hi": self.hi, "n": self.n, "level": self.level,
-                "method": self.method, "min_n": self.min_n}
+                "method": self.method, "min_n": self.min_n, **({"early_stop": True} if self.early_stop else {})}
 
     @property
     def too_small(self) -> bool:

@@ -201,6 +201,6 @@ def on_design(est: Estimate, design: Design, n: int) -> Estimate | NA:
         return est.interval(1 - nominal)
 
     lo, hi = interval(est.level)
-    return replace(est, lo=lo, hi=hi, test=test, interval=interval,
+    return replace(est, lo=lo, hi=hi, test=test, interval=interval, early_stop=k < K - 1,
                    method=f"{est.method}; group-sequential, look {k + 1} of {K} (n={n} of {design.looks[-1]}, "
                           f"{design.spending} spending)")
