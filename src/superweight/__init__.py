@@ -30,7 +30,7 @@ Subpackages by stage, lowest first (a stage imports only itself and the stages b
 - ``workflow``: ``config`` (validation, without torch), ``command_line`` (overrides, targets, options),
   ``schema_doc`` (config/README.md), ``resources`` (requests from each rule's declared work), ``claim_inputs`` (the
   files the claims read), ``reuse``, ``experiments`` (a scoring job's wildcards as one intervention), ``runlog``
-  (per-job logs), ``verify`` (data checksums).
+  (per-job logs), ``verify`` (data checksums), ``damaged`` (damaged results found before any job).
 - ``provenance`` (what produced a result; JSON records), ``cli`` (``superweight detect``)."""
 
 __version__ = "0.1.0"

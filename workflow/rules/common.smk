@@ -10,6 +10,7 @@ from superweight.workflow.claim_inputs import claim_inputs, factor_names
 from superweight.workflow.command_line import (check_targets, check_writable, command_line_targets, merge,
                                               parse_overrides, runs_no_job)
 from superweight.workflow.config import ConfigError, run_models, validate
+from superweight.workflow.damaged import DamagedResult, check_results
 from superweight.scoring.data import CONSTRUCTION, files_of, resolve_data_dir
 
 try:
@@ -29,6 +30,14 @@ try:
             raise
 except ConfigError as e:
     raise WorkflowError(f"config error: {e}") from None
+
+# a damaged result (a truncated JSON, a CSV cut short) stops a run before any job: each job reading it would fail
+# after Snakemake had deleted its finished outputs (superweight.workflow.damaged); a look (-n, --report, ...) goes on
+if workflow.is_main_process and not runs_no_job(sys.argv[1:]):
+    try:
+        check_results("results", run_models(config))
+    except DamagedResult as e:
+        raise WorkflowError(f"damaged result: {e}") from None
 
 MODELS = run_models(config)  # `run_models`, or every model under `models`
 CONDITIONS = config["ablation"]["conditions"]

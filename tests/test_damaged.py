@@ -1,0 +1,141 @@
+"""Damaged results stop a run at start (issue 38): superweight.workflow.damaged on tiny result trees, and once
+through a real Snakemake start in a workflow copy."""
+import json
+from base64 import urlsafe_b64encode
+from pathlib import Path
+
+import pytest
+
+from superweight.workflow.damaged import DamagedResult, check_results, damaged, kind_of, problem
+
+M = "smollm2-135m"
+
+
+def finished(root: Path) -> Path:
+    """A finished run's result files, each as its writer leaves it (tiny)."""
+    import torch
+
+    r = root / "results"
+    files = {
+        f"{M}/detect/super_weights.json": {"status": "confirmed", "super_weights": [], "used": [], "n_layers": 30},
+        f"{M}/ablation/prune_sw/scores.json": {"model": M, "kind": "ablation", "status": "done", "scores": {}},
+        f"{M}/wquant/int4/rtn/block64/scores.json": {"model": M, "kind": "wquant", "status": "skipped", "reason": "x"},
+        f"{M}/mechanism/significance.json": {"model": M, "status": "done"},
+        f"{M}/stopwords/summary.json": {"model": M, "status": "done"},
+        "protocol.json": {"rows": []},
+    }
+    for rel, value in files.items():
+        (r / rel).parent.mkdir(parents=True, exist_ok=True)
+        (r / rel).write_text(json.dumps(value))
+    (r / M / "detect" / "layer_maxima.csv").write_text('layer,max,note\n0,1.5,"a, b"\n1,2.0,c\n')
+    (r / M / "corpora").mkdir()
+    torch.save(torch.arange(10), r / M / "corpora" / "wikitext2.pt")
+    (r / M / "logs").mkdir()
+    (r / M / "logs" / "detect.json").write_text("{")  # logs are not results
+    return r
+
+
+def cut(path: Path, keep: float = 0.5):
+    data = path.read_bytes()
+    path.write_bytes(data[:int(len(data) * keep)])
+
+
+def test_a_finished_run_is_not_damaged(tmp_path):
+    r = finished(tmp_path)
+    assert damaged(r, [M], tmp_path) == []
+    check_results(r, [M], tmp_path)
+    assert damaged(tmp_path / "no_results_yet", [M], tmp_path) == []
+
+
+def test_truncated_super_weights_is_one_line_with_the_fix(tmp_path):
+    r = finished(tmp_path)
+    cut(r / M / "detect" / "super_weights.json")
+    with pytest.raises(DamagedResult) as e:
+        check_results(r, [M], tmp_path)
+    msg = str(e.value)
+    assert "\n" not in msg
+    assert msg.startswith(f"{r.as_posix()}/{M}/detect/super_weights.json is damaged (not valid JSON: ")
+    assert "nothing was run" in msg and "Fix: delete it and rerun: Snakemake rebuilds it (rule detect)" in msg
+
+
+@pytest.mark.parametrize("rel,edit,why", [
+    (f"{M}/ablation/prune_sw/scores.json", cut, "not valid JSON"),
+    (f"{M}/ablation/prune_sw/scores.json", lambda p: p.write_text(json.dumps({"model": M, "kind": "ablation",
+                                                                               "status": "done"})), "no `scores`"),
+    (f"{M}/detect/super_weights.json", lambda p: p.write_text(json.dumps({"status": "confirmed"})),
+     "no `super_weights`, `used`"),
+    (f"{M}/mechanism/significance.json", lambda p: p.write_text("[]"), "a JSON list, not an object"),
+    (f"{M}/stopwords/summary.json", lambda p: p.write_bytes(b""), "it is empty"),
+    (f"{M}/detect/layer_maxima.csv", lambda p: p.write_bytes(p.read_bytes()[:-4]), "its last row is cut short"),
+    (f"{M}/detect/layer_maxima.csv", lambda p: p.write_bytes(p.read_bytes()[:-2]), "its last row is cut short"),
+    (f"{M}/corpora/wikitext2.pt", cut, "not a complete torch file"),
+])
+def test_each_kind_of_damage_is_named(tmp_path, rel, edit, why):
+    r = finished(tmp_path)
+    edit(r / rel)
+    got = damaged(r, [M], tmp_path)
+    assert [(p, w) for p, w, _ in got if why in w] == [(f"{r.as_posix()}/{rel}", got[0][1])], got
+    assert len(got) == 1
+
+
+def test_every_damaged_file_is_counted(tmp_path):
+    r = finished(tmp_path)
+    cut(r / M / "detect" / "super_weights.json")
+    cut(r / M / "ablation" / "prune_sw" / "scores.json")
+    with pytest.raises(DamagedResult, match=r"super_weights.json is damaged .*; 1 more damaged: .*prune_sw/scores.json "
+                                            r"\(delete them too\)"):
+        check_results(r, [M], tmp_path)
+
+
+def test_what_is_not_read_is_not_checked(tmp_path):
+    """Another model's results (not in this run), logs and files the check has no kind for are left alone."""
+    r = finished(tmp_path)
+    (r / "other-model" / "detect").mkdir(parents=True)
+    (r / "other-model" / "detect" / "super_weights.json").write_text("{")
+    (r / M / "benchmarks").mkdir()
+    (r / M / "benchmarks" / "detect.csv").write_text("a,b\n1")
+    (r / "tables").mkdir()
+    (r / "tables" / "table5.csv").write_text("a,b\n1")
+    assert damaged(r, [M], tmp_path) == []
+    assert kind_of("tables/table5.csv") is None and kind_of(f"{M}/detect/super_weights.json")[0] == "detect"
+
+
+def test_a_file_snakemake_marks_incomplete_is_its_own(tmp_path):
+    """A job killed while writing leaves its output marked incomplete: Snakemake redoes that job itself."""
+    r = finished(tmp_path)
+    cut(r / M / "mechanism" / "significance.json")
+    rel = f"{r.as_posix()}/{M}/mechanism/significance.json"
+    assert [p for p, _, _ in damaged(r, [M], tmp_path)] == [rel]
+    marker = tmp_path / ".snakemake" / "incomplete" / urlsafe_b64encode(rel.encode()).decode()
+    marker.parent.mkdir(parents=True)
+    marker.write_text(json.dumps({"external_jobid": None}))
+    (marker.parent / "migration_underway").write_text("")  # Snakemake's own bookkeeping, not a path
+    assert damaged(r, [M], tmp_path) == []
+
+
+def test_problem_reads_unknown_suffixes_as_fine(tmp_path):
+    p = tmp_path / "x.md"
+    p.write_text("# cut sh")
+    assert problem(p) is None
+
+
+@pytest.mark.workflow
+def test_snakemake_stops_at_start_on_a_damaged_result(wf):
+    """The issue's case through Snakemake: a truncated super_weights.json among a run's results stops
+    `snakemake --profile profiles/local` in one line before the DAG is built, every file untouched; a dry run still
+    looks (it writes nothing)."""
+    from helpers import snakemake
+
+    r = finished(wf)
+    cut(r / M / "detect" / "super_weights.json")
+    before = {str(p): (p.stat().st_size, p.stat().st_mtime_ns) for p in r.rglob("*") if p.is_file()}
+    run = snakemake(wf, "--profile", "profiles/local")
+    out = run.stdout + run.stderr
+    lines = [line for line in out.splitlines() if "damaged result: " in line]
+    assert run.returncode != 0 and len(lines) == 1, out[-3000:]
+    assert f"results/{M}/detect/super_weights.json is damaged (not valid JSON" in lines[0]
+    assert "Fix: delete it and rerun: Snakemake rebuilds it (rule detect)" in lines[0]
+    assert "Traceback" not in out and "Building DAG" not in out and "Job stats" not in out
+    assert {str(p): (p.stat().st_size, p.stat().st_mtime_ns) for p in r.rglob("*") if p.is_file()} == before
+    look = snakemake(wf, "-n", "--cores", "1")
+    assert look.returncode == 0 and "damaged result" not in look.stdout + look.stderr, (look.stdout + look.stderr)[-3000:]
