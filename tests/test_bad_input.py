@@ -390,7 +390,7 @@ def test_workflow_overrides_as_typed(wf):
 @pytest.mark.workflow
 def test_command_line_read_as_snakemake_reads_it():
     """A results/ path given to an option is no target; the options that run no job are known (Snakemake's parser)."""
-    from superweight.workflow.command_line import command_line_targets, runs_no_job
+    from superweight.workflow.command_line import command_line_targets, runs_jobs, runs_no_job
 
     assert command_line_targets(["-n", "results/llama/detect/x.json", "--cores", "1"]) == ["results/llama/detect/x.json"]
     assert command_line_targets(["-n", "--configfile", "results/run1/cfg.yaml"]) == []
@@ -400,6 +400,9 @@ def test_command_line_read_as_snakemake_reads_it():
         assert runs_no_job(looks), looks
     assert not runs_no_job(["--cores", "1"]) and not runs_no_job(["--cores", "1", "results/protocol.md"])
     assert not runs_no_job(["--cores", "1", "--report", "r.html", "--report-after-run"])  # runs, then reports
+    # jobs run (the damaged-result check's condition): not a look, not --touch (which writes no result)
+    assert runs_jobs(["--cores", "1"]) and runs_jobs(["--profile", "profiles/local"])
+    assert not runs_jobs(["-n"]) and not runs_jobs(["--touch", "--cores", "1"])
 
 
 @pytest.mark.workflow

@@ -98,6 +98,15 @@ def runs_no_job(argv) -> bool:
     return any(getattr(args, k, None) for k in NO_JOB_OPTIONS)
 
 
+def runs_jobs(argv) -> bool:
+    """Whether a snakemake command line runs jobs: not a look (runs_no_job), not ``--touch`` (which marks outputs
+    up to date and runs nothing, though it writes their modification times)."""
+    if runs_no_job(argv):
+        return False
+    args = _command_line(tuple(str(a) for a in argv))
+    return not (args is not None and getattr(args, "touch", False))
+
+
 def check_targets(targets, models: list[str], configured: list[str]) -> None:
     """A target under results/NAME/ for a model this run does not run: one line listing the run's models (else
     Snakemake says only that no rule produces it)."""
