@@ -119,24 +119,40 @@ def test_problem_reads_unknown_suffixes_as_fine(tmp_path):
     assert problem(p) is None
 
 
-@pytest.mark.workflow
-def test_snakemake_stops_at_start_on_a_damaged_result(wf):
-    """The issue's case through Snakemake: a truncated super_weights.json among a run's results stops
-    `snakemake --profile profiles/local` in one line before the DAG is built, every file untouched; a dry run still
-    looks (it writes nothing)."""
-    from helpers import snakemake
+def _tree(d: Path) -> dict:
+    return {str(p.relative_to(d)): (p.stat().st_size, p.stat().st_mtime_ns) for p in d.rglob("*") if p.is_file()}
 
-    r = finished(wf)
-    cut(r / M / "detect" / "super_weights.json")
-    before = {str(p): (p.stat().st_size, p.stat().st_mtime_ns) for p in r.rglob("*") if p.is_file()}
-    run = snakemake(wf, "--profile", "profiles/local")
-    out = run.stdout + run.stderr
-    lines = [line for line in out.splitlines() if "damaged result: " in line]
-    assert run.returncode != 0 and len(lines) == 1, out[-3000:]
-    assert f"results/{M}/detect/super_weights.json is damaged (not valid JSON" in lines[0]
-    assert "Fix: delete it and rerun: Snakemake rebuilds it (rule detect)" in lines[0]
-    assert "Traceback" not in out and "Building DAG" not in out and "Job stats" not in out
-    assert {str(p): (p.stat().st_size, p.stat().st_mtime_ns) for p in r.rglob("*") if p.is_file()} == before
+
+@pytest.mark.workflow
+def test_a_finished_run_with_a_truncated_result_stops_at_start(wf):
+    """The issue's cases on a finished run (every file of the default target present: tests/helpers.py
+    finished_run): a truncated super_weights.json, then a truncated prune_sw/scores.json, each stops
+    `snakemake --profile profiles/local` in one line naming the file, before the DAG is built, and no file is
+    deleted or changed; a dry run still looks; once the damaged file is deleted, a run plans its rule again."""
+    from helpers import finished_run, job_counts, snakemake
+
+    made = finished_run(wf)
+    results = wf / "results"
+    cases = [(f"results/{M}/detect/super_weights.json", "detect"), (f"results/{M}/ablation/prune_sw/scores.json",
+                                                                   "score")]
+    for rel, rule in cases:
+        assert rel in made
+        kept = (wf / rel).read_bytes()
+        cut(wf / rel)
+        before = _tree(results)
+        run = snakemake(wf, "--profile", "profiles/local")
+        out = run.stdout + run.stderr
+        lines = [line for line in out.splitlines() if "damaged result: " in line]
+        assert run.returncode != 0 and len(lines) == 1, out[-3000:]
+        assert f"{rel} is damaged (not valid JSON" in lines[0] and "nothing was run" in lines[0], lines[0]
+        assert f"Fix: delete it and rerun: Snakemake rebuilds it (rule {rule})" in lines[0], lines[0]
+        assert "Traceback" not in out and "Building DAG" not in out and "Job stats" not in out
+        assert _tree(results) == before  # nothing deleted, nothing rewritten
+        look = snakemake(wf, "-n", "--cores", "1")
+        said = look.stdout + look.stderr
+        assert look.returncode == 0 and "damaged result" not in said, said[-3000:]
+        (wf / rel).write_bytes(kept)
+    (wf / cases[0][0]).unlink()  # deleted, the damaged file is rebuilt, and what is made from it
     look = snakemake(wf, "-n", "--cores", "1")
-    said = look.stdout + look.stderr
-    assert look.returncode == 0 and "damaged result" not in said and "Job stats" in said, said[-3000:]
+    counts = job_counts(look.stdout + look.stderr)
+    assert counts.get("detect") == 1 and counts.get("score", 0) >= 1 and counts.get("claims") == 1, counts

@@ -5,26 +5,12 @@ import re
 
 import pytest
 
-from helpers import snakemake
+from helpers import finished_run, job_counts, outputs_and_targets, snakemake
 
 pytestmark = pytest.mark.workflow
 
 # inputs prepared for model jobs, rebuilt whenever a job that reads them runs (common.smk, raw_outputs)
 PREPARED = re.compile(r"results/[^/]+/(model|corpora/[^/]+|aquant/calibration\.(pt|json))$|results/tasks$")
-
-
-def outputs_and_targets(out: str) -> tuple[dict[str, str], set[str]]:
-    """({file: rule} of every planned job's outputs, the `all` job's inputs) from a dry run's printed jobs."""
-    made, targets = {}, set()
-    for block in re.split(r"^(?:local)?rule ", out, flags=re.M)[1:]:
-        rule = block.split(":")[0]
-        line = re.search(r"^\s+(input|output): (.+)$" if rule == "all" else r"^\s+(output): (.+)$", block, re.M)
-        files = line.group(2).split(", ") if line else []
-        if rule == "all":
-            targets.update(files)
-        else:
-            made.update((f, rule) for f in files)
-    return made, targets
 
 
 @pytest.mark.parametrize("configfiles", [[], [".test/ci.yaml"], ["config/emergence.yaml"], ["config/paper.yaml"],
@@ -42,21 +28,10 @@ def test_every_result_a_job_writes_is_a_target(wf, configfiles):
 
 
 def test_a_killed_jobs_outputs_are_rebuilt_by_a_plain_rerun(wf):
-    """The issue's case: every file of a finished run present (made here, empty; `--touch` marks them made), then
+    """The issue's case: every file of a finished run present (tests/helpers.py finished_run), then
     a killed mechanism_significance job's outputs gone (Snakemake deletes a failed job's outputs): a plain
     `snakemake` plans that job again, and what is made from its outputs."""
-    from helpers import job_counts
-
-    made, _ = outputs_and_targets(snakemake(wf, "-n", "--cores", "1").stdout)
-    for f in made:
-        p = wf / f
-        if f.endswith(("/model", "/tasks")):  # the rules' directory outputs
-            p.mkdir(parents=True)
-        else:
-            p.parent.mkdir(parents=True, exist_ok=True)
-            p.touch()
-    run = snakemake(wf, "--touch", "--cores", "1")  # their modification times in order, Snakemake's records made
-    assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
+    finished_run(wf)
     r = snakemake(wf, "-n", "--cores", "1")
     assert "Nothing to be done" in r.stdout + r.stderr, (r.stdout + r.stderr)[-3000:]
     for f in ("significance.json", "significance.csv"):
