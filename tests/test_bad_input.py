@@ -276,6 +276,25 @@ def _write(p, text):
     return p
 
 
+def test_cuda_device_on_a_host_without_cuda():
+    """`device: cuda` stops a real local run on a host without CUDA; a dry run, a cluster run (its submit host needs
+    no GPU; the executor read from the profile too) and a host with CUDA go on. Torch is not asked here."""
+    from superweight.workflow.command_line import check_device, executor
+
+    none, some = (lambda: False), (lambda: True)
+    check_one_line(r"`device` is 'cuda' but this host has no CUDA device .*Fix: --config device=cpu, or run on a GPU "
+                   r"host, or submit the jobs to a cluster", lambda: check_device("cuda", ["--cores", "1"], none))
+    check_one_line(r"`device` is 'cuda:1'", lambda: check_device("cuda:1", ["--profile", str(REPO / "profiles" / "local")],
+                                                                  none))
+    slurm = ["--profile", str(REPO / "profiles" / "slurm")]
+    assert executor(slurm) == "slurm" and executor(["--executor", "slurm"]) == "slurm" and executor(["-c", "1"]) is None
+    for argv in (["-n"], ["--touch"], slurm, ["--executor", "slurm"]):
+        check_device("cuda", argv, none)
+    check_device("cuda", ["--cores", "1"], some)
+    check_device("cuda", ["--cores", "1"], lambda: None)  # cannot tell (no torch on this host): the jobs will say
+    check_device("cpu", ["--cores", "1"], none)
+
+
 def test_targets_of_unknown_models():
     check_one_line(r"target results/llama-7b/detect/super_weights.json is for model 'llama-7b', which is not "
                          r"under `models`; this run's models: smollm2-135m",
@@ -479,3 +498,21 @@ def test_workflow_read_only_results(wf):
         if mounted:
             subprocess.run(["umount", str(ro)], check=True)
         ro.chmod(0o755)
+
+
+@pytest.mark.workflow
+def test_workflow_cuda_without_cuda(wf):
+    """`--config device=cuda` on a host without CUDA: a real run stops in one line before any job, a dry run looks."""
+    from helpers import snakemake
+    from superweight.workflow.command_line import has_cuda
+
+    if has_cuda() is not False:
+        pytest.skip("this host has CUDA (or cannot tell): a real run would start jobs")
+    r = snakemake(wf, "--cores", "1", "--config", "device=cuda")
+    out = r.stdout + r.stderr
+    lines = [line for line in out.splitlines() if "config error: " in line]
+    assert r.returncode != 0 and len(lines) == 1 and "`device` is 'cuda' but this host has no CUDA device" in lines[0], \
+        out[-3000:]
+    assert "Building DAG" not in out and not (wf / "results").exists()
+    r = snakemake(wf, "-n", "--cores", "1", "--config", "device=cuda")
+    assert r.returncode == 0 and "config error" not in r.stdout + r.stderr, (r.stdout + r.stderr)[-3000:]

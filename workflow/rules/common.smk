@@ -8,8 +8,8 @@ from types import SimpleNamespace
 from superweight.quant.methods import ACT_METHODS, WEIGHT_METHODS
 from superweight.workflow import resources as R
 from superweight.workflow.claim_inputs import claim_inputs, factor_names
-from superweight.workflow.command_line import (check_targets, check_writable, command_line_targets, merge,
-                                              parse_overrides, runs_jobs, runs_no_job)
+from superweight.workflow.command_line import (check_device, check_targets, check_writable, command_line_targets,
+                                              merge, parse_overrides, runs_jobs, runs_no_job)
 from superweight.workflow.config import ConfigError, check_repeated_keys, run_models, validate
 from superweight.workflow.damaged import DamagedResult, check_results
 from superweight.scoring.data import CONSTRUCTION, files_of, resolve_data_dir
@@ -25,6 +25,7 @@ try:
              cache=Path(".snakemake") / "superweight" / "data_verified.json")
     if workflow.is_main_process:  # targets are not parsed yet here: read from the command line as Snakemake does
         check_targets(command_line_targets(sys.argv[1:]), run_models(config), list(config["models"]))
+        check_device(config["device"], sys.argv[1:])  # a real local run with device cuda: a CUDA device here
     try:  # (workflow.dryrun is always False while the Snakefile is parsed: the command line says whether jobs run)
         check_writable("results")
     except ConfigError:
