@@ -156,3 +156,32 @@ def test_a_finished_run_with_a_truncated_result_stops_at_start(wf):
     look = snakemake(wf, "-n", "--cores", "1")
     counts = job_counts(look.stdout + look.stderr)
     assert counts.get("detect") == 1 and counts.get("score", 0) >= 1 and counts.get("claims") == 1, counts
+
+
+@pytest.mark.workflow
+def test_a_file_being_written_is_not_damaged(tmp_path):
+    """While a job writes its output, Snakemake marks it incomplete (.snakemake/incomplete/): the half-written file
+    is that job's, not a damaged result (read here from a real Snakemake's marker, not our own encoding of it)."""
+    import subprocess
+    import sys
+    import time
+
+    from helpers import workflow_env
+
+    (tmp_path / "Snakefile").write_text('rule a:\n    output: "results/m/mechanism/significance.json"\n'
+                                        '    shell: "printf \'[1, 2\' > {output}; sleep 60"\n')
+    proc = subprocess.Popen([sys.executable, "-m", "snakemake", "--cores", "1"], cwd=tmp_path, env=workflow_env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        out = tmp_path / "results" / "m" / "mechanism" / "significance.json"
+        deadline = time.time() + 60
+        while not (out.is_file() and out.stat().st_size) and time.time() < deadline:
+            time.sleep(0.2)
+        assert out.read_text() == "[1, 2"
+        assert problem(out) and damaged(tmp_path / "results", ["m"], tmp_path) == []  # the marker is written first
+    finally:
+        import os
+        import signal
+
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)

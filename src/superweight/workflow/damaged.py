@@ -102,7 +102,7 @@ def problem(path: str | Path, keys: tuple[str, ...] = ()) -> str | None:
 
 def incomplete(workdir: str | Path = ".") -> set[str]:
     """The files Snakemake marks incomplete (``.snakemake/incomplete/``: a job that did not finish writing them), as
-    the paths Snakemake names them."""
+    absolute paths (Snakemake names them relative to its working directory, ``workdir``)."""
     root = Path(workdir) / ".snakemake" / "incomplete"
     out = set()
     if not root.is_dir():
@@ -112,7 +112,7 @@ def incomplete(workdir: str | Path = ".") -> set[str]:
             rel = Path(dirpath, f).relative_to(root).parts
             b64 = "".join(p[1:] if p.startswith("@") else p for p in rel)
             try:
-                out.add(os.path.normpath(urlsafe_b64decode(b64.encode()).decode()))
+                out.add(os.path.abspath(os.path.join(workdir, urlsafe_b64decode(b64.encode()).decode())))
             except (ValueError, UnicodeDecodeError):
                 continue  # Snakemake's own bookkeeping (migration_underway)
     return out
@@ -146,7 +146,7 @@ def damaged(results: str | Path, models: list[str], workdir: str | Path = ".") -
         rel = path.relative_to(root).as_posix()
         kind = kind_of(rel)
         shown = (Path(results) / rel).as_posix()
-        if kind is None or os.path.normpath(shown) in skip:
+        if kind is None or os.path.abspath(path) in skip:
             continue
         why = problem(path, kind[1])
         if why:
