@@ -185,3 +185,42 @@ def test_a_file_being_written_is_not_damaged(tmp_path):
 
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
+
+
+def _safetensors(path: Path, n_floats: int = 4) -> Path:
+    """A safetensors file as the format lays it out: header length, JSON header, the tensor's bytes."""
+    header = json.dumps({"w": {"dtype": "F32", "shape": [n_floats], "data_offsets": [0, 4 * n_floats]}}).encode()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(len(header).to_bytes(8, "little") + header + bytes(4 * n_floats))
+    return path
+
+
+def test_a_prepared_model_cut_short_is_damaged(tmp_path):
+    """Every model job loads the prepared model: a truncated model.safetensors (its size against its header, the
+    weights not read) or config.json is named, with prepare_model to rebuild it; a directory Snakemake marks
+    incomplete (prepare_model killed) is Snakemake's."""
+    r = finished(tmp_path)
+    st = _safetensors(r / M / "model" / "model.safetensors")
+    (r / M / "model" / "config.json").write_text(json.dumps({"model_type": "llama"}))
+    (r / M / "model" / "tokenizer.json").write_text("{")  # not checked: read by the tokenizer library, large
+    assert damaged(r, [M], tmp_path) == []
+    import torch
+    from safetensors.torch import save_file
+
+    save_file({"a": torch.zeros(3, 5), "b": torch.ones(7, dtype=torch.float16)}, r / M / "model" / "shard2.safetensors",
+              metadata={"format": "pt"})  # as the library writes one (save_pretrained)
+    assert damaged(r, [M], tmp_path) == []
+    size = st.stat().st_size
+    st.write_bytes(st.read_bytes()[:-3])
+    (path, why, rule), = damaged(r, [M], tmp_path)
+    assert path.endswith(f"{M}/model/model.safetensors") and rule == "prepare_model", (path, why)
+    assert why == f"{size - 3:,} bytes, but its header says {size:,}; truncated?"
+    st.write_bytes(st.read_bytes()[:20])
+    assert "its header is cut short (20 bytes)" in damaged(r, [M], tmp_path)[0][1]
+    (r / M / "model" / "config.json").write_text('{"model_type": "ll')
+    whys = [w for _, w, _ in damaged(r, [M], tmp_path)]  # upstream first: the config, then the weights
+    assert len(whys) == 2 and whys[0].startswith("not valid JSON") and whys[1].startswith("its header is cut short")
+    marker = tmp_path / ".snakemake" / "incomplete" / urlsafe_b64encode(f"{r.as_posix()}/{M}/model".encode()).decode()
+    marker.parent.mkdir(parents=True)
+    marker.write_text("{}")
+    assert damaged(r, [M], tmp_path) == []

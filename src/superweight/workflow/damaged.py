@@ -7,8 +7,9 @@ rebuilt. A damaged file is named in one line with the fix (delete it; Snakemake 
 from it), and no job runs.
 
 A file Snakemake itself marks incomplete (a job killed while writing it, kept under ``.snakemake/incomplete/``) is
-not reported: Snakemake redoes its job (``--rerun-incomplete``, in both profiles) or says so itself. Logs,
-benchmarks, the prepared model directory (checked by the config's validation) and the task files are not read here.
+not reported: Snakemake redoes its job (``--rerun-incomplete``, in both profiles) or says so itself. Of the prepared
+model, ``config.json`` and the ``.safetensors`` files are checked (each file's size against its header, without
+reading the weights). Logs, benchmarks and the task files are not read.
 Imports only the standard library (the submit host checks results without torch)."""
 from __future__ import annotations
 
@@ -21,12 +22,14 @@ import zipfile
 from base64 import urlsafe_b64decode
 from pathlib import Path
 
-SKIPPED_DIRS = ("logs", "benchmarks", "model", "tasks")  # directly under results/ or results/<model>/
-SUFFIXES = (".json", ".csv", ".pt")
+SKIPPED_DIRS = ("logs", "benchmarks", "tasks")  # directly under results/ or results/<model>/
+SUFFIXES = (".json", ".csv", ".pt", ".safetensors")
 
 # (pattern under results/, the rule that writes it, top-level keys its readers index: those they read with a
 # default are not required); the first match is used
 KINDS: list[tuple[str, str, tuple[str, ...]]] = [
+    ("*/model/config.json", "prepare_model", ()),
+    ("*/model/*.safetensors", "prepare_model", ()),
     ("*/detect/super_weights.json", "detect", ("super_weights", "used")),  # detect.used.used_super_weights
     ("*/detect/*.csv", "detect", ()),
     # report.tables; a finished one (`status: done`) also needs its `scores`
@@ -67,6 +70,8 @@ def _stage(rel: str) -> int:
 def problem(path: str | Path, keys: tuple[str, ...] = ()) -> str | None:
     """Why the file cannot be read as its name says (empty, truncated, not JSON, a field missing), or None."""
     path = Path(path)
+    if path.suffix == ".safetensors":
+        return _safetensors_problem(path)
     try:
         data = path.read_bytes()
     except OSError as e:
@@ -100,6 +105,26 @@ def problem(path: str | Path, keys: tuple[str, ...] = ()) -> str | None:
     return None
 
 
+def _safetensors_problem(path: Path) -> str | None:
+    """A safetensors file is an 8-byte header length, a JSON header giving each tensor's byte range, then the
+    bytes: its size must be what the header says (the weights are not read)."""
+    size = path.stat().st_size
+    try:
+        with open(path, "rb") as f:
+            n = int.from_bytes(f.read(8), "little")
+            if size < 8 or 8 + n > size:
+                return f"its header is cut short ({size:,} bytes); truncated?"
+            header = json.loads(f.read(n))
+        end = max((v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"), default=0)
+    except OSError as e:
+        return f"cannot be read: {e.strerror}"
+    except (ValueError, KeyError, TypeError, IndexError):
+        return "its header is not a safetensors header"
+    if size != 8 + n + end:
+        return f"{size:,} bytes, but its header says {8 + n + end:,}; truncated?"
+    return None
+
+
 def incomplete(workdir: str | Path = ".") -> set[str]:
     """The files Snakemake marks incomplete (``.snakemake/incomplete/``: a job that did not finish writing them), as
     absolute paths (Snakemake names them relative to its working directory, ``workdir``)."""
@@ -119,8 +144,8 @@ def incomplete(workdir: str | Path = ".") -> set[str]:
 
 
 def results_read(results: str | Path, models: list[str]) -> list[Path]:
-    """The result files the check reads: under results/ (this run's models only), skipping logs, benchmarks, the
-    prepared model and the task files."""
+    """The result files the check reads: under results/ (this run's models only), skipping logs, benchmarks and the
+    task files."""
     root = Path(results)
     if not root.is_dir():
         return []
@@ -146,7 +171,8 @@ def damaged(results: str | Path, models: list[str], workdir: str | Path = ".") -
         rel = path.relative_to(root).as_posix()
         kind = kind_of(rel)
         shown = (Path(results) / rel).as_posix()
-        if kind is None or os.path.abspath(path) in skip:
+        where = os.path.abspath(path)
+        if kind is None or any(p in skip for p in (where, *map(str, Path(where).parents))):  # or its directory
             continue
         why = problem(path, kind[1])
         if why:
