@@ -458,6 +458,8 @@ def test_command_line_read_as_snakemake_reads_it():
     # jobs run (the damaged-result check's condition): not a look, not --touch (which writes no result)
     assert runs_jobs(["--cores", "1"]) and runs_jobs(["--profile", "profiles/local"])
     assert not runs_jobs(["-n"]) and not runs_jobs(["--touch", "--cores", "1"])
+    for writes in (["--delete-all-output"], ["--delete-temp-output"], ["--cleanup-metadata", "results/x"]):
+        assert not runs_jobs(["--cores", "1", *writes]), writes  # deleting a damaged run's files must not be refused
 
 
 @pytest.mark.workflow

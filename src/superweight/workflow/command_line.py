@@ -98,13 +98,17 @@ def runs_no_job(argv) -> bool:
     return any(getattr(args, k, None) for k in NO_JOB_OPTIONS)
 
 
+# Snakemake's options that write under results/ but run no job: files touched or deleted, its records cleaned
+NO_JOB_WRITES = ("touch", "delete_all_output", "delete_temp_output", "cleanup_metadata", "cleanup_shadow")
+
+
 def runs_jobs(argv) -> bool:
-    """Whether a snakemake command line runs jobs: not a look (runs_no_job), not ``--touch`` (which marks outputs
-    up to date and runs nothing, though it writes their modification times)."""
+    """Whether a snakemake command line runs jobs: not a look (runs_no_job), not ``--touch``,
+    ``--delete-all-output`` or another option that writes but runs nothing (NO_JOB_WRITES)."""
     if runs_no_job(argv):
         return False
     args = _command_line(tuple(str(a) for a in argv))
-    return not (args is not None and getattr(args, "touch", False))
+    return not (args is not None and any(getattr(args, k, None) for k in NO_JOB_WRITES))
 
 
 def _refuse(message):
