@@ -98,6 +98,8 @@ def test_what_is_not_read_is_not_checked(tmp_path):
     (r / "tables" / "table5.csv").write_text("a,b\n1")
     assert damaged(r, [M], tmp_path) == []
     assert kind_of("tables/table5.csv") is None and kind_of(f"{M}/detect/super_weights.json")[0] == "detect"
+    assert kind_of(f"{M}/mechanism/hadamard_channels.csv")[0] == "mechanism_hadamard"
+    assert kind_of(f"{M}/mechanism/significance.json")[0] == "mechanism_significance"
 
 
 def test_a_file_snakemake_marks_incomplete_is_its_own(tmp_path):
@@ -224,3 +226,17 @@ def test_a_prepared_model_cut_short_is_damaged(tmp_path):
     marker.parent.mkdir(parents=True)
     marker.write_text("{}")
     assert damaged(r, [M], tmp_path) == []
+
+
+def test_each_kind_names_rules_the_workflow_has():
+    """The fix names the rule that rebuilds a file: each must be a rule of workflow/rules/."""
+    import re
+
+    from superweight.workflow.damaged import KINDS
+
+    rules_dir = Path(__file__).resolve().parents[1] / "workflow" / "rules"
+    defined = {m for f in rules_dir.rglob("*.smk")
+               for m in re.findall(r"^\s*(?:rule|checkpoint|use rule \w+ as) (\w+)", f.read_text(), re.M)}
+    named = {r for _, rules, _ in KINDS for r in re.split(r", | or ", rules.format(exp="{exp}"))}
+    named = {r for r in named if "{exp}" not in r} | {f"mechanism_{e}" for e in ("hadamard", "skip", "significance")}
+    assert named <= defined, sorted(named - defined)

@@ -34,14 +34,14 @@ KINDS: list[tuple[str, str, tuple[str, ...]]] = [
     ("*/detect/*.csv", "detect", ()),
     # report.tables; a finished one (`status: done`) also needs its `scores`
     ("*/ablation/*/scores.json", "score", ("model",)),
-    ("*/scaling/*/scores.json", "score_scaled", ("model",)),
-    ("*/wquant/*/scores.json", "the weight quantization rules", ("model",)),
-    ("*/aquant/*/scores.json", "the activation quantization rules", ("model",)),
+    ("*/scaling/*/scores.json", "score_scaled or reuse_scaled", ("model",)),
+    ("*/wquant/*/scores.json", "score_wquant, score_wquant_restored or score_wquant_sweep", ("model",)),
+    ("*/aquant/*/scores.json", "score_aquant or reuse_aquant_fp", ("model",)),
     ("*/wquant/*/z_block*.json", "tune_z", ("z",)),  # helpers/quantize.smk wquant_spec
     ("*/aquant/calibration.*", "smoothquant_calibration", ()),
     ("*/corpora/*", "tokenize_corpus", ()),
-    ("*/mechanism/*.json", "the mechanism rules", ()),
-    ("*/mechanism/*.csv", "the mechanism rules", ()),
+    ("*/mechanism/*.json", "mechanism_{exp}", ()),  # {exp}: the file's experiment (hadamard_channels: hadamard)
+    ("*/mechanism/*.csv", "mechanism_{exp}", ()),
     ("*/stopwords/summary.json", "stopwords", ()),
     ("*/stopwords/*.csv", "stopwords", ()),
     ("*/propagation/*.csv", "propagation", ()),
@@ -58,7 +58,7 @@ def kind_of(rel: str) -> tuple[str, tuple[str, ...]] | None:
     """(the rule that writes it, the keys it must have) for a path relative to results/, or None: not checked."""
     for pattern, rule, keys in KINDS:
         if fnmatch.fnmatchcase(rel, pattern):
-            return rule, keys
+            return rule.format(exp=Path(rel).stem.split("_")[0]), keys
     return None
 
 
