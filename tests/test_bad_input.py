@@ -124,6 +124,18 @@ CONFIG_CASES = [
     ("data_checksums value", {"data_checksums": "skip"}, r"`data_checksums` is 'skip'; it must be one of 'compare', "
                                                          r"'record'"),
     ("run_models typo", {"run_models": ["smollm2-135"]}, r"`run_models` names 'smollm2-135', not under `models`"),
+    # values checked by meaning (issue 38): a count that prunes nothing, fractions that zero every weight, no id
+    ("prune count not whole", {"ablation.prune_nonsw": {"rule": "count", "amount": 0.5}},
+     r"`ablation.prune_nonsw.amount` is 0.5, but `rule: count` reads it as a number of weights \(0 would be zeroed\)"
+     r".*Fix: give a whole number of weights"),
+    ("prune fraction above 1", {"ablation.prune_nonsw": {"rule": "fraction", "amount": 1.5}},
+     r"`ablation.prune_nonsw.amount` is 1.5, but `rule: fraction` reads it as a fraction of the weights: 1 or more "
+     r"zeroes every weight. Fix: give a fraction below 1"),
+    ("propagation fraction 3", {"analysis.propagation": {"outliers": "official", "amount": 3}},
+     r"`analysis.propagation.amount` is 3; it must be < 1"),
+    ("empty model id", {f"models.{MODEL}.id": ""}, r"`models.smollm2-135m.id` is ''; it must be a non-empty string"),
+    ("empty emergence id", {"emergence": {"name": "e", "source": "hub", "id": "", "revisions": ["a", "b"]}},
+     r"`emergence.id` is ''; it must be a non-empty string"),
     ("emergence step of no revision", {"emergence": {"name": "e", "source": "hub", "id": "o/m", "revisions": ["a", "b"],
                                                      "steps": {"c": 3}}},
      r"`emergence.steps` has a key 'c', not one of 'a', 'b'"),
@@ -243,6 +255,46 @@ def test_overrides_parse_as_typed():
                    "device": "cuda:0", "b": True}
 
 
+def test_config_file_setting_a_key_twice(tmp_path):
+    """YAML keeps a repeated key's last value silently: a second `ablation:` block would drop the first's keys."""
+    from superweight.workflow.config import check_repeated_keys
+
+    p = tmp_path / "mine.yaml"
+    p.write_text("ablation:\n  conditions: [original]\neval: {limit: 5}\nablation:\n  restore_tokens: all\n")
+    check_one_line(r"config file .*mine.yaml sets `ablation` twice in one block \(lines 1 and 4\); only the second "
+                   r"would be read, the first dropped without a word. Fix: merge the two into one",
+                   lambda: check_repeated_keys([p]))
+    p.write_text("ablation:\n  prune_nonsw: {rule: count, amount: 1, rule: fraction}\n")
+    check_one_line(r"sets `rule` twice in one block \(lines 2 and 2\)", lambda: check_repeated_keys([p]))
+    # the shipped configs set each key once; a file Snakemake cannot read or parse is Snakemake's to report
+    check_repeated_keys(sorted((REPO / "config").glob("*.yaml")) + [REPO / ".test" / "ci.yaml", tmp_path / "none",
+                                                                     _write(tmp_path / "bad.yaml", "a: [1")])
+
+
+def _write(p, text):
+    p.write_text(text)
+    return p
+
+
+def test_cuda_device_on_a_host_without_cuda():
+    """`device: cuda` stops a real local run on a host without CUDA; a dry run, a cluster run (its submit host needs
+    no GPU; the executor read from the profile too) and a host with CUDA go on. Torch is not asked here."""
+    from superweight.workflow.command_line import check_device, executor
+
+    none, some = (lambda: False), (lambda: True)
+    check_one_line(r"`device` is 'cuda' but this host has no CUDA device .*Fix: --config device=cpu, or run on a GPU "
+                   r"host, or submit the jobs to a cluster", lambda: check_device("cuda", ["--cores", "1"], none))
+    check_one_line(r"`device` is 'cuda:1'", lambda: check_device("cuda:1", ["--profile", str(REPO / "profiles" / "local")],
+                                                                  none))
+    slurm = ["--profile", str(REPO / "profiles" / "slurm")]
+    assert executor(slurm) == "slurm" and executor(["--executor", "slurm"]) == "slurm" and executor(["-c", "1"]) is None
+    for argv in (["-n"], ["--touch"], slurm, ["--executor", "slurm"]):
+        check_device("cuda", argv, none)
+    check_device("cuda", ["--cores", "1"], some)
+    check_device("cuda", ["--cores", "1"], lambda: None)  # cannot tell (no torch on this host): the jobs will say
+    check_device("cpu", ["--cores", "1"], none)
+
+
 def test_targets_of_unknown_models():
     check_one_line(r"target results/llama-7b/detect/super_weights.json is for model 'llama-7b', which is not "
                          r"under `models`; this run's models: smollm2-135m",
@@ -354,6 +406,8 @@ WORKFLOW_CASES = [
     ("unknown model target", ["results/llama-7b/detect/super_weights.json"],
      "is for model 'llama-7b', which is not under `models`; this run's models: smollm2-135m"),
     ("changed data", ["--config", "data_dir=DATA"], "winogrande/dev.jsonl differs from the shipped data"),
+    ("config file sets a key twice", ["--configfile", "TWICE"], "twice.yaml sets `eval` twice in one block (lines 1 "
+                                                                 "and 2)"),
 ]
 
 
@@ -364,7 +418,8 @@ def test_workflow_bad_input(wf, tmp_path, data_dir, case):
 
     _, args, message = case
     changed = data_copy(data_dir, tmp_path / "data", replace(FILES["winogrande"][0], winogrande_label_changed))
-    args = [a.replace("DATA", str(changed)) for a in args]
+    _write(tmp_path / "twice.yaml", "eval: {limit: 5}\neval: {tasks: [piqa]}\n")
+    args = [a.replace("DATA", str(changed)).replace("TWICE", str(tmp_path / "twice.yaml")) for a in args]
     done = wf / "results" / MODEL / "detect"  # a finished run's file: no bad input may touch it
     done.mkdir(parents=True)
     (done / "super_weights.json").write_text("{}")
@@ -390,7 +445,7 @@ def test_workflow_overrides_as_typed(wf):
 @pytest.mark.workflow
 def test_command_line_read_as_snakemake_reads_it():
     """A results/ path given to an option is no target; the options that run no job are known (Snakemake's parser)."""
-    from superweight.workflow.command_line import command_line_targets, runs_no_job
+    from superweight.workflow.command_line import command_line_targets, runs_jobs, runs_no_job
 
     assert command_line_targets(["-n", "results/llama/detect/x.json", "--cores", "1"]) == ["results/llama/detect/x.json"]
     assert command_line_targets(["-n", "--configfile", "results/run1/cfg.yaml"]) == []
@@ -400,6 +455,11 @@ def test_command_line_read_as_snakemake_reads_it():
         assert runs_no_job(looks), looks
     assert not runs_no_job(["--cores", "1"]) and not runs_no_job(["--cores", "1", "results/protocol.md"])
     assert not runs_no_job(["--cores", "1", "--report", "r.html", "--report-after-run"])  # runs, then reports
+    # jobs run (the damaged-result check's condition): not a look, not --touch (which writes no result)
+    assert runs_jobs(["--cores", "1"]) and runs_jobs(["--profile", "profiles/local"])
+    assert not runs_jobs(["-n"]) and not runs_jobs(["--touch", "--cores", "1"])
+    for writes in (["--delete-all-output"], ["--delete-temp-output"], ["--cleanup-metadata", "results/x"]):
+        assert not runs_jobs(["--cores", "1", *writes]), writes  # deleting a damaged run's files must not be refused
 
 
 @pytest.mark.workflow
@@ -440,3 +500,21 @@ def test_workflow_read_only_results(wf):
         if mounted:
             subprocess.run(["umount", str(ro)], check=True)
         ro.chmod(0o755)
+
+
+@pytest.mark.workflow
+def test_workflow_cuda_without_cuda(wf):
+    """`--config device=cuda` on a host without CUDA: a real run stops in one line before any job, a dry run looks."""
+    from helpers import snakemake
+    from superweight.workflow.command_line import has_cuda
+
+    if has_cuda() is not False:
+        pytest.skip("this host has CUDA (or cannot tell): a real run would start jobs")
+    r = snakemake(wf, "--cores", "1", "--config", "device=cuda")
+    out = r.stdout + r.stderr
+    lines = [line for line in out.splitlines() if "config error: " in line]
+    assert r.returncode != 0 and len(lines) == 1 and "`device` is 'cuda' but this host has no CUDA device" in lines[0], \
+        out[-3000:]
+    assert "Building DAG" not in out and not (wf / "results").exists()
+    r = snakemake(wf, "-n", "--cores", "1", "--config", "device=cuda")
+    assert r.returncode == 0 and "config error" not in r.stdout + r.stderr, (r.stdout + r.stderr)[-3000:]

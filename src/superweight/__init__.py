@@ -32,7 +32,7 @@ Subpackages by stage, lowest first (a stage imports only itself and the stages b
   ``schema_doc`` (config/README.md), ``resources`` (requests from each rule's declared work), ``plan`` (a run's requests
   summed; the jobs over the time limit), ``claim_inputs`` (the
   files the claims read), ``reuse``, ``experiments`` (a scoring job's wildcards as one intervention), ``runlog``
-  (per-job logs), ``verify`` (data checksums).
+  (per-job logs), ``verify`` (data checksums), ``damaged`` (damaged results found before any job).
 - ``provenance`` (what produced a result; JSON records), ``cli`` (``superweight detect``, ``superweight plan``)."""
 
 __version__ = "0.1.0"

@@ -3,13 +3,15 @@
 import re
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 from superweight.quant.methods import ACT_METHODS, WEIGHT_METHODS
 from superweight.workflow import resources as R
 from superweight.workflow.claim_inputs import claim_inputs, factor_names
-from superweight.workflow.command_line import (check_targets, check_writable, command_line_targets, merge,
-                                              parse_overrides, runs_no_job)
-from superweight.workflow.config import ConfigError, run_models, validate
+from superweight.workflow.command_line import (check_device, check_targets, check_writable, command_line_targets,
+                                              merge, parse_overrides, runs_jobs, runs_no_job)
+from superweight.workflow.config import ConfigError, check_repeated_keys, run_models, validate
+from superweight.workflow.damaged import DamagedResult, check_results
 from superweight.scoring.data import CONSTRUCTION, files_of, resolve_data_dir
 
 try:
@@ -17,11 +19,13 @@ try:
     # that needs the files: data verified against the shipped checksums (cached per file under .snakemake/),
     # sizes within the data and the models, maps with known keys
     merge(config, parse_overrides(workflow.config_settings.config_args))
+    check_repeated_keys(workflow.configfiles)  # config/config.yaml and each --configfile
     validate(config, Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml",
              paper_results=Path(workflow.basedir) / "config" / "paper_results.yaml",
              cache=Path(".snakemake") / "superweight" / "data_verified.json")
     if workflow.is_main_process:  # targets are not parsed yet here: read from the command line as Snakemake does
         check_targets(command_line_targets(sys.argv[1:]), run_models(config), list(config["models"]))
+        check_device(config["device"], sys.argv[1:])  # a real local run with device cuda: a CUDA device here
     try:  # (workflow.dryrun is always False while the Snakefile is parsed: the command line says whether jobs run)
         check_writable("results")
     except ConfigError:
@@ -29,6 +33,15 @@ try:
             raise
 except ConfigError as e:
     raise WorkflowError(f"config error: {e}") from None
+
+# a damaged result (a truncated JSON, a CSV cut short) stops a run before any job: each job reading it would fail
+# after Snakemake had deleted its finished outputs (superweight.workflow.damaged); a look (-n, --report, ...) and
+# --touch go on
+if workflow.is_main_process and runs_jobs(sys.argv[1:]):
+    try:
+        check_results("results", run_models(config))
+    except DamagedResult as e:
+        raise WorkflowError(f"damaged result: {e}") from None
 
 MODELS = run_models(config)  # `run_models`, or every model under `models`
 CONDITIONS = config["ablation"]["conditions"]
@@ -173,7 +186,8 @@ def reuse_from(condition, corpora, eval_cfg):
 
 
 def all_outputs():
-    """What `all` builds: each stage's figures and tables (the stage helpers are in their .smk files)."""
+    """What `all` builds: each stage's figures and tables (the stage helpers are in their .smk files), and the raw
+    results they are made from (raw_outputs)."""
     fmt = config["plots"]["format"]
     out = ["results/protocol.md", "results/protocol_settings.md"]
     for m in MODELS:
@@ -195,4 +209,27 @@ def all_outputs():
     # every table also as the HTML page the report shows (report.smk; written beside its Markdown)
     out += [p[:-3] + ".html" for p in out if p.endswith(".md") and
             (p.startswith("results/tables/") or p.endswith(("_table.md", "emergence.md")))]
-    return out
+    # every table also as CSV and LaTeX (written beside its Markdown)
+    out += [p[:-3] + ext for p in out if p.startswith("results/tables/") and p.endswith(".md")
+            for ext in (".csv", ".tex")]
+    return list(dict.fromkeys(out + raw_outputs()))
+
+
+def raw_outputs():
+    """The raw results the figures and tables are made from, and that users and the claims read: targets of `all`
+    too, so that a job killed after its figure or table was made (its outputs deleted, what was made from them
+    still there) is rerun by a plain `snakemake` (issue 38). Not listed: the inputs prepared for model jobs (the
+    prepared model, the task files, tokenized corpora, SmoothQuant's calibration samples), rebuilt whenever a job
+    that reads them runs."""
+    out = ["results/protocol.json", "results/protocol_settings.json", "results/claims.csv", "results/claims.json"]
+    for m in MODELS:
+        r = f"results/{m}"
+        out += [f"{r}/claims.md", f"{r}/detect/layer_maxima.csv", f"{r}/detect/residual_stream.csv",
+                f"{r}/stopwords/summary.json", f"{r}/stopwords/top_tokens.csv",
+                f"{r}/propagation/residual_max.csv", f"{r}/propagation/case_study.csv"]
+        out += [f"{r}/ablation/{c}/scores.json" for c in CONDITIONS]
+        out += [f"{r}/scaling/x{f}/scores.json" for f in FACTORS]
+        out += [wquant_path(*s).format(model=m) for s in wquant_settings()]  # helpers/quantize.smk
+        out += sweep_z_input(SimpleNamespace(model=m))  # tuned z (`z: auto`)
+        out += [f"{r}/aquant/w8a8/{a}/scores.json" for a in AQ["methods"]]
+    return out + MECHANISM_RAW + EMERGENCE_RAW  # mechanism.smk, helpers/emergence.smk

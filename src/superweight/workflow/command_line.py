@@ -98,6 +98,64 @@ def runs_no_job(argv) -> bool:
     return any(getattr(args, k, None) for k in NO_JOB_OPTIONS)
 
 
+# Snakemake's options that write under results/ but run no job: files touched or deleted, its records cleaned
+NO_JOB_WRITES = ("touch", "delete_all_output", "delete_temp_output", "cleanup_metadata", "cleanup_shadow")
+
+
+def runs_jobs(argv) -> bool:
+    """Whether a snakemake command line runs jobs: not a look (runs_no_job), not ``--touch``,
+    ``--delete-all-output`` or another option that writes but runs nothing (NO_JOB_WRITES)."""
+    if runs_no_job(argv):
+        return False
+    args = _command_line(tuple(str(a) for a in argv))
+    return not (args is not None and any(getattr(args, k, None) for k in NO_JOB_WRITES))
+
+
+def _refuse(message):
+    raise ValueError(message)
+
+
+def executor(argv) -> str | None:
+    """The executor a snakemake command line runs jobs with, its profiles' `executor:` included (None: local, or a
+    line this parser cannot read)."""
+    args = _command_line(tuple(str(a) for a in argv))
+    if args is None:
+        return None
+    if args.profile and args.profile != ["none"]:
+        try:
+            from snakemake.cli import get_argument_parser
+
+            p = get_argument_parser(profiles=args.profile)
+            p.error = _refuse
+            args = p.parse_args([str(a) for a in argv])
+        except (Exception, SystemExit):  # noqa: BLE001 -- a profile Snakemake cannot read: it reports that itself
+            return None
+    return getattr(args, "executor", None)
+
+
+def has_cuda() -> bool | None:
+    """Whether this host has a CUDA device: an NVIDIA driver loaded (no torch imported), else torch says so (imported
+    only then); None when neither can tell (torch not installed here: the jobs' conda environments have it)."""
+    if Path("/proc/driver/nvidia/version").exists():
+        return True
+    try:
+        import torch
+    except ImportError:
+        return None
+    return bool(torch.cuda.is_available())
+
+
+def check_device(device: str, argv, cuda=has_cuda) -> None:
+    """`device: cuda` for jobs that run on this host (a real run, the local executor) needs a CUDA device here: else
+    every model job fails after loading its model. A cluster run's submit host needs none; a look runs no job."""
+    if not str(device).startswith("cuda") or not runs_jobs(argv) or executor(argv) not in (None, "local"):
+        return
+    if cuda() is False:
+        raise ConfigError(f"`device` is {device!r} but this host has no CUDA device (no NVIDIA driver loaded, torch "
+                          "sees none), so every model job would fail once its model is loaded. Fix: --config "
+                          "device=cpu, or run on a GPU host, or submit the jobs to a cluster (--profile profiles/slurm)")
+
+
 def check_targets(targets, models: list[str], configured: list[str]) -> None:
     """A target under results/NAME/ for a model this run does not run: one line listing the run's models (else
     Snakemake says only that no rule produces it)."""

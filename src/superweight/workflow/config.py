@@ -114,6 +114,36 @@ def validate(config: dict, schema_path: str | Path, check_files: bool = True,
     return config
 
 
+def check_repeated_keys(paths) -> None:
+    """No config file sets a key twice in one mapping: YAML keeps the last silently, so a second `ablation:` block
+    drops the first one's keys without a word."""
+    class Strict(yaml.SafeLoader):
+        pass
+
+    def mapping(loader, node, deep=False):
+        seen = {}
+        for key_node, _ in node.value:
+            key = loader.construct_object(key_node, deep=deep)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise ConfigError(f"config file {path} sets `{key}` twice in one block (lines {seen[key]} and {line}); "
+                                  "only the second would be read, the first dropped without a word. Fix: merge the "
+                                  "two into one")
+            seen[key] = line
+        return loader.construct_mapping(node, deep=deep)
+
+    Strict.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
+    for path in paths or []:
+        try:
+            text = Path(path).read_text()
+        except OSError:
+            continue  # Snakemake reports a config file it cannot read
+        try:
+            yaml.load(text, Loader=Strict)  # noqa: S506 -- SafeLoader with one constructor more
+        except yaml.YAMLError:
+            continue  # Snakemake reports YAML it cannot parse, with the line
+
+
 def run_models(config: dict) -> list[str]:
     """The models this run runs: ``run_models`` when set (each must be under ``models``), else all of them."""
     from superweight.report.protocol import run_models as selected
@@ -185,6 +215,22 @@ def check_choices(config: dict) -> None:
                               "or `both`")
     if config.get("sequential"):
         check_sequential(config)
+    check_amounts(config)
+
+
+def check_amounts(config: dict) -> None:
+    """`ablation.prune_nonsw.amount` read as its rule reads it: a count is a whole number of weights (0.5 would
+    prune none), a fraction is below 1 (1 or more zeroes every weight)."""
+    nonsw = config["ablation"]["prune_nonsw"]
+    rule, amount = nonsw["rule"], nonsw["amount"]
+    if rule == "count" and (amount < 1 or amount != int(amount)):
+        raise ConfigError(f"`ablation.prune_nonsw.amount` is {amount!r}, but `rule: count` reads it as a number of "
+                          f"weights ({int(amount):,} would be zeroed). Fix: give a whole number of weights (e.g. 100), "
+                          "or `rule: fraction` for a share of them")
+    if rule != "count" and amount >= 1:
+        raise ConfigError(f"`ablation.prune_nonsw.amount` is {amount!r}, but `rule: {rule}` reads it as a fraction of "
+                          "the weights: 1 or more zeroes every weight. Fix: give a fraction below 1 (the paper's "
+                          "official rule: 1e-6), or `rule: count` for a number of weights")
 
 
 def check_sequential(config: dict) -> None:

@@ -25,6 +25,9 @@ EMERGENCE_CFG = ({**{k: EM.get(k) for k in ("source", "id", "dtype", "steps", "c
 # what `all` renders of the sweep, when configured: its figure and table
 EMERGENCE_OUTPUTS = ([f"{EMERGENCE_DIR}/emergence.{config['plots']['format']}", f"{EMERGENCE_DIR}/emergence.md"]
                      if EMERGENCE else [])
+# the raw results they are made from (targets of `all` too: common.smk, raw_outputs)
+EMERGENCE_RAW = ([f"{EMERGENCE_DIR}/{f}" for f in ("reference.json", "emergence.csv", "emergence.json")]
+                 + [f"{EMERGENCE_DIR}/steps/{r}.json" for r in EM["revisions"]] if EMERGENCE else [])
 
 
 def emergence_mem(wildcards, attempt=1):
