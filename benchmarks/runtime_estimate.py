@@ -1,10 +1,10 @@
 """Run-time estimate against measurement, per model job of a finished run (issue 36).
 
-For every job of the run's dry run (``snakemake -n --forceall`` with the same arguments) that left a work record
-beside its log (``<log>.work.json``, superweight.models.meter): the tokens its rule declares against those it
-forwarded, the forward seconds the estimate gives at the configured rate against the measured ones, and the whole
-estimate (start-up + loading + forward) against the job's Snakemake benchmark seconds. Prints a table and the
-measured CPU rate; writes the rows as JSON.
+For every model job of the run's dry run (``snakemake -n --forceall`` with the same arguments) that left a work
+record beside its log (``<log>.work.json``, superweight.models.meter): the tokens its rule declares against those it
+forwarded, the forward seconds at the configured rate against the measured ones, and the whole estimate (start-up +
+loading + forward, the dry run's ``estimate_s``) against the job's Snakemake benchmark seconds. Prints a table and
+the measured rate per job (2 x parameters x forwarded tokens / forward seconds); writes the rows as JSON.
 
     python benchmarks/runtime_estimate.py [--out FILE.json] [--cpu-gflops 20] [-- SNAKEMAKE ARGS]
 """
@@ -30,33 +30,33 @@ def benchmark_s(log: Path) -> float | None:
         return float(next(csv.DictReader(f, delimiter="\t"))["s"])
 
 
-def rows(jobs, rates: R.Rates) -> list[dict]:
+def rows(jobs, cpu_flops: float) -> list[dict]:
+    """One row per model job that left a record: declared against forwarded tokens, the estimate (the dry run's
+    ``estimate_s``: start-up, loading and forward at the configured rate) against the measured seconds."""
     out = []
     for j in jobs:
         rec_path = Path(j.log + ".work.json") if j.log else None
-        if not rec_path or not rec_path.is_file():
+        if j.estimate_s is None or not rec_path or not rec_path.is_file():
             continue
         rec = json.loads(rec_path.read_text())
-        model = j.wildcards.get("model")
-        facts = R.facts_from_dir(Path("results") / model / "model")
-        est_fwd = 2 * facts.params * j.forward_tokens / rates.cpu_flops
-        est_job = R.START_S + R.weights_bytes(facts) / rates.load_bytes_per_s + est_fwd
+        facts = R.facts_from_dir(Path("results") / j.wildcards["model"] / "model")
         wall = benchmark_s(Path(j.log))
         rate = 2 * facts.params * rec["tokens"] / rec["forward_s"] / 1e9 if rec["forward_s"] else None
         out.append({"job": j.name, "tokens_declared": j.forward_tokens, "tokens_forwarded": rec["tokens"],
-                    "forward_s_estimated": round(est_fwd, 1), "forward_s_measured": rec["forward_s"],
-                    "job_s_estimated": round(est_job, 1), "job_s_measured": wall,
+                    "forward_s_estimated": round(2 * facts.params * j.forward_tokens / cpu_flops, 1),
+                    "forward_s_measured": rec["forward_s"], "job_s_estimated": j.estimate_s, "job_s_measured": wall,
                     "startup_s": rec["startup_s"], "load_s": rec["load_s"],
                     "measured_gflops": None if rate is None else round(rate, 1),
                     "by_purpose": {k: v["tokens"] for k, v in rec["by_purpose"].items()},
-                    "job_ratio": None if not wall else round(est_job / wall, 2)})
+                    "job_ratio": None if not wall else round(j.estimate_s / wall, 2)})
     return out
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", default="benchmarks/runtime_estimate.json")
-    p.add_argument("--cpu-gflops", type=float, default=R.Rates().cpu_flops / 1e9)
+    p.add_argument("--cpu-gflops", type=float, default=R.Rates().cpu_flops / 1e9,
+                   help="the rate the run's config set (resources.cpu_gflops): for the forward-seconds column")
     p.add_argument("snakemake_args", nargs="*")
     a = p.parse_args(argv)
     dry = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--forceall", *a.snakemake_args],
@@ -64,8 +64,7 @@ def main(argv=None) -> int:
     if dry.returncode:
         print(dry.stderr[-2000:], file=sys.stderr)
         return 1
-    rates = R.Rates(cpu_flops=a.cpu_gflops * 1e9)
-    table = rows(jobs_from_dry_run(dry.stdout + dry.stderr), rates)
+    table = rows(jobs_from_dry_run(dry.stdout + dry.stderr), a.cpu_gflops * 1e9)
     if not table:
         print("no job left a work record (<log>.work.json): run the workflow first", file=sys.stderr)
         return 1

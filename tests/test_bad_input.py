@@ -515,6 +515,6 @@ def test_workflow_cuda_without_cuda(wf):
     lines = [line for line in out.splitlines() if "config error: " in line]
     assert r.returncode != 0 and len(lines) == 1 and "`device` is 'cuda' but this host has no CUDA device" in lines[0], \
         out[-3000:]
-    assert "Building DAG" not in out and not (wf / "results").exists()
+    assert not (wf / "results").exists()  # checked once the DAG is known (onstart): no job ran
     r = snakemake(wf, "-n", "--cores", "1", "--config", "device=cuda")
     assert r.returncode == 0 and "config error" not in r.stdout + r.stderr, (r.stdout + r.stderr)[-3000:]

@@ -57,3 +57,33 @@ def test_the_record_is_written_beside_the_log(tmp_path, monkeypatch):
     write_work_record(logging.getLogger("t"), str(path))
     rec = json.loads(path.read_text())
     assert rec["tokens"] == 10 and rec["by_purpose"]["windows"]["forward_s"] == 0.5
+
+
+def test_the_restores_first_pass_counts_the_layers_it_runs(monkeypatch):
+    """A restored forward runs a first pass on layers 0..k from inside the model's own forward: it counts as its
+    positions x (k + 1) / all layers on top of the pass itself; a forward that raises leaves the count working.
+    (Outside the restore, the same model counts 32 per pass: restored = 32 + 24.)"""
+    from superweight.interventions.edits import zero_weights
+    from superweight.interventions.restore import RestoreSuperActivation
+    from tiny import L, plant
+
+    monkeypatch.setattr(meter, "METER", meter.Meter())
+    model = tiny_model("llama")
+    sws = [(1, 5, 17), (2, 5, 30)]  # super weights in two layers: a first pass on layers 0..2 of L = 4
+    for sw in sws:
+        plant(model, *sw)
+    meter.attach(model)
+    restore = RestoreSuperActivation.capture(model, sws, "max")
+    zero_weights(model, sws)
+    ids = torch.randint(4, 100, (2, 16))
+    with restore, torch.no_grad():
+        model(ids)
+    assert meter.METER.record()["tokens"] == 32 + 32 * 3 // L
+    try:
+        with torch.no_grad():
+            model(torch.full((1, 4), 10_000))  # out of the vocabulary: the forward raises
+    except Exception:  # noqa: BLE001
+        pass
+    with torch.no_grad():
+        model(ids)
+    assert meter.METER.record()["tokens"] == 32 + 24 + 4 + 32  # the failed call's positions, then the next pass

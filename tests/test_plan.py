@@ -18,7 +18,7 @@ rule score:
     wildcards: model=a, condition=original
     threads: 2
     log: results/a/logs/score_original.log
-    resources: tmpdir=/tmp, runtime=120, gpu=1, mem_mb=25781, mem=25.78 GB, mem_mib=24587, forward_tokens=5000
+    resources: tmpdir=/tmp, runtime=120, gpu=1, mem_mb=25781, mem=25.78 GB, mem_mib=24587, forward_tokens=5000, estimate_s=3000
 [Sun Dec  6 13:15:59 2026]
 localrule table1:
     input: results/a/ablation/original/scores.json
@@ -31,7 +31,7 @@ rule prepare_model:
     output: results/a/model
     wildcards: model=a
     threads: 2
-    resources: tmpdir=/tmp, runtime=30, mem_mb=700, mem=0.70 GB, mem_mib=668, disk_mb=14000
+    resources: tmpdir=/tmp, runtime=30, mem_mb=700, mem=0.70 GB, mem_mib=668, model_disk_mb=14000, disk_mb=50000, estimate_s=600
 Job stats:
 job      count
 """
@@ -40,17 +40,35 @@ job      count
 def test_dry_run_jobs_are_parsed_and_summed():
     jobs = jobs_from_dry_run(DRY)
     assert jobs == [Job("score", {"model": "a", "condition": "original"}, 120, 25781, 1, 2, 0, 5000,
-                        "results/a/logs/score_original.log"),
+                        "results/a/logs/score_original.log", 3000),
                     Job("table1", {"model": "a"}, 0, 0, 0, 1, 0),
-                    Job("prepare_model", {"model": "a"}, 30, 700, 0, 2, 14000)]
+                    Job("prepare_model", {"model": "a"}, 30, 700, 0, 2, 14000, estimate_s=600)]
     plan = summarize(jobs, max_runtime_min=100)
-    assert plan["jobs"] == 3 and plan["gpu_hours"] == 2.0 and plan["cpu_hours"] == 1.0  # 2 threads x 30 min
-    assert plan["disk_gb"] == 14.0
+    assert plan["jobs"] == 3 and plan["model_jobs"] == 2 and plan["other_jobs"] == 1
+    assert plan["gpu_hours"] == 2.0 and plan["cpu_hours"] == 1.0  # 2 threads x 30 min
+    assert plan["gpu_hours_estimated"] == pytest.approx(3000 / 3600)
+    assert plan["cpu_hours_estimated"] == pytest.approx(2 * 600 / 3600)
+    assert plan["disk_gb"] == 14.0  # what the models fill, not Snakemake's default disk_mb
     assert plan["largest_mem"] == {"job": "score (model=a, condition=original)", "mem_mb": 25781}
     assert plan["over_limit"] == [{"job": "score (model=a, condition=original)", "runtime_min": 120}]
     line = over_limit_message(jobs, 100)
     assert "\n" not in line and "score (model=a, condition=original) 120 min" in line and "Fix:" in line
     assert over_limit_message(jobs, 120) is None
+
+
+def test_a_quiet_dry_run_is_not_an_empty_plan(tmp_path, monkeypatch, capsys):
+    """A dry run that printed no job details (--quiet) is an error, not a plan of 0 jobs."""
+    import subprocess as sp
+
+    from superweight import cli
+
+    quiet = "superweight: resources.max_runtime = 2880 min\nJob stats:\njob      count\n-----  -------\nscore  4\nall  1\ntotal  5\n"
+    monkeypatch.setattr(sp, "run", lambda *a, **k: sp.CompletedProcess(a, 0, "", quiet))
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["plan", "--quiet", "rules"]) == 2
+    err = capsys.readouterr().err
+    assert "lists 5 jobs but printed the details of 1" in err and "\n" not in err.strip()
+    assert not (tmp_path / "results").exists()
 
 
 def _requests(text):

@@ -121,6 +121,14 @@ def test_run_time_follows_the_configured_rates_and_margin():
     assert s == pytest.approx(R.START_S + 14e9 / 1e9 + 2 * 7e9 * 1e7 / 50e12)
     assert R.runtime_min(work, f, True, 1, "float16", rates) == math.ceil(3 * s / 60)
     assert R.runtime_min(work, f, True, 2, "float16", rates) == 2 * math.ceil(3 * s / 60)
+    # a retry asks for more, but never above the cluster's limit (a first request over it stops the run at start)
+    capped = R.Rates.from_config({"resources": {"gpu_tflops": 50, "margin": 3, "load_mb_per_s": 1000,
+                                                "max_runtime": int(1.5 * math.ceil(3 * s / 60))}})
+    assert R.runtime_min(work, f, True, 2, "float16", capped) == capped.max_runtime_min
+    # a sweep of 3 settings in one job: start-up once, loading and forwarding three times, one floor
+    assert R.estimate_s(work, f, "float16", True, rates, repeats=3) == pytest.approx(R.START_S + 3 * (s - R.START_S))
+    tiny = R.Work(tokens=1000)
+    assert R.runtime_min(tiny, R.facts_from_params(0.1), repeats=3) == R.RUNTIME_FLOOR_MIN
     faster = R.Rates.from_config({"resources": {"gpu_tflops": 500, "margin": 3, "load_mb_per_s": 1000}})
     assert R.estimate_s(work, f, "float16", True, faster) < s
     assert R.Rates.from_config({}) == R.Rates()

@@ -2,7 +2,8 @@
 [SNAKEMAKE ARGS]`` prints what a run of the workflow would request (jobs, GPU- and CPU-hours, disk, the largest
 requests, the jobs over the cluster's time limit) from its dry run, and writes it to results/plan.md and .json.
 
-Exit codes: 0 done, 2 a usage or input error (one line on stderr naming the fix)."""
+Exit codes: 0 done, 1 (plan) a job over resources.max_runtime, 2 a usage or input error (one line on stderr naming
+the fix)."""
 from __future__ import annotations
 
 import argparse
@@ -134,7 +135,7 @@ def plan_cmd(args, snakemake_args: list[str]) -> int:
     """The dry run of the workflow in the current directory (every job with --all), summed per rule."""
     import subprocess
 
-    from superweight.workflow.plan import jobs_from_dry_run, markdown, summarize, to_json
+    from superweight.workflow.plan import dry_run_total, jobs_from_dry_run, markdown, summarize, to_json
 
     cmd = [sys.executable, "-m", "snakemake", "-n", *(["--forceall"] if args.all else []), *snakemake_args]
     r = subprocess.run(cmd, capture_output=True, text=True)
@@ -143,11 +144,16 @@ def plan_cmd(args, snakemake_args: list[str]) -> int:
         why = next((line.strip() for line in text.splitlines() if "error" in line.lower()), text.strip()[-300:])
         raise InputError(f"the dry run failed: {why}. Fix: run `snakemake -n {' '.join(snakemake_args)}` to see it "
                          "whole")
+    jobs = jobs_from_dry_run(text)
+    total = dry_run_total(text)
+    if total is not None and total != len(jobs) + 1:  # the table counts `all`
+        raise InputError(f"the dry run lists {total} jobs but printed the details of {len(jobs) + 1} (a --quiet flag, "
+                         "or `quiet:` in a profile?). Fix: run `superweight plan` without them")
     limit = LIMIT_LINE.search(text)
     if not limit:
         raise InputError("the dry run did not state resources.max_runtime. Fix: run `superweight plan` in the "
                          "workflow's directory (the one with the Snakefile)")
-    plan = summarize(jobs_from_dry_run(text), int(limit.group(1)))
+    plan = summarize(jobs, int(limit.group(1)))
     page = markdown(plan, "Run plan" + (f" ({' '.join(snakemake_args)})" if snakemake_args else ""))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -25,7 +25,6 @@ try:
              cache=Path(".snakemake") / "superweight" / "data_verified.json")
     if workflow.is_main_process:  # targets are not parsed yet here: read from the command line as Snakemake does
         check_targets(command_line_targets(sys.argv[1:]), run_models(config), list(config["models"]))
-        check_device(config["device"], sys.argv[1:])  # a real local run with device cuda: a CUDA device here
     try:  # (workflow.dryrun is always False while the Snakefile is parsed: the command line says whether jobs run)
         check_writable("results")
     except ConfigError:
@@ -112,10 +111,10 @@ if workflow.is_main_process and runs_no_job(sys.argv[1:]):  # a dry run cannot s
 
 
 def model_job(work, gpu=True, repeats=1):
-    """A model job's resources (and the forward tokens it declares), estimated from the work the rule declares (a resources.Work, or a function of the
+    """A model job's resources (and the forward tokens and seconds it is estimated at), from the work the rule declares (a resources.Work, or a function of the
     job's wildcards giving one) and the model's size facts at the configured rates (`resources`); multiplied by the
     attempt on each retry. ``repeats``: the job does that work so many times in turn, each on a freshly loaded
-    model (a sweep in one job): the run time is multiplied, the memory is one repeat's. A job whose request exceeds
+    model (a sweep in one job): loading and forwarding are multiplied, the memory is one repeat's. A job whose request exceeds
     `resources.max_runtime` stops the run at start (onstart below)."""
     of = work if callable(work) else lambda wildcards: work
 
@@ -126,21 +125,36 @@ def model_job(work, gpu=True, repeats=1):
         return R.mem_mb(of(wildcards), model_facts(wildcards.model), dtype(wildcards), bool(gpus(wildcards)), attempt)
 
     def runtime(wildcards, attempt):
-        return repeats * R.runtime_min(of(wildcards), model_facts(wildcards.model), bool(gpus(wildcards)), attempt,
-                                       dtype(wildcards), RATES)
+        return R.runtime_min(of(wildcards), model_facts(wildcards.model), bool(gpus(wildcards)), attempt,
+                             dtype(wildcards), RATES, repeats)
 
-    def forward_tokens(wildcards):  # shown by a dry run; benchmarks/runtime_estimate.py checks it against the job
+    # shown by a dry run and read by `superweight plan`; benchmarks/runtime_estimate.py checks them against the job
+    def forward_tokens(wildcards):
         return repeats * of(wildcards).tokens
 
-    return {"mem_mb": mem_mb, "runtime": runtime, "forward_tokens": forward_tokens, **({"gpu": gpus} if gpu else {})}
+    def estimate_s(wildcards):
+        return round(R.estimate_s(of(wildcards), model_facts(wildcards.model), dtype(wildcards), bool(gpus(wildcards)),
+                                  RATES, repeats))
+
+    return {"mem_mb": mem_mb, "runtime": runtime, "forward_tokens": forward_tokens, "estimate_s": estimate_s,
+            **({"gpu": gpus} if gpu else {})}
 
 
 onstart:
-    # the jobs this run will submit, sized: one over the cluster's time limit stops the run before any job starts
-    # (a dry run, and `superweight plan`, list them instead)
+    # the jobs this run will execute, before any starts: model jobs asking for a GPU on a local run need a CUDA
+    # device here; a job over the cluster's time limit stops the run (a dry run, and `superweight plan`, list them)
     from superweight.workflow.plan import over_limit_message, planned_jobs
 
-    if (message := over_limit_message(planned_jobs(workflow), RATES.max_runtime_min)):
+    jobs = planned_jobs(workflow)
+    if any(j.gpus for j in jobs or []):  # a real local run of model jobs with device cuda: a CUDA device here
+        try:
+            check_device(config["device"], sys.argv[1:])
+        except ConfigError as e:
+            raise WorkflowError(f"config error: {e}") from None
+    if jobs is None:
+        print("superweight: warning: this Snakemake does not expose the planned jobs; run-time requests were not "
+              "checked against resources.max_runtime (`superweight plan` checks them)", file=sys.stderr)
+    elif (message := over_limit_message(jobs, RATES.max_runtime_min)):
         raise WorkflowError(f"config error: {message}")
 
 

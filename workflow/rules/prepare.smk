@@ -12,8 +12,8 @@ rule prepare_model:
     threads: 2
     resources:
         **model_job(lambda wc: R.preparing(config["models"][wc.model]["source"]), gpu=False),
-        disk_mb=lambda wc: R.disk_mb(R.preparing(config["models"][wc.model]["source"]), model_facts(wc.model),
-                                     config["models"][wc.model].get("dtype", "float32")),
+        model_disk_mb=lambda wc: R.disk_mb(R.preparing(config["models"][wc.model]["source"]), model_facts(wc.model),
+                                           config["models"][wc.model].get("dtype", "float32")),
     conda:
         "../../envs/model.yaml"
     script:

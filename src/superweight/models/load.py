@@ -45,8 +45,9 @@ def link_hub_model(spec: ModelSpec, out_dir: str | Path, dtype: str = "float32",
         if isinstance(e, UnsupportedModelError):
             raise
         raise ModelSourceError(f"cannot load hub model {spec.id!r}: {_first_line(e)}. Fix: check the model's `id` "
-                               "and `revision`, and that the Hub is reachable (HF_HUB_OFFLINE unset) or the model is "
-                               "in the Hugging Face cache") from None
+                               "and `revision`, and that the Hub is reachable (HF_HUB_OFFLINE unset; a gated model "
+                               "such as meta-llama's needs its licence accepted and a token: `hf auth login`) or the "
+                               "model is in the Hugging Face cache") from None
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     for f in sorted(snapshot.iterdir()):

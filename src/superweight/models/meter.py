@@ -110,23 +110,29 @@ def attach(model, layers=None):
     """Count ``model``'s forward passes in METER: each whole forward's positions and seconds, and the decoder-layer
     calls made outside a whole forward (passes that start at layer k, or stop early), as positions x layers run /
     all layers. Returns the hook handles."""
-    if layers is None:
-        from superweight.models.adapters import get_adapter
+    from superweight.models.adapters import get_adapter
 
-        layers = get_adapter(model).layers(model)
+    adapter = get_adapter(model)
+    if layers is None:
+        layers = adapter.layers(model)
     depth = {"whole": 0}
     n_layers = max(1, len(layers))
 
     def pre(mod, args, kwargs):
         depth["whole"] += 1
-        if depth["whole"] > 1:
+        n = _positions(args, kwargs, "input_ids") or _positions((), kwargs, "inputs_embeds")
+        if depth["whole"] > 1:  # a pass run from inside a forward (the restore's first pass on layers 0..k):
+            # its positions x the share of the layers it runs; its time is inside the outer pass's
+            METER.layer_positions[METER.current] += n * len(adapter.layers(mod))
+            whole, METER.layer_positions[METER.current] = divmod(METER.layer_positions[METER.current], n_layers)
+            METER.tokens[METER.current] += whole
             return
-        METER.tokens[METER.current] += _positions(args, kwargs, "input_ids") or _positions((), kwargs, "inputs_embeds")
+        METER.tokens[METER.current] += n
         METER.calls[METER.current] += 1
         _sync(mod)
         METER._t0[id(mod)] = time.perf_counter()
 
-    def post(mod, args, kwargs, out):
+    def post(mod, args, kwargs, out):  # always_call: runs when the forward raises too, so depth stays right
         depth["whole"] -= 1
         if depth["whole"]:
             return
@@ -153,8 +159,8 @@ def attach(model, layers=None):
         METER.tokens[METER.current] += whole
 
     handles = [model.register_forward_pre_hook(pre, with_kwargs=True),
-               model.register_forward_hook(post, with_kwargs=True)]
+               model.register_forward_hook(post, with_kwargs=True, always_call=True)]
     for layer in layers:
         handles += [layer.register_forward_pre_hook(layer_pre, with_kwargs=True),
-                    layer.register_forward_hook(layer_post, with_kwargs=True)]
+                    layer.register_forward_hook(layer_post, with_kwargs=True, always_call=True)]
     return handles

@@ -324,7 +324,7 @@ NO_EFFECT = {
     "analysis.case_study.top_k": "tokens listed per prompt",
     "emergence.params_b": "sizes jobs' memory and runtime requests",
     **{f"resources.{k}": "sizes jobs' run-time requests (the throughput model)" for k in
-       ("gpu_tflops", "cpu_gflops", "load_mb_per_s", "margin")},
+       ("gpu_tflops", "cpu_gflops", "load_mb_per_s", "download_mb_per_s", "margin")},
     "resources.max_runtime": "the cluster's time limit: a job over it stops the run at start",
     **{f"plots.{k}": "figure styling" for k in ("format", "dpi", "width", "height", "colors", "log_scale",
                                                  "label_tokens")},

@@ -313,13 +313,14 @@ class Rates:
     (benchmarks/runtime_estimate.py). ``gpu_flops``: one GPU's sustained half-precision forward rate (the default,
     100 TFLOP/s, is about a third of an A100's dense float16 peak and a tenth of an H100's: eager attention at batch
     1-8 reaches far less than peak). ``load_bytes_per_s``: reading the weights from the Hugging Face cache or a
-    prepared directory. ``margin``: request = margin x estimate (each retry multiplies it again by the attempt).
+    prepared directory; ``download_bytes_per_s``: fetching a Hub checkpoint into the cache. ``margin``: request = margin x estimate (each retry multiplies it again by the attempt).
     ``max_runtime_min``: the longest job the cluster accepts (its partition's time limit); a longer estimate stops
     the run at start."""
 
     cpu_flops: float = 20e9
     gpu_flops: float = 100e12
     load_bytes_per_s: float = 200e6
+    download_bytes_per_s: float = 50e6
     margin: float = 2.0
     max_runtime_min: int = 2880
 
@@ -330,6 +331,7 @@ class Rates:
         return cls(cpu_flops=float(r.get("cpu_gflops", d.cpu_flops / 1e9)) * 1e9,
                    gpu_flops=float(r.get("gpu_tflops", d.gpu_flops / 1e12)) * 1e12,
                    load_bytes_per_s=float(r.get("load_mb_per_s", d.load_bytes_per_s / 1e6)) * 1e6,
+                   download_bytes_per_s=float(r.get("download_mb_per_s", d.download_bytes_per_s / 1e6)) * 1e6,
                    margin=float(r.get("margin", d.margin)), max_runtime_min=int(r.get("max_runtime", d.max_runtime_min)))
 
 
@@ -359,18 +361,22 @@ def ppl_tokens(cfg_ppl: dict, corpora) -> int:
 
 
 def estimate_s(work: Work, f: ModelFacts, dtype: str = "float32", on_gpu: bool = False,
-               rates: Rates = Rates()) -> float:
-    """Estimated seconds of a job: start-up, reading the weights in ``dtype`` (converting a GGUF for prepare), and
-    its forward tokens x 2 x params FLOPs at the device's rate."""
-    if work.prepare:  # a conversion, or a download into the cache (at the load rate: a guess, the network decides)
+               rates: Rates = Rates(), repeats: int = 1) -> float:
+    """Estimated seconds of a job: start-up, then ``repeats`` times (a sweep in one job reloads the model per
+    setting) reading the weights in ``dtype`` and its forward tokens x 2 x params FLOPs at the device's rate; for
+    prepare, converting a GGUF or downloading a Hub checkpoint."""
+    if work.prepare:
         return START_S + (CONVERT_S_PER_GB * f.weights_mb / 1e3 if work.convert
-                          else weights_bytes(f, dtype) / rates.load_bytes_per_s)
+                          else weights_bytes(f, dtype) / rates.download_bytes_per_s)
     flops = 2 * f.params * work.tokens
-    return START_S + weights_bytes(f, dtype) / rates.load_bytes_per_s + flops / (rates.gpu_flops if on_gpu
-                                                                                 else rates.cpu_flops)
+    per_repeat = weights_bytes(f, dtype) / rates.load_bytes_per_s + flops / (rates.gpu_flops if on_gpu
+                                                                             else rates.cpu_flops)
+    return START_S + repeats * per_repeat
 
 
 def runtime_min(work: Work, f: ModelFacts, on_gpu: bool = False, attempt: int = 1, dtype: str = "float32",
-                rates: Rates = Rates()) -> int:
-    """Minutes to request: ``rates.margin`` x the estimate, at least RUNTIME_FLOOR_MIN, times the attempt."""
-    return int(max(RUNTIME_FLOOR_MIN, math.ceil(rates.margin * estimate_s(work, f, dtype, on_gpu, rates) / 60))) * attempt
+                rates: Rates = Rates(), repeats: int = 1) -> int:
+    """Minutes to request: ``rates.margin`` x the estimate, at least RUNTIME_FLOOR_MIN, times the attempt on a
+    retry, but a retry never above ``rates.max_runtime_min`` (a first request over it stops the run at start)."""
+    first = int(max(RUNTIME_FLOOR_MIN, math.ceil(rates.margin * estimate_s(work, f, dtype, on_gpu, rates, repeats) / 60)))
+    return first if attempt == 1 else max(first, min(first * attempt, rates.max_runtime_min))
