@@ -601,6 +601,10 @@ def test_descriptive_claims_are_shown_apart_and_left_out_of_the_totals(tmp_path)
     assert f"{held} holds, " in top and held == 4 and sum(r["decision"] == "holds" for r in rows) == 6
     assert ("the 2 models are not corrected together, so the chance of at least one false direction verdict in "
             "these totals is at most 2 x 0.05 = 0.1 (union bound)") in top
+    # direction (Holm) and strength (Bonferroni) are separate families: per model 2 alpha, over the totals 2k alpha
+    assert ("Bonferroni that of any false strength grade at 0.05, two separate families (any false statement about "
+            "one model: at most 2 x 0.05 = 0.1)") in top and "of any false statement at most 0.2." in top
+    assert "Direction verdicts (Holm at 5%) and strength grades (Bonferroni at 5%) are separate families" in top
     assert "### massive_activation: **holds" in md and "(§3.1, Fig. 4; descriptive)" in md
     body = claims_body({"models": ["a", "b"], "claims": rows})
     assert f"({2 * n} verdicts: {n} claims x 2 model(s); not counted: the descriptive claims" in body
