@@ -630,3 +630,10 @@ def test_a_point_estimate_at_an_early_stop_is_marked(tmp_path):
     assert not any(r["early_stop"] for r in rows) and EARLY_STOP_NOTE not in render(rows, ["m"])
     rows[0]["early_stop"] = True
     assert EARLY_STOP_NOTE in render(rows, ["m"])
+    assert "may be biased, away from the threshold for the comparison that stopped the design" in EARLY_STOP_NOTE
+    # the verdict text marks an early-stop value too (a holding direction with its grade, and a failing one)
+    from superweight.report.verdicts import Finding, Grade, Sub, decide, finish
+    for thr, higher, start in ((0.3, True, "holds (direction; x 0.75"), (0.3, False, "fails (x 0.75")):
+        f = Finding(None, "", subs=[Sub("x", early, thr, higher=higher, unit="", grades=(Grade("text", 0.7, "t"),))])
+        v = finish(f, decide([f])).verdict
+        assert v.startswith(start + EARLY_STOP + " "), v

@@ -74,8 +74,9 @@ class Finding:
 
 EARLY_STOP = "†"
 EARLY_STOP_NOTE = (f"{EARLY_STOP} a point estimate taken at an early stop of a sequential design (read at a look "
-                   "before the last): stopping when a comparison is decided makes it tend to overstate the effect; "
-                   "its interval is the design's repeated confidence interval, which keeps its coverage.")
+                   "before the last): it may be biased, away from the threshold for the comparison that stopped the "
+                   "design; other estimates read at that look in the direction of their correlation with it. The "
+                   "repeated confidence interval keeps its coverage.")
 
 
 def fmt_est(name: str, e: Estimate | NA | None, scale: float = 1.0, unit: str = "") -> str:
@@ -133,7 +134,8 @@ def decide(findings: list[Finding], level: float = LEVEL) -> dict:
         s.p, s.alpha = p, a
         if rej and side != 0:
             s.decision = "holds" if (side > 0) == s.higher else "fails"
-            s.why = f"{s.name} {s.fv(s.est.value)} is {'above' if side > 0 else 'below'} {s.threshold:g}"
+            s.why = (f"{s.name} {s.fv(s.est.value)}{EARLY_STOP if s.est.early_stop else ''} is "
+                     f"{'above' if side > 0 else 'below'} {s.threshold:g}")
         else:
             s.decision = "inconclusive"
             s.why = f"{s.name}: the {100 * (1 - a):.4g}% interval includes {s.threshold:g}"
@@ -257,7 +259,8 @@ def finish(f: Finding, fam: dict) -> Finding:
                          ([("not " if yes else "does not reach ") + " or ".join(no)] if no else []) + \
                          (["undecided against " + " and ".join(und)] if und else []) + \
                          (["inconclusive against " + " and ".join(inc)] if inc else [])
-                    det.append(f"{s.name} {s.fv(s.est.value)} " + ", ".join(ph))
+                    mark = EARLY_STOP if s.est.early_stop else ""
+                    det.append(f"{s.name} {s.fv(s.est.value)}{mark} " + ", ".join(ph))
                 out = "holds (direction; " + "; ".join(det) + ")"
     elif out == "fails":
         out = "fails (" + "; ".join(s.why for s in tests if s.decision == "fails") + ")"
