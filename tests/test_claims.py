@@ -508,7 +508,9 @@ def test_accuracy_below_chance_reads_reached_below_chance_not_a_failure(tmp_path
     assert r["verdict"] == "holds (paper strength)", r["evidence"]
     arc = next(x for x in r["evidence"].split("; paper: ") if x.startswith("chance (0.25 ± 0.1) reached (below"))
     assert arc.startswith("chance (0.25 ± 0.1) reached (below chance: interval [") and "below [0.15, 0.35]" in arc
-    assert " <= " in arc  # the p beside the size it was tested at
+    assert ", p = " in arc and " <= " in arc  # the p beside the size it was tested at
+    from superweight.report.claims_render import _evidence_lines
+    assert len([x for x in _evidence_lines(r["evidence"]) if "accuracy after pruning" in x]) == 7  # one bullet each
 
 
 def _nonsw_run(path, nonsw_acc, nonsw_seed=0, n=600, ratio=1.03, spread=0.01):

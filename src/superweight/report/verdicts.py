@@ -165,7 +165,7 @@ def _grade(s: Sub, level: float) -> list[tuple[Grade, str, str]]:
             w = one_sided_words(st, iv, x, at_most, p, size)
             if st == "reached" and g.band is not None and g.below and iv[1] < g.band[0]:
                 w = (f"reached ({g.below}: interval [{iv[0]:.3g}, {iv[1]:.3g}] below [{g.band[0]:.3g}, "
-                     f"{g.band[1]:.3g}]; p = {p:.2g} <= {size:.2g})")
+                     f"{g.band[1]:.3g}], p = {p:.2g} <= {size:.2g})")
             out.append((g, st, w))
             continue
         if g.band is not None:
