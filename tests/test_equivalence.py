@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from superweight.stats.equivalence import equivalence, tost, tost_binomial, tost_normal
+from superweight.stats.equivalence import equivalence, one_sided, tost, tost_binomial, tost_normal
 from superweight.stats.intervals import acc_linear, proportion, t_mean
 
 
@@ -19,7 +19,7 @@ def tail_le(k, n, p):
     return sum(math.comb(n, j) * p ** j * (1 - p) ** (n - j) for j in range(0, k + 1))
 
 
-BANDS = [(0.15, 0.35), (0.4, 0.6), (-0.1, 0.1), (0.85, 1.05)]
+BANDS = [(0.15, 0.35), (0.4, 0.6), (-0.1, 0.1), (0.85, 1.05), (0.0, 0.2), (0.8, 1.0)]
 
 
 def test_exact_binomial_tost_is_the_enumerated_tails():
@@ -27,10 +27,24 @@ def test_exact_binomial_tost_is_the_enumerated_tails():
         for k in range(n + 1):
             for lo, hi in BANDS:
                 t = tost_binomial(k, n, lo, hi)
-                p_low = 0.0 if lo <= 0 else tail_ge(k, n, lo)
-                p_high = 0.0 if hi >= 1 else tail_le(k, n, hi)
+                p_low = 0.0 if lo < 0 else tail_ge(k, n, lo)  # a bound at 0 or 1 is a true value: tested
+                p_high = 0.0 if hi > 1 else tail_le(k, n, hi)
                 assert (t.p_low, t.p_high) == pytest.approx((p_low, p_high), abs=1e-12)
                 assert t.p == pytest.approx(max(p_low, p_high), abs=1e-12)
+
+
+def test_a_band_edge_at_0_or_1_is_tested_not_rejected_outright():
+    """H0 "p <= 0" holds at p = 0, where every document is wrong: k = 0 cannot reject it (p_low = 1), so 0 of n
+    is not shown inside [0, 0.2]; any k >= 1 rejects it (p_low = 0). Likewise k = n against a band edge at 1."""
+    for n in (1, 5, 40):
+        t = tost_binomial(0, n, 0.0, 0.2)
+        assert t.p_low == 1.0 and t.p == 1.0
+        assert tost_binomial(1, n, 0.0, 0.2).p_low == 0.0
+        t = tost_binomial(n, n, 0.8, 1.0)
+        assert t.p_high == 1.0 and t.p == 1.0
+        assert tost_binomial(n - 1, n, 0.8, 1.0).p_high == 0.0
+    # a bound outside [0, 1] leaves its null no true value: rejected outright
+    assert tost_binomial(0, 5, -0.1, 0.1).p_low == 0.0 and tost_binomial(5, 5, 0.9, 1.1).p_high == 0.0
 
 
 @pytest.mark.parametrize("a", [0.025, 0.05])
@@ -122,3 +136,50 @@ def test_equivalence_grades_and_a_wide_interval_never_reaches():
             st, _, (a, b) = equivalence(proportion(k, n), 0.4, 0.6, level)
             if b - a > 0.2:
                 assert st != "reached"
+
+
+def test_one_sided_on_a_proportion_is_the_exact_binomial_tail_and_keeps_its_size():
+    """'p <= b' reached exactly when P(X <= k | b) <= a (the (1 - 2a) Clopper-Pearson upper end <= b); 'p >= b'
+    when P(X >= k | b) <= a. At the bound the chance of 'reached' is <= a (enumerated)."""
+    a = 0.025
+    for n in (5, 12, 38, 60):
+        for b in (0.0, 0.1, 0.35, 0.6, 1.0):
+            rej_most, rej_least = [], []
+            for k in range(n + 1):
+                st, p, (lo, hi) = one_sided(proportion(k, n), b, True, 1 - 2 * a)
+                if tail_le(k, n, b) < 0.25:
+                    assert p == pytest.approx(tail_le(k, n, b), rel=1e-9, abs=1e-15)
+                if abs(hi - b) > 1e-9:
+                    assert (st == "reached") == (hi <= b), (n, k, b)
+                if abs(lo - b) > 1e-9:
+                    assert (st == "not reached") == (lo > b), (n, k, b)
+                rej_most.append(st == "reached")
+                st2, p2, _ = one_sided(proportion(k, n), b, False, 1 - 2 * a)
+                if tail_ge(k, n, b) < 0.25:
+                    assert p2 == pytest.approx(tail_ge(k, n, b), rel=1e-9, abs=1e-15)
+                rej_least.append(st2 == "reached")
+            for rej in (rej_most, rej_least):
+                assert sum(math.comb(n, k) * b ** k * (1 - b) ** (n - k) for k in range(n + 1) if rej[k]) <= a + 1e-12
+
+
+def test_one_sided_grades_an_improvement_as_reached():
+    """Non-inferiority 'd >= -2': +3.8 with a tight interval is reached (a two-sided band +-2 would call it not
+    reached); -3.8 with a tight interval is not reached; 0 with a wide interval is inconclusive. Ratio 'r <= 1.1' on
+    the log scale: x0.9 on tight windows is reached."""
+    nd = sps.norm
+    from superweight.stats.intervals import Estimate
+
+    def est(d, se):
+        return Estimate(d, d - 1.96 * se, d + 1.96 * se, 100, 0.95, "normal",
+                        test=lambda t: (2 * nd.sf(abs(d - t) / se), int(np.sign(d - t))),
+                        interval=lambda lv: (d - nd.ppf((1 + lv) / 2) * se, d + nd.ppf((1 + lv) / 2) * se))
+
+    level = 1 - 0.05 / 9
+    assert one_sided(est(3.8, 0.3), -2.0, False, level)[0] == "reached"
+    assert equivalence(est(3.8, 0.3), -2.0, 2.0, level)[0] == "not reached"
+    assert one_sided(est(-3.8, 0.3), -2.0, False, level)[0] == "not reached"
+    assert one_sided(est(0.0, 4.0), -2.0, False, level)[0] == "inconclusive"
+    d = np.log(0.9) + 0.01 * np.array([-1.0, 1.0, -0.5, 0.5, 0.0, -0.25, 0.25, -0.75, 0.75])
+    st, p, _ = one_sided(t_mean(d, log_scale=True), 1.1, True, level)
+    assert st == "reached" and p == pytest.approx(
+        sps.ttest_1samp(d, math.log(1.1), alternative="less").pvalue, rel=1e-6)

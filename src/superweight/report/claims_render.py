@@ -36,7 +36,11 @@ def render(rows: list[dict], models: list[str]) -> str:
              "are one family, corrected by Holm's step-down at family level 5%; each sub-test shows its p-value, "
              "the level it was tested at, and its interval at that level. Strength is read off the intervals at "
              "the Bonferroni level 1 - 0.05/k (k: the family plus the intervals used only for grades, e.g. each "
-             "task's accuracy against chance) so the grades hold together. The exact checks (early_layer, "
+             "task's accuracy against chance) so the grades hold together; the one-sided grades (\"at or below "
+             "chance\", \"barely hurts\") read one end of that interval, a test at size 0.05/(2k) each, printed "
+             "as \"p = ... <= size\". Direction verdicts (Holm at 5%) and strength grades (Bonferroni at 5%) are "
+             "separate families: the chance of any false statement about one model, direction or grade, is at most "
+             "2 x 5% = 10%. The exact checks (early_layer, "
              "detection_finds_table2: one detection pass, no sampling) and the descriptive claims (one prompt, one "
              "pass, below the totals) are outside the family and say so in their verdict. Deviations from "
              "the paper's protocol change what a verdict means: see results/protocol.md when present.", ""]
@@ -61,7 +65,7 @@ def render(rows: list[dict], models: list[str]) -> str:
         if fam:
             lines += [f"Holm over {fam['family_size']} interval sub-tests at family level "
                       f"{1 - fam['family_level']:.2g}; strength graded at the {100 * fam['strength_level']:.4g}% "
-                      "level.", ""]
+                      f"level (one-sided grades at size {(1 - fam['strength_level']) / 2:.2g}).", ""]
         for i in tested + desc:
             r = by.get((i, m))
             if r:
@@ -86,12 +90,16 @@ def error_across_models(rows: list[dict], models: list[str]) -> str:
     a = 1 - fam["family_level"] if fam else 0.05
     k = len(models)
     return (f"Error across models: within each model Holm holds the chance of any false direction verdict at "
-            f"{a:.2g} (Bonferroni the strength grades, separately); the {k} models are not corrected together, so "
-            f"the chance of at least one false direction verdict in these totals is at most {k} x {a:.2g} = "
-            f"{min(1.0, k * a):.2g} (union bound)."
+            f"{a:.2g} and Bonferroni that of any false strength grade at {a:.2g}, two separate families (any false "
+            f"statement about one model: at most 2 x {a:.2g} = {min(1.0, 2 * a):.2g}); the {k} models are not "
+            f"corrected together, so the chance of at least one false direction verdict in these totals is at most "
+            f"{k} x {a:.2g} = {min(1.0, k * a):.2g} (union bound), of any false statement at most "
+            f"{min(1.0, 2 * k * a):.2g}."
             if k > 1 else
-            f"Error: Holm holds the chance of any false direction verdict of this model at {a:.2g} (Bonferroni the "
-            f"strength grades, separately); the exact checks have no sampling error, the descriptive claims no test.")
+            f"Error: Holm holds the chance of any false direction verdict of this model at {a:.2g} and Bonferroni "
+            f"that of any false strength grade at {a:.2g}, two separate families: any false statement at most "
+            f"2 x {a:.2g} = {min(1.0, 2 * a):.2g}; the exact checks have no sampling error, the descriptive claims "
+            f"no test.")
 
 
 def _evidence_lines(ev: str) -> list[str]:

@@ -20,8 +20,10 @@ TASK_LABELS = {"arc_challenge": "ARC-c", "arc_easy": "ARC-e", "hellaswag": "Hell
 CORPUS_LABELS = {"c4": "C4 ppl", "wikitext2": "Wiki-2 ppl"}
 UNCERTAINTY = ("se", "lo", "hi", "n", "stop")  # "X stop": "early" when X was taken at an early sequential stop
 EARLY = "†"
-EARLY_NOTE = (f" {EARLY} an estimate at an early stop of a sequential design (a look before the last): it tends to "
-              "overstate the effect; its interval is the design's repeated interval.")
+EARLY_NOTE = (f" {EARLY} an estimate at an early stop of a sequential design (a look before the last): it may be "
+              "biased, away from the threshold for the comparison that stopped the design; other estimates read at "
+              "that look in the direction of their correlation with it. The repeated confidence interval keeps its "
+              "coverage.")
 
 
 def _corpus_order(c: str) -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from superweight.stats.equivalence import equivalence, words as eq_words
+from superweight.stats.equivalence import equivalence, one_sided, one_sided_words, words as eq_words
 from superweight.stats.intervals import LEVEL, NA, Estimate, holm, verdict
 
 VERDICTS = ("holds", "fails", "inconclusive", "not applicable")
@@ -16,16 +16,21 @@ VERDICTS = ("holds", "fails", "inconclusive", "not applicable")
 class Grade:
     """One of the paper's numbers a sub-test's estimate is graded against: ``label`` says where the number comes
     from ("text" = the paper's words, e.g. "three orders of magnitude"; otherwise a table or figure), ``words``
-    how the verdict names it. Reached when the whole interval is at or beyond the number; with ``band`` (an
-    equivalence region [lo, hi] around it, e.g. chance +- a margin) reached only when the two one-sided tests
-    reject (stats.equivalence: the interval inside the band), not reached when the interval misses the band,
-    else inconclusive. Band grades sharing a ``phrase`` (e.g. each task's accuracy at chance) are summed up in
-    one phrase of the verdict."""
+    how the verdict names it. Reached when the whole interval is at or beyond the number. With ``limit`` ("<=" or
+    ">=", a bound) a one-sided statement (e.g. "barely hurts": the ratio at most x1.10): reached only when the
+    one-sided test rejects the opposite (stats.equivalence.one_sided), not reached when the interval lies wholly
+    beyond the bound, else inconclusive. With ``band`` alone (an equivalence region [lo, hi]) reached only when the
+    two one-sided tests reject (the interval inside the band). ``band`` with ``limit`` is shown as the region
+    (e.g. chance +- a margin) but graded one-sided; an interval wholly below the band is reached and says
+    ``below`` (e.g. "below chance"). Grades sharing a ``phrase`` (e.g. each task's accuracy at chance) are summed
+    up in one phrase of the verdict."""
     label: str
     number: float
     words: str
     band: tuple[float, float] | None = None
     phrase: str = ""
+    limit: tuple[str, float] | None = None
+    below: str = ""
 
 
 @dataclass(eq=False)
@@ -69,8 +74,9 @@ class Finding:
 
 EARLY_STOP = "†"
 EARLY_STOP_NOTE = (f"{EARLY_STOP} a point estimate taken at an early stop of a sequential design (read at a look "
-                   "before the last): stopping when a comparison is decided makes it tend to overstate the effect; "
-                   "its interval is the design's repeated confidence interval, which keeps its coverage.")
+                   "before the last): it may be biased, away from the threshold for the comparison that stopped the "
+                   "design; other estimates read at that look in the direction of their correlation with it. The "
+                   "repeated confidence interval keeps its coverage.")
 
 
 def fmt_est(name: str, e: Estimate | NA | None, scale: float = 1.0, unit: str = "") -> str:
@@ -128,7 +134,8 @@ def decide(findings: list[Finding], level: float = LEVEL) -> dict:
         s.p, s.alpha = p, a
         if rej and side != 0:
             s.decision = "holds" if (side > 0) == s.higher else "fails"
-            s.why = f"{s.name} {s.fv(s.est.value)} is {'above' if side > 0 else 'below'} {s.threshold:g}"
+            s.why = (f"{s.name} {s.fv(s.est.value)}{EARLY_STOP if s.est.early_stop else ''} is "
+                     f"{'above' if side > 0 else 'below'} {s.threshold:g}")
         else:
             s.decision = "inconclusive"
             s.why = f"{s.name}: the {100 * (1 - a):.4g}% interval includes {s.threshold:g}"
@@ -142,17 +149,28 @@ def decide(findings: list[Finding], level: float = LEVEL) -> dict:
 
 
 def _grade(s: Sub, level: float) -> list[tuple[Grade, str, str]]:
-    """(grade, "reached" / "not reached" / "undecided" (/ "inconclusive" for a band), the evidence words) for each
-    of the sub-test's paper numbers, read off its interval at ``level`` (Bonferroni over the family: strength
-    statements hold simultaneously)."""
+    """(grade, "reached" / "not reached" / "undecided" (/ "inconclusive" for a band or limit), the evidence words)
+    for each of the sub-test's paper numbers, read off its interval at ``level`` (Bonferroni over the family:
+    strength statements hold simultaneously). A band or limit is tested at size (1 - level) / 2 per one-sided
+    test: each reads one end of the same ``level`` interval, and an interval can speak on either side."""
     if not isinstance(s.est, Estimate) or s.est.too_small or not s.grades:
         return []
     e = s.est.at(level)
+    size = (1 - level) / 2
     out = []
     for g in s.grades:
+        if g.limit is not None:
+            at_most, x = g.limit[0] == "<=", g.limit[1]
+            st, p, iv = one_sided(s.est, x, at_most, level)
+            w = one_sided_words(st, iv, x, at_most, p, size)
+            if st == "reached" and g.band is not None and g.below and iv[1] < g.band[0]:
+                w = (f"reached ({g.below}: interval [{iv[0]:.3g}, {iv[1]:.3g}] below [{g.band[0]:.3g}, "
+                     f"{g.band[1]:.3g}], p = {p:.2g} <= {size:.2g})")
+            out.append((g, st, w))
+            continue
         if g.band is not None:
             st, t, iv = equivalence(s.est, g.band[0], g.band[1], level)
-            out.append((g, st, eq_words(st, iv, g.band[0], g.band[1], t)))
+            out.append((g, st, eq_words(st, iv, g.band[0], g.band[1], t, size)))
             continue
         lo, hi, x = (e.lo, e.hi, g.number) if s.higher else (-e.hi, -e.lo, -g.number)
         st = "reached" if lo >= x else "not reached" if hi < x else "undecided"
@@ -208,6 +226,8 @@ def finish(f: Finding, fam: dict) -> Finding:
     if out == "holds":
         grades = [(s, g, st) for s in f.subs if s.role == "grade" or s.decision == "holds"
                   for g, st, _ in _grade(s, fam["grade_level"])]
+        below = {s for s in f.subs for g, st, w in _grade(s, fam["grade_level"])
+                 if g.below and w.startswith(f"reached ({g.below}")}
         if not grades:
             out = "holds (direction; the paper gives no number to grade its strength)"
         else:
@@ -223,9 +243,12 @@ def finish(f: Finding, fam: dict) -> Finding:
                         phrases.setdefault(g.phrase, []).append((s, st))
                 for ph, ss in phrases.items():  # e.g. per-task "within the margin of chance", in one phrase
                     by = {w: [s.name.split(" ")[0] for s, st in ss if st == w] for w in ("not reached", "inconclusive")}
-                    det.append(f"{ph} on {len(ss) - sum(map(len, by.values()))} of {len(ss)} tasks" + (
-                        " (" + ", ".join(f"{w}: {', '.join(ns)}" for w, ns in by.items() if ns) + ")"
-                        if any(by.values()) else ""))
+                    bw = next((g.below for _, g, _ in grades if g.phrase == ph and g.below), "")
+                    low = [s.name.split(" ")[0] for s, _ in ss if s in below]
+                    parts = ([f"{bw}: {', '.join(low)}"] if low else []) + \
+                        [f"{w}: {', '.join(ns)}" for w, ns in by.items() if ns]
+                    det.append(f"{ph} on {len(ss) - sum(map(len, by.values()))} of {len(ss)} tasks"
+                               + (" (" + ", ".join(parts) + ")" if parts else ""))
                 for s in dict.fromkeys(s for s, g, _ in grades if not g.phrase):
                     gs = [(g, st) for t, g, st in grades if t is s and not g.phrase]
                     yes = [g.words for g, st in gs if st == "reached"]
@@ -236,7 +259,8 @@ def finish(f: Finding, fam: dict) -> Finding:
                          ([("not " if yes else "does not reach ") + " or ".join(no)] if no else []) + \
                          (["undecided against " + " and ".join(und)] if und else []) + \
                          (["inconclusive against " + " and ".join(inc)] if inc else [])
-                    det.append(f"{s.name} {s.fv(s.est.value)} " + ", ".join(ph))
+                    mark = EARLY_STOP if s.est.early_stop else ""
+                    det.append(f"{s.name} {s.fv(s.est.value)}{mark} " + ", ".join(ph))
                 out = "holds (direction; " + "; ".join(det) + ")"
     elif out == "fails":
         out = "fails (" + "; ".join(s.why for s in tests if s.decision == "fails") + ")"

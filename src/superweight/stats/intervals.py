@@ -57,7 +57,9 @@ class Estimate:
     # level -> (lo, hi): the interval at another level (e.g. the one a multiplicity correction asks for)
     interval: Callable[[float], tuple[float, float]] | None = field(default=None, compare=False, repr=False)
     # read at a look before a sequential design's last (stats.sequential.on_design): the point estimate of a
-    # sample stopped early, which tends to overstate the effect (the repeated interval keeps its coverage)
+    # sample stopped early, which may be biased: away from the threshold for the comparison that stopped the design,
+    # other estimates read at that look in the direction of their correlation with it (the repeated interval keeps
+    # its coverage)
     early_stop: bool = False
 
     def as_dict(self) -> dict:
