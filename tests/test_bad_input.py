@@ -98,7 +98,11 @@ CONFIG_CASES = [
      r"`detection.confirm.seqlen` is 200,000, above the 8,192 positions"),
     ("mechanism window above positions", {"mechanism.seqlen": 10_000}, r"`mechanism.seqlen` is 10,000, above"),
     ("confirmation beyond the corpus", {"detection.confirm.windows": 1000, "detection.confirm.seqlen": 2048},
-     r"`detection.confirm.windows` x `seqlen` = 2,048,000 tokens, more than .*wiki.test.raw holds"),
+     r"`detection.confirm.windows` x `seqlen` = 2,048,000 tokens, more than .*validation/data-00000-of-00001.arrow "
+     r"holds"),
+    ("confirmation on an evaluated corpus", {"detection.confirm.corpus": "wikitext2"},
+     r"`detection.confirm.corpus` is 'wikitext2', which `perplexity.corpora` evaluates: .*Fix: use "
+     r"'wikitext2_validation'"),
     ("table6 block 0", {"quantization.weights.table6.blocks": [0]},
      r"`quantization.weights.table6.blocks.0` is 0; it must be >= 1"),
     ("tile 0x64", {"quantization.weights.blocks": ["0x64"]}, r"`quantization.weights.blocks.0` is '0x64'; it must match"),

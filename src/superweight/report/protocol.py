@@ -173,7 +173,10 @@ SETTINGS: tuple[Setting, ...] = (
       "joint: also groups that share a row, a column, a layer, or the whole candidate list zeroed together "
       "(superweight/confirm.py); single: each alone", kind=A),
     S("detection.confirm.factor", 2.0, "no counterpart", "perplexity ratio that confirms a candidate", kind=A),
-    S("detection.confirm.corpus", "wikitext2", "no counterpart", "text of the confirmation perplexity", kind=A),
+    S("detection.confirm.corpus", "wikitext2_validation", "no counterpart: the paper's detection is data-free",
+      "text of the confirmation perplexity: the WikiText-2 validation split, which no verdict evaluates (the "
+      "evaluated WikiText-2 windows are cut from the test split); config validation refuses an evaluated corpus",
+      kind=A),
     S("detection.confirm.seqlen", 2048, "no counterpart", "tokens per confirmation window", kind=A),
     S("detection.confirm.windows", 8, "no counterpart", "confirmation windows", kind=A),
     # Table 1 ablation
