@@ -91,3 +91,21 @@ def test_the_detection_record_names_the_text_it_confirmed_on():
     assert "validation" in s["confirmed_on"]["split"] and "no verdict evaluates" in s["confirmed_on"]["split"]
     s, _, _ = detect_model(model, ToyTokenizer(), None, **kw)
     assert s["confirmed_on"] is None  # confirmation skipped: no text
+
+
+def test_protocol_page_says_which_split_each_step_used(data_dir):
+    from superweight.report.protocol import markdown, report
+
+    cfg = validate(_cfg(True, data_dir), SCHEMA)
+    rep = report(cfg, str(data_dir), {"m": {"confirmed_on": {"corpus": "wikitext2_validation",
+                                                              "split": SPLITS["wikitext2_validation"]}}}, installed={})
+    by = {(t["step"], t["corpus"]): t for t in rep["text_splits"]}
+    conf = by[("detection's confirmation", "wikitext2_validation")]
+    assert conf["role"] == "chooses" and "WikiText-2 raw validation" in conf["split"]
+    assert by[("z: auto (weight quantization)", "wikitext2_validation")]["role"] == "chooses"
+    assert "after the first perplexity.c4_docs" in by[("SmoothQuant calibration", "c4")]["split"]
+    assert by[("Table 1 perplexity", "wikitext2")]["split"].startswith("WikiText-2 raw test")
+    chosen_on = {t["corpus"] for t in rep["text_splits"] if t["role"] == "chooses" and t["corpus"] != "c4"}
+    assert not chosen_on & {t["corpus"] for t in rep["text_splits"] if t["role"] == "evaluates"}
+    md = markdown(rep)
+    assert "## Text each step used" in md and "| detection's confirmation | chooses |" in md
