@@ -327,7 +327,8 @@ def test_cli_bad_input(capsys, tmp_path, case):
 
 
 def test_cli_changed_data(capsys, tmp_path, data_dir, monkeypatch):
-    """A changed WikiText-2 is refused before the model loads; --own-data takes it (the model then loads)."""
+    """A changed WikiText-2 is refused before the model loads; --own-data takes it (the model then loads). The test
+    split is read only with --confirm-split test (the default confirms on validation)."""
     import superweight.models.load
     from superweight.cli import main
 
@@ -336,12 +337,15 @@ def test_cli_changed_data(capsys, tmp_path, data_dir, monkeypatch):
     loaded = []
     monkeypatch.setattr(superweight.models.load, "load_any", lambda *a, **k: loaded.append(a) or (_ for _ in ()).throw(
         SystemExit(0)))
-    assert main(["detect", str(model), "--data-dir", str(d)]) == 2 and not loaded
+    assert main(["detect", str(model), "--data-dir", str(d), "--confirm-split", "test"]) == 2 and not loaded
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "wiki.test.raw differs from the shipped data" in err[0] and "--own-data" in err[0], err
     with pytest.raises(SystemExit):
-        main(["detect", str(model), "--data-dir", str(d), "--own-data"])
-    assert loaded
+        main(["detect", str(model), "--data-dir", str(d), "--confirm-split", "test", "--own-data"])
+    assert len(loaded) == 1
+    with pytest.raises(SystemExit):  # the default reads the (unchanged) validation split
+        main(["detect", str(model), "--data-dir", str(d)])
+    assert len(loaded) == 2
 
 
 # --- through Snakemake: what only its command line shows; each a dry run (about 3 s) ---
