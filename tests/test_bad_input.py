@@ -98,7 +98,11 @@ CONFIG_CASES = [
      r"`detection.confirm.seqlen` is 200,000, above the 8,192 positions"),
     ("mechanism window above positions", {"mechanism.seqlen": 10_000}, r"`mechanism.seqlen` is 10,000, above"),
     ("confirmation beyond the corpus", {"detection.confirm.windows": 1000, "detection.confirm.seqlen": 2048},
-     r"`detection.confirm.windows` x `seqlen` = 2,048,000 tokens, more than .*wiki.test.raw holds"),
+     r"`detection.confirm.windows` x `seqlen` = 2,048,000 tokens, more than .*validation/data-00000-of-00001.arrow "
+     r"holds"),
+    ("confirmation on an evaluated corpus", {"detection.confirm.corpus": "wikitext2"},
+     r"`detection.confirm.corpus` is 'wikitext2', which `perplexity.corpora` evaluates: .*Fix: use "
+     r"'wikitext2_validation'"),
     ("table6 block 0", {"quantization.weights.table6.blocks": [0]},
      r"`quantization.weights.table6.blocks.0` is 0; it must be >= 1"),
     ("tile 0x64", {"quantization.weights.blocks": ["0x64"]}, r"`quantization.weights.blocks.0` is '0x64'; it must match"),
@@ -375,7 +379,8 @@ def test_cli_bad_input(capsys, tmp_path, case):
 
 
 def test_cli_changed_data(capsys, tmp_path, data_dir, monkeypatch):
-    """A changed WikiText-2 is refused before the model loads; --own-data takes it (the model then loads)."""
+    """A changed WikiText-2 is refused before the model loads; --own-data takes it (the model then loads). The test
+    split is read only with --confirm-split test (the default confirms on validation)."""
     import superweight.models.load
     from superweight.cli import main
 
@@ -384,12 +389,15 @@ def test_cli_changed_data(capsys, tmp_path, data_dir, monkeypatch):
     loaded = []
     monkeypatch.setattr(superweight.models.load, "load_any", lambda *a, **k: loaded.append(a) or (_ for _ in ()).throw(
         SystemExit(0)))
-    assert main(["detect", str(model), "--data-dir", str(d)]) == 2 and not loaded
+    assert main(["detect", str(model), "--data-dir", str(d), "--confirm-split", "test"]) == 2 and not loaded
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "wiki.test.raw differs from the shipped data" in err[0] and "--own-data" in err[0], err
     with pytest.raises(SystemExit):
-        main(["detect", str(model), "--data-dir", str(d), "--own-data"])
-    assert loaded
+        main(["detect", str(model), "--data-dir", str(d), "--confirm-split", "test", "--own-data"])
+    assert len(loaded) == 1
+    with pytest.raises(SystemExit):  # the default reads the (unchanged) validation split
+        main(["detect", str(model), "--data-dir", str(d)])
+    assert len(loaded) == 2
 
 
 # --- through Snakemake: what only its command line shows; each a dry run (about 3 s) ---

@@ -93,3 +93,26 @@ def test_console_script_exit_code(tmp_path):
     r = subprocess.run([sys.executable, "-m", "superweight.cli", "detect", str(tmp_path / "missing"), "--no-confirm"],
                        capture_output=True, text=True, env={"PYTHONPATH": str(REPO / "src"), "PATH": ""}, timeout=120)
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "does not exist" in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("split, corpus", [(None, "wikitext2_validation"), ("test", "wikitext2")])
+def test_detect_confirms_on_the_validation_split_by_default(capsys, tmp_path, monkeypatch, data_dir, split, corpus):
+    import superweight.detect.spikes
+    import superweight.models.load
+    from superweight.scoring.data import SPLITS, corpus_text
+    from tiny import ToyTokenizer, tiny_model
+
+    seen = {}
+
+    def fake_detect(model, tok, text, *a, corpus=None, **k):
+        seen.update(text=text, corpus=corpus)
+        return {"status": "no confirmed super weight", "candidates": [], "stopped": "no spike",
+                "confirmed_on": {"corpus": corpus, "split": SPLITS[corpus]}}, [], []
+
+    monkeypatch.setattr(superweight.models.load, "load_any", lambda *a, **k: (tiny_model("llama"), ToyTokenizer()))
+    monkeypatch.setattr(superweight.detect.spikes, "detect_model", fake_detect)
+    args = ["detect", str(_local(tmp_path)), "--data-dir", str(data_dir), "--seqlen", "64"] + (
+        ["--confirm-split", split] if split else [])
+    assert main(args) == 0
+    assert seen["corpus"] == corpus and seen["text"] == corpus_text(corpus, data_dir)
+    assert capsys.readouterr().out.splitlines()[0].endswith(f"confirmed on {SPLITS[corpus]})")

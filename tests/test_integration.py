@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from superweight.scoring.data import wikitext2_text
+from superweight.scoring.data import wikitext2_text, wikitext2_validation_text
 from superweight.detect.spikes import SpikeRule, detect_model
 from superweight.interventions.edits import zeroed
 from superweight.models.load import load_model
@@ -30,9 +30,10 @@ def wiki_ids(smol, data_dir):
 
 def test_detected_super_weight_is_not_just_the_largest_weight(smol, wiki_ids, data_dir):
     model, tok = smol
-    text = wikitext2_text(data_dir)[:40000]  # confirmation slice: >= 4 windows of 512 tokens
-    summary, layers, residual = detect_model(model, tok, text, rule=SpikeRule(),
-                                             max_iters=2, confirm_factor=2.0, seqlen=512, windows=4)
+    # confirmation slice (>= 4 windows of 512 tokens) from the validation split: apart from the test windows below
+    text = wikitext2_validation_text(data_dir)[:40000]
+    summary, layers, residual = detect_model(model, tok, text, rule=SpikeRule(), max_iters=2, confirm_factor=2.0,
+                                             seqlen=512, windows=4, corpus="wikitext2_validation")
     sws = [(c["layer"], c["row"], c["col"]) for c in summary["super_weights"]]
     assert sws, summary["candidates"]
     base = perplexity(model, wiki_ids, 512, 4, progress=False)["ppl"]
@@ -67,6 +68,7 @@ def test_workflow_detects_and_draws(ran):
     d = ran / "results/smollm2-135m/detect"
     s = json.loads((d / "super_weights.json").read_text())
     assert s["status"] == "confirmed super weight" and s["super_weights"]
+    assert s["confirmed_on"]["corpus"] == "wikitext2_validation"  # text no verdict evaluates
     assert s["provenance"]["versions"]["torch"] and s["provenance"]["data_sha256"]
     for f in ("down_proj_maxima.png", "residual_stream.png", "layer_maxima.csv", "residual_stream.csv"):
         assert (d / f).stat().st_size > 0

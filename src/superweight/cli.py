@@ -63,17 +63,22 @@ def _data_dir(arg: str | None) -> Path | None:
     return resolve_data_dir(None)
 
 
+CONFIRM_SPLITS = {"validation": "wikitext2_validation", "test": "wikitext2"}  # --confirm-split -> corpus
+
+
 def _confirmation_text(args) -> str | None:
-    """WikiText-2 for confirming candidates, checked before the model loads."""
-    from superweight.scoring.data import DataError, wikitext2_text
+    """WikiText-2 for confirming candidates (the validation split unless --confirm-split test), checked before the
+    model loads."""
+    from superweight.scoring.data import DataError, corpus_text
     from superweight.workflow.verify import verify_data
 
     if args.no_confirm:
         return None
     data_dir = _data_dir(args.data_dir)
+    corpus = CONFIRM_SPLITS[args.confirm_split]
     try:  # the shipped file's checksum unless --own-data: a changed or truncated file is not the benchmark
-        verify_data(data_dir, ["wikitext2"], "record" if args.own_data else "compare")
-        return wikitext2_text(data_dir)
+        verify_data(data_dir, [corpus], "record" if args.own_data else "compare")
+        return corpus_text(corpus, data_dir)
     except DataError as e:
         raise InputError(str(e).replace("set `data_dir` in config (or the environment variable SUPERWEIGHT_DATA)",
                                         "pass --data-dir (or set SUPERWEIGHT_DATA)")
@@ -115,14 +120,17 @@ def detect_cmd(args) -> int:
 
     rule = SpikeRule(args.rule, threshold=args.threshold, ratio=args.ratio)
     summary, _, _ = detect_model(model, tok, text, args.prompt, rule, args.max_iters, args.factor, args.seqlen,
-                                 args.windows, mode=args.mode, batch_size=args.batch_size)
+                                 args.windows, mode=args.mode, batch_size=args.batch_size,
+                                 corpus=CONFIRM_SPLITS[args.confirm_split])
     rows = [{"layer": c["layer"], "row": c["row"], "col": c["col"], "weight": f"{c['weight']:.4g}",
              "in": f"{c['in_value']:.4g}", "out": f"{c['out_value']:.4g}", "iter": c["iteration"],
              "ppl x": "-" if c["ppl_ratio"] is None else f"{c['ppl_ratio']:.3g}",
              "group x": "-" if c["group_ratio"] is None else f"{c['group_ratio']:.3g}",
              "super weight": {True: "yes", False: "no", None: "unconfirmed"}[c["confirmed"]], "status": c["status"]}
             for c in summary["candidates"]]
-    print(f"{args.model}: {summary['status']} ({len(summary['candidates'])} candidate(s), stopped: {summary['stopped']})")
+    on = f", confirmed on {summary['confirmed_on']['split']}" if summary.get("confirmed_on") else ""
+    print(f"{args.model}: {summary['status']} ({len(summary['candidates'])} candidate(s), stopped: {summary['stopped']}"
+          f"{on})")
     if rows:
         print(_table(rows))
     return 0
@@ -173,7 +181,8 @@ def parser() -> argparse.ArgumentParser:
     d = sub.add_parser("detect", help="find the super weights of a model", formatter_class=fmt,
                        description="Data-free detection: hooks on every down projection, one prompt, the spike rule, "
                                    "the zero-and-rerun loop; each candidate confirmed by the perplexity ratio when "
-                                   "it alone is zeroed (WikiText-2).")
+                                   "it alone is zeroed (WikiText-2 validation: text an evaluation on the test split "
+                                   "never reads).")
     d.add_argument("model", help="Hub id (org/name), local save_pretrained directory, .gguf file, or "
                                  "package:NAME[/FILE.gguf]")
     d.add_argument("--prompt", default="Apple Inc. is a worldwide tech company.", help="the detection prompt")
@@ -193,6 +202,9 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--windows", type=_bounded(int, 1), default=4, help="confirmation windows")
     d.add_argument("--data-dir", default=None,
                    help="data directory laid out like shared/data (wins over $SUPERWEIGHT_DATA; neither: the Hub)")
+    d.add_argument("--confirm-split", choices=list(CONFIRM_SPLITS), default="validation",
+                   help="WikiText-2 split the confirmation reads; test: the split perplexities are usually reported on "
+                        "(choosing and evaluating on the same text)")
     d.add_argument("--no-confirm", action="store_true", help="skip confirmation by ablation (no data needed)")
     d.add_argument("--own-data", action="store_true",
                    help="the data directory is your own: its WikiText-2 is not compared with the shipped checksums")

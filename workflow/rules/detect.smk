@@ -1,5 +1,5 @@
 rule detect:
-    """Data-free detection (iterated), confirmed by ablation on a WikiText-2 slice."""
+    """Data-free detection (iterated), confirmed by ablation on text no verdict evaluates (WikiText-2 validation)."""
     input:
         model=model_dir,
         data=data_files([config["detection"]["confirm"]["corpus"]]),

@@ -19,7 +19,8 @@ try:
         model, tok, corpus_text(conf["corpus"], data_dir), det["prompt"],
         SpikeRule(det["rule"], threshold=det["threshold"], ratio=det["ratio"], column=det["column"]), det["max_iters"],
         conf["factor"], conf["seqlen"], conf["windows"], known=snakemake.params.known, mode=conf["mode"],
-        batch_size=conf["batch_size"], use=det["use"], known_key=f"models.{snakemake.wildcards.model}.super_weights")
+        batch_size=conf["batch_size"], use=det["use"], known_key=f"models.{snakemake.wildcards.model}.super_weights",
+        corpus=conf["corpus"])
 except KnownCoordinateError as e:
     log.error("%s", e)
     raise SystemExit(f"error: {e}")
@@ -28,6 +29,7 @@ write_json(snakemake.output.json, summary)
 import pandas as pd  # here, not at the top: the model's first forward does not wait for pandas
 pd.DataFrame(layers).to_csv(snakemake.output.layers, index=False)
 pd.DataFrame(residual).to_csv(snakemake.output.residual, index=False)
+log.info("%s: confirmed on %s", snakemake.wildcards.model, summary["confirmed_on"])
 log.info("%s: %s %s; experiments use (%s) %s", snakemake.wildcards.model, summary["status"],
          [(c["layer"], c["row"], c["col"]) for c in summary["super_weights"]], det["use"],
          [(c["layer"], c["row"], c["col"]) for c in summary["used"]])

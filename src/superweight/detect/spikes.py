@@ -249,15 +249,18 @@ def confirm(model: nn.Module, result: DetectionResult, ids: torch.Tensor, seqlen
 def detect_model(model: nn.Module, tok, text: str | None, prompt: str = DEFAULT_PROMPT, rule: SpikeRule | None = None,
                  max_iters: int = 3, confirm_factor: float = 2.0, seqlen: int = 512, windows: int = 4,
                  known: list[Coord] | None = None, mode: str = "joint", batch_size: int = 4,
-                 use: str = "detected", known_key: str = "super_weights"):
+                 use: str = "detected", known_key: str = "super_weights", corpus: str | None = None):
     """Detection end to end: candidates, confirmation on ``text`` (skipped when None), residual maxima
     with and without the confirmed super weights, comparison with known coordinates, the ``used`` list.
+    ``corpus`` names the text (a ``scoring.data.SPLITS`` key); the summary's ``confirmed_on`` records it and its split
+    (None when confirmation was skipped).
 
     Known coordinates are checked against the model first (``known_key`` names them in the error).
     Returns (summary dict, per-iteration per-layer maxima rows, residual-stream rows)."""
     from superweight.detect.confirm import MODES
     from superweight.detect.used import USES, check_known, compare_known, used_list
     from superweight.interventions.edits import zeroed
+    from superweight.scoring.data import SPLITS
     from superweight.scoring.perplexity import tokenize
 
     check_known(model, known, known_key)
@@ -275,6 +278,7 @@ def detect_model(model: nn.Module, tok, text: str | None, prompt: str = DEFAULT_
         for c in result.candidates:
             c.reason = "confirmation skipped"
     summary = result.to_dict()
+    summary["confirmed_on"] = None if text is None else {"corpus": corpus, "split": SPLITS.get(corpus, "not named")}
     sws = [c.coord for c in result.super_weights]
     if known is not None:
         summary["known"] = compare_known(result.candidates, [tuple(k) for k in known])

@@ -173,7 +173,10 @@ SETTINGS: tuple[Setting, ...] = (
       "joint: also groups that share a row, a column, a layer, or the whole candidate list zeroed together "
       "(superweight/confirm.py); single: each alone", kind=A),
     S("detection.confirm.factor", 2.0, "no counterpart", "perplexity ratio that confirms a candidate", kind=A),
-    S("detection.confirm.corpus", "wikitext2", "no counterpart", "text of the confirmation perplexity", kind=A),
+    S("detection.confirm.corpus", "wikitext2_validation", "no counterpart: the paper's detection is data-free",
+      "text of the confirmation perplexity: the WikiText-2 validation split, which no verdict evaluates (the "
+      "evaluated WikiText-2 windows are cut from the test split); config validation refuses an evaluated corpus",
+      kind=A),
     S("detection.confirm.seqlen", 2048, "no counterpart", "tokens per confirmation window", kind=A),
     S("detection.confirm.windows", 8, "no counterpart", "confirmation windows", kind=A),
     # Table 1 ablation
@@ -524,6 +527,55 @@ def detection_outcomes(cfg: dict, detections: dict | None) -> list[dict]:
     return out
 
 
+SELECTION_STEPS = (("detection's confirmation", "detection.confirm.corpus", None),
+                   ("z: auto (weight quantization)", "quantization.weights.calibration.corpus",
+                    ("quantization.weights.z", "auto")),
+                   ("SmoothQuant calibration", "quantization.activations.calibration.corpus",
+                    ("quantization.activations.methods", "smoothquant")))
+EVALUATION_STEPS = (("Table 1 perplexity", "perplexity.corpora"), ("scaling sweep", "analysis.scaling.corpora"),
+                    ("weight quantization sweep", "quantization.weights.corpora"),
+                    ("W8A8 (Tables 3, 4)", "quantization.activations.corpora"),
+                    ("mechanism skip / significance", "mechanism.corpus"))
+
+
+def text_splits(cfg: dict, detections: dict | None = None) -> list[dict]:
+    """Which text (corpus and split) each step used: the choices the run makes from data (detection's confirmation,
+    z tuning, SmoothQuant's calibration) and the evaluations that judge the verdicts. Confirmation's split is what
+    detection recorded (super_weights.json ``confirmed_on``) where it ran, else the config's."""
+    from superweight.scoring.data import SPLITS
+
+    rows = []
+    for step, key, when in SELECTION_STEPS:
+        corpus = lookup(cfg, key)
+        if corpus is NOT_SET or (when and not _enabled(lookup(cfg, when[0]), when[1])):
+            continue
+        split = SPLITS.get(corpus, corpus)
+        if corpus == "c4" and key.startswith("quantization."):  # calibration: C4 documents after the evaluated ones (data.c4_calibration_documents)
+            split = "C4 validation documents after the first perplexity.c4_docs (the evaluated ones): not evaluated"
+        if key == "detection.confirm.corpus" and detections:
+            seen = {((d or {}).get("confirmed_on") or {}).get("split") for d in detections.values()} - {None}
+            if seen:
+                split = "; ".join(sorted(map(str, seen))) + " (as recorded in super_weights.json)"
+        rows.append({"step": step, "role": "chooses", "key": key, "corpus": corpus, "split": split})
+    for step, key in EVALUATION_STEPS:
+        corpora = lookup(cfg, key)
+        if corpora is NOT_SET or (key == "mechanism.corpus" and not _enabled(lookup(cfg, "mechanism.experiments"),
+                                                                          ("skip", "significance"))):
+            continue
+        for corpus in [corpora] if isinstance(corpora, str) else corpora:
+            rows.append({"step": step, "role": "evaluates", "key": key, "corpus": corpus,
+                         "split": SPLITS.get(corpus, corpus)})
+    return rows
+
+
+def _enabled(value, wanted) -> bool:
+    """Whether a config value turns a step on: equals ``wanted``, or (a list) holds it / one of them."""
+    wanted = (wanted,) if isinstance(wanted, str) else tuple(wanted)
+    if isinstance(value, list):
+        return bool(set(value) & set(wanted))
+    return value in wanted
+
+
 def report(cfg: dict, data_dir: str | None, detections: dict | None = None, installed: dict | None = None) -> dict:
     """The deviation report of one run, as written to results/protocol.json. ``detections``: model -> its
     detection summary (super_weights.json), for the loop's outcome and the versions the model jobs ran."""
@@ -542,6 +594,7 @@ def report(cfg: dict, data_dir: str | None, detections: dict | None = None, inst
             "facts": facts(cfg, data_dir),
             "versions": versions(detections, installed),
             "detection": outcomes,
+            "text_splits": text_splits(cfg, detections),
             "detection_cap_reached": [o["model"] for o in outcomes if o["cap_reached"]]}
 
 
@@ -612,6 +665,13 @@ def markdown(rep: dict) -> str:
         lines += [f"| {d['model']} | {'**iteration cap (spikes left)**' if d['cap_reached'] else d['stopped']} | "
                   f"{d['rounds'] if d['rounds'] is not None else ''} | {d['max_iters']} | {d['candidates']} | "
                   f"{d['confirmed']} |" for d in rep["detection"]]
+    if rep.get("text_splits"):
+        lines += ["", "## Text each step used", "", "Choices the run makes from data use text no evaluation reads "
+                  "(config validation refuses a confirmation corpus an evaluation shares; calibration is checked "
+                  "against every evaluated corpus).", "", "| step | role | setting | corpus | split |",
+                  "|---|---|---|---|---|"]
+        lines += [f"| {t['step']} | {t['role']} | `{t['key']}` | {t['corpus']} | {t['split']} |"
+                  for t in rep["text_splits"]]
     lines += ["", "## Data and environment", "", "| fact | status | note |", "|---|---|---|"]
     lines += [f"| {f['fact']} | {f['status']} | {f['note']} |" for f in rep["facts"]]
     lines += ["", "## Library versions", "", "| package | version | from | paper |", "|---|---|---|---|"]

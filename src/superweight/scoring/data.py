@@ -20,7 +20,8 @@ FILES = {
     "winogrande": ["winogrande/dev.jsonl"],
     "hellaswag": ["hellaswag/validation/dataset_info.json", "hellaswag/validation/data-00000-of-00001.arrow"],
     "boolq": ["boolq/superglue_boolq/val.jsonl"],
-    # calibration only (z: auto), disjoint from the test split
+    # text for choices the run makes from data (z: auto, SmoothQuant, detection's confirmation): disjoint from the
+    # test split, which the verdicts evaluate
     "wikitext2_validation": [f"wikitext2/wikitext_document_level/wikitext-2-raw-v1/validation/{f}"
                              for f in ("data-00000-of-00001.arrow", "dataset_info.json", "state.json")],
 }
@@ -119,6 +120,20 @@ def wikitext2_validation_rows(data_dir: Path | None) -> list[str]:
     return (" \n" + "\n".join(pages)).splitlines(keepends=True)
 
 
+def wikitext2_validation_text(data_dir: Path | None) -> str:
+    """WikiText-2 raw *validation* as one stream, built as the test stream is (the HF rows joined by "\\n\\n"):
+    detection's confirmation text, apart from every evaluated window (those are cut from the test split)."""
+    return "\n\n".join(wikitext2_validation_rows(data_dir))
+
+
+# Which text each corpus name reads (recorded beside every choice made from data, e.g. detection's confirmation)
+SPLITS = {
+    "wikitext2": "WikiText-2 raw test (the split the WikiText-2 perplexities and mechanism experiments evaluate)",
+    "wikitext2_validation": "WikiText-2 raw validation (no verdict evaluates it)",
+    "c4": "C4 validation, the first perplexity.c4_docs documents (the ones the C4 perplexities evaluate)",
+}
+
+
 def c4_documents(data_dir: Path | None, n_docs: int | None = None) -> list[str]:
     """C4 validation documents in order (the Hub: shard 0, as GPTQ; offline: the shipped sample), the first
     ``n_docs`` (None = all)."""
@@ -158,7 +173,9 @@ def corpus_text(name: str, data_dir: Path | None, c4_docs: int = 1100) -> str:
         return wikitext2_text(data_dir)
     if name == "c4":
         return c4_text(data_dir, c4_docs)
-    raise ValueError(f"unknown perplexity corpus {name!r}; use wikitext2 or c4")
+    if name == "wikitext2_validation":
+        return wikitext2_validation_text(data_dir)
+    raise ValueError(f"unknown corpus {name!r}; use wikitext2, c4 or wikitext2_validation")
 
 
 def lambada_texts(data_dir: Path | None, n: int | None = None) -> list[str]:

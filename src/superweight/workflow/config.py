@@ -185,6 +185,25 @@ def needed_datasets(config: dict) -> list[str]:
     return sorted(need)
 
 
+def evaluated_corpora(config: dict) -> dict[str, str]:
+    """Corpus -> the first key that scores it for a verdict or table: perplexity (Table 1 and the sweeps), the
+    mechanism experiments, emergence. Text a run chooses something from (confirmation, calibration) must be none of
+    these."""
+    q, an, mech = config.get("quantization", {}), config.get("analysis", {}), config.get("mechanism", {})
+    out: dict[str, str] = {}
+    for key, corpora in (("perplexity.corpora", config["perplexity"]["corpora"]),
+                         ("analysis.scaling.corpora", an.get("scaling", {}).get("corpora", [])),
+                         ("quantization.weights.corpora", q.get("weights", {}).get("corpora", [])),
+                         ("quantization.activations.corpora", q.get("activations", {}).get("corpora", [])),
+                         ("mechanism.corpus", [mech["corpus"]] if set(mech.get("experiments", []))
+                          & {"skip", "significance"} else []),
+                         ("emergence.corpus", [config["emergence"].get("corpus", "wikitext2")]
+                          if config.get("emergence") else [])):
+        for c in corpora:
+            out.setdefault(c, key)
+    return out
+
+
 def check_maps(config: dict, schema: dict) -> None:
     """Maps whose keys name tasks, revisions or series: an unknown key is a typo that would silently fall back to
     the default (a misspelt task in `eval.limit` scores that task in full), so it is an error with a suggestion."""
@@ -213,6 +232,10 @@ def check_choices(config: dict) -> None:
             raise ConfigError(f"`detection.use` is 'known' but `models.{bare[0]}.super_weights` is not set. Fix: list "
                               "the model's known coordinates ([[layer, row, col], ...]) or use `detection.use: detected` "
                               "or `both`")
+    conf = config["detection"]["confirm"]["corpus"]
+    if conf in (evaluated := evaluated_corpora(config)):
+        raise ConfigError(f"`detection.confirm.corpus` is {conf!r}, which `{evaluated[conf]}` evaluates: detection would "
+                          "choose the super weights on the text that judges them. Fix: use 'wikitext2_validation'")
     if config.get("sequential"):
         check_sequential(config)
     check_amounts(config)
@@ -355,7 +378,8 @@ def _c4_documents(data_dir: Path, mode: str) -> tuple[int | None, str]:
 
 def check_sizes(config: dict, data_dir: Path | None) -> None:
     """Limits within each task's documents (the benchmark's own sizes: data shipped or from the Hub); windows
-    within what the WikiText-2 file can hold (a token is at least a byte, give or take the rows' separators)."""
+    within what the WikiText-2 files can hold (the test split; the validation split for confirmation: a token is at
+    least a byte, give or take the rows' separators)."""
     from superweight.workflow.resources import TASKS
 
     if data_dir is None or config["data_checksums"] == "compare":
@@ -378,20 +402,21 @@ def check_sizes(config: dict, data_dir: Path | None) -> None:
         if docs is not None and config["perplexity"]["c4_docs"] > docs:
             raise ConfigError(f"`perplexity.c4_docs` is {config['perplexity']['c4_docs']:,}, above the {docs:,} "
                               f"documents of {where}. Fix: use at most {docs}")
-    wt = data_dir / FILES["wikitext2"][0]
-    if not wt.is_file():
-        return
-    size = wt.stat().st_size
-    most = int(size * 1.1) + 1000
     ppl, conf, mech = config["perplexity"], config["detection"]["confirm"], config["mechanism"]
     uses = []
     if "wikitext2" in ppl["corpora"] and ppl["windows"].get("wikitext2"):
-        uses.append(("perplexity.windows.wikitext2` x `perplexity.seqlen", ppl["windows"]["wikitext2"], ppl["seqlen"]))
-    if conf["corpus"] == "wikitext2":
-        uses.append(("detection.confirm.windows` x `seqlen", conf["windows"], conf["seqlen"]))
+        uses.append(("wikitext2", "perplexity.windows.wikitext2` x `perplexity.seqlen", ppl["windows"]["wikitext2"],
+                     ppl["seqlen"]))
+    if conf["corpus"] in ("wikitext2", "wikitext2_validation"):
+        uses.append((conf["corpus"], "detection.confirm.windows` x `seqlen", conf["windows"], conf["seqlen"]))
     if mech["corpus"] == "wikitext2" and set(mech["experiments"]) & {"skip", "significance"}:
-        uses.append(("mechanism.windows` x `seqlen", mech["windows"], mech["seqlen"]))
-    for key, windows, seqlen in uses:
+        uses.append(("wikitext2", "mechanism.windows` x `seqlen", mech["windows"], mech["seqlen"]))
+    for corpus, key, windows, seqlen in uses:
+        wt = data_dir / FILES[corpus][0]  # the validation split: its arrow file, about the raw text's size
+        if not wt.is_file():
+            continue
+        size = wt.stat().st_size
+        most = int(size * 1.1) + 1000
         if windows * seqlen > most:
             raise ConfigError(f"`{key}` = {windows * seqlen:,} tokens, more than {wt} holds ({size:,} bytes: at most "
                               f"~{most:,} tokens). Fix: fewer or shorter windows, or check that the file is complete")

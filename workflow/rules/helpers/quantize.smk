@@ -3,10 +3,12 @@ import json
 from types import SimpleNamespace
 
 from superweight.quant.methods import CLIPPING_METHODS, RESTORING_METHODS
+from superweight.workflow.config import evaluated_corpora
 
 Z_KEYS = ("z_candidates", "z_criterion", "calibration", "partial_block", "rounding", "clip_std", "compute_dtype")
-EVAL_CORPORA = sorted(set(config["perplexity"]["corpora"]) | set(WQ["corpora"]) | set(AQ["corpora"])
-                      | {config["detection"]["confirm"]["corpus"]})
+# every corpus a verdict evaluates: calibration must occur in none (detection's confirmation text is a choice, not an
+# evaluation: config validation keeps it apart from these too)
+EVAL_CORPORA = sorted(evaluated_corpora(config))
 
 
 def z_input(wildcards):
