@@ -118,45 +118,45 @@ def attach(model, layers=None):
     depth = {"whole": 0}
     n_layers = max(1, len(layers))
 
+    def start(mod):
+        _sync(mod)
+        METER._t0[id(mod)] = time.perf_counter()
+
+    def stop(mod):
+        _sync(mod)
+        t0 = METER._t0.pop(id(mod), None)
+        if t0 is not None:
+            METER.seconds[METER.current] += time.perf_counter() - t0
+
+    def layer_share(positions_x_layers: int):
+        """Positions x decoder layers run, counted in whole tokens (positions x all layers)."""
+        METER.layer_positions[METER.current] += positions_x_layers
+        whole, METER.layer_positions[METER.current] = divmod(METER.layer_positions[METER.current], n_layers)
+        METER.tokens[METER.current] += whole
+
     def pre(mod, args, kwargs):
         depth["whole"] += 1
         n = _positions(args, kwargs, "input_ids") or _positions((), kwargs, "inputs_embeds")
         if depth["whole"] > 1:  # a pass run from inside a forward (the restore's first pass on layers 0..k):
-            # its positions x the share of the layers it runs; its time is inside the outer pass's
-            METER.layer_positions[METER.current] += n * len(adapter.layers(mod))
-            whole, METER.layer_positions[METER.current] = divmod(METER.layer_positions[METER.current], n_layers)
-            METER.tokens[METER.current] += whole
+            layer_share(n * len(adapter.layers(mod)))  # its time is inside the outer pass's
             return
         METER.tokens[METER.current] += n
         METER.calls[METER.current] += 1
-        _sync(mod)
-        METER._t0[id(mod)] = time.perf_counter()
+        start(mod)
 
     def post(mod, args, kwargs, out):  # always_call: runs when the forward raises too, so depth stays right
         depth["whole"] -= 1
-        if depth["whole"]:
-            return
-        _sync(mod)
-        t0 = METER._t0.pop(id(mod), None)
-        if t0 is not None:
-            METER.seconds[METER.current] += time.perf_counter() - t0
+        if not depth["whole"]:
+            stop(mod)
 
     def layer_pre(mod, args, kwargs):
-        if depth["whole"]:
-            return
-        METER.layer_positions[METER.current] += _positions(args, kwargs, "hidden_states")
-        _sync(mod)
-        METER._t0[id(mod)] = time.perf_counter()
+        if not depth["whole"]:
+            start(mod)
 
     def layer_post(mod, args, kwargs, out):
-        if depth["whole"]:
-            return
-        _sync(mod)
-        t0 = METER._t0.pop(id(mod), None)
-        if t0 is not None:
-            METER.seconds[METER.current] += time.perf_counter() - t0
-        whole, METER.layer_positions[METER.current] = divmod(METER.layer_positions[METER.current], n_layers)
-        METER.tokens[METER.current] += whole
+        if not depth["whole"]:
+            stop(mod)
+            layer_share(_positions(args, kwargs, "hidden_states"))
 
     handles = [model.register_forward_pre_hook(pre, with_kwargs=True),
                model.register_forward_hook(post, with_kwargs=True, always_call=True)]
