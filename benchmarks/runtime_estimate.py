@@ -6,7 +6,8 @@ forwarded, the forward seconds at the configured rate against the measured ones,
 loading + forward, the dry run's ``estimate_s``) against the job's Snakemake benchmark seconds. Prints a table and
 the measured rate per job (2 x parameters x forwarded tokens / forward seconds); writes the rows as JSON.
 
-    python benchmarks/runtime_estimate.py [--out FILE.json] [--cpu-gflops 20] [-- SNAKEMAKE ARGS]
+    python benchmarks/runtime_estimate.py [--out FILE.json] [--cpu-gflops R] [-- SNAKEMAKE ARGS]
+(run in the finished run's directory; give --cpu-gflops the run's `resources.cpu_gflops`, for the forward column)
 """
 from __future__ import annotations
 
@@ -36,11 +37,14 @@ def rows(jobs, cpu_flops: float) -> list[dict]:
     out = []
     for j in jobs:
         rec_path = Path(j.log + ".work.json") if j.log else None
-        if j.estimate_s is None or not rec_path or not rec_path.is_file():
+        wall = benchmark_s(Path(j.log)) if j.log else None
+        if j.estimate_s is None or wall is None:
             continue
-        rec = json.loads(rec_path.read_text())
+        # prepare_model loads no model through load_model: no record, only its wall seconds
+        rec = json.loads(rec_path.read_text()) if rec_path.is_file() else {"tokens": 0, "forward_s": 0.0,
+                                                                          "startup_s": None, "load_s": None,
+                                                                          "by_purpose": {}}
         facts = R.facts_from_dir(Path("results") / j.wildcards["model"] / "model")
-        wall = benchmark_s(Path(j.log))
         rate = 2 * facts.params * rec["tokens"] / rec["forward_s"] / 1e9 if rec["forward_s"] else None
         out.append({"job": j.name, "tokens_declared": j.forward_tokens, "tokens_forwarded": rec["tokens"],
                     "forward_s_estimated": round(2 * facts.params * j.forward_tokens / cpu_flops, 1),

@@ -118,7 +118,7 @@ def test_run_time_follows_the_configured_rates_and_margin():
     rates = R.Rates.from_config({"resources": {"gpu_tflops": 50, "margin": 3, "load_mb_per_s": 1000}})
     assert (rates.gpu_flops, rates.margin, rates.load_bytes_per_s) == (50e12, 3.0, 1e9)
     s = R.estimate_s(work, f, "float16", on_gpu=True, rates=rates)
-    assert s == pytest.approx(R.START_S + 14e9 / 1e9 + 2 * 7e9 * 1e7 / 50e12)
+    assert s == pytest.approx(R.START_S["gpu"] + 14e9 / 1e9 + 2 * 7e9 * 1e7 / 50e12)
     assert R.runtime_min(work, f, True, 1, "float16", rates) == math.ceil(3 * s / 60)
     assert R.runtime_min(work, f, True, 2, "float16", rates) == 2 * math.ceil(3 * s / 60)
     # a retry asks for more, but never above the cluster's limit (a first request over it stops the run at start)
@@ -126,7 +126,7 @@ def test_run_time_follows_the_configured_rates_and_margin():
                                                 "max_runtime": int(1.5 * math.ceil(3 * s / 60))}})
     assert R.runtime_min(work, f, True, 2, "float16", capped) == capped.max_runtime_min
     # a sweep of 3 settings in one job: start-up once, loading and forwarding three times, one floor
-    assert R.estimate_s(work, f, "float16", True, rates, repeats=3) == pytest.approx(R.START_S + 3 * (s - R.START_S))
+    assert R.estimate_s(work, f, "float16", True, rates, repeats=3) == pytest.approx(R.START_S["gpu"] + 3 * (s - R.START_S["gpu"]))
     tiny = R.Work(tokens=1000)
     assert R.runtime_min(tiny, R.facts_from_params(0.1), repeats=3) == R.RUNTIME_FLOOR_MIN
     faster = R.Rates.from_config({"resources": {"gpu_tflops": 500, "margin": 3, "load_mb_per_s": 1000}})
@@ -147,16 +147,18 @@ def test_run_time_counts_every_corpus_a_job_scores():
 @pytest.mark.workflow
 def test_scaling_jobs_are_sized_from_the_sweeps_own_corpora(wf):
     """score_scaled declares the scaling sweep's corpora: with `analysis.scaling.corpora: [wikitext2, c4]` its
-    jobs ask for more run time than with WikiText-2 alone (the estimate once counted WikiText-2 only)."""
+    jobs declare C4's tokens too and are estimated longer than with WikiText-2 alone (the estimate once counted
+    WikiText-2 only; on the small default model both requests sit at the 10-minute floor)."""
     def runtime(extra):
         (wf / "s.yaml").write_text("perplexity: {windows: {c4: 200}}\n" + extra)
         r = snakemake(wf, "results/smollm2-135m/scaling/x1.5/scores.json", "-n", "--cores", "1",
                       "--configfile", "s.yaml")
         assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
         block = (r.stdout + r.stderr).split("rule score_scaled:")[1]
-        return int(re.search(r"runtime=(\d+)", block).group(1))
+        return [int(re.search(rf"{k}=(\d+)", block).group(1)) for k in ("forward_tokens", "estimate_s")]
 
-    assert runtime("analysis: {scaling: {corpora: [wikitext2, c4]}}\n") > runtime("")
+    (tokens_both, s_both), (tokens_wiki, s_wiki) = runtime("analysis: {scaling: {corpora: [wikitext2, c4]}}\n"), runtime("")
+    assert tokens_both - tokens_wiki == 200 * 512 and s_both > s_wiki
 
 
 CHILD = """

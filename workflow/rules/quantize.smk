@@ -161,7 +161,8 @@ use rule score as score_aquant with:
         "results/{model}/benchmarks/score_aquant_{amethod}.tsv"
     resources:
         **model_job(score_work("aquant", lambda wc: {"method": wc.amethod}, AQ["corpora"], limited_eval(AQ["limit"]),
-                               passes=2, keeps_weights=True)),
+                               passes=lambda wc: 2 if wc.amethod == "smoothquant" else 1,  # its calibration
+                               keeps_weights=True)),
 
 
 AQUANT_FP_REUSE = reuse_from("original", AQ["corpora"], limited_eval(AQ["limit"])) if "fp" in AQ["methods"] else "no fp"

@@ -25,11 +25,12 @@ BASE_BYTES = 500 * MiB  # a job's interpreter with torch, transformers, lm-eval,
 LOAD_COPIES = 1.5  # loading holds some of the file's pages beside the model's tensors
 PREPARE_COPIES = 1.5  # GGUF (memory-mapped) -> dequantized float32 model -> safetensors written tensor by tensor
 EVAL_TOKENS = 512  # longest zero-shot request assumed (context + continuation, in tokens; sciq passages reach it)
-PROMPT_TOKENS = 256  # a detection / stopword / case-study prompt, at most
+PROMPT_TOKENS = 256  # a detection / stopword / case-study prompt, at most (memory)
+PROMPT_RUN_TOKENS = 80  # ... on average (run time: the default run's stopword prompts, 16,166 tokens in 200 passes)
 HEADROOM = 1.25  # the request over the estimated peak (allocator slack, page cache of data files)
 RUNTIME_FLOOR_MIN = 10
-START_S = 30  # interpreter, torch and transformers imports, tokenizer (benchmarks/startup: 7 s on a 2-core CPU)
-CONVERT_S_PER_GB = 120  # prepare_model: dequantize a GGUF and write safetensors, per GB of float32 weights
+START_S = {"cpu": 5, "gpu": 30}  # interpreter and imports to the first load (default run: 3 s; a GPU: CUDA's start)
+CONVERT_S_PER_GB = 60  # prepare_model: dequantize a GGUF and write safetensors, per GB of float32 weights (44 s measured)
 
 # lm-eval's evaluation split sizes (documents), choices per document and typical tokens per request, for run time
 TASKS = {"arc_challenge": (1172, 4, 60), "arc_easy": (2376, 4, 50), "hellaswag": (10042, 4, 120),
@@ -212,7 +213,7 @@ class Work:
     with the functions below from the config keys they pass to their script): the batches it runs, for memory,
     and the tokens its forward passes process, for run time."""
 
-    tokens: int = 10 * PROMPT_TOKENS  # forward tokens (default: a few prompts)
+    tokens: int = 10 * PROMPT_RUN_TOKENS  # forward tokens (default: a few prompts)
     windows: tuple[int, int] | None = None  # (batch, seqlen) of its perplexity windows
     prompts: bool = False  # single prompts of up to PROMPT_TOKENS with next-token log-probs
     zero_shot: tuple[int, str] | None = None  # (batch, backend) of its zero-shot requests
@@ -232,7 +233,7 @@ def preparing(source: str) -> Work:
 
 def prompts(n: int = 10) -> Work:
     """``n`` prompt forwards (stopwords: two per prompt; propagation and Hadamard: a few)."""
-    return Work(tokens=n * PROMPT_TOKENS, prompts=True)
+    return Work(tokens=n * PROMPT_RUN_TOKENS, prompts=True)
 
 
 def detection(det: dict) -> Work:
@@ -265,7 +266,7 @@ def z_tuning(ppl: dict, weights: dict) -> Work:
 def windows_and_prompts(seqlen: int, windows: int, passes: int, n_prompts: int = 0) -> Work:
     """``passes`` conditions, each over ``windows`` perplexity windows of ``seqlen`` and ``n_prompts`` prompts
     (the mechanism experiments)."""
-    return Work(tokens=passes * (seqlen * windows + n_prompts * PROMPT_TOKENS), windows=(1, seqlen), prompts=True)
+    return Work(tokens=passes * (seqlen * windows + n_prompts * PROMPT_RUN_TOKENS), windows=(1, seqlen), prompts=True)
 
 
 def job_bytes(work: Work, f: ModelFacts, dtype: str = "float32", on_gpu: bool = False) -> float:
@@ -309,15 +310,15 @@ def mem_mb(work: Work, f: ModelFacts, dtype: str = "float32", on_gpu: bool = Fal
 class Rates:
     """The throughput model behind run-time requests (config `resources`, or a profile's `--config resources.*`).
 
-    ``cpu_flops``: a 2-thread CPU job's sustained forward rate, measured for the default model's jobs
-    (benchmarks/runtime_estimate.py). ``gpu_flops``: one GPU's sustained half-precision forward rate (the default,
+    ``cpu_flops``: a 2-thread CPU job's rate, job by job (forward passes at about 170-240 GFLOP/s and what else the
+    job does), fitted to the default run's 16 model jobs on the 2-core machine (benchmarks/runtime_estimate.txt). ``gpu_flops``: one GPU's sustained half-precision forward rate (the default,
     100 TFLOP/s, is about a third of an A100's dense float16 peak and a tenth of an H100's: eager attention at batch
     1-8 reaches far less than peak). ``load_bytes_per_s``: reading the weights from the Hugging Face cache or a
     prepared directory; ``download_bytes_per_s``: fetching a Hub checkpoint into the cache. ``margin``: request = margin x estimate (each retry multiplies it again by the attempt).
     ``max_runtime_min``: the longest job the cluster accepts (its partition's time limit); a longer estimate stops
     the run at start."""
 
-    cpu_flops: float = 20e9
+    cpu_flops: float = 150e9
     gpu_flops: float = 100e12
     load_bytes_per_s: float = 200e6
     download_bytes_per_s: float = 50e6
@@ -365,13 +366,13 @@ def estimate_s(work: Work, f: ModelFacts, dtype: str = "float32", on_gpu: bool =
     """Estimated seconds of a job: start-up, then ``repeats`` times (a sweep in one job reloads the model per
     setting) reading the weights in ``dtype`` and its forward tokens x 2 x params FLOPs at the device's rate; for
     prepare, converting a GGUF or downloading a Hub checkpoint."""
-    if work.prepare:
-        return START_S + (CONVERT_S_PER_GB * f.weights_mb / 1e3 if work.convert
-                          else weights_bytes(f, dtype) / rates.download_bytes_per_s)
+    if work.prepare:  # a conversion, or a download into the cache (the network decides: a guess)
+        return START_S["cpu"] + (CONVERT_S_PER_GB * f.weights_mb / 1e3 if work.convert
+                                 else weights_bytes(f, dtype) / rates.download_bytes_per_s)
     flops = 2 * f.params * work.tokens
     per_repeat = weights_bytes(f, dtype) / rates.load_bytes_per_s + flops / (rates.gpu_flops if on_gpu
                                                                              else rates.cpu_flops)
-    return START_S + repeats * per_repeat
+    return START_S["gpu" if on_gpu else "cpu"] + repeats * per_repeat
 
 
 def runtime_min(work: Work, f: ModelFacts, on_gpu: bool = False, attempt: int = 1, dtype: str = "float32",

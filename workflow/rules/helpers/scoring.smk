@@ -10,13 +10,14 @@ def score_input(corpora, **extra):
 
 
 def score_work(kind, spec, corpora, eval_cfg, passes=1, quantize=False, keeps_weights=False):
-    """The work a scoring job's resources are estimated from: perplexity on ``corpora`` (``passes`` times), the
-    zero-shot tasks as ``eval_cfg`` limits them, with the backend its experiment (``kind``, ``spec(wildcards)``)
-    scores with (superweight.scoring.backends)."""
+    """The work a scoring job's resources are estimated from: perplexity on ``corpora`` (``passes`` times, or
+    ``passes(wildcards)`` times), the zero-shot tasks as ``eval_cfg`` limits them, with the backend its experiment
+    (``kind``, ``spec(wildcards)``) scores with (superweight.scoring.backends)."""
     from superweight.scoring.backends import eval_backend
 
     return lambda wc: R.scoring(config["perplexity"], corpora, eval_cfg, backend=eval_backend(kind, spec(wc), config),
-                                passes=passes, quantize=quantize, keeps_weights=keeps_weights)
+                                passes=passes(wc) if callable(passes) else passes, quantize=quantize,
+                                keeps_weights=keeps_weights)
 
 
 # sequential scoring (config `sequential`): ablation condition -> the conditions it is compared with
