@@ -67,6 +67,14 @@ def test_one_score_rule_its_variants_use_it():
     assert [name for name, text in files.items() if re.search(r"^def ", text, re.M)] == ["common.smk"]
 
 
+def test_one_onstart_handler_checks_the_planned_jobs():
+    """Snakemake keeps only the last `onstart:`: the workflow has exactly one, the start-up check of the planned jobs
+    (a second would silently replace it and with it the run-time limit and CUDA checks)."""
+    text = (REPO / "Snakefile").read_text() + "".join(p.read_text() for p in (REPO / "workflow/rules").rglob("*.smk"))
+    assert len(re.findall(r"^onstart:", text, re.M)) == 1
+    assert "over_limit_message(jobs" in text and "check_device(" in text
+
+
 def test_claims_rule_waits_for_every_file_a_claim_declares():
     """The `claims` rule's inputs (superweight.workflow.claim_inputs) hold every file a claim of the report's
     registry (superweight.report.claims) declares, in the CI scenario, which runs every experiment."""
