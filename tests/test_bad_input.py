@@ -362,6 +362,18 @@ def test_hub_ids():
         assert hub_id_problem(bad), bad
 
 
+def test_target_after_configfile(tmp_path):
+    """`--configfile config/paper.yaml results/x.txt` reads the target as a config file. Only one that parses as a
+    mapping reaches the workflow: Snakemake itself stops a missing one (FileNotFoundError), one that is not YAML
+    (`Config file is not valid JSON or YAML`, a Markdown table) or not a mapping (a CSV) before reading it."""
+    from superweight.workflow.command_line import check_config_paths
+
+    check_one_line(r"results/claims.md was read as a config file \(it follows --configfile\), but it is no .yaml, "
+                   r".yml or .json file: a target\? Fix: targets go before --configfile or after --",
+                   lambda: check_config_paths(["config/config.yaml", "config/paper.yaml", "results/claims.md"]))
+    check_config_paths(["config/config.yaml", "results/run1/cfg.yaml", "my.yml", "x.JSON"])
+
+
 def test_read_only_results(tmp_path):
     ro = tmp_path / "results"
     ro.mkdir()
@@ -457,6 +469,10 @@ WORKFLOW_CASES = [
     ("changed data", ["--config", "data_dir=DATA"], "winogrande/dev.jsonl differs from the shipped data"),
     ("config file sets a key twice", ["--configfile", "TWICE"], "twice.yaml sets `eval` twice in one block (lines 1 "
                                                                  "and 2)"),
+    ("misspelt results path", ["results/tabels/table1_all.md"],
+     "target results/tabels/table1_all.md is not a known results path (did you mean results/tables/table1_all.md?)"),
+    ("target after --configfile", ["--configfile", "config/config.yaml", "NOTES"],
+     "notes.txt was read as a config file (it follows --configfile), but it is no .yaml, .yml or .json file"),
 ]
 
 
@@ -468,7 +484,9 @@ def test_workflow_bad_input(wf, tmp_path, data_dir, case):
     _, args, message = case
     changed = data_copy(data_dir, tmp_path / "data", replace(FILES["winogrande"][0], winogrande_label_changed))
     _write(tmp_path / "twice.yaml", "eval: {limit: 5}\neval: {tasks: [piqa]}\n")
-    args = [a.replace("DATA", str(changed)).replace("TWICE", str(tmp_path / "twice.yaml")) for a in args]
+    _write(tmp_path / "notes.txt", "perplexity: {seqlen: 128}\n")  # a file that parses as a config mapping
+    args = [a.replace("DATA", str(changed)).replace("TWICE", str(tmp_path / "twice.yaml"))
+            .replace("NOTES", str(tmp_path / "notes.txt")) for a in args]
     done = wf / "results" / MODEL / "detect"  # a finished run's file: no bad input may touch it
     done.mkdir(parents=True)
     (done / "super_weights.json").write_text("{}")

@@ -191,6 +191,17 @@ def check_targets(targets, models: list[str], configured: list[str]) -> None:
                               "the config")
 
 
+def check_config_paths(paths) -> None:
+    """Each config file Snakemake read is a .yaml/.yml/.json file: a target given after `--configfile` is read as one
+    more config file (the option takes every word up to the next option). A config file kept under results/ is
+    fine (a run's own config)."""
+    for f in paths or []:
+        if Path(str(f)).suffix.lower() not in (".yaml", ".yml", ".json"):
+            raise ConfigError(f"{f} was read as a config file (it follows --configfile), but it is no .yaml, .yml or "
+                              ".json file: a target? Fix: targets go before --configfile or after -- (snakemake "
+                              f"{f} --configfile config/paper.yaml)")
+
+
 def check_writable(results: str | Path = "results") -> None:
     """The results directory (or, before it exists, the directory it goes in) is writable: else every job would
     fail after Snakemake's own traceback. Tried by creating a file (os.access says yes to root on a read-only mount
