@@ -55,8 +55,9 @@ def merge(base: dict, over: dict) -> dict:
 
 NON_MODEL_DIRS = ("tables", "figures", "tasks", "logs", "benchmarks", "emergence")
 # the files the rules write directly under results/
-RESULT_FILES = ("claims.csv", "claims.html", "claims.json", "claims.md", "protocol.html", "protocol.json", "protocol.md",
-                "protocol_settings.json", "protocol_settings.md", "summary.html", "summary.md", "timing.csv")
+RESULT_FILES = ("claims.csv", "claims.html", "claims.json", "claims.md", "protocol.html", "protocol.json",
+                "protocol.md", "protocol_settings.json", "protocol_settings.md", "summary.html", "summary.md",
+                "timing.csv")
 
 
 def _misspelt_result(parts: tuple[str, ...], models: list[str]) -> str | None:
