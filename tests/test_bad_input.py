@@ -140,6 +140,25 @@ CONFIG_CASES = [
     ("empty model id", {f"models.{MODEL}.id": ""}, r"`models.smollm2-135m.id` is ''; it must be a non-empty string"),
     ("empty emergence id", {"emergence": {"name": "e", "source": "hub", "id": "", "revisions": ["a", "b"]}},
      r"`emergence.id` is ''; it must be a non-empty string"),
+    # issue 38, C and D: a Hub id that is none (else a traceback after the DAG), a misspelt condition in the
+    # sequential comparisons (else ignored), C4 windows beyond what the documents hold (else fewer scored, silently)
+    ("hub id with spaces and two slashes", {f"models.{MODEL}": {"source": "hub", "id": "not a/valid//id"}},
+     r"`models.smollm2-135m.id` is 'not a/valid//id', not a Hugging Face Hub id \(owner/name: at most one '/'.*\)\. "
+     r"Fix: copy the id from the model's Hub page"),
+    ("hub id with three parts", {f"models.{MODEL}": {"source": "hub", "id": "org/model/extra"}},
+     r"`models.smollm2-135m.id` is 'org/model/extra', not a Hugging Face Hub id"),
+    ("hub id with '--'", {f"models.{MODEL}": {"source": "hub", "id": "org/model--x"}}, r"no '--' or '\.\.'"),
+    ("emergence hub id", {"emergence": {"name": "e", "source": "hub", "id": "o m/x", "revisions": ["a", "b"]}},
+     r"`emergence.id` is 'o m/x', not a Hugging Face Hub id"),
+    ("sequential compare typo", {"sequential.compare": {"prune_sww": ["original"]}},
+     r"`sequential.compare` has a key 'prune_sww', not one of .*\(did you mean 'prune_sw'\?\). Fix: name an "
+     r"ablation condition"),
+    ("C4 windows beyond the documents", {"perplexity.windows": {"wikitext2": 8, "c4": 100_000}},
+     r"`perplexity.windows.c4` x `perplexity.seqlen` = 51,200,000 tokens, more than the first 1,100 C4 documents "
+     r"\(`perplexity.c4_docs`\) hold .*only the windows they hold would be scored\)\. Fix: raise "
+     r"`perplexity.c4_docs` \(the file has 2,000\), or use fewer or shorter windows"),
+    ("two C4 documents for 8 windows", {"perplexity.c4_docs": 2, "perplexity.seqlen": 2048},
+     r"= 16,384 tokens, more than the first 2 C4 documents \(`perplexity.c4_docs`\) hold \(9,031 bytes"),
     ("emergence step of no revision", {"emergence": {"name": "e", "source": "hub", "id": "o/m", "revisions": ["a", "b"],
                                                      "steps": {"c": 3}}},
      r"`emergence.steps` has a key 'c', not one of 'a', 'b'"),
@@ -306,6 +325,14 @@ def test_targets_of_unknown_models():
                                          ["smollm2-135m"]))
     check_one_line(r"'llama', which is configured but left out by `run_models`",
                    lambda: check_targets(["results/llama/detect/x.json"], ["smollm2-135m"], ["smollm2-135m", "llama"]))
+    # a misspelt results folder or file is no model: the nearest known path (issue 38)
+    check_one_line(r"target results/tabels/table1_all.md is not a known results path \(did you mean "
+                   r"results/tables/table1_all.md\?\). Fix: check the spelling",
+                   lambda: check_targets(["results/tabels/table1_all.md"], ["smollm2-135m"], ["smollm2-135m"]))
+    check_one_line(r"target results/protocl.md is not a known results path \(did you mean results/protocol.md\?\)",
+                   lambda: check_targets(["results/protocl.md"], ["smollm2-135m"], ["smollm2-135m"]))
+    check_one_line(r"'smollm2-13', which is not under `models` \(did you mean 'smollm2-135m'\?\)",
+                   lambda: check_targets(["results/smollm2-13/detect/x.json"], ["smollm2-135m"], ["smollm2-135m"]))
     check_targets(["results/tables/table1_all.md", "results/smollm2-135m/detect/super_weights.json",
                    "results/protocol.md"], ["smollm2-135m"], ["smollm2-135m"])
 
@@ -319,6 +346,32 @@ def test_every_results_folder_that_is_no_model_is_known():
     written = {m for f in (REPO / "workflow" / "rules").glob("*.smk")
                for m in re.findall(r"results/([A-Za-z0-9_.-]+)/", f.read_text())}
     assert written and written <= set(NON_MODEL_DIRS), sorted(written - set(NON_MODEL_DIRS))
+    from superweight.workflow.command_line import RESULT_FILES
+
+    files = {m for f in [*(REPO / "workflow" / "rules").glob("*.smk"), REPO / "Snakefile"]
+             for m in re.findall(r"results/([A-Za-z0-9_-]+\.[a-z]+)\b", f.read_text())}
+    assert files and files <= set(RESULT_FILES), sorted(files - set(RESULT_FILES))
+
+
+def test_hub_ids():
+    from superweight.workflow.config import hub_id_problem
+
+    for ok in ("HuggingFaceTB/SmolLM2-135M", "gpt2", "allenai/OLMo-1B-0724-hf", "meta-llama/Llama-2-7b-hf", "a_b/c.d"):
+        assert hub_id_problem(ok) is None, ok
+    for bad in ("not a/valid//id", "a/b/c", "/a", "a/", "a b", "a/-b", "a/b.", "a..b/c", "x" * 97):
+        assert hub_id_problem(bad), bad
+
+
+def test_target_after_configfile(tmp_path):
+    """`--configfile config/paper.yaml results/x.txt` reads the target as a config file. Only one that parses as a
+    mapping reaches the workflow: Snakemake itself stops a missing one (FileNotFoundError), one that is not YAML
+    (`Config file is not valid JSON or YAML`, a Markdown table) or not a mapping (a CSV) before reading it."""
+    from superweight.workflow.command_line import check_config_paths
+
+    check_one_line(r"results/claims.md was read as a config file \(it follows --configfile\), but it is no .yaml, "
+                   r".yml or .json file: a target\? Fix: targets go before --configfile or after --",
+                   lambda: check_config_paths(["config/config.yaml", "config/paper.yaml", "results/claims.md"]))
+    check_config_paths(["config/config.yaml", "results/run1/cfg.yaml", "my.yml", "x.JSON"])
 
 
 def test_read_only_results(tmp_path):
@@ -416,6 +469,10 @@ WORKFLOW_CASES = [
     ("changed data", ["--config", "data_dir=DATA"], "winogrande/dev.jsonl differs from the shipped data"),
     ("config file sets a key twice", ["--configfile", "TWICE"], "twice.yaml sets `eval` twice in one block (lines 1 "
                                                                  "and 2)"),
+    ("misspelt results path", ["results/tabels/table1_all.md"],
+     "target results/tabels/table1_all.md is not a known results path (did you mean results/tables/table1_all.md?)"),
+    ("target after --configfile", ["--configfile", "config/config.yaml", "NOTES"],
+     "notes.txt was read as a config file (it follows --configfile), but it is no .yaml, .yml or .json file"),
 ]
 
 
@@ -427,7 +484,9 @@ def test_workflow_bad_input(wf, tmp_path, data_dir, case):
     _, args, message = case
     changed = data_copy(data_dir, tmp_path / "data", replace(FILES["winogrande"][0], winogrande_label_changed))
     _write(tmp_path / "twice.yaml", "eval: {limit: 5}\neval: {tasks: [piqa]}\n")
-    args = [a.replace("DATA", str(changed)).replace("TWICE", str(tmp_path / "twice.yaml")) for a in args]
+    _write(tmp_path / "notes.txt", "perplexity: {seqlen: 128}\n")  # a file that parses as a config mapping
+    args = [a.replace("DATA", str(changed)).replace("TWICE", str(tmp_path / "twice.yaml"))
+            .replace("NOTES", str(tmp_path / "notes.txt")) for a in args]
     done = wf / "results" / MODEL / "detect"  # a finished run's file: no bad input may touch it
     done.mkdir(parents=True)
     (done / "super_weights.json").write_text("{}")

@@ -8,8 +8,8 @@ from types import SimpleNamespace
 from superweight.quant.methods import ACT_METHODS, WEIGHT_METHODS
 from superweight.workflow import resources as R
 from superweight.workflow.claim_inputs import claim_inputs, factor_names
-from superweight.workflow.command_line import (check_device, check_targets, check_writable, command_line_targets,
-                                              merge, parse_overrides, runs_jobs, runs_no_job)
+from superweight.workflow.command_line import (check_config_paths, check_device, check_targets, check_writable,
+                                              command_line_targets, merge, parse_overrides, runs_jobs, runs_no_job)
 from superweight.workflow.config import ConfigError, check_repeated_keys, run_models, validate
 from superweight.workflow.damaged import DamagedResult, check_results
 from superweight.scoring.data import CONSTRUCTION, files_of, resolve_data_dir
@@ -19,6 +19,7 @@ try:
     # that needs the files: data verified against the shipped checksums (cached per file under .snakemake/),
     # sizes within the data and the models, maps with known keys
     merge(config, parse_overrides(workflow.config_settings.config_args))
+    check_config_paths(workflow.configfiles)  # a target after --configfile is read as a config file
     check_repeated_keys(workflow.configfiles)  # config/config.yaml and each --configfile
     validate(config, Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml",
              paper_results=Path(workflow.basedir) / "config" / "paper_results.yaml",

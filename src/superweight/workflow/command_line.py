@@ -3,6 +3,7 @@ options (a results/ path given to an option is not a target; a dry run writes no
 for a model this run does not run; a results directory that is not writable). Imports no torch."""
 from __future__ import annotations
 
+import difflib
 import functools
 from pathlib import Path
 
@@ -53,6 +54,23 @@ def merge(base: dict, over: dict) -> dict:
 
 
 NON_MODEL_DIRS = ("tables", "figures", "tasks", "logs", "benchmarks", "emergence")
+# the files the rules write directly under results/
+RESULT_FILES = ("claims.csv", "claims.html", "claims.json", "claims.md", "protocol.html", "protocol.json",
+                "protocol.md", "protocol_settings.json", "protocol_settings.md", "summary.html", "summary.md",
+                "timing.csv")
+
+
+def _misspelt_result(parts: tuple[str, ...], models: list[str]) -> str | None:
+    """The known results path nearest a target whose first name under results/ is neither a model nor a folder or
+    file the rules write, but close to one of those (not to a model): results/tabels/x -> results/tables/x."""
+    name = parts[1]
+    known = RESULT_FILES if len(parts) == 2 else NON_MODEL_DIRS
+    if name in known or (len(parts) > 2 and name in models):
+        return None
+    if len(parts) > 2 and difflib.get_close_matches(name, models, n=1, cutoff=0.6):
+        return None
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    return str(Path("results", close[0], *parts[2:])) if close else None
 
 
 @functools.lru_cache(maxsize=4)
@@ -161,12 +179,28 @@ def check_targets(targets, models: list[str], configured: list[str]) -> None:
     Snakemake says only that no rule produces it)."""
     for t in targets or []:
         parts = Path(str(t)).parts
+        near = _misspelt_result(parts, models) if len(parts) >= 2 and parts[0] == "results" else None
+        if near:
+            raise ConfigError(f"target {t} is not a known results path (did you mean {near}?). Fix: check the "
+                              "spelling; the folders under results/ are the models' and "
+                              f"{', '.join(NON_MODEL_DIRS)}")
         if len(parts) >= 3 and parts[0] == "results" and parts[1] not in NON_MODEL_DIRS and parts[1] not in models:
             why = ("is configured but left out by `run_models`" if parts[1] in configured
                    else "is not under `models`")
             raise ConfigError(f"target {t} is for model {parts[1]!r}, which {why}{did_you_mean(parts[1], models)}; "
                               f"this run's models: {', '.join(models)}. Fix: name one of them, or add the model to "
                               "the config")
+
+
+def check_config_paths(paths) -> None:
+    """Each config file Snakemake read is a .yaml/.yml/.json file: a target given after `--configfile` is read as one
+    more config file (the option takes every word up to the next option). A config file kept under results/ is
+    fine (a run's own config)."""
+    for f in paths or []:
+        if Path(str(f)).suffix.lower() not in (".yaml", ".yml", ".json"):
+            raise ConfigError(f"{f} was read as a config file (it follows --configfile), but it is no .yaml, .yml or "
+                              ".json file: a target? Fix: targets go before --configfile or after -- (snakemake "
+                              f"{f} --configfile config/paper.yaml)")
 
 
 def check_writable(results: str | Path = "results") -> None:

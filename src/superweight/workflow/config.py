@@ -4,6 +4,7 @@ parses the workflow on the submit host."""
 from __future__ import annotations
 
 import difflib
+import re
 from pathlib import Path
 
 import yaml
@@ -105,6 +106,7 @@ def validate(config: dict, schema_path: str | Path, check_files: bool = True,
     if errors:
         raise ConfigError(_explain(jsonschema.exceptions.best_match(errors)))
     run_models(config)
+    check_hub_ids(config)
     check_maps(config, schema)
     check_choices(config)
     if check_files:
@@ -204,6 +206,39 @@ def evaluated_corpora(config: dict) -> dict[str, str]:
     return out
 
 
+HUB_ID = re.compile(r"^(?:[\w.-]+/)?[\w.-]+$")
+
+
+def hub_id_problem(repo_id: str) -> str | None:
+    """Why ``repo_id`` is not a Hugging Face Hub id (huggingface_hub's own rules: owner/name or name, letters, digits,
+    '-', '_', '.', at most 96 characters, no '--' or '..', no leading or trailing '-' or '.'), or None."""
+    if not HUB_ID.match(repo_id):
+        return "at most one '/', and only letters, digits, '-', '_', '.' (no spaces)"
+    if len(repo_id) > 96:
+        return "at most 96 characters"
+    if "--" in repo_id or ".." in repo_id:
+        return "no '--' or '..'"
+    if any(part[:1] in "-." or part[-1:] in "-." for part in repo_id.split("/")):
+        return "no '-' or '.' at the start or end of the owner or the name"
+    return None
+
+
+def check_hub_ids(config: dict) -> None:
+    """A Hub model's `id` is a Hub id: else the run fails only when prepare_model downloads it, after the DAG."""
+    ids = [(f"models.{n}.id", config["models"][n]) for n in run_models(config)]
+    em = config.get("emergence") or {}
+    if em and "{revision}" not in str(em.get("id", "")):
+        ids.append(("emergence.id", em))
+    for key, m in ids:
+        if m.get("source") != "hub":
+            continue
+        why = hub_id_problem(str(m["id"]))
+        if why:
+            raise ConfigError(f"`{key}` is {m['id']!r}, not a Hugging Face Hub id (owner/name: {why}). Fix: copy the "
+                              "id from the model's Hub page (e.g. HuggingFaceTB/SmolLM2-135M), or set `source` to "
+                              "local, gguf or package for a file on disk")
+
+
 def check_maps(config: dict, schema: dict) -> None:
     """Maps whose keys name tasks, revisions or series: an unknown key is a typo that would silently fall back to
     the default (a misspelt task in `eval.limit` scores that task in full), so it is an error with a suggestion."""
@@ -220,6 +255,11 @@ def check_maps(config: dict, schema: dict) -> None:
     em = config.get("emergence") or {}
     if em.get("steps"):
         check("emergence.steps", em["steps"], em.get("revisions", []), "use names listed in `emergence.revisions`")
+    seq = config.get("sequential") or {}
+    if seq.get("compare"):
+        names = schema["properties"]["ablation"]["properties"]["conditions"]["items"]["enum"]
+        check("sequential.compare", seq["compare"], names, "name an ablation condition (entries for conditions "
+              "`ablation.conditions` leaves out are ignored)")
     series = schema["properties"]["plots"]["properties"]["colors"]["default"]
     check("plots.colors", config["plots"]["colors"], list(series), "name one of the figures' series")
 
@@ -376,6 +416,38 @@ def _c4_documents(data_dir: Path, mode: str) -> tuple[int | None, str]:
                           "the file again (shared/data has the shipped one)") from None
 
 
+def _c4_bytes(path: Path, n: int) -> int | None:
+    """UTF-8 bytes of the first ``n`` documents of the C4 parquet (None without pyarrow or a readable file)."""
+    try:
+        import pyarrow.compute as pc
+        import pyarrow.parquet as pq
+
+        text = pq.read_table(path, columns=["text"]).column("text").slice(0, n)
+        return int(pc.sum(pc.binary_length(text)).as_py() or 0) + max(n - 1, 0)  # the " " joining them
+    except Exception:  # noqa: BLE001 -- no pyarrow on the submit host, or a file reported elsewhere
+        return None
+
+
+def check_c4_windows(config: dict, data_dir: Path, docs: int | None) -> None:
+    """`perplexity.windows.c4` x `perplexity.seqlen` within what the first `perplexity.c4_docs` documents hold (a
+    token is at least a byte): else only the windows they hold would be scored, fewer than configured, silently."""
+    ppl = config["perplexity"]
+    windows = (ppl.get("windows") or {}).get("c4")
+    if "c4" not in ppl["corpora"] or not windows:
+        return
+    path = data_dir / FILES["c4"][0]
+    size = _c4_bytes(path, ppl["c4_docs"])
+    if size is None:
+        return
+    most = int(size * 1.1) + 1000
+    if windows * ppl["seqlen"] > most:
+        more = (f"raise `perplexity.c4_docs` (the file has {docs:,}), or " if docs and docs > ppl["c4_docs"] else "")
+        raise ConfigError(f"`perplexity.windows.c4` x `perplexity.seqlen` = {windows * ppl['seqlen']:,} tokens, more "
+                          f"than the first {ppl['c4_docs']:,} C4 documents (`perplexity.c4_docs`) hold ({size:,} bytes "
+                          f"in {path}: at most ~{most:,} tokens; only the windows they hold would be scored). Fix: "
+                          f"{more}use fewer or shorter windows")
+
+
 def check_sizes(config: dict, data_dir: Path | None) -> None:
     """Limits within each task's documents (the benchmark's own sizes: data shipped or from the Hub); windows
     within what the WikiText-2 files can hold (the test split; the validation split for confirmation: a token is at
@@ -402,6 +474,7 @@ def check_sizes(config: dict, data_dir: Path | None) -> None:
         if docs is not None and config["perplexity"]["c4_docs"] > docs:
             raise ConfigError(f"`perplexity.c4_docs` is {config['perplexity']['c4_docs']:,}, above the {docs:,} "
                               f"documents of {where}. Fix: use at most {docs}")
+        check_c4_windows(config, data_dir, docs)
     ppl, conf, mech = config["perplexity"], config["detection"]["confirm"], config["mechanism"]
     uses = []
     if "wikitext2" in ppl["corpora"] and ppl["windows"].get("wikitext2"):
