@@ -585,3 +585,18 @@ def test_workflow_cuda_without_cuda(wf):
     assert not (wf / "results").exists()  # checked once the DAG is known (onstart): no job ran
     r = snakemake(wf, "-n", "--cores", "1", "--config", "device=cuda")
     assert r.returncode == 0 and "config error" not in r.stdout + r.stderr, (r.stdout + r.stderr)[-3000:]
+
+
+def test_shipped_c4_byte_table_is_the_files(data_dir):
+    """The C4 window check reads the shipped file's per-document byte table instead of the parquet (validation
+    imports no numpy or pandas): the table is the file's, document by document."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+    from itertools import accumulate
+
+    from superweight.workflow.config import C4_SHIPPED_BYTES, C4_SHIPPED_DOCS
+
+    text = pq.read_table(data_dir / FILES["c4"][0], columns=["text"]).column("text")
+    table = [int(x) for x in C4_SHIPPED_BYTES.read_text().splitlines() if not x.startswith("#")]
+    assert len(table) == C4_SHIPPED_DOCS == len(text)
+    assert table == list(accumulate(pc.binary_length(text).to_pylist()))
