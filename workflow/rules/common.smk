@@ -112,11 +112,12 @@ if workflow.is_main_process and runs_no_job(sys.argv[1:]):  # a dry run cannot s
 
 
 def model_job(work, gpu=True, repeats=1):
-    """A model job's resources (and the forward tokens and seconds it is estimated at), from the work the rule declares (a resources.Work, or a function of the
-    job's wildcards giving one) and the model's size facts at the configured rates (`resources`); multiplied by the
-    attempt on each retry. ``repeats``: the job does that work so many times in turn, each on a freshly loaded
-    model (a sweep in one job): loading and forwarding are multiplied, the memory is one repeat's. A job whose request exceeds
-    `resources.max_runtime` stops the run at start (onstart below)."""
+    """A model job's resources (and the forward tokens and seconds it is estimated at), from the work the rule
+    declares (a resources.Work, or a function of the job's wildcards giving one) and the model's size facts at the
+    configured rates (`resources`); multiplied by the attempt on each retry. ``repeats``: the job does that work so
+    many times in turn, each on a freshly loaded model (a sweep in one job): loading and forwarding are multiplied,
+    the memory is one repeat's. A job whose request exceeds `resources.max_runtime` stops the run at start
+    (onstart below)."""
     of = work if callable(work) else lambda wildcards: work
 
     def dtype(wildcards):

@@ -91,14 +91,6 @@ def loading():
         METER.load_s += time.time() - t
 
 
-def _sync(model) -> None:
-    import torch
-
-    dev = next(model.parameters()).device
-    if dev.type == "cuda":
-        torch.cuda.synchronize(dev)
-
-
 def _positions(args, kwargs, key: str) -> int:
     x = kwargs.get(key, args[0] if args else None)
     if x is None:
@@ -117,13 +109,22 @@ def attach(model, layers=None):
         layers = adapter.layers(model)
     depth = {"whole": 0}
     n_layers = max(1, len(layers))
+    device = next(model.parameters()).device  # read once: the hooks run on every decoder-layer call
+    if device.type == "cuda":
+        import torch
+
+        def sync():
+            torch.cuda.synchronize(device)
+    else:
+        def sync():
+            pass
 
     def start(mod):
-        _sync(mod)
+        sync()
         METER._t0[id(mod)] = time.perf_counter()
 
     def stop(mod):
-        _sync(mod)
+        sync()
         t0 = METER._t0.pop(id(mod), None)
         if t0 is not None:
             METER.seconds[METER.current] += time.perf_counter() - t0

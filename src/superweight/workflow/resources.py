@@ -30,7 +30,7 @@ PROMPT_RUN_TOKENS = 80  # ... on average (run time: the default run's stopword p
 HEADROOM = 1.25  # the request over the estimated peak (allocator slack, page cache of data files)
 RUNTIME_FLOOR_MIN = 10
 START_S = {"cpu": 5, "gpu": 30}  # interpreter and imports to the first load (default run: 3 s; a GPU: CUDA's start)
-CONVERT_S_PER_GB = 60  # prepare_model: dequantize a GGUF and write safetensors, per GB of float32 weights (44 s measured)
+CONVERT_S_PER_GB = 60  # prepare_model: dequantize a GGUF, write safetensors, per GB of float32 (44 s measured)
 
 # lm-eval's evaluation split sizes (documents), choices per document and typical tokens per request, for run time
 TASKS = {"arc_challenge": (1172, 4, 60), "arc_easy": (2376, 4, 50), "hellaswag": (10042, 4, 120),
@@ -308,15 +308,16 @@ def mem_mb(work: Work, f: ModelFacts, dtype: str = "float32", on_gpu: bool = Fal
 
 @dataclass(frozen=True)
 class Rates:
-    """The throughput model behind run-time requests (config `resources`, or a profile's `--config resources.*`).
+    """The throughput model behind run-time requests (config `resources`, or a config file of the user's).
 
     ``cpu_flops``: a 2-thread CPU job's rate, job by job (forward passes at about 170-240 GFLOP/s and what else the
-    job does), fitted to the default run's 16 model jobs on the 2-core machine (benchmarks/runtime_estimate.txt). ``gpu_flops``: one GPU's sustained half-precision forward rate (the default,
-    100 TFLOP/s, is about a third of an A100's dense float16 peak and a tenth of an H100's: eager attention at batch
-    1-8 reaches far less than peak). ``load_bytes_per_s``: reading the weights from the Hugging Face cache or a
-    prepared directory; ``download_bytes_per_s``: fetching a Hub checkpoint into the cache. ``margin``: request = margin x estimate (each retry multiplies it again by the attempt).
-    ``max_runtime_min``: the longest job the cluster accepts (its partition's time limit); a longer estimate stops
-    the run at start."""
+    job does), fitted to the default run's model jobs on the 2-core machine (benchmarks/runtime_estimate.txt).
+    ``gpu_flops``: one GPU's sustained half-precision forward rate (the default, 100 TFLOP/s, is about a third of an
+    A100's dense float16 peak and a tenth of an H100's: eager attention at batch 1-8 reaches far less than peak).
+    ``load_bytes_per_s``: reading the weights from the Hugging Face cache or a prepared directory;
+    ``download_bytes_per_s``: fetching a Hub checkpoint into the cache. ``margin``: request = margin x estimate (a
+    retry multiplies it by the attempt). ``max_runtime_min``: the longest job the cluster accepts (its partition's
+    time limit); a longer request stops the run at start."""
 
     cpu_flops: float = 150e9
     gpu_flops: float = 100e12
@@ -333,7 +334,8 @@ class Rates:
                    gpu_flops=float(r.get("gpu_tflops", d.gpu_flops / 1e12)) * 1e12,
                    load_bytes_per_s=float(r.get("load_mb_per_s", d.load_bytes_per_s / 1e6)) * 1e6,
                    download_bytes_per_s=float(r.get("download_mb_per_s", d.download_bytes_per_s / 1e6)) * 1e6,
-                   margin=float(r.get("margin", d.margin)), max_runtime_min=int(r.get("max_runtime", d.max_runtime_min)))
+                   margin=float(r.get("margin", d.margin)),
+                   max_runtime_min=int(r.get("max_runtime", d.max_runtime_min)))
 
 
 def _limited(n: int, limit) -> int:
@@ -349,7 +351,8 @@ def eval_tokens(cfg_eval: dict, limit=None, backend: str | None = None) -> int:
     total = 0
     for t in cfg_eval["tasks"]:
         docs, choices, tokens = TASKS.get(t, (1000, 4, 200))
-        total += _limited(docs, limit.get(t) if isinstance(limit, dict) else limit) * (1 if shared else choices) * tokens
+        n = _limited(docs, limit.get(t) if isinstance(limit, dict) else limit)
+        total += n * (1 if shared else choices) * tokens
     return total
 
 
@@ -379,5 +382,6 @@ def runtime_min(work: Work, f: ModelFacts, on_gpu: bool = False, attempt: int = 
                 rates: Rates = Rates(), repeats: int = 1) -> int:
     """Minutes to request: ``rates.margin`` x the estimate, at least RUNTIME_FLOOR_MIN, times the attempt on a
     retry, but a retry never above ``rates.max_runtime_min`` (a first request over it stops the run at start)."""
-    first = int(max(RUNTIME_FLOOR_MIN, math.ceil(rates.margin * estimate_s(work, f, dtype, on_gpu, rates, repeats) / 60)))
+    minutes = math.ceil(rates.margin * estimate_s(work, f, dtype, on_gpu, rates, repeats) / 60)
+    first = int(max(RUNTIME_FLOOR_MIN, minutes))
     return first if attempt == 1 else max(first, min(first * attempt, rates.max_runtime_min))
