@@ -110,7 +110,7 @@ def test_default_report_lists_its_deviations(default_cfg, data_dir):
             "models.smollm2-135m.id", "models.smollm2-135m.source", "detection.max_iters",
             "quantization.weights.compute_dtype", "quantization.activations.calibration.samples"} <= differs
     by_key = {r["key"]: r for r in rep["settings"]}
-    assert by_key["perplexity.seqlen"]["value"] == 512 and by_key["perplexity.seqlen"]["paper"] == 2048
+    assert by_key["perplexity.seqlen"]["value"] == 256 and by_key["perplexity.seqlen"]["paper"] == 2048
     assert by_key["analysis.scaling.limit"]["value"] == 0  # the sweep's own limit (0: perplexity only), not null
     assert by_key["eval.add_bos_token"]["status"] == "official code" and by_key["eval.add_bos_token"]["class"] == "official code"
     assert by_key["perplexity.corpora"]["status"] == "same"
@@ -123,7 +123,7 @@ def test_default_report_lists_its_deviations(default_cfg, data_dir):
     md = markdown(rep)
     assert f"**{len(differs)} setting(s) differ from the paper's protocol:**" in md
     diff_section = md.split("## Differences")[1].split("\n## ")[0]
-    assert "| `perplexity.seqlen` | 512 | 2048 | paper | differs |" in diff_section
+    assert "| `perplexity.seqlen` | 256 | 2048 | paper | differs |" in diff_section
     assert "| `detection.max_iters` | 3 | 20 | interpretation | differs |" in diff_section
     assert "equals the paper" not in md.replace("equal the paper's value", "")
 

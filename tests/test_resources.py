@@ -150,7 +150,7 @@ def test_scaling_jobs_are_sized_from_the_sweeps_own_corpora(wf):
     jobs declare C4's tokens too and are estimated longer than with WikiText-2 alone (the estimate once counted
     WikiText-2 only; on the small default model both requests sit at the 10-minute floor)."""
     def runtime(extra):
-        (wf / "s.yaml").write_text("perplexity: {windows: {c4: 200}}\n" + extra)
+        (wf / "s.yaml").write_text("perplexity: {windows: {c4: 200}, seqlen: 512}\n" + extra)
         r = snakemake(wf, "results/smollm2-135m/scaling/x1.5/scores.json", "-n", "--cores", "1",
                       "--configfile", "s.yaml")
         assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]

@@ -45,6 +45,7 @@ rule mechanism_skip:
         model=model_dir,
         detect="results/{model}/detect/super_weights.json",
         corpus=f"results/{{model}}/corpora/{MECH['corpus']}.pt",
+        corpus_info=f"results/{{model}}/corpora/{MECH['corpus']}.json",
         data=data_files(["lambada_openai"]),
     output:
         csv="results/{model}/mechanism/skip.csv",
@@ -52,6 +53,7 @@ rule mechanism_skip:
     params:
         model=model_cfg,
         mech={k: MECH[k] for k in ("corpus", "seqlen", "windows", "skip")},
+        window_order=config["perplexity"]["window_order"],
         data_dir=data_dir_param,
         device=config["device"],
     log:
@@ -74,12 +76,14 @@ rule mechanism_significance:
         model=model_dir,
         detect="results/{model}/detect/super_weights.json",
         corpus=f"results/{{model}}/corpora/{MECH['corpus']}.pt",
+        corpus_info=f"results/{{model}}/corpora/{MECH['corpus']}.json",
     output:
         csv="results/{model}/mechanism/significance.csv",
         json="results/{model}/mechanism/significance.json",
     params:
         model=model_cfg,
         mech={k: MECH[k] for k in ("corpus", "seqlen", "windows", "significance")},
+        window_order=config["perplexity"]["window_order"],
         nonsw=config["ablation"]["prune_nonsw"],
         device=config["device"],
     log:

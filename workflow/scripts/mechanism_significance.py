@@ -5,6 +5,7 @@ import torch
 from superweight.analysis.significance import rows, significance
 from superweight.detect.used import used_super_weights
 from superweight.models.load import load_model
+from superweight.scoring.perplexity import windows_of
 from superweight.provenance import Provenance, write_json
 from superweight.workflow.runlog import start
 
@@ -17,7 +18,8 @@ result = None
 if sws:
     model, tok = load_model(snakemake.input.model, p.model.get("dtype", "float32"), p.device)
     result = significance(model, torch.load(snakemake.input.corpus), sws, m["seqlen"], m["windows"], sg["n_sets"],
-                          sg["seed"], sg["matrix_pool"], sg["model_fraction"], p.nonsw["rule"], p.nonsw["amount"])
+                          sg["seed"], sg["matrix_pool"], sg["model_fraction"], p.nonsw["rule"], p.nonsw["amount"],
+                          **windows_of(snakemake.input.corpus, p.window_order))
 import pandas as pd  # here, not at the top: the model's first forward does not wait for pandas
 pd.DataFrame(rows(result) if result else [], columns=["kind", "set", "n_weights", "ppl", "ratio"]).to_csv(out.csv, index=False)
 write_json(out.json, {"model": wc.model, "status": "done" if sws else "skipped",

@@ -8,6 +8,7 @@ from superweight.analysis.skip import skip_experiment
 from superweight.analysis.stopwords import lambada_prompts
 from superweight.detect.used import used_super_weights
 from superweight.models.load import load_model
+from superweight.scoring.perplexity import windows_of
 from superweight.provenance import Provenance, write_json
 from superweight.scoring.data import checksums, lambada_texts
 from superweight.workflow.runlog import start
@@ -23,7 +24,8 @@ if sws:
     model, tok = load_model(snakemake.input.model, p.model.get("dtype", "float32"), p.device)
     prompts = lambada_prompts(lambada_texts(data_dir, sk["n_prompts"])) if sk["n_prompts"] else []
     rows = skip_experiment(model, tok, torch.load(snakemake.input.corpus), prompts, sws, m["seqlen"], m["windows"],
-                           sk["offsets"], sk["tokens"])
+                           sk["offsets"], sk["tokens"],
+                          **windows_of(snakemake.input.corpus, p.window_order))
 cols = ["condition", "offset", "from_layer", "tokens", "ppl", "ppl_ratio", "windows", "seqlen", "fraction_of_prune_sw",
         "n_prompts", "stopword_mass", "stopword_mass_ratio", "ratio_the", "ratio_.", "ratio_,"]
 import pandas as pd  # here, not at the top: the model's first forward does not wait for pandas

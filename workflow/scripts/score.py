@@ -24,6 +24,8 @@ data_dir = Path(p.data_dir) if p.data_dir else None
 corpora = {Path(f).stem: f for f in snakemake.input.corpora}
 sws = used_super_weights(snakemake.input.detect)
 ids = {k: torch.load(f) for k, f in corpora.items()}
+# each article's first token (tokenize_corpus), so each window records the article it falls in
+articles = {Path(f).stem: json.loads(Path(f).read_text()).get("article_starts") for f in snakemake.input.corpus_info}
 cal = getattr(snakemake.input, "calibration", None)  # SmoothQuant's samples (rule smoothquant_calibration)
 calibration = torch.load(str(cal)) if cal else None
 # sequential scoring (config `sequential`): the conditions this one is compared with, scored before it
@@ -50,7 +52,7 @@ def score_setting(path, spec):
         args = (model, tok, scored, p.cfg["perplexity"], scored_tasks(ev["tasks"], ev["limit"]),
                 Path(snakemake.input.tasks) if data_dir else None)
         kw = dict(eval_batch_size=ev["batch_size"], device=p.device, add_bos_token=ev.get("add_bos_token", False),
-                  backend=eval_backend(kind, spec, p.cfg))
+                  backend=eval_backend(kind, spec, p.cfg), articles={k: articles[k] for k in p.corpora})
         seq = p.cfg.get("sequential")
         parts = compared(seq, spec.get("condition", ""))
         scores = score_sequential(*args, seq, refs, **kw, parts=parts) if seq and refs else score(*args, **kw)

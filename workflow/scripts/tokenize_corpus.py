@@ -4,8 +4,8 @@ from pathlib import Path
 import torch
 from transformers import AutoTokenizer
 
-from superweight.scoring.data import CONSTRUCTION, checksums, corpus_text
-from superweight.scoring.perplexity import tokenize
+from superweight.scoring.data import CONSTRUCTION, UNITS, checksums, corpus_articles
+from superweight.scoring.perplexity import article_starts, tokenize
 from superweight.provenance import Provenance, write_json
 from superweight.workflow.runlog import start
 
@@ -15,8 +15,9 @@ data_dir = Path(snakemake.params.data_dir) if snakemake.params.data_dir else Non
 prov = Provenance(snakemake.wildcards.model, None, {"c4_docs": snakemake.params.c4_docs} if corpus == "c4" else {},
                   checksums(data_dir, [corpus]))
 tok = AutoTokenizer.from_pretrained(snakemake.input.model)
-text = corpus_text(corpus, data_dir, snakemake.params.c4_docs)
+text, chars = corpus_articles(corpus, data_dir, snakemake.params.c4_docs)
 ids = tokenize(tok, text)
+starts = article_starts(tok, text, chars)
 torch.save(ids, snakemake.output.ids)
 bos = tok.bos_token_id
 write_json(snakemake.output.provenance, {
@@ -24,5 +25,8 @@ write_json(snakemake.output.provenance, {
     "text_chars": len(text), "text_newlines": text.count("\n"), "text_sha256": hashlib.sha256(text.encode()).hexdigest(),
     "tokens": len(ids), "tokenizer": type(tok).__name__, "add_special_tokens": True,
     "bos_token_id": bos, "starts_with_bos": bos is not None and len(ids) > 0 and int(ids[0]) == bos,
-    "bos_count": int((ids == bos).sum()) if bos is not None else 0, "provenance": prov.record()})
-log.info("%s: %d tokens from %d characters (%s)", corpus, len(ids), len(text), CONSTRUCTION[corpus])
+    "bos_count": int((ids == bos).sum()) if bos is not None else 0,
+    # the first token of each article (WikiText) / document (C4): windows that share one are one unit of the intervals
+    "unit": UNITS[corpus], "article_starts": starts, "provenance": prov.record()})
+log.info("%s: %d tokens from %d characters, %d %ss (%s)", corpus, len(ids), len(text), len(starts), UNITS[corpus],
+         CONSTRUCTION[corpus])

@@ -127,11 +127,13 @@ def at_least(sw_ratio: float, ratios: list[float]) -> int:
 
 def significance(model: nn.Module, ids: torch.Tensor, sws: Iterable[Coord], seqlen: int, windows: int,
                  n_sets: int = 19, seed: int = 0, matrix_pool: int = 100, model_fraction: float = 1e-4,
-                 nonsw_rule: str = "fraction", nonsw_amount: float = 1e-6) -> dict:
+                 nonsw_rule: str = "fraction", nonsw_amount: float = 1e-6, order: str = "first",
+                 articles: list[int] | None = None) -> dict:
     """Perplexity ratios (pruned / original, per-window NLLs kept) of the super weights, of ``n_sets`` random matched
-    sets per kind (with how many hurt at least as much), and of the prune_nonsw set. Every set is put back after it is scored."""
+    sets per kind (with how many hurt at least as much), and of the prune_nonsw set; ``order`` / ``articles``:
+    which windows and their articles (scoring.perplexity.perplexity). Every set is put back after it is scored."""
     sws = list(sws)
-    ppl = lambda: perplexity(model, ids, seqlen, windows, progress=False)  # noqa: E731
+    ppl = lambda: perplexity(model, ids, seqlen, windows, progress=False, order=order, articles=articles)  # noqa: E731
     base = ppl()
     with zeroed(model, sws):
         sw = ppl()
@@ -167,7 +169,8 @@ def significance(model: nn.Module, ids: torch.Tensor, sws: Iterable[Coord], seql
 
 
 def _brief(p: dict) -> dict:
-    return {k: p[k] for k in ("ppl", "nll_mean", "tokens", "windows", "seqlen", "window_nll")}
+    return {k: p[k] for k in ("ppl", "nll_mean", "tokens", "windows", "seqlen", "window_nll", "window_start",
+                              "window_article") if k in p}
 
 
 def rows(result: dict) -> list[dict]:

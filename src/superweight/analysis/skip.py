@@ -106,11 +106,13 @@ def skip_conditions(n_layers: int, sws: Iterable[Coord], offsets: Iterable[int])
 
 
 def skip_experiment(model: nn.Module, tok, ids: torch.Tensor, prompts: list[str], sws: Iterable[Coord], seqlen: int,
-                    windows: int, offsets: Iterable[int], tokens: str = "all") -> list[dict]:
+                    windows: int, offsets: Iterable[int], tokens: str = "all", order: str = "first",
+                    articles: list[int] | None = None) -> list[dict]:
     """Perplexity (per-window NLL kept) and the stopword shift for: original, prune_sw, and the skip ablation at
     each offset (super weights kept). The stopword shift compares each condition's mean next-token distribution
     on ``prompts`` with the original's. ``fraction_of_prune_sw``: the share of prune-SW's rise in mean window NLL
-    that each removal reproduces (a point value). The model is left as it was."""
+    that each removal reproduces (a point value). ``order`` / ``articles``: which windows and their articles
+    (scoring.perplexity.perplexity). The model is left as it was."""
     import contextlib
 
     from superweight.analysis.stopwords import mean_next_token_probs, stopword_table
@@ -125,13 +127,14 @@ def skip_experiment(model: nn.Module, tok, ids: torch.Tensor, prompts: list[str]
         ctx = (contextlib.nullcontext() if name == "original" else zeroed(model, sws) if name == "prune_sw"
                else SkipAblation(model, sws, cond["offset"], tokens))
         with ctx as sk:
-            ppl = perplexity(model, ids, seqlen, windows, progress=False)
+            ppl = perplexity(model, ids, seqlen, windows, progress=False, order=order, articles=articles)
             probs = mean_next_token_probs(model, tok, prompts, name) if prompts else None
             removed = sk.log[:4] if isinstance(sk, SkipAblation) else None
         if name == "original":
             p_orig = probs
         row = {**cond, "tokens": tokens if "offset" in cond else None, "ppl": ppl["ppl"], "nll_mean": ppl["nll_mean"],
-               "windows": ppl["windows"], "seqlen": seqlen, "window_nll": ppl["window_nll"], "removed": removed}
+               "windows": ppl["windows"], "seqlen": seqlen, "window_nll": ppl["window_nll"], "removed": removed,
+               **{k: ppl[k] for k in ("window_start", "window_article") if k in ppl}}
         if probs is not None:
             _, summ = stopword_table(tok, p_orig, probs, top_k=1)
             row.update({"n_prompts": len(prompts), "stopword_mass": summ["stopword_mass_no_super_weight"],

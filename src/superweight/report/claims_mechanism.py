@@ -10,6 +10,7 @@ import numpy as np
 
 from superweight.interventions.applicability import NotApplicable
 from superweight.report.registry import T1_SW_OVER_NONSW, WIKI, Context, claim
+from superweight.stats.clustered import cluster_units
 from superweight.stats.intervals import fieller_units, ppl_ratio_ci, proportion
 from superweight.report.verdicts import Finding, Grade, Sub
 
@@ -99,7 +100,12 @@ def _mech_skip(ctx: Context, t: dict) -> Finding:
         raise NotApplicable(f"zeroing the super weights multiplies perplexity by only {p['ppl'] / o['ppl']:.3g} "
                             f"(< {t['not_hurt']:g})")
     wo, ws, wp = (np.asarray(x["window_nll"], float) for x in (o, first, p))
-    e = fieller_units(ws - wo, wp - wo, ctx.level, method="Fieller (t) over windows")
+    num, den, how = ws - wo, wp - wo, "over windows"
+    arts = o.get("window_article")
+    if arts is not None and len(set(arts)) < len(arts):  # windows sharing an article: one unit each
+        num, den = cluster_units(num, arts), cluster_units(den, arts)
+        how = f"over {num.size} articles of {wo.size} windows (windows sharing one clustered)"
+    e = fieller_units(num, den, ctx.level, method=f"Fieller (t) {how}")
     return Finding(None, "", subs=[Sub("share of prune-SW's log-ppl rise reproduced", e, t["fraction"], unit="")],
                    notes=[f"removed after layer {first['from_layer'] - 1}: ppl x{first['ppl'] / o['ppl']:.3g} vs "
                           f"prune-SW x{p['ppl'] / o['ppl']:.3g}"])
@@ -124,7 +130,8 @@ def _mech_significance(ctx: Context, t: dict) -> Finding:
         subs.append(Sub(f"{kind}: share of {len(ratios)} random sets hurting at least as much", proportion(hi, len(ratios)),
                         t["share"], higher=False, unit=""))
     paper = r["paper_set"]
-    e = ppl_ratio_ci(paper["window_nll"], r["sw"]["window_nll"], True, **ctx.kw())
+    e = ppl_ratio_ci(paper["window_nll"], r["sw"]["window_nll"], True, **ctx.kw(),
+                     clusters=r["sw"].get("window_article"))
     subs.append(Sub(f"ppl(super weights pruned)/ppl(paper's {paper['n_pruned']} other outliers pruned)", e,
                     t["ratio"], grades=(Grade("Table 1", T1_SW_OVER_NONSW[WIKI],
                                               f"Table 1's x{T1_SW_OVER_NONSW[WIKI]:.3g} (Wiki-2)"),)))

@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from superweight.provenance import as_float
+from superweight.stats.clustered import cluster_units
 from superweight.stats.sequential import Design, from_record, last_look, on_design
 from superweight.stats.intervals import (LEVEL, MIN_N, N_BOOT, NA, SEED, Estimate, acc_linear, acc_share, fieller_units, ppl_ci,
                     ppl_ratio_ci)
@@ -140,9 +141,17 @@ def window_nll(r: dict, corpus: str) -> list[float] | None:
 
 
 def same_windows(a: dict, b: dict, corpus: str) -> bool:
-    """Both results scored the same windows of ``corpus`` (same window length and count), so they pair."""
+    """Both results scored the same windows of ``corpus`` (same window length, count and starts), so they pair."""
     pa, pb = _scores(a)["perplexity"][corpus], _scores(b)["perplexity"][corpus]
-    return pa.get("seqlen") == pb.get("seqlen") and pa.get("windows") == pb.get("windows")
+    return (pa.get("seqlen") == pb.get("seqlen") and pa.get("windows") == pb.get("windows")
+            and pa.get("window_start") == pb.get("window_start"))
+
+
+def articles(r: dict, corpus: str, n: int | None = None) -> list[int] | None:
+    """The article (document) of each of the first ``n`` windows, when the result records them: windows that
+    share one are one unit of the intervals."""
+    w = _scores(r).get("perplexity", {}).get(corpus, {}).get("window_article")
+    return None if w is None else list(w)[:n]
 
 
 def ppl(r: dict, corpus: str, n_boot: int = N_BOOT, seed: int = SEED, level: float = LEVEL) -> Estimate | None:
@@ -152,8 +161,8 @@ def ppl(r: dict, corpus: str, n_boot: int = N_BOOT, seed: int = SEED, level: flo
         return None
     d = sequential_design([r], "windows", corpus)
     if isinstance(d, Design) and len(w) in d.looks:
-        return on_design(ppl_ci(w, n_boot, seed, level), d, len(w))
-    return ppl_ci(w, n_boot, seed, level)
+        return on_design(ppl_ci(w, n_boot, seed, level, articles(r, corpus)), d, len(w))
+    return ppl_ci(w, n_boot, seed, level, articles(r, corpus))
 
 
 def ppl_ratio(a: dict, b: dict, corpus: str, n_boot: int = N_BOOT, seed: int = SEED,
@@ -165,7 +174,8 @@ def ppl_ratio(a: dict, b: dict, corpus: str, n_boot: int = N_BOOT, seed: int = S
         return None
     d = sequential_design([a, b], "windows", corpus)
     if d is None:
-        return ppl_ratio_ci(wa, wb, same_windows(a, b, corpus), n_boot, seed, level)
+        paired = same_windows(a, b, corpus)
+        return ppl_ratio_ci(wa, wb, paired, n_boot, seed, level, articles(a, corpus) if paired else None)
     if isinstance(d, NA):
         return d
     if _scores(a)["perplexity"][corpus].get("seqlen") != _scores(b)["perplexity"][corpus].get("seqlen"):
@@ -173,7 +183,7 @@ def ppl_ratio(a: dict, b: dict, corpus: str, n_boot: int = N_BOOT, seed: int = S
     n = last_look(min(len(wa), len(wb)), d)
     if n is None:
         return NA(f"fewer shared windows than the first look {d.looks[0]}")
-    return on_design(ppl_ratio_ci(wa[:n], wb[:n], True, n_boot, seed, level), d, n)
+    return on_design(ppl_ratio_ci(wa[:n], wb[:n], True, n_boot, seed, level, articles(a, corpus, n)), d, n)
 
 
 def corpora(*results: dict) -> list[str]:
@@ -201,6 +211,9 @@ def ppl_share(results: list[dict], corpus: str, num: tuple[int, int], den: tuple
     infl = (x - x.mean(0)) * p
     u = infl[:, num[0]] - infl[:, num[1]]
     v = infl[:, den[0]] - infl[:, den[1]]
+    clusters = articles(results[0], corpus)
+    if clusters is not None and len(set(clusters)) < len(clusters):  # windows sharing an article: one unit each
+        u, v = cluster_units(u, clusters), cluster_units(v, clusters)
     N = float(p[num[0]] - p[num[1]])
     return fieller_units(u, v, level, value=N / d, num_mean=N, den_mean=float(d),
                          method="Fieller (t) on delta-method window influences", min_n=MIN_N["delta_share"])

@@ -139,6 +139,10 @@ SETTINGS: tuple[Setting, ...] = (
       "null = every window"),
     S("perplexity.windows.c4", 256, "GPTQ datautils get_c4_new: the first 256 x seqlen tokens"),
     S("perplexity.c4_docs", 1100, "GPTQ datautils get_c4_new: ' '.join(valdata[:1100]['text'])"),
+    S("perplexity.window_order", "first", "GPTQ datautils: the first windows of the stream (all of WikiText-2; the "
+      "first 256 of C4)", "spread: windows far apart over the corpus, so that they fall in different articles and "
+      "the intervals' units are independent (windows that still share an article are one unit); it changes which "
+      "text a fewer-window run scores, not how a window is scored; with every window scored the order is moot"),
     S("perplexity.corpora", ["wikitext2", "c4"], "Table 1 (C4 and Wiki-2 perplexity), Tables 3, 4, 7"),
     # zero-shot accuracy
     S("eval.tasks", TASKS, "Table 1; official scripts/table1_superweight_importance.sh (--tasks)"),

@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import random
+import re
 from pathlib import Path
 
 # dataset -> files it needs, relative to the data directory
@@ -166,6 +167,34 @@ def c4_calibration_documents(data_dir: Path | None, evaluated: int, n: int, seed
                          "ones; lower quantization.activations.calibration.samples (or perplexity.c4_docs)")
     picked = sorted(random.Random(seed).sample(pool, n))
     return picked, [docs[i] for i in picked]
+
+
+ARTICLE = re.compile(r"^ = [^=].* = \n?$")  # a WikiText article's title row (" = Title = "; sections have "= =")
+UNITS = {"wikitext2": "article", "wikitext2_validation": "article", "c4": "document"}
+
+
+def joined_starts(parts: list[str], sep: str, starts) -> list[int]:
+    """Character offsets, in sep.join(parts), of the parts whose index is in ``starts`` (iterable of indices)."""
+    pos, out, want = 0, [], set(starts)
+    for i, part in enumerate(parts):
+        if i in want:
+            out.append(pos)
+        pos += len(part) + len(sep)
+    return out
+
+
+def corpus_articles(name: str, data_dir: Path | None, c4_docs: int = 1100) -> tuple[str, list[int]]:
+    """(corpus_text, character offset of each article's start): WikiText's articles begin at their title rows,
+    C4's documents at each document. Windows that share an article are one unit for the intervals."""
+    if name == "c4":
+        docs = c4_documents(data_dir, c4_docs)
+        return " ".join(docs), joined_starts(docs, " ", range(len(docs)))
+    rows = wikitext2_rows(data_dir) if name == "wikitext2" else wikitext2_validation_rows(data_dir) \
+        if name == "wikitext2_validation" else None
+    if rows is None:
+        raise ValueError(f"unknown corpus {name!r}; use wikitext2, c4 or wikitext2_validation")
+    titles = [i for i, r in enumerate(rows) if ARTICLE.match(r)]
+    return "\n\n".join(rows), joined_starts(rows, "\n\n", titles or [0])  # text before the first title: article 0
 
 
 def corpus_text(name: str, data_dir: Path | None, c4_docs: int = 1100) -> str:

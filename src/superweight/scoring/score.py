@@ -27,10 +27,10 @@ def scored_tasks(tasks: list[str], limit) -> dict[str, int | None]:
 
 def score(model, tok, corpora: dict[str, "torch.Tensor"], ppl_cfg: dict, tasks: dict[str, int | None],
           task_dir: Path | None, eval_batch_size: int = 8, device: str = "cpu", add_bos_token: bool | None = False,
-          backend: str = "hf") -> dict:
+          backend: str = "hf", articles: dict[str, list[int]] | None = None) -> dict:
     """{"perplexity": {corpus: {...}}, "tasks": {task: {...}}, "avg_acc": float, "avg_acc_se": float,
     "eval_backend": str}: each task keeps its per-document outcomes and each corpus its per-window NLLs (see
-    evaluate and perplexity)."""
+    evaluate and perplexity). ``articles``: per corpus, each article's first token (each window records its own)."""
     from superweight.scoring.zeroshot import evaluate
     from superweight.scoring.perplexity import perplexity  # torch: imported by scoring jobs, not by the workflow's host (reuse.py)
 
@@ -38,7 +38,8 @@ def score(model, tok, corpora: dict[str, "torch.Tensor"], ppl_cfg: dict, tasks: 
     for name, ids in corpora.items():
         n = ppl_cfg.get("windows", {}).get(name)
         out["perplexity"][name] = perplexity(model, ids, ppl_cfg["seqlen"], n, ppl_cfg.get("batch_size", 1),
-                                             desc=f"ppl {name}")
+                                             desc=f"ppl {name}", order=ppl_cfg.get("window_order", "first"),
+                                             articles=(articles or {}).get(name))
         log.info("%s ppl %.4g (%d tokens, %d windows)", name, out["perplexity"][name]["ppl"],
                  out["perplexity"][name]["tokens"], out["perplexity"][name]["windows"])
     if tasks:
@@ -96,12 +97,14 @@ def first_documents(task: dict, limit) -> dict:
 # --- sequential scoring (config section ``sequential``; stats/sequential.py has the stopping rule) ---
 
 def merge_perplexity(parts: list[dict]) -> dict:
-    """One perplexity result from results on consecutive windows of the same corpus (perplexity's fields)."""
+    """One perplexity result from results on consecutive parts of the same corpus's window list (perplexity's
+    fields)."""
     tokens = sum(p["tokens"] for p in parts)
     mean = sum(p["nll_mean"] * p["tokens"] for p in parts) / tokens
     return {**parts[0], "ppl": math.exp(mean) if mean < 700 else math.inf, "nll_mean": mean, "tokens": tokens,
             "windows": sum(p["windows"] for p in parts), "nonfinite_tokens": sum(p["nonfinite_tokens"] for p in parts),
-            "window_nll": [x for p in parts for x in p["window_nll"]]}
+            "window_nll": [x for p in parts for x in p["window_nll"]],
+            **{k: [x for p in parts for x in p[k]] for k in ("window_start", "window_article") if k in parts[0]}}
 
 
 def merge_task(parts: list[dict]) -> dict:
@@ -163,7 +166,7 @@ def run_looks(design, chunk, merge, tests) -> tuple[dict, dict]:
 def score_sequential(model, tok, corpora: dict[str, "torch.Tensor"], ppl_cfg: dict, tasks: dict[str, int | None],
                      task_dir: Path | None, seq: dict, references: dict[str, dict], eval_batch_size: int = 8,
                      device: str = "cpu", add_bos_token: bool | None = False, backend: str = "hf",
-                     parts: dict[str, list[str]] | None = None) -> dict:
+                     parts: dict[str, list[str]] | None = None, articles: dict[str, list[int]] | None = None) -> dict:
     """``score`` scored in looks (``seq``: the config's sequential section: looks as fractions of each maximum,
     alpha, spending), each corpus's windows and the tasks' documents as prefixes of their fixed order, stopping
     each once its comparisons with every reference (name -> that condition's ``scores``) are decided: the
@@ -184,11 +187,13 @@ def score_sequential(model, tok, corpora: dict[str, "torch.Tensor"], ppl_cfg: di
         refs = {r: s["perplexity"][name]["window_nll"] for r, s in references.items()
                 if name in s.get("perplexity", {}) and (parts is None or r in parts["windows"])}
 
-        def chunk(a, b, ids=ids, name=name):
-            return perplexity(model, ids[a * L:b * L], L, b - a, bs, desc=f"ppl {name} {a}-{b}")
+        def chunk(a, b, ids=ids, name=name, n_max=n_max):
+            return perplexity(model, ids, L, n_max, bs, desc=f"ppl {name} {a}-{b}", part=(a, b),
+                              order=ppl_cfg.get("window_order", "first"), articles=(articles or {}).get(name))
 
         def tests(cur, n, refs=refs):
-            return {r: None if len(w) < n else stats.ppl_ratio_ci(w[:n], cur["window_nll"][:n]).p(1.0)
+            arts = cur.get("window_article", [])[:n] or None  # windows that share an article: one unit
+            return {r: None if len(w) < n else stats.ppl_ratio_ci(w[:n], cur["window_nll"][:n], clusters=arts).p(1.0)
                     for r, w in refs.items()}
 
         out["perplexity"][name], out["sequential"]["windows"][name] = run_looks(

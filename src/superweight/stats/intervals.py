@@ -22,6 +22,9 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from superweight.stats import hartigan
+from superweight.stats.clustered import cluster_units
+
 LEVEL, N_BOOT, SEED = 0.95, 2000, 0
 
 # Smallest n (windows, documents per task, prompts) from which no realistic scenario of benchmarks/coverage.py
@@ -136,23 +139,37 @@ def _resampled_means(a: np.ndarray, n_boot: int, rng, chunk: int = 256) -> np.nd
                            for i in range(0, n_boot, chunk)])
 
 
-def ppl_ci(window_nll: Sequence[float], n_boot: int = N_BOOT, seed: int = SEED, level: float = LEVEL) -> Estimate:
-    """Perplexity exp(mean window NLL) with a Student-t interval on the window NLLs (n_boot, seed: unused, kept for
-    callers)."""
-    return t_mean(window_nll, level, log_scale=True, method="t with Hall's skew correction over windows")
+def units(x: np.ndarray, clusters: Sequence | None, what: str) -> tuple[np.ndarray, str]:
+    """Windows as the intervals' units: each article (cluster id) that holds several windows becomes one unit
+    (``cluster_units``: the same mean, a cluster-robust variance); (values, words for the method)."""
+    if clusters is None or len(set(clusters)) == len(clusters):
+        return x, what
+    if len(clusters) != x.size:
+        raise ValueError(f"{len(clusters)} cluster ids for {x.size} windows")
+    u = cluster_units(x, list(clusters))
+    return u, f"{what} ({u.size} articles of {x.size} windows as units: windows sharing one are clustered)"
+
+
+def ppl_ci(window_nll: Sequence[float], n_boot: int = N_BOOT, seed: int = SEED, level: float = LEVEL,
+           clusters: Sequence | None = None) -> Estimate:
+    """Perplexity exp(mean window NLL) with a Student-t interval on the window NLLs, windows that share an article
+    (``clusters``: each window's article) as one unit (n_boot, seed: unused, kept for callers)."""
+    x, how = units(np.asarray(window_nll, dtype=float).ravel(), clusters, "over windows")
+    return t_mean(x, level, log_scale=True, method=f"t with Hall's skew correction {how}")
 
 
 def ppl_ratio_ci(nll_a: Sequence[float], nll_b: Sequence[float], paired: bool = True, n_boot: int = N_BOOT,
-                 seed: int = SEED, level: float = LEVEL) -> Estimate:
+                 seed: int = SEED, level: float = LEVEL, clusters: Sequence | None = None) -> Estimate:
     """ppl(b) / ppl(a) = exp(mean NLL_b - mean NLL_a). Paired (the same windows: same corpus, windows and length):
-    Student-t on the per-window NLL differences; otherwise Welch's t on the two sets of windows."""
+    Student-t on the per-window NLL differences, windows that share an article (``clusters``) as one unit;
+    otherwise Welch's t on the two sets of windows."""
     a, b = np.asarray(nll_a, dtype=float), np.asarray(nll_b, dtype=float)
     if paired:
         if a.shape != b.shape:
             raise ValueError(f"paired windows differ in number: {a.size} vs {b.size}")
         with np.errstate(invalid="ignore"):
-            return t_mean(b - a, level, log_scale=True, method="t with Hall's skew correction on paired window "
-                                                                "log-differences")
+            x, how = units(b - a, clusters, "on paired window log-differences")
+            return t_mean(x, level, log_scale=True, method=f"t with Hall's skew correction {how}")
     return welch(a, b, level, log_scale=True, method="Welch t over windows (unpaired)")
 
 
@@ -265,16 +282,24 @@ def _hall(x: np.ndarray):
 
 
 def t_mean(x: Sequence[float], level: float = LEVEL, log_scale: bool = False,
-           method: str = "Student-t with Hall's skewness correction", min_n: int | None = None) -> Estimate:
+           method: str = "Student-t with Hall's skewness correction", min_n: int | None = None,
+           exact_below: bool = True) -> Estimate:
     """Mean of x with the union of the Student-t interval (n - 1 df) and Hall's skewness-corrected one: it rejects
     a value only when both tests do, so it keeps the t interval's coverage under heavy symmetric tails and Hall's
     under skew (benchmarks/coverage.py). ``log_scale``: x are logs, the estimate is exp(mean) and thresholds are
-    compared on the log scale (a ratio of perplexities from paired log-differences)."""
+    compared on the log scale (a ratio of perplexities from paired log-differences). Below the minimum n (``MIN_N``,
+    measured at the decision levels) the exact sign-flip interval and test (``exact_mean``) replace it."""
     x = np.asarray(x, dtype=float).ravel()
     n, mn = x.size, MIN_N["t"] if min_n is None else min_n
     f = _exp if log_scale else (lambda v: v)
     if n == 0:
         raise ValueError("t_mean needs at least one value")
+    if 2 <= n < mn and exact_below:
+        of = next((f" {w} " + method.split(f" {w} ", 1)[1] for w in ("on", "over") if f" {w} " in method), "")
+        how = ("exact sign-flip (Hartigan's subset means)" if n <= hartigan.MAX_N else
+               f"sign-flip on {hartigan.DRAWS:,} random sign vectors")
+        return exact_mean(x, level, log_scale, f"{how}{of}: n = {n} is below {mn}, from which the t test's error "
+                                               "was measured to hold at the decision levels")
     with np.errstate(over="ignore", invalid="ignore"):
         m = float(x.mean())
         if not _finite(x, "x"):
@@ -310,6 +335,34 @@ def t_mean(x: Sequence[float], level: float = LEVEL, log_scale: bool = False,
 
     lo, hi = interval(level)
     return Estimate(f(m), lo, hi, n, level, method, mn, test, interval)
+
+
+def exact_mean(x: np.ndarray, level: float = LEVEL, log_scale: bool = False,
+               method: str = "exact sign-flip, Hartigan's subset means") -> Estimate:
+    """Centre of x (exp of it with ``log_scale``) with the exact interval and test of ``hartigan`` (symmetric
+    values, any shape; above hartigan.MAX_N the sign-flip test on random sign vectors, its interval by
+    bisection): the t test's fallback below its minimum n. At n values it can decide only at levels
+    >= 2^(1 - n); below that its interval is unbounded and it says inconclusive."""
+    f = _exp if log_scale else (lambda v: v)
+    n, m = x.size, float(x.mean())
+    if not _finite(x, "x"):
+        return _na_estimate(f(m) if not math.isnan(m) else m, n, method, 1, level)
+
+    small = n <= hartigan.MAX_N  # complete enumeration; above it random sign vectors
+
+    def interval(lv):
+        lo, hi = hartigan.interval(x, lv) if small else hartigan.mc_interval(x, lv)
+        return (f(lo) if lo > -math.inf else 0.0 if log_scale else lo), f(hi)
+
+    def test(t):
+        if log_scale:
+            if t <= 0:
+                return 0.0, 1
+            t = math.log(t)
+        return hartigan.test(x, t) if small else hartigan.mc_test(x, t)
+
+    lo, hi = interval(level)
+    return Estimate(f(m), lo, hi, n, level, method, 1, test, interval)
 
 
 def welch(a: Sequence[float], b: Sequence[float], level: float = LEVEL, log_scale: bool = False,

@@ -6,7 +6,9 @@ def score_input(corpora, **extra):
     """What a scoring job reads: the prepared model, its super weights, the corpora it scores (tokenized) and the
     tasks; the score rules of other stages (`use rule score as ... with`) name their own corpora."""
     return dict(model=model_dir, detect="results/{model}/detect/super_weights.json",
-                corpora=expand("results/{{model}}/corpora/{corpus}.pt", corpus=corpora), tasks="results/tasks", **extra)
+                corpora=expand("results/{{model}}/corpora/{corpus}.pt", corpus=corpora),
+                corpus_info=expand("results/{{model}}/corpora/{corpus}.json", corpus=corpora), tasks="results/tasks",
+                **extra)
 
 
 def score_work(kind, spec, corpora, eval_cfg, passes=1, quantize=False, keeps_weights=False):
