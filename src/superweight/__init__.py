@@ -4,7 +4,8 @@ Subpackages by stage, lowest first (a stage imports only itself and the stages b
 ``provenance`` is below them all, ``cli`` above), each module one job:
 
 - ``stats``: ``intervals`` (closed-form intervals and tests), ``equivalence`` (two one-sided tests),
-  ``sequential`` (group-sequential stopping boundaries);
+  ``sequential`` (group-sequential stopping boundaries), ``exact`` (exact sign-flip and sign tests for few pairs),
+  ``clustered`` (windows that share an article as one unit each);
   no torch.
 - ``models``: ``sources`` (model sources and their shapes, without torch), ``load`` (loading), ``adapters`` (where
   each family keeps its decoder layers and down projections; its tuple outputs, flattened MLP inputs, running from

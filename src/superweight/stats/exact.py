@@ -1,0 +1,65 @@
+"""Exact tests for the sizes below the t test's minimum n, where no approximation can be trusted at a Holm level.
+
+- ``sign_flip``: the permutation test of paired differences by flipping their signs, exact by enumerating all
+  2^n sign vectors (n <= 20); valid for any distribution symmetric about the null (not under skew: see
+  benchmarks/decision_error.py). Its p is a multiple of 2 / 2^n, so with few pairs it cannot reach a strict level
+  at all (``smallest_p``).
+- ``sign_test``: the exact two-sided binomial sign test (McNemar's exact test on the discordant pairs)."""
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Sequence
+
+import numpy as np
+
+MAX_N = 20          # 2^20 sign vectors, enumerated in chunks of CHUNK sums
+CHUNK = 1 << 16
+REL_TOL = 1e-9      # sums within REL_TOL * sum|d - null| of the observed one count as ties (rounding)
+
+
+def smallest_p(n: int) -> float:
+    """The least two-sided p the sign-flip test can give with n pairs (both all-positive and all-negative
+    sign vectors are as extreme): below it, a level cannot be reached whatever the data."""
+    return min(1.0, 2.0 / 2 ** n)
+
+
+def _sums(a: np.ndarray) -> np.ndarray:
+    """sum_i s_i a_i for every sign vector s in {-1, 1}^len(a)."""
+    signs = np.array(list(itertools.product((1.0, -1.0), repeat=a.size)), dtype=float).reshape(2 ** a.size, a.size)
+    return signs @ a
+
+
+def sign_flip(d: Sequence[float], null: float = 0.0) -> tuple[float, int]:
+    """(two-sided p, side) of "the paired differences d are centred at ``null``" by the sign-flip test:
+    statistic sum(d - null); p = share of the 2^n sign vectors whose |sum| is at least the observed |sum| (ties
+    within a relative tolerance count); side +1 when mean(d) > null, -1 below, 0 equal (as Estimate.test).
+    Complete enumeration: the sums of the first n - 10 and the last 10 signed values are combined chunk by chunk.
+    Non-finite or empty d: (1.0, 0). More than MAX_N values: ValueError (use the t test there)."""
+    x = np.asarray(d, dtype=float).ravel() - null
+    n = x.size
+    if n > MAX_N:
+        raise ValueError(f"sign_flip enumerates 2^n sign vectors up to n = {MAX_N}, got n = {n}: use the t test")
+    if n == 0 or not np.isfinite(x).all():
+        return 1.0, 0
+    side = int(np.sign(x.mean()))
+    ax = np.abs(x)
+    thr = abs(float(x.sum())) - REL_TOL * float(ax.sum())
+    if thr <= 0:
+        return 1.0, side
+    k = min(n, 10)
+    hi, lo = _sums(ax[:n - k]), _sums(ax[n - k:])
+    step = max(1, CHUNK // lo.size)
+    count = sum(int((np.abs(hi[i:i + step, None] + lo[None, :]) >= thr).sum()) for i in range(0, hi.size, step))
+    return count / 2 ** n, side
+
+
+def sign_test(k: int, n: int) -> float:
+    """Exact two-sided binomial sign test of k successes in n trials at 1/2: P(as extreme) = twice the smaller
+    tail, at most 1 (McNemar's exact test when k, n are the discordant pairs)."""
+    if not 0 <= k <= n:
+        raise ValueError(f"sign_test needs 0 <= k <= n, got k={k}, n={n}")
+    if n == 0:
+        return 1.0
+    j = min(k, n - k)
+    return min(1.0, 2 * sum(math.comb(n, i) for i in range(j + 1)) / 2 ** n)
