@@ -7,9 +7,13 @@ threshold) and counts, per tail, the data sets a test decides at two-sided alpha
 estimate below / above the threshold; nominal alpha / 2 each).
 
 Methods, each reimplemented vectorized in numpy and checked against the library's own function on a few thousand
-data sets per method (identical decisions at every alpha; the check is printed):
+data sets per method (identical decisions at every alpha; the check is printed; the closed forms are called at
+any n, ``min_n=2``, since below MIN_N the library answers with the median's sign test):
 - t: stats.intervals.t_mean's test on paired log-differences (Student-t united with Hall's skew-corrected t);
-- sign_flip: stats.exact.sign_flip (n <= 20), exact under a symmetric null only: measured under skew too;
+- median: stats.intervals.median_ci's exact sign test of the median window / article (article means) / per-unit
+  ratio, the verdicts' test below the t test's minimum n (data whose median is the threshold);
+- sign_flip: stats.exact.sign_flip (n <= 20), exact under a symmetric null only: measured under skew too (it is
+  not used by verdicts: under skew its error is larger than the t test's);
 - welch: stats.intervals.welch (unpaired, scales 0.5 and 1);
 - fieller_t: stats.intervals.fieller_units (ratio of paired means; coverage.py's scenarios);
 - acc_avg / acc_diff / task_diff / acc_share: stats.intervals.acc_linear (7-task average accuracy; 7-task average
@@ -45,8 +49,8 @@ import numpy as np
 from scipy import stats as sps
 
 from superweight.stats import intervals as iv
-from superweight.stats.clustered import cluster_units
-from superweight.stats.exact import REL_TOL, sign_flip, smallest_p
+from superweight.stats.clustered import cluster_means, cluster_units
+from superweight.stats.exact import REL_TOL, sign_flip, sign_test, smallest_p
 
 ALPHAS = (0.001, 0.002, 0.005, 0.01)
 RULE_ALPHA, FACTOR, Z = 0.002, 1.5, 1.645
@@ -209,7 +213,7 @@ def docs(c):
 
 def scenarios():
     out = []
-    lib_t = (lambda d, i, n: iv.t_mean(d[i], log_scale=True).test(1.0))
+    lib_t = (lambda d, i, n: iv.t_mean(d[i], log_scale=True, min_n=2).test(1.0))
     for name, f, st in IID:
         out.append(("t", name, st, NS, lambda rng, r, n, f=f: f(rng, (r, n)), lambda d, n: t_fast(d), lib_t))
         out.append(("sign_flip", name, st, NS_SF, lambda rng, r, n, f=f: f(rng, (r, n)), lambda d, n: sf_fast(d),
@@ -220,7 +224,7 @@ def scenarios():
 
         gid = (lambda n, size=size: np.arange(n) // size)
         label = f"articles of {size}, rho {rho}"
-        for meth, ns, fast, lib in (("t", NS, t_fast, lambda u: iv.t_mean(u, log_scale=True).test(1.0)),
+        for meth, ns, fast, lib in (("t", NS, t_fast, lambda u: iv.t_mean(u, log_scale=True, min_n=2).test(1.0)),
                                     ("sign_flip", NS_SF, sf_fast, sign_flip)):
             out.append((meth, f"{label}, naive", True, ns, draw, lambda d, n, fast=fast: fast(d),
                         lambda d, i, n, lib=lib: lib(d[i])))
@@ -239,14 +243,62 @@ def scenarios():
         r0 = 2 * math.exp(0.125)
         out.append(("fieller_t", f"stopword ratio, lognormal sigma={sigma}", False, NS, draw,
                     lambda d, n, r0=r0: fieller_fast(*d, r0),
-                    lambda d, i, n, r0=r0: iv.fieller_units(d[0][i], d[1][i]).test(r0)))
+                    lambda d, i, n, r0=r0: iv.fieller_units(d[0][i], d[1][i], min_n=2).test(r0)))
 
     def draw_skip(rng, r, n):
         rise = rng.lognormal(1.0, 0.8, (r, n))
         return 0.6 * rise + 0.2 * rng.standard_t(3, (r, n)), rise
     out.append(("fieller_t", "skip share of log-ppl rise", False, NS, draw_skip,
-                lambda d, n: fieller_fast(*d, 0.6), lambda d, i, n: iv.fieller_units(d[0][i], d[1][i]).test(0.6)))
+                lambda d, n: fieller_fast(*d, 0.6),
+                lambda d, i, n: iv.fieller_units(d[0][i], d[1][i], min_n=2).test(0.6)))
+    out += median_scenarios()
     out += acc_scenarios()
+    return out
+
+
+def median_fast(x):
+    """stats.intervals.median_ci(x, log_scale=True).test(1.0) on every row: the exact sign test (null 0)."""
+    n = x.shape[1]
+    k, m = (x > 0).sum(1), (x != 0).sum(1)
+    table = {mm: np.array([sign_test(kk, mm) for kk in range(mm + 1)]) for mm in range(n + 1)}
+    p = np.array([table[mm][kk] for kk, mm in zip(k, m)])
+    return p, np.sign(2 * k - m).astype(int)
+
+
+def median_scenarios():
+    """The verdicts' test below the t test's minimum n: the exact sign test of the median window (article) or of
+    the median per-unit ratio, on data whose median is exactly the threshold (skewed included: it is exact for any
+    continuous distribution; windows that share an article only as article means)."""
+    out = []
+    lib = (lambda d, i, n: iv.median_ci(d[i], log_scale=True).test(1.0))
+    for name, f, st in IID:
+        med = {"normal (skew 0)": 0.0, "t3 (heavy)": 0.0, "gamma(4) (skew 1)": (sps.gamma.ppf(0.5, 4.0) - 4.0) / 2.0,
+               "exponential (skew 2)": math.log(2.0) - 1.0}[name]
+        out.append(("median", name, False, NS, lambda rng, r, n, f=f, med=med: f(rng, (r, n)) - med,
+                    lambda d, n: median_fast(d), lib))
+    for rho, size in itertools.product((0.2, 0.4), (2, 4)):
+        def draw(rng, r, n, rho=rho, size=size):
+            return clustered(rng, r, n, rho, size)[0]
+
+        gid = (lambda n, size=size: np.arange(n) // size)
+
+        def means(d, n, gid=gid):
+            g = gid(n)
+            starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+            return np.add.reduceat(d, starts, axis=1) / np.diff(np.r_[starts, n])
+
+        label = f"articles of {size}, rho {rho}"
+        out.append(("median", f"{label}, naive", True, NS, draw, lambda d, n: median_fast(d), lib))
+        out.append(("median", f"{label}, article means", False, NS, draw,
+                    lambda d, n, means=means: median_fast(means(d, n)),
+                    lambda d, i, n, gid=gid: iv.median_ci(cluster_means(d[i], gid(n)), log_scale=True).test(1.0)))
+
+    def draw_ratio(rng, r, n):  # stopword probabilities: per-prompt ratio lognormal with median 2
+        a = rng.lognormal(-3, 1.0, (r, n))
+        return a * rng.lognormal(math.log(2), 0.5, (r, n)), a
+    out.append(("median", "per-prompt stopword ratio (fieller_t's fallback), median 2", False, NS, draw_ratio,
+                lambda d, n: median_fast(np.log(d[0] / d[1]) - math.log(2.0)),
+                lambda d, i, n: iv.fieller_units(d[0][i], d[1][i]).test(2.0)))
     return out
 
 
@@ -398,7 +450,7 @@ def main(argv=None):
     print(f"Per-tail false-decision rate on null data, R = {a.reps} data sets per cell (proportion: exact).")
     print("Library check (vectorized vs the library's function, decisions at every alpha; 2 sizes):")
     for i, s in enumerate(scen):
-        if s[0] not in ("t", "sign_flip") or s[1] in ("normal (skew 0)", "gamma(4) (skew 1)") \
+        if s[0] not in ("t", "sign_flip", "median") or s[1] in ("normal (skew 0)", "gamma(4) (skew 1)") \
                 or ("rho 0.4" in s[1] and "articles of 4" in s[1]):
             bad, dp, m = check(s, a.seed, i, a.check)
             print(f"  {s[0]:10s} {s[1]:45s} n={CHECK_NS.get(s[0], (6, 24))}: {2 * a.check} data sets, {bad} differ, "
@@ -431,7 +483,7 @@ def main(argv=None):
         extra = ""
         if skew2:
             extra = "; skewness 2 alone: " + ", ".join(f"{al}: {minimum(skew2, j, al)}" for j, al in enumerate(ALPHAS))
-        if m == "sign_flip":
+        if m in ("sign_flip", "median"):
             extra += "; can decide at all from n = " + ", ".join(
                 f"{al}: {next(n for n in range(1, 30) if smallest_p(n) <= al)}" for al in ALPHAS)
         print(f"{m}: " + ", ".join(f"alpha {al}: {v}" for al, v in per.items()) + extra)

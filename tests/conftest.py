@@ -103,3 +103,13 @@ def pytest_collection_modifyitems(items):
     """Run the layers in order of cost (unit, workflow, integration, slurm): a broken unit fails in seconds."""
     order = {"unit": 0, "workflow": 1, "integration": 2, "slurm": 3}
     items.sort(key=lambda it: order[layer(it)])
+
+
+@pytest.fixture
+def small_n_machinery(monkeypatch):
+    """The closed-form t / Welch / Fieller machinery at any n >= 2 (the library uses it only from its measured
+    minimum n, MIN_N, and the exact sign test of the median below): for tests of the formulas themselves."""
+    from superweight.stats import intervals
+
+    for k in ("t", "welch", "fieller_t", "delta_share"):
+        monkeypatch.setitem(intervals.MIN_N, k, 2)

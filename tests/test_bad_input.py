@@ -154,11 +154,11 @@ CONFIG_CASES = [
      r"`sequential.compare` has a key 'prune_sww', not one of .*\(did you mean 'prune_sw'\?\). Fix: name an "
      r"ablation condition"),
     ("C4 windows beyond the documents", {"perplexity.windows": {"wikitext2": 8, "c4": 100_000}},
-     r"`perplexity.windows.c4` x `perplexity.seqlen` = 51,200,000 tokens, more than the first 1,100 C4 documents "
+     r"`perplexity.windows.c4` x `perplexity.seqlen` = 25,600,000 tokens, more than the first 1,100 C4 documents "
      r"\(`perplexity.c4_docs`\) hold .*only the windows they hold would be scored\)\. Fix: raise "
      r"`perplexity.c4_docs` \(the file has 2,000\), or use fewer or shorter windows"),
-    ("two C4 documents for 8 windows", {"perplexity.c4_docs": 2, "perplexity.seqlen": 2048},
-     r"= 16,384 tokens, more than the first 2 C4 documents \(`perplexity.c4_docs`\) hold \(9,031 bytes"),
+    ("two C4 documents for 16 windows", {"perplexity.c4_docs": 2, "perplexity.seqlen": 2048},
+     r"= 32,768 tokens, more than the first 2 C4 documents \(`perplexity.c4_docs`\) hold \(9,031 bytes"),
     ("emergence step of no revision", {"emergence": {"name": "e", "source": "hub", "id": "o/m", "revisions": ["a", "b"],
                                                      "steps": {"c": 3}}},
      r"`emergence.steps` has a key 'c', not one of 'a', 'b'"),
@@ -255,6 +255,7 @@ def test_prepared_model_positions_bound_a_hub_model(cfg, tmp_path):
     validate(copy.deepcopy(cfg), SCHEMA, prepared=str(tmp_path / "{model}"))  # unknown yet: not bounded
     (tmp_path / "h").mkdir()
     (tmp_path / "h" / "config.json").write_text(json.dumps({"model_type": "gpt2", "n_positions": 256}))
+    cfg["perplexity"]["seqlen"] = 512
     check_one_line(r"`perplexity.seqlen` is 512, above the 256 positions of model `h` \(from .*h/config.json\)",
                    lambda: validate(copy.deepcopy(cfg), SCHEMA, prepared=str(tmp_path / "{model}")))
     # a prepared directory left incomplete (a killed job, or one a running job is writing) is Snakemake's to redo:

@@ -8,8 +8,13 @@ import pytest
 
 from superweight.report import claims
 from superweight.report.claims import CLAIMS, Finding, claim, evaluate_model, write
-from superweight.stats.intervals import MIN_N
+from superweight.stats.intervals import MEDIAN_MIN_N, MIN_N
 from synth import result
+
+# these cases are built around the closed-form t / Fieller statistics at small n: test them at any n >= 2 (the
+# exact median test that replaces them below their measured minimum is tested in test_windows_apart.py)
+pytestmark = pytest.mark.usefixtures("small_n_machinery")
+
 
 ORIG = {"arc_challenge": .40, "arc_easy": .60, "hellaswag": .40, "lambada_openai": .33, "piqa": .65, "sciq": .75,
         "winogrande": .50}
@@ -102,7 +107,7 @@ def test_the_issues_collapse_cases_are_inconclusive(tmp_path):
     run.put("ablation/prune_sw/scores.json", windows_result({"wikitext2": [3.0 + math.log(11.02)]},
                                                             condition="prune_sw"))
     r = V(run.verdicts(), "prune_sw_destroys")
-    assert r.startswith("inconclusive") and f"n = 1 is below the minimum {MIN_N['t']} for this test" in r, r
+    assert r.startswith("inconclusive") and f"n = 1 is below the minimum {MEDIAN_MIN_N} for this test" in r, r
     # three documents, every outcome unchanged by pruning (the old bootstrap gave the share kept [1, 1], "fails")
     same = {"arc_easy": 0.67}
     v = Run(tmp_path / "b").ablation(original=dict(acc=same, ppl=None, n=3),
@@ -297,7 +302,7 @@ def test_stopword_claims_every_verdict(tmp_path):
     v = put("c", 0.5, 6.0, 12.0)
     assert V(v, "stopwords_each_rise").startswith("fails ('the' ratio")  # the paper's Mistral counter-example
     v = put("d", 2.5, 6.0, 12.0, n=1)
-    assert V(v, "stopword_mass_rises").startswith(f"inconclusive (n = 1 is below the minimum {MIN_N['fieller_t']}")
+    assert V(v, "stopword_mass_rises").startswith(f"inconclusive (n = 1 is below the minimum {MEDIAN_MIN_N}")
     v = put("e", 2.5, 6.0, 12.0, status="skipped")
     assert V(v, "stopword_mass_rises") == "not applicable (no confirmed super weight)"
 
@@ -543,19 +548,22 @@ def test_barely_hurts_is_graded_by_non_inferiority(tmp_path, ratio, spread, expe
     assert " <= 0.0" in acc[0]  # one bullet per sub-test, the size printed beside the p
 
 
-@pytest.mark.parametrize("shift, seed, expect", [
-    (0.038, 0, "reached (p = "),       # +3.8 points, tight: an improvement is never "not reached"
-    (-0.038, 0, "not reached (interval ["),  # 3.8 points worse, tight: beyond the 2-point margin
-    (0.0, 7, "inconclusive (interval [")])   # unpaired documents at n = 40: an interval wider than the margin
-def test_barely_hurts_accuracy_is_one_sided(tmp_path, shift, seed, expect):
-    n = 40 if seed else 600
+@pytest.mark.parametrize("shift, seed, n, expect", [
+    (0.038, 0, 256, "reached (p = "),       # +3.8 points, tight: an improvement is never "not reached"
+    (-0.038, 0, 256, "not reached (interval ["),  # 3.8 points worse, tight: beyond the 2-point margin
+    (0.038, 0, 600, "McNemar's exact test"),  # above 256 documents only a difference against 0 is tested
+    (0.0, 7, 40, "inconclusive (interval [")])   # unpaired documents at n = 40: an interval wider than the margin
+def test_barely_hurts_accuracy_is_one_sided(tmp_path, shift, seed, n, expect):
     r = _nonsw_run(tmp_path, {t: p + shift for t, p in ORIG.items()}, nonsw_seed=seed, n=n)
     from superweight.report.claims_render import _evidence_lines
     acc = next(x for x in _evidence_lines(r["evidence"]) if x.startswith("avg accuracy prune_nonsw - original"))
     d = float(acc.split("original ")[1].split(" ")[0])
     if seed == 0:
-        assert d == pytest.approx(100 * shift, abs=1.0), acc  # +4.4 / -3.8: the sample's own draw
-    assert "(hurts by at most 2 points, Table 1: -0.89) " + expect in acc, acc
+        assert d == pytest.approx(100 * shift, abs=1.5), acc  # the sample's own draw
+    if n > 256:  # no test with a known error against the margin: the grade is not given, never "reached"
+        assert expect in json.dumps(r) and "reached" not in acc, acc
+    else:
+        assert "(hurts by at most 2 points, Table 1: -0.89) " + expect in acc, acc
 
 
 def test_a_coordinate_a_capped_detection_never_reached_is_inconclusive_not_missed(tmp_path):

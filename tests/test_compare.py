@@ -91,7 +91,7 @@ def test_ppl_share_value_and_delta_method_interval():
                       compare.NA)
 
 
-def test_ratio_of_means_over_prompts():
+def test_ratio_of_means_over_prompts(small_n_machinery):
     a = [0.1, 0.2, 0.15, 0.12, 0.18]
     b = [0.3, 0.5, 0.4, 0.3, 0.5]
     e = compare.ratio_of_means(a, b)
@@ -100,7 +100,7 @@ def test_ratio_of_means_over_prompts():
     assert compare.ratio_of_means(a, b[:4]) is None and compare.ratio_of_means([], []) is None
 
 
-def test_ppl_ratio_pairs_only_the_same_windows():
+def test_ppl_ratio_pairs_only_the_same_windows(small_n_machinery):
     a, b = res(windows=[3.0, 3.2, 2.9, 3.1]), res(windows=[4.0, 4.3, 3.8, 4.2])
     e = compare.ppl_ratio(a, b, "wikitext2")
     assert e.value == pytest.approx(math.exp(1.025)) and "paired" in e.method

@@ -110,7 +110,7 @@ def test_paired_accuracy_tost_by_enumeration_of_every_small_table():
             assert (st == "not reached") == (b < lo or a > hi)
 
 
-def test_a_ratio_tost_on_the_log_scale_is_the_one_sided_t_tests():
+def test_a_ratio_tost_on_the_log_scale_is_the_one_sided_t_tests(small_n_machinery):
     """A perplexity ratio from symmetric paired log-differences (no skew: the plain t): TOST p = the larger
     one-sided t-test p against ln(1/1.1) and ln(1.1)."""
     d = np.log(1.03) + 0.02 * np.array([-1.0, 1.0, -0.5, 0.5, 0.0, -0.25, 0.25, -0.75, 0.75])
@@ -162,7 +162,7 @@ def test_one_sided_on_a_proportion_is_the_exact_binomial_tail_and_keeps_its_size
                 assert sum(math.comb(n, k) * b ** k * (1 - b) ** (n - k) for k in range(n + 1) if rej[k]) <= a + 1e-12
 
 
-def test_one_sided_grades_an_improvement_as_reached():
+def test_one_sided_grades_an_improvement_as_reached(small_n_machinery):
     """Non-inferiority 'd >= -2': +3.8 with a tight interval is reached (a two-sided band +-2 would call it not
     reached); -3.8 with a tight interval is not reached; 0 with a wide interval is inconclusive. Ratio 'r <= 1.1' on
     the log scale: x0.9 on tight windows is reached."""

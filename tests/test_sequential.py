@@ -113,7 +113,7 @@ def false_decisions(design: Design, p_of, data: np.ndarray) -> float:
     return float(hit.mean())
 
 
-def test_vectorized_tests_are_the_library_tests():
+def test_vectorized_tests_are_the_library_tests(small_n_machinery):
     """The fast tests of the simulations are the library's: acc_p is stats.acc_linear's test, t_p stats.t_mean's
     (on window log-ratios against a ratio of 1)."""
     rng = np.random.default_rng(5)
@@ -174,9 +174,9 @@ def test_a_comparison_read_at_another_ones_stopping_look_keeps_its_rate():
     assert decided.mean() <= ALPHA + margin(R), decided.mean()
 
 
-def test_default_pruning_effect_stops_early():
-    """Resampling the default model's per-window log-ratios and paired documents: the perplexity ratio (> 1) and
-    the accuracy drop (< 0) are decided before the last look in nearly every replication."""
+def test_default_pruning_effect_stops_early(small_n_machinery):
+    """Resampling the default model's per-window log-ratios and paired documents: the perplexity ratio (> 1, by the
+    t test at any n here) and the accuracy drop (< 0) are decided before the last look in nearly every replication."""
     rng = np.random.default_rng(3)
     w = Design((2, 4, 6, 8))
     looks = [run(w, ratio_t, lambda g, n: g.choice(SW_WIKI, n), rng, 1.0) for _ in range(200)]
@@ -193,21 +193,28 @@ def test_default_pruning_effect_stops_early():
 
 
 def test_default_pruning_effect_at_the_configured_design():
-    """config.yaml's design (looks of 8 windows and 50 documents, its alpha, far below 0.05): resampling the default
-    model's prune_sw documents, the accuracy drop is decided before the last look in most replications; its 8
-    windows in random orders are decided by the last look in every one (early only when the large ratios come
-    first: at alpha 0.002 a t on 4 windows must exceed ~56). benchmarks/sequential_tails.txt has the shares."""
+    """config.yaml's design (looks of 16 windows and 50 documents, its alpha, far below 0.05): resampling the default
+    model's prune_sw documents, the accuracy drop is decided before the last look in most replications; 16 windows
+    drawn from its window log-ratios are decided by the last look in every one, by the exact sign test of the median
+    window (16 windows are below the t test's minimum: its smallest p, 2 / 2^16, is far below the design's levels;
+    at 8 windows, 0.0078, it could decide nothing). benchmarks/sequential_tails.txt has the t test's shares."""
     import yaml
 
     from helpers import REPO
     from superweight.scoring.looks import look_sizes
 
-    cfg = yaml.safe_load((REPO / "config/config.yaml").read_text())["sequential"]
+    cfg = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    seq, windows = cfg["sequential"], cfg["perplexity"]["windows"]["wikitext2"]
+    assert windows < stats.MIN_N["t"]  # the median's exact test, not the t, decides at this size
     rng = np.random.default_rng(3)
-    w = Design(look_sizes(cfg["looks"], 8), cfg["alpha"], cfg["spending"])
-    looks = [run(w, ratio_t, lambda g, n: g.permutation(SW_WIKI)[:n], rng, 1.0) for _ in range(200)]
+    w = Design(look_sizes(seq["looks"], windows), seq["alpha"], seq["spending"])
+    looks = [run(w, ratio_t, lambda g, n: g.choice(SW_WIKI, n), rng, 1.0) for _ in range(200)]
     assert all(d == "holds" for d, _ in looks)
-    a = Design(look_sizes(cfg["looks"], 50), cfg["alpha"], cfg["spending"])
+    assert "median" in ratio_t(np.array(SW_WIKI * 2), windows).method
+    w8 = Design(look_sizes(seq["looks"], 8), seq["alpha"], seq["spending"])
+    assert all(run(w8, ratio_t, lambda g, n: g.permutation(SW_WIKI)[:n], rng, 1.0)[0] == "inconclusive"
+               for _ in range(20))
+    a = Design(look_sizes(seq["looks"], 50), seq["alpha"], seq["spending"])
     pats = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
     probs = [np.asarray(c, float) / sum(c) for c in SW_CELLS.values()]
     looks = [run(a, acc_diff, lambda g, n: [pats[g.choice(4, n, p=p)] for p in probs], rng, 0.0, higher=False)
@@ -285,7 +292,7 @@ def test_chunked_scoring_without_reference_is_the_plain_score(tiny_setup):
     assert rec["why"].startswith("no comparison") and seq["sequential"]["docs"]["n"] == 8
 
 
-def test_chunked_scoring_stops_once_decided_and_stays_paired(tiny_setup):
+def test_chunked_scoring_stops_once_decided_and_stays_paired(tiny_setup, small_n_machinery):
     """Against a reference scored in full: a far-off condition stops at an early look on the reference's first
     windows; the reference against itself never decides (paired differences all 0) and runs to the maximum."""
     from superweight.scoring.score import score, score_sequential
@@ -345,7 +352,8 @@ def test_config_section_is_listed_as_an_addition_and_bad_sections_name_the_fix()
     from superweight.scoring.looks import compared
     assert compared(plain["sequential"], "prune_sw_restore_sa") == {"windows": ["prune_sw", "original"],
                                                                     "docs": ["prune_sw"]}
-    assert compared(plain["sequential"], "prune_nonsw") == {"windows": ["prune_sw"], "docs": ["prune_sw"]}
+    assert compared(plain["sequential"], "prune_nonsw") == {"windows": ["prune_sw", "original"],
+                                                            "docs": ["prune_sw", "original"]}
     assert compared(plain["sequential"], "original") == {"windows": [], "docs": []} == compared(None, "prune_sw")
     with pytest.raises(ConfigError, match="sequential.compare.prune_nonsw"):
         validate(merged({"sequential": {"compare": {"prune_nonsw": {"perplexity": ["prune_sw"]}}}}), schema,

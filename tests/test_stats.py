@@ -36,7 +36,7 @@ def hall_interval(x, level=0.95):
     return m - sd * ts[0], m - sd * ts[1]
 
 
-def test_t_intervals_are_the_union_of_student_t_and_halls_and_agree_with_scipy_tests():
+def test_t_intervals_are_the_union_of_student_t_and_halls_and_agree_with_scipy_tests(small_n_machinery):
     nll = np.array([3.1, 3.4, 2.9, 3.7, 3.3, 3.0, 3.6, 3.2, 4.4])
     e = ppl_ci(nll)
     m, se, q = nll.mean(), nll.std(ddof=1) / 3, sps.t.ppf(0.975, 8)
@@ -70,10 +70,10 @@ def test_t_intervals_are_the_union_of_student_t_and_halls_and_agree_with_scipy_t
         ppl_ratio_ci(nll, nll[:3])
 
 
-def test_one_window_or_one_value_gives_no_interval_and_is_below_the_minimum():
-    e = ppl_ratio_ci([3.0], [3.0 + math.log(11)])  # the issue's case: one window at x11
-    assert e.value == pytest.approx(11.0) and e.lo == 0 and e.hi == math.inf and e.too_small
-    assert e.p(10.0) == (1.0, 0)
+def test_one_window_below_the_t_tests_minimum_cannot_decide():
+    e = ppl_ratio_ci([3.0], [3.0 + math.log(11)])  # the exact sign test of one window: p is never below 1
+    assert e.value == pytest.approx(11.0) and e.lo == 0 and e.hi == math.inf and "sign test" in e.method
+    assert e.p(10.0)[0] == 1.0
 
 
 def test_proportion_is_clopper_pearson_with_exact_coverage():
@@ -120,7 +120,7 @@ def test_paired_accuracy_difference_is_agresti_min_and_its_exact_coverage():
         assert cov >= 0.94, (probs, cov)
 
 
-def test_fieller_ratio_matches_its_test_and_the_closed_form():
+def test_fieller_ratio_matches_its_test_and_the_closed_form(small_n_machinery):
     a = np.array([0.10, 0.12, 0.08, 0.11, 0.09, 0.13, 0.10, 0.12, 0.07, 0.11, 0.10, 0.09, 0.12, 0.08, 0.10, 0.11])
     b = 2 * a + np.array([0.01, -0.02, 0.015, 0.0, -0.01, 0.02, -0.005, 0.01, 0.0, -0.015, 0.01, 0.005, -0.01,
                           0.02, -0.02, 0.0])
@@ -159,7 +159,7 @@ def test_bootstrap_width_agrees_with_the_binomial_se():
     assert (e.hi - e.lo) / (2 * 1.96) == pytest.approx(se, rel=0.1)
 
 
-def test_infinite_window_gives_infinite_perplexity_and_no_interval():
+def test_infinite_window_gives_infinite_perplexity_and_no_interval(small_n_machinery):
     e = ppl_ci([3.0, math.inf, 3.2, 3.1])
     assert e.value == math.inf and math.isnan(e.lo) and e.p(10.0) == (1.0, 0)
 
@@ -183,7 +183,7 @@ def test_undefined_share_and_verdicts():
     assert verdict(0.5, 0.9, 1.0, higher_holds=False, strict=True) == "holds"
 
 
-def test_table1_cells_carry_n_and_uncertainty(tmp_path):
+def test_table1_cells_carry_n_and_uncertainty(tmp_path, small_n_machinery):
     import pandas as pd
 
     from superweight.report.tables import act_quant_table, table1_rows, write_table
@@ -226,7 +226,7 @@ def test_figures_name_punctuation_and_place_blocks_on_a_log_axis(tmp_path):
     assert (tmp_path / "f7.png").stat().st_size > 0
 
 
-def test_fieller_decides_a_side_only_where_its_interval_is_bounded():
+def test_fieller_decides_a_side_only_where_its_interval_is_bounded(small_n_machinery):
     """A denominator not clearly away from 0 makes Fieller's set unbounded on both sides; the test must then not
     reject r0 on one side (before, the t test of num - r0 den alone rejected 0.5 at p ~ 1e-7)."""
     den = np.array([0.5, -0.3, 0.9, -0.2, 0.4, 0.1])
@@ -254,7 +254,7 @@ def test_fieller_decides_a_side_only_where_its_interval_is_bounded():
     assert (s.lo, s.hi) == (-math.inf, math.inf) and s.p(0.5)[0] >= 0.05
 
 
-def test_log_scale_interval_at_a_strict_level_overflows_to_inf_not_an_error():
+def test_log_scale_interval_at_a_strict_level_overflows_to_inf_not_an_error(small_n_machinery):
     """Two noisy windows at a Holm level: t(1)'s quantile makes the log-scale upper end exceed float range."""
     e = ppl_ratio_ci([3.0, 3.0], [3.0, 13.0])  # log-differences 0 and 10: sd 7.1, se 5
     assert e.at(0.9999).hi == math.inf and 0 <= e.at(0.9999).lo < e.lo

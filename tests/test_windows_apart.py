@@ -1,5 +1,5 @@
 """Windows as independent units (issue 32, item 2): spread over the corpus, each with its article, windows that
-share an article clustered; and the exact sign-flip fallback below the t test's minimum n (item 1)."""
+share an article clustered; and the exact sign test of the median below the t test's measured minimum n (item 1)."""
 import itertools
 import math
 import os
@@ -11,9 +11,9 @@ import torch
 
 from superweight.scoring.data import corpus_articles, joined_starts
 from superweight.scoring.perplexity import article_starts, perplexity, spread, windows
-from superweight.stats import hartigan
-from superweight.stats.clustered import cluster_units
-from superweight.stats.intervals import MIN_N, ppl_ratio_ci, t_mean
+from superweight.stats.clustered import cluster_means, cluster_units
+from superweight.stats.exact import median_interval, median_test, sign_test
+from superweight.stats.intervals import MIN_N, acc_linear, fieller_units, ppl_ratio_ci, t_mean
 from tiny import tiny_model
 from tiny_tokenizer import bos_tokenizer
 
@@ -62,7 +62,7 @@ def test_wikitext2_articles_are_the_title_rows():
     assert text[starts[0]:].startswith(" = Robert Boulter = ")
 
 
-def test_cluster_units_make_the_paired_ratio_a_t_over_articles():
+def test_cluster_units_make_the_paired_ratio_a_t_over_articles(small_n_machinery):
     rng = np.random.default_rng(3)
     a = rng.normal(3, 0.2, 24)
     b = a + math.log(5) + rng.normal(0, 0.3, 24)
@@ -75,37 +75,48 @@ def test_cluster_units_make_the_paired_ratio_a_t_over_articles():
     assert ppl_ratio_ci(a, b, True, clusters=list(range(24))).n == 24  # one window per article: unchanged
 
 
-def test_hartigan_test_is_exact_by_complete_enumeration():
-    # under a symmetric null, every sign pattern of |d| is equally likely: the share of patterns rejected at a
-    # level never exceeds it, and interval and test agree
-    mags = np.array([0.3, 1.1, 0.7, 2.0, 0.2, 0.9])
-    for a in (0.05, 0.1, 0.25):
-        rejected = sum(hartigan.test(mags * np.array(s), 0.0)[0] <= a
-                       for s in itertools.product((1, -1), repeat=mags.size))
-        assert rejected / 2 ** mags.size <= a
-        assert rejected / 2 ** mags.size == pytest.approx(2 * math.floor(a / 2 * 2 ** mags.size) / 2 ** mags.size)
-    x = np.array([0.5, 1.4, 0.9, 2.2, 1.1, 0.3, 1.8, 0.7])
-    lo, hi = hartigan.interval(x, 0.95)
-    for t in np.linspace(-1, 3, 81):
-        assert (hartigan.test(x, t)[0] <= 0.05) == (not lo <= t <= hi)
-    assert hartigan.test(x, -5.0)[0] == hartigan.smallest_p(8) == 2 / 256
+def test_the_median_sign_test_is_exact_and_agrees_with_its_interval():
+    # complete enumeration: under a null median every above/below pattern is equally likely; the share rejected
+    # at a level never exceeds it, and the test rejects exactly outside the order-statistic interval
+    n = 10
+    for a in (0.01, 0.05, 0.2):
+        rejected = sum(median_test(np.where(np.array(s) > 0, 1.0, -1.0), 0.0)[0] <= a
+                       for s in itertools.product((1, -1), repeat=n))
+        assert rejected / 2 ** n <= a
+    x = np.random.default_rng(2).exponential(1.0, 16)  # skewed: the median test does not care
+    lo, hi = median_interval(x, 0.99)
+    for t in np.linspace(-1, 5, 601):
+        if t not in x:
+            assert (median_test(x, t)[0] <= 0.01) == (not lo <= t <= hi)
+    assert median_test(x, -1.0) == (2 / 2 ** 16, 1)
 
 
-def test_monte_carlo_sign_flip_is_valid_and_agrees_with_its_interval():
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal(30) + 0.4
-    lo, hi = hartigan.mc_interval(x, 0.99)
-    assert hartigan.mc_test(x, lo - 1e-3)[0] <= 0.01 < hartigan.mc_test(x, lo + 1e-3)[0]
-    assert hartigan.mc_test(x, hi + 1e-3)[0] <= 0.01 < hartigan.mc_test(x, hi - 1e-3)[0]
-    assert hartigan.mc_test(x, -10.0)[0] == 1 / (hartigan.DRAWS + 1)  # the observed vector counts
-
-
-def test_below_the_t_tests_minimum_the_exact_test_decides():
+def test_below_the_t_tests_minimum_the_median_decides_and_says_so():
     n = MIN_N["t"] - 1
-    if n < 2:
-        pytest.skip("the t test's minimum is 2: no n below it to fall back from")
     x = np.linspace(1.0, 2.0, n)
     e = t_mean(x)
-    assert "sign-flip" in e.method and not e.too_small
-    p, side = e.p(0.0)
-    assert side == 1 and p == (hartigan.smallest_p(n) if n <= hartigan.MAX_N else 1 / (hartigan.DRAWS + 1))
+    assert "exact sign test of the median" in e.method and not e.too_small
+    assert e.value == pytest.approx(np.median(x)) and e.p(0.0) == (2 / 2 ** n, 1)
+    # windows that share an article: the median article, each the mean of its windows
+    arts = [i // 2 for i in range(16)]
+    w = np.arange(16.0)
+    e = t_mean(w, clusters=arts, unit="window")
+    assert e.n == 8 and e.value == pytest.approx(np.median(cluster_means(w, arts))) and "8 articles of 16" in e.method
+
+
+def test_a_ratio_of_means_below_its_minimum_is_the_median_per_unit_ratio():
+    num, den = np.array([2.0, 3.0, 5.0, 7.0, 11.0, 13.0]), np.array([1.0, 1.0, 2.0, 2.0, 3.0, 3.0])
+    e = fieller_units(num, den)
+    assert e.value == pytest.approx(np.median(num / den)) and "median per-unit ratio" in e.method
+    infl = fieller_units(num - num.mean(), den - den.mean(), value=1.0, num_mean=1.0, den_mean=1.0)
+    assert not e.too_small and e.n == 6 and infl.too_small  # influences have no per-unit ratio: inconclusive, never a median
+
+
+def test_a_large_paired_accuracy_difference_is_mcnemar_against_zero():
+    rng = np.random.default_rng(0)
+    a = (rng.random(400) < 0.6).astype(float)
+    b = np.where(rng.random(400) < 0.1, 1 - a, a)
+    e = acc_linear([np.stack([a, b], 1)], (-1.0, 1.0))
+    n01, n10 = int(((a == 0) & (b == 1)).sum()), int(((a == 1) & (b == 0)).sum())
+    assert e.p(0.0) == (sign_test(n01, n01 + n10), int(np.sign(n01 - n10))) and "McNemar" in e.method
+    assert e.p(0.05) == (1.0, 0)  # no exact test against another margin there

@@ -10,7 +10,6 @@ import numpy as np
 
 from superweight.interventions.applicability import NotApplicable
 from superweight.report.registry import T1_SW_OVER_NONSW, WIKI, Context, claim
-from superweight.stats.clustered import cluster_units
 from superweight.stats.intervals import fieller_units, ppl_ratio_ci, proportion
 from superweight.report.verdicts import Finding, Grade, Sub
 
@@ -100,12 +99,8 @@ def _mech_skip(ctx: Context, t: dict) -> Finding:
         raise NotApplicable(f"zeroing the super weights multiplies perplexity by only {p['ppl'] / o['ppl']:.3g} "
                             f"(< {t['not_hurt']:g})")
     wo, ws, wp = (np.asarray(x["window_nll"], float) for x in (o, first, p))
-    num, den, how = ws - wo, wp - wo, "over windows"
-    arts = o.get("window_article")
-    if arts is not None and len(set(arts)) < len(arts):  # windows sharing an article: one unit each
-        num, den = cluster_units(num, arts), cluster_units(den, arts)
-        how = f"over {num.size} articles of {wo.size} windows (windows sharing one clustered)"
-    e = fieller_units(num, den, ctx.level, method=f"Fieller (t) {how}")
+    e = fieller_units(ws - wo, wp - wo, ctx.level, method="Fieller (t) over windows",
+                      clusters=o.get("window_article"), unit="window")
     return Finding(None, "", subs=[Sub("share of prune-SW's log-ppl rise reproduced", e, t["fraction"], unit="")],
                    notes=[f"removed after layer {first['from_layer'] - 1}: ppl x{first['ppl'] / o['ppl']:.3g} vs "
                           f"prune-SW x{p['ppl'] / o['ppl']:.3g}"])

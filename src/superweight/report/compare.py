@@ -11,7 +11,6 @@ import math
 import numpy as np
 
 from superweight.provenance import as_float
-from superweight.stats.clustered import cluster_units
 from superweight.stats.sequential import Design, from_record, last_look, on_design
 from superweight.stats.intervals import (LEVEL, MIN_N, N_BOOT, NA, SEED, Estimate, acc_linear, acc_share, fieller_units, ppl_ci,
                     ppl_ratio_ci)
@@ -211,12 +210,10 @@ def ppl_share(results: list[dict], corpus: str, num: tuple[int, int], den: tuple
     infl = (x - x.mean(0)) * p
     u = infl[:, num[0]] - infl[:, num[1]]
     v = infl[:, den[0]] - infl[:, den[1]]
-    clusters = articles(results[0], corpus)
-    if clusters is not None and len(set(clusters)) < len(clusters):  # windows sharing an article: one unit each
-        u, v = cluster_units(u, clusters), cluster_units(v, clusters)
     N = float(p[num[0]] - p[num[1]])
     return fieller_units(u, v, level, value=N / d, num_mean=N, den_mean=float(d),
-                         method="Fieller (t) on delta-method window influences", min_n=MIN_N["delta_share"])
+                         method="Fieller (t) on delta-method window influences", min_n=MIN_N["delta_share"],
+                         clusters=articles(results[0], corpus), unit="window")
 
 
 def task_diff(a: dict, b: dict, task: str, n_boot: int = N_BOOT, seed: int = SEED,
@@ -244,4 +241,4 @@ def ratio_of_means(a, b, n_boot: int = N_BOOT, seed: int = SEED, level: float = 
     """mean(b) / mean(a) over paired items (e.g. prompts), Fieller's interval with t(n - 1) quantiles."""
     if not a or not b or len(a) != len(b):
         return None
-    return fieller_units(b, a, level, method="Fieller (t) over prompts")
+    return fieller_units(b, a, level, method="Fieller (t) over prompts", unit="prompt")

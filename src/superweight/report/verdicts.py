@@ -136,6 +136,10 @@ def decide(findings: list[Finding], level: float = LEVEL) -> dict:
             s.decision = "holds" if (side > 0) == s.higher else "fails"
             s.why = (f"{s.name} {s.fv(s.est.value)}{EARLY_STOP if s.est.early_stop else ''} is "
                      f"{'above' if side > 0 else 'below'} {s.threshold:g}")
+        elif s.est.floor_p > a:
+            s.decision = "inconclusive"
+            s.why = (f"{s.name}: at n = {s.est.n} its exact test cannot give p below {s.est.floor_p:.2g}, above "
+                     f"the α = {a:.3g} it is tested at")
         else:
             s.decision = "inconclusive"
             s.why = f"{s.name}: the {100 * (1 - a):.4g}% interval includes {s.threshold:g}"
