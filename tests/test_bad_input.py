@@ -208,7 +208,7 @@ def test_own_data_is_recorded_not_compared(cfg, tmp_path, data_dir):
     assert got[rel] != shipped_checksums()[rel] and got[FILES["piqa"][0]] == shipped_checksums()[FILES["piqa"][0]]
     cache = json.loads((tmp_path / "cache.json").read_text())
     assert str((d / rel).resolve()) in cache
-    # a cached entry is trusted only while size and mtime are unchanged
+    # a cached entry is trusted only while its stamp (size, mtime, ctime, inode, device) is unchanged
     (d / rel).write_bytes((d / rel).read_bytes()[:1000])
     with pytest.raises(Exception, match=r"winogrande/dev.jsonl line \d+ is not JSON"):
         verify_data(d, ["winogrande"], "record", tmp_path / "cache.json")
