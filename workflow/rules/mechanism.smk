@@ -45,14 +45,13 @@ rule mechanism_skip:
         model=model_dir,
         detect="results/{model}/detect/super_weights.json",
         corpus=f"results/{{model}}/corpora/{MECH['corpus']}.pt",
-        data=data_files(["lambada_openai"]),
     output:
         csv="results/{model}/mechanism/skip.csv",
         json="results/{model}/mechanism/skip.json",
     params:
         model=model_cfg,
         mech={k: MECH[k] for k in ("corpus", "seqlen", "windows", "skip")},
-        data_dir=data_dir_param,
+        data=data_id(["lambada_openai"]),
         device=config["device"],
     log:
         "results/{model}/logs/mechanism_skip.log",

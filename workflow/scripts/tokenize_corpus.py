@@ -1,17 +1,16 @@
 import hashlib
-from pathlib import Path
 
 import torch
 from transformers import AutoTokenizer
 
-from superweight.scoring.data import CONSTRUCTION, checksums, corpus_text
+from superweight.scoring.data import CONSTRUCTION, checksums, corpus_text, job_data_dir
 from superweight.scoring.perplexity import tokenize
 from superweight.provenance import Provenance, write_json
 from superweight.workflow.runlog import start
 
 log = start(snakemake)
 corpus = snakemake.wildcards.corpus
-data_dir = Path(snakemake.params.data_dir) if snakemake.params.data_dir else None
+data_dir = job_data_dir(snakemake.config)  # from the config: no param carries its path
 prov = Provenance(snakemake.wildcards.model, None, {"c4_docs": snakemake.params.c4_docs} if corpus == "c4" else {},
                   checksums(data_dir, [corpus]))
 tok = AutoTokenizer.from_pretrained(snakemake.input.model)

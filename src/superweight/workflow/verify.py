@@ -15,7 +15,9 @@ replaced by another (``mv``, a restored copy) has another inode. Not trusted to 
 an edit within the same clock tick (milliseconds on kernels without fine-grained timestamps) as the file's previous
 change, the one the cache saw.
 
-Imports only the standard library (the submit host checks the config).
+``data_identity`` is what jobs depend on (their ``data`` param): the checksums of the files they read and how the
+corpora are built, not the directory's path, so the same data at another path reruns nothing and changed data reruns
+the jobs that read it. Imports only the standard library (the submit host checks the config).
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ import json
 import os
 from pathlib import Path
 
-from superweight.scoring.data import FILES, DataError, sha256
+from superweight.scoring.data import CONSTRUCTION, FILES, DataError, sha256
 
 MODES = ("compare", "record")
 SHIPPED = Path(__file__).with_name("data_checksums.sha256")
@@ -153,3 +155,13 @@ def verify_data(data_dir: Path | None, datasets: list[str], mode: str = "compare
         v.save()
     return out
 
+
+def data_identity(data_dir: Path | None, datasets: list[str], mode: str = "compare",
+                  cache: str | Path | None = None) -> dict:
+    """What a job reading ``datasets`` depends on (its ``data`` param): the checksums of their files (verified as
+    ``verify_data`` does) and how each perplexity corpus is built from them (CONSTRUCTION); the Hub when there is no
+    data directory. Never the directory's path: the same data elsewhere is the same identity."""
+    names = sorted({d for d in datasets if d})
+    files = "the Hugging Face Hub" if data_dir is None else dict(sorted(verify_data(data_dir, names, mode,
+                                                                                      cache).items()))
+    return {"files": files, "construction": {d: CONSTRUCTION[d] for d in names if d in CONSTRUCTION}}
