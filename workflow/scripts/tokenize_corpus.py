@@ -1,4 +1,5 @@
 import hashlib
+import sys
 
 import torch
 from transformers import AutoTokenizer
@@ -6,6 +7,7 @@ from transformers import AutoTokenizer
 from superweight.scoring.data import CONSTRUCTION, checksums, corpus_text, job_data_dir
 from superweight.scoring.perplexity import tokenize
 from superweight.provenance import Provenance, write_json
+from superweight.workflow.config import c4_tokens_problem
 from superweight.workflow.runlog import start
 
 log = start(snakemake)
@@ -16,6 +18,10 @@ prov = Provenance(snakemake.wildcards.model, None, {"c4_docs": snakemake.params.
 tok = AutoTokenizer.from_pretrained(snakemake.input.model)
 text = corpus_text(corpus, data_dir, snakemake.params.c4_docs)
 ids = tokenize(tok, text)
+if corpus == "c4" and (problem := c4_tokens_problem(snakemake.config, len(ids), "this job's count")):
+    log.error("error: %s", problem)  # one line, before anything is written
+    print(f"error: {problem}", file=sys.__stderr__)
+    sys.exit(1)
 torch.save(ids, snakemake.output.ids)
 bos = tok.bos_token_id
 write_json(snakemake.output.provenance, {
