@@ -43,25 +43,80 @@ def shipped_checksums(path: Path = SHIPPED) -> dict[str, str]:
     return out
 
 
+def _text(row, *keys) -> str | None:
+    bad = [k for k in keys if not isinstance(row.get(k), str)]
+    return f"no text in {', '.join(repr(k) for k in bad)}" if bad else None
+
+
+def _arc(row) -> str | None:
+    labels = [c.get("label") for c in (row.get("question") or {}).get("choices") or [] if isinstance(c, dict)]
+    return None if row.get("answerKey") in labels else f"answerKey {row.get('answerKey')!r} is none of {labels}"
+
+
+def _winogrande(row) -> str | None:
+    if row.get("answer") not in ("1", "2"):
+        return f"answer {row.get('answer')!r} is not \"1\" or \"2\""
+    problem = _text(row, "sentence", "option1", "option2")
+    return problem or (None if "_" in row["sentence"] else "the sentence has no _ to fill")
+
+
+# the fields each task's scoring reads, by file: a damaged answer or label (own data under `data_checksums: record`)
+# would otherwise fail only in the scoring job, after its model had loaded
+ROWS = {
+    "arc_easy/ARC-Easy-Test.jsonl": _arc,
+    "arc_challenge/ARC-Challenge-Test.jsonl": _arc,
+    "winogrande/dev.jsonl": _winogrande,
+    "boolq/superglue_boolq/val.jsonl": lambda r: _text(r, "question", "passage") or (
+        None if r.get("label") in (True, False) else f"label {r.get('label')!r} is not true or false"),
+    "piqa/valid.jsonl": lambda r: _text(r, "goal", "sol1", "sol2"),
+    "lambada_openai/lambada_test.jsonl": lambda r: _text(r, "text") or (
+        None if " " in r["text"].strip() else "the text has no last word to predict"),
+    "sciq/test.json": lambda r: _text(r, "question", "support", "correct_answer", "distractor1", "distractor2",
+                                      "distractor3"),
+}
+
+
+def _rows_problem(path: Path, rows) -> str | None:
+    """The first row whose scored fields are missing or out of range (ROWS), or None."""
+    check = next((c for rel, c in ROWS.items() if path.as_posix().endswith("/" + rel)), None)
+    for i, row in rows if check else ():
+        problem = check(row) if isinstance(row, dict) else "is not a JSON object"
+        if problem:
+            return f"{i}: {problem} (an edited file?)"
+    return None
+
+
 def _shape_problem(path: Path) -> str | None:
-    """Why the file cannot be what its name says (truncated, empty, not JSON), or None. Reads the file once."""
+    """Why the file cannot be what its name says (truncated, empty, not JSON, a task's answer or label out of range),
+    or None. Reads the file once."""
     size = path.stat().st_size
     if size == 0:
         return "is empty"
     name = path.name
     if name.endswith(".jsonl"):
+        rows = []
         with open(path, "rb") as f:
             for i, line in enumerate(f, 1):
                 if line.strip():
                     try:
-                        json.loads(line)
+                        rows.append((i, json.loads(line)))
                     except ValueError:
                         return f"line {i} is not JSON (a truncated or edited file?)"
+        problem = _rows_problem(path, rows)
+        return f"line {problem}" if problem else None
     elif name.endswith(".json"):
         try:
-            json.loads(path.read_bytes())
+            value = json.loads(path.read_bytes())
         except ValueError as e:
             return f"is not valid JSON ({str(e).splitlines()[0]}; a truncated or edited file?)"
+        problem = _rows_problem(path, list(enumerate(value, 1)) if isinstance(value, list) else [(1, value)])
+        return f"entry {problem}" if problem else None
+    elif name.endswith(".lst"):
+        with open(path, "rb") as f:
+            for i, line in enumerate(f, 1):
+                label = line.strip()
+                if label and label not in (b"0", b"1"):
+                    return f"line {i}: label {label[:20].decode(errors='replace')!r} is not 0 or 1 (an edited file?)"
     elif name.endswith(".parquet"):
         with open(path, "rb") as f:
             head = f.read(4)
