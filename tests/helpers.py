@@ -148,3 +148,39 @@ def finished_run(wf: Path, *args) -> dict[str, str]:
     touch = snakemake(wf, "--touch", "--cores", "1", *args)
     assert touch.returncode == 0, (touch.stdout + touch.stderr)[-3000:]
     return made
+
+
+# Snakemake's records of a finished job (params, input files, code, software stack: the rerun triggers other than
+# mtime), written for every job of the default target as if each had run. `snakemake --touch` writes none, so a
+# touched run alone would never rerun a job for changed params.
+_RECORD = """
+from pathlib import Path
+
+from snakemake.api import SnakemakeApi
+from snakemake.settings.types import (ConfigSettings, DAGSettings, ExecutionSettings, OutputSettings,
+                                      ResourceSettings)
+
+with SnakemakeApi(OutputSettings()) as api:
+    wapi = api.workflow(resource_settings=ResourceSettings(cores=1), snakefile=Path("Snakefile"),
+                        config_settings=ConfigSettings())
+    wapi.dag(DAGSettings(forceall=True))
+    wf = wapi._workflow
+    wf.execution_settings = ExecutionSettings()
+    wf._prepare_dag(forceall=True, ignore_incomplete=False, lock_warn_only=True)
+    wf._build_dag()
+    for job in wf.dag.jobs:
+        wf.async_run(wf.persistence.finished(job))
+    print(len(wf.dag.jobs), "jobs recorded")
+"""
+
+
+def recorded_run(wf: Path) -> dict[str, str]:
+    """finished_run (default config), and Snakemake's metadata recorded for each of its jobs as a real run leaves
+    it (Snakemake's internal API: the persistence a finished job writes), so that a later run compares params and
+    inputs as it would after real jobs. Returns {file: rule}."""
+    made = finished_run(wf)
+    r = subprocess.run([sys.executable, "-c", _RECORD], cwd=wf, capture_output=True, text=True, timeout=600,
+                       env=workflow_env())
+    assert r.returncode == 0 and "jobs recorded" in r.stdout, (r.stdout + r.stderr)[-3000:]
+    assert any((wf / ".snakemake" / "metadata").iterdir())
+    return made

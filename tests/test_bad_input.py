@@ -48,6 +48,14 @@ def winogrande_label_changed(data: bytes) -> bytes:
     return json.dumps(row).encode() + b"\n" + rest
 
 
+def first_row(**fields):
+    """A JSON-lines file's first row with ``fields`` set (own data with a damaged answer or label)."""
+    def change(data: bytes) -> bytes:
+        first, rest = data.split(b"\n", 1)
+        return json.dumps({**json.loads(first), **fields}).encode() + b"\n" + rest
+    return change
+
+
 def _small_parquet(path):
     import pandas as pd
 
@@ -75,6 +83,18 @@ DATA_CASES = [
      r"ARC-Easy-Test.jsonl line \d+ is not JSON \(a truncated or edited file\?\)"),
     ("sciq json truncated, own data", replace(FILES["sciq"][0], lambda b: b[:5_000]), {"data_checksums": "record"},
      r"sciq/test.json is not valid JSON"),
+    # own data with a damaged answer or label: else accepted, and failing in the scoring job after the model loads
+    ("winogrande answer 3, own data", replace(FILES["winogrande"][0], first_row(answer="3")),
+     {"data_checksums": "record"}, r"winogrande/dev.jsonl line 1: answer '3' is not \"1\" or \"2\" \(an edited file\?\)"),
+    ("arc answerKey not a choice, own data", replace(FILES["arc_easy"][0], first_row(answerKey="Z")),
+     {"data_checksums": "record"}, r"ARC-Easy-Test.jsonl line 1: answerKey 'Z' is none of \['A', 'B', 'C', 'D'\]"),
+    ("boolq label not a boolean, own data", replace(FILES["boolq"][0], first_row(label="maybe")),
+     {"data_checksums": "record", "eval.tasks": ["boolq"]}, r"val.jsonl line 1: label 'maybe' is not true or false"),
+    ("piqa label 2, own data", replace(FILES["piqa"][1], lambda b: b"2" + b[1:]), {"data_checksums": "record"},
+     r"piqa/valid-labels.lst line 1: label '2' is not 0 or 1"),
+    ("sciq answer missing, own data", replace(FILES["sciq"][0], lambda b: json.dumps(
+        [{k: v for k, v in r.items() if k != "correct_answer"} for r in json.loads(b)]).encode()),
+     {"data_checksums": "record"}, r"sciq/test.json entry 1: no text in 'correct_answer'"),
     ("lambada missing", lambda d: (d / FILES["lambada_openai"][0]).unlink(), {},
      r"missing evaluation data file\(s\): .*lambada_test.jsonl"),
 ]
@@ -183,7 +203,8 @@ def check_one_line(pattern, fn):
 def test_bad_data(cfg, tmp_path, data_dir, case):
     _, edit, edits, pattern = case
     cfg["data_dir"] = str(data_copy(data_dir, tmp_path / "data", edit))
-    cfg.update(edits)
+    for k, v in edits.items():
+        set_key(cfg, k, v)
     check_one_line(pattern, lambda: validate(cfg, SCHEMA, cache=tmp_path / "cache.json"))
 
 
@@ -208,7 +229,7 @@ def test_own_data_is_recorded_not_compared(cfg, tmp_path, data_dir):
     assert got[rel] != shipped_checksums()[rel] and got[FILES["piqa"][0]] == shipped_checksums()[FILES["piqa"][0]]
     cache = json.loads((tmp_path / "cache.json").read_text())
     assert str((d / rel).resolve()) in cache
-    # a cached entry is trusted only while size and mtime are unchanged
+    # a cached entry is trusted only while its stamp (size, mtime, ctime, inode, device) is unchanged
     (d / rel).write_bytes((d / rel).read_bytes()[:1000])
     with pytest.raises(Exception, match=r"winogrande/dev.jsonl line \d+ is not JSON"):
         verify_data(d, ["winogrande"], "record", tmp_path / "cache.json")

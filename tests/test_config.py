@@ -169,3 +169,32 @@ def test_guess_keeps_paths_local(tmp_path):
         assert ModelSpec.guess("models/missing").source == "local"
     finally:
         os.chdir(cwd)
+
+
+def test_c4_windows_beyond_the_tokenized_documents(cfg, tmp_path):
+    """`c4_docs: 1` with the default 8 C4 windows of 512 tokens passes the byte bound (8,693 bytes) but the model's
+    tokenizer makes 2,041 tokens of it (3 windows): refused at start once C4 is tokenized with these documents (the
+    tokenize job refuses it before writing, the same function); a record of other documents is not compared."""
+    import json
+
+    from superweight.workflow.config import c4_tokens_problem
+
+    cfg["perplexity"]["c4_docs"] = 1
+    assert cfg["perplexity"]["windows"]["c4"] == 8 and cfg["perplexity"]["seqlen"] == 512
+    validate(copy.deepcopy(cfg), SCHEMA)  # nothing tokenized yet: the byte bound holds
+    record = tmp_path / "results" / "smollm2-135m" / "corpora" / "c4.json"
+    record.parent.mkdir(parents=True)
+    prepared = str(tmp_path / "results" / "{model}" / "model")
+    for docs, tokens, refused in ((1, 2041, True), (2, 2041, False), (1, 4096, False)):
+        record.write_text(json.dumps({"tokens": tokens, "provenance": {"config": {"c4_docs": docs}}}))
+        if refused:
+            with pytest.raises(ConfigError, match=r"^`perplexity.windows.c4` x `perplexity.seqlen` = 4,096 tokens, more "
+                               r"than the first 1 C4 documents .* \(2,041 tokens, .*c4.json: 3 window\(s\) would be "
+                               r"scored, not 8\)\. Fix: raise `perplexity.c4_docs`, or use fewer or shorter windows$"):
+                validate(copy.deepcopy(cfg), SCHEMA, prepared=prepared)
+        else:
+            validate(copy.deepcopy(cfg), SCHEMA, prepared=prepared)
+    record.write_text("{")  # damaged: the damaged-result check names it, not this one
+    validate(copy.deepcopy(cfg), SCHEMA, prepared=prepared)
+    filled = validate(copy.deepcopy(cfg), SCHEMA)
+    assert c4_tokens_problem(filled, 4096, "x") is None and "8" in c4_tokens_problem(filled, 4095, "x")

@@ -7,14 +7,13 @@ rule tokenize_corpus:
     saying how the text was built and tokenized."""
     input:
         model=model_dir,
-        data=lambda wc: data_files([wc.corpus]),
     output:
         ids="results/{model}/corpora/{corpus}.pt",
         provenance="results/{model}/corpora/{corpus}.json",
     wildcard_constraints:
         corpus="|".join(CONSTRUCTION),  # the perplexity corpora the library builds
     params:
-        data_dir=data_dir_param,
+        data=lambda wc: data_id([wc.corpus]),  # its checksums and construction, not its path
         c4_docs=config["perplexity"]["c4_docs"],
     log:
         "results/{model}/logs/tokenize_{corpus}.log",
@@ -41,7 +40,7 @@ rule score:
         corpora=config["perplexity"]["corpora"],
         model=model_cfg,
         device=config["device"],
-        data_dir=data_dir_param,
+        data=scored_data(config["perplexity"]["corpora"]),  # recorded in the provenance
     log:
         "results/{model}/logs/score_{condition}.log",
     benchmark:

@@ -7,14 +7,13 @@ rule stopwords:
     input:
         model=model_dir,
         detect="results/{model}/detect/super_weights.json",
-        data=data_files(["lambada_openai"]),
     output:
         csv="results/{model}/stopwords/top_tokens.csv",
         json="results/{model}/stopwords/summary.json",
     params:
         model=model_cfg,
         stopwords=config["analysis"]["stopwords"],
-        data_dir=data_dir_param,
+        data=data_id(["lambada_openai"]),
         device=config["device"],
     log:
         "results/{model}/logs/stopwords.log",
@@ -69,6 +68,7 @@ use rule score as score_scaled with:
         spec=lambda wc: {"factor": float(wc.factor)},
         cfg={"perplexity": config["perplexity"], "eval": scaling_eval()},
         corpora=SCALING["corpora"],
+        data=scored_data(SCALING["corpora"]),
     log:
         "results/{model}/logs/score_scaled_x{factor}.log",
     benchmark:
@@ -102,7 +102,7 @@ if SCALED_REUSE:
             cfg={"perplexity": config["perplexity"], "eval": scaling_eval()},
             corpora=SCALING["corpora"],
             model=model_cfg,
-            data_dir=data_dir_param,
+            data=scored_data(SCALING["corpora"]),
         log:
             "results/{model}/logs/reuse_scaled_x{factor}.log",
         benchmark:

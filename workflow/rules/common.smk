@@ -12,7 +12,10 @@ from superweight.workflow.command_line import (check_config_paths, check_device,
                                               command_line_targets, merge, parse_overrides, runs_jobs, runs_no_job)
 from superweight.workflow.config import ConfigError, check_repeated_keys, run_models, validate
 from superweight.workflow.damaged import DamagedResult, check_results
-from superweight.scoring.data import CONSTRUCTION, files_of, resolve_data_dir
+from superweight.scoring.data import CONSTRUCTION, resolve_data_dir
+from superweight.workflow.verify import data_identity
+
+DATA_CACHE = Path(".snakemake") / "superweight" / "data_verified.json"  # checksums of verified files (verify.py)
 
 try:
     # --config values as YAML (nested overrides, null), a repeated key an error; then the schema and every check
@@ -23,7 +26,7 @@ try:
     check_repeated_keys(workflow.configfiles)  # config/config.yaml and each --configfile
     validate(config, Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml",
              paper_results=Path(workflow.basedir) / "config" / "paper_results.yaml",
-             cache=Path(".snakemake") / "superweight" / "data_verified.json")
+             cache=DATA_CACHE)
     if workflow.is_main_process:  # targets are not parsed yet here: read from the command line as Snakemake does
         check_targets(command_line_targets(sys.argv[1:]), run_models(config), list(config["models"]))
     try:  # (workflow.dryrun is always False while the Snakefile is parsed: the command line says whether jobs run)
@@ -160,15 +163,18 @@ onstart:
         raise WorkflowError(f"config error: {message}")
 
 
-def data_dir_param(wildcards):
-    """The data directory as every job that reads data is told it (`params: data_dir=data_dir_param`; the data
-    files among its inputs come from the same directory, data_files); None reads the Hub."""
-    return str(DATA_DIR) if DATA_DIR else None
+def data_id(datasets):
+    """What a job reading ``datasets`` depends on, as its `data` param: their files' checksums and how the corpora
+    are built (superweight.workflow.verify.data_identity), never the directory's path, and the files are no inputs
+    (their paths and mtimes would be compared): the same data copied elsewhere reruns nothing, changed data reruns
+    the jobs that read it. Jobs find the directory as the workflow does, from their config (`data_dir`, else
+    $SUPERWEIGHT_DATA: superweight.scoring.data.resolve_data_dir), which Snakemake does not compare."""
+    return data_identity(DATA_DIR, datasets, config["data_checksums"], DATA_CACHE)
 
 
-def data_files(datasets):
-    """Input files of the data directory (empty when reading from the Hub)."""
-    return [str(p) for p in files_of(DATA_DIR, datasets)]
+def scored_data(corpora):
+    """The `data` param of a score rule: its corpora and the zero-shot tasks (data_id)."""
+    return data_id([*corpora, *config["eval"]["tasks"]])
 
 
 def limited_eval(limit):

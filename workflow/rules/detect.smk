@@ -2,7 +2,6 @@ rule detect:
     """Data-free detection (iterated), confirmed by ablation on text no verdict evaluates (WikiText-2 validation)."""
     input:
         model=model_dir,
-        data=data_files([config["detection"]["confirm"]["corpus"]]),
     output:
         json="results/{model}/detect/super_weights.json",
         layers="results/{model}/detect/layer_maxima.csv",
@@ -11,7 +10,7 @@ rule detect:
         detection=config["detection"],
         model=model_cfg,
         known=lambda wc: config["models"][wc.model].get("super_weights"),  # published coordinates
-        data_dir=data_dir_param,
+        data=data_id([config["detection"]["confirm"]["corpus"]]),  # its checksums, not its path
         device=config["device"],
     log:
         "results/{model}/logs/detect.log",

@@ -5,15 +5,13 @@ include: "helpers/emergence.smk"
 
 rule emergence_reference:
     """Detection on the reference (last) checkpoint: the coordinates tracked across training."""
-    input:
-        data=EMERGENCE_DATA,
     output:
         f"{EMERGENCE_DIR}/reference.json",
     params:
         cfg=EMERGENCE_CFG,
         revision=EM["reference"],
         track=None,
-        data_dir=data_dir_param,
+        data=EMERGENCE_DATA,
         device=config["device"],
     log:
         f"{EMERGENCE_DIR}/logs/reference.log",
@@ -34,7 +32,6 @@ rule emergence_step:
     """One training checkpoint: detection, and the reference's super weights tracked (value, super activation,
     perplexity ratio with them zeroed)."""
     input:
-        data=EMERGENCE_DATA,
         reference=f"{EMERGENCE_DIR}/reference.json",
     output:
         f"{EMERGENCE_DIR}/steps/{{revision}}.json",
@@ -44,7 +41,7 @@ rule emergence_step:
         cfg=EMERGENCE_CFG,
         revision=lambda wc: wc.revision,
         track="reference",
-        data_dir=data_dir_param,
+        data=EMERGENCE_DATA,
         device=config["device"],
     log:
         f"{EMERGENCE_DIR}/logs/{{revision}}.log",

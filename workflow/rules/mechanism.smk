@@ -46,7 +46,6 @@ rule mechanism_skip:
         detect="results/{model}/detect/super_weights.json",
         corpus=f"results/{{model}}/corpora/{MECH['corpus']}.pt",
         corpus_info=f"results/{{model}}/corpora/{MECH['corpus']}.json",
-        data=data_files(["lambada_openai"]),
     output:
         csv="results/{model}/mechanism/skip.csv",
         json="results/{model}/mechanism/skip.json",
@@ -54,7 +53,7 @@ rule mechanism_skip:
         model=model_cfg,
         mech={k: MECH[k] for k in ("corpus", "seqlen", "windows", "skip")},
         window_order=config["perplexity"]["window_order"],
-        data_dir=data_dir_param,
+        data=data_id(["lambada_openai"]),
         device=config["device"],
     log:
         "results/{model}/logs/mechanism_skip.log",

@@ -22,13 +22,11 @@ rule prepare_model:
 
 rule prepare_tasks:
     """Convert the local evaluation files to lm-eval task YAMLs (offline copies of the built-ins)."""
-    input:
-        data_files(config["eval"]["tasks"]),
     output:
         directory("results/tasks"),
     params:
         tasks=config["eval"]["tasks"],
-        data_dir=data_dir_param,
+        data=data_id(config["eval"]["tasks"]),  # the task files' checksums, not their path
     log:
         "results/logs/prepare_tasks.log",
     benchmark:

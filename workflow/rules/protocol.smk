@@ -11,7 +11,7 @@ rule protocol:
         json="results/protocol.json",
     params:
         config=relevant(config),  # the values it reads: editing any other key does not rerun it
-        data_dir=data_dir_param,
+        local_data=DATA_DIR is not None,  # whether the data are local (the facts it states), not where
         models=MODELS,
     log:
         "results/logs/protocol.log",

@@ -8,7 +8,6 @@ rule tune_z:
     input:
         model=model_dir,
         detect="results/{model}/detect/super_weights.json",
-        data=data_files([WQ["calibration"]["corpus"], *EVAL_CORPORA]),
     output:
         "results/{model}/wquant/int{bits}/z_block{block}.json",
     params:
@@ -17,7 +16,7 @@ rule tune_z:
         seqlen=config["perplexity"]["seqlen"],
         eval_corpora=EVAL_CORPORA,
         c4_docs=config["perplexity"]["c4_docs"],
-        data_dir=data_dir_param,
+        data=data_id([WQ["calibration"]["corpus"], *EVAL_CORPORA]),
         device=config["device"],
     log:
         "results/{model}/logs/tune_z_int{bits}_block{block}.log",
@@ -45,6 +44,7 @@ if not WQ["one_job"]:
             spec=wquant_spec,
             cfg={"perplexity": config["perplexity"], "eval": limited_eval(WQ["limit"]), "quantization": {"weights": WQ}},
             corpora=WQ["corpora"],
+            data=scored_data(WQ["corpora"]),
         log:
             "results/{model}/logs/score_wquant_int{bits}_{wmethod}_block{block}.log",
         benchmark:
@@ -84,6 +84,7 @@ else:
             experiments=sweep_specs,
             cfg={"perplexity": config["perplexity"], "eval": limited_eval(WQ["limit"]), "quantization": {"weights": WQ}},
             corpora=WQ["corpora"],
+            data=scored_data(WQ["corpora"]),
         log:
             "results/{model}/logs/score_wquant_sweep.log",
         benchmark:
@@ -123,7 +124,6 @@ rule smoothquant_calibration:
     in an evaluated corpus is an error."""
     input:
         model=model_dir,
-        data=data_files(sorted({AQ["calibration"]["corpus"], *EVAL_CORPORA})),
     output:
         ids="results/{model}/aquant/calibration.pt",
         json="results/{model}/aquant/calibration.json",
@@ -131,7 +131,7 @@ rule smoothquant_calibration:
         calibration=AQ["calibration"],
         c4_docs=config["perplexity"]["c4_docs"],
         eval_corpora=EVAL_CORPORA,
-        data_dir=data_dir_param,
+        data=data_id([AQ["calibration"]["corpus"], *EVAL_CORPORA]),
     log:
         "results/{model}/logs/smoothquant_calibration.log",
     benchmark:
@@ -155,6 +155,7 @@ use rule score as score_aquant with:
         cfg={"perplexity": config["perplexity"], "eval": limited_eval(AQ["limit"]),
              "quantization": {"activations": AQ}},
         corpora=AQ["corpora"],
+        data=scored_data(AQ["corpora"]),
     log:
         "results/{model}/logs/score_aquant_{amethod}.log",
     benchmark:
@@ -189,7 +190,7 @@ if AQUANT_FP_REUSE is None:
                  "quantization": {"activations": AQ}},
             corpora=AQ["corpora"],
             model=model_cfg,
-            data_dir=data_dir_param,
+            data=scored_data(AQ["corpora"]),
         log:
             "results/{model}/logs/reuse_aquant_fp.log",
         benchmark:

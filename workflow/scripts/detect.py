@@ -1,6 +1,4 @@
-from pathlib import Path
-
-from superweight.scoring.data import checksums, corpus_text
+from superweight.scoring.data import checksums, corpus_text, job_data_dir
 from superweight.detect.spikes import SpikeRule, detect_model
 from superweight.detect.used import KnownCoordinateError
 from superweight.models.load import load_model
@@ -10,7 +8,7 @@ from superweight.workflow.runlog import start
 log = start(snakemake)
 det, mcfg = snakemake.params.detection, snakemake.params.model
 conf = det["confirm"]
-data_dir = Path(snakemake.params.data_dir) if snakemake.params.data_dir else None
+data_dir = job_data_dir(snakemake.config)  # from the config: no param carries its path
 prov = Provenance(snakemake.wildcards.model, None, {"detection": det, "model": mcfg},
                   checksums(data_dir, [conf["corpus"]]))
 model, tok = load_model(snakemake.input.model, mcfg.get("dtype", "float32"), snakemake.params.device)

@@ -1,7 +1,6 @@
 """One training checkpoint of the emergence sweep: detection and the reference's super weights tracked."""
-from pathlib import Path
 
-from superweight.scoring.data import checksums, corpus_text
+from superweight.scoring.data import checksums, corpus_text, job_data_dir
 from superweight.detect.spikes import SpikeRule
 from superweight.analysis.emergence import load_checkpoint, measure, step_of
 from superweight.scoring.perplexity import tokenize
@@ -11,7 +10,7 @@ from superweight.workflow.runlog import start
 log = start(snakemake)
 p = snakemake.params
 cfg, det = p.cfg, p.cfg["detection"]
-data_dir = Path(p.data_dir) if p.data_dir else None
+data_dir = job_data_dir(snakemake.config)  # from the config: no param carries its path
 prov = Provenance(f"{cfg['id']}@{p.revision}", "emergence", cfg, checksums(data_dir, [cfg["corpus"]]))
 track = None
 if p.track == "reference":

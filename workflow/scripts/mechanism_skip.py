@@ -1,6 +1,5 @@
 """Skip-connection ablation against zeroing the super weight: perplexity and the stopword shift (measurements; the
 verdict is the claims table's, claim mechanism_skip)."""
-from pathlib import Path
 
 import torch
 
@@ -10,13 +9,13 @@ from superweight.detect.used import used_super_weights
 from superweight.models.load import load_model
 from superweight.scoring.perplexity import windows_of
 from superweight.provenance import Provenance, write_json
-from superweight.scoring.data import checksums, lambada_texts
+from superweight.scoring.data import checksums, job_data_dir, lambada_texts
 from superweight.workflow.runlog import start
 
 log = start(snakemake)
 p, wc, out = snakemake.params, snakemake.wildcards, snakemake.output
 m, sk = p.mech, p.mech["skip"]
-data_dir = Path(p.data_dir) if p.data_dir else None
+data_dir = job_data_dir(snakemake.config)  # from the config: no param carries its path
 prov = Provenance(wc.model, "skip", {"mechanism": m, "model": p.model}, checksums(data_dir, ["lambada_openai"]))
 sws = used_super_weights(snakemake.input.detect)
 rows = []

@@ -16,7 +16,7 @@ try:  # the Snakemake running this workflow (its package may be absent from a co
     installed["snakemake"] = installed.get("snakemake") or smk_version
 except ImportError:
     pass
-rep = report(snakemake.params.config, snakemake.params.data_dir, detections, installed)
+rep = report(snakemake.params.config, snakemake.params.local_data, detections, installed)
 Path(snakemake.output.json).write_text(json.dumps(rep, indent=2) + "\n")
 Path(snakemake.output.md).write_text(markdown(rep))
 logging.info("%d setting(s) differ from the paper's protocol: %s", len(rep["differs"]),

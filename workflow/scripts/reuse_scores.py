@@ -1,9 +1,8 @@
 """Scores of an experiment whose model is an ablation condition's (scaling x1 and W8A8 fp: the original; scaling x0:
 prune_sw), read from that condition's scores for this experiment's corpora, tasks and documents, with
 ``reused_from`` naming the file they come from."""
-from pathlib import Path
 
-from superweight.scoring.data import checksums
+from superweight.scoring.data import checksums, job_data_dir
 from superweight.detect.used import used_super_weights
 from superweight.workflow.experiments import NotApplicable, reused_record
 from superweight.provenance import Provenance, read_json, write_json
@@ -14,7 +13,7 @@ log = start(snakemake)
 wc, p = snakemake.wildcards, snakemake.params
 kind, spec = p.kind, dict(p.spec)
 label = " ".join(f"{k}={v}" for k, v in spec.items())
-data_dir = Path(p.data_dir) if p.data_dir else None
+data_dir = job_data_dir(snakemake.config)  # from the config: no param carries its path
 ev = p.cfg["eval"]
 prov = Provenance(wc.model, label, {**p.cfg, "model": p.model}, checksums(data_dir, p.corpora + ev["tasks"]))
 out = {"model": wc.model, "kind": kind, **spec}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from superweight.scoring.data import checksums
+from superweight.scoring.data import checksums, job_data_dir
 from superweight.detect.used import used_super_weights
 from superweight.workflow.experiments import NotApplicable, apply, eval_backend
 from superweight.models.load import load_model
@@ -20,12 +20,13 @@ log = start(snakemake)
 wc, p = snakemake.wildcards, snakemake.params
 kind = p.kind
 experiments = getattr(p, "experiments", None) or [[snakemake.output[0], p.spec]]
-data_dir = Path(p.data_dir) if p.data_dir else None
+data_dir = job_data_dir(snakemake.config)  # from the config: no param carries its path
 corpora = {Path(f).stem: f for f in snakemake.input.corpora}
 sws = used_super_weights(snakemake.input.detect)
 ids = {k: torch.load(f) for k, f in corpora.items()}
 # each article's first token (tokenize_corpus), so each window records the article it falls in
-articles = {Path(f).stem: json.loads(Path(f).read_text()).get("article_starts") for f in snakemake.input.corpus_info}
+articles = {Path(f).stem: json.loads(Path(f).read_text()).get("article_starts")
+            for f in snakemake.input.corpus_info}
 cal = getattr(snakemake.input, "calibration", None)  # SmoothQuant's samples (rule smoothquant_calibration)
 calibration = torch.load(str(cal)) if cal else None
 # sequential scoring (config `sequential`): the conditions this one is compared with, scored before it

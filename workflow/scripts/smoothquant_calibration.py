@@ -1,17 +1,16 @@
 """SmoothQuant's calibration samples, apart from every evaluated window (superweight.quant.tune_z.smoothquant_texts)."""
-from pathlib import Path
 
 import torch
 from transformers import AutoTokenizer
 
 from superweight.quant.tune_z import smoothquant_texts, tokenize_examples
-from superweight.scoring.data import checksums, corpus_text
+from superweight.scoring.data import checksums, corpus_text, job_data_dir
 from superweight.provenance import Provenance, write_json
 from superweight.workflow.runlog import start
 
 log = start(snakemake)
 p, cal = snakemake.params, snakemake.params.calibration
-data_dir = Path(p.data_dir) if p.data_dir else None
+data_dir = job_data_dir(snakemake.config)  # from the config: no param carries its path
 prov = Provenance(snakemake.wildcards.model, "smoothquant calibration", {"calibration": cal, "c4_docs": p.c4_docs},
                   checksums(data_dir, sorted({cal["corpus"], *p.eval_corpora})))
 evaluated = {c: corpus_text(c, data_dir, p.c4_docs) for c in p.eval_corpora}

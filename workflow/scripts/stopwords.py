@@ -1,10 +1,8 @@
-from pathlib import Path
-
 import pandas as pd
 
 from superweight.analysis.stopwords import (lambada_prompts, mean_next_token_probs, per_prompt_summary, stopword_table,
                                   stopword_tracks)
-from superweight.scoring.data import checksums, lambada_texts
+from superweight.scoring.data import checksums, job_data_dir, lambada_texts
 from superweight.detect.used import used_super_weights
 from superweight.interventions.edits import zeroed
 from superweight.models.load import load_model
@@ -13,7 +11,7 @@ from superweight.workflow.runlog import start
 
 log = start(snakemake)
 p, wc = snakemake.params, snakemake.wildcards
-data_dir = Path(p.data_dir) if p.data_dir else None
+data_dir = job_data_dir(snakemake.config)  # from the config: no param carries its path
 prov = Provenance(wc.model, "stopwords", {"stopwords": p.stopwords, "model": p.model},
                   checksums(data_dir, ["lambada_openai"]))
 sws = used_super_weights(snakemake.input.detect)

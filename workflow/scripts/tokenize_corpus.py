@@ -1,22 +1,27 @@
 import hashlib
-from pathlib import Path
+import sys
 
 import torch
 from transformers import AutoTokenizer
 
-from superweight.scoring.data import CONSTRUCTION, UNITS, checksums, corpus_articles
+from superweight.scoring.data import CONSTRUCTION, UNITS, checksums, corpus_articles, job_data_dir
 from superweight.scoring.perplexity import article_starts, tokenize
 from superweight.provenance import Provenance, write_json
+from superweight.workflow.config import c4_tokens_problem
 from superweight.workflow.runlog import start
 
 log = start(snakemake)
 corpus = snakemake.wildcards.corpus
-data_dir = Path(snakemake.params.data_dir) if snakemake.params.data_dir else None
+data_dir = job_data_dir(snakemake.config)  # from the config: no param carries its path
 prov = Provenance(snakemake.wildcards.model, None, {"c4_docs": snakemake.params.c4_docs} if corpus == "c4" else {},
                   checksums(data_dir, [corpus]))
 tok = AutoTokenizer.from_pretrained(snakemake.input.model)
 text, chars = corpus_articles(corpus, data_dir, snakemake.params.c4_docs)
 ids = tokenize(tok, text)
+if corpus == "c4" and (problem := c4_tokens_problem(snakemake.config, len(ids), "this job's count")):
+    log.error("error: %s", problem)  # one line, before anything is written
+    print(f"error: {problem}", file=sys.__stderr__)
+    sys.exit(1)
 starts = article_starts(tok, text, chars)
 torch.save(ids, snakemake.output.ids)
 bos = tok.bos_token_id

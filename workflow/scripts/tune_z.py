@@ -1,11 +1,10 @@
 """z: auto — the clipping z with the lowest reconstruction error on calibration examples (superweight.quant.tune_z)."""
-from pathlib import Path
 
 from transformers import AutoTokenizer
 
 from superweight.quant.tune_z import calibration_examples, check_disjoint, tokenize_examples, tune_z
 from superweight.detect.used import used_super_weights
-from superweight.scoring.data import corpus_text, wikitext2_validation_rows
+from superweight.scoring.data import corpus_text, job_data_dir, wikitext2_validation_rows
 from superweight.models.load import load_model
 from superweight.provenance import Provenance, write_json
 from superweight.quant.rtn import RTNOptions
@@ -14,7 +13,7 @@ from superweight.workflow.runlog import start
 log = start(snakemake)
 p, wc = snakemake.params, snakemake.wildcards
 w, cal = p.weights, p.weights["calibration"]
-data_dir = Path(p.data_dir) if p.data_dir else None
+data_dir = job_data_dir(snakemake.config)  # from the config: no param carries its path
 prov = Provenance(wc.model, f"tune z int{wc.bits} block{wc.block}", {"weights": w, "seqlen": p.seqlen})
 rows, texts = calibration_examples(wikitext2_validation_rows(data_dir), cal["examples"], cal["seed"])
 check_disjoint(texts, {c: corpus_text(c, data_dir, p.c4_docs) for c in p.eval_corpora})

@@ -446,9 +446,10 @@ def compare(cfg: dict) -> list[dict]:
     return rows
 
 
-def facts(cfg: dict, data_dir: str | None) -> list[dict]:
-    """Fixed facts of the data and the environment that no setting changes (shared/data/README.md)."""
-    local = data_dir is not None
+def facts(cfg: dict, data_dir: str | bool | None) -> list[dict]:
+    """Fixed facts of the data and the environment that no setting changes (shared/data/README.md). ``data_dir``:
+    the local data directory, or whether there is one (the workflow says only that: its path reruns nothing)."""
+    local = bool(data_dir)
     out = [
         {"fact": "WikiText-2 test", "status": "same",
          "note": ("rebuilt from wiki.test.raw (byte-identical to the official file) into the Hugging Face rows, "
@@ -580,7 +581,7 @@ def _enabled(value, wanted) -> bool:
     return value in wanted
 
 
-def report(cfg: dict, data_dir: str | None, detections: dict | None = None, installed: dict | None = None) -> dict:
+def report(cfg: dict, data_dir: str | bool | None, detections: dict | None = None, installed: dict | None = None) -> dict:
     """The deviation report of one run, as written to results/protocol.json. ``detections``: model -> its
     detection summary (super_weights.json), for the loop's outcome and the versions the model jobs ran."""
     rows = compare(cfg)

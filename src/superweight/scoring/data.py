@@ -38,6 +38,13 @@ def resolve_data_dir(configured: str | None) -> Path | None:
     return Path(value).expanduser().resolve() if value else None
 
 
+def job_data_dir(config: dict) -> Path | None:
+    """A workflow job's data directory, resolved from its config as the workflow resolves it (resolve_data_dir):
+    not a param, since Snakemake reruns a job whose params change, and data at another path must rerun nothing
+    (the jobs' `data` param is the data's checksums: superweight.workflow.verify.data_identity)."""
+    return resolve_data_dir(config.get("data_dir"))
+
+
 def check_data(data_dir: Path | None, datasets: list[str]) -> None:
     """Fail before any heavy work if a needed file is missing."""
     if data_dir is None:

@@ -454,6 +454,39 @@ def check_c4_windows(config: dict, data_dir: Path, docs: int | None) -> None:
                           f"{more}use fewer or shorter windows")
 
 
+def c4_tokens_problem(config: dict, tokens: int, where: str) -> str | None:
+    """`perplexity.windows.c4` x `perplexity.seqlen` against the tokens the first `perplexity.c4_docs` documents
+    make with a model's tokenizer (``where``: what counted them), or None: else fewer windows than configured would
+    be scored, silently. The byte bound at start (check_c4_windows) cannot know the tokenizer: this is checked by
+    tokenize_corpus before it writes, and at start against a model's C4 already tokenized (check_tokenized_c4)."""
+    ppl = config["perplexity"]
+    windows = (ppl.get("windows") or {}).get("c4")
+    if not windows or windows * ppl["seqlen"] <= tokens:
+        return None
+    return (f"`perplexity.windows.c4` x `perplexity.seqlen` = {windows * ppl['seqlen']:,} tokens, more than the first "
+            f"{ppl['c4_docs']:,} C4 documents (`perplexity.c4_docs`) make with this model's tokenizer ({tokens:,} "
+            f"tokens, {where}: {tokens // ppl['seqlen']} window(s) would be scored, not {windows}). Fix: raise "
+            "`perplexity.c4_docs`, or use fewer or shorter windows")
+
+
+def check_tokenized_c4(config: dict, prepared: str = "results/{model}/model") -> None:
+    """c4_tokens_problem for each run model whose C4 is tokenized already with this `perplexity.c4_docs` (its
+    results/{model}/corpora/c4.json): changed windows do not tokenize C4 again, so its job cannot check them."""
+    if "c4" not in needed_datasets(config):
+        return
+    import json
+
+    for name in run_models(config):
+        path = Path(prepared.format(model=name)).parent / "corpora" / "c4.json"
+        try:
+            record = json.loads(path.read_text())
+            tokens, docs = int(record["tokens"]), record["provenance"]["config"]["c4_docs"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # not tokenized yet (its job checks), or damaged (the damaged-result check names it)
+        if docs == config["perplexity"]["c4_docs"] and (problem := c4_tokens_problem(config, tokens, str(path))):
+            raise ConfigError(problem)
+
+
 def check_sizes(config: dict, data_dir: Path | None) -> None:
     """Limits within each task's documents (the benchmark's own sizes: data shipped or from the Hub); windows
     within what the WikiText-2 files can hold (the test split; the validation split for confirmation: a token is at
@@ -536,3 +569,4 @@ def check_config_files(config: dict, cache: str | Path | None = None, prepared: 
                     f"{shape.n_layers} layers, down projection {shape.hidden} x {shape.intermediate}). Fix: [layer, "
                     "row = residual channel, col = MLP channel], counted from 0")
     check_sizes(config, data_dir)  # after the models' positions: a window too long for the model is said first
+    check_tokenized_c4(config, prepared)

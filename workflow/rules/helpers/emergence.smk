@@ -16,7 +16,7 @@ def _emergence():
 EMERGENCE = _emergence()
 EM = EMERGENCE or {"name": "none", "revisions": [], "reference": None, "corpus": None}  # none: nothing to run
 EMERGENCE_DIR = f"results/emergence/{EM['name']}"
-EMERGENCE_DATA = data_files([EM["corpus"]]) if EMERGENCE else []
+EMERGENCE_DATA = data_id([EM["corpus"]] if EMERGENCE else [])  # its `data` param: checksums, not path
 # only the keys that change a checkpoint's measurements
 EMERGENCE_CFG = ({**{k: EM.get(k) for k in ("source", "id", "dtype", "steps", "corpus")},
                   "detection": config["detection"]} if EMERGENCE else {})
