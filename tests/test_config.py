@@ -172,7 +172,7 @@ def test_guess_keeps_paths_local(tmp_path):
 
 
 def test_c4_windows_beyond_the_tokenized_documents(cfg, tmp_path):
-    """`c4_docs: 1` with the default 8 C4 windows of 512 tokens passes the byte bound (8,693 bytes) but the model's
+    """`c4_docs: 1` with 8 C4 windows of 512 tokens passes the byte bound (8,693 bytes) but the model's
     tokenizer makes 2,041 tokens of it (3 windows): refused at start once C4 is tokenized with these documents (the
     tokenize job refuses it before writing, the same function); a record of other documents is not compared."""
     import json
@@ -180,7 +180,7 @@ def test_c4_windows_beyond_the_tokenized_documents(cfg, tmp_path):
     from superweight.workflow.config import c4_tokens_problem
 
     cfg["perplexity"]["c4_docs"] = 1
-    assert cfg["perplexity"]["windows"]["c4"] == 8 and cfg["perplexity"]["seqlen"] == 512
+    cfg["perplexity"]["windows"]["c4"], cfg["perplexity"]["seqlen"] = 8, 512
     validate(copy.deepcopy(cfg), SCHEMA)  # nothing tokenized yet: the byte bound holds
     record = tmp_path / "results" / "smollm2-135m" / "corpora" / "c4.json"
     record.parent.mkdir(parents=True)
