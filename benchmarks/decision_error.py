@@ -34,8 +34,8 @@ log2(2 / alpha) it cannot decide at all (stats.exact.smallest_p), which is print
 
     OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/decision_error.py > benchmarks/decision_error.txt
 
-(R = 250000 per cell: the MC SE at the smallest level, 0.0005 per tail, is ~9% of it. That command took 6 min 45 s
-wall (404 s by its own clock: 22 s check, 382 s simulation) on a shared 2-core machine.)
+(R = 250000 per cell: the MC SE at the smallest level, 0.0005 per tail, is ~9% of it. That command took 574 s by
+its own clock (24 s check, 550 s simulation) on a shared 2-core machine with a test run beside it.)
 """
 from __future__ import annotations
 
@@ -490,7 +490,7 @@ def main(argv=None):
         j = ALPHAS.index(RULE_ALPHA)
         print("    each scenario alone at alpha 0.002: " + "; ".join(
             f"{k[1]}{' (stress)' if k[2] else ''} {minimum([res[k]], j, RULE_ALPHA)}" for k in res if k[0] == m))
-    print(f"\nstats.MIN_N (measured at 95% coverage): {iv.MIN_N}")
+    print(f"\nstats.MIN_N (the library's, from this rule; acc_avg kept at 16: borderline at n = 8): {iv.MIN_N}")
     print(f"({time.time() - t0:.0f} s in all)")
     print(f"MIN_N_DECIDE = {mins!r}")
 
