@@ -136,7 +136,8 @@ SETTINGS: tuple[Setting, ...] = (
     S("perplexity.seqlen", 2048, "Table 1 / Tables 3-4 perplexity: GPTQ protocol (datautils.py, seqlen 2048)",
       "tokens per non-overlapping window"),
     S("perplexity.windows.wikitext2", None, "GPTQ: every 2048-token window of WikiText-2 test",
-      "null = every window"),
+      "null = every window; below 48 windows (articles) a window verdict is the exact sign test of the median "
+      "window, not a test of the mean (docs/statistics.md)"),
     S("perplexity.windows.c4", 256, "GPTQ datautils get_c4_new: the first 256 x seqlen tokens"),
     S("perplexity.c4_docs", 1100, "GPTQ datautils get_c4_new: ' '.join(valdata[:1100]['text'])"),
     S("perplexity.window_order", "first", "GPTQ datautils: the first windows of the stream (all of WikiText-2; the "
