@@ -120,3 +120,24 @@ def test_a_large_paired_accuracy_difference_is_mcnemar_against_zero():
     n01, n10 = int(((a == 0) & (b == 1)).sum()), int(((a == 1) & (b == 0)).sum())
     assert e.p(0.0) == (sign_test(n01, n01 + n10), int(np.sign(n01 - n10))) and "McNemar" in e.method
     assert e.p(0.05) == (1.0, 0)  # no exact test against another margin there
+
+
+def test_a_median_window_ratio_is_never_graded_against_the_papers_corpus_ratio_and_tables_show_the_mean():
+    from superweight.report import compare
+    from superweight.report.verdicts import Grade, Sub, _grade
+    from synth import result
+
+    rng = np.random.default_rng(4)
+    a = rng.normal(3.0, 0.2, 16)
+    b = a + math.log(300) + rng.normal(0, 0.5, 16)
+    e = ppl_ratio_ci(a, b)  # 16 windows: the median's sign test
+    assert e.estimand == "median"
+    (g, st, words), = _grade(Sub("wikitext2 ppl ratio", e, 1.0, grades=(Grade("Table 1", 214.0, "x214"),)), 0.99)
+    assert st == "undecided" and words.startswith("not graded")
+    ra, rb = result("m", condition="original"), result("m", condition="prune_sw")
+    for r, w in ((ra, a), (rb, b)):
+        r["scores"]["perplexity"] = {"wikitext2": {"ppl": math.exp(w.mean()), "window_nll": list(w), "windows": 16,
+                                                   "seqlen": 256}}
+    assert compare.ppl_ratio(ra, rb, "wikitext2").estimand == "median"
+    tab = compare.ppl_ratio(ra, rb, "wikitext2", table=True)  # a table cell: the mean ratio and its t interval
+    assert tab.estimand == "mean" and tab.value == pytest.approx(math.exp(np.mean(b - a))) and tab.lo < tab.value < tab.hi

@@ -62,8 +62,7 @@ PPL_MARGIN, ACC_MARGIN = 1.10, 2.0
        "text: three orders of magnitude (x1000), accuracy to guessing; Table 1 (Llama-7B): Wiki-2 ppl 5.67 -> 1211 "
        "(x214), C4 7.08 -> 764 (x108); avg accuracy 70.1 -> 35.1 (chance 28.6: 0.16 of the above-chance accuracy "
        "kept)",
-       "direction: on the scored corpora ppl(prune_sw) / ppl(original) > 1 (t with Hall's skewness "
-       "correction on paired window log-differences) and the share of the original's above-chance average "
+       "direction: on the scored corpora ppl(prune_sw) / ppl(original) > 1 (the window test on paired log-differences: t from 48 windows (articles), below that the exact sign test of the median window) and the share of the original's above-chance average "
        "accuracy that pruning keeps < 1 "
        "(Fieller, paired documents). Strength: the text's x1000 and every task's accuracy at (within "
        f"+-{CHANCE_MARGIN:g}) or below chance, by one one-sided exact binomial test of 'accuracy >= chance + the "
@@ -95,8 +94,7 @@ def _prune_sw_destroys(ctx: Context, t: dict) -> Finding:
        "super weight(s).",
        "Table 1 (Llama-7B), ~7,000 other outliers pruned: Wiki-2 ppl 5.67 -> 6.08 (x1.07), C4 7.08 -> 7.57 (x1.07), "
        "avg accuracy 70.11 -> 69.22 (-0.89 points), vs x214 / 35.14 for the super weight",
-       "direction: ppl(prune_sw) / ppl(prune_nonsw) > 1 on the scored corpora (paired t on window "
-       "log-differences) and avg accuracy prune_nonsw - prune_sw > 0 (paired documents). Strength ('barely hurts', "
+       "direction: ppl(prune_sw) / ppl(prune_nonsw) > 1 on the scored corpora (the window test on paired log-differences: t from 48 windows (articles), below that the exact sign test of the median window) and avg accuracy prune_nonsw - prune_sw > 0 (paired documents). Strength ('barely hurts', "
        f"non-inferiority against the original, one one-sided test each): ppl(prune_nonsw) / ppl(original) at most "
        f"x{PPL_MARGIN:g} and avg accuracy at most {ACC_MARGIN:g} points lower (an improvement reaches it; Table 1's "
        "x1.07 and -0.89 points lie inside); Table 1's ratio x199 (Wiki-2) / x101 (C4) and +34.1 points.",
@@ -304,9 +302,9 @@ def _wq_pairs(ctx: Context) -> tuple[str, list[str]]:
        "and the gap grows with block size.",
        "Fig. 7, INT4 avg accuracy RTN / SW-aware, Llama-7B: 128x128 66.21 / 66.21 ... 1024x1024 27.55 / 45.40 "
        "(+17.85 points)",
-       "direction: at the largest configured block (a) ppl(rtn) / ppl(sw_aware) > 1 on the scored corpora (paired "
-       "t on window log-differences), (b) avg accuracy sw_aware - rtn > 0 (paired documents); (c) the gap grows: "
-       "ln ppl ratio at the largest block minus at the smallest > 0 (paired t over windows; needs two block "
+       "direction: at the largest configured block (a) ppl(rtn) / ppl(sw_aware) > 1 on the scored corpora (the window test on paired log-differences: t from 48 windows (articles), below that the exact sign test of the median window), "
+       "(b) avg accuracy sw_aware - rtn > 0 (paired documents); (c) the gap grows: "
+       "ln ppl ratio at the largest block minus at the smallest > 0 (the window test; needs two block "
        "sizes). Strength: Fig. 7's +17.85 points at 1024x1024.",
        (), ratio=1.0, margin=0.0)
 def _wquant(ctx: Context, t: dict) -> Finding:
@@ -364,7 +362,7 @@ def _wq_vs(ctx: Context, t: dict, base: str, method: str, grades: tuple = ()) ->
        "clipping alone.",
        "not in the paper (reviewers asked for this baseline); Fig. 7 compares with plain RTN only",
        "direction: at the largest block run with both, ppl(clip) / ppl(sw_aware) > 1 on the scored corpora "
-       "(paired t on window log-differences) and avg accuracy sw_aware - clip > 0 (paired documents).",
+       "(the window test on paired log-differences: t from 48 windows (articles), below that the exact sign test of the median window) and avg accuracy sw_aware - clip > 0 (paired documents).",
        (), ratio=1.0, margin=0.0)
 def _wq_clip(ctx: Context, t: dict) -> Finding:
     return _wq_vs(ctx, t, "clip", "sw_aware")
@@ -405,7 +403,7 @@ def _w8a8_sq(ctx: Context, t: dict) -> Finding:
        "Handling the super activation improves W8A8 over naive per-token quantization.",
        "Wiki-2 naive -> SA-aware: Llama-7B 5.83 -> 5.74 (x0.985), C4 7.23 -> 7.14; OLMo-1B 10.79 -> 10.23, "
        "Mistral-7B 5.32 -> 5.31",
-       "direction: ppl(sa_aware) / ppl(naive) < 1 on the scored corpora (paired t on window log-differences). "
+       "direction: ppl(sa_aware) / ppl(naive) < 1 on the scored corpora (the window test on paired log-differences: t from 48 windows (articles), below that the exact sign test of the median window). "
        "Strength: Table 3's Llama-7B ratios.",
        (AQ.format("naive"), AQ.format("sa_aware")), ratio=1.0)
 def _w8a8_sa(ctx: Context, t: dict) -> Finding:

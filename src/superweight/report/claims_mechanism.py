@@ -112,8 +112,8 @@ def _mech_skip(ctx: Context, t: dict) -> Finding:
        "direction: for each matched kind (one weight per super weight from the same matrix's top magnitudes; as "
        "many from the model's top 1e-4), the share of the N random matched sets whose perplexity ratio is at least "
        "the super weights' is < 1/2 (exact binomial test and Clopper-Pearson interval: the super weights hurt more "
-       "than a typical matched set), and ppl(super weights pruned) / ppl(the paper's non-SW set pruned) > 1 (t on "
-       "paired window log-differences); each one sub-test of the Holm family. Strength: Table 1's x199.",
+       "than a typical matched set), and ppl(super weights pruned) / ppl(the paper's non-SW set pruned) > 1 "
+       "(the window test on paired log-differences: t from 48 windows (articles), below that the exact sign test of the median window); each one sub-test of the Holm family. Strength: Table 1's x199.",
        ("mechanism/significance.json",), share=0.5, ratio=1.0)
 def _mech_significance(ctx: Context, t: dict) -> Finding:
     r = _done(ctx, "mechanism/significance.json")

@@ -12,8 +12,8 @@ import numpy as np
 
 from superweight.provenance import as_float
 from superweight.stats.sequential import Design, from_record, last_look, on_design
-from superweight.stats.intervals import (LEVEL, MIN_N, N_BOOT, NA, SEED, Estimate, acc_linear, acc_share, fieller_units, ppl_ci,
-                    ppl_ratio_ci)
+from superweight.stats.intervals import (LEVEL, MIN_N, N_BOOT, NA, SEED, TABLE_MIN_N, Estimate, acc_linear, acc_share,
+                                         fieller_units, ppl_ci, ppl_ratio_ci)
 
 # accuracy of uniform guessing per task (ARC: most questions have 4 choices; LAMBADA is open-ended)
 CHANCE = {"arc_challenge": 0.25, "arc_easy": 0.25, "hellaswag": 0.25, "lambada_openai": 0.0, "piqa": 0.5,
@@ -153,28 +153,32 @@ def articles(r: dict, corpus: str, n: int | None = None) -> list[int] | None:
     return None if w is None else list(w)[:n]
 
 
-def ppl(r: dict, corpus: str, n_boot: int = N_BOOT, seed: int = SEED, level: float = LEVEL) -> Estimate | None:
-    """Perplexity with its interval; of a condition scored in looks, the repeated interval at its stop."""
+def ppl(r: dict, corpus: str, n_boot: int = N_BOOT, seed: int = SEED, level: float = LEVEL,
+        table: bool = False) -> Estimate | None:
+    """Perplexity with its interval; of a condition scored in looks, the repeated interval at its stop. ``table``:
+    the tables' descriptive interval of the mean (the t from TABLE_MIN_N, never the verdicts' median test)."""
     w = window_nll(r, corpus)
     if not w:
         return None
+    kw = {"min_n": TABLE_MIN_N} if table else {}
     d = sequential_design([r], "windows", corpus)
     if isinstance(d, Design) and len(w) in d.looks:
-        return on_design(ppl_ci(w, n_boot, seed, level, articles(r, corpus)), d, len(w))
-    return ppl_ci(w, n_boot, seed, level, articles(r, corpus))
+        return on_design(ppl_ci(w, n_boot, seed, level, articles(r, corpus), **kw), d, len(w))
+    return ppl_ci(w, n_boot, seed, level, articles(r, corpus), **kw)
 
 
 def ppl_ratio(a: dict, b: dict, corpus: str, n_boot: int = N_BOOT, seed: int = SEED,
-              level: float = LEVEL) -> Estimate | None:
+              level: float = LEVEL, table: bool = False) -> Estimate | None:
     """ppl(b) / ppl(a) with a Student-t interval on the paired window log-differences when both scored the same
     windows, else Welch's; with a condition scored in looks, on the first windows both scored, cut to a look."""
     wa, wb = window_nll(a, corpus), window_nll(b, corpus)
     if not wa or not wb:
         return None
+    kw = {"min_n": TABLE_MIN_N} if table else {}  # the tables: the mean's interval (see ppl)
     d = sequential_design([a, b], "windows", corpus)
     if d is None:
         paired = same_windows(a, b, corpus)
-        return ppl_ratio_ci(wa, wb, paired, n_boot, seed, level, articles(a, corpus) if paired else None)
+        return ppl_ratio_ci(wa, wb, paired, n_boot, seed, level, articles(a, corpus) if paired else None, **kw)
     if isinstance(d, NA):
         return d
     if _scores(a)["perplexity"][corpus].get("seqlen") != _scores(b)["perplexity"][corpus].get("seqlen"):
@@ -182,7 +186,7 @@ def ppl_ratio(a: dict, b: dict, corpus: str, n_boot: int = N_BOOT, seed: int = S
     n = last_look(min(len(wa), len(wb)), d)
     if n is None:
         return NA(f"fewer shared windows than the first look {d.looks[0]}")
-    return on_design(ppl_ratio_ci(wa[:n], wb[:n], True, n_boot, seed, level, articles(a, corpus, n)), d, n)
+    return on_design(ppl_ratio_ci(wa[:n], wb[:n], True, n_boot, seed, level, articles(a, corpus, n), **kw), d, n)
 
 
 def corpora(*results: dict) -> list[str]:

@@ -75,7 +75,7 @@ def _score_columns(scores: dict, st: dict | None = None) -> dict:
         lab = CORPUS_LABELS.get(c, c)
         p = scores["perplexity"][c]
         row[lab] = as_float(p["ppl"])
-        e = compare.ppl({"scores": scores}, c, **(st or {}))
+        e = compare.ppl({"scores": scores}, c, **(st or {}), table=True)
         row.update({f"{lab} lo": e.lo if e else math.nan, f"{lab} hi": e.hi if e else math.nan,
                     f"{lab} n": p.get("windows")})
         if isinstance(e, Estimate) and e.early_stop or _early(scores, "windows", c):
@@ -89,7 +89,7 @@ def _comparison_columns(base: dict, r: dict, label: str, st: dict | None = None)
     st = st or {}
     _est(row, f"Δ avg vs {label}", compare.acc_diff(base, r, **st), 100)
     for c in compare.corpora(base, r):
-        _est(row, f"{CORPUS_LABELS.get(c, c)} ×{label}", compare.ppl_ratio(base, r, c, **st))
+        _est(row, f"{CORPUS_LABELS.get(c, c)} ×{label}", compare.ppl_ratio(base, r, c, **st, table=True))
     return row
 
 

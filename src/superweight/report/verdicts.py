@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass, field
 
 from superweight.stats.equivalence import equivalence, one_sided, one_sided_words, words as eq_words
-from superweight.stats.intervals import LEVEL, NA, Estimate, holm, verdict
+from superweight.stats.intervals import LEVEL, MIN_N, NA, Estimate, holm, verdict
 
 VERDICTS = ("holds", "fails", "inconclusive", "not applicable")
 
@@ -159,6 +159,9 @@ def _grade(s: Sub, level: float) -> list[tuple[Grade, str, str]]:
     test: each reads one end of the same ``level`` interval, and an interval can speak on either side."""
     if not isinstance(s.est, Estimate) or s.est.too_small or not s.grades:
         return []
+    if s.est.estimand == "median":  # the median window's ratio is not the corpus ratio the paper reports
+        return [(g, "undecided", "not graded (a median-window estimate: the paper's number is a corpus ratio; "
+                                 f"grading needs {MIN_N['t']} windows)") for g in s.grades]
     e = s.est.at(level)
     size = (1 - level) / 2
     out = []

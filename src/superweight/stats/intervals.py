@@ -11,7 +11,7 @@ Intervals that verdicts use are closed forms whose coverage ``benchmarks/coverag
 - a ratio of paired means (stopword probabilities, a share of a gain): Fieller with t quantiles on the per-unit
   values (a delta-method linearization for functions of perplexities).
 Each estimate carries ``min_n`` (``MIN_N``: the smallest size from which benchmarks/decision_error.py measured the
-test's error per tail at the decision level within 1.5x its nominal share) and a test ``p(threshold)`` so a family
+test's error per tail at the decision level not measurably above 1.5x its nominal share) and a test ``p(threshold)`` so a family
 of sub-tests can be corrected together (``holm``). Below it the exact sign test of the median unit decides where
 one exists (``median_ci``), else the verdict is inconclusive.
 ``bootstrap_means`` (percentile bootstrap) remains for descriptive table cells only.
@@ -35,7 +35,8 @@ LEVEL, N_BOOT, SEED = 0.95, 2000, 0
 # tail measurably above 1.5x its nominal 0.001. Below it: the exact sign test of the median (t, fieller_t where
 # the units' ratios are defined) or inconclusive. None: no n it tried qualifies (Fieller's ratio of means: its
 # error under lognormal prompts grows with n; a share's delta-method Fieller: not measured at these levels; one
-# task's paired difference). Rerun the benchmark after changing a method and copy its MIN_N_DECIDE line here.
+# task's paired difference). Rerun the benchmark after changing a method and compare its MIN_N_DECIDE line: acc_avg
+# keeps the stricter 16 of two runs (borderline at 8), acc_diff holds up to MAX_N (docs/statistics.md).
 MIN_N = {"t": 48, "welch": 128, "exact": 1, "acc_avg": 16, "acc_diff": 1, "task_diff": None, "acc_share": 1,
          "fieller_t": None, "delta_share": None}
 # Largest n at which the z test of a paired accuracy difference was measured within the goal (above it, with 98%
@@ -44,6 +45,9 @@ MIN_N = {"t": 48, "welch": 128, "exact": 1, "acc_avg": 16, "acc_diff": 1, "task_
 MAX_N = {"acc_diff": 256}
 # The exact sign test decides nothing at the family level 0.05 below 6 units (its smallest p is 2 / 2^n)
 MEDIAN_MIN_N = 6
+# The tables' descriptive 95% intervals of a perplexity (ratio): the t from the n at which benchmarks/coverage.py
+# measured its 95% coverage >= 94% (2); the verdicts' minimum (MIN_N, at the decision level) does not apply there
+TABLE_MIN_N = 2
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,9 @@ class Estimate:
     # the smallest p its test can give at this n (an exact test of few units: 2 / 2^n for the sign test); a level
     # below it cannot be reached whatever the data
     floor_p: float = 0.0
+    # what the value estimates: "mean" (a ratio of perplexities, an accuracy) or "median" (the median unit's, from
+    # the exact sign test below the t test's minimum n): a median is never graded against the paper's ratios
+    estimand: str = "mean"
 
     def as_dict(self) -> dict:
         return {"value": self.value, "lo": self.lo, "hi": self.hi, "n": self.n, "level": self.level,
@@ -153,15 +160,16 @@ def _resampled_means(a: np.ndarray, n_boot: int, rng, chunk: int = 256) -> np.nd
 
 
 def ppl_ci(window_nll: Sequence[float], n_boot: int = N_BOOT, seed: int = SEED, level: float = LEVEL,
-           clusters: Sequence | None = None) -> Estimate:
+           clusters: Sequence | None = None, min_n: int | None = None) -> Estimate:
     """Perplexity exp(mean window NLL) with a Student-t interval on the window NLLs, windows that share an article
     (``clusters``: each window's article) as one unit (n_boot, seed: unused, kept for callers)."""
     return t_mean(window_nll, level, log_scale=True, method="t with Hall's skew correction over windows",
-                  clusters=clusters, unit="window")
+                  clusters=clusters, unit="window", min_n=min_n)
 
 
 def ppl_ratio_ci(nll_a: Sequence[float], nll_b: Sequence[float], paired: bool = True, n_boot: int = N_BOOT,
-                 seed: int = SEED, level: float = LEVEL, clusters: Sequence | None = None) -> Estimate:
+                 seed: int = SEED, level: float = LEVEL, clusters: Sequence | None = None,
+                 min_n: int | None = None) -> Estimate:
     """ppl(b) / ppl(a) = exp(mean NLL_b - mean NLL_a). Paired (the same windows: same corpus, windows and length):
     Student-t on the per-window NLL differences, windows that share an article (``clusters``) as one unit;
     otherwise Welch's t on the two sets of windows."""
@@ -170,7 +178,7 @@ def ppl_ratio_ci(nll_a: Sequence[float], nll_b: Sequence[float], paired: bool = 
         if a.shape != b.shape:
             raise ValueError(f"paired windows differ in number: {a.size} vs {b.size}")
         with np.errstate(invalid="ignore"):
-            return t_mean(b - a, level, log_scale=True, clusters=clusters, unit="window",
+            return t_mean(b - a, level, log_scale=True, clusters=clusters, unit="window", min_n=min_n,
                           method="t with Hall's skew correction on paired window log-differences")
     return welch(a, b, level, log_scale=True, method="Welch t over windows (unpaired)")
 
@@ -379,7 +387,7 @@ def median_ci(x: Sequence[float], level: float = LEVEL, log_scale: bool = False,
 
     lo, hi = interval(level)
     return Estimate(f(med), lo, hi, n, level, method, MEDIAN_MIN_N, test, interval,
-                    floor_p=exact.smallest_p(n))
+                    floor_p=exact.smallest_p(n), estimand="median")
 
 
 def welch(a: Sequence[float], b: Sequence[float], level: float = LEVEL, log_scale: bool = False,
@@ -556,7 +564,7 @@ def acc_linear(groups: Sequence[np.ndarray], weights: Sequence[float], level: fl
     method = method or ("normal, Agresti-Coull variance" if len(w) == 1 else "normal, Agresti-Min variance")
     test = lambda t: _z_test(ctr - t, se, None)  # noqa: E731
     top = MAX_N.get(kind)
-    if top is not None and n > top and list(w) == [-1.0, 1.0] and all(np.isin(g, (0.0, 1.0)).all() for g in groups):
+    if top is not None and max(len(g) for g in groups) > top and list(w) == [-1.0, 1.0] and all(np.isin(g, (0.0, 1.0)).all() for g in groups):
         n01 = sum(int(((g[:, 0] == 0) & (g[:, 1] == 1)).sum()) for g in groups)
         n10 = sum(int(((g[:, 0] == 1) & (g[:, 1] == 0)).sum()) for g in groups)
         eq = len({len(g) for g in groups}) == 1  # with equal documents per task, avg diff 0 <=> n01 == n10
@@ -566,7 +574,7 @@ def acc_linear(groups: Sequence[np.ndarray], weights: Sequence[float], level: fl
                 return exact.sign_test(n01, n01 + n10), int(np.sign(n01 - n10))
             return 1.0, 0
 
-        method += (f"; above {top} documents per task only a difference against 0 is decided, by McNemar's exact "
+        method += (f"; above {top} documents in a task only a difference against 0 is decided, by McNemar's exact "
                    f"test on the {n01 + n10} discordant documents of all tasks (the z test's error at the decision "
                    "level was not measured within the goal there)")
     return Estimate(val, lo, hi, n, level, method, MIN_N[kind], test, interval)
