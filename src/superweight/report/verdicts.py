@@ -101,7 +101,8 @@ def ci_test(name: str, e: Estimate | NA | None, threshold: float, higher_holds: 
     if e.too_small:
         return "inconclusive", (f"{name}: n = {e.n} is below the minimum {e.min_n} for this test"
                                 if e.min_n is not None else
-                                f"{name}: n = {e.n}: no n reaches the coverage goal for this test")
+                                f"{name}: n = {e.n}: no n was measured to keep this test's error at the decision "
+                                "level (benchmarks/decision_error.py)")
     v = verdict(e.lo, e.hi, threshold, higher_holds, strict)
     side = (">" if higher_holds else "<") + ("" if strict else "=")
     return v, f"{fmt_est(name, e)}; needs {side} {threshold:g}: {v}"
@@ -126,7 +127,8 @@ def decide(findings: list[Finding], level: float = LEVEL) -> dict:
         elif s.est.too_small:
             s.decision, s.why = "inconclusive", (
                 f"n = {s.est.n} is below the minimum {s.est.min_n} for this test" if s.est.min_n is not None else
-                f"n = {s.est.n}: no n reaches the coverage goal for this test (benchmarks/coverage.py)")
+                f"n = {s.est.n}: no n was measured to keep this test's error at the decision level "
+                "(benchmarks/decision_error.py)")
         else:
             family.append(s)
     tests = [s.est.p(s.threshold) for s in family]
@@ -153,14 +155,15 @@ def decide(findings: list[Finding], level: float = LEVEL) -> dict:
 
 
 def _grade(s: Sub, level: float) -> list[tuple[Grade, str, str]]:
-    """(grade, "reached" / "not reached" / "undecided" (/ "inconclusive" for a band or limit), the evidence words)
+    """(grade, "reached" / "not reached" / "undecided" (/ "inconclusive" for a band or limit; "not graded" for a
+    median-window estimate), the evidence words)
     for each of the sub-test's paper numbers, read off its interval at ``level`` (Bonferroni over the family:
     strength statements hold simultaneously). A band or limit is tested at size (1 - level) / 2 per one-sided
     test: each reads one end of the same ``level`` interval, and an interval can speak on either side."""
     if not isinstance(s.est, Estimate) or s.est.too_small or not s.grades:
         return []
     if s.est.estimand == "median":  # the median window's ratio is not the corpus ratio the paper reports
-        return [(g, "undecided", "not graded (a median-window estimate: the paper's number is a corpus ratio; "
+        return [(g, "not graded", "not graded (a median-window estimate: the paper's number is a corpus ratio; "
                                  f"grading needs {MIN_N['t']} windows)") for g in s.grades]
     e = s.est.at(level)
     size = (1 - level) / 2
@@ -262,12 +265,16 @@ def finish(f: Finding, fam: dict) -> Finding:
                     no = [g.words for g, st in gs if st == "not reached"]
                     und = [g.words for g, st in gs if st == "undecided"]
                     inc = [g.words for g, st in gs if st == "inconclusive"]
+                    ng = [g.words for g, st in gs if st == "not graded"]
                     ph = (["reaches " + " and ".join(yes)] if yes else []) + \
                          ([("not " if yes else "does not reach ") + " or ".join(no)] if no else []) + \
                          (["undecided against " + " and ".join(und)] if und else []) + \
-                         (["inconclusive against " + " and ".join(inc)] if inc else [])
+                         (["inconclusive against " + " and ".join(inc)] if inc else []) + \
+                         (["not graded against " + " and ".join(ng) + " (a median window's ratio, not the corpus "
+                           "ratio)"] if ng else [])
                     mark = EARLY_STOP if s.est.early_stop else ""
-                    det.append(f"{s.name} {s.fv(s.est.value)}{mark} " + ", ".join(ph))
+                    med = " (median window)" if s.est.estimand == "median" else ""
+                    det.append(f"{s.name}{med} {s.fv(s.est.value)}{mark} " + ", ".join(ph))
                 out = "holds (direction; " + "; ".join(det) + ")"
     elif out == "fails":
         out = "fails (" + "; ".join(s.why for s in tests if s.decision == "fails") + ")"
