@@ -436,6 +436,7 @@ CLI_CASES = [
      "is not a readable JSON model config"),
     ("seqlen above positions", lambda t: ["detect", str(_local_model(t)), "--seqlen", "128"],
      "--seqlen 128 is above the model's 64 positions. Fix: pass --seqlen 64 or less"),
+    ("empty prompt", lambda t: ["detect", str(_local_model(t)), "--prompt", " "], "--prompt is empty"),
 ]
 
 
@@ -451,6 +452,16 @@ def test_cli_bad_input(capsys, tmp_path, case):
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and message in err[0], (code, err)
     assert "error: " in err[0] and "Fix: " in err[0]
+
+
+def test_cli_cuda_on_a_host_without_cuda(capsys, tmp_path, monkeypatch):
+    from superweight import cli
+    from superweight.workflow import command_line
+
+    monkeypatch.setattr(command_line, "has_cuda", lambda: False)
+    code = cli.main(["detect", str(_local_model(tmp_path)), "--device", "cuda", "--no-confirm"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "--device cuda: this host has no CUDA device" in err[0] and "Fix: " in err[0]
 
 
 def test_cli_changed_data(capsys, tmp_path, data_dir, monkeypatch):

@@ -102,6 +102,15 @@ def detect_cmd(args) -> int:
 
     log = logging.getLogger("superweight.cli")
     spec = ModelSpec.guess(args.model)
+    if not args.prompt.strip():
+        raise InputError("--prompt is empty: detection reads the down projections' activations on the prompt's "
+                         "tokens. Fix: pass a sentence, e.g. --prompt 'Apple Inc. is a worldwide tech company.'")
+    if args.device.startswith("cuda"):
+        from superweight.workflow.command_line import has_cuda
+
+        if has_cuda() is False:
+            raise InputError(f"--device {args.device}: this host has no CUDA device (torch sees none). Fix: pass "
+                             "--device cpu, or run on a GPU host")
     try:  # cheap checks first: no torch is imported before the source and the data are known to be there
         shape = model_shape(spec)  # a missing file or directory fails here; the family from config.json
         if shape is not None and shape.model_type is not None:
