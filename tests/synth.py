@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from superweight.detect.used import NONE_USED
 
 TASKS = ("arc_challenge", "arc_easy", "hellaswag", "lambada_openai", "piqa", "sciq", "winogrande")
 
@@ -53,7 +54,7 @@ def result(model: str = "m", kind: str = "ablation", status: str = "done", reaso
     sargs = {k: spec.pop(k) for k in ("acc", "n", "ppl", "n_windows", "seed") if k in spec}
     r = {"model": model, "kind": kind, **spec, "status": status}
     if status == "skipped":
-        r["reason"] = reason or "no confirmed super weight"
+        r["reason"] = reason or NONE_USED
         return r
     r["scores"] = scores(**sargs)
     r["intervention"] = {}

@@ -10,6 +10,7 @@ from superweight.report import claims
 from superweight.report.claims import CLAIMS, Finding, claim, evaluate_model, write
 from superweight.stats.intervals import MEDIAN_MIN_N, MIN_N
 from synth import result
+from superweight.detect.used import NONE_USED
 
 # these cases are built around the closed-form t / Fieller statistics at small n: test them at any n >= 2 (the
 # exact median test that replaces them below their measured minimum is tested in test_windows_apart.py)
@@ -96,7 +97,7 @@ def test_prune_sw_destroys_paper_strength_table_strength_direction_fails_and_not
     run = Run(tmp_path / "n").ablation(original=dict(acc=ORIG, ppl=30))
     run.put("ablation/prune_sw/scores.json", result("m", condition="prune_sw", status="skipped"))
     v = run.verdicts()
-    assert V(v, "prune_sw_destroys") == "not applicable (no confirmed super weight)"
+    assert V(v, "prune_sw_destroys") == f"not applicable ({NONE_USED})"
     assert V(v, "w8a8_sa_helps").startswith("not applicable (not run:")
 
 
@@ -288,7 +289,7 @@ def test_stopword_claims_every_verdict(tmp_path):
         pp = {"stopword_mass": {"original": list(a[:n]), "no_super_weight": up(1.8)}}
         for w, f in (("the", the), (".", dot), (",", comma)):
             pp[w] = {"token_id": 1, "original": list(a[:n]), "no_super_weight": up(f)}
-        run.put("stopwords/summary.json", {"status": status, "reason": "no confirmed super weight",
+        run.put("stopwords/summary.json", {"status": status, "reason": NONE_USED,
                                            "stopword_mass_original": 0.46, "stopword_mass_no_super_weight": 0.74,
                                            "per_prompt": pp})
         return run.verdicts()
@@ -304,7 +305,7 @@ def test_stopword_claims_every_verdict(tmp_path):
     v = put("d", 2.5, 6.0, 12.0, n=1)
     assert V(v, "stopword_mass_rises").startswith(f"inconclusive (n = 1 is below the minimum {MEDIAN_MIN_N}")
     v = put("e", 2.5, 6.0, 12.0, status="skipped")
-    assert V(v, "stopword_mass_rises") == "not applicable (no confirmed super weight)"
+    assert V(v, "stopword_mass_rises") == f"not applicable ({NONE_USED})"
 
 
 def test_scaling_claim_every_verdict(tmp_path):

@@ -6,8 +6,9 @@ import pytest
 from superweight.report.figures import down_proj_maxima, scaling_curve, stopword_bars, wquant_curves
 from superweight.report.tables import act_quant_table, quant_rows, scaling_rows, table1_rows, table5, table6, write_table
 from synth import result
+from superweight.detect.used import NONE_USED
 
-WHY = "no confirmed super weight"
+WHY = NONE_USED  # the one wording of this skip in every result, table and figure
 MODELS = ("good", "nosw")
 
 
@@ -72,7 +73,7 @@ def test_tables_keep_the_model_and_say_why(tmp_path):
     write_table(aq, tmp_path / "table3")  # renders with the n/a cells
 
 
-def test_figures_say_no_confirmed_super_weight(tmp_path):
+def test_figures_say_no_super_weight_used(tmp_path):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -99,7 +100,7 @@ def test_figures_say_no_confirmed_super_weight(tmp_path):
     for name in ("stop.png", "scaling.png", "wquant.png", "maxima.png"):
         assert (tmp_path / name).stat().st_size > 0, name
     stop, scaling, wquant, maxima = titles
-    assert "nosw: no confirmed super weight" in stop and "not applicable" in stop
+    assert f"nosw: {WHY}" in stop and "not applicable" in stop
     assert f"{WHY}: nosw" in scaling
     assert "good sw_aware" in wquant and "nosw rtn" in wquant  # plain RTN needs no super weight
     assert f"not run: nosw rtn_keep_sw: {WHY}; nosw sw_aware: {WHY}" in wquant

@@ -142,7 +142,7 @@ def test_paper_report_lists_interpretations_and_additions_by_name(paper_cfg, dat
     for key in ("detection.confirm.mode", "detection.confirm.factor", "detection.confirm.windows", "mechanism.seqlen",
                 "mechanism.windows", "stats.level"):
         assert f"`{key}`" in added and f"`{key}`" not in paper, key
-    assert "`detection.column`" in interp and "detection rounds" in sections["Choices no setting changes"]
+    assert "`detection.column`" in paper and "detection rounds" in sections["Choices no setting changes"]
     # per-tensor blocks come from the official README's loop, not Fig. 7: not a setting the paper states
     assert "`quantization.weights.blocks`" in sections["Settings from the official code"]
     assert "`quantization.weights.blocks`" not in paper

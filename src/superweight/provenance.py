@@ -96,3 +96,10 @@ def summarize_benchmarks(results_dir, out_csv) -> int:
     if rows:
         pd.DataFrame(rows).sort_values(["model", "job"]).to_csv(out_csv, index=False)
     return len(rows)
+
+
+def result_record(model: str, prov: "Provenance", reason: str | None = None, **fields) -> dict:
+    """The record every result file holds: {"model", "status": "done", or "skipped" with the ``reason`` (one
+    wording per reason, e.g. detect.used.NONE_USED), the result's fields, "provenance"}."""
+    return {"model": model, "status": "skipped" if reason else "done", "reason": reason, **fields,
+            "provenance": prov.record()}

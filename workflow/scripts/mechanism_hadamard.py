@@ -3,9 +3,9 @@ the verdict is the claims table's, claim mechanism_hadamard)."""
 
 from superweight.analysis.hadamard import hadamard
 from superweight.detect.spikes import prompt_ids
-from superweight.detect.used import used_super_weights
+from superweight.detect.used import NONE_USED, used_super_weights
 from superweight.models.load import load_model
-from superweight.provenance import Provenance, write_json
+from superweight.provenance import Provenance, result_record, write_json
 from superweight.workflow.runlog import start
 
 log = start(snakemake)
@@ -20,9 +20,7 @@ cols = ["layer", "row", "col", "token", "quantity", "value", "abs_rank", "n_chan
 import pandas as pd  # here, not at the top: the model's first forward does not wait for pandas
 pd.DataFrame(rows, columns=cols).to_csv(out.csv, index=False)
 pd.DataFrame(channels, columns=["layer", "row", "col", "token", "quantity", "channel", "value"]).to_csv(out.channels, index=False)
-write_json(out.json, {"model": wc.model, "status": "done" if sws else "skipped",
-                      "reason": None if sws else "no super weight used", "prompt": p.prompt,
-                      "super_weights": [list(c) for c in sws], "quantities": rows, "outputs": summaries,
-                      "provenance": prov.record()})
+write_json(out.json, result_record(wc.model, prov, None if sws else NONE_USED, prompt=p.prompt,
+                                   super_weights=[list(c) for c in sws], quantities=rows, outputs=summaries))
 log.info("hadamard: %s", "; ".join(f"L{s['layer']} [{s['row']}, {s['col']}] share of the output {s['sw_share']:.3g}"
-                                   for s in summaries) or "no super weight used")
+                                   for s in summaries) or NONE_USED)

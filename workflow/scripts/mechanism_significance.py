@@ -3,10 +3,10 @@ the claims table's, claim mechanism_significance)."""
 import torch
 
 from superweight.analysis.significance import rows, significance
-from superweight.detect.used import used_super_weights
+from superweight.detect.used import NONE_USED, used_super_weights
 from superweight.models.load import load_model
 from superweight.scoring.perplexity import windows_of
-from superweight.provenance import Provenance, write_json
+from superweight.provenance import Provenance, result_record, write_json
 from superweight.workflow.runlog import start
 
 log = start(snakemake)
@@ -22,6 +22,4 @@ if sws:
                           **windows_of(snakemake.input.corpus, p.window_order))
 import pandas as pd  # here, not at the top: the model's first forward does not wait for pandas
 pd.DataFrame(rows(result) if result else [], columns=["kind", "set", "n_weights", "ppl", "ratio"]).to_csv(out.csv, index=False)
-write_json(out.json, {"model": wc.model, "status": "done" if sws else "skipped",
-                      "reason": None if sws else "no super weight used", **(result or {}),
-                      "provenance": prov.record()})
+write_json(out.json, result_record(wc.model, prov, None if sws else NONE_USED, **(result or {})))

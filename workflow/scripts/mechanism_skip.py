@@ -5,10 +5,10 @@ import torch
 
 from superweight.analysis.skip import skip_experiment
 from superweight.analysis.stopwords import lambada_prompts
-from superweight.detect.used import used_super_weights
+from superweight.detect.used import NONE_USED, used_super_weights
 from superweight.models.load import load_model
 from superweight.scoring.perplexity import windows_of
-from superweight.provenance import Provenance, write_json
+from superweight.provenance import Provenance, result_record, write_json
 from superweight.scoring.data import checksums, job_data_dir, lambada_texts
 from superweight.workflow.runlog import start
 
@@ -32,6 +32,5 @@ df = pd.DataFrame(rows, columns=cols)
 for c in ("offset", "from_layer"):
     df[c] = df[c].astype("Int64")
 df.to_csv(out.csv, index=False)
-write_json(out.json, {"model": wc.model, "status": "done" if sws else "skipped",
-                      "reason": None if sws else "no super weight used", "super_weights": [list(c) for c in sws],
-                      "conditions": rows, "provenance": prov.record()})
+write_json(out.json, result_record(wc.model, prov, None if sws else NONE_USED, super_weights=[list(c) for c in sws],
+                                   conditions=rows))

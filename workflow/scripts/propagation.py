@@ -2,7 +2,7 @@ from pathlib import Path
 
 from superweight.analysis.propagation import propagation
 from superweight.analysis.stopwords import top_next_tokens
-from superweight.detect.used import used_super_weights
+from superweight.detect.used import NONE_USED, used_super_weights
 from superweight.interventions.edits import zeroed
 from superweight.models.load import load_model
 from superweight.workflow.runlog import start
@@ -29,6 +29,6 @@ for prompt in p.case_study["prompts"]:
         if sws:
             row.update({"token (no super weight)": repr(without[i][0]), "p (no super weight)": without[i][1]})
         case.append(row)
-note = "" if sws else " (no confirmed super weight: original only)"
+note = "" if sws else f" ({NONE_USED}: original only)"
 write_table(pd.DataFrame(case), Path(snakemake.output.case[0]).with_suffix(""),
             f"{wc.model}: top-{k} next tokens with and without the super weights{note}")

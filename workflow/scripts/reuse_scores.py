@@ -5,7 +5,7 @@ prune_sw), read from that condition's scores for this experiment's corpora, task
 from superweight.scoring.data import checksums, job_data_dir
 from superweight.detect.used import used_super_weights
 from superweight.workflow.experiments import NotApplicable, reused_record
-from superweight.provenance import Provenance, read_json, write_json
+from superweight.provenance import Provenance, read_json, result_record, write_json
 from superweight.workflow.runlog import start
 from superweight.scoring.score import restrict, task_limits
 
@@ -19,13 +19,16 @@ prov = Provenance(wc.model, label, {**p.cfg, "model": p.model}, checksums(data_d
 out = {"model": wc.model, "kind": kind, **spec}
 sws = used_super_weights(snakemake.input.detect)
 source = read_json(snakemake.input.scores)
-try:
-    if source.get("status") == "skipped":
-        raise NotApplicable(source.get("reason", "its source was skipped"))
-    record = reused_record(kind, spec, sws, source.get("intervention", {}))
-except NotApplicable as e:
-    log.warning("%s %s: not applicable: %s", wc.model, label, e)
-    write_json(snakemake.output[0], {**out, "status": "skipped", "reason": str(e), "provenance": prov.record()})
+skipped = source.get("reason", "its source was skipped") if source.get("status") == "skipped" else None
+if skipped is None:
+    try:
+        record = reused_record(kind, spec, sws, source.get("intervention", {}))
+    except NotApplicable as e:
+        skipped = str(e)
+if skipped is not None:
+    log.warning("%s %s: not applicable: %s", wc.model, label, skipped)
+    write_json(snakemake.output[0], result_record(wc.model, prov, skipped, **{k: v for k, v in out.items()
+                                                                              if k != "model"}))
     raise SystemExit(0)
 if source.get("status") != "done":
     raise SystemExit(f"{kind} {label} cannot reuse {snakemake.input.scores} (status {source.get('status')})")

@@ -11,7 +11,7 @@ from superweight.scoring.data import checksums, job_data_dir
 from superweight.detect.used import used_super_weights
 from superweight.workflow.experiments import NotApplicable, apply, eval_backend
 from superweight.models.load import load_model
-from superweight.provenance import Provenance, write_json
+from superweight.provenance import Provenance, result_record, write_json
 from superweight.workflow.runlog import start
 from superweight.scoring.looks import compared
 from superweight.scoring.score import score, score_sequential, scored_tasks
@@ -46,7 +46,7 @@ def score_setting(path, spec):
             record = apply(model, kind, spec, sws, p.cfg, stack, ids, calibration)
         except NotApplicable as e:
             log.warning("%s %s: not applicable: %s", wc.model, label, e)
-            write_json(path, {**out, "status": "skipped", "reason": str(e), "provenance": prov.record()})
+            write_json(path, result_record(wc.model, prov, str(e), **{k: v for k, v in out.items() if k != "model"}))
             return
         scored = {k: ids[k] for k in p.corpora}
         ev = p.cfg["eval"]

@@ -3,10 +3,10 @@ import pandas as pd
 from superweight.analysis.stopwords import (lambada_prompts, mean_next_token_probs, per_prompt_summary, stopword_table,
                                   stopword_tracks)
 from superweight.scoring.data import checksums, job_data_dir, lambada_texts
-from superweight.detect.used import used_super_weights
+from superweight.detect.used import NONE_USED, used_super_weights
 from superweight.interventions.edits import zeroed
 from superweight.models.load import load_model
-from superweight.provenance import Provenance, write_json
+from superweight.provenance import Provenance, result_record, write_json
 from superweight.workflow.runlog import start
 
 log = start(snakemake)
@@ -18,8 +18,7 @@ sws = used_super_weights(snakemake.input.detect)
 cols = ["rank", "token_id", "token", "stopword", "p_original", "p_no_super_weight", "ratio"]
 if not sws:
     pd.DataFrame(columns=cols).to_csv(snakemake.output.csv, index=False)
-    write_json(snakemake.output.json, {"model": wc.model, "status": "skipped", "reason": "no confirmed super weight",
-                                       "provenance": prov.record()})
+    write_json(snakemake.output.json, result_record(wc.model, prov, NONE_USED))
     raise SystemExit(0)
 model, tok = load_model(snakemake.input.model, p.model.get("dtype", "float32"), p.device)
 prompts = lambada_prompts(lambada_texts(data_dir, p.stopwords["n_prompts"]))

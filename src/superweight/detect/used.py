@@ -12,6 +12,10 @@ if TYPE_CHECKING:
 
 Coord = tuple[int, int, int]
 
+# Why an experiment on the super weights was skipped: the used set (``detection.use``) is empty (detection
+# confirmed none, or no coordinate is known): one wording in every result, table and figure
+NONE_USED = "no super weight used"
+
 
 KNOWN_STATUS = ("found", "found-unconfirmed", "missed", "new")
 

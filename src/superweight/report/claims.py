@@ -3,7 +3,7 @@ result files as holds / fails / inconclusive / not applicable, with the evidence
 
 Adding a claim is one ``@claim(...)`` entry on one evaluation function. The function reads result files through
 ``Context`` (paths relative to ``results/{model}/``); a file the run did not produce makes the claim "not
-applicable: not run"; an experiment that was skipped (e.g. no confirmed super weight) makes it "not applicable"
+applicable: not run"; an experiment that was skipped (e.g. no super weight used) makes it "not applicable"
 with the experiment's reason. Thresholds are the paper's words made explicit and are written beside each claim;
 they are not tuned to any model's numbers. The sub-test records, Holm and the verdicts' wording are in
 superweight.report.verdicts, the rendering in superweight.report.claims_render (both re-exported here), the

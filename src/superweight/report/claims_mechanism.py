@@ -12,12 +12,13 @@ from superweight.interventions.applicability import NotApplicable
 from superweight.report.registry import T1_SW_OVER_NONSW, WIKI, Context, claim
 from superweight.stats.intervals import fieller_units, ppl_ratio_ci, proportion
 from superweight.report.verdicts import Finding, Grade, Sub
+from superweight.detect.used import NONE_USED
 
 
 def _done(ctx: Context, rel: str) -> dict:
     """A mechanism result run on the model's used super weights; NotApplicable with the job's reason when it was
     skipped, or when it zeroed another list than the one the ablation zeroes (a stale file: rerun it)."""
-    r = ctx.ran(rel, "no super weight used")
+    r = ctx.ran(rel, NONE_USED)
     if "super_weights" in r and ctx.has("detect/super_weights.json"):
         ran, used = sorted(tuple(c) for c in r["super_weights"]), sorted(ctx.super_weights())
         if ran != used:
@@ -89,7 +90,7 @@ def _mech_skip(ctx: Context, t: dict) -> Finding:
     r = _done(ctx, "mechanism/skip.json")
     rows = r.get("conditions") or []
     if not rows:
-        raise NotApplicable("no super weight used")
+        raise NotApplicable(NONE_USED)
     by = {x["condition"]: x for x in rows}
     o, p = by.get("original"), by.get("prune_sw")
     first = next((x for x in rows if x.get("offset") == 1), None)
@@ -159,7 +160,7 @@ def _sa_layers(rows: list[dict]) -> dict[str, dict[int, dict]]:
 def _other_outliers_keep_sa(ctx: Context, t: dict) -> Finding:
     sws = ctx.super_weights()
     if not sws:
-        raise NotApplicable("no super weight used")
+        raise NotApplicable(NONE_USED)
     by = _sa_layers(ctx.rows("propagation/residual_max.csv"))
     need = ("original", "other outliers removed", "super weights removed")
     if any(c not in by for c in need):

@@ -25,7 +25,7 @@ def render(rows: list[dict], models: list[str]) -> str:
              "estimate reaches. **fails** means the interval lies wholly on the other side of the direction's "
              "threshold; **inconclusive** says why (an interval that includes the threshold, or n below the "
              "minimum at which the interval's coverage was measured, benchmarks/coverage.py); **not applicable** "
-             "says why (e.g. not run, no confirmed super weight). One measure on several corpora (\"on the scored "
+             "says why (e.g. not run, no super weight used). One measure on several corpora (\"on the scored "
              "corpora\") holds when one corpus holds and none fails: the direction is then shown on the corpora "
              "that decided, not on every corpus, and the verdict names the undecided ones (\"undecided: ...\"). "
              "The perplexity intervals' minimum of 2 windows assumes per-window effects no more skewed than "

@@ -6,6 +6,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
+from superweight.detect.used import NONE_USED
 
 
 def _fig(style: dict):
@@ -147,7 +148,7 @@ def stopword_bars(df: pd.DataFrame, summary: dict, model: str, path, style: dict
     c = style.get("colors", {})
     fig, ax = _fig(style)
     if summary.get("status") == "skipped" or df.empty:
-        ax.text(0.5, 0.5, f"{model}: no confirmed super weight\n(stopword analysis not applicable)",
+        ax.text(0.5, 0.5, f"{model}: {NONE_USED}\n(stopword analysis not applicable)",
                 ha="center", va="center", transform=ax.transAxes)
         ax.set_axis_off()
         _save(fig, path, style)
@@ -204,7 +205,7 @@ def scaling_curve(df: pd.DataFrame, path, style: dict) -> None:
         ax.set_ylabel("WikiText-2 perplexity (95% CI)")
         title = f"Super-weight scaling: perplexity (n = {_n_text(ns)} windows; accuracies not scored)"
     if skipped:
-        title += f"\nno confirmed super weight: {', '.join(skipped)}"
+        title += f"\n{NONE_USED}: {', '.join(skipped)}"
     ax.set_title(title, fontsize=9)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=7)

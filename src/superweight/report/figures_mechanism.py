@@ -6,6 +6,7 @@ import math
 import pandas as pd
 
 from superweight.report.figures import _fig, _save, plt
+from superweight.detect.used import NONE_USED
 
 
 def _note(ax, text):
@@ -18,7 +19,7 @@ def hadamard_figure(channels: pd.DataFrame, title: str, path, style: dict) -> No
     channels, the super weight's channel marked."""
     if channels.empty:
         fig, ax = _fig(style)
-        _note(ax, f"{title}\nno confirmed super weight: not applicable")
+        _note(ax, f"{title}\n{NONE_USED}: not applicable")
         return _save(fig, path, style)
     c = style.get("colors", {})
     keys = list(channels.groupby(["layer", "row", "col"], sort=False).groups)[:4]
@@ -48,7 +49,7 @@ def skip_figure(df: pd.DataFrame, title: str, path, style: dict) -> None:
     """Perplexity ratio and stopword-mass ratio per condition: prune-SW against the skip ablation by layer."""
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(style.get("width", 6.4) * 1.4, style.get("height", 3.6)))
     if df.empty:
-        _note(ax1, f"{title}\nno confirmed super weight: not applicable")
+        _note(ax1, f"{title}\n{NONE_USED}: not applicable")
         ax2.set_axis_off()
         return _save(fig, path, style)
     c = style.get("colors", {})
@@ -75,7 +76,7 @@ def significance_figure(df: pd.DataFrame, result: dict, title: str, path, style:
     weights'), the super weights' (line) and the paper's outlier set (dashed)."""
     fig, ax = _fig(style)
     if df.empty:
-        _note(ax, f"{title}\nno confirmed super weight: not applicable")
+        _note(ax, f"{title}\n{NONE_USED}: not applicable")
         return _save(fig, path, style)
     c = style.get("colors", {})
     kinds = [k for k in df["kind"].unique() if k not in ("super_weights", "paper_set")]

@@ -162,10 +162,10 @@ SETTINGS: tuple[Setting, ...] = (
     S("detection.rule", "absolute", "official analyze.py:77: |input| and |output| above spike_threshold", kind=O),
     S("detection.threshold", 50, "official analyze.py:77: spike_threshold=50", kind=O),
     S("detection.ratio", NO_PAPER_VALUE, "no counterpart", "only read by detection.rule: relative", kind=A),
-    S("detection.column", "contribution", "Sec. 3 names the input spike's channel; official analyze.py:61 takes the "
-      "channel of the input maximum", "the input channel contributing most to the output spike "
-      "(|x[token, j] * W[row, j]| largest): the two agree when the input maximum writes the output spike; where they "
-      "differ the contribution names the weight that writes it", official="input_max", kind=I),
+    S("detection.column", "input_max", "Sec. 3 (the input spike's channel) and official analyze.py:61: the channel "
+      "of the down projection's input maximum", "contribution is this project's addition: the input channel "
+      "contributing most to the output spike (|x[token, j] * W[row, j]| largest); the two agree when the input "
+      "maximum writes the output spike, where they differ the contribution names the weight that writes it"),
     S("detection.max_iters", 20, "Sec. 3: zero the candidates and repeat until no layer spikes (the official code "
       "has no loop)", "the paper's loop has no cap; a cap is a safety limit, set in config/paper.yaml well above "
       "what any Table 2 model needs (a round takes one candidate per spiking layer, and no Table 2 model has more "

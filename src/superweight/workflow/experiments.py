@@ -8,6 +8,7 @@ from superweight.interventions.applicability import NotApplicable, same_model
 from superweight.interventions.conditions import NEEDS_SW, apply_condition
 from superweight.interventions.edits import scaled
 from superweight.scoring.backends import eval_backend, whole_sequence  # noqa: F401 (re-exported: score.py, tests)
+from superweight.detect.used import NONE_USED
 
 log = logging.getLogger(__name__)
 
@@ -17,7 +18,7 @@ def identity(kind: str, spec: dict, sws) -> dict | None:
     are therefore the original model's; None for any other. Raises NotApplicable where ``apply`` would."""
     if kind == "scaling" and float(spec["factor"]) == 1.0:
         if not sws:
-            raise NotApplicable("no confirmed super weight")
+            raise NotApplicable(NONE_USED)
         return {"factor": 1.0, "super_weights": [list(c) for c in sws], "changed": [],
                 "note": "factor 1 leaves every weight as it is"}
     if kind == "aquant" and spec["method"] == "fp":
@@ -34,7 +35,7 @@ def reused_record(kind: str, spec: dict, sws, source: dict) -> dict:
     if condition != "prune_sw":
         raise ValueError(f"{kind} {spec} is not an ablation condition's model")
     if not sws:
-        raise NotApplicable("no confirmed super weight")
+        raise NotApplicable(NONE_USED)
     zeroed = {tuple(c) for c in source.get("super_weights", [])}
     if zeroed != {tuple(c) for c in sws} or not source.get("changed"):
         raise ValueError(f"prune_sw zeroed {sorted(zeroed)}, not this run's super weights {sorted(map(tuple, sws))}")
@@ -55,13 +56,13 @@ def apply(model, kind: str, spec: dict, sws, cfg: dict, stack: contextlib.ExitSt
     how they were drawn}), text apart from every evaluated window (rule smoothquant_calibration)."""
     if kind == "ablation":
         if spec["condition"] in NEEDS_SW and not sws:
-            raise NotApplicable("no confirmed super weight")
+            raise NotApplicable(NONE_USED)
         a = cfg["ablation"]
         return apply_condition(model, spec["condition"], sws, a["prune_nonsw"]["rule"], a["prune_nonsw"]["amount"],
                                a["restore_tokens"], stack=stack)
     if kind == "scaling":
         if not sws:
-            raise NotApplicable("no confirmed super weight")
+            raise NotApplicable(NONE_USED)
         return {"factor": spec["factor"], "super_weights": [list(c) for c in sws],
                 "changed": stack.enter_context(scaled(model, sws, spec["factor"]))}
     if kind == "wquant":
@@ -69,7 +70,7 @@ def apply(model, kind: str, spec: dict, sws, cfg: dict, stack: contextlib.ExitSt
 
         q = cfg["quantization"]["weights"]
         if spec["method"] in ("sw_aware", "rtn_keep_sw") and not sws:
-            raise NotApplicable("no confirmed super weight")
+            raise NotApplicable(NONE_USED)
         z = spec.get("z", q["z"])
         factor = float(spec.get("sw_factor", 1.0))  # Table 6: the super weights put back x factor after quantizing
         opts = RTNOptions.from_config(q)
@@ -91,7 +92,7 @@ def apply(model, kind: str, spec: dict, sws, cfg: dict, stack: contextlib.ExitSt
             return rec
         if method == "sa_aware":
             if not sws:
-                raise NotApplicable("no confirmed super weight")
+                raise NotApplicable(NONE_USED)
             ch = sa_channels(model, sws, inputs)
             rec["sa_channels"] = len(ch)
         else:
