@@ -113,3 +113,4 @@ def small_n_machinery(monkeypatch):
 
     for k in ("t", "welch", "fieller_t", "delta_share"):
         monkeypatch.setitem(intervals.MIN_N, k, 2)
+    monkeypatch.setitem(intervals.MIN_N_AT_LEVEL, "t", ((0.0, 2),))

@@ -141,3 +141,25 @@ def test_a_median_window_ratio_is_never_graded_against_the_papers_corpus_ratio_a
     assert compare.ppl_ratio(ra, rb, "wikitext2").estimand == "median"
     tab = compare.ppl_ratio(ra, rb, "wikitext2", table=True)  # a table cell: the mean ratio and its t interval
     assert tab.estimand == "mean" and tab.value == pytest.approx(math.exp(np.mean(b - a))) and tab.lo < tab.value < tab.hi
+
+
+def test_a_t_test_tested_below_the_level_its_minimum_was_measured_at_decides_by_the_median():
+    """56 windows: the t decides in a family whose first Holm level is 0.05 / 20 = 0.0025 (needs 48); in a family
+    of 60 (first level 0.00083, below the smallest measured level) the same sub-test is the median's sign test."""
+    from superweight.report.verdicts import Finding, Sub, decide
+    from superweight.stats.intervals import min_n_at
+
+    assert min_n_at("t", 0.0025) == 48 and min_n_at("t", 0.0015) == 64 and min_n_at("t", 0.0008) is None
+    rng = np.random.default_rng(5)
+    a = rng.normal(3.0, 0.2, 56)
+    b = a + math.log(3) + rng.normal(0, 0.3, 56)
+
+    def family(m):
+        subs = [Sub("wikitext2 ppl ratio", ppl_ratio_ci(a, b), 1.0)]
+        subs += [Sub(f"other {i}", ppl_ratio_ci(a, a + 0.01 * rng.standard_normal(56)), 1.0) for i in range(m - 1)]
+        decide([Finding(None, "", subs=subs)])
+        return subs[0]
+
+    assert family(20).est.kind == "t" and family(20).decision == "holds"
+    s = family(60)
+    assert s.est.estimand == "median" and "at the level it is tested at" in s.est.method and s.decision == "holds"

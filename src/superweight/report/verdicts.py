@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass, field
 
 from superweight.stats.equivalence import equivalence, one_sided, one_sided_words, words as eq_words
-from superweight.stats.intervals import LEVEL, MIN_N, NA, Estimate, holm, verdict
+from superweight.stats.intervals import LEVEL, MIN_N, NA, Estimate, holm, min_n_at, verdict
 
 VERDICTS = ("holds", "fails", "inconclusive", "not applicable")
 
@@ -131,6 +131,12 @@ def decide(findings: list[Finding], level: float = LEVEL) -> dict:
                 "(benchmarks/decision_error.py)")
         else:
             family.append(s)
+    # a t test tested below the level its minimum n was measured at decides by the exact median test instead: the
+    # lowest level any member can be tested at is alpha / m (Holm's first step), known before any p is read
+    for s in family:
+        need = min_n_at(s.est.kind, alpha / len(family)) if s.est.kind else 0
+        if s.est.fallback is not None and (need is None or s.est.n < need):
+            s.est = s.est.fallback()
     tests = [s.est.p(s.threshold) for s in family]
     for s, (p, side), (rej, a) in zip(family, tests, holm([p for p, _ in tests], alpha)):
         s.p, s.alpha = p, a

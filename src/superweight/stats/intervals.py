@@ -39,6 +39,19 @@ LEVEL, N_BOOT, SEED = 0.95, 2000, 0
 # keeps the stricter 16 of two runs (borderline at 8), acc_diff holds up to MAX_N (docs/statistics.md).
 MIN_N = {"t": 48, "welch": 128, "exact": 1, "acc_avg": 16, "acc_diff": 1, "task_diff": None, "acc_share": 1,
          "fieller_t": None, "delta_share": None}
+# The t test's minimum n at each decision level it was measured at (two-sided; the same rule as MIN_N): a
+# sub-test tested below a level's n falls back to the exact median test (report.verdicts.decide); below 0.001 it
+# was not measured, so it always falls back there
+MIN_N_AT_LEVEL = {"t": ((0.001, 64), (0.002, 48), (0.005, 48), (0.01, 32))}
+
+
+def min_n_at(kind: str, level: float) -> int | None:
+    """The minimum n of a method at a two-sided ``level``: the value measured at the largest tabulated level not
+    above it (conservative between levels); None below the smallest measured level or for an untabulated kind."""
+    rows = [n for a, n in MIN_N_AT_LEVEL.get(kind, ()) if a <= level + 1e-12]
+    return rows[-1] if rows else None
+
+
 # Largest n at which the z test of a paired accuracy difference was measured within the goal (above it, with 98%
 # of documents agreeing near accuracy 1, its error grows): beyond it a difference against 0 is decided by the exact
 # McNemar test on the discordant documents of all tasks.
@@ -84,6 +97,10 @@ class Estimate:
     # what the value estimates: "mean" (a ratio of perplexities, an accuracy) or "median" (the median unit's, from
     # the exact sign test below the t test's minimum n): a median is never graded against the paper's ratios
     estimand: str = "mean"
+    # the t test's estimates: "t", and the exact median estimate on the same units to decide with instead where the
+    # level the estimate is tested at asks more units than it has (MIN_N_AT_LEVEL)
+    kind: str = ""
+    fallback: Callable[[], "Estimate"] | None = field(default=None, compare=False, repr=False)
 
     def as_dict(self) -> dict:
         return {"value": self.value, "lo": self.lo, "hi": self.hi, "n": self.n, "level": self.level,
@@ -307,6 +324,7 @@ def t_mean(x: Sequence[float], level: float = LEVEL, log_scale: bool = False,
     if x.size == 0:
         raise ValueError("t_mean needs at least one value")
     plural = f"{unit}s"
+    medians = x  # the units of the exact fallback: the values, or each article's mean
     of = next((f" {w} " + method.split(f" {w} ", 1)[1] for w in ("on", "over") if f" {w} " in method), "")
     if clusters is not None and len(set(clusters)) < len(clusters):
         if len(clusters) != x.size:
@@ -316,6 +334,7 @@ def t_mean(x: Sequence[float], level: float = LEVEL, log_scale: bool = False,
             return median_ci(cluster_means(x, list(clusters)), level, log_scale,
                              f"exact sign test of the median article{of} (each article the mean of its {plural}; {g} "
                              f"articles of {x.size} {plural}: below the t test's minimum {mn})")
+        medians = cluster_means(x, list(clusters))
         x = cluster_units(x, list(clusters))
         method += f" ({g} articles of {len(clusters)} {plural} as units: {plural} sharing one are clustered)"
         plural = "articles"
@@ -323,6 +342,10 @@ def t_mean(x: Sequence[float], level: float = LEVEL, log_scale: bool = False,
     if n < mn:
         return median_ci(x, level, log_scale, f"exact sign test of the median {plural[:-1]}{of} ({n} {plural}: below "
                                               f"the t test's minimum {mn})")
+
+    def exact_fallback(units=medians, words=f"the median {plural[:-1]}"):
+        return median_ci(units, level, log_scale, f"exact sign test of {words}{of} ({n} {plural}: below the t test's "
+                                                  "minimum at the level it is tested at)")
     f = _exp if log_scale else (lambda v: v)
     with np.errstate(over="ignore", invalid="ignore"):
         m = float(x.mean())
@@ -358,7 +381,7 @@ def t_mean(x: Sequence[float], level: float = LEVEL, log_scale: bool = False,
         return p, side
 
     lo, hi = interval(level)
-    return Estimate(f(m), lo, hi, n, level, method, mn, test, interval)
+    return Estimate(f(m), lo, hi, n, level, method, mn, test, interval, kind="t", fallback=exact_fallback)
 
 
 def median_ci(x: Sequence[float], level: float = LEVEL, log_scale: bool = False,

@@ -203,5 +203,6 @@ def on_design(est: Estimate, design: Design, n: int) -> Estimate | NA:
     lo, hi = interval(est.level)
     return replace(est, lo=lo, hi=hi, test=test, interval=interval, early_stop=k < K - 1,
                    floor_p=adjusted_p(est.floor_p, k, design) if est.floor_p else 0.0,
+                   fallback=(lambda f=est.fallback: on_design(f(), design, n)) if est.fallback else None,
                    method=f"{est.method}; group-sequential, look {k + 1} of {K} (n={n} of {design.looks[-1]}, "
                           f"{design.spending} spending)")
