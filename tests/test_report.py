@@ -30,7 +30,7 @@ def _rec(path, text):
     return SimpleNamespace(path=path)
 
 
-def _pages(tmp_path, verdicts=None):
+def _pages(tmp_path, verdicts=None, evidence="ppl ratio 123.4 [98.1, 150.2] (95% CI, n=4); needs >= 10: holds"):
     """claims.json of two models (every registered claim; some verdicts set as issue 19 writes them), a
     protocol.json with a departure and a section this renderer does not know, and the pages rendered from them."""
     from superweight.report.claims import evaluate_model, write
@@ -40,7 +40,7 @@ def _pages(tmp_path, verdicts=None):
     rows = [r for m in models for r in evaluate_model(m, {})]
     for (i, v) in enumerate(verdicts or ["holds (paper strength)", "fails", "inconclusive", "not applicable: not run"]):
         rows[i]["verdict"] = v
-        rows[i]["evidence"] = "ppl ratio 123.4 [98.1, 150.2] (95% CI, n=4); needs >= 10: holds"
+        rows[i]["evidence"] = evidence
         rows[i]["estimates"] = {"ppl_ratio": {"value": 123.4, "lo": 98.1, "hi": 150.2, "n": 4, "level": 0.95,
                                               "method": "paired bootstrap"}}
     rows[0]["new_key"] = "NEW-KEY-VALUE"
@@ -92,6 +92,18 @@ def test_landing_page_is_the_rendered_verdict_matrix_then_the_protocol(tmp_path)
     assert html.index("sw-matrix") < html.index("perplexity.seqlen") and "eval.tasks" not in html
     assert "a 2,000-document sample" in html
     assert "How to read the verdicts" in html and "smollm2-135m" in html
+
+
+def test_a_long_evidence_still_renders_in_snakemakes_report(tmp_path):
+    """docutils drops a raw block with a line over 10,000 characters (the CI scenario's prune_sw evidence reached
+    10,369): the claims page keeps one evidence item per line, and the landing page renders in full."""
+    item = ("wikitext2 ppl ratio 2018 [1272, 2697] (99.7% CI, n=16) [exact sign test of the median window on paired "
+            "window log-differences]; direction needs > 1: holds; paper: the text's x1000 not graded (a median-window "
+            "estimate: the paper's number is a corpus ratio; grading needs 48 windows)")
+    _pages(tmp_path, evidence="; ".join([item] * 60))  # ~19,000 characters of evidence for one model
+    assert max(map(len, (tmp_path / "claims.html").read_text().splitlines())) < 10_000
+    html = render([SimpleNamespace(path=tmp_path / "claims.html")], CONFIG)
+    assert "Super weights: a reproduction" in html and 'class="sw-matrix"' in html and "System Message" not in html
 
 
 def test_standalone_pages_read_without_snakemake(tmp_path):

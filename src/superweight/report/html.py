@@ -243,7 +243,9 @@ def claims_body(data: dict, protocol: dict | None = None) -> str:
                        f"<td>{_evidence(r.get('evidence'))}{_estimates(r.get('estimates') or {})}"
                        + (f"<dl>{extra}</dl>" if extra else "") + "</td></tr>")
         out.append("</tbody></table></div>")
-    return "\n".join(out)
+    # one evidence item or estimate per line: Snakemake's report reads this page through docutils, which drops a
+    # raw block with a line over 10,000 characters (a model's whole evidence on one line reaches that)
+    return "\n".join(out).replace("<li>", "\n<li>").replace("<dt>", "\n<dt>")
 
 
 # --- protocol ---
