@@ -102,6 +102,12 @@ def test_a_long_evidence_still_renders_in_snakemakes_report(tmp_path):
             "estimate: the paper's number is a corpus ratio; grading needs 48 windows)")
     _pages(tmp_path, evidence="; ".join([item] * 60))  # ~19,000 characters of evidence for one model
     assert max(map(len, (tmp_path / "claims.html").read_text().splitlines())) < 10_000
+    from superweight.report.html import protocol_body, page
+
+    rows = [{"key": f"setting.{i}", "value": "x" * 300, "paper": "y" * 300, "status": "differs", "source": "s",
+             "note": "n" * 300, "official_option": None} for i in range(40)]  # a 40-row departures table
+    body = protocol_body({"settings": rows, "differs": [r["key"] for r in rows], "not_set": []})
+    assert max(map(len, page("t", body).splitlines())) < 10_000
     html = render([SimpleNamespace(path=tmp_path / "claims.html")], CONFIG)
     assert "Super weights: a reproduction" in html and 'class="sw-matrix"' in html and "System Message" not in html
 

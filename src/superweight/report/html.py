@@ -124,7 +124,10 @@ def _code(s) -> str:
 
 
 def page(title: str, body: str) -> str:
-    """A standalone HTML document; ``body`` (with its style) is what the landing page embeds."""
+    """A standalone HTML document; ``body`` (with its style) is what the landing page embeds. Each table row, list
+    item and definition starts a line: Snakemake's report reads the landing page through docutils, which drops a
+    raw block with a line over 10,000 characters (a long evidence, or a protocol table of 28 rows, reach that)."""
+    body = body.replace("<tr", "\n<tr").replace("<li>", "\n<li>").replace("<dt>", "\n<dt>")
     return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">\n<title>{esc(title)}</title>\n'
             f"</head>\n<body>\n{LANDING}\n<style>{CSS}</style>\n<div class=\"sw-doc\">\n{body}\n</div>\n{LANDING}\n"
@@ -243,9 +246,7 @@ def claims_body(data: dict, protocol: dict | None = None) -> str:
                        f"<td>{_evidence(r.get('evidence'))}{_estimates(r.get('estimates') or {})}"
                        + (f"<dl>{extra}</dl>" if extra else "") + "</td></tr>")
         out.append("</tbody></table></div>")
-    # one evidence item or estimate per line: Snakemake's report reads this page through docutils, which drops a
-    # raw block with a line over 10,000 characters (a model's whole evidence on one line reaches that)
-    return "\n".join(out).replace("<li>", "\n<li>").replace("<dt>", "\n<dt>")
+    return "\n".join(out)
 
 
 # --- protocol ---
