@@ -67,6 +67,56 @@ def test_one_score_rule_its_variants_use_it():
     assert [name for name, text in files.items() if re.search(r"^def ", text, re.M)] == ["common.smk"]
 
 
+def test_rules_always_defined_and_read_nothing_defined_later():
+    """Every rule is defined in every run (no rule, `use rule`, `ruleorder` or `localrules` inside an `if`: a
+    switched-off variant's wildcards match nothing, common.smk's only_if), and the files the Snakefile includes read
+    no name defined in a file included after them."""
+    text = {p: p.read_text() for p in [REPO / "Snakefile", *(REPO / "workflow/rules").rglob("*.smk")]}
+    nested = [f"{p.name}: {m.group(0).strip()}" for p, t in text.items()
+              for m in re.finditer(r"^[ \t]+(rule \w+:|use rule .*|ruleorder:.*|localrules:)", t, re.M)]
+    assert not nested, nested
+    order = re.findall(r'^include: "(.+)"', text[REPO / "Snakefile"], re.M)
+    files = []
+    for inc in order:  # each rules file, then the helpers it includes
+        p = REPO / inc
+        files += [p] + [p.parent / h for h in re.findall(r'^include: "(.+)"', text[p], re.M)]
+    defined = [set(re.findall(r"^(?:def )?([A-Za-z_]\w*)(?: =|\()", text[p], re.M)) for p in files]
+    late = []
+    for i, p in enumerate(files):
+        body = re.sub(r'"""(.*?)"""|#.*', "", text[p], flags=re.S)
+        for j in range(i + 1, len(files)):
+            late += [f"{p.name} reads {name} ({files[j].name})" for name in defined[j] - set().union(*defined[:j])
+                     if re.search(rf"\b{name}\b", body) and not name.startswith("_")]
+    assert not late, late
+
+
+def test_run_plan_lists_each_experiment_once_with_its_reuse_and_grid():
+    """The run plan of the CI scenario: every experiment's path once, scaling x1 / x0 and W8A8 fp read from the
+    ablation where it allows (else scored), a model's own scaling grid over analysis.scaling.factors, and `all`'s
+    targets holding every result the claims read."""
+    from helpers import ci_config
+    from superweight.workflow import runplan
+
+    cfg = ci_config()
+    m = next(iter(cfg["models"]))
+    cfg["models"]["m2"] = {**cfg["models"][m], "scaling_factors": [0, 1.3, 1]}
+    plan = runplan.build(cfg, [m, "m2"], reuse_from=lambda cond, corpora, ev: None if cond == "original" else "no")
+    paths = [e.path for e in plan.experiments]
+    assert len(paths) == len(set(paths))
+    assert plan.factors("m2") == ["0", "1.3", "1"]
+    assert plan.factors(m) == [f"{float(f):g}" for f in cfg["analysis"]["scaling"]["factors"]]
+    assert plan.paths("scaling", "m2") == [f"results/m2/scaling/x{f}/scores.json" for f in ("0", "1.3", "1")]
+    assert plan.reused("scaling") == {"1": "original"}  # x0's source said no: scored
+    assert plan.reused("aquant") == ({"fp": "original"} if "fp" in cfg["quantization"]["activations"]["methods"]
+                                     else {})
+    assert set(plan.claim_inputs()) <= set(plan.outputs())
+    assert runplan.build(cfg, [m]).reused("scaling") == {}  # no reuse_from: everything scored
+    table6 = cfg["quantization"]["weights"]["table6"]
+    restored = [e for e in plan.of("wquant", m) if e.spec["sw_factor"] is not None]
+    assert len(restored) == (len(table6["blocks"]) * sum(float(f) != 1 for f in table6["factors"])
+                             if table6["enabled"] else 0)
+
+
 def test_one_onstart_handler_checks_the_planned_jobs():
     """Snakemake keeps only the last `onstart:`: the workflow has exactly one, the start-up check of the planned jobs
     (a second would silently replace it and with it the run-time limit and CUDA checks)."""
@@ -76,14 +126,15 @@ def test_one_onstart_handler_checks_the_planned_jobs():
 
 
 def test_claims_rule_waits_for_every_file_a_claim_declares():
-    """The `claims` rule's inputs (superweight.workflow.claim_inputs) hold every file a claim of the report's
+    """The `claims` rule's inputs (the run plan's claim_inputs) hold every file a claim of the report's
     registry (superweight.report.claims) declares, in the CI scenario, which runs every experiment."""
     from helpers import ci_config
     from superweight.report.claims import CLAIMS
-    from superweight.workflow.claim_inputs import claim_inputs
+    from superweight.workflow import runplan
 
     declared = {f for c in CLAIMS for f in c.inputs}
-    listed = {p.split("/", 2)[2] for p in claim_inputs(ci_config(), ["m"])}
+    cfg = ci_config()
+    listed = {p.split("/", 2)[2] for p in runplan.build(cfg, list(cfg["models"])[:1]).claim_inputs()}
     assert declared and declared <= listed, sorted(declared - listed)
 
 

@@ -32,8 +32,8 @@ Subpackages by stage, lowest first (a stage imports only itself and the stages b
   sweep's verdict), ``tables``, ``figures``, ``figures_mechanism``, ``summary``, ``protocol``, ``html``.
 - ``workflow``: ``config`` (validation, without torch), ``command_line`` (overrides, targets, options),
   ``schema_doc`` (config/README.md), ``resources`` (requests from each rule's declared work), ``plan`` (a run's requests
-  summed; the jobs over the time limit), ``claim_inputs`` (the
-  files the claims read), ``reuse``, ``experiments`` (a scoring job's wildcards as one intervention), ``runlog``
+  summed; the jobs over the time limit), ``runplan`` (the
+  run's experiments with their result paths and reuse; the files the claims read), ``reuse``, ``experiments`` (a scoring job's wildcards as one intervention), ``runlog``
   (per-job logs), ``verify`` (data checksums), ``damaged`` (damaged results found before any job).
 - ``provenance`` (what produced a result; JSON records), ``cli`` (``superweight detect``, ``superweight plan``)."""
 

@@ -79,38 +79,36 @@ use rule score as score_scaled with:
 
 SCALED_REUSE = scaled_reuse()
 
-if SCALED_REUSE:
+localrules:
+    reuse_scaled,
 
-    localrules:
-        reuse_scaled,
+ruleorder: reuse_scaled > score_scaled
 
-    ruleorder: reuse_scaled > score_scaled
-
-    rule reuse_scaled:
-        """Scaling x1 is the unmodified model, x0 the super weights zeroed: the ablation's original and prune_sw
-        scores (same settings, the sweep's first documents), not a second run."""
-        input:
-            scores=lambda wc: f"results/{wc.model}/ablation/{SCALED_REUSE[wc.factor]}/scores.json",
-            detect="results/{model}/detect/super_weights.json",
-        output:
-            "results/{model}/scaling/x{factor}/scores.json",
-        wildcard_constraints:
-            factor="|".join(re.escape(f) for f in SCALED_REUSE),
-        params:
-            kind="scaling",
-            spec=lambda wc: {"factor": float(wc.factor)},
-            cfg={"perplexity": config["perplexity"], "eval": scaling_eval()},
-            corpora=SCALING["corpora"],
-            model=model_cfg,
-            data=scored_data(SCALING["corpora"]),
-        log:
-            "results/{model}/logs/reuse_scaled_x{factor}.log",
-        benchmark:
-            "results/{model}/benchmarks/reuse_scaled_x{factor}.tsv"
-        conda:
-            "../../envs/model.yaml"
-        script:
-            "../scripts/reuse_scores.py"
+rule reuse_scaled:
+    """Scaling x1 is the unmodified model, x0 the super weights zeroed: the ablation's original and prune_sw
+    scores (same settings, the sweep's first documents), not a second run."""
+    input:
+        scores=lambda wc: f"results/{wc.model}/ablation/{SCALED_REUSE[wc.factor]}/scores.json",
+        detect="results/{model}/detect/super_weights.json",
+    output:
+        "results/{model}/scaling/x{factor}/scores.json",
+    wildcard_constraints:
+        factor=only_if(SCALED_REUSE, "|".join(re.escape(f) for f in SCALED_REUSE)),
+    params:
+        kind="scaling",
+        spec=lambda wc: {"factor": float(wc.factor)},
+        cfg={"perplexity": config["perplexity"], "eval": scaling_eval()},
+        corpora=SCALING["corpora"],
+        model=model_cfg,
+        data=scored_data(SCALING["corpora"]),
+    log:
+        "results/{model}/logs/reuse_scaled_x{factor}.log",
+    benchmark:
+        "results/{model}/benchmarks/reuse_scaled_x{factor}.tsv"
+    conda:
+        "../../envs/model.yaml"
+    script:
+        "../scripts/reuse_scores.py"
 
 
 rule plot_stopwords:
@@ -162,7 +160,7 @@ rule plot_propagation:
 rule table5:
     """Table 5: per task, the original model vs. the best scaling factor."""
     input:
-        expand("results/{model}/scaling/x{factor}/scores.json", model=MODELS, factor=FACTORS),
+        PLAN.paths("scaling"),
     output:
         "results/tables/table5.csv",
         "results/tables/table5.md",
@@ -183,7 +181,7 @@ rule table5:
 rule plot_scaling:
     """Fig. 6: average accuracy against the scaling factor, one line per model."""
     input:
-        expand("results/{model}/scaling/x{factor}/scores.json", model=MODELS, factor=FACTORS),
+        PLAN.paths("scaling"),
     output:
         report("results/figures/scaling.{fmt}", caption="../report/scaling.rst", category="Scaling (Fig. 6, Table 5)"),
     params:

@@ -4,7 +4,7 @@ rule claims:
     model's interval sub-tests corrected together (Holm); across models and per model. The only place result
     files become verdicts."""
     input:
-        claim_inputs(config, MODELS),  # superweight.workflow.claim_inputs
+        PLAN.claim_inputs(),  # superweight.workflow.runplan
     output:
         "results/claims.md",  # the report shows results/claims.html (report.smk)
         "results/claims.csv",

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 from superweight.quant.methods import ACT_METHODS, WEIGHT_METHODS
 from superweight.workflow import resources as R
-from superweight.workflow.claim_inputs import claim_inputs, factor_names
+from superweight.workflow import runplan
 from superweight.workflow.command_line import (check_config_paths, check_device, check_targets, check_writable,
                                               command_line_targets, merge, parse_overrides, runs_jobs, runs_no_job)
 from superweight.workflow.config import ConfigError, check_repeated_keys, run_models, validate
@@ -51,7 +51,6 @@ CONDITIONS = config["ablation"]["conditions"]
 DATA_DIR = resolve_data_dir(config.get("data_dir"))  # `data_dir`, else $SUPERWEIGHT_DATA; None reads the Hub
 WQ = config["quantization"]["weights"]
 AQ = config["quantization"]["activations"]
-FACTORS = factor_names(config)  # as in paths: x1, x1.5
 
 
 wildcard_constraints:
@@ -63,6 +62,16 @@ wildcard_constraints:
     amethod="|".join(("fp", *ACT_METHODS)),  # fp: not quantized
     fmt="png|pdf|svg",
     condition="|".join(CONDITIONS) if CONDITIONS else "none",
+
+
+NEVER = "(?!)"  # a wildcard pattern no path matches
+
+
+def only_if(on, pattern):
+    """A wildcard constraint: ``pattern`` when ``on``, else NEVER. Every rule is defined in every run; a variant that
+    is switched off (by the config or the run plan) matches no target, so targets choose the rules (the catalog
+    workflows' ``is_activated``) and no rule hides inside an ``if``."""
+    return pattern if on else NEVER
 
 
 LOAD_KEYS = ("source", "id", "file", "revision", "dtype")
@@ -179,7 +188,7 @@ def scored_data(corpora):
 
 def limited_eval(limit):
     """The eval config with a sweep's own per-task limit when set."""
-    return {**config["eval"], "limit": config["eval"]["limit"] if limit is None else limit}
+    return runplan.eval_with(config, limit)
 
 
 def paper_results(key, table):
@@ -201,57 +210,30 @@ def reuse_from(condition, corpora, eval_cfg):
 
     if condition not in CONDITIONS:
         return f"the ablation's {condition} is not scored"
-    if condition in SEQUENTIAL:  # helpers/scoring.smk
+    if condition in ((config.get("sequential") or {}).get("compare") or {}):
         return f"the ablation's {condition} is scored in looks (`sequential.compare`): it may stop before the maximum"
     ppl = config["perplexity"]
     return difference(settings(ppl["corpora"], ppl, config["eval"]), settings(corpora, ppl, eval_cfg))
 
 
+def _emergence():
+    """The checked `emergence:` block (reference filled in), or None; a bad one stops the run with one message."""
+    from superweight.analysis.emergence import EmergenceConfigError, check
+
+    if not config.get("emergence"):
+        return None
+    try:
+        return check(config["emergence"])
+    except EmergenceConfigError as e:
+        raise WorkflowError(f"config error: {e}") from None
+
+
+EMERGENCE = _emergence()
+# the run plan (superweight.workflow.runplan): every experiment of the run with its result path and reuse source;
+# the rules, `all` and the claims' inputs read it
+PLAN = runplan.build(config, MODELS, reuse_from, EMERGENCE)
+
+
 def all_outputs():
-    """What `all` builds: each stage's figures and tables (the stage helpers are in their .smk files), and the raw
-    results they are made from (raw_outputs)."""
-    fmt = config["plots"]["format"]
-    out = ["results/protocol.md", "results/protocol_settings.md"]
-    for m in MODELS:
-        out += [f"results/{m}/detect/super_weights.json", f"results/{m}/detect/down_proj_maxima.{fmt}",
-                f"results/{m}/detect/residual_stream.{fmt}", f"results/{m}/stopwords/stopwords.{fmt}",
-                f"results/{m}/propagation/residual_max.{fmt}", f"results/{m}/propagation/case_study.md"]
-    if CONDITIONS:
-        out += expand("results/tables/table1_{model}.md", model=MODELS) + ["results/tables/table1_all.md"]
-    out += [f"results/figures/scaling.{fmt}", "results/tables/table5.md"]
-    if WQ["methods"]:
-        out += [f"results/figures/weight_quant_int{b}.{fmt}" for b in WQ["bits"]] + ["results/tables/table_wquant.md"]
-    if WQ["table6"]["enabled"]:
-        out += ["results/tables/table6_wquant_amplified.md"]
-    if AQ["methods"]:
-        out += ["results/tables/table3_act_quant.md"]
-    out += ["results/summary.md", "results/summary.html"]
-    out += ["results/claims.md", "results/claims.html", "results/protocol.html"]  # the report's pages (report.smk)
-    out += MECHANISM_OUTPUTS + EMERGENCE_OUTPUTS  # mechanism.smk, helpers/emergence.smk
-    # every table also as the HTML page the report shows (report.smk; written beside its Markdown)
-    out += [p[:-3] + ".html" for p in out if p.endswith(".md") and
-            (p.startswith("results/tables/") or p.endswith(("_table.md", "emergence.md")))]
-    # every table also as CSV and LaTeX (written beside its Markdown)
-    out += [p[:-3] + ext for p in out if p.startswith("results/tables/") and p.endswith(".md")
-            for ext in (".csv", ".tex")]
-    return list(dict.fromkeys(out + raw_outputs()))
-
-
-def raw_outputs():
-    """The raw results the figures and tables are made from, and that users and the claims read: targets of `all`
-    too, so that a job killed after its figure or table was made (its outputs deleted, what was made from them
-    still there) is rerun by a plain `snakemake` (issue 38). Not listed: the inputs prepared for model jobs (the
-    prepared model, the task files, tokenized corpora, SmoothQuant's calibration samples), rebuilt whenever a job
-    that reads them runs."""
-    out = ["results/protocol.json", "results/protocol_settings.json", "results/claims.csv", "results/claims.json"]
-    for m in MODELS:
-        r = f"results/{m}"
-        out += [f"{r}/claims.md", f"{r}/detect/layer_maxima.csv", f"{r}/detect/residual_stream.csv",
-                f"{r}/stopwords/summary.json", f"{r}/stopwords/top_tokens.csv",
-                f"{r}/propagation/residual_max.csv", f"{r}/propagation/case_study.csv"]
-        out += [f"{r}/ablation/{c}/scores.json" for c in CONDITIONS]
-        out += [f"{r}/scaling/x{f}/scores.json" for f in FACTORS]
-        out += [wquant_path(*s).format(model=m) for s in wquant_settings()]  # helpers/quantize.smk
-        out += sweep_z_input(SimpleNamespace(model=m))  # tuned z (`z: auto`)
-        out += [f"{r}/aquant/w8a8/{a}/scores.json" for a in AQ["methods"]]
-    return out + MECHANISM_RAW + EMERGENCE_RAW  # mechanism.smk, helpers/emergence.smk
+    """What `all` builds (the run plan's targets)."""
+    return PLAN.outputs()

@@ -3,14 +3,6 @@
 MECH = config["mechanism"]
 
 
-# what `all` renders: each model's experiments, figure and table
-MECHANISM_OUTPUTS = [f"results/{m}/mechanism/{exp}{ext}" for m in MODELS for exp in MECH["experiments"]
-                     for ext in (f".{config['plots']['format']}", "_table.md")]
-# the raw results they are made from (targets of `all` too: common.smk, raw_outputs)
-MECHANISM_RAW = [f"results/{m}/mechanism/{f}" for m in MODELS for exp in MECH["experiments"]
-                 for f in (f"{exp}.csv", f"{exp}.json", *(["hadamard_channels.csv"] if exp == "hadamard" else []))]
-
-
 rule mechanism_hadamard:
     """Mechanism 1: the down projection's input at the super weight's column decomposed into the MLP's factors,
     and the output term x * w against the row's other terms, at the super activation's token."""

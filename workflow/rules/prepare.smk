@@ -35,3 +35,26 @@ rule prepare_tasks:
         "../../envs/model.yaml"
     script:
         "../scripts/prepare_tasks.py"
+
+
+rule tokenize_corpus:
+    """Tokenize a perplexity corpus once per model (GPTQ protocol: the whole text, one tensor), with a JSON
+    saying how the text was built and tokenized."""
+    input:
+        model=model_dir,
+    output:
+        ids="results/{model}/corpora/{corpus}.pt",
+        provenance="results/{model}/corpora/{corpus}.json",
+    wildcard_constraints:
+        corpus="|".join(CONSTRUCTION),  # the perplexity corpora the library builds
+    params:
+        data=lambda wc: data_id([wc.corpus]),  # its checksums and construction, not its path
+        c4_docs=config["perplexity"]["c4_docs"],
+    log:
+        "results/{model}/logs/tokenize_{corpus}.log",
+    benchmark:
+        "results/{model}/benchmarks/tokenize_{corpus}.tsv"
+    conda:
+        "../../envs/model.yaml"
+    script:
+        "../scripts/tokenize_corpus.py"

@@ -31,67 +31,67 @@ rule tune_z:
         "../scripts/tune_z.py"
 
 
-if not WQ["one_job"]:
+use rule score as score_wquant with:
+    """Fig. 7: weight quantization (simulated), one method, bit width and block size, scored."""
+    input:
+        **score_input(WQ["corpora"], z=z_input),
+    output:
+        "results/{model}/wquant/int{bits}/{wmethod}/block{block}/scores.json",
+    wildcard_constraints:
+        wmethod=only_if(not WQ["one_job"], "|".join(WEIGHT_METHODS)),
+    params:
+        kind="wquant",
+        spec=wquant_spec,
+        cfg={"perplexity": config["perplexity"], "eval": limited_eval(WQ["limit"]), "quantization": {"weights": WQ}},
+        corpora=WQ["corpora"],
+        data=scored_data(WQ["corpora"]),
+    log:
+        "results/{model}/logs/score_wquant_int{bits}_{wmethod}_block{block}.log",
+    benchmark:
+        "results/{model}/benchmarks/score_wquant_int{bits}_{wmethod}_block{block}.tsv"
+    resources:
+        **model_job(score_work("wquant", lambda wc: {"method": wc.wmethod}, WQ["corpora"], limited_eval(WQ["limit"]),
+                               quantize=True)),
 
-    use rule score as score_wquant with:
-        """Fig. 7: weight quantization (simulated), one method, bit width and block size, scored."""
-        input:
-            **score_input(WQ["corpora"], z=z_input),
-        output:
-            "results/{model}/wquant/int{bits}/{wmethod}/block{block}/scores.json",
-        params:
-            kind="wquant",
-            spec=wquant_spec,
-            cfg={"perplexity": config["perplexity"], "eval": limited_eval(WQ["limit"]), "quantization": {"weights": WQ}},
-            corpora=WQ["corpora"],
-            data=scored_data(WQ["corpora"]),
-        log:
-            "results/{model}/logs/score_wquant_int{bits}_{wmethod}_block{block}.log",
-        benchmark:
-            "results/{model}/benchmarks/score_wquant_int{bits}_{wmethod}_block{block}.tsv"
-        resources:
-            **model_job(score_work("wquant", lambda wc: {"method": wc.wmethod}, WQ["corpora"], limited_eval(WQ["limit"]),
-                                   quantize=True)),
 
+use rule score_wquant as score_wquant_restored with:
+    """Table 6: weight quantization, then the super weights put back in full precision at their original value
+    times {factor} (the paper amplifies them; factor 1 is the plain restore of rtn_keep_sw / sw_aware)."""
+    output:
+        "results/{model}/wquant/int{bits}/{wmethod}/block{block}/sw_x{factor}/scores.json",
+    wildcard_constraints:
+        wmethod=only_if(not WQ["one_job"], "|".join(RESTORING_METHODS)),
+    params:
+        spec=lambda wc, input: wquant_spec(wc, input, sw_factor=float(wc.factor)),
+    log:
+        "results/{model}/logs/score_wquant_int{bits}_{wmethod}_block{block}_sw_x{factor}.log",
+    benchmark:
+        "results/{model}/benchmarks/score_wquant_int{bits}_{wmethod}_block{block}_sw_x{factor}.tsv"
 
-    use rule score_wquant as score_wquant_restored with:
-        """Table 6: weight quantization, then the super weights put back in full precision at their original value
-        times {factor} (the paper amplifies them; factor 1 is the plain restore of rtn_keep_sw / sw_aware)."""
-        output:
-            "results/{model}/wquant/int{bits}/{wmethod}/block{block}/sw_x{factor}/scores.json",
-        wildcard_constraints:
-            wmethod="|".join(RESTORING_METHODS),
-        params:
-            spec=lambda wc, input: wquant_spec(wc, input, sw_factor=float(wc.factor)),
-        log:
-            "results/{model}/logs/score_wquant_int{bits}_{wmethod}_block{block}_sw_x{factor}.log",
-        benchmark:
-            "results/{model}/benchmarks/score_wquant_int{bits}_{wmethod}_block{block}_sw_x{factor}.tsv"
-
-else:
-
-    use rule score as score_wquant_sweep with:
-        """Fig. 7 and Table 6 (`quantization.weights.one_job`): every weight-quantization setting of a model scored
-        in one job, one start-up instead of one per setting. The model is loaded afresh for each setting, so each
-        scores.json is the one its own job would write; changing any setting reruns the sweep."""
-        input:
-            **score_input(WQ["corpora"], z=sweep_z_input),
-        output:
-            [wquant_path(*s) for s in wquant_settings()],
-        params:
-            kind="wquant",
-            spec=None,
-            experiments=sweep_specs,
-            cfg={"perplexity": config["perplexity"], "eval": limited_eval(WQ["limit"]), "quantization": {"weights": WQ}},
-            corpora=WQ["corpora"],
-            data=scored_data(WQ["corpora"]),
-        log:
-            "results/{model}/logs/score_wquant_sweep.log",
-        benchmark:
-            "results/{model}/benchmarks/score_wquant_sweep.tsv"
-        resources:
-            **model_job(score_work("wquant", lambda wc: {"method": "rtn"}, WQ["corpora"], limited_eval(WQ["limit"]),
-                                   quantize=True), repeats=len(wquant_settings())),
+use rule score as score_wquant_sweep with:
+    """Fig. 7 and Table 6 (`quantization.weights.one_job`): every weight-quantization setting of a model scored
+    in one job, one start-up instead of one per setting. The model is loaded afresh for each setting, so each
+    scores.json is the one its own job would write; changing any setting reruns the sweep."""
+    input:
+        **score_input(WQ["corpora"], z=sweep_z_input),
+    output:
+        [s.pattern() for s in WQ_SETTINGS],
+    wildcard_constraints:
+        model=only_if(WQ["one_job"], "|".join(map(re.escape, MODELS))),
+    params:
+        kind="wquant",
+        spec=None,
+        experiments=sweep_specs,
+        cfg={"perplexity": config["perplexity"], "eval": limited_eval(WQ["limit"]), "quantization": {"weights": WQ}},
+        corpora=WQ["corpora"],
+        data=scored_data(WQ["corpora"]),
+    log:
+        "results/{model}/logs/score_wquant_sweep.log",
+    benchmark:
+        "results/{model}/benchmarks/score_wquant_sweep.tsv"
+    resources:
+        **model_job(score_work("wquant", lambda wc: {"method": "rtn"}, WQ["corpora"], limited_eval(WQ["limit"]),
+                               quantize=True), repeats=len(WQ_SETTINGS)),
 
 
 rule table6:
@@ -166,39 +166,39 @@ use rule score as score_aquant with:
                                keeps_weights=True)),
 
 
-AQUANT_FP_REUSE = reuse_from("original", AQ["corpora"], limited_eval(AQ["limit"])) if "fp" in AQ["methods"] else "no fp"
+AQUANT_FP_REUSE = PLAN.reused("aquant").get("fp") == "original"  # the run plan: W8A8 fp reads the ablation's scores
 
-if AQUANT_FP_REUSE is None:
+localrules:
+    reuse_aquant_fp,
 
-    localrules:
-        reuse_aquant_fp,
+ruleorder: reuse_aquant_fp > score_aquant
 
-    ruleorder: reuse_aquant_fp > score_aquant
-
-    rule reuse_aquant_fp:
-        """W8A8 fp is the unmodified model: the ablation's original scores (same settings, the sweep's first
-        documents), not a second run."""
-        input:
-            scores="results/{model}/ablation/original/scores.json",
-            detect="results/{model}/detect/super_weights.json",
-        output:
-            "results/{model}/aquant/w8a8/fp/scores.json",
-        params:
-            kind="aquant",
-            spec={"method": "fp"},
-            cfg={"perplexity": config["perplexity"], "eval": limited_eval(AQ["limit"]),
-                 "quantization": {"activations": AQ}},
-            corpora=AQ["corpora"],
-            model=model_cfg,
-            data=scored_data(AQ["corpora"]),
-        log:
-            "results/{model}/logs/reuse_aquant_fp.log",
-        benchmark:
-            "results/{model}/benchmarks/reuse_aquant_fp.tsv"
-        conda:
-            "../../envs/model.yaml"
-        script:
-            "../scripts/reuse_scores.py"
+rule reuse_aquant_fp:
+    """W8A8 fp is the unmodified model: the ablation's original scores (same settings, the sweep's first
+    documents), not a second run."""
+    input:
+        scores="results/{model}/ablation/original/scores.json",
+        detect="results/{model}/detect/super_weights.json",
+    output:
+        "results/{model}/aquant/w8a8/fp/scores.json",
+    wildcard_constraints:
+        model=only_if(AQUANT_FP_REUSE, "|".join(map(re.escape, MODELS))),
+    params:
+        kind="aquant",
+        spec={"method": "fp"},
+        cfg={"perplexity": config["perplexity"], "eval": limited_eval(AQ["limit"]),
+             "quantization": {"activations": AQ}},
+        corpora=AQ["corpora"],
+        model=model_cfg,
+        data=scored_data(AQ["corpora"]),
+    log:
+        "results/{model}/logs/reuse_aquant_fp.log",
+    benchmark:
+        "results/{model}/benchmarks/reuse_aquant_fp.tsv"
+    conda:
+        "../../envs/model.yaml"
+    script:
+        "../scripts/reuse_scores.py"
 
 
 rule plot_wquant:

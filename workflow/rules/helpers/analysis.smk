@@ -8,8 +8,6 @@ def scaling_eval():
 
 
 def scaled_reuse():
-    """{factor: ablation condition} for the factors whose model is an ablation condition's and whose scores it holds."""
-    from superweight.interventions.applicability import same_model
-
-    pairs = {f: same_model("scaling", {"factor": f}) for f in FACTORS}
-    return {f: c for f, c in pairs.items() if c and reuse_from(c, SCALING["corpora"], scaling_eval()) is None}
+    """{factor: ablation condition} for the factors whose model is an ablation condition's and whose scores it holds
+    (the run plan's reuse)."""
+    return PLAN.reused("scaling")

@@ -26,50 +26,23 @@ def wquant_spec(wildcards, input, sw_factor=None):
     return {"method": wildcards.wmethod, "bits": int(wildcards.bits), "block": wildcards.block, **restored, **z}
 
 
-def wquant_settings():
-    """Every weight-quantization setting the run scores, as (bits, method, block, Table 6 factor or None): Fig. 7's
-    sweep and, when enabled, Table 6's plain RTN and restored super weights (x1 and x each factor)."""
-    out = [(b, m, str(blk), None) for b in WQ["bits"] for m in WQ["methods"] for blk in WQ["blocks"]]
-    t = WQ["table6"]
-    if t["enabled"]:
-        for blk in t["blocks"]:
-            out += [(t["bits"], "rtn", str(blk), None), (t["bits"], t["method"], str(blk), None)]
-            # the factor as its file name writes it (:g), so both job shapes score the same number
-            out += [(t["bits"], t["method"], str(blk), float(f"{float(f):g}")) for f in t["factors"] if float(f) != 1.0]
-    return list(dict.fromkeys(out))
-
-
-def wquant_path(bits, method, block, factor=None):
-    """A setting's scores.json, under results/{model} (a pattern with the {model} wildcard)."""
-    restored = [f"sw_x{factor:g}"] if factor is not None else []
-    return str(Path("results", "{model}", "wquant", f"int{bits}", method, f"block{block}", *restored, "scores.json"))
+WQ_SETTINGS = runplan.wquant_settings(config)  # every weight-quantization setting, as the run plan lists them
 
 
 def sweep_z_input(wildcards):
     """The one-job sweep's tuned z files (z: auto), one per clipping setting's bits and block."""
-    z = (z_input(SimpleNamespace(model=wildcards.model, bits=str(b), wmethod=m, block=blk))
-         for b, m, blk, _ in wquant_settings())
-    return sorted({f for f in z if f})
+    return PLAN.z_files(wildcards.model)
 
 
 def sweep_specs(wildcards, input, output):
-    """The one-job sweep's experiments: [scores.json, spec] per setting, in wquant_settings' order."""
+    """The one-job sweep's experiments: [scores.json, spec] per setting, in the run plan's order."""
     out = []
-    for (b, m, blk, f), path in zip(wquant_settings(), output):
-        wc = SimpleNamespace(model=wildcards.model, bits=str(b), wmethod=m, block=blk)
-        out.append([path, wquant_spec(wc, SimpleNamespace(z=z_input(wc)), sw_factor=f)])
+    for s, path in zip(WQ_SETTINGS, output):
+        wc = SimpleNamespace(model=wildcards.model, bits=str(s.bits), wmethod=s.method, block=s.block)
+        out.append([path, wquant_spec(wc, SimpleNamespace(z=z_input(wc)), sw_factor=s.factor)])
     return out
 
 
 def table6_inputs(wildcards):
     """Per model and block: plain RTN, the super weights restored at their value (x1) and x each factor."""
-    t = WQ["table6"]
-    base = "results/{m}/wquant/int{b}/{meth}/block{blk}"
-    out = []
-    for m in MODELS:
-        for blk in t["blocks"]:
-            out.append(f"{base.format(m=m, b=t['bits'], meth='rtn', blk=blk)}/scores.json")
-            p = base.format(m=m, b=t["bits"], meth=t["method"], blk=blk)
-            out.append(f"{p}/scores.json")
-            out += [f"{p}/sw_x{float(f):g}/scores.json" for f in t["factors"] if float(f) != 1.0]
-    return out
+    return [s.pattern().format(model=m) for m in MODELS for s in runplan.table6_settings(config)]

@@ -1,0 +1,250 @@
+"""The run plan: the experiments a validated config runs, built once at start (no torch).
+
+Each experiment has its kind, model, spec and result file, and where its scores come from (scored, or read from the
+ablation condition with the same model: ``reuse``). The workflow's rules, the targets of ``all`` and the files the
+`claims` rule waits for are read from here, so each result path is spelled once (``PATTERNS``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# every result file of an experiment, under results/{model}/ (the rules' output patterns)
+PATTERNS = {
+    "ablation": "results/{model}/ablation/{condition}/scores.json",
+    "scaling": "results/{model}/scaling/x{factor}/scores.json",
+    "wquant": "results/{model}/wquant/int{bits}/{wmethod}/block{block}/scores.json",
+    "wquant_restored": "results/{model}/wquant/int{bits}/{wmethod}/block{block}/sw_x{factor}/scores.json",
+    "aquant": "results/{model}/aquant/w8a8/{amethod}/scores.json",
+    "z": "results/{model}/wquant/int{bits}/z_block{block}.json",
+}
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One scored experiment of one model: ``name`` is how its path names it (condition, factor, setting)."""
+
+    kind: str  # ablation | scaling | wquant | aquant
+    model: str
+    spec: dict
+    path: str
+    reuse: str | None = None  # the ablation condition whose scores it reads instead of scoring (same model)
+
+
+@dataclass(frozen=True)
+class WquantSetting:
+    """One weight-quantization setting: Fig. 7's sweep, or Table 6's (``factor``: the restored super weights')."""
+
+    bits: int
+    method: str
+    block: str
+    factor: float | None = None
+
+    def pattern(self) -> str:
+        if self.factor is None:
+            return PATTERNS["wquant"].format(model="{model}", bits=self.bits, wmethod=self.method, block=self.block)
+        return PATTERNS["wquant_restored"].format(model="{model}", bits=self.bits, wmethod=self.method,
+                                                  block=self.block, factor=f"{self.factor:g}")
+
+
+def factor_name(f) -> str:
+    """A scaling factor as paths write it: 1 -> ``1``, 1.5 -> ``1.5``."""
+    return f"{float(f):g}"
+
+
+def scaling_factors(cfg: dict, model: str) -> list[str]:
+    """The model's scaling grid: its own `scaling_factors` (a paper model's grid from Fig. 6), else
+    `analysis.scaling.factors`."""
+    own = cfg["models"][model].get("scaling_factors")
+    return [factor_name(f) for f in (own if own is not None else cfg["analysis"]["scaling"]["factors"])]
+
+
+def wquant_settings(cfg: dict) -> list[WquantSetting]:
+    """Every weight-quantization setting the run scores: Fig. 7's sweep and, when enabled, Table 6's plain RTN and
+    restored super weights (at their value, and times each other factor)."""
+    wq = cfg["quantization"]["weights"]
+    out = [WquantSetting(b, m, str(blk)) for b in wq["bits"] for m in wq["methods"] for blk in wq["blocks"]]
+    t = wq["table6"]
+    if t["enabled"]:
+        for blk in t["blocks"]:
+            out += [WquantSetting(t["bits"], "rtn", str(blk)), WquantSetting(t["bits"], t["method"], str(blk))]
+            out += [WquantSetting(t["bits"], t["method"], str(blk), float(factor_name(f)))
+                    for f in t["factors"] if float(f) != 1.0]
+    return list(dict.fromkeys(out))
+
+
+def table6_settings(cfg: dict) -> list[WquantSetting]:
+    """Table 6's settings per block: plain RTN, the super weights restored at their value, and amplified."""
+    t = cfg["quantization"]["weights"]["table6"]
+    out = []
+    for blk in t["blocks"]:
+        out += [WquantSetting(t["bits"], "rtn", str(blk)), WquantSetting(t["bits"], t["method"], str(blk))]
+        out += [WquantSetting(t["bits"], t["method"], str(blk), float(factor_name(f)))
+                for f in t["factors"] if float(f) != 1.0]
+    return out
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """What a run runs: its models and their experiments (``experiments``), the mechanism experiments and the
+    emergence sweep's files, and the figure format."""
+
+    models: tuple
+    conditions: tuple
+    experiments: tuple
+    fmt: str
+    mechanism: tuple = ()  # `mechanism.experiments`
+    wquant_bits: tuple = ()  # Fig. 7's bit widths (one figure each); empty when no method is swept
+    table6: bool = False
+    emergence_outputs: tuple = ()  # the sweep's figure and table (``emergence_files``)
+    emergence_raw: tuple = ()  # the raw results they are made from
+    z_auto: bool = False  # clipping methods read a tuned z per model, bits and block
+    _factors: dict = field(default_factory=dict)
+
+    def of(self, kind: str, model: str | None = None) -> list[Experiment]:
+        return [e for e in self.experiments if e.kind == kind and model in (None, e.model)]
+
+    def paths(self, kind: str, model: str | None = None) -> list[str]:
+        return [e.path for e in self.of(kind, model)]
+
+    def factors(self, model: str) -> list[str]:
+        return self._factors[model]
+
+    def reused(self, kind: str) -> dict[str, str]:
+        """{the path's name (a factor, a method): the ablation condition} for the experiments read, not scored."""
+        out = {}
+        for e in self.of(kind):
+            if e.reuse:
+                out[factor_name(e.spec["factor"]) if kind == "scaling" else e.spec["method"]] = e.reuse
+        return out
+
+    def mechanism_raw(self) -> list[str]:
+        return [f"results/{m}/mechanism/{f}" for m in self.models for exp in self.mechanism
+                for f in (f"{exp}.csv", f"{exp}.json", *(["hadamard_channels.csv"] if exp == "hadamard" else []))]
+
+    def mechanism_outputs(self) -> list[str]:
+        return [f"results/{m}/mechanism/{exp}{ext}" for m in self.models for exp in self.mechanism
+                for ext in (f".{self.fmt}", "_table.md")]
+
+    def z_files(self, model: str, settings=None) -> list[str]:
+        """The tuned z files (`z: auto`) the clipping settings of ``model`` read, sorted, once each."""
+        from superweight.quant.methods import CLIPPING_METHODS
+
+        if not self.z_auto:
+            return []
+        wq = [e.spec for e in self.of("wquant", model)] if settings is None else settings
+        return sorted({PATTERNS["z"].format(model=model, bits=s["bits"], block=s["block"])
+                       for s in wq if s["method"] in CLIPPING_METHODS})
+
+    def raw_outputs(self) -> list[str]:
+        """The raw results the figures and tables are made from, and that users and the claims read: targets of
+        `all` too, so that a job killed after its figure or table was made (its outputs deleted, what was made from
+        them still there) is rerun by a plain `snakemake`. Not listed: the inputs prepared for model jobs (the
+        prepared model, the task files, tokenized corpora, SmoothQuant's calibration samples), rebuilt whenever a
+        job that reads them runs."""
+        out = ["results/protocol.json", "results/protocol_settings.json", "results/claims.csv",
+               "results/claims.json"]
+        for m in self.models:
+            r = f"results/{m}"
+            out += [f"{r}/claims.md", f"{r}/detect/layer_maxima.csv", f"{r}/detect/residual_stream.csv",
+                    f"{r}/stopwords/summary.json", f"{r}/stopwords/top_tokens.csv",
+                    f"{r}/propagation/residual_max.csv", f"{r}/propagation/case_study.csv"]
+            out += self.paths("ablation", m) + self.paths("scaling", m) + self.paths("wquant", m)
+            out += self.z_files(m) + self.paths("aquant", m)
+        return out + self.mechanism_raw() + list(self.emergence_raw)
+
+    def outputs(self) -> list[str]:
+        """What `all` builds: each stage's figures and tables, every table also as HTML (the report's page), CSV
+        and LaTeX, and the raw results they are made from."""
+        fmt = self.fmt
+        out = ["results/protocol.md", "results/protocol_settings.md"]
+        for m in self.models:
+            out += [f"results/{m}/detect/super_weights.json", f"results/{m}/detect/down_proj_maxima.{fmt}",
+                    f"results/{m}/detect/residual_stream.{fmt}", f"results/{m}/stopwords/stopwords.{fmt}",
+                    f"results/{m}/propagation/residual_max.{fmt}", f"results/{m}/propagation/case_study.md"]
+        if self.conditions:
+            out += [f"results/tables/table1_{m}.md" for m in self.models] + ["results/tables/table1_all.md"]
+        out += [f"results/figures/scaling.{fmt}", "results/tables/table5.md"]
+        if self.wquant_bits:
+            out += [f"results/figures/weight_quant_int{b}.{fmt}" for b in self.wquant_bits]
+            out += ["results/tables/table_wquant.md"]
+        if self.table6:
+            out += ["results/tables/table6_wquant_amplified.md"]
+        if any(True for _ in self.of("aquant")):
+            out += ["results/tables/table3_act_quant.md"]
+        out += ["results/summary.md", "results/summary.html"]
+        out += ["results/claims.md", "results/claims.html", "results/protocol.html"]
+        out += self.mechanism_outputs() + list(self.emergence_outputs)
+        out += [p[:-3] + ".html" for p in out if p.endswith(".md") and
+                (p.startswith("results/tables/") or p.endswith(("_table.md", "emergence.md")))]
+        out += [p[:-3] + ext for p in out if p.startswith("results/tables/") and p.endswith(".md")
+                for ext in (".csv", ".tex")]
+        return list(dict.fromkeys(out + self.raw_outputs()))
+
+    def claim_inputs(self) -> list[str]:
+        """Every result file of every model the claims read (the `claims` rule waits for exactly these)."""
+        out = []
+        for m in self.models:
+            r = f"results/{m}"
+            out += [f"{r}/detect/super_weights.json", f"{r}/detect/residual_stream.csv",
+                    f"{r}/stopwords/summary.json", f"{r}/propagation/residual_max.csv"]
+            out += self.paths("ablation", m) + self.paths("scaling", m)
+            out += self.paths("wquant", m)  # Fig. 7's sweep and Table 6's settings
+            out += self.paths("aquant", m)
+            out += [f"{r}/mechanism/{exp}.json" for exp in self.mechanism]
+        return out
+
+
+def build(cfg: dict, models: list[str], reuse_from=None, emergence: dict | None = None) -> RunPlan:
+    """The run plan of a validated ``cfg`` for ``models`` (``emergence``: the checked `emergence:` block, or None).
+    ``reuse_from(condition, corpora, eval_cfg)`` says why a
+    job cannot read that ablation condition's scores (None: it can); without it nothing is reused."""
+    from superweight.interventions.applicability import same_model
+
+    conditions = tuple(cfg["ablation"]["conditions"])
+    scaling, wq, aq = cfg["analysis"]["scaling"], cfg["quantization"]["weights"], cfg["quantization"]["activations"]
+
+    def reuse(kind, spec, corpora, limit):
+        cond = same_model(kind, spec)
+        if cond is None or reuse_from is None:
+            return None
+        return cond if reuse_from(cond, corpora, eval_with(cfg, limit)) is None else None
+
+    settings = wquant_settings(cfg)
+    exps, factors = [], {}
+    for m in models:
+        exps += [Experiment("ablation", m, {"condition": c}, PATTERNS["ablation"].format(model=m, condition=c))
+                 for c in conditions]
+        factors[m] = scaling_factors(cfg, m)
+        exps += [Experiment("scaling", m, {"factor": float(f)}, PATTERNS["scaling"].format(model=m, factor=f),
+                            reuse("scaling", {"factor": float(f)}, scaling["corpora"], scaling["limit"]))
+                 for f in factors[m]]
+        exps += [Experiment("wquant", m, {"bits": s.bits, "method": s.method, "block": s.block,
+                                          "sw_factor": s.factor},
+                            s.pattern().format(model=m)) for s in settings]
+        exps += [Experiment("aquant", m, {"method": a}, PATTERNS["aquant"].format(model=m, amethod=a),
+                            reuse("aquant", {"method": a}, aq["corpora"], aq["limit"])) for a in aq["methods"]]
+    em_out, em_raw = emergence_files(emergence, cfg["plots"]["format"])
+    return RunPlan(tuple(models), conditions, tuple(exps), cfg["plots"]["format"],
+                   tuple(cfg["mechanism"]["experiments"]), tuple(wq["bits"]) if wq["methods"] else (),
+                   bool(wq["table6"]["enabled"]), em_out, em_raw, wq["z"] == "auto", factors)
+
+
+def emergence_dir(emergence: dict | None) -> str:
+    return f"results/emergence/{emergence['name'] if emergence else 'none'}"
+
+
+def emergence_files(emergence: dict | None, fmt: str) -> tuple[tuple, tuple]:
+    """The emergence sweep's figure and table, and the raw results they are made from (none when not
+    configured). ``emergence``: the checked `emergence:` block (superweight.analysis.emergence.check)."""
+    if not emergence:
+        return (), ()
+    d = emergence_dir(emergence)
+    raw = [f"{d}/{f}" for f in ("reference.json", "emergence.csv", "emergence.json")]
+    return (f"{d}/emergence.{fmt}", f"{d}/emergence.md"), tuple(raw + [f"{d}/steps/{r}.json"
+                                                                      for r in emergence["revisions"]])
+
+
+def eval_with(cfg: dict, limit) -> dict:
+    """The eval config a sweep scores with: its own per-task ``limit`` when set, else `eval.limit`."""
+    return {**cfg["eval"], "limit": cfg["eval"]["limit"] if limit is None else limit}
+
