@@ -14,8 +14,9 @@ The first four are ``Setting`` rows with a reference value: the paper's, the off
 project reads the paper as (config/paper.yaml sets every row to it: tests/test_protocol.py checks it after merging
 paper.yaml over config/config.yaml as Snakemake does). A run's value that differs from a paper, official or
 interpretation reference is a listed difference; additions are listed beside paper.yaml's value. The report says
-"equals the paper" only of ``paper`` rows. Choices the config cannot change are ``FIXED`` rows. This module reads
-only the config and the detection summaries: no torch, so the report is instant.
+"equals the paper" only of ``paper`` rows. Choices the config cannot change are the rows of report.fixed_choices,
+each with whose choice it is. This module reads only the config and the detection summaries: no torch, so the report
+is instant.
 To add a key: add it to the schema, then one ``Setting`` to ``SETTINGS`` (or a reason to ``NO_EFFECT``).
 """
 from __future__ import annotations
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from superweight.provenance import package_versions
+from superweight.report import fixed_choices
 
 NOT_SET = object()  # the key is absent from the config (a feature not in this checkout)
 NO_PAPER_VALUE = object()  # a setting without a reference value (an addition whose value is free)
@@ -159,7 +161,11 @@ SETTINGS: tuple[Setting, ...] = (
     # detection (Fig. 3, Table 2)
     S("detection.prompt", "Apple Inc. is a worldwide tech company.",
       "official analyze.py:72 plot_down_proj_input_output (Fig. 3)", kind=O),
-    S("detection.rule", "absolute", "official analyze.py:77: |input| and |output| above spike_threshold", kind=O),
+    S("detection.rule", "absolute", "Sec. 3: the super weight is where the down projection's input and output "
+      "spike; official analyze.py:75-80 lists the layers whose input max |value| exceeds 50 and, separately, those "
+      "whose output does (the pairing is read off by hand)", "this project's reading: a layer is a candidate only "
+      "when its input and its output spike in the same forward pass (absolute: both above detection.threshold)",
+      kind=I),
     S("detection.threshold", 50, "official analyze.py:77: spike_threshold=50", kind=O),
     S("detection.ratio", NO_PAPER_VALUE, "no counterpart", "only read by detection.rule: relative", kind=A),
     S("detection.column", "input_max", "Sec. 3 (the input spike's channel) and official analyze.py:61: the channel "
@@ -236,7 +242,8 @@ SETTINGS: tuple[Setting, ...] = (
     S("quantization.weights.bits", [4], "Fig. 7: INT4"),
     S("quantization.weights.blocks", [16384, 65536, 262144, 1048576, "per_tensor"],
       "official README.md:86 block loop 'tensor 1048576 262144 65536 16384' (Fig. 7 shows the four blocks "
-      "128x128 ... 1024x1024; per-tensor is the README's only)", kind=O),
+      "128x128 ... 1024x1024; per-tensor is the README's only)", "each a run of consecutive elements of the "
+      "flattened weight, the official quantizer's blocks (fixed choice rtn.flat_blocks)", kind=O),
     S("quantization.weights.corpora", ["wikitext2"], "no counterpart: Fig. 7 reports accuracy only",
       "perplexity beside the accuracies of the sweep", kind=A),
     S("quantization.weights.limit", None, "Fig. 7: full test sets",
@@ -267,7 +274,11 @@ SETTINGS: tuple[Setting, ...] = (
     S("quantization.weights.table6.enabled", True, "Table 6"),
     S("quantization.weights.table6.method", "rtn_keep_sw", "Table 6: RTN, the super weights restored after "
       "quantizing (official restore_GO after minmax)"),
-    S("quantization.weights.table6.blocks", [64, 4096], "Table 6: blocks 8x8 (64) and 64x64 (4096)"),
+    S("quantization.weights.table6.blocks", [64, 4096], "Table 6's blocks 8x8 and 64x64 as the official code's "
+      "blocks: runs of 64 and 4,096 consecutive elements of the flattened weight (official "
+      "outliers/functional/quantization.py:65 weight.reshape(-1, blocksize))", "the paper writes 2-D blocks; flat "
+      "runs are the official quantizer's convention (fixed choice rtn.flat_blocks); 8x8 tiles are the ROWSxCOLS "
+      "option", kind=O),
     S("quantization.weights.table6.bits", 4, "Table 6: 4-bit"),
     S("quantization.weights.table6.factors", [1.5], "Table 6 amplifies the super weights but states no factor",
       "1.5: inside Fig. 6's range of gains (1.2-2) for Llama-7B", kind=I),
@@ -275,8 +286,11 @@ SETTINGS: tuple[Setting, ...] = (
     S("quantization.activations.inputs", ["q", "k", "v", "gate", "up", "down"],
       "Sec. 5.1: W8A8 on the inputs of q, k, v, gate, up and down projections",
       "SmoothQuant's fake_quant.py (quantize_llama_like) also quantizes o_proj: add 'o'"),
-    S("quantization.activations.bmm", ["q", "k", "v"], "Sec. 5.1: and the attention BMM inputs "
-      "(SmoothQuant fake_quant.py quantize_bmm_input: the q/k/v projection outputs, per token)"),
+    S("quantization.activations.bmm", ["q", "k", "v"], "SmoothQuant (github mit-han-lab/smoothquant) "
+      "smoothquant/fake_quant.py:208-226 quantize_llama_like(quantize_bmm_input=True): the q/k/v projection outputs, "
+      "per token", "SmoothQuant's reading of 'the attention BMM inputs' (Sec. 5.1): q and k quantized before RoPE, "
+      "the softmax output (the second BMM's operand) left alone; the paper's words name the BMM operands themselves "
+      "(q and k after RoPE, the softmax output, v), which this project does not quantize", kind=O),
     S("quantization.activations.weight_granularity", "per_tensor", "Sec. 5.1: SmoothQuant-style W8A8 (weights "
       "per tensor, activations per token: SmoothQuant's O1 setting)", "per_channel: SmoothQuant fake_quant.py's per-channel weight option"),
     S("quantization.activations.alpha", 0.85, "Table 3: SmoothQuant, alpha 0.85"),
@@ -337,15 +351,6 @@ NO_EFFECT = {
     **{f"plots.{k}": "figure styling" for k in ("format", "dpi", "width", "height", "colors", "log_scale",
                                                  "label_tokens")},
 }
-
-# choices no config key changes
-FIXED = [
-    {"choice": "detection rounds", "class": INTERPRETATION,
-     "this project": "every spiking layer's candidate zeroed per round, then rerun",
-     "reference": "Sec. 3: zero the super weight and rerun until no spike (one per round not said)",
-     "why": "a layer's spike does not depend on later layers; taking all at once needs fewer rounds"},
-]
-
 
 def lookup(cfg: dict, key: str):
     """The value at a dotted key, or NOT_SET."""
@@ -596,7 +601,7 @@ def report(cfg: dict, data_dir: str | bool | None, detections: dict | None = Non
             "additions": [r["key"] for r in rows if r["class"] == ADDITION],
             "official": [r["key"] for r in rows if r["class"] == OFFICIAL_CODE],
             "no_effect": [{"key": k, "reason": why} for k, why in NO_EFFECT.items()],
-            "fixed": FIXED,
+            "fixed": fixed_choices.rows(),
             "facts": facts(cfg, data_dir),
             "versions": versions(detections, installed),
             "detection": outcomes,
@@ -659,9 +664,11 @@ def markdown(rep: dict) -> str:
                  "config/paper.yaml's value where it sets one.")]
     for cls, title, what in sections:
         lines += ["", f"## {title}", "", what, ""] + (_table(by[cls]) if by[cls] else ["None."])
-    lines += ["", "## Choices no setting changes", "", "| choice | class | this project | reference | why |",
-              "|---|---|---|---|---|"]
-    lines += [f"| {f['choice']} | {f['class']} | {f['this project']} | {f['reference']} | {f['why']} |"
+    lines += ["", "## Choices no setting changes", "", "Fixed in the code (superweight.report.fixed_choices); whose "
+              "choice each is: the paper's, its official code's, a cited method's (SmoothQuant, GPTQ) or this "
+              "project's.", "", "| choice | whose | module | this project | reference | why |", "|---|---|---|---|---|---|"]
+    lines += ["| " + " | ".join(str(f[c]).replace("|", "\\|") for c in ("choice", "whose", "module", "this project",
+                                                                         "reference", "why")) + " |"
               for f in rep.get("fixed", [])]
     lines += ["", "## No effect on numbers", "", "| setting | why |", "|---|---|"]
     lines += [f"| `{x['key']}` | {x['reason']} |" for x in rep.get("no_effect", [])]
