@@ -247,7 +247,8 @@ def _mismatches(declared: dict[str, list[str]], rows) -> list[str]:
     """Both directions: a declared choice without a row (or in another module than its row names), a row whose
     module does not declare it."""
     by_name = {f.name: f for f in rows}
-    bad = [f"{n}: declared by {ms}, no row in report/fixed_choices.py" for n, ms in declared.items() if n not in by_name]
+    bad = [f"{n}: declared by {ms}, no row in report/fixed_choices.py" for n, ms in declared.items()
+           if n not in by_name]
     bad += [f"{n}: declared by {ms}, its row names {by_name[n].module}" for n, ms in declared.items()
             if n in by_name and ms != [by_name[n].module]]
     bad += [f"{f.name}: row of {f.module}, which does not declare it in FIXED_CHOICES" for f in rows
@@ -297,11 +298,13 @@ def test_paper_page_has_the_corrected_classes_and_the_fixed_choices(paper_cfg, d
     assert by_key["detection.column"]["value"] == "input_max"
     assert (by_key["detection.column"]["class"], by_key["detection.column"]["status"]) == ("paper", "same")
     assert "contribution is this project's addition" in by_key["detection.column"]["note"]
-    assert by_key["detection.rule"]["class"] == INTERPRETATION and "analyze.py:75-80" in by_key["detection.rule"]["source"]
+    rule = by_key["detection.rule"]
+    assert rule["class"] == INTERPRETATION and "analyze.py:75-80" in rule["source"]
     bmm = by_key["quantization.activations.bmm"]
     assert bmm["class"] == "official code" and bmm["source"].startswith("SmoothQuant") and "RoPE" in bmm["note"]
     for key in ("quantization.weights.table6.blocks", "quantization.weights.blocks"):
-        assert by_key[key]["class"] == "official code" and "rtn.flat_blocks" in by_key[key]["source"] + by_key[key]["note"]
+        row = by_key[key]
+        assert row["class"] == "official code" and "rtn.flat_blocks" in row["source"] + row["note"]
     md = markdown(rep)
     sections = {s.split("\n", 1)[0]: s for s in md.split("\n## ")[1:]}
     paper = sections["Settings the paper states"]
