@@ -12,7 +12,8 @@ ORDER = ("provenance", "stats", "models", "interventions", "scoring", "detect", 
 # modules above ~300 lines, each with its reason
 LONG = {
     "report.claims": "the registry of every paper claim",
-    "report.protocol": "the table of every config key's classification",
+    "report.protocol": "the comparison of a run's config with the protocol and the page",
+    "report.protocol_rows": "the classified rows of every config key (data)",
     "stats.intervals": "one function per interval method, each with its closed form",
     "report.html": "the report's HTML pages",
     "workflow.config": "one check per config section, before any heavy work",

@@ -142,7 +142,7 @@ def test_paper_report_lists_interpretations_and_additions_by_name(paper_cfg, dat
     for key in ("detection.confirm.mode", "detection.confirm.factor", "detection.confirm.windows", "mechanism.seqlen",
                 "mechanism.windows", "stats.level"):
         assert f"`{key}`" in added and f"`{key}`" not in paper, key
-    assert "`detection.column`" in paper and "detection rounds" in sections["Choices no setting changes"]
+    assert "`detection.column`" in paper and "| detect.rounds | this project |" in sections["Choices no setting changes"]
     # per-tensor blocks come from the official README's loop, not Fig. 7: not a setting the paper states
     assert "`quantization.weights.blocks`" in sections["Settings from the official code"]
     assert "`quantization.weights.blocks`" not in paper
@@ -226,3 +226,94 @@ def test_paper_dry_run_lists_the_full_job_set_without_the_default_model(wf):
         for b in (16384, 65536, 262144, 1048576, "per_tensor"):
             assert all(f"results/{model}/wquant/int4/{m}/block{b}/scores.json" in out for model in PAPER_MODELS)
     assert counts["protocol"] == 1
+
+
+def _declared() -> dict[str, list[str]]:
+    """Every module-level ``FIXED_CHOICES`` in src/superweight: choice name -> the modules declaring it."""
+    import ast
+
+    src = REPO / "src" / "superweight"
+    out: dict[str, list[str]] = {}
+    for p in sorted(src.rglob("*.py")):
+        for node in ast.parse(p.read_text()).body:
+            if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "FIXED_CHOICES" for t in node.targets):
+                mod = ".".join(p.relative_to(src).with_suffix("").parts)
+                for name in ast.literal_eval(node.value):
+                    out.setdefault(name, []).append(mod)
+    return out
+
+
+def _mismatches(declared: dict[str, list[str]], rows) -> list[str]:
+    """Both directions: a declared choice without a row (or in another module than its row names), a row whose
+    module does not declare it."""
+    by_name = {f.name: f for f in rows}
+    bad = [f"{n}: declared by {ms}, no row in report/fixed_choices.py" for n, ms in declared.items()
+           if n not in by_name]
+    bad += [f"{n}: declared by {ms}, its row names {by_name[n].module}" for n, ms in declared.items()
+            if n in by_name and ms != [by_name[n].module]]
+    bad += [f"{f.name}: row of {f.module}, which does not declare it in FIXED_CHOICES" for f in rows
+            if f.name not in declared]
+    return bad
+
+
+def test_every_fixed_choice_has_a_row_and_every_row_a_module():
+    """A module that makes a choice no config key changes names it in FIXED_CHOICES; each name is one row of the
+    page's registry, and each row is declared by the module it names."""
+    from superweight.report.fixed_choices import FIXED, WHOSE
+
+    declared = _declared()
+    assert _mismatches(declared, FIXED) == []
+    assert len({f.name for f in FIXED}) == len(FIXED) and {f.whose for f in FIXED} <= set(WHOSE)
+    # the choices the issue names, each with its module
+    for name, mod in (("w8a8.sa_where", "quant.w8a8"), ("w8a8.sa_token_median", "quant.w8a8"),
+                      ("restore.several_layers", "interventions.restore"), ("stopwords.list", "analysis.stopwords"),
+                      ("stopwords.mass", "analysis.stopwords"), ("score.acc", "scoring.score"),
+                      ("rtn.flat_blocks", "quant.rtn"), ("ppl.windows", "scoring.perplexity")):
+        assert declared.get(name) == [mod], name
+
+
+def test_an_undeclared_or_unlisted_fixed_choice_fails():
+    from superweight.report.fixed_choices import FIXED, Fixed
+
+    declared = _declared()
+    planted = {**declared, "w8a8.new_trick": ["quant.w8a8"]}
+    assert _mismatches(planted, FIXED) == ["w8a8.new_trick: declared by ['quant.w8a8'], no row in "
+                                           "report/fixed_choices.py"]
+    gone = {n: ms for n, ms in declared.items() if n != "stopwords.mass"}
+    assert _mismatches(gone, FIXED) == ["stopwords.mass: row of analysis.stopwords, which does not declare it in "
+                                        "FIXED_CHOICES"]
+    moved = {**declared, "score.acc": ["scoring.accuracy"]}
+    assert _mismatches(moved, FIXED) == ["score.acc: declared by ['scoring.accuracy'], its row names scoring.score"]
+    with pytest.raises(ValueError, match="whose 'the paper' is not one of"):
+        Fixed("x", "quant.rtn", "what", "the paper", "ref", "why")
+
+
+def test_paper_page_has_the_corrected_classes_and_the_fixed_choices(paper_cfg, data_dir):
+    """The protocol page of config/paper.yaml: the paper's column rule, SmoothQuant's BMM reading, this project's
+    joint spike rule, the official code's flat blocks, and one row per fixed choice with whose it is."""
+    from superweight.report.fixed_choices import FIXED
+
+    rep = report(paper_cfg, str(data_dir), installed={})
+    by_key = {r["key"]: r for r in rep["settings"]}
+    assert by_key["detection.column"]["value"] == "input_max"
+    assert (by_key["detection.column"]["class"], by_key["detection.column"]["status"]) == ("paper", "same")
+    assert "contribution is this project's addition" in by_key["detection.column"]["note"]
+    rule = by_key["detection.rule"]
+    assert rule["class"] == INTERPRETATION and "analyze.py:75-80" in rule["source"]
+    bmm = by_key["quantization.activations.bmm"]
+    assert bmm["class"] == "official code" and bmm["source"].startswith("SmoothQuant") and "RoPE" in bmm["note"]
+    for key in ("quantization.weights.table6.blocks", "quantization.weights.blocks"):
+        row = by_key[key]
+        assert row["class"] == "official code" and "rtn.flat_blocks" in row["source"] + row["note"]
+    md = markdown(rep)
+    sections = {s.split("\n", 1)[0]: s for s in md.split("\n## ")[1:]}
+    paper = sections["Settings the paper states"]
+    for key in ("detection.rule", "quantization.activations.bmm", "quantization.weights.table6.blocks"):
+        assert f"`{key}`" not in paper, key
+    assert "| `detection.column` | input_max | input_max | same |" in paper
+    assert "`detection.rule`" in sections["Interpretations"]
+    assert "`quantization.activations.bmm`" in sections["Settings from the official code"]
+    fixed = sections["Choices no setting changes"]
+    for f in FIXED:
+        assert f"| {f.name} | {f.whose} | superweight.{f.module} |" in fixed, f.name
+    assert "as the paper" not in md  # an interpretation is never worded as the paper's

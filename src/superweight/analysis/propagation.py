@@ -10,6 +10,9 @@ from torch import nn
 from superweight.interventions.edits import prune_all_weights_per_tensor, prune_nonsw, undo_prune, zeroed
 from superweight.models.adapters import get_adapter, layer_output
 
+# choices no config key changes, each a row of the protocol page (report/fixed_choices.py)
+FIXED_CHOICES = ("propagation.max",)
+
 
 @torch.no_grad()
 def layer_output_maxima(model: nn.Module, input_ids: torch.Tensor) -> list[dict]:

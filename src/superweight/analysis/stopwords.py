@@ -12,6 +12,8 @@ from tqdm.auto import tqdm
 from superweight.scoring.logprobs import head_inputs, head_logits
 
 log = logging.getLogger(__name__)
+# choices no config key changes, each a row of the protocol page (report/fixed_choices.py)
+FIXED_CHOICES = ("stopwords.prompts", "stopwords.list", "stopwords.mass", "stopwords.token")
 
 
 def stopword_set() -> set[str]:

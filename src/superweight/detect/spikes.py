@@ -12,6 +12,8 @@ from superweight.models.adapters import Adapter, first_sequence, get_adapter
 from superweight.models.meter import counted_as
 
 log = logging.getLogger(__name__)
+# choices no config key changes, each a row of the protocol page (report/fixed_choices.py)
+FIXED_CHOICES = ("detect.spike_max", "detect.rounds")
 
 Coord = tuple[int, int, int]
 

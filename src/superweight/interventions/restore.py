@@ -14,6 +14,8 @@ from superweight.interventions.edits import Coord, InterventionError
 from superweight.models.adapters import first_layers, get_adapter
 
 log = logging.getLogger(__name__)
+# choices no config key changes, each a row of the protocol page (report/fixed_choices.py)
+FIXED_CHOICES = ("restore.one_layer", "restore.several_layers")
 
 
 class RestoreSuperActivation:

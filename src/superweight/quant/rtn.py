@@ -20,6 +20,8 @@ from superweight.quant.methods import WEIGHT_METHODS  # noqa: F401 (the one list
 from superweight.models.adapters import get_adapter
 
 log = logging.getLogger(__name__)
+# choices no config key changes, each a row of the protocol page (report/fixed_choices.py)
+FIXED_CHOICES = ("rtn.tensors", "rtn.flat_blocks", "rtn.levels", "rtn.sw_after")
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,8 @@ from superweight.models.adapters import get_adapter, module_at
 from superweight.models.meter import counted_as
 
 log = logging.getLogger(__name__)
+# choices no config key changes, each a row of the protocol page (report/fixed_choices.py)
+FIXED_CHOICES = ("w8a8.absmax", "w8a8.sa_token_median", "w8a8.sa_where")
 
 
 def fake_quant_per_token(x: torch.Tensor, bits: int = 8) -> torch.Tensor:
@@ -55,7 +57,8 @@ def quantize_with_sa(x: torch.Tensor, channel: int, bits: int = 8) -> torch.Tens
     return y if flat is None else y[0]
 
 
-# the paper's text: the inputs of q/k/v/gate/up/down and the attention BMM inputs (SmoothQuant also quantizes o)
+# the paper's text: the inputs of q/k/v/gate/up/down (SmoothQuant also quantizes o) and the attention BMM inputs, read
+# as SmoothQuant's simulation does: the q/k/v projection outputs (before RoPE; the softmax output left alone)
 PAPER_INPUTS = ("q", "k", "v", "gate", "up", "down")
 PAPER_BMM = ("q", "k", "v")
 ROLES = ("q", "k", "v", "o", "gate", "up", "down")

@@ -19,6 +19,9 @@ from tqdm.auto import tqdm
 from superweight.scoring.logprobs import next_token_logprobs
 from superweight.models.meter import counted_as
 
+# choices no config key changes, each a row of the protocol page (report/fixed_choices.py)
+FIXED_CHOICES = ("ppl.windows", "ppl.nonfinite")
+
 
 ORDERS = ("first", "spread")
 

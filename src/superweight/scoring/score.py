@@ -10,6 +10,8 @@ from superweight.scoring.looks import look_sizes
 from superweight.models.meter import counted_as
 
 log = logging.getLogger(__name__)
+# choices no config key changes, each a row of the protocol page (report/fixed_choices.py)
+FIXED_CHOICES = ("score.acc",)
 
 
 def task_limits(tasks: list[str], limit) -> dict[str, int | None]:
