@@ -28,7 +28,9 @@ Subpackages by stage, lowest first (a stage imports only itself and the stages b
   outlier sets), ``emergence`` (over training checkpoints). Measurements only.
 - ``report``: ``compare`` (paired comparisons of result files), ``verdicts`` (Holm, grades, wording), ``registry``
   (how a claim is registered; the paper's numbers), ``claims`` (the ablation, detection, stopword and quantization
-  claims), ``claims_mechanism`` (the mechanism and Fig. 4 claims), ``claims_render``, ``emergence`` (the emergence
+  claims), ``claims_mechanism`` (the mechanism and Fig. 4 claims), ``claims_paper`` (Table 6's amplification, at most six,
+  Fig. 7's small blocks, Fig. 4's persistence, instruct/base), ``strength`` (a claim's strength verdict, apart from
+  its direction), ``claims_render``, ``emergence`` (the emergence
   sweep's verdict), ``tables``, ``figures``, ``figures_mechanism``, ``summary``, ``protocol``, ``html``.
 - ``workflow``: ``config`` (validation, without torch), ``command_line`` (overrides, targets, options),
   ``schema_doc`` (config/README.md), ``resources`` (requests from each rule's declared work), ``plan`` (a run's requests

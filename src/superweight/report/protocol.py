@@ -323,6 +323,7 @@ NO_EFFECT = {
     "run_models": "which models run",
     "models.*.params_b": "sizes jobs' memory and runtime requests",
     "models.*.paper": "which paper column is printed beside",
+    "models.*.base": "which model an instruct variant's coordinates are compared with (claim instruct_shares_base)",
     "detection.confirm.batch_size": "sequences per forward pass",
     "perplexity.batch_size": "windows per forward pass",
     "eval.batch_size": "lm-eval batch size",

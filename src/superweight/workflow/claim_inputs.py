@@ -21,6 +21,11 @@ def claim_inputs(cfg: dict, models: list[str]) -> list[str]:
         out += [f"{r}/scaling/x{f}/scores.json" for f in factor_names(cfg)]
         out += [f"{r}/wquant/int{b}/{meth}/block{blk}/scores.json"
                 for b in wq["bits"] for meth in wq["methods"] for blk in wq["blocks"]]
+        t6 = wq["table6"]  # Table 6's plain RTN, x1 and amplified restores (wquant_amplify, wquant_restore_beats_rtn)
+        if t6["enabled"]:
+            amp = [f"sw_x{float(f):g}/" for f in t6["factors"] if float(f) != 1.0]
+            out += [f"{r}/wquant/int{t6['bits']}/{meth}/block{blk}/{x}scores.json" for blk in t6["blocks"]
+                    for meth, xs in (("rtn", [""]), (t6["method"], ["", *amp])) for x in xs]
         out += [f"{r}/aquant/w8a8/{meth}/scores.json" for meth in aq["methods"]]
         out += [f"{r}/mechanism/{exp}.json" for exp in cfg["mechanism"]["experiments"]]
-    return out
+    return list(dict.fromkeys(out))
