@@ -9,6 +9,7 @@ from superweight.report import compare
 from superweight.report.registry import Context, claim
 from superweight.report.strength import AS, BY_DIRECTION, WEAK, from_verdict
 from superweight.report.verdicts import Finding, Grade, Sub, pts
+from superweight.stats.intervals import MAX_N
 
 NOT_SCORED = "avg accuracy not scored (the sweep's limit is 0: perplexity only); decided on perplexity"
 # Table 6, Llama-7B: avg accuracy with the super weights restored amplified minus restored at x1, per block
@@ -106,8 +107,9 @@ SMALL_BLOCK = 256 * 256  # Fig. 7's second block: RTN and SW-aware agree exactly
        "Mistral-7B's +1.97) and ppl(sw_aware) / ppl(rtn) within [1/1.10, 1.10] on the scored corpora (this "
        "project's margin, the 'barely hurts' one: Fig. 7 has no perplexity). Two one-sided tests per measure, each "
        "a sub-test of the Holm family (its two-sided p at its Holm level: a TOST at half that size); holds when "
-       "both sides hold, fails when either fails (the interval wholly beyond a margin). Not applicable when only "
-       "larger blocks were run.",
+       "both sides hold, fails when either fails (the interval wholly beyond a margin). Above 256 documents in a "
+       "task no margin is tested on accuracy (docs/statistics.md): decided on perplexity, said so. Not applicable "
+       "when only larger blocks were run.",
        (), strength="the agreement within Fig. 7's own largest small-block gap is the claim: as strong when it "
        "holds", small=SMALL_BLOCK, acc_margin=2.0, ppl_margin=1.10)
 def _small_blocks(ctx: Context, t: dict) -> Finding:
@@ -133,7 +135,11 @@ def _small_blocks(ctx: Context, t: dict) -> Finding:
                  Sub(f"{bits} block {small} {c} ppl(sw_aware)/ppl(rtn) below {m:g}", e, m, higher=False,
                      group="ppl high")]
     notes = []
-    if _acc_scored(r, s):
+    top = MAX_N["acc_diff"]
+    if max((v.get("n", 0) for x in (r, s) for v in x["scores"].get("tasks", {}).values()), default=0) > top:
+        notes.append(f"avg accuracy not tested against the ±{a:g}-point margin: above {top} documents in a task only "
+                     "a difference against 0 is decided (docs/statistics.md); decided on perplexity")
+    elif _acc_scored(r, s):
         d = pts(compare.acc_diff(r, s, **ctx.kw()))
         subs += [Sub(f"block {small} avg accuracy sw_aware - rtn above -{a:g}", d, -a, unit="pts", group="acc low"),
                  Sub(f"block {small} avg accuracy sw_aware - rtn below +{a:g}", d, a, higher=False, unit="pts",
