@@ -257,7 +257,10 @@ def test_detection_claims_every_verdict_and_never_on_configured_coordinates(tmp_
                 removed=False)
     assert V(v, "massive_activation") == "fails (zeroing does not remove it)"
     assert V(v, "early_layer").startswith("fails (earliest confirmed super weight in layer 10")
-    assert V(v, "detection_finds_table2").startswith("inconclusive (1 of 1 known coordinates found as candidates")
+    # judged on the data-free candidates (the paper's detection is data-free); confirmation is reported beside
+    assert V(v, "detection_finds_table2") == ("holds (paper strength; all 1 known coordinates found by data-free "
+                                              "detection; 0 of 1 confirmed by the perplexity check)")
+    assert v["detection_finds_table2"]["strength"] == "as strong" and v["early_layer"]["strength"] == "weaker"
     # detection.use: known: the configured coordinates are used, detection confirmed none -> nothing to test
     v = _detect(Run(tmp_path / "d"), [(2, 507, 90)], [], [k(2, 507, 90, "found-unconfirmed")])
     assert V(v, "early_layer") == "not applicable (detection confirmed no super weight)"
@@ -600,7 +603,7 @@ def test_descriptive_claims_are_shown_apart_and_left_out_of_the_totals(tmp_path)
         _detect(run, [(2, 507, 90)], [(2, 507, 90)], [k(2, 507, 90, "found")])
         rows += evaluate_model(m, run.files)
     desc = {r["claim"] for r in rows if r["descriptive"]}
-    assert desc == {"massive_activation", "mechanism_hadamard", "other_outliers_keep_sa"}
+    assert desc == {"massive_activation", "mechanism_hadamard", "other_outliers_keep_sa", "sa_persists"}
     md = render(rows, ["a", "b"])
     top, rest = md.split("## Descriptive claims", 1)
     assert "| massive_activation |" not in top and "| massive_activation |" in rest.split("\n## a")[0]
@@ -608,8 +611,9 @@ def test_descriptive_claims_are_shown_apart_and_left_out_of_the_totals(tmp_path)
     counted = [r for r in rows if not r["descriptive"]]
     assert f"({2 * n} verdicts: {n} claims x 2 model(s); the descriptive claims below are not counted)" in top
     held = sum(r["decision"] == "holds" for r in counted)
-    # early_layer and detection_finds_table2 hold on both models; massive_activation holds too, not counted
-    assert f"{held} holds, " in top and held == 4 and sum(r["decision"] == "holds" for r in rows) == 6
+    # early_layer, detection_finds_table2 and at_most_six hold on both models; massive_activation holds too, not
+    # counted
+    assert f"{held} holds, " in top and held == 6 and sum(r["decision"] == "holds" for r in rows) == 8
     assert ("the 2 models are not corrected together, so the chance of at least one false direction verdict in "
             "these totals is at most 2 x 0.05 = 0.1 (union bound)") in top
     # direction (Holm) and strength (Bonferroni) are separate families: per model 2 alpha, over the totals 2k alpha

@@ -28,14 +28,16 @@ Subpackages by stage, lowest first (a stage imports only itself and the stages b
   outlier sets), ``emergence`` (over training checkpoints). Measurements only.
 - ``report``: ``compare`` (paired comparisons of result files), ``verdicts`` (Holm, grades, wording), ``registry``
   (how a claim is registered; the paper's numbers), ``claims`` (the ablation, detection, stopword and quantization
-  claims), ``claims_mechanism`` (the mechanism and Fig. 4 claims), ``claims_render``, ``emergence`` (the emergence
-  sweep's verdict), ``tables``, ``figures``, ``figures_mechanism``, ``summary``, ``protocol``, ``protocol_rows`` (its
-  classified config keys), ``fixed_choices`` (the choices no config key changes, whose each is: the page's rows),
-  ``html``.
+  claims), ``claims_mechanism`` (the mechanism and Fig. 4 claims), ``claims_paper`` (Table 6's amplification, at most
+  six, Fig. 7's small blocks, Fig. 4's persistence, instruct/base), ``strength`` (a claim's strength verdict, apart
+  from its direction), ``claims_render``, ``emergence`` (the emergence sweep's verdict), ``tables``, ``figures``,
+  ``figures_mechanism``, ``summary``, ``protocol``, ``protocol_rows`` (its classified config keys), ``fixed_choices``
+  (the choices no config key changes, whose each is: the page's rows), ``html``.
 - ``workflow``: ``config`` (validation, without torch), ``command_line`` (overrides, targets, options),
   ``schema_doc`` (config/README.md), ``resources`` (requests from each rule's declared work), ``plan`` (a run's requests
   summed; the jobs over the time limit), ``runplan`` (the
-  run's experiments with their result paths and reuse; the files the claims read), ``reuse``, ``experiments`` (a scoring job's wildcards as one intervention), ``runlog``
+  run's experiments with their result paths and reuse; the files the claims read), ``reuse``, ``experiments`` (a
+  scoring job's wildcards as one intervention), ``runlog``
   (per-job logs), ``verify`` (data checksums), ``damaged`` (damaged results found before any job).
 - ``provenance`` (what produced a result; JSON records), ``cli`` (``superweight detect``, ``superweight plan``)."""
 

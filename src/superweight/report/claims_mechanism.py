@@ -66,7 +66,8 @@ def hadamard_checks(quantities: list[dict], outputs: list[dict], top_fraction: f
        "input at the super weight's column ranks in the layer's top k channels (k = super weights in the layer), "
        "each factor in the top 1% of channels, and the super weights' terms are >= 50% of the row's output. One "
        "deterministic pass on one prompt (n = 1, no interval): holds when every check holds, else fails.",
-       ("mechanism/hadamard.json",), descriptive=True, top_fraction=0.01, share_min=0.5)
+       ("mechanism/hadamard.json",), descriptive=True, top_fraction=0.01, share_min=0.5,
+       strength="the paper gives no number: not graded")
 def _mech_hadamard(ctx: Context, t: dict) -> Finding:
     r = _done(ctx, "mechanism/hadamard.json")
     if "quantities" not in r:
@@ -85,7 +86,8 @@ def _mech_hadamard(ctx: Context, t: dict) -> Finding:
        "after the layer (offset 1) reproduces more than half of prune-SW's rise in mean window NLL: share = "
        "mean(NLL_skip - NLL_orig) / mean(NLL_prune - NLL_orig) over the same windows, Fieller interval with t "
        "quantiles, one sub-test of the Holm family; not applicable if prune-SW multiplies perplexity by less than 2.",
-       ("mechanism/skip.json",), fraction=0.5, not_hurt=2.0)
+       ("mechanism/skip.json",), fraction=0.5, not_hurt=2.0,
+       strength="the paper gives no number: not graded")
 def _mech_skip(ctx: Context, t: dict) -> Finding:
     r = _done(ctx, "mechanism/skip.json")
     rows = r.get("conditions") or []
@@ -115,7 +117,8 @@ def _mech_skip(ctx: Context, t: dict) -> Finding:
        "the super weights' is < 1/2 (exact binomial test and Clopper-Pearson interval: the super weights hurt more "
        "than a typical matched set), and ppl(super weights pruned) / ppl(the paper's non-SW set pruned) > 1 "
        "(the window test on paired log-differences: t from 48 windows (articles), below that the exact sign test of the median window); each one sub-test of the Holm family. Strength: Table 1's x199.",
-       ("mechanism/significance.json",), share=0.5, ratio=1.0)
+       ("mechanism/significance.json",), share=0.5, ratio=1.0,
+       strength="Table 1: ppl(super weights pruned) / ppl(other outliers pruned) at least x199 (Wiki-2)")
 def _mech_significance(ctx: Context, t: dict) -> Finding:
     r = _done(ctx, "mechanism/significance.json")
     sw = r["sw"]["ratio"]
@@ -156,7 +159,8 @@ def _sa_layers(rows: list[dict]) -> dict[str, dict[int, dict]]:
        "wrong side, inconclusive when the recorded maximum is in another channel (the file then does not measure "
        "the super activation). Descriptive: n = 1 prompt, no interval and no multiplicity family; it cannot say "
        "how often this holds across prompts. The paper gives no number to grade its strength.",
-       ("propagation/residual_max.csv", "detect/super_weights.json"), descriptive=True, keep=0.5, drop=0.5)
+       ("propagation/residual_max.csv", "detect/super_weights.json"), descriptive=True, keep=0.5, drop=0.5,
+       strength="the paper gives no number: not graded")
 def _other_outliers_keep_sa(ctx: Context, t: dict) -> Finding:
     sws = ctx.super_weights()
     if not sws:

@@ -22,7 +22,9 @@ def render(rows: list[dict], models: list[str]) -> str:
              "the **direction** the paper states and, separately, grades the **strength** against the paper's own "
              "numbers (its words, e.g. \"three orders of magnitude\" = x1000, and its tables, e.g. Table 1's x214): "
              "**holds (paper strength)**, or **holds (direction; ...)** saying which of the paper's numbers the "
-             "estimate reaches. **fails** means the interval lies wholly on the other side of the direction's "
+             "estimate reaches; the **strength** column decides it on its own: as strong, weaker (an interval wholly "
+             "short of the paper's number), undecided or not graded (each claim says what \"as strong\" means). "
+             "**fails** means the interval lies wholly on the other side of the direction's "
              "threshold; **inconclusive** says why (an interval that includes the threshold, or n below the "
              "minimum at which the interval's coverage was measured, benchmarks/coverage.py); **not applicable** "
              "says why (e.g. not run, no super weight used). One measure on several corpora (\"on the scored "
@@ -71,16 +73,20 @@ def render(rows: list[dict], models: list[str]) -> str:
             if r:
                 lines += [f"### {i}: **{r['verdict']}** ({r['section']}{'; descriptive' if i in desc else ''})", "",
                           f"- claim: {r['statement']}", f"- paper: {r['paper']}", f"- test: {r['test']}",
-                          "- evidence:"]
+                          f"- strength: **{r.get('strength', '–')}** ({r.get('strength_why', '')}); as strong as "
+                          f"the paper: {r.get('strength_meaning', '')}", "- evidence:"]
                 lines += [f"  - {e}" for e in _evidence_lines(r["evidence"])] + [""]
     return "\n".join(lines)
 
 
 def _matrix(ids: list[str], by: dict, sec: dict, models: list[str]) -> list[str]:
-    out = ["| claim | section | " + " | ".join(models) + " |", "|---|---|" + "---|" * len(models)]
+    """Claims x models: each model's direction verdict, then its strength verdict in a column of its own."""
+    out = ["| claim | section | " + " | ".join(f"{m} | {m} strength" for m in models) + " |",
+           "|---|---|" + "---|---|" * len(models)]
     for i in ids:
-        out.append(f"| {i} | {sec[i]} | " + " | ".join(_short(by[(i, m)]["verdict"]) if (i, m) in by else "–"
-                                                    for m in models) + " |")
+        out.append(f"| {i} | {sec[i]} | " + " | ".join(
+            f"{_short(by[(i, m)]['verdict'])} | {by[(i, m)].get('strength', '–')}" if (i, m) in by else "– | –"
+            for m in models) + " |")
     return out
 
 

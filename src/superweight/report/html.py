@@ -190,17 +190,18 @@ def claims_body(data: dict, protocol: dict | None = None) -> str:
     if protocol and protocol.get("differs"):
         out.append(f"<p class=\"sw-muted\">This run departs from the paper's protocol in {len(protocol['differs'])} "
                    "setting(s) (listed below the claims): a verdict is about this run's settings.</p>")
-    head = "".join(f"<th>{esc(m)}</th>" for m in models)
+    head = "".join(f"<th>{esc(m)}</th><th>{esc(m)} strength</th>" for m in models)  # strength: report.strength
     out.append(f"<table class=\"sw-matrix\"><thead><tr><th>claim (paper)</th>{head}</tr></thead><tbody>")
     desc_ids = [i for i in ids if first[i].get("descriptive")]
     for i in [i for i in ids if i not in desc_ids] + desc_ids:
         if desc_ids and i == desc_ids[0]:
-            out.append(f"<tr><th colspan=\"{len(models) + 1}\">descriptive claims (one prompt, one pass: not tested, "
+            out.append(f"<tr><th colspan=\"{2 * len(models) + 1}\">descriptive claims (one prompt, one pass: not tested, "
                        "not in the totals)</th></tr>")
         cells = []
         for m in models:
             r = by.get((i, m))
-            cells.append(f"<td>{badge(r.get('verdict'), anchor(i, m), short=True)}</td>" if r else "<td>–</td>")
+            cells.append(f"<td>{badge(r.get('verdict'), anchor(i, m), short=True)}</td>"
+                         f"<td>{esc(r.get('strength') or '–')}</td>" if r else "<td>–</td><td>–</td>")
         breakable = esc(i).replace("_", "_<wbr>")  # long ids may break after an underscore
         out.append(f"<tr><td><a href=\"#{anchor(i)}\"><code>{breakable}</code></a>"
                    f"<span class=\"sw-sec\">{esc(first[i].get('section', ''))}</span></td>{''.join(cells)}</tr>")

@@ -92,6 +92,20 @@ def _code_only(cfg: dict, key: str) -> str | None:
     return CODE_ONLY.get((lookup(cfg, f"models.{_model_of(key)}.id"), key.rsplit(".", 1)[1]))
 
 
+# Fig. 6 (official figures.ipynb): each model's own scaling grid, by Hub id
+FIG6_GRIDS = {
+    "huggyllama/llama-7b": [0, 0.1, 0.2, 0.3, 0.4, 0.5, 1, 1.2, 1.5, 2, 3],
+    "huggyllama/llama-13b": [0, 0.1, 0.2, 0.5, 0.8, 1, 1.2, 1.5, 1.8, 3],
+    "huggyllama/llama-30b": [0, 0.5, 0.8, 1, 1.1, 1.2, 1.3, 1.5, 2, 3],
+    "mistralai/Mistral-7B-v0.1": [0.1, 0.2, 0.3, 0.4, 0.5, 0.8, 1, 1.2, 1.5, 2],
+}
+
+
+def _fig6_grid(cfg: dict, key: str, value) -> bool:
+    known = FIG6_GRIDS.get(lookup(cfg, f"models.{_model_of(key)}.id"))
+    return known is not None and sorted(map(float, value)) == sorted(map(float, known))
+
+
 def _table2_coords(cfg: dict, key: str, value) -> bool:
     known = TABLE2.get(lookup(cfg, f"models.{_model_of(key)}.id"))
     return known is not None and sorted(map(list, value)) == sorted(known)
@@ -112,6 +126,8 @@ SETTINGS: tuple[Setting, ...] = (
       "issue #6; Llama-3-8B: the official code only)", same=_table2_coords, optional=True, code_only=_code_only),
     S("models.*.revision", NO_PAPER_VALUE, "the paper names no revision", "unset = the Hub's main branch",
       kind=I, optional=True),
+    S("models.*.scaling_factors", "the model's Fig. 6 grid", "Fig. 6 (official figures.ipynb): Llama-7B, Llama-13B, "
+      "Llama-30B and Mistral-7B each on its own grid", same=_fig6_grid, optional=True),
     S("models.*.file", NO_PAPER_VALUE, "no counterpart: the paper loads Hub checkpoints",
       "the GGUF file read for source gguf / package", kind=A, optional=True),
     # perplexity (Table 1, Tables 3/4/7): the GPTQ protocol the paper cites
@@ -187,7 +203,7 @@ SETTINGS: tuple[Setting, ...] = (
     S("analysis.stopwords.n_prompts", 500, "Fig. 5: averaged over 500 LAMBADA prompts"),
     S("analysis.scaling.factors", [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.8, 1, 1.2, 1.5, 2, 3],
       "Fig. 6 (official figures.ipynb): Llama-7B's points plus 0.8, a point of Llama-13B, Llama-30B and "
-      "Mistral-7B"),
+      "Mistral-7B; a model's own Fig. 6 grid is models.<m>.scaling_factors (config/paper.yaml sets each)"),
     S("analysis.scaling.limit", None, "Fig. 6 / Table 5: full test sets",
       "null = eval.limit; 0 = accuracies not scored, the sweep measured by perplexity with its CI (the CPU "
       "default: no affordable n decides its accuracies)", resolve=_sweep_limit),
@@ -317,6 +333,7 @@ NO_EFFECT = {
     "run_models": "which models run",
     "models.*.params_b": "sizes jobs' memory and runtime requests",
     "models.*.paper": "which paper column is printed beside",
+    "models.*.base": "which model an instruct variant's coordinates are compared with (claim instruct_shares_base)",
     "detection.confirm.batch_size": "sequences per forward pass",
     "perplexity.batch_size": "windows per forward pass",
     "eval.batch_size": "lm-eval batch size",

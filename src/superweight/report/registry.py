@@ -29,30 +29,36 @@ class Claim:
     # one prompt, one pass standing for a statement about all inputs (no interval, no test): shown apart, not in
     # the verdict totals
     descriptive: bool = False
+    # what "as strong as the paper" means (its words and tables), decided apart from the direction (report.strength)
+    strength: str = ""
+    strength_by: str = ""  # the grade label that decides strength ("" = "text" if graded by it, else the first)
 
 
 CLAIMS: list[Claim] = []
 
 
 def claim(id: str, section: str, statement: str, paper: str, test: str, inputs: tuple = (),
-          descriptive: bool = False, **thresholds):
+          descriptive: bool = False, strength: str = "", strength_by: str = "", **thresholds):
     """Register an evaluation function ``fn(ctx, thresholds) -> Finding`` as a claim (``descriptive``: checked on
-    one prompt in one pass, see ``Claim``)."""
+    one prompt in one pass; ``strength``: what "as strong as the paper" means, see ``Claim``)."""
     def deco(fn):
         if any(c.id == id for c in CLAIMS):
             raise ValueError(f"claim {id!r} registered twice")
-        CLAIMS.append(Claim(id, section, statement, paper, test, thresholds, tuple(inputs), fn, descriptive))
+        CLAIMS.append(Claim(id, section, statement, paper, test, thresholds, tuple(inputs), fn, descriptive,
+                            strength, strength_by))
         return fn
     return deco
 
 
 class Context:
     """One model's result files (only those this run produced: ``files`` maps paths relative to
-    results/{model}/ to real paths) and the interval settings (n_boot and seed only feed descriptive bootstraps)."""
+    results/{model}/ to real paths; a base model's files under ``base/``) and the interval settings (n_boot and seed
+    only feed descriptive bootstraps); ``base``: the model this one is an instruct variant of (models.<m>.base)."""
 
     def __init__(self, model: str, files: dict[str, Path], n_boot: int = N_BOOT, seed: int = SEED,
-                 level: float = LEVEL):
+                 level: float = LEVEL, base: str | None = None):
         self.model, self.files, self.n_boot, self.seed, self.level = model, files, n_boot, seed, level
+        self.base = base
         self._cache: dict[str, object] = {}
 
     def has(self, rel: str) -> bool:

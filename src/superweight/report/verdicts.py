@@ -70,6 +70,7 @@ class Finding:
     subs: list[Sub] = field(default_factory=list)
     rule: str = "all"
     notes: list[str] = field(default_factory=list)
+    strength: tuple[str, str] | None = None  # a decided verdict's (strength, why), see report.strength
 
 
 EARLY_STOP = "†"

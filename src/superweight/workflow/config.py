@@ -265,13 +265,18 @@ def check_maps(config: dict, schema: dict) -> None:
 
 
 def check_choices(config: dict) -> None:
-    """Choices that need another key: `detection.use: known` needs every run model's known coordinates."""
+    """Choices that need another key: `detection.use: known` needs every run model's known coordinates; a model's
+    `base` names another configured model."""
     if config["detection"]["use"] == "known":
         bare = [n for n in run_models(config) if not config["models"][n].get("super_weights")]
         if bare:
             raise ConfigError(f"`detection.use` is 'known' but `models.{bare[0]}.super_weights` is not set. Fix: list "
                               "the model's known coordinates ([[layer, row, col], ...]) or use `detection.use: detected` "
                               "or `both`")
+    for n, m in config["models"].items():
+        if m.get("base") is not None and (m["base"] == n or m["base"] not in config["models"]):
+            raise ConfigError(f"`models.{n}.base` is {m['base']!r}, not another model under `models` (has: "
+                              f"{', '.join(config['models'])}). Fix: name the base model's key, or remove `base`")
     conf = config["detection"]["confirm"]["corpus"]
     if conf in (evaluated := evaluated_corpora(config)):
         raise ConfigError(f"`detection.confirm.corpus` is {conf!r}, which `{evaluated[conf]}` evaluates: detection would "
