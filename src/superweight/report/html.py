@@ -43,7 +43,10 @@ CSS = """
 .sw-doc td.num { text-align: right; }
 .sw-doc table.sw-results { font-size: 12px; }
 .sw-doc table.sw-results td, .sw-doc table.sw-results th { padding: 2px 5px; }
-.sw-doc details.sw-cell summary { cursor: pointer; white-space: nowrap; }
+.sw-doc details.sw-cell summary { cursor: pointer; list-style: none; }
+.sw-doc details.sw-cell summary::-webkit-details-marker { display: none; }
+.sw-doc details.sw-cell summary .sw-v::after { content: " \\25B8"; font-weight: normal; }
+.sw-doc details.sw-cell[open] summary .sw-v::after { content: " \\25BE"; }
 .sw-doc details.sw-cell .sw-full { display: block; max-width: 22em; margin: 3px 0 2px; font-size: 11.5px;
   white-space: normal; overflow-wrap: break-word; }
 .sw-doc code::before, .sw-doc code::after { content: none; }
