@@ -120,6 +120,12 @@ def test_a_long_evidence_still_renders_in_snakemakes_report(tmp_path):
             "estimate: the paper's number is a corpus ratio; grading needs 48 windows)")
     _pages(tmp_path, evidence="; ".join([item] * 60))  # ~19,000 characters of evidence for one model
     assert max(map(len, (tmp_path / "claims.html").read_text().splitlines())) < 10_000
+    from superweight.report.html import claims_page
+
+    verdict = "holds (direction; " + "; ".join([item] * 10) + ")"  # a matrix row of 8 models' whole verdicts
+    many = {"models": [f"m{i}" for i in range(8)], "claims": [{"claim": "c", "model": f"m{i}", "verdict": verdict}
+                                                             for i in range(8)]}
+    assert len(verdict) * 8 > 20_000 and max(map(len, claims_page(many).splitlines())) < 10_000
     from superweight.report.html import protocol_body, page
 
     rows = [{"key": f"setting.{i}", "value": "x" * 300, "paper": "y" * 300, "status": "differs", "source": "s",

@@ -159,10 +159,11 @@ def _code(s) -> str:
 
 
 def page(title: str, body: str) -> str:
-    """A standalone HTML document; ``body`` (with its style) is what the landing page embeds. Each table row, list
-    item and definition starts a line: Snakemake's report reads the landing page through docutils, which drops a
-    raw block with a line over 10,000 characters (a long evidence, or a protocol table of 28 rows, reach that)."""
-    body = body.replace("<tr", "\n<tr").replace("<li>", "\n<li>").replace("<dt>", "\n<dt>")
+    """A standalone HTML document; ``body`` (with its style) is what the landing page embeds. Each table row and
+    cell, list item and definition starts a line: Snakemake's report reads the landing page through docutils, which
+    drops a raw block with a line over 10,000 characters (a long evidence, a protocol table of 28 rows, or a matrix
+    row of many models' whole verdicts reach that)."""
+    body = body.replace("<tr", "\n<tr").replace("<td", "\n<td").replace("<li>", "\n<li>").replace("<dt>", "\n<dt>")
     return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">\n<title>{esc(title)}</title>\n'
             f"</head>\n<body>\n{LANDING}\n<style>{CSS}</style>\n<div class=\"sw-doc\">\n{body}\n</div>\n{LANDING}\n"
