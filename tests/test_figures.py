@@ -208,7 +208,7 @@ def test_scaling_draws_what_was_measured(saved):
 
     acc = draw(result("other", "scaling", status="skipped", factor=1.0), acc=0.5, n=20, ppl=30.0)
     assert acc[0]["ylabel"].startswith("average zero-shot accuracy") and acc[0]["legend"] == [MODEL]
-    assert "(n = 20 documents per task)" in acc[0]["title"] and "other: no super weight used" in acc[0]["title"]
+    assert "(n = 20 documents per task)" in acc[0]["title"] and "no super weight used: other" in acc[0]["title"]
     c4 = draw(acc=None, ppl={"c4": 30.0}, n_windows=4)  # perplexity only, and only C4
     assert len(c4) == 1 and c4[0]["ylabel"] == "C4 perplexity (95% CI)" and "n = 4 windows" in c4[0]["title"]
 

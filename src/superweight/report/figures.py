@@ -183,15 +183,15 @@ def _measured(d: pd.DataFrame, col: str | None) -> bool:
 def scaling_curve(df: pd.DataFrame, path, style: dict) -> None:
     """Fig. 6: average zero-shot accuracy (± 1 SE) against the super-weight scaling factor, one line per model; a
     sweep scored by perplexity only (``limit: 0``) is drawn as the perplexity measured (WikiText-2, else C4) with
-    its 95% CI instead; a model with nothing to draw is named with its note."""
+    its 95% CI instead; the models with nothing to draw are named after their note (e.g. no super weight used)."""
     col = next((c for c in ("avg", "Wiki-2 ppl", "C4 ppl") if _measured(df, c)), None)
     acc = col == "avg"
     fig, ax = _fig(style)
-    skipped, ns = [], set()
+    skipped, ns = {}, set()  # why a model is not drawn: the models
     for i, (model, d) in enumerate(df.groupby("model", sort=True)):
         if col is None or d[col].isna().all():
             notes = [x for x in d.get("note", pd.Series(dtype=object)).dropna() if x]
-            skipped.append(f"{model}: {notes[0] if notes else 'not measured'}")
+            skipped.setdefault(notes[0] if notes else "not measured", []).append(model)
             continue
         if acc:
             yerr = d["avg se"] if "avg se" in d else None
@@ -218,7 +218,7 @@ def scaling_curve(df: pd.DataFrame, path, style: dict) -> None:
         ax.axvline(1.0, color="grey", ls=":", lw=1)
         ax.set_xlabel("super-weight scaling factor (1 = original)")
     if skipped:
-        title += "\nnot drawn: " + "; ".join(skipped)
+        title += "\n" + "; ".join(f"{why}: {', '.join(ms)}" for why, ms in skipped.items())
     ax.set_title(title, fontsize=9)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=7)
