@@ -177,7 +177,7 @@ def test_a_matrix_cell_shows_the_verdicts_kind_and_strength_mark():
 
     assert short_verdict("holds (paper strength)") == "holds · paper strength"
     assert short_verdict("holds (paper strength; all 2 known coordinates found)") == "holds · paper strength"
-    assert short_verdict("holds (direction; accuracy at (±0.1) or below chance on 0 of 7 tasks)") == "holds · direction"
+    assert short_verdict("holds (direction; accuracy at or below chance on 0 of 7 tasks)") == "holds · direction"
     assert short_verdict("holds (one deterministic pass; the paper gives no number)") == "holds"
     assert short_verdict("fails (descriptive, one prompt: x0.765)") == "fails" and short_verdict("fails") == "fails"
     assert short_verdict("inconclusive (n = 16: no n was measured)") == "inconclusive"

@@ -251,7 +251,8 @@ def wquant_curves(df: pd.DataFrame, bits: int, path, style: dict) -> None:
     legend on each and the n of what was measured in the title."""
     noted = df.get("note", pd.Series("", index=df.index)).fillna("")
     d = df[(df["bits"] == bits) & noted.eq("")]
-    not_run = sorted({f"{r['model']} {r['method']}: {r['note']}" for _, r in df[(df["bits"] == bits) & noted.ne("")].iterrows()})
+    not_run = sorted({f"{r['model']} {r['method']}: {r['note']}"
+                      for _, r in df[(df["bits"] == bits) & noted.ne("")].iterrows()})
     pcol = next((c for c in ("Wiki-2 ppl", "C4 ppl") if _measured(d, c)), None)
     panels = [q for q, on in (("avg", _measured(d, "avg")), (pcol, pcol is not None)) if on]
     w, h = style.get("width", 6.4), style.get("height", 3.6)
@@ -267,8 +268,8 @@ def wquant_curves(df: pd.DataFrame, bits: int, path, style: dict) -> None:
             if col == "avg":
                 err = g.get("avg se")
             else:
-                err = ([(g[col] - g[f"{col} lo"]).clip(lower=0).fillna(0), (g[f"{col} hi"] - g[col]).clip(lower=0).fillna(0)]
-                       if f"{col} lo" in g else None)
+                err = ([(g[col] - g[f"{col} lo"]).clip(lower=0).fillna(0),
+                        (g[f"{col} hi"] - g[col]).clip(lower=0).fillna(0)] if f"{col} lo" in g else None)
             ax.errorbar([xs[b] for b in g["block"]], g[col], yerr=err, fmt="o-", ms=4, capsize=3, label=label,
                         color=f"C{i}")
         ax.set_xscale("log")

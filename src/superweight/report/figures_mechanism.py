@@ -111,10 +111,11 @@ def significance_figure(df: pd.DataFrame, result: dict, title: str, path, style:
 def emergence_figure(df: pd.DataFrame, title: str, crossing, path, style: dict) -> None:
     """Super weight value, super activation size and prune-SW perplexity ratio against training step: a panel for
     each quantity measured."""
-    panels = [(col, label) for col, label in [("weight_abs", "|tracked weight|"), ("sa_abs", "super activation |value|"),
-                                              ("ppl_ratio", "ppl ratio, tracked weights zeroed")] if _measured(df, col)]
+    panels = [(col, label) for col, label in (("weight_abs", "|tracked weight|"), ("sa_abs", "super activation |value|"),
+                                              ("ppl_ratio", "ppl ratio, tracked weights zeroed")) if _measured(df, col)]
+    height = style.get("height", 3.6) * (1.6 if len(panels) > 1 else 1)
     fig, axes = plt.subplots(max(1, len(panels)), 1, sharex=True, squeeze=False,
-                             figsize=(style.get("width", 6.4), style.get("height", 3.6) * (1.6 if len(panels) > 1 else 1)))
+                             figsize=(style.get("width", 6.4), height))
     axes = [row[0] for row in axes]
     if not panels:
         _note(axes[0], f"{title}\nnothing measured")

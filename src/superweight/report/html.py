@@ -5,8 +5,9 @@ summary's Markdown (markdown-it); the results tables' pages are report.html_tabl
 
 Rendering is generic over the records: keys it does not know are shown as they are, and a verdict is coloured by
 how it starts ("holds ...", "fails ...", "inconclusive ...", "not applicable ..."), so details in parentheses and new
-keys need no change here; a matrix cell shows the kind and strength mark, the whole verdict one click away. Each page is standalone (its style inline, no scripts); the part between the LANDING
-markers is what the report's landing page (workflow/report/workflow.rst) embeds."""
+keys need no change here; a matrix cell shows the kind and strength mark, the whole verdict one click away. Each
+page is standalone (its style inline, no scripts); the part between the LANDING markers is what the report's landing
+page (workflow/report/workflow.rst) embeds."""
 from __future__ import annotations
 
 import html
