@@ -1,6 +1,8 @@
-"""Every figure keeps its text whole: each figure function is drawn on tiny synthetic data with titles as long as
-the workflow's real ones, and every text element it draws (titles, labels, tick labels, legends, notes) must lie
-inside the canvas of the saved image."""
+"""Every figure keeps its text whole and draws only what was measured: each figure function is drawn on tiny
+synthetic data with titles as long as the workflow's real ones, and every text element it draws (titles, labels,
+tick labels, legends, notes) must lie inside the canvas of the saved image; drawn again from results with a
+quantity missing (no accuracies, one corpus, no stopwords, ...), it has a panel for each quantity measured and no
+other, every tick inside its axis and no unknown n ("n = ?")."""
 import matplotlib
 
 matplotlib.use("Agg")
@@ -9,6 +11,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
+from matplotlib.ticker import FixedLocator  # noqa: E402
 
 from superweight.report import figures as plot
 
@@ -63,6 +66,7 @@ def saved(monkeypatch, tmp_path):
                 f"{name}: text {text!r} at x {bb.x0:.0f}..{bb.x1:.0f}, y {bb.y0:.0f}..{bb.y1:.0f} outside the "
                 f"{w:.0f} x {h:.0f} canvas")
         close(fig)
+        check.fig = fig  # still readable after close: its axes and texts
         return texts
     check.path = tmp_path / "fig.png"
     return check
@@ -140,3 +144,111 @@ def test_mechanism_figures(saved):
                        "ppl_ratio": [1, 2, 500, 900], "detected": [False, False, True, True]})
     pm.emergence_figure(em, f"olmo-1b-0724: super weights over training — {VERDICT}", 4000, saved.path, STYLE)
     saved("emergence")
+
+
+# --- drawn from results with a quantity missing: a panel per quantity measured, nothing unknown ---
+
+def panels(fig, texts) -> list[dict]:
+    """What each visible axes draws: its title, y label, drawn tick labels, lines; and no text says "n = ?"."""
+    assert not any("?" in t for t, _ in texts), [t for t, _ in texts if "?" in t]
+    out = []
+    for ax in fig.axes:
+        if not ax.axison:
+            continue
+        lo, hi = sorted(ax.get_xlim())
+        if isinstance(ax.xaxis.get_major_locator(), FixedLocator):  # ticks set by the figure, not chosen in view
+            off = [t for t in ax.get_xticks() if not lo <= t <= hi]
+            assert not off, f"{ax.get_ylabel()}: ticks {off} off the axis {lo, hi}"
+        assert ax.lines or ax.patches or ax.containers, f"{ax.get_ylabel()}: an empty panel"
+        out.append({"title": ax.get_title(), "ylabel": ax.get_ylabel(), "legend": ax.get_legend_handles_labels()[1],
+                    "xticks": [t.get_text() for t in ax.get_xticklabels()]})
+    return out
+
+
+def drawn_panels(saved, name: str) -> list[dict]:
+    texts = saved(name)
+    return panels(saved.fig, texts)
+
+
+def _wquant(saved, **scores):
+    from synth import result
+
+    from superweight.report.tables import quant_rows
+
+    recs = [result(MODEL, "wquant", method=m, bits=4, block=b, **scores)
+            for m in ("rtn", "clip", "sw_aware") for b in (64, 4096, 1048576)]
+    plot.wquant_curves(quant_rows(recs), 4, saved.path, STYLE)
+    drawn = drawn_panels(saved, "weight quantization")
+    return drawn, saved.fig._suptitle.get_text().replace("\n", " ")
+
+
+def test_weight_quantization_draws_a_panel_per_quantity_measured(saved):
+    both, title = _wquant(saved, acc=0.5, n=20, ppl=30.0, n_windows=4)
+    assert [p["ylabel"] for p in both] == ["average zero-shot accuracy (%), ± 1 SE",
+                                           "Wiki-2 ppl (95% CI over windows)"]
+    assert "n = 20 documents per task, 4 windows" in title
+    for p in both:  # every block a tick, every method a line, on each panel
+        assert p["xticks"] == ["64", "4096", "1048576"] and sorted(p["legend"]) == ["clip", "rtn", "sw_aware"], p
+    ppl_only, title = _wquant(saved, acc=None, ppl=30.0, n_windows=4)  # the default run: accuracies not scored
+    assert [p["ylabel"] for p in ppl_only] == ["Wiki-2 ppl (95% CI over windows)"]
+    assert "(n = 4 windows; accuracies not scored)" in title and "documents" not in title
+    c4, _ = _wquant(saved, acc=None, ppl={"c4": 30.0}, n_windows=4)  # one corpus, not WikiText-2
+    assert [p["ylabel"] for p in c4] == ["C4 ppl (95% CI over windows)"]
+    acc_only, title = _wquant(saved, acc=0.5, n=20, ppl=None)
+    assert [p["ylabel"] for p in acc_only] == ["average zero-shot accuracy (%), ± 1 SE"] and "windows" not in title
+
+
+def test_scaling_draws_what_was_measured(saved):
+    from synth import result
+
+    from superweight.report.tables import scaling_rows
+
+    def draw(*extra, **scores):
+        recs = [result(MODEL, "scaling", factor=f, **scores) for f in (0.0, 1.0, 2.0)] + list(extra)
+        plot.scaling_curve(scaling_rows(recs), saved.path, STYLE)
+        return drawn_panels(saved, "scaling")
+
+    acc = draw(result("other", "scaling", status="skipped", factor=1.0), acc=0.5, n=20, ppl=30.0)
+    assert acc[0]["ylabel"].startswith("average zero-shot accuracy") and acc[0]["legend"] == [MODEL]
+    assert "(n = 20 documents per task)" in acc[0]["title"] and "no super weight used: other" in acc[0]["title"]
+    c4 = draw(acc=None, ppl={"c4": 30.0}, n_windows=4)  # perplexity only, and only C4
+    assert len(c4) == 1 and c4[0]["ylabel"] == "C4 perplexity (95% CI)" and "n = 4 windows" in c4[0]["title"]
+
+
+def test_mechanism_and_detection_figures_draw_what_was_measured(saved):
+    skip = pd.DataFrame({"condition": ["original", "prune_sw", "skip_from_2"], "ppl_ratio": [1, 900, 800],
+                         "windows": 4, "n_prompts": 0})  # no stopword measurement
+    pm.skip_figure(skip, f"{MODEL}: skip", saved.path, STYLE)
+    drawn = drawn_panels(saved, "skip, perplexity only")
+    assert [p["ylabel"] for p in drawn] == ["perplexity / original (4 windows)"]
+    em = pd.DataFrame({"step": [1000, 2000, 4000], "weight_abs": [0.1, 0.5, 2], "sa_abs": [1, 10, 300],
+                       "ppl_ratio": [float("nan")] * 3, "detected": [False, True, True]})  # no perplexity scored
+    pm.emergence_figure(em, f"olmo-1b-0724: super weights over training — {VERDICT}", 2000, saved.path, STYLE)
+    drawn = drawn_panels(saved, "emergence, no perplexity")
+    assert [p["ylabel"] for p in drawn] == ["|tracked weight|", "super activation |value|"]
+    sig = pd.DataFrame({"kind": ["super_weights"] + ["random_same_row"] * 3, "ratio": [900.0, 1.0, 1.01, 1.02],
+                        "n_weights": 7})  # no paper outlier set (not a paper model)
+    pm.significance_figure(sig, {"kinds": {"random_same_row": {"n_at_least_sw": 0}}, "n_sets": 3},
+                           f"{MODEL}: significance", saved.path, STYLE)
+    drawn = drawn_panels(saved, "significance, no paper set")
+    assert len(drawn) == 1 and drawn[0]["legend"] == ["super weights (x900)"]
+    ch = pd.DataFrame([{"layer": 3, "row": 507, "col": 4, "quantity": q, "channel": c, "value": 1.0 + (c == 4)}
+                       for q in ("gate", "up") for c in range(8)])  # two factors recorded, not five
+    pm.hadamard_figure(ch, f"{MODEL}: hadamard", saved.path, STYLE)
+    drawn = drawn_panels(saved, "hadamard, two quantities")
+    assert [p["title"] for p in drawn] == ["gate", "up"]
+    layers = pd.DataFrame({"layer": range(6), "in_max": [1, 900, 2, 2, 2, 2], "out_max": [1, 1200, 2, 2, 2, 2]})
+    plot.down_proj_maxima(layers, [], DETECT_TITLE, saved.path, STYLE, None)  # nothing confirmed, no candidates
+    drawn = drawn_panels(saved, "down_proj_maxima, nothing confirmed")
+    assert len(drawn) == 1 and drawn[0]["legend"] == ["max |down_proj input|", "max |down_proj output|"]
+    res = pd.DataFrame({"condition": ["original"] * 5, "layer": range(5), "max_abs": [1, 2, 900, 900, 900]})
+    plot.residual_stream(res, f"{MODEL}: residual stream (no super weight used)", saved.path, STYLE)
+    drawn = drawn_panels(saved, "residual_stream, original only")
+    assert len(drawn) == 1 and drawn[0]["legend"] == ["original"]
+    toks = pd.DataFrame({"token": ["the", ","], "p_original": [0.2, 0.1], "p_no_super_weight": [0.3, 0.2],
+                         "stopword": ["True", "False"]})
+    summary = {"n_prompts": 5, "stopword_mass_original": 0.3, "stopword_mass_no_super_weight": 0.5,
+               "stopword_mass_ratio": 1.7}  # no per-token ratios
+    plot.stopword_bars(toks, summary, MODEL, saved.path, STYLE)
+    drawn = drawn_panels(saved, "stopwords, no per-token ratios")
+    assert len(drawn) == 1 and drawn[0]["xticks"][:2] == ["the", "comma [,]"]

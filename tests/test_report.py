@@ -69,20 +69,38 @@ def _links_resolve(html):
     return hrefs
 
 
+def _cell(matrix: str, r: dict) -> dict:
+    """A matrix cell as shown: its kind, its short verdict, its whole verdict (in <details>, or the short one when
+    that is the whole), the detail it links to."""
+    import re
+
+    href = f"#sw-{r['claim']}--{r['model']}"
+    cell = next((c for c in re.findall(r"<td>(.*?)</td>", matrix, re.S) if f'href="{href}"' in c), "")
+    m = (re.fullmatch(rf'<details class="sw-cell"><summary><span class="sw-v ([\w-]+)">([^<]*)</span></summary>'
+                      rf'<span class="sw-full">(.*) <a href="{href}">evidence</a></span></details>', cell, re.S)
+         or re.fullmatch(rf'<a class="sw-v ([\w-]+)" href="{href}">(([^<]*))</a>', cell))
+    assert m, f"no verdict cell for {href}"
+    return {"kind": m.group(1), "short": m.group(2), "full": m.group(3)}
+
+
 def test_landing_page_is_the_rendered_verdict_matrix_then_the_protocol(tmp_path):
-    rows, models = _pages(tmp_path)
+    from superweight.report.html import short_verdict, verdict_kind
+
+    rows, models = _pages(tmp_path, ["holds (paper strength)", "fails", "inconclusive (n = 16: no n was measured)",
+                                     "not applicable: not run", "holds (direction; the paper gives no number)"])
     summary = _rec(tmp_path / "summary.md", "# Run summary\nSUMMARY-TEXT\n")
     files = [summary, SimpleNamespace(path=tmp_path / "protocol.html"), SimpleNamespace(path=tmp_path / "claims.html")]
     html = render(files, CONFIG).replace("<wbr>", "")  # line-break hints inside long tokens
     assert "System Message" not in html and "SUMMARY-TEXT" not in html
     matrix = html[html.index('class="sw-matrix"'):html.index("</table>", html.index('class="sw-matrix"'))]
-    for r in rows:  # every claim x model in the matrix, coloured by its verdict and linked to its detail
+    for r in rows:  # every claim x model in the matrix: its short verdict, the whole one a click away, a link
         assert f'<code>{r["claim"]}</code>' in matrix
-        short = r["verdict"].split(":")[0]  # the reason after a colon is in the detail and the tooltip
-        assert f'href="#sw-{r["claim"]}--{r["model"]}" title="{r["verdict"]}">{short}</a>' in matrix
+        cell = _cell(matrix, r)
+        assert cell["short"] == short_verdict(r["verdict"]) and "…" not in cell["short"], cell
+        assert cell["full"] == r["verdict"] and cell["kind"] == verdict_kind(r["verdict"]), cell
     for m in models:
         assert f"<th>{m}</th>" in matrix
-    assert 'class="sw-v sw-holds" href="#sw-' + rows[0]["claim"] in matrix  # "holds (paper strength)" is a hold
+    assert _cell(matrix, rows[0])["short"] == "holds · paper strength"  # the strength mark beside the kind
     assert 'class="sw-v sw-fails"' in matrix and 'class="sw-v sw-inconclusive"' in matrix
     assert 'class="sw-v sw-na"' in matrix
     _links_resolve(html)
@@ -102,6 +120,12 @@ def test_a_long_evidence_still_renders_in_snakemakes_report(tmp_path):
             "estimate: the paper's number is a corpus ratio; grading needs 48 windows)")
     _pages(tmp_path, evidence="; ".join([item] * 60))  # ~19,000 characters of evidence for one model
     assert max(map(len, (tmp_path / "claims.html").read_text().splitlines())) < 10_000
+    from superweight.report.html import claims_page
+
+    verdict = "holds (direction; " + "; ".join([item] * 10) + ")"  # a matrix row of 8 models' whole verdicts
+    many = {"models": [f"m{i}" for i in range(8)], "claims": [{"claim": "c", "model": f"m{i}", "verdict": verdict}
+                                                             for i in range(8)]}
+    assert len(verdict) * 8 > 20_000 and max(map(len, claims_page(many).splitlines())) < 10_000
     from superweight.report.html import protocol_body, page
 
     rows = [{"key": f"setting.{i}", "value": "x" * 300, "paper": "y" * 300, "status": "differs", "source": "s",
@@ -144,7 +168,64 @@ def test_pages_render_records_of_shapes_they_do_not_know():
     assert "<h3>sizes</h3>" in page and "{&quot;docs&quot;: 50}" in page
     assert "sw-matrix" in claims_page({"claims": []}, rep)
     one = {"models": ["m"], "claims": [{"claim": "c", "model": "m", "verdict": None}]}
-    assert 'title="">–</a>' in claims_page(one)
+    assert '">–</a>' in claims_page(one)
+
+
+def test_a_matrix_cell_shows_the_verdicts_kind_and_strength_mark():
+    """The matrix shows what a verdict is (kind, and for a hold its strength grade), never a verdict cut short."""
+    from superweight.report.html import short_verdict
+
+    assert short_verdict("holds (paper strength)") == "holds · paper strength"
+    assert short_verdict("holds (paper strength; all 2 known coordinates found)") == "holds · paper strength"
+    assert short_verdict("holds (direction; accuracy at or below chance on 0 of 7 tasks)") == "holds · direction"
+    assert short_verdict("holds (one deterministic pass; the paper gives no number)") == "holds"
+    assert short_verdict("fails (descriptive, one prompt: x0.765)") == "fails" and short_verdict("fails") == "fails"
+    assert short_verdict("inconclusive (n = 16: no n was measured)") == "inconclusive"
+    assert short_verdict("not applicable: not run (x.json)") == "not applicable"
+    assert short_verdict("Not applicable (no known coordinates)") == "not applicable"
+    assert short_verdict("something new (x)") == "something new" and short_verdict(None) == "–"
+
+
+def test_a_wide_table_is_split_into_parts_that_keep_its_keys():
+    """Table 1 (19 columns) is shown as two tables: the accuracies (± SE), then the intervals and counts, each led
+    by model and condition; a table of 15 columns besides its keys stays one."""
+    import pandas as pd
+
+    from superweight.report.html_tables import column_parts, table_page
+
+    acc = ["ARC-c", "ARC-e", "HellaSwag", "LAMBADA", "PIQA", "SciQ", "Winogrande", "avg"]
+    ppl = ["C4 ppl", "Wiki-2 ppl", "Δ avg vs original", "Wiki-2 ppl ×original", "C4 ppl ×original"]
+    rest = ["docs/task", "windows", "source", "note"]
+    row = {"model": "m", "condition": "prune_sw", **{c: "26.00 ± 6.20" for c in acc},
+           **{c: "42.08 [31.13, 55.29]" for c in ppl}, "docs/task": 50, "windows": 16, "source": "this run", "note": ""}
+    df = pd.DataFrame([row, {**row, "condition": "original"}])
+    assert column_parts(df) == [["model", "condition", *acc], ["model", "condition", *ppl, *rest]]
+    page = table_page(df, "Table 1: ablation")
+    assert page.count("<table") == 2 and page.count("<th>model</th>") == 2 and page.count("<tr>") == 2 * 3
+    narrow = df[["model", "condition", *acc, *ppl[:2]]]
+    assert column_parts(narrow) == [list(narrow.columns)]
+    many = pd.DataFrame([{f"c{i}": i for i in range(25)}])  # no keys, one shape: parts of at most 10
+    assert [len(p) for p in column_parts(many)] == [10, 10, 5]
+
+
+def test_markdown_pages_are_rendered_by_a_markdown_library():
+    """summary.md (and any Markdown page) goes through markdown-it: CommonMark and pipe tables, raw HTML escaped;
+    html.py holds no Markdown parsing of its own (no pipe-row or heading regex)."""
+    import re
+
+    from superweight.report.html import markdown_body
+
+    md = ("# Run *summary*\n\n1. first\n2. second\n\n| a | b |\n|:--|--:|\n| `x` | <b>1</b> |\n\n"
+          "text with **bold** and `results/a_b.json`\n")
+    body = markdown_body(md).replace("<wbr>", "")
+    assert "<h2>Run <em>summary</em></h2>" in body  # each heading one level down: the page's own title is h1
+    assert "<ol>" in body and "<li>first</li>" in body  # an ordered list, which a hand-written subset missed
+    assert "&lt;b&gt;1&lt;/b&gt;" in body and "<b>1</b>" not in body  # raw HTML escaped
+    assert '<th style="text-align:left">a</th>' in body and "<strong>bold</strong>" in body
+    assert "<code>results/a_b.json</code>" in body
+    for module in ("html", "html_tables"):
+        src = (REPO / f"src/superweight/report/{module}.py").read_text()
+        assert not re.search(r"""\\\||#\{1,6\}|\\\*\\\*|`\(""", src), f"{module}.py parses Markdown by hand"
 
 
 def test_verdicts_are_coloured_by_their_first_words():
@@ -180,7 +261,7 @@ def test_tables_are_written_as_html_beside_csv_md_and_tex(tmp_path):
     assert {p.suffix for p in paths} == {".csv", ".md", ".tex", ".html"} and all(p.is_file() for p in paths)
     html = (tmp_path / "t1.html").read_text()
     assert html.count("<tr>") == 1 + len(df)  # header + one row per result
-    assert "<td class=\"num\">60.00\u00a0±\u00a01.50</td>" in html and "3000.00 [2500.00, 3500.00]" in html
+    assert "<td class=\"num\">60.00 ±\u00a01.50</td>" in html  # may wrap before its SE, not inside "± SE" and "3000.00 [2500.00, 3500.00]" in html
     assert "&lt;zeroed&gt;" in html and "Table 1: ablation" in html
 
 

@@ -32,7 +32,8 @@ Subpackages by stage, lowest first (a stage imports only itself and the stages b
   six, Fig. 7's small blocks, Fig. 4's persistence, instruct/base), ``strength`` (a claim's strength verdict, apart
   from its direction), ``claims_render``, ``emergence`` (the emergence sweep's verdict), ``tables``, ``figures``,
   ``figures_mechanism``, ``summary``, ``protocol``, ``protocol_rows`` (its classified config keys), ``fixed_choices``
-  (the choices no config key changes, whose each is: the page's rows), ``html``.
+  (the choices no config key changes, whose each is: the page's rows), ``html`` (the claims, protocol and Markdown
+  pages), ``html_tables`` (the results tables as pages).
 - ``workflow``: ``config`` (validation, without torch), ``command_line`` (overrides, targets, options),
   ``schema_doc`` (config/README.md), ``resources`` (requests from each rule's declared work), ``plan`` (a run's requests
   summed; the jobs over the time limit), ``runplan`` (the

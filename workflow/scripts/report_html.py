@@ -1,5 +1,5 @@
 """The report's HTML pages: results/claims.html and results/protocol.html from their JSON, summary.html from
-summary.md (superweight.report.html)."""
+summary.md rendered by markdown-it (superweight.report.html)."""
 from pathlib import Path
 
 from superweight.report import html as report_html

@@ -176,36 +176,49 @@ def stopword_bars(df: pd.DataFrame, summary: dict, model: str, path, style: dict
     _save(fig, path, style)
 
 
+def _measured(d: pd.DataFrame, col: str | None) -> bool:
+    return bool(col) and col in d and not d[col].isna().all()
+
+
 def scaling_curve(df: pd.DataFrame, path, style: dict) -> None:
     """Fig. 6: average zero-shot accuracy (± 1 SE) against the super-weight scaling factor, one line per model; a
-    sweep scored by perplexity only (``limit: 0``) is drawn as WikiText-2 perplexity with its 95% CI instead."""
-    acc = "avg" in df and not df["avg"].isna().all()
-    col = "avg" if acc else "Wiki-2 ppl"
+    sweep scored by perplexity only (``limit: 0``) is drawn as the perplexity measured (WikiText-2, else C4) with
+    its 95% CI instead; the models with nothing to draw are named after their note (e.g. no super weight used)."""
+    col = next((c for c in ("avg", "Wiki-2 ppl", "C4 ppl") if _measured(df, c)), None)
+    acc = col == "avg"
     fig, ax = _fig(style)
-    skipped, ns = [], set()
+    skipped, ns = {}, set()  # why a model is not drawn: the models
     for i, (model, d) in enumerate(df.groupby("model", sort=True)):
-        if col not in d or d[col].isna().all():
-            skipped.append(model)
+        if col is None or d[col].isna().all():
+            notes = [x for x in d.get("note", pd.Series(dtype=object)).dropna() if x]
+            skipped.setdefault(notes[0] if notes else "not measured", []).append(model)
             continue
         if acc:
             yerr = d["avg se"] if "avg se" in d else None
             ns |= _docs_per_task(d)
         else:
-            yerr = [(d[col] - d[f"{col} lo"]).clip(lower=0), (d[f"{col} hi"] - d[col]).clip(lower=0)]
+            yerr = ([(d[col] - d[f"{col} lo"]).clip(lower=0), (d[f"{col} hi"] - d[col]).clip(lower=0)]
+                    if f"{col} lo" in d else None)
             ns |= {int(v) for v in d.get(f"{col} n", pd.Series(dtype=float)).dropna()}
         ax.errorbar(d["factor"], d[col], yerr=yerr, fmt="o-", ms=4, capsize=3, label=model,
                     color=style.get("colors", {}).get(model, f"C{i}"))
-    ax.axvline(1.0, color="grey", ls=":", lw=1)
-    ax.set_xlabel("super-weight scaling factor (1 = original)")
-    if acc:
+    if col is None:
+        ax.text(0.5, 0.5, "nothing measured", ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        title = "Super-weight scaling"
+    elif acc:
         ax.set_ylabel("average zero-shot accuracy (%), ± 1 SE")
-        title = f"Super-weight scaling (n = {_n_text(ns)} documents per task)"
+        title = "Super-weight scaling" + (f" (n = {_n_text(ns)} documents per task)" if ns else "")
     else:
         ax.set_yscale("log")
-        ax.set_ylabel("WikiText-2 perplexity (95% CI)")
-        title = f"Super-weight scaling: perplexity (n = {_n_text(ns)} windows; accuracies not scored)"
+        ax.set_ylabel(f"{'WikiText-2' if col == 'Wiki-2 ppl' else 'C4'} perplexity (95% CI)")
+        title = "Super-weight scaling: perplexity (" + (f"n = {_n_text(ns)} windows; " if ns else "") + \
+            "accuracies not scored)"
+    if col is not None:
+        ax.axvline(1.0, color="grey", ls=":", lw=1)
+        ax.set_xlabel("super-weight scaling factor (1 = original)")
     if skipped:
-        title += f"\n{NONE_USED}: {', '.join(skipped)}"
+        title += "\n" + "; ".join(f"{why}: {', '.join(ms)}" for why, ms in skipped.items())
     ax.set_title(title, fontsize=9)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=7)
@@ -218,7 +231,8 @@ def _docs_per_task(d: pd.DataFrame) -> set:
 
 
 def _n_text(ns: set) -> str:
-    return "?" if not ns else str(min(ns)) if len(ns) == 1 else f"{min(ns)}-{max(ns)}"
+    """The n of a non-empty set of sizes: one number or a range (callers leave out an n that is not known)."""
+    return str(min(ns)) if len(ns) == 1 else f"{min(ns)}-{max(ns)}"
 
 
 def _block_x(blocks: list[str]) -> dict[str, float]:
@@ -232,43 +246,56 @@ def _block_x(blocks: list[str]) -> dict[str, float]:
 
 
 def wquant_curves(df: pd.DataFrame, bits: int, path, style: dict) -> None:
-    """Fig. 7: average accuracy (± 1 SE, left) and perplexity (95% CI over windows, right) against block size on a
-    log axis, a line per method (and per model when several), a legend on both panels and the n in the title."""
+    """Fig. 7: average accuracy (± 1 SE) and perplexity (95% CI over windows) against block size on a log axis, a
+    line per method (and per model when several), one panel per quantity measured (accuracy only when scored), a
+    legend on each and the n of what was measured in the title."""
     noted = df.get("note", pd.Series("", index=df.index)).fillna("")
     d = df[(df["bits"] == bits) & noted.eq("")]
-    not_run = sorted({f"{r['model']} {r['method']}: {r['note']}" for _, r in df[(df["bits"] == bits) & noted.ne("")].iterrows()})
-    blocks = list(dict.fromkeys(d["block"]))
-    xs = _block_x(blocks)
+    not_run = sorted({f"{r['model']} {r['method']}: {r['note']}"
+                      for _, r in df[(df["bits"] == bits) & noted.ne("")].iterrows()})
+    pcol = next((c for c in ("Wiki-2 ppl", "C4 ppl") if _measured(d, c)), None)
+    panels = [q for q, on in (("avg", _measured(d, "avg")), (pcol, pcol is not None)) if on]
     w, h = style.get("width", 6.4), style.get("height", 3.6)
-    fig, axes = plt.subplots(1, 2, figsize=(w * 1.6, h))
+    fig, axes = plt.subplots(1, max(1, len(panels)), figsize=(w * (1.6 if len(panels) > 1 else 1), h), squeeze=False)
+    axes = list(axes[0])
     models = d["model"].unique()
-    pcol = "Wiki-2 ppl" if "Wiki-2 ppl" in d else "C4 ppl" if "C4 ppl" in d else None
-    for i, ((model, method), g) in enumerate(d.groupby(["model", "method"], sort=False)):
-        label = method if len(models) == 1 else f"{model} {method}"
-        x = [xs[b] for b in g["block"]]
-        if "avg" in g:
-            axes[0].errorbar(x, g["avg"], yerr=g.get("avg se"), fmt="o-", ms=4, capsize=3, label=label, color=f"C{i}")
-        if pcol:
-            y = g[pcol]
-            err = None
-            if f"{pcol} lo" in g:
-                err = [(y - g[f"{pcol} lo"]).clip(lower=0).fillna(0), (g[f"{pcol} hi"] - y).clip(lower=0).fillna(0)]
-            axes[1].errorbar(x, y, yerr=err, fmt="o-", ms=4, capsize=3, label=label, color=f"C{i}")
-    for ax in axes:
+    for ax, col in zip(axes, panels):
+        shown = d[d[col].notna()]
+        blocks = list(dict.fromkeys(shown["block"]))
+        xs = _block_x(blocks)
+        for i, ((model, method), g) in enumerate(shown.groupby(["model", "method"], sort=False)):
+            label = method if len(models) == 1 else f"{model} {method}"
+            if col == "avg":
+                err = g.get("avg se")
+            else:
+                err = ([(g[col] - g[f"{col} lo"]).clip(lower=0).fillna(0),
+                        (g[f"{col} hi"] - g[col]).clip(lower=0).fillna(0)] if f"{col} lo" in g else None)
+            ax.errorbar([xs[b] for b in g["block"]], g[col], yerr=err, fmt="o-", ms=4, capsize=3, label=label,
+                        color=f"C{i}")
         ax.set_xscale("log")
         ax.set_xticks([xs[b] for b in blocks])
         ax.set_xticklabels(blocks, rotation=30, fontsize=7)
         ax.minorticks_off()
+        lo, hi = min(xs.values()), max(xs.values())
+        ax.set_xlim(lo / 2, hi * 2)  # every tick inside the axis, one point or many
         ax.set_xlabel("block size (elements of the flattened tensor, or tile; log scale)")
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=7)
-    axes[0].set_ylabel("average zero-shot accuracy (%), ± 1 SE")
-    axes[1].set_ylabel(f"{pcol or 'perplexity'} (95% CI over windows)")
-    if style.get("log_scale", True):
-        axes[1].set_yscale("log")
-    ndocs = _docs_per_task(d)
-    nwin = {int(v) for v in d[f"{pcol} n"].dropna()} if pcol and f"{pcol} n" in d else set()
+        if col == "avg":
+            ax.set_ylabel("average zero-shot accuracy (%), ± 1 SE")
+        else:
+            ax.set_ylabel(f"{col} (95% CI over windows)")
+            if style.get("log_scale", True):
+                ax.set_yscale("log")
+        ax.legend(fontsize=7)
+    if not panels:
+        axes[0].text(0.5, 0.5, "nothing measured at these bits (see the note above)", ha="center", va="center",
+                     transform=axes[0].transAxes)
+        axes[0].set_axis_off()
+    docs = _docs_per_task(d) if "avg" in panels else set()
+    wins = {int(v) for v in d[f"{pcol} n"].dropna()} if pcol and f"{pcol} n" in d else set()
+    said = [f"{_n_text(n)} {what}" for n, what in ((docs, "documents per task"), (wins, "windows")) if n]
+    said = [f"n = {', '.join(said)}"] if said else []
+    said += [] if "avg" in panels else ["accuracies not scored"]
     fig.suptitle(f"INT{bits} round-to-nearest weight quantization: rtn = plain, clip = z-score clipping, "
-                 f"sw_aware = clipping + super weights kept (n = {_n_text(ndocs)} documents per task, "
-                 f"{_n_text(nwin)} windows)" + (f"\nnot run: {'; '.join(not_run)}" if not_run else ""), fontsize=8)
+                 f"sw_aware = clipping + super weights kept" + (f" ({'; '.join(said)})" if said else "")
+                 + (f"\nnot run: {'; '.join(not_run)}" if not_run else ""), fontsize=8)
     _save(fig, path, style)

@@ -45,27 +45,34 @@ def hadamard_figure(channels: pd.DataFrame, title: str, path, style: dict) -> No
     _save(fig, path, style)
 
 
+def _measured(df: pd.DataFrame, col: str) -> bool:
+    return col in df and not df[col].isna().all()
+
+
 def skip_figure(df: pd.DataFrame, title: str, path, style: dict) -> None:
-    """Perplexity ratio and stopword-mass ratio per condition: prune-SW against the skip ablation by layer."""
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(style.get("width", 6.4) * 1.4, style.get("height", 3.6)))
-    if df.empty:
-        _note(ax1, f"{title}\n{NONE_USED}: not applicable")
-        ax2.set_axis_off()
+    """Perplexity ratio and stopword-mass ratio per condition (a panel each, when measured): prune-SW against the
+    skip ablation by layer."""
+    d = df[df["condition"] != "original"] if "condition" in df else df
+    panels = [c for c in ("ppl_ratio", "stopword_mass_ratio") if _measured(d, c)]
+    fig, axes = plt.subplots(1, max(1, len(panels)), squeeze=False,
+                             figsize=(style.get("width", 6.4) * (1.4 if len(panels) > 1 else 1),
+                                      style.get("height", 3.6)))
+    axes = list(axes[0])
+    if not panels:
+        _note(axes[0], f"{title}\n{NONE_USED}: not applicable" if df.empty else f"{title}\nnothing measured")
         return _save(fig, path, style)
     c = style.get("colors", {})
-    d = df[df["condition"] != "original"]
     colors = [c.get("pruned", "C3") if x == "prune_sw" else c.get("original", "C0") for x in d["condition"]]
     labels = [x if x == "prune_sw" else x.replace("skip_from_", "skip from ") for x in d["condition"]]
-    ax1.bar(labels, d["ppl_ratio"], color=colors)
-    if style.get("log_scale", True):
-        ax1.set_yscale("log")
-    ax1.axhline(1, color="k", lw=0.5)
-    ax1.set_ylabel(f"perplexity / original ({int(df['windows'].iloc[0])} windows)", fontsize=8)
-    if "stopword_mass_ratio" in d:
-        ax2.bar(labels, d["stopword_mass_ratio"], color=colors)
-        ax2.axhline(1, color="k", lw=0.5)
-        ax2.set_ylabel(f"stopword mass / original ({int(df['n_prompts'].iloc[0])} prompts)", fontsize=8)
-    for ax in (ax1, ax2):
+    for ax, col in zip(axes, panels):
+        ax.bar(labels, d[col], color=colors)
+        ax.axhline(1, color="k", lw=0.5)
+        if col == "ppl_ratio":
+            if style.get("log_scale", True):
+                ax.set_yscale("log")
+            ax.set_ylabel(f"perplexity / original ({int(df['windows'].iloc[0])} windows)", fontsize=8)
+        else:
+            ax.set_ylabel(f"stopword mass / original ({int(df['n_prompts'].iloc[0])} prompts)", fontsize=8)
         ax.tick_params(axis="x", labelsize=7, rotation=30)
     fig.suptitle(title, fontsize=9)
     _save(fig, path, style)
@@ -102,11 +109,19 @@ def significance_figure(df: pd.DataFrame, result: dict, title: str, path, style:
 
 
 def emergence_figure(df: pd.DataFrame, title: str, crossing, path, style: dict) -> None:
-    """Super weight value, super activation size and prune-SW perplexity ratio against training step."""
-    fig, axes = plt.subplots(3, 1, sharex=True, figsize=(style.get("width", 6.4), style.get("height", 3.6) * 1.6))
+    """Super weight value, super activation size and prune-SW perplexity ratio against training step: a panel for
+    each quantity measured."""
+    panels = [(col, label) for col, label in (("weight_abs", "|tracked weight|"), ("sa_abs", "super activation |value|"),
+                                              ("ppl_ratio", "ppl ratio, tracked weights zeroed")) if _measured(df, col)]
+    height = style.get("height", 3.6) * (1.6 if len(panels) > 1 else 1)
+    fig, axes = plt.subplots(max(1, len(panels)), 1, sharex=True, squeeze=False,
+                             figsize=(style.get("width", 6.4), height))
+    axes = [row[0] for row in axes]
+    if not panels:
+        _note(axes[0], f"{title}\nnothing measured")
+        return _save(fig, path, style)
     c = style.get("colors", {})
-    for ax, (col, label) in zip(axes, [("weight_abs", "|tracked weight|"), ("sa_abs", "super activation |value|"),
-                                       ("ppl_ratio", "ppl ratio, tracked weights zeroed")]):
+    for ax, (col, label) in zip(axes, panels):
         ax.plot(df["step"], df[col], "o-", ms=3, color=c.get("original", "C0"))
         det = df[df["detected"]]
         ax.plot(det["step"], det[col], "o", ms=6, mfc="none", color=c.get("marker", "C2"),

@@ -1,12 +1,13 @@
 """HTML pages of the run's results, for reading in a browser and on the Snakemake report's landing page:
 results/claims.html (the verdict matrix, claims x models, each cell linked to its detail) and results/protocol.html
-(where this run departs from the paper's protocol), rendered from claims.json and protocol.json only, and the
-tables of results/tables/ as HTML beside their CSV and LaTeX.
+(where this run departs from the paper's protocol), rendered from claims.json and protocol.json only, and the run
+summary's Markdown (markdown-it); the results tables' pages are report.html_tables.
 
 Rendering is generic over the records: keys it does not know are shown as they are, and a verdict is coloured by
 how it starts ("holds ...", "fails ...", "inconclusive ...", "not applicable ..."), so details in parentheses and new
-keys need no change here. Each page is standalone (its style inline, no scripts); the part between the LANDING
-markers is what the report's landing page (workflow/report/workflow.rst) embeds."""
+keys need no change here; a matrix cell shows the kind and strength mark, the whole verdict one click away. Each
+page is standalone (its style inline, no scripts); the part between the LANDING markers is what the report's landing
+page (workflow/report/workflow.rst) embeds."""
 from __future__ import annotations
 
 import html
@@ -15,8 +16,13 @@ import math
 import re
 from pathlib import Path
 
+from markdown_it import MarkdownIt
+
 LANDING = "<!-- superweight:landing -->"  # the landing page embeds what lies between two of these
 VERDICT_KINDS = ("holds", "fails", "inconclusive", "not applicable")
+MARKS = ("paper strength", "direction")  # a holding verdict's strength grade, shown beside it in the matrix
+# CommonMark with GitHub's pipe tables; raw HTML in the result files is escaped, not passed through
+MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table")
 
 CSS = """
 .sw-doc { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; font-size: 14px; line-height: 1.45;
@@ -36,7 +42,14 @@ CSS = """
 .sw-doc th { background: #f6f8fa; font-weight: 600; }
 .sw-doc table.sw-wide { width: 100%; table-layout: auto; }
 .sw-doc td.num { text-align: right; }
-.sw-doc table.sw-results { font-size: 12.5px; }
+.sw-doc table.sw-results { font-size: 12px; }
+.sw-doc table.sw-results td, .sw-doc table.sw-results th { padding: 2px 5px; }
+.sw-doc details.sw-cell summary { cursor: pointer; list-style: none; }
+.sw-doc details.sw-cell summary::-webkit-details-marker { display: none; }
+.sw-doc details.sw-cell summary .sw-v::after { content: " \\25B8"; font-weight: normal; }
+.sw-doc details.sw-cell[open] summary .sw-v::after { content: " \\25BE"; }
+.sw-doc details.sw-cell .sw-full { display: block; max-width: 22em; margin: 3px 0 2px; font-size: 11.5px;
+  white-space: normal; overflow-wrap: break-word; }
 .sw-doc code::before, .sw-doc code::after { content: none; }
 .sw-doc code { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 0.92em; background: #f6f8fa;
   padding: 0 3px; border-radius: 3px; }
@@ -76,20 +89,44 @@ def verdict_kind(verdict) -> str:
     return "sw-other"
 
 
+def verdict_mark(verdict) -> str:
+    """The strength grade a verdict names first in its parentheses ("holds (paper strength)" -> "paper strength",
+    "holds (direction; ...)" -> "direction"), else ""."""
+    m = re.match(r"[^(]*\(([^;:,()]*)", str(verdict or ""))
+    mark = m.group(1).strip() if m else ""
+    return mark if mark in MARKS else ""
+
+
 def short_verdict(verdict) -> str:
-    """The verdict without its reason after a colon ("not applicable: not run (x)" -> "not applicable"); details in
-    parentheses stay ("holds (paper strength)")."""
-    return str(verdict or "").split(":")[0].strip() or "–"
+    """What a matrix cell shows: the verdict's kind ("holds", "fails", "inconclusive", "not applicable") and its
+    strength mark ("holds · paper strength"); a verdict of no known kind up to its first parenthesis or colon."""
+    kind = verdict_kind(verdict)
+    text = str(verdict or "").strip()
+    word = next((k for k in VERDICT_KINDS if text.lower().startswith(k)), None)
+    if word is None:
+        return re.split(r"[(:]", text)[0].strip() or "–"
+    mark = verdict_mark(verdict) if kind == "sw-holds" else ""
+    return f"{word} · {mark}" if mark else word
 
 
-def badge(verdict, href: str | None = None, short: bool = False) -> str:
-    """A verdict coloured by its kind; ``short``: the verdict without its reason, the whole of it as the tooltip."""
+def badge(verdict, href: str | None = None) -> str:
+    """A verdict in full, coloured by its kind (linked to ``href`` when given)."""
     cls = f"sw-v {verdict_kind(verdict)}"
-    text = short_verdict(verdict) if short else str(verdict or "")
-    tip = f' title="{esc(verdict)}"'
+    text = esc(str(verdict or "") or "–")
     if href:
-        return f'<a class="{cls}" href="#{href}"{tip}>{esc(text)}</a>'
-    return f'<span class="{cls}"{tip}>{esc(text)}</span>'
+        return f'<a class="{cls}" href="#{href}">{text}</a>'
+    return f'<span class="{cls}">{text}</span>'
+
+
+def verdict_cell(verdict, href: str) -> str:
+    """A matrix cell: the short verdict (short_verdict), the whole wording one click away (<details>) with a link
+    to its test and evidence; a verdict that is its own short form is the link itself."""
+    short, full = short_verdict(verdict), str(verdict or "") or "–"
+    cls = f"sw-v {verdict_kind(verdict)}"
+    if short == full:
+        return f'<a class="{cls}" href="#{href}">{esc(short)}</a>'
+    return (f'<details class="sw-cell"><summary><span class="{cls}">{esc(short)}</span></summary>'
+            f'<span class="sw-full">{_code(full)} <a href="#{href}">evidence</a></span></details>')
 
 
 def fmt_value(v) -> str:
@@ -117,17 +154,17 @@ def soft_breaks(markup: str, longer_than: int = 15) -> str:
 
 
 def _code(s) -> str:
-    """Escaped text with the result files' inline markdown: `code` as <code>, **bold** as <b>; long tokens may
-    break after / _ . (soft_breaks)."""
-    t = re.sub(r"`([^`]+)`", r"<code>\1</code>", esc(s))
-    return soft_breaks(re.sub(r"\*\*([^*]+)\*\*", r"<b>\1</b>", t))
+    """The result files' inline Markdown (`code`, **bold**) as HTML (markdown-it, raw HTML escaped); long tokens
+    may break after / _ . (soft_breaks)."""
+    return soft_breaks(MARKDOWN.renderInline("" if s is None else str(s)))
 
 
 def page(title: str, body: str) -> str:
-    """A standalone HTML document; ``body`` (with its style) is what the landing page embeds. Each table row, list
-    item and definition starts a line: Snakemake's report reads the landing page through docutils, which drops a
-    raw block with a line over 10,000 characters (a long evidence, or a protocol table of 28 rows, reach that)."""
-    body = body.replace("<tr", "\n<tr").replace("<li>", "\n<li>").replace("<dt>", "\n<dt>")
+    """A standalone HTML document; ``body`` (with its style) is what the landing page embeds. Each table row and
+    cell, list item and definition starts a line: Snakemake's report reads the landing page through docutils, which
+    drops a raw block with a line over 10,000 characters (a long evidence, a protocol table of 28 rows, or a matrix
+    row of many models' whole verdicts reach that)."""
+    body = body.replace("<tr", "\n<tr").replace("<td", "\n<td").replace("<li>", "\n<li>").replace("<dt>", "\n<dt>")
     return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">\n<title>{esc(title)}</title>\n'
             f"</head>\n<body>\n{LANDING}\n<style>{CSS}</style>\n<div class=\"sw-doc\">\n{body}\n</div>\n{LANDING}\n"
@@ -183,7 +220,8 @@ def claims_body(data: dict, protocol: dict | None = None) -> str:
     ids = list(dict.fromkeys(r.get("claim") for r in rows))
     first = {i: next(r for r in rows if r.get("claim") == i) for i in ids}
     out = ["<h2 id=\"sw-claims\">The paper's claims on this run's models</h2>",
-           "<p>Each cell is one claim tested on one model; click a verdict for its test and evidence. "
+           "<p>Each cell is one claim tested on one model: its verdict and strength mark; click it for the "
+           "whole verdict and a link to its test and evidence. "
            + " ".join(badge(v) for v in VERDICT_KINDS) + ": <b>holds</b> / <b>fails</b> need the whole confidence "
            "interval on one side of the claim's threshold, otherwise the run was too small to decide "
            "(<b>inconclusive</b>); <b>not applicable</b> says why.</p>"]
@@ -200,7 +238,7 @@ def claims_body(data: dict, protocol: dict | None = None) -> str:
         cells = []
         for m in models:
             r = by.get((i, m))
-            cells.append(f"<td>{badge(r.get('verdict'), anchor(i, m), short=True)}</td>"
+            cells.append(f"<td>{verdict_cell(r.get('verdict'), anchor(i, m))}</td>"
                          f"<td>{esc(r.get('strength') or '–')}</td>" if r else "<td>–</td><td>–</td>")
         breakable = esc(i).replace("_", "_<wbr>")  # long ids may break after an underscore
         out.append(f"<tr><td><a href=\"#{anchor(i)}\"><code>{breakable}</code></a>"
@@ -364,73 +402,15 @@ def write_pages(claims_json: Path | None, protocol_json: Path | None, claims_htm
         Path(protocol_html).write_text(protocol_page(rep))
 
 
-# --- tables ---
-
-def table_page(df, caption: str = "", note: str = "") -> str:
-    """A results table (already formatted for reading, see tables.display) as a standalone HTML page."""
-    head = "".join(f"<th>{esc(c)}</th>" for c in df.columns)
-    body = []
-    for _, r in df.iterrows():
-        cells = []
-        for c in df.columns:
-            v = r[c]
-            s = fmt_value(v) if not isinstance(v, str) else v
-            num = bool(re.match(r"^[-+]?(\d|inf|–)", s)) and c not in ("model", "condition", "task", "method")
-            cell = esc(s).replace(" ± ", "\u00a0±\u00a0")  # a value and its SE stay on one line
-            cells.append(f"<td class=\"num\">{cell}</td>" if num else f"<td>{cell}</td>")
-        body.append(f"<tr>{''.join(cells)}</tr>")
-    title = caption.split(":")[0] if caption else "table"
-    parts = []
-    if caption:
-        parts.append(f"<p><b>{_code(caption)}</b></p>")
-    if note:
-        parts.append(f"<p class=\"sw-muted\">{_code(note)}</p>")
-    parts.append(f"<table class=\"sw-results\"><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
-    return page(title, "\n".join(parts))
-
-
-# --- the result files' markdown (headings, pipe tables, lists, paragraphs) ---
-
-def _md_cells(line: str) -> list[str]:
-    cells = re.split(r"(?<!\\)\|", line.strip().strip("|"))
-    return [c.strip().replace("\\|", "|") for c in cells]
-
+# --- the result files' Markdown (summary.md), rendered by markdown-it ---
 
 def markdown_body(text: str) -> str:
-    """The markdown subset the workflow writes (summary.md, case studies) as HTML; other lines as paragraphs."""
-    out, lines, i = [], text.splitlines(), 0
-    while i < len(lines):
-        line = lines[i]
-        m = re.match(r"^(#{1,6})\s+(.*)$", line)
-        if m:
-            n = min(len(m.group(1)) + 1, 6)
-            out.append(f"<h{n}>{_code(m.group(2))}</h{n}>")
-            i += 1
-        elif line.lstrip().startswith("|") and i + 1 < len(lines) and re.match(r"^\s*\|?\s*:?-{3,}", lines[i + 1]):
-            head = _md_cells(line)
-            i += 2
-            rows = []
-            while i < len(lines) and lines[i].lstrip().startswith("|"):
-                rows.append(_md_cells(lines[i]))
-                i += 1
-            out.append("<table><thead><tr>" + "".join(f"<th>{_code(c)}</th>" for c in head) + "</tr></thead><tbody>"
-                       + "".join("<tr>" + "".join(f"<td>{_code(c)}</td>" for c in r) + "</tr>" for r in rows)
-                       + "</tbody></table>")
-        elif re.match(r"^\s*[-*]\s+", line):
-            items = []
-            while i < len(lines) and re.match(r"^\s*[-*]\s+", lines[i]):
-                items.append(re.sub(r"^\s*[-*]\s+", "", lines[i]))
-                i += 1
-            out.append("<ul>" + "".join(f"<li>{_code(x)}</li>" for x in items) + "</ul>")
-        elif line.strip():
-            para = []
-            while i < len(lines) and lines[i].strip() and not re.match(r"^(#|\s*\||\s*[-*]\s)", lines[i]):
-                para.append(lines[i])
-                i += 1
-            out.append(f"<p>{_code(' '.join(para))}</p>")
-        else:
-            i += 1
-    return "\n".join(out)
+    """Markdown (CommonMark and pipe tables) as HTML, each heading one level down (the page's title is its h1)."""
+    tokens = MARKDOWN.parse(text)
+    for t in tokens:
+        if t.type in ("heading_open", "heading_close"):
+            t.tag = f"h{min(int(t.tag[1]) + 1, 6)}"
+    return soft_breaks(MARKDOWN.renderer.render(tokens, MARKDOWN.options, {}))
 
 
 def markdown_page(text: str, title: str) -> str:

@@ -11,7 +11,7 @@ import pandas as pd
 
 from superweight.report import compare
 from superweight.provenance import as_float
-from superweight.report.html import table_page
+from superweight.report.html_tables import table_page
 from superweight.stats.intervals import NA, Estimate
 from superweight.scoring.accuracy import avg_se, binomial_se
 
