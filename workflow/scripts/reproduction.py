@@ -1,0 +1,16 @@
+"""results/reproduction.{json,csv,md}: each number the paper prints for a run's paper model, marked reproduced /
+not reproduced / undecided (superweight.report.reproduce)."""
+from pathlib import Path
+
+from superweight.report.claims import model_files
+from superweight.report.reproduce_render import landing_markdown, write
+from superweight.report.reproduce_rows import evaluate
+from superweight.workflow.runlog import start
+
+log = start(snakemake)
+p = snakemake.params
+inputs = list(snakemake.input)
+data = evaluate(list(p.models), {m: model_files(Path("results"), m, inputs) for m in p.models}, dict(p.paper),
+                1 - p.stats["level"])
+write(data, Path(snakemake.output[0]).with_suffix(""))
+log.info("%s", landing_markdown(data))
