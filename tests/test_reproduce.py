@@ -225,3 +225,28 @@ def test_the_default_model_is_outside_the_paper_in_one_line(tmp_path):
     lines = [line for line in md.splitlines() if model in line]
     assert lines == [f"{model}: not one of the paper's models (no `paper:` entry), so no paper number to reproduce."]
     assert escape(rr.outside_line(model)) in rr.landing_html(data)
+
+
+def test_the_tables_carry_the_mark_beside_the_papers_value(tmp_path):
+    import pandas as pd
+
+    from superweight.report.html import claims_page
+    from superweight.report.tables import display, table6, with_paper
+
+    run = Run(tmp_path)
+    run.put("ablation/original/scores.json", scores(paper_acc("original", 0.003), ppl={"wikitext2": 5.67 * 1.05}))
+    run.put("wquant/int4/rtn_keep_sw/block64/scores.json", scores({t: 0.6959 for t in TASKS}))
+    data = run.data()
+    df = pd.DataFrame([{"model": "llama-7b", "condition": "original", "ARC-c": 41.9, "Wiki-2 ppl": 5.95}])
+    shown = display(with_paper(df, T1, rr.marks_for(data, "llama-7b", "Table 1")))
+    paper = shown[shown["source"] == "paper"].iloc[0]
+    assert paper["ARC-c"] == "41.81 (✓ reproduced)" and paper["Wiki-2 ppl"] == "5.67 (✗ not reproduced)"
+    assert paper["C4 ppl"] == "7.08 (? undecided)"  # the run scored no C4
+    q = pd.DataFrame([{"model": "llama-7b", "method": "rtn_keep_sw", "bits": 4, "block": "64", "sw_factor": 1.0,
+                       "avg": 69.59}])
+    t6 = display(table6(q, {"llama-7b": {"64": {"original": 69.59}}},
+                        {"llama-7b": rr.marks_for(data, "llama-7b", "Table 6")}))
+    assert t6.iloc[0]["paper avg"] == "69.59 (✓ reproduced)"
+    # the report's landing page (claims.html) leads with the count
+    page = claims_page({"models": ["llama-7b"], "claims": []}, None, data)
+    assert page.index(escape(rr.summary_line(data, "llama-7b"))) < page.index('id="sw-claims"')

@@ -120,15 +120,16 @@ def write(data: dict, stem: Path) -> list[Path]:
 
 
 def marks_for(data: dict | None, model: str, table: str) -> dict[tuple[str, str], str]:
-    """{(row label, key): mark} of one model's numbers of one paper table, for the tables' paper rows: the label is
-    the quantity's text before ': ' (Table 1: the condition), the key the task, 'avg' or the corpus."""
+    """{(row label, key): "✓ reproduced" (the symbol and the mark)} of one model's numbers of one paper table, for the
+    tables' paper rows: the label is the quantity's text before ': ' (Table 1: the condition), the key the task,
+    'avg' or the corpus."""
     out = {}
     for r in (data or {}).get("rows", []):
         if r["model"] != model or r["table"] != table or ": " not in r["quantity"]:
             continue
         label, what = r["quantity"].split(": ", 1)
         key = what.replace(" (%)", "").replace(" ppl", "").replace("avg accuracy", "avg")
-        out[(label, key)] = r["mark"]
+        out[(label, key)] = f"{SYMBOL[r['mark']]} {r['mark']}"
     return out
 
 
