@@ -126,9 +126,12 @@ def table2(f: Files, model: str, coords: list, alpha: float) -> list[Row]:
         if d is None or "candidates" not in d:
             got = (UNDECIDED, "detection did not run", {})
         else:
-            found = {(x["layer"], x["row"], x["col"]) for x in d.get("candidates", []) + d.get("super_weights", [])}
+            conf = {(x["layer"], x["row"], x["col"]) for x in d.get("super_weights", []) if x.get("confirmed", True)}
+            found = conf | {(x["layer"], x["row"], x["col"]) for x in d.get("candidates", [])}
             if tuple(c) in found:
-                got = (REPRODUCED, "found by the data-free detection", {"value": "found"})
+                got = (REPRODUCED, "found by the data-free detection; " + (
+                    "confirmed" if tuple(c) in conf else "not confirmed by this run's data-dependent check"),
+                    {"value": "found"})
             elif str(d.get("stopped", "")).startswith("iteration cap"):
                 got = (UNDECIDED, "not found, but detection stopped at its iteration cap with spikes left",
                        {"value": "–"})
