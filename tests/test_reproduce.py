@@ -224,7 +224,9 @@ def test_the_default_model_is_outside_the_paper_in_one_line(tmp_path):
     md = rr.landing_markdown(data)
     lines = [line for line in md.splitlines() if model in line]
     assert lines == [f"{model}: not one of the paper's models (no `paper:` entry), so no paper number to reproduce."]
-    assert escape(rr.outside_line(model)) in rr.landing_html(data)
+    html = rr.landing_html(data)
+    assert f"<p>{model}: not one of the paper&#x27;s models (no <code>paper:</code> entry)" in html
+    assert html.count("<p") == 2  # that line and the note on the marks' error
 
 
 def test_the_tables_carry_the_mark_beside_the_papers_value(tmp_path):
@@ -250,3 +252,19 @@ def test_the_tables_carry_the_mark_beside_the_papers_value(tmp_path):
     # the report's landing page (claims.html) leads with the count
     page = claims_page({"models": ["llama-7b"], "claims": []}, None, data)
     assert page.index(escape(rr.summary_line(data, "llama-7b"))) < page.index('id="sw-claims"')
+
+
+def test_a_model_is_a_paper_model_by_its_config_paper_key(tmp_path):
+    from superweight.report.reproduce_rows import paper_entries
+
+    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["models"]
+    default = next(iter(cfg))
+    models = {**cfg, "tiny-llama": {"source": "local", "paper": "llama-7b"}}
+    paper = paper_entries(models, REPO / "config" / "paper_results.yaml")
+    assert paper[default] is None and paper["tiny-llama"] == PAPER["llama-7b"]
+    run = Run(tmp_path, "tiny-llama")
+    run.put("ablation/original/scores.json", scores(paper_acc("original", 0.003)))
+    data = evaluate([default, "tiny-llama"], {"tiny-llama": run.files}, paper)
+    md = rr.landing_markdown(data)
+    assert "**tiny-llama: 8 of 83 paper numbers reproduced (0 not reproduced, 75 undecided, of which " in md
+    assert rr.outside_line(default) in md and data["paper_models"] == ["tiny-llama"]

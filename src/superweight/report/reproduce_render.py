@@ -71,7 +71,7 @@ def landing_html(data: dict) -> str:
     out = ['<h2 id="sw-reproduction">The paper\'s numbers</h2>']
     for m in data["models"]:
         if m not in data["paper_models"]:
-            out.append(f"<p>{escape(outside_line(m))}</p>")
+            out.append(f"<p>{escape(outside_line(m)).replace('`paper:`', '<code>paper:</code>')}</p>")
             continue
         out.append(f"<p><b>{escape(summary_line(data, m))}.</b></p>")
         bad = [r for r in data["rows"] if r["model"] == m and r["mark"] == NOT_REPRODUCED]

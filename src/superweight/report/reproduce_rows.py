@@ -286,6 +286,14 @@ def model_rows(model: str, files: dict[str, Path], paper: dict | None, alpha: fl
 
 
 
+def paper_entries(models: dict[str, dict], paper_results: Path | str) -> dict[str, dict | None]:
+    """Each configured model's entry of config/paper_results.yaml through its ``paper:`` key (None without one)."""
+    import yaml
+
+    known = yaml.safe_load(Path(paper_results).read_text()) or {}
+    return {m: known.get(cfg.get("paper")) if cfg.get("paper") else None for m, cfg in models.items()}
+
+
 def evaluate(models: list[str], files: dict[str, dict[str, Path]], paper: dict[str, dict | None],
              alpha: float = 0.05) -> dict:
     """The reproduction result (reproduce_render.result) of a run: ``files`` per model (relative path -> path),
