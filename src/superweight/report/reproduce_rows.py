@@ -10,7 +10,7 @@ from superweight.report import compare
 from superweight.report.reproduce import (DAMAGED_DROP, DAMAGED_PPL, NOT_REPRODUCED, NOT_RUN, REPRODUCED,
                                           TOLERANCE, UNDECIDED, Row, band, mark_at_least, mark_estimate, row,
                                           share_band)
-from superweight.stats.intervals import proportion
+from superweight.stats.intervals import fieller_units, proportion
 
 PAPER_SEQLEN = 2048
 PAPER_WINDOWS = {"wikitext2": None, "c4": 256}  # None: every window of the corpus (PAPER.md, GPTQ's protocol)
@@ -250,9 +250,14 @@ def fig5(f: Files, model: str, paper: dict, alpha: float) -> list[Row]:
             out.append(row("Fig. 5", model, q, pv, "stopword_ratio", lohi, (UNDECIDED, why, {}), ""))
             continue
         whole = s.get("n_prompts") == PAPER_PROMPTS
-        est = compare.ratio_of_means(pp["original"], pp["no_super_weight"])
-        out.append(row("Fig. 5", model, q, pv, "stopword_ratio", lohi, mark_estimate(est, *lohi, alpha, whole),
-                       "whole set" if whole else "sample"))
+        # the ratio of means (the paper's) with Fieller's interval, never the median fallback of compare's
+        est = fieller_units(pp["no_super_weight"], pp["original"], 1 - 2 * alpha, method="Fieller (t) over prompts",
+                            min_n=1, unit="prompt")
+        got = mark_estimate(est, *lohi, alpha, whole)
+        if not whole:
+            got = (UNDECIDED, f"a sample of {est.n} prompts, not the paper's {PAPER_PROMPTS}: Fieller's test of a "
+                              "ratio of means has no n at which its error is measured (docs/statistics.md)", got[2])
+        out.append(row("Fig. 5", model, q, pv, "stopword_ratio", lohi, got, "whole set" if whole else "sample"))
     return out
 
 
