@@ -26,7 +26,7 @@ class Files:
         self.files, self._c = files, {}
 
     def get(self, rel: str) -> dict | None:
-        """The parsed file when the run produced it and it holds scores, else None."""
+        """The parsed file, or None when the run did not produce it."""
         if rel not in self.files:
             return None
         if rel not in self._c:
@@ -34,6 +34,7 @@ class Files:
         return self._c[rel]
 
     def scored(self, rel: str) -> dict | None:
+        """The parsed result when its experiment ran and scored, else None."""
         r = self.get(rel)
         return r if compare.done(r) else None
 
