@@ -33,7 +33,9 @@ Subpackages by stage, lowest first (a stage imports only itself and the stages b
   from its direction), ``claims_render``, ``emergence`` (the emergence sweep's verdict), ``tables``, ``figures``,
   ``figures_mechanism``, ``summary``, ``protocol``, ``protocol_rows`` (its classified config keys), ``fixed_choices``
   (the choices no config key changes, whose each is: the page's rows), ``html`` (the claims, protocol and Markdown
-  pages), ``html_tables`` (the results tables as pages).
+  pages), ``html_tables`` (the results tables as pages), ``reproduce`` (each paper number's reproduction mark and its
+  band), ``reproduce_rows`` (the paper's numbers read against a model's result files), ``reproduce_render``
+  (results/reproduction.*, the landing page's count).
 - ``workflow``: ``config`` (validation, without torch), ``command_line`` (overrides, targets, options),
   ``schema_doc`` (config/README.md), ``resources`` (requests from each rule's declared work), ``plan`` (a run's requests
   summed; the jobs over the time limit), ``runplan`` (the

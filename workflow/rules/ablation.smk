@@ -5,6 +5,8 @@ rule table1:
     """Table 1 for one model (with the paper's numbers beside it when known)."""
     input:
         expand("results/{{model}}/ablation/{condition}/scores.json", condition=CONDITIONS),
+        # a paper model's table marks each paper number reproduced or not (rule reproduction)
+        reproduction=lambda wc: "results/reproduction.json" if config["models"][wc.model].get("paper") else [],
     output:
         "results/tables/table1_{model}.csv",
         "results/tables/table1_{model}.md",

@@ -21,3 +21,28 @@ rule claims:
         "../../envs/plot.yaml"
     script:
         "../scripts/claims.py"
+
+
+rule reproduction:
+    """Each number the paper prints for a paper model (`paper:` in its config) beside this run's value and interval,
+    marked reproduced / not reproduced / undecided (superweight.report.reproduce); a model outside the paper gets
+    one line saying so."""
+    input:
+        PLAN.claim_inputs(),  # superweight.workflow.runplan
+    output:
+        "results/reproduction.json",
+        "results/reproduction.csv",
+        "results/reproduction.md",
+    params:
+        models=MODELS,
+        model_cfg={m: config["models"][m] for m in MODELS},
+        paper_results=str(Path(workflow.basedir) / "config" / "paper_results.yaml"),
+        stats=config["stats"],
+    log:
+        "results/logs/reproduction.log",
+    benchmark:
+        "results/benchmarks/reproduction.tsv"
+    conda:
+        "../../envs/plot.yaml"
+    script:
+        "../scripts/reproduction.py"

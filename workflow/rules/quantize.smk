@@ -99,6 +99,7 @@ rule table6:
     amplified; the paper's average accuracy beside."""
     input:
         table6_inputs,
+        reproduction="results/reproduction.json" if any(config["models"][m].get("paper") for m in MODELS) else [],
     output:
         "results/tables/table6_wquant_amplified.csv",
         "results/tables/table6_wquant_amplified.md",

@@ -39,6 +39,7 @@ rule claims_html:
     input:
         claims="results/claims.json",
         protocol="results/protocol.json",
+        reproduction="results/reproduction.json",  # the landing page leads with "k of n paper numbers reproduced"
     output:
         report("results/claims.html", caption="../report/claims.rst", category="Claims"),
     log:

@@ -8,7 +8,9 @@ from superweight.workflow.runlog import start
 log = start(snakemake)
 inp, out = snakemake.input, snakemake.output
 if snakemake.rule == "claims_html":
-    report_html.write_pages(Path(inp.claims), Path(inp.protocol), claims_html=Path(out[0]))
+    repro = getattr(inp, "reproduction", None)  # results/reproduction.json, when the rule names it
+    report_html.write_pages(Path(inp.claims), Path(inp.protocol), claims_html=Path(out[0]),
+                            reproduction_json=Path(repro) if repro else None)
 elif snakemake.rule == "protocol_html":
     report_html.write_pages(None, Path(inp.protocol), protocol_html=Path(out[0]))
 else:

@@ -2,10 +2,12 @@ from pathlib import Path
 
 from superweight.provenance import read_json
 from superweight.workflow.runlog import start
+from superweight.report.reproduce_render import marks_for, read
 from superweight.report.tables import act_quant_table, quant_rows, stats_kw, table6, write_table
 
 start(snakemake)
-results = [read_json(f) for f in snakemake.input]
+rep = getattr(snakemake.input, "reproduction", None)  # results/reproduction.json, when the rule names it
+results = [read_json(f) for f in snakemake.input if f != rep]
 st = snakemake.params.stats
 df = quant_rows(results, stats_kw(st))
 stem = Path(snakemake.output[0]).with_suffix("")
@@ -14,7 +16,8 @@ if snakemake.rule == "table_aquant":
                 "method, the share of SmoothQuant's perplexity gain over naive W8A8 that each method keeps (Table 3) and the "
                 "share of naive W8A8's loss against fp it closes (Table 4); n/a where that gain or loss does not exist", st["level"])
 elif snakemake.rule == "table6":
-    write_table(table6(df, snakemake.params.paper), stem, "Table 6: INT4 round-to-nearest without clipping; the "
+    marks = {m: marks_for(read(rep), m, "Table 6") for m in {r["model"] for r in results}} if rep else None
+    write_table(table6(df, snakemake.params.paper, marks), stem, "Table 6: INT4 round-to-nearest without clipping; the "
                 "super weights put back in full precision after quantizing, at their original value (x1) or amplified; "
                 "plain RTN beside. Average zero-shot accuracy (%) ± SE, perplexity with its CI, the paired difference "
                 "with its reference row, and the paper's average accuracy", st["level"])

@@ -375,9 +375,14 @@ def protocol_body(rep: dict, full: bool = True) -> str:
     return "\n".join(out)
 
 
-def claims_page(data: dict, protocol: dict | None = None) -> str:
-    """results/claims.html: the verdicts, then where the run departs from the protocol (when known)."""
+def claims_page(data: dict, protocol: dict | None = None, reproduction: dict | None = None) -> str:
+    """results/claims.html: the paper's numbers reproduced (when the run made results/reproduction.json), the
+    verdicts, then where the run departs from the protocol (when known)."""
     body = claims_body(data, protocol)
+    if reproduction is not None:
+        from superweight.report.reproduce_render import landing_html  # noqa: PLC0415
+
+        body = landing_html(reproduction) + "\n" + body
     if protocol:
         body += "\n" + protocol_body(protocol, full=False)
     return page("The paper's claims on this run's models", body)
@@ -389,13 +394,16 @@ def protocol_page(rep: dict) -> str:
 
 
 def write_pages(claims_json: Path | None, protocol_json: Path | None, claims_html: Path | None = None,
-                protocol_html: Path | None = None) -> None:
-    """Render results/claims.html and results/protocol.html from their JSON (either may be absent)."""
+                protocol_html: Path | None = None, reproduction_json: Path | None = None) -> None:
+    """Render results/claims.html (led by results/reproduction.json's block when given) and results/protocol.html
+    from their JSON (either may be absent)."""
     rep = json.loads(Path(protocol_json).read_text()) if protocol_json and Path(protocol_json).is_file() else None
+    repro = (json.loads(Path(reproduction_json).read_text())
+             if reproduction_json and Path(reproduction_json).is_file() else None)
     if claims_html:
         if not claims_json or not Path(claims_json).is_file():
             raise FileNotFoundError(f"{claims_json}: no claims to render; run the `claims` rule first")
-        Path(claims_html).write_text(claims_page(json.loads(Path(claims_json).read_text()), rep))
+        Path(claims_html).write_text(claims_page(json.loads(Path(claims_json).read_text()), rep, repro))
     if protocol_html:
         if rep is None:
             raise FileNotFoundError(f"{protocol_json}: no protocol report to render; run the `protocol` rule first")

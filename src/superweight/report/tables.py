@@ -18,7 +18,8 @@ from superweight.scoring.accuracy import avg_se, binomial_se
 TASK_LABELS = {"arc_challenge": "ARC-c", "arc_easy": "ARC-e", "hellaswag": "HellaSwag", "lambada_openai": "LAMBADA",
                "piqa": "PIQA", "sciq": "SciQ", "winogrande": "Winogrande", "boolq": "BoolQ"}
 CORPUS_LABELS = {"c4": "C4 ppl", "wikitext2": "Wiki-2 ppl"}
-UNCERTAINTY = ("se", "lo", "hi", "n", "stop")  # "X stop": "early" when X was taken at an early sequential stop
+# "X stop": "early" when X was taken at an early sequential stop; "X mark": a paper value's reproduction mark
+UNCERTAINTY = ("se", "lo", "hi", "n", "stop", "mark")
 EARLY = "†"
 EARLY_NOTE = (f" {EARLY} an estimate at an early stop of a sequential design (a look before the last): it may be "
               "biased, away from the threshold for the comparison that stopped the design; other estimates read at "
@@ -122,8 +123,10 @@ def table1_rows(results: list[dict], st: dict | None = None) -> pd.DataFrame:
     return df.sort_values(["model", "_o"]).drop(columns="_o").reset_index(drop=True)
 
 
-def with_paper(df: pd.DataFrame, paper: dict[str, dict] | None) -> pd.DataFrame:
-    """Interleave the paper's numbers (source column 'paper') for side-by-side reading."""
+def with_paper(df: pd.DataFrame, paper: dict[str, dict] | None,
+               marks: dict[tuple[str, str], str] | None = None) -> pd.DataFrame:
+    """Interleave the paper's numbers (source column 'paper') for side-by-side reading; ``marks``
+    {(condition, key): mark} (reproduce_render.marks_for) puts each paper value's reproduction mark beside it."""
     if not paper:
         return df.assign(source="this run")
     rows = []
@@ -131,8 +134,11 @@ def with_paper(df: pd.DataFrame, paper: dict[str, dict] | None) -> pd.DataFrame:
         rows.append({**r.to_dict(), "source": "this run"})
         p = paper.get(r["condition"])
         if p:
+            lab = {k: TASK_LABELS.get(k, CORPUS_LABELS.get(k, k)) for k in p}
             rows.append({"model": r["model"], "condition": r["condition"], "source": "paper",
-                         **{TASK_LABELS.get(k, CORPUS_LABELS.get(k, k)): v for k, v in p.items()}})
+                         **{lab[k]: v for k, v in p.items()},
+                         **{f"{lab[k]} mark": marks[(r["condition"], k)] for k in p
+                            if (r["condition"], k) in (marks or {})}})
     return pd.DataFrame(rows)
 
 
@@ -175,6 +181,8 @@ def display(df: pd.DataFrame) -> pd.DataFrame:
                 out[b] = "–" if _missing(v) else _fmt(v)
                 continue
             cell = _fmt(float(v)) + (EARLY if r.get(f"{b} stop") == "early" else "")
+            if isinstance(r.get(f"{b} mark"), str):  # a paper value: its reproduction mark
+                cell += f" ({r[f'{b} mark']})"
             if f"{b} se" in cols and not _missing(r[f"{b} se"]):
                 cell += f" ± {_fmt(float(r[f'{b} se']))}"
             if f"{b} lo" in cols and not (_missing(r[f"{b} lo"]) or _missing(r[f"{b} hi"])):
@@ -352,10 +360,11 @@ def act_quant_table(results: list[dict], st: dict | None = None) -> pd.DataFrame
     return pd.DataFrame(out)
 
 
-def table6(df: pd.DataFrame, paper: dict | None = None) -> pd.DataFrame:
+def table6(df: pd.DataFrame, paper: dict | None = None, marks: dict | None = None) -> pd.DataFrame:
     """Table 6 per model and block: plain RTN, the super weights restored after quantizing at their value (x1)
     and amplified (x factor), with the paper's average accuracy beside (``paper``: model -> {block: {original,
-    amplified}}; the paper does not state its factor, so its "amplified" stands beside every factor != 1)."""
+    amplified}}; the paper does not state its factor, so its "amplified" stands beside every factor != 1) and its
+    reproduction mark (``marks``: model -> reproduce_render.marks_for(..., "Table 6"), beside the compared row)."""
     out = []
     for _, r in df.iterrows():
         restored = r["method"] != "rtn"
@@ -366,6 +375,10 @@ def table6(df: pd.DataFrame, paper: dict | None = None) -> pd.DataFrame:
                **{k: r[k] for k in r.index if k.startswith(("avg", "Δ")) or " ppl" in k or k == "note"}}
         p = ((paper or {}).get(r["model"]) or {}).get(str(r["block"])) or {}
         row["paper avg"] = (p.get("original") if f == 1.0 else p.get("amplified")) if restored else math.nan
+        label = f"RTN block {r['block']}, SW restored " + ("x1" if f == 1.0 else f"amplified (sw_x{f:g})")
+        mark = ((marks or {}).get(r["model"]) or {}).get((label, "avg")) if restored else None
+        if mark:
+            row["paper avg mark"] = mark
         out.append(row)
     t = pd.DataFrame(out)
     t["_o"] = t["block"].map(block_order)

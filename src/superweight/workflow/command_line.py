@@ -56,8 +56,8 @@ def merge(base: dict, over: dict) -> dict:
 NON_MODEL_DIRS = ("tables", "figures", "tasks", "logs", "benchmarks", "emergence")
 # the files the rules write directly under results/
 RESULT_FILES = ("claims.csv", "claims.html", "claims.json", "claims.md", "protocol.html", "protocol.json",
-                "protocol.md", "protocol_settings.json", "protocol_settings.md", "summary.html", "summary.md",
-                "timing.csv")
+                "protocol.md", "protocol_settings.json", "protocol_settings.md", "reproduction.csv",
+                "reproduction.json", "reproduction.md", "summary.html", "summary.md", "timing.csv")
 
 
 def _misspelt_result(parts: tuple[str, ...], models: list[str]) -> str | None:

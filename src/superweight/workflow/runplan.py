@@ -142,7 +142,7 @@ class RunPlan:
         prepared model, the task files, tokenized corpora, SmoothQuant's calibration samples), rebuilt whenever a
         job that reads them runs."""
         out = ["results/protocol.json", "results/protocol_settings.json", "results/claims.csv",
-               "results/claims.json"]
+               "results/claims.json", "results/reproduction.json", "results/reproduction.csv"]
         for m in self.models:
             r = f"results/{m}"
             out += [f"{r}/claims.md", f"{r}/detect/layer_maxima.csv", f"{r}/detect/residual_stream.csv",
@@ -172,7 +172,7 @@ class RunPlan:
         if any(True for _ in self.of("aquant")):
             out += ["results/tables/table3_act_quant.md"]
         out += ["results/summary.md", "results/summary.html"]
-        out += ["results/claims.md", "results/claims.html", "results/protocol.html"]
+        out += ["results/claims.md", "results/claims.html", "results/protocol.html", "results/reproduction.md"]
         out += self.mechanism_outputs() + list(self.emergence_outputs)
         out += [p[:-3] + ".html" for p in out if p.endswith(".md") and
                 (p.startswith("results/tables/") or p.endswith(("_table.md", "emergence.md")))]

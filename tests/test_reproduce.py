@@ -1,0 +1,273 @@
+"""Reproduction marks on synthetic result files of a model named as a paper model (llama-7b, config/paper.yaml):
+values set near and far from the paper's come out reproduced / not reproduced / undecided as designed, on the
+paper's whole test set (no sampling error) and on samples (tests at size alpha); the landing block's count agrees
+with the rows, and the default model (outside the paper) gets one line."""
+import json
+import math
+from html import escape
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from superweight.report import reproduce_render as rr
+from superweight.report.reproduce import NOT_REPRODUCED, REPRODUCED, UNDECIDED, TOLERANCE, band, share_band
+from superweight.report.reproduce_rows import evaluate
+
+REPO = Path(__file__).resolve().parents[1]
+PAPER = yaml.safe_load((REPO / "config" / "paper_results.yaml").read_text())
+T1 = PAPER["llama-7b"]["table1"]
+TASKS = ("arc_challenge", "arc_easy", "hellaswag", "lambada_openai", "piqa", "sciq", "winogrande")
+PAPER_PPL = {"windows": {"wikitext2": None, "c4": 256}, "window_order": "first"}
+
+
+def task(p: float, n: int, limit) -> dict:
+    """A task whose accuracy is k / n with k = round(p n) (documents in a fixed shuffled order)."""
+    k = int(round(p * n))
+    d = np.zeros(n)
+    d[np.random.default_rng(n).permutation(n)[:k]] = 1.0
+    return {"acc": k / n, "n": n, "limit": limit, "docs": {"doc_id": list(range(n)), "acc": d.tolist()}}
+
+
+def windows(ppl: float, n: int, spread: float) -> list[float]:
+    z = np.random.default_rng(7).standard_normal(n)
+    z = (z - z.mean()) / z.std(ddof=1)
+    return (math.log(ppl) + spread * z).tolist()
+
+
+def scores(acc: dict | None = None, n: int = 4000, limit=None, ppl: dict | None = None, n_windows=None,
+           spread: float = 0.2, seqlen: int = 2048) -> dict:
+    """A result file: accuracies (fractions) per task on n documents (``limit`` None: the whole task), perplexities
+    on ``n_windows`` windows per corpus (None: the paper's, every WikiText-2 window (here 160) and C4's 256)."""
+    s = {"tasks": {}, "perplexity": {}}
+    for t, p in (acc or {}).items():
+        s["tasks"][t] = task(p, n, limit)
+    if s["tasks"]:
+        s["avg_acc"] = float(np.mean([v["acc"] for v in s["tasks"].values()]))
+    win = {}
+    for c, v in (ppl or {}).items():
+        k = (n_windows or {}).get(c) or (160 if c == "wikitext2" else 256)
+        w = windows(v, k, spread)
+        s["perplexity"][c] = {"ppl": math.exp(np.mean(w)), "window_nll": w, "windows": k, "seqlen": seqlen}
+        win[c] = None if n_windows is None and c == "wikitext2" else k
+    return {"model": "llama-7b", "status": "done", "scores": s,
+            "provenance": {"config": {"perplexity": {**PAPER_PPL, "windows": win} if ppl else PAPER_PPL}}}
+
+
+class Run:
+    def __init__(self, tmp: Path, model: str = "llama-7b"):
+        self.root, self.model, self.files = tmp / "results" / model, model, {}
+
+    def put(self, rel: str, obj: dict) -> "Run":
+        p = self.root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(json.dumps(obj))
+        self.files[rel] = p
+        return self
+
+    def data(self, paper: dict | None = None, alpha: float = 0.05) -> dict:
+        paper = PAPER["llama-7b"] if paper is None else paper
+        return evaluate([self.model], {self.model: self.files}, {self.model: paper}, alpha)
+
+    def marks(self, **kw) -> dict[str, tuple[str, str]]:
+        return {f"{r['table']} | {r['quantity']}": (r["mark"], r["reason"]) for r in self.data(**kw)["rows"]}
+
+
+def paper_acc(cond: str, shift: float = 0.0) -> dict:
+    return {t: T1[cond][t] / 100 + shift for t in TASKS}
+
+
+def test_the_whole_test_set_near_the_paper_is_reproduced_and_far_is_not(tmp_path):
+    run = Run(tmp_path)
+    run.put("ablation/original/scores.json",
+            scores(paper_acc("original", 0.003), ppl={"wikitext2": 5.67 * 1.005, "c4": 7.08}))
+    run.put("ablation/prune_sw/scores.json",
+            scores(paper_acc("prune_sw", -0.06), ppl={"wikitext2": 1211.11 * 1.5, "c4": 763.65 * 1.2}))
+    m = run.marks()
+    for t in TASKS + ("avg accuracy",):
+        assert m[f"Table 1 | original: {t} (%)"][0] == REPRODUCED, m[f"Table 1 | original: {t} (%)"]
+        assert m[f"Table 1 | prune_sw: {t} (%)"][0] == NOT_REPRODUCED  # 6 points off: beyond the damaged 3
+    assert "no sampling error" in m["Table 1 | original: arc_easy (%)"][1]
+    assert m["Table 1 | original: wikitext2 ppl"][0] == REPRODUCED     # x1.005 inside x/÷1.01
+    assert m["Table 1 | original: c4 ppl"][0] == REPRODUCED
+    assert m["Table 1 | prune_sw: wikitext2 ppl"][0] == NOT_REPRODUCED  # x1.5 outside the damaged x/÷1.25
+    assert m["Table 1 | prune_sw: c4 ppl"][0] == REPRODUCED             # x1.2 inside it
+    # conditions the run did not score are undecided, and say so
+    assert m["Table 1 | prune_nonsw: avg accuracy (%)"] == (UNDECIDED, "not scored in this run")
+
+
+@pytest.mark.parametrize("n, shift, expect", [
+    (20000, 0.0, REPRODUCED),         # 90% Clopper-Pearson ~ +-0.5 points: inside the +-1 point band (TOST)
+    (2000, 0.0, UNDECIDED),           # ~ +-1.7 points: wider than the band
+    (2000, -0.08, NOT_REPRODUCED),    # 8 points below: the interval lies wholly outside the band
+    (20000, 0.01, UNDECIDED),         # at the band's edge: the interval straddles it
+])
+def test_a_sample_of_documents_is_marked_by_its_test(tmp_path, n, shift, expect):
+    run = Run(tmp_path).put("ablation/original/scores.json", scores(paper_acc("original", shift), n=n, limit=n))
+    mark, why = run.marks()["Table 1 | original: hellaswag (%)"]
+    assert mark == expect, why
+    if expect == REPRODUCED:
+        assert why.startswith("TOST p = ")
+
+
+@pytest.mark.parametrize("n_windows, ratio, spread, expect, why", [
+    (64, 1.0, 0.02, REPRODUCED, "TOST"),                 # the 90% interval ~ +-0.4%: inside x/÷1.01
+    (64, 1.5, 0.02, NOT_REPRODUCED, "outside the band"),
+    (64, 1.0, 0.3, UNDECIDED, "straddles"),              # ~ +-6%: wider than the band
+    (16, 1.0, 0.02, UNDECIDED, "below the test's minimum 32"),  # the t test's error at 0.1 two-sided: from 32
+])
+def test_a_sample_of_windows_is_marked_by_its_test(tmp_path, n_windows, ratio, spread, expect, why):
+    r = scores(ppl={"wikitext2": 5.67 * ratio}, n_windows={"wikitext2": n_windows}, spread=spread)
+    mark, reason = Run(tmp_path).put("ablation/original/scores.json", r).marks()["Table 1 | original: wikitext2 ppl"]
+    assert mark == expect and why in reason, reason
+
+
+def test_another_window_length_is_another_quantity(tmp_path):
+    r = scores(ppl={"wikitext2": 5.67}, seqlen=512)
+    mark, why = Run(tmp_path).put("ablation/original/scores.json", r).marks()["Table 1 | original: wikitext2 ppl"]
+    assert mark == UNDECIDED and "512 tokens per window" in why
+
+
+def _detect(candidates, stopped="no spike left"):
+    return {"candidates": [{"layer": l, "row": r, "col": c} for l, r, c in candidates], "super_weights": [],
+            "stopped": stopped, "rule": {"column": "input_max"}}
+
+
+@pytest.mark.parametrize("cands, stopped, expect", [
+    ([(2, 3968, 7003), (5, 1, 1)], "no spike left", REPRODUCED),
+    ([(2, 3968, 7004)], "no spike left", NOT_REPRODUCED),
+    ([(2, 3968, 7004)], "iteration cap (20)", UNDECIDED),
+])
+def test_table2_coordinates_are_exact(tmp_path, cands, stopped, expect):
+    run = Run(tmp_path).put("detect/super_weights.json", _detect(cands, stopped))
+    assert run.marks()["Table 2 | super weight layer 2 [3968, 7003]"][0] == expect
+
+
+def test_w8a8_perplexities_and_the_share_on_the_whole_set(tmp_path):
+    run = Run(tmp_path)
+    for m, v in {"fp": 5.68, "naive": 5.83, "smoothquant": 5.71, "sa_aware": 5.74}.items():
+        run.put(f"aquant/w8a8/{m}/scores.json", scores(ppl={"wikitext2": v}, spread=0.01))
+    m = run.marks()
+    assert m["Table 3 | W8A8 naive: wikitext2 ppl"][0] == REPRODUCED
+    assert m["Table 3 | W8A8 sa_aware: wikitext2 share of SmoothQuant (%)"][0] == REPRODUCED  # 75%
+    assert m["Table 3 | W8A8 sa_aware: c4 share of SmoothQuant (%)"] == (UNDECIDED, "not scored in this run")
+    run.put("aquant/w8a8/sa_aware/scores.json", scores(ppl={"wikitext2": 5.815}, spread=0.01))  # keeps ~12%
+    assert run.marks()["Table 3 | W8A8 sa_aware: wikitext2 share of SmoothQuant (%)"][0] == NOT_REPRODUCED
+
+
+def test_bands_hold_the_papers_rounding_and_the_stated_tolerance():
+    assert band(5.67, TOLERANCE["ppl"]) == pytest.approx((5.665 / 1.01, 5.675 * 1.01))
+    assert band(41.81, TOLERANCE["accuracy"]) == pytest.approx((40.805, 42.815))
+    assert band(0.06, TOLERANCE["stopword_ratio"], 1) == pytest.approx((0.055 / 1.1, 0.065 * 1.1))  # 2 decimals
+    lo, hi = share_band((5.83, 5.74), (5.83, 5.71), 75)   # (0.09 +- 0.01) / (0.12 +- 0.01)
+    assert (lo, hi) == pytest.approx((100 * 0.08 / 0.13, 100 * 0.10 / 0.11))
+
+
+def _scaling(run, accs: dict):
+    for f, shift in accs.items():
+        run.put(f"scaling/x{f:g}/scores.json", scores(paper_acc("original", shift)))
+
+
+@pytest.mark.parametrize("accs, expect", [
+    ({1: 0.0, 1.5: 0.001, 2: 0.004}, REPRODUCED),          # the run's best is the paper's x2
+    ({1: 0.0, 1.5: 0.006, 2: 0.004}, REPRODUCED),          # x1.5 best, x2 0.2 points short: within the 0.43 gain
+    ({0.5: 0.03, 1: 0.0, 2: -0.01}, NOT_REPRODUCED),       # x2 4 points short of x0.5
+    ({1: 0.0, 1.5: 0.001}, UNDECIDED),                     # x2 not scored
+])
+def test_the_best_scale(tmp_path, accs, expect):
+    run = Run(tmp_path)
+    _scaling(run, accs)
+    mark, why = run.marks()["Fig. 6 | best scale (Fig. 6 / Table 5)"]
+    assert mark == expect, why
+
+
+def test_stopword_ratios_on_the_papers_500_prompts_and_on_a_sample(tmp_path):
+    def put(n, ratio):
+        # half the prompts at 0.01 unchanged, half at 0.03 rising: the ratio of means is ``ratio``, the median
+        # prompt's ratio (1 + x) / 2 lies outside the band: the mark reads the paper's ratio of means
+        base = np.repeat([0.01, 0.03], n // 2)
+        x = (0.04 * ratio - 0.01) / 0.03
+        pp = {w: {"original": base.tolist(), "no_super_weight": (base * np.repeat([1.0, r], n // 2)).tolist()}
+              for w, r in (("the", x), (".", 4.9), (",", 10.5))}
+        return Run(tmp_path / f"{n}_{ratio}").put("stopwords/summary.json",
+                                                  {"status": "done", "n_prompts": n, "per_prompt": pp}).marks()
+    assert put(500, 2.1)["Fig. 5 | stopword 'the' probability ratio"][0] == REPRODUCED
+    assert put(500, 3.0)["Fig. 5 | stopword 'the' probability ratio"][0] == NOT_REPRODUCED
+    mark, why = put(100, 2.1)["Fig. 5 | stopword 'the' probability ratio"]
+    assert mark == UNDECIDED and "no n at which its error is measured" in why  # Fieller's: not known
+
+
+def test_the_landing_block_counts_the_rows_and_lists_those_not_reproduced(tmp_path):
+    run = Run(tmp_path)
+    run.put("ablation/original/scores.json", scores(paper_acc("original", 0.003), ppl={"wikitext2": 5.67}))
+    run.put("ablation/prune_sw/scores.json", scores(paper_acc("prune_sw", -0.06)))
+    data = run.data()
+    rows = data["rows"]
+    k = sum(r["mark"] == REPRODUCED for r in rows)
+    bad = [r for r in rows if r["mark"] == NOT_REPRODUCED]
+    assert k == 9 and len(bad) == 8  # 7 tasks, avg, Wiki-2 of the original; prune_sw's 7 tasks and avg
+    md, html = rr.landing_markdown(data), rr.landing_html(data)
+    head = f"llama-7b: {k} of {len(rows)} paper numbers reproduced ({len(bad)} not reproduced"
+    assert head in md and head in html
+    assert sum(line.startswith("- Table 1, prune_sw:") for line in md.splitlines()) == len(bad)
+    assert html.count("<li>") == len(bad)
+    rr.write(data, tmp_path / "reproduction")
+    assert len((tmp_path / "reproduction.csv").read_text().splitlines()) == len(rows) + 1
+    assert head in (tmp_path / "reproduction.md").read_text()
+
+
+def test_the_default_model_is_outside_the_paper_in_one_line(tmp_path):
+    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    model = cfg["run_models"][0] if cfg.get("run_models") else next(iter(cfg["models"]))
+    key = cfg["models"][model].get("paper")
+    assert key is None
+    data = evaluate([model], {model: {}}, {model: None})
+    assert data["rows"] == [] and data["paper_models"] == []
+    md = rr.landing_markdown(data)
+    lines = [line for line in md.splitlines() if model in line]
+    assert lines == [f"{model}: not one of the paper's models (no `paper:` entry), so no paper number to reproduce."]
+    html = rr.landing_html(data)
+    assert f"<p>{model}: not one of the paper&#x27;s models (no <code>paper:</code> entry)" in html
+    assert html.count("<p") == 2  # that line and the note on the marks' error
+
+
+def test_the_tables_carry_the_mark_beside_the_papers_value(tmp_path):
+    import pandas as pd
+
+    from superweight.report.html import claims_page
+    from superweight.report.tables import display, table6, with_paper
+
+    run = Run(tmp_path)
+    run.put("ablation/original/scores.json", scores(paper_acc("original", 0.003), ppl={"wikitext2": 5.67 * 1.05}))
+    run.put("wquant/int4/rtn_keep_sw/block64/scores.json", scores({t: 0.6959 for t in TASKS}))
+    data = run.data()
+    df = pd.DataFrame([{"model": "llama-7b", "condition": "original", "ARC-c": 41.9, "Wiki-2 ppl": 5.95}])
+    shown = display(with_paper(df, T1, rr.marks_for(data, "llama-7b", "Table 1")))
+    paper = shown[shown["source"] == "paper"].iloc[0]
+    assert paper["ARC-c"] == "41.81 (✓ reproduced)" and paper["Wiki-2 ppl"] == "5.67 (✗ not reproduced)"
+    assert paper["C4 ppl"] == "7.08 (? undecided)"  # the run scored no C4
+    q = pd.DataFrame([{"model": "llama-7b", "method": "rtn_keep_sw", "bits": 4, "block": "64", "sw_factor": 1.0,
+                       "avg": 69.59}])
+    t6 = display(table6(q, {"llama-7b": {"64": {"original": 69.59}}},
+                        {"llama-7b": rr.marks_for(data, "llama-7b", "Table 6")}))
+    assert t6.iloc[0]["paper avg"] == "69.59 (✓ reproduced)"
+    # the report's landing page (claims.html) leads with the count
+    page = claims_page({"models": ["llama-7b"], "claims": []}, None, data)
+    assert page.index(escape(rr.summary_line(data, "llama-7b"))) < page.index('id="sw-claims"')
+
+
+def test_a_model_is_a_paper_model_by_its_config_paper_key(tmp_path):
+    from superweight.report.reproduce_rows import paper_entries
+
+    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["models"]
+    default = next(iter(cfg))
+    models = {**cfg, "tiny-llama": {"source": "local", "paper": "llama-7b"}}
+    paper = paper_entries(models, REPO / "config" / "paper_results.yaml")
+    assert paper[default] is None and paper["tiny-llama"] == PAPER["llama-7b"]
+    run = Run(tmp_path, "tiny-llama")
+    run.put("ablation/original/scores.json", scores(paper_acc("original", 0.003)))
+    data = evaluate([default, "tiny-llama"], {"tiny-llama": run.files}, paper)
+    md = rr.landing_markdown(data)
+    assert "**tiny-llama: 8 of 83 paper numbers reproduced (0 not reproduced, 75 undecided, of which " in md
+    assert rr.outside_line(default) in md and data["paper_models"] == ["tiny-llama"]
