@@ -16,8 +16,8 @@ Subpackages by stage, lowest first (a stage imports only itself and the stages b
   (``NotApplicable``; which experiments equal an ablation condition's model, without torch).
 - ``scoring``: ``data`` (corpora and prompts), ``perplexity`` (GPTQ protocol), ``logprobs``, ``zeroshot`` (lm-eval),
   ``backends`` / ``cached_backend`` (which lm-eval backend; the cached one), ``accuracy`` (a task's accuracy and
-  SE), ``looks`` (what a condition scored in looks is compared with, its look sizes), ``score`` (one job's
-  scores, sequentially when configured).
+  SE), ``looks`` (what a condition scored in looks is compared with, its look sizes), ``limits`` (documents per task:
+  `eval.limit` and each sweep's own, resolved once), ``score`` (one job's scores, sequentially when configured).
 - ``detect``: ``spikes`` (data-free detection by the spike rule), ``confirm`` (confirmation of candidates by
   ablation on text), ``ablations`` (the perplexity of many weight ablations at once), ``limits`` (its memory limits,
   without torch), ``used`` (the super weights experiments use: their one reader, without torch).

@@ -8,6 +8,7 @@ from types import SimpleNamespace
 from superweight.quant.methods import ACT_METHODS, WEIGHT_METHODS
 from superweight.workflow import resources as R
 from superweight.workflow import runplan
+from superweight.scoring import limits
 from superweight.workflow.command_line import (check_config_paths, check_device, check_targets, check_writable,
                                               command_line_targets, merge, parse_overrides, runs_jobs, runs_no_job)
 from superweight.workflow.config import ConfigError, check_repeated_keys, run_models, validate
@@ -186,9 +187,9 @@ def scored_data(corpora):
     return data_id([*corpora, *config["eval"]["tasks"]])
 
 
-def limited_eval(limit):
-    """The eval config with a sweep's own per-task limit when set."""
-    return runplan.eval_with(config, limit)
+def eval_for(kind):
+    """The eval config an experiment kind's jobs score with, its per-task limit resolved (scoring.limits)."""
+    return limits.eval_for(config, kind)
 
 
 def paper_results(key, table):

@@ -42,7 +42,7 @@ use rule score as score_wquant with:
     params:
         kind="wquant",
         spec=wquant_spec,
-        cfg={"perplexity": config["perplexity"], "eval": limited_eval(WQ["limit"]), "quantization": {"weights": WQ}},
+        cfg={"perplexity": config["perplexity"], "eval": eval_for("wquant"), "quantization": {"weights": WQ}},
         corpora=WQ["corpora"],
         data=scored_data(WQ["corpora"]),
     log:
@@ -50,7 +50,7 @@ use rule score as score_wquant with:
     benchmark:
         "results/{model}/benchmarks/score_wquant_int{bits}_{wmethod}_block{block}.tsv"
     resources:
-        **model_job(score_work("wquant", lambda wc: {"method": wc.wmethod}, WQ["corpora"], limited_eval(WQ["limit"]),
+        **model_job(score_work("wquant", lambda wc: {"method": wc.wmethod}, WQ["corpora"], eval_for("wquant"),
                                quantize=True)),
 
 
@@ -82,7 +82,7 @@ use rule score as score_wquant_sweep with:
         kind="wquant",
         spec=None,
         experiments=sweep_specs,
-        cfg={"perplexity": config["perplexity"], "eval": limited_eval(WQ["limit"]), "quantization": {"weights": WQ}},
+        cfg={"perplexity": config["perplexity"], "eval": eval_for("wquant"), "quantization": {"weights": WQ}},
         corpora=WQ["corpora"],
         data=scored_data(WQ["corpora"]),
     log:
@@ -90,7 +90,7 @@ use rule score as score_wquant_sweep with:
     benchmark:
         "results/{model}/benchmarks/score_wquant_sweep.tsv"
     resources:
-        **model_job(score_work("wquant", lambda wc: {"method": "rtn"}, WQ["corpora"], limited_eval(WQ["limit"]),
+        **model_job(score_work("wquant", lambda wc: {"method": "rtn"}, WQ["corpora"], eval_for("wquant"),
                                quantize=True), repeats=len(WQ_SETTINGS)),
 
 
@@ -153,7 +153,7 @@ use rule score as score_aquant with:
     params:
         kind="aquant",
         spec=lambda wc: {"method": wc.amethod},
-        cfg={"perplexity": config["perplexity"], "eval": limited_eval(AQ["limit"]),
+        cfg={"perplexity": config["perplexity"], "eval": eval_for("aquant"),
              "quantization": {"activations": AQ}},
         corpora=AQ["corpora"],
         data=scored_data(AQ["corpora"]),
@@ -162,7 +162,7 @@ use rule score as score_aquant with:
     benchmark:
         "results/{model}/benchmarks/score_aquant_{amethod}.tsv"
     resources:
-        **model_job(score_work("aquant", lambda wc: {"method": wc.amethod}, AQ["corpora"], limited_eval(AQ["limit"]),
+        **model_job(score_work("aquant", lambda wc: {"method": wc.amethod}, AQ["corpora"], eval_for("aquant"),
                                passes=lambda wc: 2 if wc.amethod == "smoothquant" else 1,  # its calibration
                                keeps_weights=True)),
 
@@ -187,7 +187,7 @@ rule reuse_aquant_fp:
     params:
         kind="aquant",
         spec={"method": "fp"},
-        cfg={"perplexity": config["perplexity"], "eval": limited_eval(AQ["limit"]),
+        cfg={"perplexity": config["perplexity"], "eval": eval_for("aquant"),
              "quantization": {"activations": AQ}},
         corpora=AQ["corpora"],
         model=model_cfg,

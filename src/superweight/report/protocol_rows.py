@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from superweight.scoring import limits
+
 NOT_SET = object()  # the key is absent from the config (a feature not in this checkout)
 NO_PAPER_VALUE = object()  # a setting without a reference value (an addition whose value is free)
 
@@ -66,18 +68,14 @@ class Setting:
 
 
 def _sweep_limit(cfg: dict, raw):
-    """A sweep's own limit, or eval.limit when null (what the run actually uses)."""
-    if raw is not None:
-        return raw
+    """A sweep's own limit, or eval.limit when null (what the run actually uses: scoring.limits)."""
     base = lookup(cfg, "eval.limit")
-    return None if base is NOT_SET else _limit(cfg, base)
+    return raw if raw is not None else (None if base is NOT_SET else limits.normalized(base))
 
 
 def _limit(cfg: dict, raw):
-    """A per-task mapping whose every value is null is no limit."""
-    if isinstance(raw, dict) and all(v is None for v in raw.values()):
-        return None
-    return raw
+    """A per-task mapping whose every value is null is no limit (scoring.limits)."""
+    return limits.normalized(raw)
 
 
 def _model_of(key: str) -> str:

@@ -6,25 +6,13 @@ import math
 from pathlib import Path
 
 from superweight.scoring.accuracy import accuracy, avg_se
+from superweight.scoring.limits import scored_tasks, task_limits  # noqa: F401 (the scripts' names)
 from superweight.scoring.looks import look_sizes
 from superweight.models.meter import counted_as
 
 log = logging.getLogger(__name__)
 # choices no config key changes, each a row of the protocol page (report/fixed_choices.py)
 FIXED_CHOICES = ("score.acc",)
-
-
-def task_limits(tasks: list[str], limit) -> dict[str, int | None]:
-    """Per-task limit from an int, None, or a {task: limit} mapping."""
-    if isinstance(limit, dict):
-        return {t: limit.get(t) for t in tasks}
-    return {t: limit for t in tasks}
-
-
-def scored_tasks(tasks: list[str], limit) -> dict[str, int | None]:
-    """``task_limits`` without the tasks whose limit is 0 (a sweep measured by perplexity only: lm-eval would read a
-    limit of 0 as every document)."""
-    return {t: n for t, n in task_limits(tasks, limit).items() if n != 0}
 
 
 def score(model, tok, corpora: dict[str, "torch.Tensor"], ppl_cfg: dict, tasks: dict[str, int | None],

@@ -11,6 +11,7 @@ import yaml
 
 from superweight.models.adapters import UnsupportedModelError, get_adapter
 from superweight.scoring.data import FILES, DataError, resolve_data_dir
+from superweight.scoring.limits import limits_by_key
 from superweight.models.sources import ModelSourceError, ModelSpec, model_shape, shape_from_config_json
 
 
@@ -387,20 +388,6 @@ def check_positions(config: dict, name: str, positions: int | None, where: str) 
                               f"Fix: use at most {positions}")
 
 
-def _limits(config: dict) -> list[tuple[str, dict]]:
-    """(key, {task: documents or None}) for the ablation's limit and each sweep's own."""
-    tasks = config["eval"]["tasks"]
-    base = config["eval"]["limit"]
-    per = dict(base) if isinstance(base, dict) else {t: base for t in tasks}
-    out = [("eval.limit", {t: per.get(t) for t in tasks})]
-    for key, v in (("analysis.scaling.limit", config["analysis"]["scaling"]["limit"]),
-                   ("quantization.weights.limit", config["quantization"]["weights"]["limit"]),
-                   ("quantization.activations.limit", config["quantization"]["activations"]["limit"])):
-        if v is not None:
-            out.append((key, {t: v for t in tasks}))
-    return out
-
-
 C4_SHIPPED_DOCS = 2000  # rows of the shipped c4/c4_validation_2k.parquet (its checksum is compared first)
 C4_SHIPPED_BYTES = Path(__file__).with_name("c4_shipped_bytes.txt")  # bytes of its first n documents, n = 1..2000
 
@@ -499,7 +486,7 @@ def check_sizes(config: dict, data_dir: Path | None) -> None:
     from superweight.workflow.resources import TASKS
 
     if data_dir is None or config["data_checksums"] == "compare":
-        for key, per in _limits(config):
+        for key, per in limits_by_key(config):
             for task, n in per.items():
                 docs = TASKS.get(task, (None,))[0]
                 if n is not None and docs is not None and n > docs:

@@ -343,15 +343,17 @@ def _limited(n: int, limit) -> int:
 
 
 def eval_tokens(cfg_eval: dict, limit=None, backend: str | None = None) -> int:
-    """Tokens the zero-shot tasks run through the model (per-task limits as in scoring.task_limits): every request
+    """Tokens the zero-shot tasks run through the model (per-task limits: scoring.limits): every request
     whole with lm-eval's `hf` backend (and the cached backend's whole-sequence modes); a document's shared context
     once with `cached`, whose continuations are a few tokens each."""
-    limit = cfg_eval.get("limit") if limit is None else limit
+    from superweight.scoring.limits import task_limits
+
+    limits = task_limits(cfg_eval["tasks"], cfg_eval.get("limit") if limit is None else limit)
     shared = (backend or cfg_eval.get("backend", "hf")) == "cached"
     total = 0
     for t in cfg_eval["tasks"]:
         docs, choices, tokens = TASKS.get(t, (1000, 4, 200))
-        n = _limited(docs, limit.get(t) if isinstance(limit, dict) else limit)
+        n = _limited(docs, limits[t])
         total += n * (1 if shared else choices) * tokens
     return total
 

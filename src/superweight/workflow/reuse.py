@@ -8,7 +8,7 @@ first ``limit`` documents' outcomes, recomputed from the per-document values). `
 holds (None) or what differs."""
 from __future__ import annotations
 
-from superweight.scoring.score import task_limits
+from superweight.scoring.limits import task_limits
 
 # keys that select what is scored, not how: compared per corpus / per task below
 _PER_ITEM = {"perplexity": ("corpora", "windows"), "eval": ("tasks", "limit")}

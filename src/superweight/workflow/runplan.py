@@ -199,15 +199,16 @@ def build(cfg: dict, models: list[str], reuse_from=None, emergence: dict | None 
     ``reuse_from(condition, corpora, eval_cfg)`` says why a
     job cannot read that ablation condition's scores (None: it can); without it nothing is reused."""
     from superweight.interventions.applicability import same_model
+    from superweight.scoring import limits
 
     conditions = tuple(cfg["ablation"]["conditions"])
     scaling, wq, aq = cfg["analysis"]["scaling"], cfg["quantization"]["weights"], cfg["quantization"]["activations"]
 
-    def reuse(kind, spec, corpora, limit):
+    def reuse(kind, spec, corpora):
         cond = same_model(kind, spec)
         if cond is None or reuse_from is None:
             return None
-        return cond if reuse_from(cond, corpora, eval_with(cfg, limit)) is None else None
+        return cond if reuse_from(cond, corpora, limits.eval_for(cfg, kind)) is None else None
 
     settings = wquant_settings(cfg)
     exps, factors = [], {}
@@ -216,13 +217,13 @@ def build(cfg: dict, models: list[str], reuse_from=None, emergence: dict | None 
                  for c in conditions]
         factors[m] = scaling_factors(cfg, m)
         exps += [Experiment("scaling", m, {"factor": float(f)}, PATTERNS["scaling"].format(model=m, factor=f),
-                            reuse("scaling", {"factor": float(f)}, scaling["corpora"], scaling["limit"]))
+                            reuse("scaling", {"factor": float(f)}, scaling["corpora"]))
                  for f in factors[m]]
         exps += [Experiment("wquant", m, {"bits": s.bits, "method": s.method, "block": s.block,
                                           "sw_factor": s.factor},
                             s.pattern().format(model=m)) for s in settings]
         exps += [Experiment("aquant", m, {"method": a}, PATTERNS["aquant"].format(model=m, amethod=a),
-                            reuse("aquant", {"method": a}, aq["corpora"], aq["limit"])) for a in aq["methods"]]
+                            reuse("aquant", {"method": a}, aq["corpora"])) for a in aq["methods"]]
     em_out, em_raw = emergence_files(emergence, cfg["plots"]["format"])
     return RunPlan(tuple(models), conditions, tuple(exps), cfg["plots"]["format"],
                    tuple(cfg["mechanism"]["experiments"]), tuple(wq["bits"]) if wq["methods"] else (),
@@ -242,9 +243,4 @@ def emergence_files(emergence: dict | None, fmt: str) -> tuple[tuple, tuple]:
     raw = [f"{d}/{f}" for f in ("reference.json", "emergence.csv", "emergence.json")]
     return (f"{d}/emergence.{fmt}", f"{d}/emergence.md"), tuple(raw + [f"{d}/steps/{r}.json"
                                                                       for r in emergence["revisions"]])
-
-
-def eval_with(cfg: dict, limit) -> dict:
-    """The eval config a sweep scores with: its own per-task ``limit`` when set, else `eval.limit`."""
-    return {**cfg["eval"], "limit": cfg["eval"]["limit"] if limit is None else limit}
 

@@ -4,7 +4,7 @@ SCALING = config["analysis"]["scaling"]
 
 def scaling_eval():
     """The eval config for the scaling sweep (its own per-task limit when set)."""
-    return limited_eval(SCALING["limit"])
+    return eval_for("scaling")
 
 
 def scaled_reuse():
