@@ -9,7 +9,7 @@ p = snakemake.params
 rows = []
 for m in p.models:
     files = model_files(Path("results"), m, list(snakemake.input))
-    mine = evaluate_model(m, files, p.stats["bootstrap"], p.stats["seed"], p.stats["level"])
+    mine = evaluate_model(m, files, p.stats["level"])
     Path(f"results/{m}/claims.md").write_text(render(mine, [m]) + "\n")
     rows += mine
     log.info("%s: %s", m, {r["claim"]: r["verdict"] for r in mine})

@@ -13,7 +13,7 @@ import numpy as np
 
 from superweight.interventions.applicability import NotApplicable
 from superweight.report import compare
-from superweight.stats.intervals import LEVEL, N_BOOT, SEED
+from superweight.stats.intervals import LEVEL
 
 
 @dataclass(frozen=True)
@@ -48,11 +48,10 @@ def claim(id: str, section: str, statement: str, paper: str, test: str, inputs: 
 
 class Context:
     """One model's result files (only those this run produced: ``files`` maps paths relative to
-    results/{model}/ to real paths) and the interval settings (n_boot and seed only feed descriptive bootstraps)."""
+    results/{model}/ to real paths) and the confidence level of its intervals."""
 
-    def __init__(self, model: str, files: dict[str, Path], n_boot: int = N_BOOT, seed: int = SEED,
-                 level: float = LEVEL):
-        self.model, self.files, self.n_boot, self.seed, self.level = model, files, n_boot, seed, level
+    def __init__(self, model: str, files: dict[str, Path], level: float = LEVEL):
+        self.model, self.files, self.level = model, files, level
         self._cache: dict[str, object] = {}
 
     def has(self, rel: str) -> bool:
@@ -111,7 +110,7 @@ class Context:
         return sws
 
     def kw(self) -> dict:
-        return {"n_boot": self.n_boot, "seed": self.seed, "level": self.level}
+        return {"level": self.level}
 
 
 ABL = "ablation/{}/scores.json"
