@@ -4,7 +4,8 @@ prune_sw), read from that condition's scores for this experiment's corpora, task
 
 from superweight.scoring.data import checksums, job_data_dir
 from superweight.detect.used import used_super_weights
-from superweight.workflow.experiments import NotApplicable, reused_record
+from superweight.analysis.experiments import reused_record
+from superweight.interventions.applicability import NotApplicable
 from superweight.provenance import Provenance, read_json, result_record, write_json
 from superweight.workflow.runlog import start
 from superweight.scoring.score import restrict, task_limits
