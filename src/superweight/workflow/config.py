@@ -42,8 +42,9 @@ def _explain(err) -> str:
         extra = sorted(set(err.instance) - set(allowed))
         gone = [k for k in extra if (*err.absolute_path, k) in REMOVED]
         if gone:
-            return (f"`{where}.{gone[0]}` was removed ({REMOVED[(*err.absolute_path, gone[0])]}). Fix: delete it "
-                    "from your config")
+            keys = ", ".join(f"`{where}.{k}`" for k in gone)
+            return (f"{keys} {'were' if len(gone) > 1 else 'was'} removed ({REMOVED[(*err.absolute_path, gone[0])]}). "
+                    f"Fix: delete {'them' if len(gone) > 1 else 'it'} from your config")
         return (f"unknown key {', '.join(map(repr, extra))} in `{where}`{did_you_mean(extra[0], allowed)}. Fix: check "
                 f"the spelling; allowed keys: {', '.join(allowed)}")
     if err.validator == "enum":
