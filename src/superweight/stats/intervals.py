@@ -1,6 +1,7 @@
 """Uncertainty of every reported number, from the per-document and per-window values in the result files.
 
-Every interval (tables, figures and verdicts) is a closed form whose coverage ``benchmarks/coverage.py`` measures (docs/statistics.md):
+Every interval (tables, figures and verdicts) is a closed form whose coverage ``benchmarks/coverage.py`` measures
+(docs/statistics.md):
 - perplexity and perplexity ratios: Student-t, united with Hall's skewness-corrected t, on the (paired) window NLLs
   or their differences, exponentiated (windows hold equal token counts, so the mean of the window means is the
   token mean); unpaired: Welch;
