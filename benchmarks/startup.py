@@ -32,7 +32,9 @@ import torch
 mark("import torch")
 from superweight.scoring.data import checksums
 from superweight.detect.used import used_super_weights
-from superweight.workflow.experiments import NotApplicable, apply, eval_backend
+from superweight.analysis.experiments import apply
+from superweight.interventions.applicability import NotApplicable
+from superweight.scoring.backends import eval_backend
 from superweight.models.load import load_model
 from superweight.provenance import Provenance, write_json
 from superweight.workflow.runlog import start

@@ -1,5 +1,6 @@
 """The library's shape, checked: stages import only themselves and the stages below them, no import cycle, no
-run-time swapping of a module's ``forward``, no exception used as control flow, short modules."""
+run-time swapping of a module's ``forward``, no exception used as control flow, short modules, a workflow package
+that imports no torch."""
 from __future__ import annotations
 
 import ast
@@ -119,3 +120,57 @@ def test_package_docstring_maps_every_module():
     doc = ast.get_docstring(ast.parse((SRC / "__init__.py").read_text()))
     missing = [m for m, _, _ in _modules() if m != "__init__" and f"``{m.split('.')[-1]}``" not in doc]
     assert not missing, f"the package docstring does not name: {missing}"
+
+
+def _import_time_imports(tree) -> set[str]:
+    """Modules (dotted, absolute) a module imports when it is imported: every import outside a function body and
+    an ``if TYPE_CHECKING:`` block."""
+    out, todo = set(), list(tree.body)
+    while todo:
+        n = todo.pop()
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            continue
+        if isinstance(n, ast.If) and "TYPE_CHECKING" in ast.unparse(n.test):  # for annotations only, never run
+            todo.extend(n.orelse)
+            continue
+        if isinstance(n, ast.Import):
+            out |= {a.name for a in n.names}
+        elif isinstance(n, ast.ImportFrom) and n.module and not n.level:
+            out.add(n.module)
+            out |= {f"{n.module}.{a.name}" for a in n.names if _source(f"{n.module}.{a.name}")}  # a submodule
+        todo.extend(ast.iter_child_nodes(n))
+    return out
+
+
+def _source(mod: str) -> Path | None:
+    """The file of a superweight module or package, None for anything else."""
+    if mod != "superweight" and not mod.startswith("superweight."):
+        return None
+    base = SRC.parent / Path(*mod.split("."))
+    return next((p for p in (base.with_suffix(".py"), base / "__init__.py") if p.exists()), None)
+
+
+def test_workflow_package_imports_no_torch():
+    """superweight.workflow is the plumbing Snakemake imports on the submit host (config, plan, resources): importing
+    any of its modules, and what they import in turn, loads no torch, transformers or lm-eval (a module that changes
+    or scores a model belongs to a stage package: e.g. analysis.experiments). Imports inside a function run only when
+    it is called: not counted."""
+    heavy = ("torch", "transformers", "lm_eval")
+    bad = []
+    for start in sorted((SRC / "workflow").glob("*.py")):
+        mod = f"superweight.workflow.{start.stem}"
+        seen, todo = set(), [(mod, [mod])]
+        while todo:
+            m, path = todo.pop()
+            parts = m.split(".")
+            for i in range(1, len(parts) + 1):  # importing a.b.c runs a/__init__ and a/b/__init__ first
+                name = ".".join(parts[:i])
+                if name in seen:
+                    continue
+                seen.add(name)
+                if name.split(".")[0] in heavy:
+                    bad.append(" -> ".join(path + [name]) if name != m else " -> ".join(path))
+                src = _source(name)
+                if src is not None:
+                    todo += [(d, path + [d]) for d in _import_time_imports(ast.parse(src.read_text()))]
+    assert not bad, f"superweight.workflow imports torch when imported: {sorted(set(bad))}"

@@ -13,7 +13,7 @@ from snakemake.utils import update_config
 from superweight.quant.tune_z import check_disjoint, smoothquant_texts
 from superweight.workflow.config import validate
 from superweight.scoring.data import c4_calibration_documents, c4_documents, corpus_text
-from superweight.workflow.experiments import apply
+from superweight.analysis.experiments import apply
 from superweight.quant.w8a8 import W8A8, fake_quant_per_channel, fake_quant_per_tensor
 from tiny import plant, tiny_model
 

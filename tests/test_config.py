@@ -29,6 +29,11 @@ def test_default_config_is_valid_and_defaults_are_filled(cfg):
 @pytest.mark.parametrize("edit,message", [
     (lambda c: c["eval"].update(limt=3), r"unknown key 'limt' in `eval`.*allowed keys: add_bos_token, backend, batch_size, limit, tasks"),
     (lambda c: c.update(detecton={}), r"unknown key 'detecton' in `\(top level\)`"),
+    # a key an earlier version had: it says so, not "check the spelling"
+    (lambda c: c["stats"].update(bootstrap=2000), r"^`stats.bootstrap` was removed \(every interval is a closed form "
+                                                   r"now.*\)\. Fix: delete it from your config$"),
+    (lambda c: c["stats"].update(bootstrap=2000, seed=0), r"^`stats.bootstrap`, `stats.seed` were removed .* Fix: "
+                                                          r"delete them from your config$"),
     (lambda c: c["perplexity"].update(seqlen="2048"), r"`perplexity.seqlen` is '2048'; it must be of type integer"),
     (lambda c: c["models"]["smollm2-135m"].update(source="pypi"), r"`models.smollm2-135m.source` is 'pypi'; it must be one of 'hub', 'local', 'gguf', 'package'"),
     (lambda c: c["eval"].update(tasks=["mmlu"]), r"`eval.tasks.0` is 'mmlu'"),

@@ -11,7 +11,7 @@ from lm_eval.api.instance import Instance
 from lm_eval.models.huggingface import HFLM
 
 from superweight.scoring.zeroshot import TASKS, materialize_tasks, task_manager
-from superweight.workflow.experiments import eval_backend, whole_sequence
+from superweight.scoring.backends import eval_backend, whole_sequence
 from superweight.scoring.cached_backend import CachedLM, build_lm
 from superweight.scoring.logprobs import rows_per_chunk
 from superweight.interventions.edits import zero_weights

@@ -294,7 +294,7 @@ def test_experiment_records_w8a8_scope_and_table6_restore():
     scoring); Table 6's super weight put back x factor after RTN, with the arithmetic options."""
     import contextlib
 
-    from superweight.workflow.experiments import apply
+    from superweight.analysis.experiments import apply
 
     model = plant(tiny_model("llama"), *SW)
     cfg = {"perplexity": {"seqlen": 16, "corpora": ["wikitext2"], "windows": {"wikitext2": 2}},

@@ -42,7 +42,7 @@ def _pages(tmp_path, verdicts=None, evidence="ppl ratio 123.4 [98.1, 150.2] (95%
         rows[i]["verdict"] = v
         rows[i]["evidence"] = evidence
         rows[i]["estimates"] = {"ppl_ratio": {"value": 123.4, "lo": 98.1, "hi": 150.2, "n": 4, "level": 0.95,
-                                              "method": "paired bootstrap"}}
+                                              "method": "paired t"}}
     rows[0]["new_key"] = "NEW-KEY-VALUE"
     write(rows, models, tmp_path / "claims")
     rep = {"paper": "The Super Weight", "models": models,
@@ -105,7 +105,7 @@ def test_landing_page_is_the_rendered_verdict_matrix_then_the_protocol(tmp_path)
     assert 'class="sw-v sw-na"' in matrix
     _links_resolve(html)
     detail = html[html.index(f'id="sw-{rows[0]["claim"]}--{rows[0]["model"]}"'):]
-    assert "[98.1, 150.2]" in detail and "n=4" in detail and "paired bootstrap" in detail and "NEW-KEY-VALUE" in detail
+    assert "[98.1, 150.2]" in detail and "n=4" in detail and "paired t" in detail and "NEW-KEY-VALUE" in detail
     # the departures follow the claims; the full settings table is in protocol.html only
     assert html.index("sw-matrix") < html.index("perplexity.seqlen") and "eval.tasks" not in html
     assert "a 2,000-document sample" in html

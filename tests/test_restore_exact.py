@@ -7,7 +7,7 @@ import torch
 
 from superweight.interventions.conditions import CONDITIONS, apply_condition
 from superweight.interventions.edits import pruned_all_weights_per_tensor, pruned_nonsw, scaled, zeroed
-from superweight.workflow.experiments import apply
+from superweight.analysis.experiments import apply
 from superweight.models.adapters import get_adapter
 from superweight.quant.rtn import quantized
 from superweight.quant.w8a8 import W8A8, activation_absmax, sa_channels, smoothed

@@ -6,8 +6,8 @@ import json
 import pytest
 import torch
 
-from superweight.workflow.experiments import NotApplicable, apply, identity, reused_record
-from superweight.interventions.applicability import same_model
+from superweight.analysis.experiments import apply, identity, reused_record
+from superweight.interventions.applicability import NotApplicable, same_model
 from superweight.workflow.reuse import difference, settings
 from superweight.scoring.score import restrict
 from superweight.scoring.accuracy import binomial_se

@@ -49,6 +49,20 @@ def test_config_readme_is_generated_from_the_schema():
         "config/README.md is stale: python -m superweight.workflow.schema_doc > config/README.md"
 
 
+def test_every_result_record_comes_from_one_builder():
+    """Scripts write an experiment's {status, reason, provenance} record only through provenance.result_record, and
+    name the skip "no super weight used" only as detect.used.NONE_USED: one shape and one wording in every file."""
+    hand, worded = [], []
+    for f in sorted((REPO / "workflow/scripts").glob("*.py")):
+        text = f.read_text()
+        if re.search(r"""["']status["']\s*:""", text):
+            hand.append(f.name)
+        if re.search(r"no (confirmed )?super weights? used", text):
+            worded.append(f.name)
+    assert not hand, f"records built by hand (use superweight.provenance.result_record): {hand}"
+    assert not worded, f"skip wording spelled out (use superweight.detect.used.NONE_USED): {worded}"
+
+
 def test_every_rule_has_log_and_benchmark():
     rules = dict(_rule_bodies())
     assert len(rules) >= 20

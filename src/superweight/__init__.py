@@ -25,7 +25,8 @@ Subpackages by stage, lowest first (a stage imports only itself and the stages b
   SmoothQuant), ``tune_z`` (choosing the clipping z).
 - ``analysis``: ``stopwords`` (stopword probabilities), ``propagation`` (the super activation layer by layer),
   ``hadamard`` (the Hadamard decomposition), ``skip`` (the skip-connection ablation), ``significance`` (random
-  outlier sets), ``emergence`` (over training checkpoints). Measurements only.
+  outlier sets), ``emergence`` (over training checkpoints), ``experiments`` (a scoring job's ablation condition,
+  scaling factor or quantization setting as one change of the loaded model). Measurements only, no verdicts.
 - ``report``: ``compare`` (paired comparisons of result files), ``verdicts`` (Holm, grades, wording), ``registry``
   (how a claim is registered; the paper's numbers), ``claims`` (the ablation, detection, stopword and quantization
   claims), ``claims_mechanism`` (the mechanism and Fig. 4 claims), ``claims_paper`` (Table 6's amplification, at most
@@ -36,11 +37,10 @@ Subpackages by stage, lowest first (a stage imports only itself and the stages b
   pages), ``html_tables`` (the results tables as pages), ``reproduce`` (each paper number's reproduction mark and its
   band), ``reproduce_rows`` (the paper's numbers read against a model's result files), ``reproduce_render``
   (results/reproduction.*, the landing page's count).
-- ``workflow``: ``config`` (validation, without torch), ``command_line`` (overrides, targets, options),
+- ``workflow`` (imports no torch): ``config`` (validation), ``command_line`` (overrides, targets, options),
   ``schema_doc`` (config/README.md), ``resources`` (requests from each rule's declared work), ``plan`` (a run's requests
-  summed; the jobs over the time limit), ``runplan`` (the
-  run's experiments with their result paths and reuse; the files the claims read), ``reuse``, ``experiments`` (a
-  scoring job's wildcards as one intervention), ``runlog``
+  summed; the jobs over the time limit), ``runplan`` (the run's experiments with their result paths and reuse; the
+  files the claims read), ``reuse``, ``runlog``
   (per-job logs), ``verify`` (data checksums), ``damaged`` (damaged results found before any job).
 - ``provenance`` (what produced a result; JSON records), ``cli`` (``superweight detect``, ``superweight plan``)."""
 

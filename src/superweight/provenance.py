@@ -99,7 +99,7 @@ def summarize_benchmarks(results_dir, out_csv) -> int:
 
 
 def result_record(model: str, prov: "Provenance", reason: str | None = None, **fields) -> dict:
-    """The record every result file holds: {"model", "status": "done", or "skipped" with the ``reason`` (one
-    wording per reason, e.g. detect.used.NONE_USED), the result's fields, "provenance"}."""
-    return {"model": model, "status": "skipped" if reason else "done", "reason": reason, **fields,
-            "provenance": prov.record()}
+    """The record every experiment's result file holds, built here only: {"model", "status": "done", or "skipped"
+    with the ``reason`` (one wording per reason, e.g. detect.used.NONE_USED), the result's fields, "provenance"}."""
+    return {"model": model, "status": "skipped" if reason else "done", **({"reason": reason} if reason else {}),
+            **fields, "provenance": prov.record()}

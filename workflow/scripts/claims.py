@@ -10,7 +10,7 @@ rows = []
 for m in p.models:
     base = snakemake.config["models"][m].get("base")  # an instruct variant's base model (claim instruct_shares_base)
     files = model_files(Path("results"), m, list(snakemake.input), base)
-    mine = evaluate_model(m, files, p.stats["bootstrap"], p.stats["seed"], p.stats["level"], base=base)
+    mine = evaluate_model(m, files, p.stats["level"], base=base)
     Path(f"results/{m}/claims.md").write_text(render(mine, [m]) + "\n")
     rows += mine
     log.info("%s: %s", m, {r["claim"]: r["verdict"] for r in mine})

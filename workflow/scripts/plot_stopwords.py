@@ -7,8 +7,8 @@ from superweight.workflow.runlog import start
 
 start(snakemake)
 summary = read_json(snakemake.input.json)
-st = snakemake.params.stats
-cis = {k: ratio_of_means(v.get("original"), v.get("no_super_weight"), st["bootstrap"], st["seed"], st["level"])
+level = snakemake.params.stats["level"]
+cis = {k: ratio_of_means(v.get("original"), v.get("no_super_weight"), level)
        for k, v in summary.get("per_prompt", {}).items()}
 stopword_bars(pd.read_csv(snakemake.input.csv, keep_default_na=False), summary,
               snakemake.wildcards.model, snakemake.output[0], snakemake.params.style, cis)

@@ -4,7 +4,8 @@ prune_sw), read from that condition's scores for this experiment's corpora, task
 
 from superweight.scoring.data import checksums, job_data_dir
 from superweight.detect.used import used_super_weights
-from superweight.workflow.experiments import NotApplicable, reused_record
+from superweight.analysis.experiments import reused_record
+from superweight.interventions.applicability import NotApplicable
 from superweight.provenance import Provenance, read_json, result_record, write_json
 from superweight.workflow.runlog import start
 from superweight.scoring.score import restrict, task_limits
@@ -16,7 +17,7 @@ label = " ".join(f"{k}={v}" for k, v in spec.items())
 data_dir = job_data_dir(snakemake.config)  # from the config: no param carries its path
 ev = p.cfg["eval"]
 prov = Provenance(wc.model, label, {**p.cfg, "model": p.model}, checksums(data_dir, p.corpora + ev["tasks"]))
-out = {"model": wc.model, "kind": kind, **spec}
+out = {"kind": kind, **spec}
 sws = used_super_weights(snakemake.input.detect)
 source = read_json(snakemake.input.scores)
 skipped = source.get("reason", "its source was skipped") if source.get("status") == "skipped" else None
@@ -27,8 +28,7 @@ if skipped is None:
         skipped = str(e)
 if skipped is not None:
     log.warning("%s %s: not applicable: %s", wc.model, label, skipped)
-    write_json(snakemake.output[0], result_record(wc.model, prov, skipped, **{k: v for k, v in out.items()
-                                                                              if k != "model"}))
+    write_json(snakemake.output[0], result_record(wc.model, prov, skipped, **out))
     raise SystemExit(0)
 if source.get("status") != "done":
     raise SystemExit(f"{kind} {label} cannot reuse {snakemake.input.scores} (status {source.get('status')})")
@@ -38,5 +38,5 @@ for t, v in scores["tasks"].items():
         log.info("%s: the first %s of the %s documents scored there: acc %.4f (n=%d)", t, v["limit"], v["subset_of"],
                  v["acc"], v["n"])
 log.info("%s %s: the same model as %s; scores read from it, not recomputed", wc.model, label, snakemake.input.scores)
-write_json(snakemake.output[0], {**out, "status": "done", "intervention": record, "scores": scores,
-                                 "reused_from": snakemake.input.scores, "provenance": prov.record()})
+write_json(snakemake.output[0], result_record(wc.model, prov, **out, intervention=record, scores=scores,
+                                              reused_from=snakemake.input.scores))

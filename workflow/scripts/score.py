@@ -9,7 +9,9 @@ import torch
 
 from superweight.scoring.data import checksums, job_data_dir
 from superweight.detect.used import used_super_weights
-from superweight.workflow.experiments import NotApplicable, apply, eval_backend
+from superweight.analysis.experiments import apply
+from superweight.interventions.applicability import NotApplicable
+from superweight.scoring.backends import eval_backend
 from superweight.models.load import load_model
 from superweight.provenance import Provenance, result_record, write_json
 from superweight.workflow.runlog import start
@@ -39,14 +41,14 @@ def score_setting(path, spec):
     label = " ".join(f"{k}={v}" for k, v in spec.items())
     prov = Provenance(wc.model, label, {**p.cfg, "model": p.model},
                       checksums(data_dir, list(corpora) + p.cfg["eval"]["tasks"]))
-    out = {"model": wc.model, "kind": kind, **spec}
+    out = {"kind": kind, **spec}
     model, tok = load_model(snakemake.input.model, p.model.get("dtype", "float32"), p.device)
     with contextlib.ExitStack() as stack:
         try:
             record = apply(model, kind, spec, sws, p.cfg, stack, ids, calibration)
         except NotApplicable as e:
             log.warning("%s %s: not applicable: %s", wc.model, label, e)
-            write_json(path, result_record(wc.model, prov, str(e), **{k: v for k, v in out.items() if k != "model"}))
+            write_json(path, result_record(wc.model, prov, str(e), **out))
             return
         scored = {k: ids[k] for k in p.corpora}
         ev = p.cfg["eval"]
@@ -57,7 +59,7 @@ def score_setting(path, spec):
         seq = p.cfg.get("sequential")
         parts = compared(seq, spec.get("condition", ""))
         scores = score_sequential(*args, seq, refs, **kw, parts=parts) if seq and refs else score(*args, **kw)
-    write_json(path, {**out, "status": "done", "intervention": record, "scores": scores, "provenance": prov.record()})
+    write_json(path, result_record(wc.model, prov, **out, intervention=record, scores=scores))
 
 
 for i, (path, spec) in enumerate(experiments):

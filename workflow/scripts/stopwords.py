@@ -30,6 +30,6 @@ with zeroed(model, sws):
 rows, summary = stopword_table(tok, p_orig, p_pruned, p.stopwords["top_k"])
 summary["per_prompt"] = per_prompt_summary(summary, per_orig, per_pruned)
 pd.DataFrame(rows, columns=cols).to_csv(snakemake.output.csv, index=False)
-write_json(snakemake.output.json, {"model": wc.model, "status": "done", "n_prompts": len(prompts),
-                                   "super_weights": [list(c) for c in sws], **summary, "provenance": prov.record()})
+write_json(snakemake.output.json, result_record(wc.model, prov, n_prompts=len(prompts),
+                                                super_weights=[list(c) for c in sws], **summary))
 log.info("stopword mass %.3f -> %.3f", summary["stopword_mass_original"], summary["stopword_mass_no_super_weight"])

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 
 class NotApplicable(RuntimeError):
-    """The experiment or claim cannot run on this model or run (e.g. it has no confirmed super weight); the message
-    says why."""
+    """The experiment or claim cannot run on this model or run (e.g. no super weight used: detect.used.NONE_USED);
+    the message says why."""
 
 
 def same_model(kind: str, spec: dict) -> str | None:

@@ -19,7 +19,7 @@ from superweight.interventions.applicability import NotApplicable  # a claim tha
 from superweight.report import compare
 from superweight.provenance import json_clean
 from superweight.report.claims_render import render, write  # noqa: F401  (the claims' outputs)
-from superweight.stats.intervals import LEVEL, N_BOOT, SEED, Estimate, proportion, t_mean
+from superweight.stats.intervals import LEVEL, Estimate, proportion, t_mean
 from superweight.report.registry import (ABL, C4, CLAIMS, T1_CHANCE, T1_KEPT, T1_NONSW, T1_PRUNE,  # noqa: F401
                                          T1_RESTORE, T1_SW_OVER_NONSW, T3_SA, WIKI, Claim, Context, claim)
 from superweight.report.verdicts import (VERDICTS, Finding, Grade, Sub, _starts, _sub_dict, ci_test,  # noqa: F401
@@ -506,15 +506,15 @@ def _detection(ctx: Context, t: dict) -> Finding:
 
 # --- running them ---
 
-def evaluate_model(model: str, files: dict[str, Path], n_boot: int = N_BOOT, seed: int = SEED,
-                   level: float = LEVEL, claims: list[Claim] | None = None, base: str | None = None) -> list[dict]:
+def evaluate_model(model: str, files: dict[str, Path], level: float = LEVEL, claims: list[Claim] | None = None,
+                   base: str | None = None) -> list[dict]:
     """Every claim for one model: a row with the claim's text, its verdict (the decision word first, its grade or
     reason in parentheses), its strength verdict (report.strength), evidence and estimates. The interval sub-tests
     of all the model's claims are one family, corrected together by Holm (``decide``). ``base``: the model this
     one is an instruct variant of (its files under ``base/`` in ``files``, see ``model_files``)."""
     from superweight.report.strength import strength
 
-    ctx = Context(model, files, n_boot, seed, level, base)
+    ctx = Context(model, files, level, base)
     found = []
     for c in claims or CLAIMS:
         try:

@@ -12,7 +12,7 @@ import numpy as np
 
 from superweight.provenance import as_float
 from superweight.stats.sequential import Design, from_record, last_look, on_design
-from superweight.stats.intervals import (LEVEL, MIN_N, N_BOOT, NA, SEED, TABLE_MIN_N, Estimate, acc_linear, acc_share,
+from superweight.stats.intervals import (LEVEL, MIN_N, NA, TABLE_MIN_N, Estimate, acc_linear, acc_share,
                                          fieller_units, ppl_ci, ppl_ratio_ci)
 
 # accuracy of uniform guessing per task (ARC: most questions have 4 choices; LAMBADA is open-ended)
@@ -85,9 +85,9 @@ def _read(est, d: Design | None, n: int):
     return on_design(est, d, n)
 
 
-def avg_acc(r: dict, n_boot: int = N_BOOT, seed: int = SEED, level: float = LEVEL) -> Estimate | None:
-    """Average accuracy over tasks (unweighted, as the paper), Agresti-Coull interval per task combined
-    (n_boot, seed: unused, kept for callers); of a condition scored in looks, the repeated interval at its stop."""
+def avg_acc(r: dict, level: float = LEVEL) -> Estimate | None:
+    """Average accuracy over tasks (unweighted, as the paper), Agresti-Coull interval per task combined;
+    of a condition scored in looks, the repeated interval at its stop."""
     got = look_docs([r])
     if isinstance(got, NA):
         return got
@@ -97,7 +97,7 @@ def avg_acc(r: dict, n_boot: int = N_BOOT, seed: int = SEED, level: float = LEVE
     return _read(acc_linear(groups, (1.0,), level, kind="acc_avg"), d, n)
 
 
-def acc_diff(a: dict, b: dict, n_boot: int = N_BOOT, seed: int = SEED, level: float = LEVEL) -> Estimate | None:
+def acc_diff(a: dict, b: dict, level: float = LEVEL) -> Estimate | None:
     """avg accuracy of b minus a on the documents both scored (Agresti-Min interval per task, combined). With one
     task it is one task's paired difference and gets that test's minimum (``task_diff``: its coverage falls short
     at every n, e.g. 92-94% exactly at 2-20 documents when the conditions disagree often; the ``acc_diff`` minimum
@@ -115,8 +115,7 @@ def chance(tasks: list[str]) -> float:
     return float(np.mean([CHANCE.get(t, 0.0) for t in tasks]))
 
 
-def retained_share(orig: dict, other: dict, n_boot: int = N_BOOT, seed: int = SEED,
-                   level: float = LEVEL) -> Estimate | NA | None:
+def retained_share(orig: dict, other: dict, level: float = LEVEL) -> Estimate | NA | None:
     """Share of the original's average accuracy above chance that ``other`` keeps:
     (avg_other - chance) / (avg_orig - chance), Fieller's interval on the paired documents (stats.acc_share)."""
     got = look_docs([orig, other])
@@ -153,8 +152,7 @@ def articles(r: dict, corpus: str, n: int | None = None) -> list[int] | None:
     return None if w is None else list(w)[:n]
 
 
-def ppl(r: dict, corpus: str, n_boot: int = N_BOOT, seed: int = SEED, level: float = LEVEL,
-        table: bool = False) -> Estimate | None:
+def ppl(r: dict, corpus: str, level: float = LEVEL, table: bool = False) -> Estimate | None:
     """Perplexity with its interval; of a condition scored in looks, the repeated interval at its stop. ``table``:
     the tables' descriptive interval of the mean (the t from TABLE_MIN_N, never the verdicts' median test)."""
     w = window_nll(r, corpus)
@@ -163,12 +161,11 @@ def ppl(r: dict, corpus: str, n_boot: int = N_BOOT, seed: int = SEED, level: flo
     kw = {"min_n": TABLE_MIN_N} if table else {}
     d = sequential_design([r], "windows", corpus)
     if isinstance(d, Design) and len(w) in d.looks:
-        return on_design(ppl_ci(w, n_boot, seed, level, articles(r, corpus), **kw), d, len(w))
-    return ppl_ci(w, n_boot, seed, level, articles(r, corpus), **kw)
+        return on_design(ppl_ci(w, level, articles(r, corpus), **kw), d, len(w))
+    return ppl_ci(w, level, articles(r, corpus), **kw)
 
 
-def ppl_ratio(a: dict, b: dict, corpus: str, n_boot: int = N_BOOT, seed: int = SEED,
-              level: float = LEVEL, table: bool = False) -> Estimate | None:
+def ppl_ratio(a: dict, b: dict, corpus: str, level: float = LEVEL, table: bool = False) -> Estimate | None:
     """ppl(b) / ppl(a) with a Student-t interval on the paired window log-differences when both scored the same
     windows, else Welch's; with a condition scored in looks, on the first windows both scored, cut to a look."""
     wa, wb = window_nll(a, corpus), window_nll(b, corpus)
@@ -178,7 +175,7 @@ def ppl_ratio(a: dict, b: dict, corpus: str, n_boot: int = N_BOOT, seed: int = S
     d = sequential_design([a, b], "windows", corpus)
     if d is None:
         paired = same_windows(a, b, corpus)
-        return ppl_ratio_ci(wa, wb, paired, n_boot, seed, level, articles(a, corpus) if paired else None, **kw)
+        return ppl_ratio_ci(wa, wb, paired, level, articles(a, corpus) if paired else None, **kw)
     if isinstance(d, NA):
         return d
     if _scores(a)["perplexity"][corpus].get("seqlen") != _scores(b)["perplexity"][corpus].get("seqlen"):
@@ -186,7 +183,7 @@ def ppl_ratio(a: dict, b: dict, corpus: str, n_boot: int = N_BOOT, seed: int = S
     n = last_look(min(len(wa), len(wb)), d)
     if n is None:
         return NA(f"fewer shared windows than the first look {d.looks[0]}")
-    return on_design(ppl_ratio_ci(wa[:n], wb[:n], True, n_boot, seed, level, articles(a, corpus, n), **kw), d, n)
+    return on_design(ppl_ratio_ci(wa[:n], wb[:n], True, level, articles(a, corpus, n), **kw), d, n)
 
 
 def corpora(*results: dict) -> list[str]:
@@ -196,7 +193,7 @@ def corpora(*results: dict) -> list[str]:
 
 
 def ppl_share(results: list[dict], corpus: str, num: tuple[int, int], den: tuple[int, int], what: str,
-              n_boot: int = N_BOOT, seed: int = SEED, level: float = LEVEL) -> Estimate | NA | None:
+              level: float = LEVEL) -> Estimate | NA | None:
     """(ppl[num0] - ppl[num1]) / (ppl[den0] - ppl[den1]) over results on the same windows, e.g. the share of
     SmoothQuant's gain over naive W8A8 a method keeps; NA when the denominator is <= 0."""
     ws = [window_nll(r, corpus) for r in results]
@@ -220,8 +217,7 @@ def ppl_share(results: list[dict], corpus: str, num: tuple[int, int], den: tuple
                          clusters=articles(results[0], corpus), unit="window")
 
 
-def task_diff(a: dict, b: dict, task: str, n_boot: int = N_BOOT, seed: int = SEED,
-              level: float = LEVEL) -> Estimate | None:
+def task_diff(a: dict, b: dict, task: str, level: float = LEVEL) -> Estimate | None:
     """accuracy of b minus a on one task's shared documents (Agresti-Min interval)."""
     da, db = task_docs(a, task), task_docs(b, task)
     if not da or not db:
@@ -241,7 +237,7 @@ def task_diff(a: dict, b: dict, task: str, n_boot: int = N_BOOT, seed: int = SEE
     return _read(acc_linear([x], (-1.0, 1.0), level, kind="task_diff"), d, n)
 
 
-def ratio_of_means(a, b, n_boot: int = N_BOOT, seed: int = SEED, level: float = LEVEL) -> Estimate | None:
+def ratio_of_means(a, b, level: float = LEVEL) -> Estimate | None:
     """mean(b) / mean(a) over paired items (e.g. prompts), Fieller's interval with t(n - 1) quantiles."""
     if not a or not b or len(a) != len(b):
         return None

@@ -304,9 +304,6 @@ SETTINGS: tuple[Setting, ...] = (
     # uncertainty and verdicts (the paper reports none)
     S("stats.level", NO_PAPER_VALUE, "no counterpart: the paper reports no intervals",
       "confidence level of every interval and verdict", kind=A),
-    S("stats.bootstrap", NO_PAPER_VALUE, "no counterpart",
-      "resamples of the descriptive bootstrap intervals (verdicts use closed-form intervals: superweight.stats.intervals)", kind=A),
-    S("stats.seed", NO_PAPER_VALUE, "no counterpart", "seed of the descriptive bootstraps", kind=A),
     # sequential scoring (optional section): the paper scores every window and document
     *(S(f"sequential.{k}", NO_PAPER_VALUE, "no counterpart: the paper scores every window and document",
         why, kind=A, optional=True)

@@ -13,7 +13,7 @@ import numpy as np
 
 from superweight.interventions.applicability import NotApplicable
 from superweight.report import compare
-from superweight.stats.intervals import LEVEL, N_BOOT, SEED
+from superweight.stats.intervals import LEVEL
 
 
 @dataclass(frozen=True)
@@ -52,13 +52,11 @@ def claim(id: str, section: str, statement: str, paper: str, test: str, inputs: 
 
 class Context:
     """One model's result files (only those this run produced: ``files`` maps paths relative to
-    results/{model}/ to real paths; a base model's files under ``base/``) and the interval settings (n_boot and seed
-    only feed descriptive bootstraps); ``base``: the model this one is an instruct variant of (models.<m>.base)."""
+    results/{model}/ to real paths; a base model's files under ``base/``) and the confidence level of its
+    intervals; ``base``: the model this one is an instruct variant of (models.<m>.base)."""
 
-    def __init__(self, model: str, files: dict[str, Path], n_boot: int = N_BOOT, seed: int = SEED,
-                 level: float = LEVEL, base: str | None = None):
-        self.model, self.files, self.n_boot, self.seed, self.level = model, files, n_boot, seed, level
-        self.base = base
+    def __init__(self, model: str, files: dict[str, Path], level: float = LEVEL, base: str | None = None):
+        self.model, self.files, self.level, self.base = model, files, level, base
         self._cache: dict[str, object] = {}
 
     def has(self, rel: str) -> bool:
@@ -117,7 +115,7 @@ class Context:
         return sws
 
     def kw(self) -> dict:
-        return {"n_boot": self.n_boot, "seed": self.seed, "level": self.level}
+        return {"level": self.level}
 
 
 ABL = "ablation/{}/scores.json"

@@ -54,7 +54,7 @@ def _early(scores: dict, part: str, corpus: str | None = None) -> bool:
 
 def _score_columns(scores: dict, st: dict | None = None) -> dict:
     """Accuracy per task (%) with its binomial SE and n, their average with its SE, and perplexity per corpus
-    (C4 before Wiki-2, as the paper) with a bootstrap CI over windows and the number of windows."""
+    (C4 before Wiki-2, as the paper) with the t interval of the mean over windows and the number of windows."""
     row = {}
     for t, v in scores.get("tasks", {}).items():
         lab = TASK_LABELS.get(t, t)
@@ -208,9 +208,8 @@ def display(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def stats_kw(cfg: dict | None) -> dict:
-    """The config's ``stats:`` block as keyword arguments of the compare functions."""
-    cfg = cfg or {}
-    return {k: cfg[c] for k, c in (("n_boot", "bootstrap"), ("seed", "seed"), ("level", "level")) if c in cfg}
+    """The config's ``stats:`` block as keyword arguments of the compare functions (its confidence level)."""
+    return {"level": cfg["level"]} if cfg and "level" in cfg else {}
 
 
 def write_table(df: pd.DataFrame, stem: str | Path, caption: str = "", level: float = 0.95) -> list[Path]:
@@ -248,7 +247,7 @@ def scaling_rows(results: list[dict], st: dict | None = None) -> pd.DataFrame:
 
 def table5(results: list[dict], st: dict | None = None) -> pd.DataFrame:
     """Per model and task: accuracy at factor 1 (original) and at the factor with the best average, each with its
-    SE and n, and the paired difference best - original with its 95% CI (bootstrap over the same documents)."""
+    SE and n, and the paired difference best - original with its CI (Agresti-Min over the same documents)."""
     out = []
     by_model: dict[str, list[dict]] = {}
     for r in results:
@@ -330,8 +329,9 @@ def quant_rows(results: list[dict], st: dict | None = None) -> pd.DataFrame:
 
 def act_quant_table(results: list[dict], st: dict | None = None) -> pd.DataFrame:
     """Tables 3/4: perplexity per W8A8 method with its CI; "% of SmoothQuant gain" = (naive - m) / (naive - SQ)
-    (Table 3) and "% of naive→fp gap closed" = (naive - m) / (naive - fp) (Table 4), each with a paired bootstrap CI
-    over the same windows, or "n/a: reason" when the gain does not exist (denominator <= 0) or a method is missing."""
+    (Table 3) and "% of naive→fp gap closed" = (naive - m) / (naive - fp) (Table 4), each with Fieller's interval
+    on the same windows' delta-method influences, or "n/a: reason" when the gain does not exist (denominator <= 0)
+    or a method is missing."""
     df = quant_rows(results, st)
     out = []
     ppl_cols = [c for c in df.columns if c.endswith(" ppl")]

@@ -1,6 +1,7 @@
 """Uncertainty of every reported number, from the per-document and per-window values in the result files.
 
-Intervals that verdicts use are closed forms whose coverage ``benchmarks/coverage.py`` measures (README table):
+Every interval (tables, figures and verdicts) is a closed form whose coverage ``benchmarks/coverage.py`` measures
+(docs/statistics.md):
 - perplexity and perplexity ratios: Student-t, united with Hall's skewness-corrected t, on the (paired) window NLLs
   or their differences, exponentiated (windows hold equal token counts, so the mean of the window means is the
   token mean); unpaired: Welch;
@@ -14,7 +15,6 @@ Each estimate carries ``min_n`` (``MIN_N``: the smallest size from which benchma
 test's error per tail at the decision level not measurably above 1.5x its nominal share) and a test ``p(threshold)`` so a family
 of sub-tests can be corrected together (``holm``). Below it the exact sign test of the median unit decides where
 one exists (``median_ci``), else the verdict is inconclusive.
-``bootstrap_means`` (percentile bootstrap) remains for descriptive table cells only.
 Undefined quantities are ``NA`` with a reason, never a number."""
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ import numpy as np
 from superweight.stats import exact
 from superweight.stats.clustered import cluster_means, cluster_units
 
-LEVEL, N_BOOT, SEED = 0.95, 2000, 0
+LEVEL = 0.95
 
 # Smallest n (windows or articles, documents per task, prompts) from which the test's error at the decision level
 # is measured to hold: benchmarks/decision_error.py, two-sided alpha 0.002 (about Holm's first step in a family of
@@ -133,60 +133,16 @@ class Estimate:
         return 1.0, 0
 
 
-def _quantiles(samples: np.ndarray, level: float) -> tuple[float, float]:
-    """Percentile interval by order statistics (safe with inf; nan samples are dropped)."""
-    s = np.sort(samples[~np.isnan(samples)])
-    if s.size == 0:
-        return math.nan, math.nan
-    a = (1 - level) / 2
-    lo = s[int(math.floor(a * (s.size - 1)))]
-    hi = s[int(math.ceil((1 - a) * (s.size - 1)))]
-    return float(lo), float(hi)
-
-
-def bootstrap_means(groups: Sequence[np.ndarray], stat: Callable[[np.ndarray], np.ndarray], n_boot: int = N_BOOT,
-                    seed: int = SEED, level: float = LEVEL, method: str = "bootstrap") -> Estimate:
-    """Bootstrap a statistic of group means.
-
-    groups: one array per group (task, corpus), shape (n_i, C): row = document or window, column = condition
-    (rows are paired across conditions). stat: maps means of shape (..., G, C) to shape (...); it is applied to the
-    observed means for the value and to every resample for the interval. Each group is resampled on its own.
-    A statistic that is nan (undefined) in more than (1 - level) / 2 of the resamples gets the interval (-inf, inf)."""
-    rng = np.random.default_rng(seed)
-    arrs = [np.asarray(g, dtype=float).reshape(len(g), -1) for g in groups]
-    if not arrs or any(a.shape[0] == 0 for a in arrs):
-        raise ValueError("bootstrap_means needs at least one document or window per group")
-    obs = np.stack([a.mean(axis=0) for a in arrs])  # (G, C)
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        value = float(stat(obs))
-        boot = np.stack([_resampled_means(a, n_boot, rng) for a in arrs], axis=1)
-        samples = np.asarray(stat(boot), dtype=float)  # (n_boot,)
-    if np.isnan(samples).mean() > (1 - level) / 2:  # undefined in too many resamples: no finite interval
-        lo, hi = -math.inf, math.inf
-    else:
-        lo, hi = _quantiles(samples, level)
-    return Estimate(value, lo, hi, int(sum(a.shape[0] for a in arrs)), level, method)
-
-
-def _resampled_means(a: np.ndarray, n_boot: int, rng, chunk: int = 256) -> np.ndarray:
-    """(n_boot, C) means of bootstrap resamples of a's rows, drawn in chunks (full-size tasks stay small in memory;
-    the random stream is the same as one (n_boot, n) draw)."""
-    n = a.shape[0]
-    return np.concatenate([a[rng.integers(0, n, (min(chunk, n_boot - i), n))].mean(axis=1)
-                           for i in range(0, n_boot, chunk)])
-
-
-def ppl_ci(window_nll: Sequence[float], n_boot: int = N_BOOT, seed: int = SEED, level: float = LEVEL,
-           clusters: Sequence | None = None, min_n: int | None = None) -> Estimate:
+def ppl_ci(window_nll: Sequence[float], level: float = LEVEL, clusters: Sequence | None = None,
+           min_n: int | None = None) -> Estimate:
     """Perplexity exp(mean window NLL) with a Student-t interval on the window NLLs, windows that share an article
-    (``clusters``: each window's article) as one unit (n_boot, seed: unused, kept for callers)."""
+    (``clusters``: each window's article) as one unit."""
     return t_mean(window_nll, level, log_scale=True, method="t with Hall's skew correction over windows",
                   clusters=clusters, unit="window", min_n=min_n)
 
 
-def ppl_ratio_ci(nll_a: Sequence[float], nll_b: Sequence[float], paired: bool = True, n_boot: int = N_BOOT,
-                 seed: int = SEED, level: float = LEVEL, clusters: Sequence | None = None,
-                 min_n: int | None = None) -> Estimate:
+def ppl_ratio_ci(nll_a: Sequence[float], nll_b: Sequence[float], paired: bool = True, level: float = LEVEL,
+                 clusters: Sequence | None = None, min_n: int | None = None) -> Estimate:
     """ppl(b) / ppl(a) = exp(mean NLL_b - mean NLL_a). Paired (the same windows: same corpus, windows and length):
     Student-t on the per-window NLL differences, windows that share an article (``clusters``) as one unit;
     otherwise Welch's t on the two sets of windows."""
@@ -200,8 +156,7 @@ def ppl_ratio_ci(nll_a: Sequence[float], nll_b: Sequence[float], paired: bool = 
     return welch(a, b, level, log_scale=True, method="Welch t over windows (unpaired)")
 
 
-def paired_diff(a: Sequence[float], b: Sequence[float], n_boot: int = N_BOOT, seed: int = SEED,
-                level: float = LEVEL) -> Estimate:
+def paired_diff(a: Sequence[float], b: Sequence[float], level: float = LEVEL) -> Estimate:
     """mean(b - a) over paired documents (0/1: Agresti-Min interval; other values: Student-t)."""
     x = np.stack([np.asarray(a, dtype=float), np.asarray(b, dtype=float)], 1)
     if np.isin(x, (0.0, 1.0)).all():

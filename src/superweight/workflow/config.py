@@ -29,6 +29,10 @@ def did_you_mean(word, choices) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+# Keys a config may still set from an earlier version: (path of the key) -> what replaced it
+REMOVED = {("stats", k): "every interval is a closed form now, nothing is resampled" for k in ("bootstrap", "seed")}
+
+
 def _explain(err) -> str:
     import jsonschema
 
@@ -37,6 +41,11 @@ def _explain(err) -> str:
     if err.validator == "additionalProperties":
         allowed = sorted(err.schema.get("properties", {}))
         extra = sorted(set(err.instance) - set(allowed))
+        gone = [k for k in extra if (*err.absolute_path, k) in REMOVED]
+        if gone:
+            keys = ", ".join(f"`{where}.{k}`" for k in gone)
+            return (f"{keys} {'were' if len(gone) > 1 else 'was'} removed ({REMOVED[(*err.absolute_path, gone[0])]}). "
+                    f"Fix: delete {'them' if len(gone) > 1 else 'it'} from your config")
         return (f"unknown key {', '.join(map(repr, extra))} in `{where}`{did_you_mean(extra[0], allowed)}. Fix: check "
                 f"the spelling; allowed keys: {', '.join(allowed)}")
     if err.validator == "enum":

@@ -1,4 +1,6 @@
-"""One place that turns a scoring job's wildcards into an intervention on the loaded model."""
+"""One place that turns a scoring job's experiment (an ablation condition, a scaling factor, a weight or activation
+quantization setting) into its change of the loaded model. It reaches up to ``quant``, so it lives in ``analysis``,
+not in the torch-free ``workflow`` package whose scripts call it."""
 from __future__ import annotations
 
 import contextlib
@@ -7,7 +9,6 @@ import logging
 from superweight.interventions.applicability import NotApplicable, same_model
 from superweight.interventions.conditions import NEEDS_SW, apply_condition
 from superweight.interventions.edits import scaled
-from superweight.scoring.backends import eval_backend, whole_sequence  # noqa: F401 (re-exported: score.py, tests)
 from superweight.detect.used import NONE_USED
 
 log = logging.getLogger(__name__)
