@@ -21,7 +21,8 @@ from superweight.provenance import json_clean
 from superweight.report.claims_render import render, write  # noqa: F401  (the claims' outputs)
 from superweight.stats.intervals import LEVEL, N_BOOT, SEED, Estimate, proportion, t_mean
 from superweight.report.registry import (ABL, C4, CLAIMS, T1_CHANCE, T1_KEPT, T1_NONSW, T1_PRUNE,  # noqa: F401
-                                         T1_RESTORE, T1_SW_OVER_NONSW, T3_SA, WIKI, Claim, Context, claim)
+                                         T1_RESTORE, T1_SW_OVER_NONSW, T3_SA, WIKI, Claim, Context, all_claims,
+                                         claim)
 from superweight.report.verdicts import (VERDICTS, Finding, Grade, Sub, _starts, _sub_dict, ci_test,  # noqa: F401
                                          decide, decision, finish, fmt_est, pts)
 
@@ -486,7 +487,7 @@ def evaluate_model(model: str, files: dict[str, Path], n_boot: int = N_BOOT, see
     family, corrected together by Holm (``decide``)."""
     ctx = Context(model, files, n_boot, seed, level)
     found = []
-    for c in claims or CLAIMS:
+    for c in claims or all_claims():
         try:
             missing = [f for f in c.inputs if not ctx.has(f)]
             if missing:
@@ -526,5 +527,3 @@ def model_files(results_dir: Path, model: str, inputs: list[str]) -> dict[str, P
             out[p.relative_to(root).as_posix()] = p
     return out
 
-
-from superweight.report import claims_mechanism  # noqa: E402,F401
