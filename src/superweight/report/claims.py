@@ -488,13 +488,14 @@ def evaluate_model(model: str, files: dict[str, Path], n_boot: int = N_BOOT, see
     ctx = Context(model, files, n_boot, seed, level)
     found = []
     for c in claims or all_claims():
-        try:
-            missing = [f for f in c.inputs if not ctx.has(f)]
-            if missing:
-                raise NotApplicable(f"not run: {', '.join(missing)}")
-            f = c.fn(ctx, dict(c.thresholds))
-        except NotApplicable as e:
-            f = Finding(f"not applicable ({e})" if str(e) else "not applicable", str(e))
+        missing = [f for f in c.inputs if not ctx.has(f)]
+        if missing:
+            f = _not_applicable(f"not run: {', '.join(missing)}")
+        else:
+            try:
+                f = c.fn(ctx, dict(c.thresholds))
+            except NotApplicable as e:  # the claim's test found it cannot be tested here: the message says why
+                f = _not_applicable(str(e))
         found.append((c, f))
     fam = decide([f for _, f in found], level)
     rows = []
@@ -515,6 +516,10 @@ def evaluate_model(model: str, files: dict[str, Path], n_boot: int = N_BOOT, see
                      "correction": json_clean(corr),
                      "early_stop": any(isinstance(s.est, Estimate) and s.est.early_stop for s in f.subs)})
     return rows
+
+
+def _not_applicable(reason: str) -> Finding:
+    return Finding(f"not applicable ({reason})" if reason else "not applicable", reason)
 
 
 def model_files(results_dir: Path, model: str, inputs: list[str]) -> dict[str, Path]:
