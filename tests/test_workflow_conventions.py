@@ -77,12 +77,12 @@ def test_one_onstart_handler_checks_the_planned_jobs():
 
 def test_claims_rule_waits_for_every_file_a_claim_declares():
     """The `claims` rule's inputs (superweight.workflow.claim_inputs) hold every file a claim of the report's
-    registry (superweight.report.registry.all_claims) declares, in the CI scenario, which runs every experiment."""
+    registry (superweight.report.claims_evaluate.CLAIMS) declares, in the CI scenario, which runs every experiment."""
     from helpers import ci_config
-    from superweight.report.registry import all_claims
+    from superweight.report.claims_evaluate import CLAIMS
     from superweight.workflow.claim_inputs import claim_inputs
 
-    declared = {f for c in all_claims() for f in c.inputs}
+    declared = {f for c in CLAIMS for f in c.inputs}
     listed = {p.split("/", 2)[2] for p in claim_inputs(ci_config(), ["m"])}
     assert declared and declared <= listed, sorted(declared - listed)
 

@@ -28,9 +28,10 @@ Subpackages by stage, lowest first (a stage imports only itself and the stages b
   outlier sets), ``emergence`` (over training checkpoints). Measurements only.
 - ``report``: ``compare`` (paired comparisons of result files), ``verdicts`` (Holm, grades, wording), ``registry``
   (how a claim is registered; the paper's numbers), ``claims`` (the ablation, detection, stopword and quantization
-  claims), ``claims_mechanism`` (the mechanism and Fig. 4 claims), ``claims_render``, ``emergence`` (the emergence
-  sweep's verdict), ``tables``, ``figures``, ``figures_mechanism``, ``summary``, ``protocol``, ``html``.
-- ``workflow``: ``config`` (validation, without torch), ``command_line`` (overrides, targets, options),
+  claims), ``claims_mechanism`` (the mechanism and Fig. 4 claims), ``claims_evaluate`` (every claim evaluated for one
+  model), ``claims_render``, ``emergence`` (the emergence sweep's verdict), ``tables``, ``figures``,
+  ``figures_mechanism``, ``summary``, ``protocol``, ``html``.
+- ``workflow``: ``config`` (validation, without torch), ``command_line`` (overrides, targets, checks),
   ``schema_doc`` (config/README.md), ``resources`` (requests from each rule's declared work), ``plan`` (a run's requests
   summed; the jobs over the time limit), ``claim_inputs`` (the
   files the claims read), ``reuse``, ``experiments`` (a scoring job's wildcards as one intervention), ``runlog``

@@ -11,18 +11,15 @@ registry and the paper's numbers in superweight.report.registry."""
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 
 from superweight.interventions.applicability import NotApplicable  # a claim that cannot be tested: the message says why
 from superweight.report import compare
-from superweight.provenance import json_clean
 from superweight.report.claims_render import render, write  # noqa: F401  (the claims' outputs)
-from superweight.stats.intervals import LEVEL, N_BOOT, SEED, Estimate, proportion, t_mean
+from superweight.stats.intervals import Estimate, proportion, t_mean
 from superweight.report.registry import (ABL, C4, CLAIMS, T1_CHANCE, T1_KEPT, T1_NONSW, T1_PRUNE,  # noqa: F401
-                                         T1_RESTORE, T1_SW_OVER_NONSW, T3_SA, WIKI, Claim, Context, all_claims,
-                                         claim)
+                                         T1_RESTORE, T1_SW_OVER_NONSW, T3_SA, WIKI, Claim, Context, claim)
 from superweight.report.verdicts import (VERDICTS, Finding, Grade, Sub, _starts, _sub_dict, ci_test,  # noqa: F401
                                          decide, decision, finish, fmt_est, pts)
 
@@ -476,59 +473,3 @@ def _detection(ctx: Context, t: dict) -> Finding:
     else:
         v = f"holds (paper strength; all {len(kn)} known coordinates found and confirmed)"
     return Finding(v, ev, {"counts": counts, "known": kn, "cap_reached": bool(s.get("cap_reached"))})
-
-
-# --- running them ---
-
-def evaluate_model(model: str, files: dict[str, Path], n_boot: int = N_BOOT, seed: int = SEED,
-                   level: float = LEVEL, claims: list[Claim] | None = None) -> list[dict]:
-    """Every claim for one model: a row with the claim's text, its verdict (the decision word first, its grade or
-    reason in parentheses), evidence and estimates. The interval sub-tests of all the model's claims are one
-    family, corrected together by Holm (``decide``)."""
-    ctx = Context(model, files, n_boot, seed, level)
-    found = []
-    for c in claims or all_claims():
-        missing = [f for f in c.inputs if not ctx.has(f)]
-        if missing:
-            f = _not_applicable(f"not run: {', '.join(missing)}")
-        else:
-            try:
-                f = c.fn(ctx, dict(c.thresholds))
-            except NotApplicable as e:  # the claim's test found it cannot be tested here: the message says why
-                f = _not_applicable(str(e))
-        found.append((c, f))
-    fam = decide([f for _, f in found], level)
-    rows = []
-    for c, f in found:
-        if f.subs:
-            finish(f, fam)
-            f.estimates = {**f.estimates, **_sub_dict(f.subs)}
-        if not _starts(f.verdict):
-            raise ValueError(f"claim {c.id}: verdict {f.verdict!r} does not start with one of {VERDICTS}")
-        corr = ({"method": fam["method"], "family_size": fam["family_size"], "family_level": level,
-                 "strength_level": fam["grade_level"],
-                 "alphas": {s.name: s.alpha for s in f.subs if s.role == "test" and not math.isnan(s.alpha)}}
-                if f.subs else None)
-        rows.append({"model": model, "claim": c.id, "section": c.section, "descriptive": c.descriptive,
-                     "statement": c.statement,
-                     "paper": c.paper, "test": c.test, "thresholds": c.thresholds, "verdict": f.verdict,
-                     "decision": decision(f.verdict), "evidence": f.evidence, "estimates": json_clean(f.estimates),
-                     "correction": json_clean(corr),
-                     "early_stop": any(isinstance(s.est, Estimate) and s.est.early_stop for s in f.subs)})
-    return rows
-
-
-def _not_applicable(reason: str) -> Finding:
-    return Finding(f"not applicable ({reason})" if reason else "not applicable", reason)
-
-
-def model_files(results_dir: Path, model: str, inputs: list[str]) -> dict[str, Path]:
-    """The given input paths of one model, keyed relative to results/{model}/."""
-    root = (Path(results_dir) / model).resolve()
-    out = {}
-    for p in inputs:
-        p = Path(p).resolve()
-        if root in p.parents:
-            out[p.relative_to(root).as_posix()] = p
-    return out
-

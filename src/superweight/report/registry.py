@@ -46,14 +46,6 @@ def claim(id: str, section: str, statement: str, paper: str, test: str, inputs: 
     return deco
 
 
-def all_claims() -> list[Claim]:
-    """Every claim of the paper, in the claims table's order: ``report.claims``'s, then ``report.claims_mechanism``'s.
-    Each of those modules registers its claims with ``claim`` as it is imported; they import this module, so they are
-    imported here, when the list is asked for."""
-    from superweight.report import claims, claims_mechanism  # noqa: F401 -- each registers its claims on import
-
-    return CLAIMS
-
 
 class Context:
     """One model's result files (only those this run produced: ``files`` maps paths relative to
