@@ -46,7 +46,6 @@ def claim(id: str, section: str, statement: str, paper: str, test: str, inputs: 
     return deco
 
 
-
 class Context:
     """One model's result files (only those this run produced: ``files`` maps paths relative to
     results/{model}/ to real paths) and the interval settings (n_boot and seed only feed descriptive bootstraps)."""
