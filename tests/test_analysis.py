@@ -80,8 +80,8 @@ def test_propagation_of_planted_spike():
 
 
 class _FixedNextToken(torch.nn.Module):
-    """A stand-in LM whose next-token logits depend on the prompt's length only (known per-prompt values); its
-    "LM head" is the identity on a hidden state that already holds those logits."""
+    """A stand-in Llama-shaped LM whose next-token logits depend on the prompt's length only (known per-prompt
+    values): its decoder's hidden state already holds those logits, its "LM head" is the identity."""
 
     def __init__(self, logits_by_len):
         from types import SimpleNamespace
@@ -89,8 +89,8 @@ class _FixedNextToken(torch.nn.Module):
         super().__init__()
         self.w = torch.nn.Parameter(torch.zeros(1))
         self.head = torch.nn.Identity()
-        self.table = logits_by_len
-        self.config = SimpleNamespace()
+        self.model = _FixedDecoder(logits_by_len)
+        self.config = SimpleNamespace(model_type="llama")
 
     def get_output_embeddings(self):
         return self.head
@@ -98,8 +98,20 @@ class _FixedNextToken(torch.nn.Module):
     def forward(self, input_ids, attention_mask=None, use_cache=False):
         from types import SimpleNamespace
 
+        return SimpleNamespace(logits=self.head(self.model(input_ids).last_hidden_state))
+
+
+class _FixedDecoder(torch.nn.Module):
+    def __init__(self, logits_by_len):
+        super().__init__()
+        self.layers = torch.nn.ModuleList()
+        self.table = logits_by_len
+
+    def forward(self, input_ids, attention_mask=None, use_cache=False):
+        from types import SimpleNamespace
+
         row = torch.tensor(self.table[input_ids.shape[1]], dtype=torch.float32)
-        return SimpleNamespace(logits=self.head(row.expand(1, input_ids.shape[1], -1)))
+        return SimpleNamespace(last_hidden_state=row.expand(1, input_ids.shape[1], -1))
 
 
 class _Tok(WordTokenizer):

@@ -1,13 +1,16 @@
-"""The library's shape, checked: stages import only themselves and the stages below them, no import cycle, no
-run-time swapping of a module's ``forward``, no exception used as control flow, short modules, a workflow package
-that imports no torch."""
+"""The library's shape, checked: stages import only themselves and the stages below them, no import cycle, short
+modules, a workflow package that imports no torch, and no mechanism a reader must reverse-engineer: no run-time
+swapping of a module's ``forward`` or of a model's decoder-layer list, no call of a model from its own hook, no
+command-line parser built by the workflow beside the one documented place, no import after the definitions, no
+exception used as control flow (swallowed in its module, or raised and caught in one function)."""
 from __future__ import annotations
 
 import ast
 from collections import defaultdict
 from pathlib import Path
 
-SRC = Path(__file__).resolve().parents[1] / "src" / "superweight"
+REPO = Path(__file__).resolve().parents[1]
+SRC = REPO / "src" / "superweight"
 # lowest first: a module may import its own stage and the stages before it
 ORDER = ("provenance", "stats", "models", "interventions", "scoring", "detect", "quant", "analysis", "report", "workflow", "cli")
 # modules above ~300 lines, each with its reason
@@ -81,12 +84,184 @@ def test_no_import_cycle():
     assert not cycles, cycles
 
 
+def _code():
+    """The library's modules and the workflow's scripts: (name, tree)."""
+    yield from ((mod, tree) for mod, _, tree in _modules())
+    for p in sorted((REPO / "workflow" / "scripts").glob("*.py")):
+        yield f"workflow/scripts/{p.name}", ast.parse(p.read_text())
+
+
+def _assigned_attrs(tree):
+    """(node, attribute name, the object's expression) of every attribute assignment and setattr call."""
+    for n in ast.walk(tree):
+        if isinstance(n, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
+            for t in (n.targets if isinstance(n, ast.Assign) else [n.target]):
+                if isinstance(t, ast.Attribute):
+                    yield n, t.attr, t.value
+        elif isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "setattr" and len(n.args) == 3:
+            name = n.args[1].value if isinstance(n.args[1], ast.Constant) else None
+            yield n, name, n.args[0]
+
+
+def _functions(tree):
+    return [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+
+
+def _own_nodes(fn):
+    """The nodes of a function's body, not those of functions or lambdas defined inside it."""
+    stack = list(fn.body) if isinstance(fn.body, list) else [fn.body]
+    while stack:
+        n = stack.pop()
+        yield n
+        if not isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            stack.extend(ast.iter_child_nodes(n))
+
+
 def test_no_forward_assignment():
-    found = [f"{mod}:{n.lineno}" for mod, _, tree in _modules() for n in ast.walk(tree)
-             if isinstance(n, (ast.Assign, ast.AugAssign, ast.AnnAssign))
-             for t in (n.targets if isinstance(n, ast.Assign) else [n.target])
-             if isinstance(t, ast.Attribute) and t.attr == "forward"]
+    found = [f"{mod}:{n.lineno}" for mod, tree in _code() for n, attr, _ in _assigned_attrs(tree) if attr == "forward"]
     assert not found, f"a module's forward replaced at run time: {found}"
+
+
+def test_no_decoder_layer_list_swapped():
+    """A model's list of decoder layers is never replaced, not by its name (``.layers =``, ``setattr(m, "h", ...)``),
+    not by a name computed from the adapter's ``layers_path``, not through a module's ``_modules`` table; only a
+    copy the function made itself may be changed (``adapters.run_layers``' shallow copy of the decoder): a pass
+    through fewer layers is an explicit function, the model is never rebuilt around it."""
+    from superweight.models.adapters import ADAPTERS
+
+    names = {a.layers_path.rpartition(".")[2] for a in ADAPTERS}
+    found = []
+    for mod, tree in _code():
+        for fn in _functions(tree):
+            own = list(_own_nodes(fn))
+            computed = any(isinstance(n, ast.Attribute) and n.attr == "layers_path" for n in own)
+            copies = {t.id for n in own if isinstance(n, ast.Assign) and isinstance(n.value, ast.Call)
+                      and ast.unparse(n.value.func) == "copy.copy" for t in n.targets if isinstance(t, ast.Name)}
+            for n, attr, obj in _assigned_attrs(fn):
+                if n not in own or (isinstance(obj, ast.Name) and obj.id in copies):  # the function's own copy
+                    continue
+                if attr in names and not (fn.name == "__init__" and ast.unparse(obj) == "self"):
+                    found.append(f"{mod}:{n.lineno} .{attr}")
+                elif attr is None and computed:
+                    found.append(f"{mod}:{n.lineno} setattr with a name from layers_path")
+                elif attr == "_modules":
+                    found.append(f"{mod}:{n.lineno} ._modules")
+    assert not found, f"a decoder-layer list swapped at run time: {found}"
+
+
+def _hooks(tree):
+    """(hook, the names its first parameter binds: the hooked module) for each function or lambda a module passes to
+    ``register_forward*_hook``, and the module's functions by name."""
+    defs = {f.name: f for f in _functions(tree)}
+    hooks = []
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.args \
+                and n.func.attr.startswith("register_forward"):
+            h = n.args[0]
+            name = h.attr if isinstance(h, ast.Attribute) else h.id if isinstance(h, ast.Name) else None
+            if isinstance(h, ast.Lambda):
+                hooks.append((h, {a.arg for a in h.args.args[:1]}))
+            elif name in defs:
+                params = [a.arg for a in defs[name].args.args if a.arg != "self"]
+                hooks.append((defs[name], set(params[:1])))
+    return hooks, defs
+
+
+def test_no_model_called_from_its_own_hook():
+    """A forward hook never runs the model (or the module it hooks) again, itself or through the methods and
+    functions of its module it calls: a second pass is an explicit function (``adapters.run_layers``)."""
+    found = []
+    for mod, tree in _code():
+        hooks, defs = _hooks(tree)
+        for hook, own_module in hooks:
+            seen, todo = set(), [hook]
+            while todo:
+                f = todo.pop()
+                if id(f) in seen:
+                    continue
+                seen.add(id(f))
+                for n in (_own_nodes(f) if not isinstance(f, ast.Lambda) else ast.walk(f.body)):
+                    if not isinstance(n, ast.Call):
+                        continue
+                    callee = ast.unparse(n.func)
+                    if callee in {"model", "self.model", *own_module}:
+                        found.append(f"{mod}:{n.lineno} {callee}(...) from hook {getattr(hook, 'name', 'lambda')}")
+                    name = callee.removeprefix("self.")
+                    if name in defs and "." not in name:
+                        todo.append(defs[name])
+    assert not found, f"a model called from its own hook: {found}"
+
+
+def test_no_hook_cuts_its_module_input():
+    """No pre-hook hands its module zero positions (``x[..., :0, :]``) to skip it: running a model without its LM
+    head is ``adapters.decoder(model)``."""
+    found = [f"{mod}:{n.lineno}" for mod, tree in _code() for hook, _ in _hooks(tree)[0] for n in ast.walk(hook)
+             if isinstance(n, ast.Slice) and n.lower is None
+             and isinstance(n.upper, ast.Constant) and n.upper.value == 0]
+    assert not found, f"a hook cutting its module's input to nothing: {found}"
+
+
+# the one place the workflow builds Snakemake's argument parser, and why
+PARSER_ALLOWED = {"command_line_targets": "the targets, which Snakemake's API gives only after the Snakefile is parsed"}
+
+
+def test_no_argument_parser_in_the_workflow():
+    """The workflow reads what it needs from Snakemake's API (``workflow.config_settings``, ``output_settings``,
+    ``local_exec``, ``touch``, its ``onstart`` handler) or its own config: no argparse, no Snakemake parser beyond
+    PARSER_ALLOWED, no parser's ``error`` replaced, no ``SystemExit`` (a parser's exit) swallowed."""
+    found = []
+    for p in [*sorted((SRC / "workflow").rglob("*.py")), *sorted((REPO / "workflow").rglob("*.py"))]:
+        tree = ast.parse(p.read_text())
+        for n in ast.walk(tree):
+            if isinstance(n, (ast.Import, ast.ImportFrom)) and "argparse" in ast.unparse(n):
+                found.append(f"{p.name}:{n.lineno} argparse")
+            if isinstance(n, ast.ExceptHandler) and (n.type is None or any(
+                    ast.unparse(t) in ("BaseException", "SystemExit")
+                    for t in (n.type.elts if isinstance(n.type, ast.Tuple) else [n.type]))) \
+                    and not any(isinstance(s, ast.Raise) for s in ast.walk(n)):
+                found.append(f"{p.name}:{n.lineno} a parser's exit swallowed")
+        for fn in _functions(tree):
+            if "get_argument_parser" in ast.unparse(fn) and fn.name not in PARSER_ALLOWED:
+                found.append(f"{p.name}:{fn.lineno} {fn.name} builds Snakemake's parser")
+        found += [f"{p.name}:{n.lineno} .error replaced" for n, attr, _ in _assigned_attrs(tree) if attr == "error"]
+    for p in [REPO / "Snakefile", *sorted((REPO / "workflow" / "rules").rglob("*.smk"))]:
+        for word in ("argparse", "get_argument_parser", "parse_args(", "config_settings.config_args"):
+            if word in p.read_text() and not (word == "config_settings.config_args" and p.name == "common.smk"):
+                found.append(f"{p.name}: {word}")
+    assert not found, f"the workflow reads its command line by hand: {found}"
+
+
+def test_no_import_after_the_definitions():
+    """A module's imports come before its definitions: an import at its bottom (to register something, to break a
+    cycle) is a dependency a reader does not see."""
+    found = []
+    for mod, tree in _code():
+        defined = False
+        for n in tree.body:
+            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                defined = True
+            elif defined and isinstance(n, (ast.Import, ast.ImportFrom)):
+                found.append(f"{mod}:{n.lineno}")
+    assert not found, f"imports after the module's definitions: {found}"
+
+
+def test_no_raise_caught_in_the_same_function():
+    """No exception raised and caught in one function (or one script): a condition is an ``if``, not a jump."""
+    found = []
+    for mod, tree in _code():
+        bodies = [*_functions(tree), tree]
+        for fn in bodies:
+            own = set(_own_nodes(fn))
+            for t in (n for n in own if isinstance(n, ast.Try)):
+                caught = {ast.unparse(x) for h in t.handlers if h.type is not None
+                          for x in (h.type.elts if isinstance(h.type, ast.Tuple) else [h.type])}
+                for stmt in t.body:
+                    for r in ast.walk(stmt):
+                        if isinstance(r, ast.Raise) and r.exc is not None and r in own:
+                            exc = ast.unparse(r.exc.func if isinstance(r.exc, ast.Call) else r.exc)
+                            if exc in caught or caught & {"Exception", "BaseException"}:
+                                found.append(f"{mod}:{r.lineno} {exc}")
+    assert not found, f"exceptions raised and caught in the same function: {found}"
 
 
 def test_no_exception_as_control_flow():

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from superweight.report import claims
-from superweight.report.claims import CLAIMS, Finding, claim, evaluate_model, write
+from superweight.report.claims import Finding, claim, write
+from superweight.report.claims_evaluate import CLAIMS, evaluate_model
 from superweight.stats.intervals import MEDIAN_MIN_N, MIN_N
 from synth import result
 from superweight.detect.used import NONE_USED

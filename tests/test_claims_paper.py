@@ -8,7 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from superweight.report.claims import CLAIMS, evaluate_model, model_files, write
+from superweight.report.claims import write
+from superweight.report.claims_evaluate import CLAIMS, evaluate_model, model_files
 from superweight.report.claims_render import render
 from superweight.workflow.config import ConfigError
 from synth import result

@@ -60,8 +60,8 @@ def test_the_record_is_written_beside_the_log(tmp_path, monkeypatch):
 
 
 def test_the_restores_first_pass_counts_the_layers_it_runs(monkeypatch):
-    """A restored forward runs a first pass on layers 0..k from inside the model's own forward: it counts as its
-    positions x (k + 1) / all layers on top of the pass itself; a forward that raises leaves the count working.
+    """A restored forward runs a first pass on layers 0..k before its decoder's (run_layers, from the decoder's
+    pre-hook): layers run twice in one forward count as their positions x (k + 1) / all layers on top of the pass; a forward that raises leaves the count working.
     (Outside the restore, the same model counts 32 per pass: restored = 32 + 24.)"""
     from superweight.interventions.edits import zero_weights
     from superweight.interventions.restore import RestoreSuperActivation

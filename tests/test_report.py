@@ -33,7 +33,8 @@ def _rec(path, text):
 def _pages(tmp_path, verdicts=None, evidence="ppl ratio 123.4 [98.1, 150.2] (95% CI, n=4); needs >= 10: holds"):
     """claims.json of two models (every registered claim; some verdicts set as issue 19 writes them), a
     protocol.json with a departure and a section this renderer does not know, and the pages rendered from them."""
-    from superweight.report.claims import evaluate_model, write
+    from superweight.report.claims import write
+    from superweight.report.claims_evaluate import evaluate_model
     from superweight.report.html import write_pages
 
     models = ["smollm2-135m", "tiny-model"]

@@ -1,12 +1,12 @@
-"""The restore's first pass through decoder layers 0..k only (``first_layers``): in every tiny family, the same
-captured values and the same model outputs, bitwise, as the whole first pass; the layer list, every parameter and
-the hooks are as before once the block closes."""
+"""The restore's first pass through decoder layers 0..k only (``run_layers``): in every tiny family, the same
+captured values and the same model outputs, bitwise, as the whole first pass; the model's layer list, every
+parameter and the hooks are never changed."""
 import pytest
 import torch
 
 from superweight.interventions.edits import zero_weights
 from superweight.interventions.restore import RestoreSuperActivation
-from superweight.models.adapters import first_layers, get_adapter
+from superweight.models.adapters import decoder, get_adapter, run_layers
 from tiny import CONFIGS, L, plant, tiny_model
 
 SWS = [(1, 5, 17), (2, 5, 30)]  # the last super-weight layer is 2: the first pass needs layers 0..2 of 4
@@ -81,36 +81,37 @@ def test_truncated_first_pass_equals_the_whole_one(family, one_thread):
 
 
 @pytest.mark.parametrize("family", FAMILIES)
-def test_first_layers_runs_a_prefix_and_puts_everything_back(family, one_thread):
+def test_run_layers_runs_a_prefix_and_changes_nothing(family, one_thread):
+    """Layers 0 and 1 only, each giving what it gives in the whole forward; the decoder's own hooks do not see the
+    pass; the model's layer list is the same object throughout, its parameters, state and hooks unchanged."""
     model = plant(tiny_model(family), *SWS[0])
     a = get_adapter(model)
     layers, hooks = a.layers(model), _hooks(model)
     before = [(n, p.detach().clone()) for n, p in model.named_parameters()]
     keys = list(model.state_dict())
     ids, mask = _batch()
-    out1 = []  # layer 1's hidden states, per forward
+    out1, whole = [], []  # layer 1's hidden states, per pass; the decoder's forwards its hooks saw
     h = layers[1].register_forward_hook(lambda m, i, o: out1.append(o[0] if isinstance(o, tuple) else o))
+    d = decoder(model).register_forward_pre_hook(lambda m, args: whole.append(1))
     counts, handles = _calls(model)
     with torch.no_grad():
         model(ids, attention_mask=mask, use_cache=False)
-        with first_layers(model, 2):
-            assert len(a.layers(model)) == 2 and all(a.layers(model)[i] is layers[i] for i in range(2))
-            model(ids, attention_mask=mask, use_cache=False)
-    for x in handles + [h]:
+        h2 = run_layers(model, 2, ids, attention_mask=mask, use_cache=False)
+        assert a.layers(model) is layers and len(layers) == L
+    for x in handles + [h, d]:
         x.remove()
-    assert counts == [2, 2, 1, 1]  # the whole forward, then layers 0 and 1 only
+    assert counts == [2, 2, 1, 1] and whole == [1]  # the whole forward, then layers 0 and 1 only
     assert torch.equal(out1[0], out1[1])  # layer 1's output is the whole forward's
+    assert h2.shape == (*ids.shape, model.config.hidden_size) or h2.shape[:2] == ids.shape
     assert a.layers(model) is layers and _hooks(model) == hooks and list(model.state_dict()) == keys
     after = list(model.named_parameters())
     assert [n for n, _ in after] == [n for n, _ in before]
     assert all(torch.equal(p, q) for (_, p), (_, q) in zip(after, before))
-    with pytest.raises(RuntimeError, match="inside"), first_layers(model, 1):
-        raise RuntimeError("an error inside the block")
-    assert a.layers(model) is layers and len(layers) == L
 
 
-def test_first_layers_refuses_a_bad_count():
+def test_run_layers_refuses_a_bad_count():
     model = tiny_model("llama")
+    ids = torch.randint(4, 100, (1, 5))
     for n in (0, L + 1):
-        with pytest.raises(ValueError, match=rf"n={n} not in 1..{L}"), first_layers(model, n):
-            pass
+        with pytest.raises(ValueError, match=rf"n={n} not in 1..{L}"):
+            run_layers(model, n, ids)

@@ -141,9 +141,9 @@ def test_one_onstart_handler_checks_the_planned_jobs():
 
 def test_claims_rule_waits_for_every_file_a_claim_declares():
     """The `claims` rule's inputs (the run plan's claim_inputs) hold every file a claim of the report's
-    registry (superweight.report.claims) declares, in the CI scenario, which runs every experiment."""
+    registry (superweight.report.claims_evaluate.CLAIMS) declares, in the CI scenario, which runs every experiment."""
     from helpers import ci_config
-    from superweight.report.claims import CLAIMS
+    from superweight.report.claims_evaluate import CLAIMS
     from superweight.workflow import runplan
 
     declared = {f for c in CLAIMS for f in c.inputs}

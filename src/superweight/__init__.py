@@ -30,14 +30,15 @@ Subpackages by stage, lowest first (a stage imports only itself and the stages b
 - ``report``: ``compare`` (paired comparisons of result files), ``verdicts`` (Holm, grades, wording), ``registry``
   (how a claim is registered; the paper's numbers), ``claims`` (the ablation, detection, stopword and quantization
   claims), ``claims_mechanism`` (the mechanism and Fig. 4 claims), ``claims_paper`` (Table 6's amplification, at most
-  six, Fig. 7's small blocks, Fig. 4's persistence, instruct/base), ``strength`` (a claim's strength verdict, apart
-  from its direction), ``claims_render``, ``emergence`` (the emergence sweep's verdict), ``tables``, ``figures``,
-  ``figures_mechanism``, ``summary``, ``protocol``, ``protocol_rows`` (its classified config keys), ``fixed_choices``
-  (the choices no config key changes, whose each is: the page's rows), ``html`` (the claims, protocol and Markdown
-  pages), ``html_tables`` (the results tables as pages), ``reproduce`` (each paper number's reproduction mark and its
-  band), ``reproduce_rows`` (the paper's numbers read against a model's result files), ``reproduce_render``
-  (results/reproduction.*, the landing page's count).
-- ``workflow`` (imports no torch): ``config`` (validation), ``command_line`` (overrides, targets, options),
+  six, Fig. 7's small blocks, Fig. 4's persistence, instruct/base), ``claims_evaluate`` (every claim evaluated for
+  one model), ``strength`` (a claim's strength verdict, apart from its direction), ``claims_render``, ``emergence``
+  (the emergence sweep's verdict), ``tables``, ``figures``, ``figures_mechanism``, ``summary``, ``protocol``,
+  ``protocol_rows`` (its classified config keys), ``fixed_choices`` (the choices no config key changes, whose each
+  is: the page's rows), ``html`` (the claims, protocol and Markdown pages), ``html_tables`` (the results tables as
+  pages), ``reproduce`` (each paper number's reproduction mark and its band), ``reproduce_rows`` (the paper's
+  numbers read against a model's result files), ``reproduce_render`` (results/reproduction.*, the landing page's
+  count).
+- ``workflow`` (imports no torch): ``config`` (validation), ``command_line`` (overrides, targets, checks),
   ``schema_doc`` (config/README.md), ``resources`` (requests from each rule's declared work), ``plan`` (a run's requests
   summed; the jobs over the time limit), ``runplan`` (the run's experiments with their result paths and reuse; the
   files the claims read), ``reuse``, ``runlog``

@@ -10,7 +10,7 @@ from superweight.workflow import resources as R
 from superweight.workflow import runplan
 from superweight.scoring import limits
 from superweight.workflow.command_line import (check_config_paths, check_device, check_targets, check_writable,
-                                              command_line_targets, merge, parse_overrides, runs_jobs, runs_no_job)
+                                              command_line_targets, merge, parse_overrides)
 from superweight.workflow.config import ConfigError, check_repeated_keys, run_models, validate
 from superweight.workflow.damaged import DamagedResult, check_results
 from superweight.scoring.data import CONSTRUCTION, resolve_data_dir
@@ -28,24 +28,10 @@ try:
     validate(config, Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml",
              paper_results=Path(workflow.basedir) / "config" / "paper_results.yaml",
              cache=DATA_CACHE)
-    if workflow.is_main_process:  # targets are not parsed yet here: read from the command line as Snakemake does
-        check_targets(command_line_targets(sys.argv[1:]), run_models(config), list(config["models"]))
-    try:  # (workflow.dryrun is always False while the Snakefile is parsed: the command line says whether jobs run)
-        check_writable("results")
-    except ConfigError:
-        if not runs_no_job(sys.argv[1:]):  # -n, --report, --lint, --list-rules, --unlock... write no result
-            raise
+    if workflow.is_main_process:  # Snakemake's API gives the targets only once this file is parsed
+        check_targets(command_line_targets(sys.argv), run_models(config), list(config["models"]))
 except ConfigError as e:
     raise WorkflowError(f"config error: {e}") from None
-
-# a damaged result (a truncated JSON, a CSV cut short) stops a run before any job: each job reading it would fail
-# after Snakemake had deleted its finished outputs (superweight.workflow.damaged); a look (-n, --report, ...) and
-# --touch go on
-if workflow.is_main_process and runs_jobs(sys.argv[1:]):
-    try:
-        check_results("results", run_models(config))
-    except DamagedResult as e:
-        raise WorkflowError(f"damaged result: {e}") from None
 
 MODELS = run_models(config)  # `run_models`, or every model under `models`
 CONDITIONS = config["ablation"]["conditions"]
@@ -119,7 +105,7 @@ def gpus(wildcards):
 
 
 RATES = R.Rates.from_config(config)  # the throughput model of run-time requests (config `resources`)
-if workflow.is_main_process and runs_no_job(sys.argv[1:]):  # a dry run cannot stop at onstart: it states the limit
+if workflow.is_main_process and workflow.output_settings.dryrun:  # a dry run has no onstart: it states the limit
     print(f"superweight: resources.max_runtime = {RATES.max_runtime_min} min (a real run with a job over it stops at "
           "start; `superweight plan` sums every job's requests)", file=sys.stderr)
 
@@ -156,16 +142,25 @@ def model_job(work, gpu=True, repeats=1):
 
 
 onstart:
-    # the jobs this run will execute, before any starts: model jobs asking for a GPU on a local run need a CUDA
-    # device here; a job over the cluster's time limit stops the run (a dry run, and `superweight plan`, list them)
+    # before the first job of a real run (Snakemake runs no onstart for -n, --report, --lint, --list-rules, ...):
+    # results/ writable; a damaged result (a truncated JSON, a CSV cut short) stops the run, since each job reading
+    # it would fail after Snakemake had deleted its finished outputs (superweight.workflow.damaged), but not --touch;
+    # model jobs asking for a GPU on a local run need a CUDA device here; a job over the cluster's time limit stops
+    # the run (a dry run, and `superweight plan`, list them)
     from superweight.workflow.plan import over_limit_message, planned_jobs
 
-    jobs = planned_jobs(workflow)
-    if any(j.gpus for j in jobs or []):  # a real local run of model jobs with device cuda: a CUDA device here
+    try:
+        check_writable("results")
+        jobs = planned_jobs(workflow)
+        if any(j.gpus for j in jobs or []):  # a real local run of model jobs with device cuda: a CUDA device here
+            check_device(config["device"], workflow.local_exec and not workflow.touch)
+    except ConfigError as e:
+        raise WorkflowError(f"config error: {e}") from None
+    if not workflow.touch:
         try:
-            check_device(config["device"], sys.argv[1:])
-        except ConfigError as e:
-            raise WorkflowError(f"config error: {e}") from None
+            check_results("results", run_models(config))
+        except DamagedResult as e:
+            raise WorkflowError(f"damaged result: {e}") from None
     if jobs is None:
         print("superweight: warning: this Snakemake does not expose the planned jobs; run-time requests were not "
               "checked against resources.max_runtime (`superweight plan` checks them)", file=sys.stderr)

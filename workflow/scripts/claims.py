@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from superweight.report.claims import evaluate_model, model_files
+from superweight.report.claims_evaluate import evaluate_model, model_files
 from superweight.report.claims_render import render, write
 from superweight.workflow.runlog import start
 

@@ -2,7 +2,7 @@
 not reproduced / undecided (superweight.report.reproduce)."""
 from pathlib import Path
 
-from superweight.report.claims import model_files
+from superweight.report.claims_evaluate import model_files
 from superweight.report.reproduce_render import landing_markdown, write
 from superweight.report.reproduce_rows import evaluate, paper_entries
 from superweight.workflow.runlog import start

@@ -3,9 +3,9 @@ prune_sw), read from that condition's scores for this experiment's corpora, task
 ``reused_from`` naming the file they come from."""
 
 from superweight.scoring.data import checksums, job_data_dir
-from superweight.detect.used import used_super_weights
+from superweight.detect.used import NONE_USED, used_super_weights
+from superweight.interventions.applicability import same_model
 from superweight.analysis.experiments import reused_record
-from superweight.interventions.applicability import NotApplicable
 from superweight.provenance import Provenance, read_json, result_record, write_json
 from superweight.workflow.runlog import start
 from superweight.scoring.score import restrict, task_limits
@@ -21,12 +21,11 @@ out = {"kind": kind, **spec}
 sws = used_super_weights(snakemake.input.detect)
 source = read_json(snakemake.input.scores)
 skipped = source.get("reason", "its source was skipped") if source.get("status") == "skipped" else None
+if skipped is None and not sws and same_model(kind, spec) == "prune_sw":  # nothing to zero: reused_record refuses
+    skipped = NONE_USED
 if skipped is None:
-    try:
-        record = reused_record(kind, spec, sws, source.get("intervention", {}))
-    except NotApplicable as e:
-        skipped = str(e)
-if skipped is not None:
+    record = reused_record(kind, spec, sws, source.get("intervention", {}))
+else:
     log.warning("%s %s: not applicable: %s", wc.model, label, skipped)
     write_json(snakemake.output[0], result_record(wc.model, prov, skipped, **out))
     raise SystemExit(0)

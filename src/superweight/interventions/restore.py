@@ -3,7 +3,6 @@ unmodified model gives, after the super weights were zeroed; the hooks are remov
 exit."""
 from __future__ import annotations
 
-import contextlib
 import logging
 from typing import Iterable
 
@@ -11,7 +10,7 @@ import torch
 from torch import nn
 
 from superweight.interventions.edits import Coord, InterventionError
-from superweight.models.adapters import first_layers, get_adapter
+from superweight.models.adapters import decoder, get_adapter, run_layers
 
 log = logging.getLogger(__name__)
 # choices no config key changes, each a row of the protocol page (report/fixed_choices.py)
@@ -27,10 +26,11 @@ class RestoreSuperActivation:
       down_proj's output channel ``row`` is recomputed in the same pass from the layer's input and the saved
       original weight row (exact, no extra cost);
     - super weights in several layers: a later layer's input already differs (upstream, the activation was put
-      back at one token only), so each forward of the model first runs ``first_pass``: the model with every
-      super-weight channel restored at all tokens (the original model, up to rounding), through decoder layers
-      0..k only (k: the last layer holding a super weight; ``whole_first_pass`` runs them all, as a reference; LM
-      head skipped), which records each layer's original values; the modified pass then puts those values back.
+      back at one token only), so before each forward of the model's decoder (a pre-hook on ``decoder(model)``)
+      ``first_pass`` runs the decoder with every super-weight channel restored at all tokens (the original model,
+      up to rounding) through decoder layers 0..k only (``run_layers``; k: the last layer holding a super weight;
+      ``whole_first_pass`` runs them all, as a reference; no LM head), which records each layer's original values;
+      the modified pass then puts those values back.
       The first pass cannot replay a KV cache for the original model, so a forward with a non-empty
       ``past_key_values`` is refused in this case.
 
@@ -66,33 +66,29 @@ class RestoreSuperActivation:
 
     def first_pass(self, args: tuple, kwargs: dict) -> dict[tuple[int, int], torch.Tensor]:
         """The original model's value of every super-weight channel at every token, {(layer, row): (batch, tokens)},
-        from one forward of the model on ``args``/``kwargs`` through decoder layers 0..k (all of them with
-        ``whole_first_pass``; no KV cache, no hidden states or attentions returned, LM head given no positions)."""
+        from one pass of the model's decoder on ``args``/``kwargs`` (the model's or its decoder's forward arguments)
+        through decoder layers 0..k (all of them with ``whole_first_pass``; no KV cache, no hidden states or
+        attentions returned, no LM head)."""
         caches = [k for k in ("past_key_values", "cache") if kwargs.get(k) is not None]  # "cache": transformers >= 5.x
         if any(_cache_len(kwargs[k]) > 0 for k in caches):
             raise InterventionError("restoring super activations in several layers needs whole sequences: the "
                                     "original model's values cannot be recomputed from a KV cache; run without "
                                     "past_key_values")
         captured: dict[tuple[int, int], torch.Tensor] = {}
-        head = self.model.get_output_embeddings()
-        skip = head.register_forward_pre_hook(lambda mod, a: (a[0][..., :0, :],))
-        layers = contextlib.nullcontext() if self.whole_first_pass else first_layers(self.model, max(self.rows)[0] + 1)
+        n = len(get_adapter(self.model).layers(self.model)) if self.whole_first_pass else max(self.rows)[0] + 1
         self._captured, self._capturing = captured, True
         try:
-            with layers:
-                self.model(*args, **{**kwargs, **{k: None for k in caches}, "use_cache": False,
-                                     "output_hidden_states": False, "output_attentions": False})
+            run_layers(self.model, n, *args, **{**kwargs, **{k: None for k in caches}, "use_cache": False,
+                                               "output_hidden_states": False, "output_attentions": False})
         finally:
             self._capturing, self._captured = False, None
-            skip.remove()
         if len(captured) != len(self.rows):
             raise InterventionError(f"first pass saw {len(captured)} of {len(self.rows)} super-weight channels")
         return captured
 
     def _model_pre(self, module, args, kwargs):
-        """Before each forward of the model: its padding mask; in the several-layer case, the first pass."""
-        if self._capturing:
-            return None
+        """Before each forward of the model's decoder: its padding mask; in the several-layer case, the first pass
+        (``run_layers`` calls the decoder's forward without its hooks: this one does not see it)."""
         mask = kwargs.get("attention_mask")
         self._valid = mask.bool() if torch.is_tensor(mask) and mask.dim() == 2 else None
         if self.several_layers:
@@ -100,8 +96,7 @@ class RestoreSuperActivation:
         return None
 
     def _model_post(self, module, args, kwargs, out):
-        if not self._capturing:
-            self._captured, self._valid = None, None  # valid for one forward only
+        self._captured, self._valid = None, None  # valid for one forward only
         return None
 
     def _layer_pre(self, module, args, kwargs):
@@ -145,8 +140,8 @@ class RestoreSuperActivation:
             mod = a.down_proj(self.model, l)
             self.handles.append(mod.register_forward_hook(self._hook(l, r, w_row, getattr(mod, "bias", None))))
         self._aux = [a.layers(self.model)[0].register_forward_pre_hook(self._layer_pre, with_kwargs=True),
-                     self.model.register_forward_pre_hook(self._model_pre, with_kwargs=True),
-                     self.model.register_forward_hook(self._model_post, with_kwargs=True)]
+                     decoder(self.model).register_forward_pre_hook(self._model_pre, with_kwargs=True),
+                     decoder(self.model).register_forward_hook(self._model_post, with_kwargs=True)]
         return self
 
     def attach(self):

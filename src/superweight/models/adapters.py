@@ -1,6 +1,6 @@
 """Architecture adapters: where each model family keeps its decoder layers and MLP down projection, and the
 family knowledge the rest of the library needs (tuple outputs, flattened MLP inputs, running from layer k, running
-only the first n layers).
+only the first n layers, running without the LM head).
 
 Coordinates are always (layer, row, col) of the equivalent ``nn.Linear`` weight: row = output
 (residual) channel, col = input (intermediate) channel, whatever the storage orientation.
@@ -231,28 +231,36 @@ def first_sequence(t: torch.Tensor, batch: int | None = None) -> torch.Tensor:
     return t if batch is None else per_sequence(t, batch)[0]
 
 
-@contextlib.contextmanager
-def first_layers(model: nn.Module, n: int):
-    """Within the block, the model's forward runs only decoder layers 0..n-1 (then its final norm and head): the
-    decoder-layer list is replaced by a ModuleList of its first ``n`` layers, and the very same list object is put
-    back on exit, also on error; no parameter, buffer or hook is touched. Every supported family's forward loops
-    over that list (Llama-like ``self.layers[: num_hidden_layers]``, GPT-2/Falcon ``self.h``, OPT, GPT-NeoX) and
-    indexes nothing per layer beyond it without a KV cache (per-layer ``layer_types`` by the loop's own index), so
-    no family needs the whole pass. Run the model inside with ``use_cache=False`` and no hidden states or
-    attentions requested: transformers installs its output-capturing hooks once, on the modules present then."""
+def decoder(model: nn.Module) -> nn.Module:
+    """The model without its LM head: the module holding the decoder layers (Llama's ``model.model``, GPT-2's
+    ``transformer``, OPT's ``model.decoder``). Its forward takes the model's arguments and runs the embeddings, every
+    decoder layer and the final norm (OPT: and its output projection); ``last_hidden_state`` is what the LM head
+    reads. The causal LM's forward is this module's, then the head: hooks on it see every forward of the model."""
+    parent = get_adapter(model).layers_path.rpartition(".")[0]
+    return module_at(model, parent) if parent else model
+
+
+def run_layers(model: nn.Module, n: int, *args, **kwargs) -> torch.Tensor:
+    """``decoder(model)``'s forward on ``args``/``kwargs`` through decoder layers 0..n-1 only (then the final
+    norm), without changing the model: it runs on a shallow copy of the decoder module that shares every
+    parameter, buffer and submodule but holds a list of its first ``n`` layers, and the copy's ``forward`` is called
+    directly, so the decoder's own hooks (a restore's, the meter's) do not see this pass; the layers' hooks do.
+    Every supported family's forward loops over that list (Llama-like ``self.layers[: num_hidden_layers]``,
+    GPT-2/Falcon ``self.h``, OPT, GPT-NeoX) and indexes nothing per layer beyond it without a KV cache, so no family
+    needs the whole pass. Pass ``use_cache=False`` and request no hidden states or attentions: transformers installs
+    its output-capturing hooks once, on the modules present then."""
+    import copy
+
     from torch import nn
 
-    a = get_adapter(model)
-    parent_path, _, name = a.layers_path.rpartition(".")
-    parent = module_at(model, parent_path) if parent_path else model
-    full = getattr(parent, name)
-    if not 1 <= n <= len(full):
-        raise ValueError(f"first_layers: n={n} not in 1..{len(full)} (the model's decoder layers)")
-    setattr(parent, name, nn.ModuleList(list(full)[:n]))
-    try:
-        yield
-    finally:
-        setattr(parent, name, full)
+    dec = decoder(model)
+    name = get_adapter(model).layers_path.rpartition(".")[2]
+    layers = getattr(dec, name)
+    if not 1 <= n <= len(layers):
+        raise ValueError(f"run_layers: n={n} not in 1..{len(layers)} (the model's decoder layers)")
+    prefix = copy.copy(dec)  # the same attributes; its own table of submodules, below
+    prefix._modules = {**dec._modules, name: nn.ModuleList(list(layers)[:n])}
+    return prefix.forward(*args, **kwargs).last_hidden_state
 
 
 class LayerInputs:

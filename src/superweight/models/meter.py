@@ -2,10 +2,11 @@
 requests, detection, confirmation, calibration), beside its start-up and loading seconds, so that the run-time
 estimate (superweight.workflow.resources) can be checked against the measurement (benchmarks/runtime_estimate.py).
 
-``load_model`` attaches the meter to every model it loads (forward pre-hooks and hooks on the top module and on each
-decoder layer): a whole forward counts its ``input_ids`` / ``inputs_embeds`` positions; decoder layers run outside a
-whole forward (confirmation's ablations from a recorded prefix, the restore's first pass) count their positions x the
-share of the layers they ran. The code that runs a kind of pass names it with ``purpose``.
+``load_model`` attaches the meter to every model it loads (forward pre-hooks and hooks on the model's decoder, which
+every forward runs, and on each decoder layer): a whole forward counts its ``input_ids`` / ``inputs_embeds``
+positions; decoder layers run outside a whole forward (confirmation's ablations from a recorded prefix) or run again
+inside one (the restore's first pass) count their positions x the share of the layers they ran. The code that runs a
+kind of pass names it with ``purpose``.
 """
 from __future__ import annotations
 
@@ -100,14 +101,15 @@ def _positions(args, kwargs, key: str) -> int:
 
 def attach(model, layers=None):
     """Count ``model``'s forward passes in METER: each whole forward's positions and seconds, and the decoder-layer
-    calls made outside a whole forward (passes that start at layer k, or stop early), as positions x layers run /
-    all layers. Returns the hook handles."""
-    from superweight.models.adapters import get_adapter
+    calls made outside a whole forward (passes that start at layer k) or again inside one (a pass that stops early,
+    run before it), as positions x layers run / all layers. Returns the hook handles."""
+    from superweight.models.adapters import decoder as adapter_decoder, get_adapter
 
     adapter = get_adapter(model)
     if layers is None:
         layers = adapter.layers(model)
     depth = {"whole": 0}
+    ran = set()  # the decoder layers the running whole forward has run
     n_layers = max(1, len(layers))
     device = next(model.parameters()).device  # read once: the hooks run on every decoder-layer call
     if device.type == "cuda":
@@ -137,10 +139,10 @@ def attach(model, layers=None):
 
     def pre(mod, args, kwargs):
         depth["whole"] += 1
-        n = _positions(args, kwargs, "input_ids") or _positions((), kwargs, "inputs_embeds")
-        if depth["whole"] > 1:  # a pass run from inside a forward (the restore's first pass on layers 0..k):
-            layer_share(n * len(adapter.layers(mod)))  # its time is inside the outer pass's
+        if depth["whole"] > 1:  # counted by the outer forward
             return
+        ran.clear()
+        n = _positions(args, kwargs, "input_ids") or _positions((), kwargs, "inputs_embeds")
         METER.tokens[METER.current] += n
         METER.calls[METER.current] += 1
         start(mod)
@@ -158,9 +160,14 @@ def attach(model, layers=None):
         if not depth["whole"]:
             stop(mod)
             layer_share(_positions(args, kwargs, "hidden_states"))
+        elif id(mod) in ran:  # run again within one forward (the restore's first pass on layers 0..k): its time is
+            layer_share(_positions(args, kwargs, "hidden_states"))  # inside the forward's
+        else:
+            ran.add(id(mod))
 
-    handles = [model.register_forward_pre_hook(pre, with_kwargs=True),
-               model.register_forward_hook(post, with_kwargs=True, always_call=True)]
+    whole = adapter_decoder(model)  # every forward of the model, and one without its LM head (logprobs), runs it
+    handles = [whole.register_forward_pre_hook(pre, with_kwargs=True),
+               whole.register_forward_hook(post, with_kwargs=True, always_call=True)]
     for layer in layers:
         handles += [layer.register_forward_pre_hook(layer_pre, with_kwargs=True),
                     layer.register_forward_hook(layer_post, with_kwargs=True, always_call=True)]

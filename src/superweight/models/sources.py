@@ -123,13 +123,16 @@ def _first(cfg: dict, *keys):
 
 def shape_from_config_json(path: str | Path) -> ModelShape:
     """The shape from a Hugging Face config.json, using the standard attribute names (and their common aliases)."""
+    def unreadable(why: str) -> ModelSourceError:
+        return ModelSourceError(f"{path} is not a readable JSON model config ({why}). Fix: point `id` at an intact "
+                                "save_pretrained directory (or copy its config.json again)")
+
     try:
         cfg = json.loads(Path(path).read_text())
-        if not isinstance(cfg, dict):
-            raise ValueError("not a JSON object")
     except (OSError, UnicodeDecodeError, ValueError) as e:
-        raise ModelSourceError(f"{path} is not a readable JSON model config ({str(e).splitlines()[0]}). Fix: point "
-                               "`id` at an intact save_pretrained directory (or copy its config.json again)") from None
+        raise unreadable(str(e).splitlines()[0]) from None
+    if not isinstance(cfg, dict):
+        raise unreadable("not a JSON object")
     text = cfg.get("text_config") if isinstance(cfg.get("text_config"), dict) else cfg
     hidden = _first(text, "hidden_size", "n_embd", "d_model")
     inter = _first(text, "intermediate_size", "ffn_dim", "n_inner", "ffn_hidden_size")

@@ -11,15 +11,13 @@ registry and the paper's numbers in superweight.report.registry."""
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 
 from superweight.interventions.applicability import NotApplicable  # a claim that cannot be tested: the message says why
 from superweight.report import compare
-from superweight.provenance import json_clean
 from superweight.report.claims_render import render, write  # noqa: F401  (the claims' outputs)
-from superweight.stats.intervals import LEVEL, Estimate, proportion, t_mean
+from superweight.stats.intervals import Estimate, proportion, t_mean
 from superweight.report.registry import (ABL, C4, CLAIMS, T1_CHANCE, T1_KEPT, T1_NONSW, T1_PRUNE,  # noqa: F401
                                          T1_RESTORE, T1_SW_OVER_NONSW, T3_SA, WIKI, Claim, Context, claim)
 from superweight.report.verdicts import (VERDICTS, Finding, Grade, Sub, _starts, _sub_dict, ci_test,  # noqa: F401
@@ -502,64 +500,3 @@ def _detection(ctx: Context, t: dict) -> Finding:
     st = {"h": ("as strong", "every known coordinate found"), "f": ("weaker", "a known coordinate missed"),
           "i": ("undecided", "detection stopped at its cap")}[v[0]]
     return Finding(v, ev, {"counts": counts, "known": kn, "cap_reached": bool(s.get("cap_reached"))}, strength=st)
-
-
-# --- running them ---
-
-def evaluate_model(model: str, files: dict[str, Path], level: float = LEVEL, claims: list[Claim] | None = None,
-                   base: str | None = None) -> list[dict]:
-    """Every claim for one model: a row with the claim's text, its verdict (the decision word first, its grade or
-    reason in parentheses), its strength verdict (report.strength), evidence and estimates. The interval sub-tests
-    of all the model's claims are one family, corrected together by Holm (``decide``). ``base``: the model this
-    one is an instruct variant of (its files under ``base/`` in ``files``, see ``model_files``)."""
-    from superweight.report.strength import strength
-
-    ctx = Context(model, files, level, base)
-    found = []
-    for c in claims or CLAIMS:
-        try:
-            missing = [f for f in c.inputs if not ctx.has(f)]
-            if missing:
-                raise NotApplicable(f"not run: {', '.join(missing)}")
-            f = c.fn(ctx, dict(c.thresholds))
-        except NotApplicable as e:
-            f = Finding(f"not applicable ({e})" if str(e) else "not applicable", str(e))
-        found.append((c, f))
-    fam = decide([f for _, f in found], level)
-    rows = []
-    for c, f in found:
-        if f.subs:
-            finish(f, fam)
-            f.estimates = {**f.estimates, **_sub_dict(f.subs)}
-        st, st_why = strength(f, fam if f.subs else None, c.strength_by)
-        if not _starts(f.verdict):
-            raise ValueError(f"claim {c.id}: verdict {f.verdict!r} does not start with one of {VERDICTS}")
-        corr = ({"method": fam["method"], "family_size": fam["family_size"], "family_level": level,
-                 "strength_level": fam["grade_level"],
-                 "alphas": {s.name: s.alpha for s in f.subs if s.role == "test" and not math.isnan(s.alpha)}}
-                if f.subs else None)
-        rows.append({"model": model, "claim": c.id, "section": c.section, "descriptive": c.descriptive,
-                     "statement": c.statement,
-                     "paper": c.paper, "test": c.test, "thresholds": c.thresholds, "verdict": f.verdict,
-                     "decision": decision(f.verdict), "strength": st, "strength_why": st_why,
-                     "strength_meaning": c.strength, "evidence": f.evidence, "estimates": json_clean(f.estimates),
-                     "correction": json_clean(corr),
-                     "early_stop": any(isinstance(s.est, Estimate) and s.est.early_stop for s in f.subs)})
-    return rows
-
-
-def model_files(results_dir: Path, model: str, inputs: list[str], base: str | None = None) -> dict[str, Path]:
-    """The given input paths of one model, keyed relative to results/{model}/; with ``base`` (the model it is an
-    instruct variant of) the base's too, under ``base/``."""
-    out = {}
-    for prefix, m in (("", model), ("base/", base)):
-        root = (Path(results_dir) / m).resolve() if m else None
-        for p in inputs if root else []:
-            p = Path(p).resolve()
-            if root in p.parents:
-                out[prefix + p.relative_to(root).as_posix()] = p
-    return out
-
-
-from superweight.report import claims_mechanism  # noqa: E402,F401
-from superweight.report import claims_paper  # noqa: E402,F401  (issue 33's claims register on import)

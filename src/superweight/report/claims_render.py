@@ -133,5 +133,3 @@ def write(rows: list[dict], models: list[str], stem: Path) -> list[Path]:
     stem.with_suffix(".json").write_text(json.dumps({"models": models, "claims": rows}, indent=2) + "\n")
     return [stem.with_suffix(s) for s in (".md", ".csv", ".json")]
 
-
-# the mechanism and super-activation claims live in their own module and register into CLAIMS on import

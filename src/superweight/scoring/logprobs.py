@@ -1,15 +1,16 @@
 """Next-token log-probabilities computed only where they are used, a chunk of positions at a time.
 
 A causal LM's forward returns float logits over the whole vocabulary at every position; with a 262k vocabulary
-and a 2048-token window that is 2 GB per sequence before its log-softmax copy. Here the model runs with its LM
-head skipped (a pre-hook hands the head zero positions), the head's input is kept, and the head is applied to
-``chunk`` selected positions at a time: peak memory is two chunks x vocabulary (the logits and their
-log_softmax), whatever the sequence length.
+and a 2048-token window that is 2 GB per sequence before its log-softmax copy. Here the model runs without its
+LM head (its decoder, ``adapters.decoder``), and the head is applied to ``chunk`` selected positions at a time:
+peak memory is two chunks x vocabulary (the logits and their log_softmax), whatever the sequence length.
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
+
+from superweight.models.adapters import decoder
 
 # float32 bytes of one chunk of logits; the rows per chunk follow from the vocabulary size
 CHUNK_BYTES = 64 * 2**20
@@ -17,23 +18,11 @@ CHUNK_BYTES = 64 * 2**20
 
 def head_inputs(model: nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
                 **forward_kwargs) -> torch.Tensor:
-    """The hidden states the LM head reads, (batch, positions, hidden), from one forward pass with no logits.
-    ``forward_kwargs`` go to the model's forward (e.g. ``cache``, ``position_ids``; no cache unless given)."""
-    head = model.get_output_embeddings()
-    kept = {}
-
-    def skip(mod, args):
-        kept["h"] = args[0]
-        return (args[0][..., :0, :],)  # zero positions: the head computes nothing
-
-    handle = head.register_forward_pre_hook(skip)
-    try:
-        model(input_ids=input_ids, attention_mask=attention_mask, **{"use_cache": False, **forward_kwargs})
-    finally:
-        handle.remove()
-    if "h" not in kept:
-        raise RuntimeError(f"{type(model).__name__}: its LM head was not called; cannot compute log-probabilities")
-    return kept["h"]
+    """The hidden states the LM head reads, (batch, positions, hidden): one forward of the model's decoder, the
+    model without its LM head (``adapters.decoder``). ``forward_kwargs`` go to its forward (e.g. ``cache``,
+    ``position_ids``; no cache unless given)."""
+    return decoder(model)(input_ids=input_ids, attention_mask=attention_mask,
+                          **{"use_cache": False, **forward_kwargs}).last_hidden_state
 
 
 def head_logits(model: nn.Module, h: torch.Tensor) -> torch.Tensor:

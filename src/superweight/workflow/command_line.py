@@ -1,10 +1,12 @@
-"""The snakemake command line as the workflow reads it at start: ``--config`` overrides parsed as YAML, targets and
-options (a results/ path given to an option is not a target; a dry run writes nothing), and checks on them (a target
-for a model this run does not run; a results directory that is not writable). Imports no torch."""
+"""What the workflow reads from the snakemake command line while its Snakefile is parsed, where Snakemake's API does
+not give it yet: ``--config`` overrides typed as YAML (from ``workflow.config_settings.config_args``) and the targets
+(a results/ path given to an option is not a target); and the checks on them and on the run (a target for a model
+this run does not run; config files that are not; a results directory that is not writable; a CUDA device for local
+jobs). Whether jobs run comes from Snakemake itself: its ``onstart`` handler runs only before the jobs of a real run,
+and ``workflow.output_settings.dryrun`` says a dry run. Imports no torch."""
 from __future__ import annotations
 
 import difflib
-import functools
 from pathlib import Path
 
 import yaml
@@ -13,9 +15,10 @@ from superweight.workflow.config import ConfigError, did_you_mean
 
 
 def parse_overrides(entries) -> dict:
-    """Snakemake's ``--config KEY=VALUE`` entries parsed as a user types them: each value as YAML, so that a
-    nested override works (``eval={limit: 5}``: Snakemake itself reads nested values as strings) and ``null`` is
-    null; a key given twice is an error (Snakemake keeps the last silently)."""
+    """Snakemake's ``--config KEY=VALUE`` entries (``workflow.config_settings.config_args``) parsed as a user types
+    them: each value as YAML, so that a nested override works (``eval={limit: 5}``: Snakemake's own reading, already
+    merged into ``config``, keeps nested values as strings) and ``null`` is null; a key given twice is an error
+    (Snakemake keeps the last silently)."""
     out, seen = {}, {}
     for entry in entries or []:
         key, _, text = str(entry).partition("=")
@@ -73,82 +76,25 @@ def _misspelt_result(parts: tuple[str, ...], models: list[str]) -> str | None:
     return str(Path("results", close[0], *parts[2:])) if close else None
 
 
-@functools.lru_cache(maxsize=4)
-def _command_line(argv: tuple[str, ...]):
-    """A snakemake command line (without the program) as Snakemake's own parser reads it, or None when it is not
-    one (Snakemake's API called by another program)."""
-    try:
-        from snakemake.cli import get_argument_parser
-
-        p = get_argument_parser()
-
-        def fail(message):
-            raise ValueError(message)
-
-        p.error = fail  # no usage block printed for a line this parser does not take
-        return p.parse_args(list(argv))
-    except (Exception, SystemExit):  # noqa: BLE001 -- not a line we can read: Snakemake reports its own errors
-        return None
+def started_by_snakemake(argv0: str) -> bool:
+    """Whether this process is Snakemake's command line (``snakemake ...`` or ``python -m snakemake ...``), so that
+    ``sys.argv`` is a line Snakemake itself has already parsed; not another program calling Snakemake's API."""
+    p = Path(argv0)
+    return p.name == "snakemake" or (p.name == "__main__.py" and p.parent.name == "snakemake")
 
 
 def command_line_targets(argv) -> list[str]:
-    """The targets of a snakemake command line, so that a results/ path given to an option (``--configfile``,
-    ``--report``) is not taken for one. [] when no word is under results/ (Snakemake's parser is built only then)."""
-    argv = tuple(str(a) for a in argv)
-    if not any(a.startswith("results/") for a in argv):
+    """The targets of a snakemake command line (``sys.argv``), so that a results/ path given to an option
+    (``--configfile``, ``--report``) is not taken for one. Snakemake's API gives the targets only after the
+    Snakefile is parsed (``workflow.dag_settings`` is None while it is), so they are read from the line with
+    Snakemake's own argument parser, the one place the workflow builds it: only when a word is under results/
+    and the process is Snakemake's command line, which that parser has already read without error. [] otherwise."""
+    argv = [str(a) for a in argv]
+    if not argv or not started_by_snakemake(argv[0]) or not any(a.startswith("results/") for a in argv[1:]):
         return []
-    args = _command_line(argv)
-    return [str(t) for t in (args.targets or [])] if args is not None else []
+    from snakemake.cli import get_argument_parser
 
-
-# Snakemake's options under which it runs no job (so writes nothing under results/)
-NO_JOB_OPTIONS = ("dryrun", "report", "lint", "list_rules", "list_target_rules", "dag", "rulegraph", "filegraph",
-                  "d3dag", "summary", "detailed_summary", "unlock", "list_changes", "list_input_changes",
-                  "list_params_changes", "list_untracked", "print_compilation", "list_conda_envs",
-                  "conda_create_envs_only", "containerize", "export_cwl", "generate_unit_tests", "archive")
-
-
-def runs_no_job(argv) -> bool:
-    """Whether a snakemake command line only looks (a dry run, --report, --lint, --list-rules, --unlock, ...)."""
-    args = _command_line(tuple(str(a) for a in argv))
-    if args is None or getattr(args, "report_after_run", False):  # --report --report-after-run: the run, then it
-        return False
-    return any(getattr(args, k, None) for k in NO_JOB_OPTIONS)
-
-
-# Snakemake's options that write under results/ but run no job: files touched or deleted, its records cleaned
-NO_JOB_WRITES = ("touch", "delete_all_output", "delete_temp_output", "cleanup_metadata", "cleanup_shadow")
-
-
-def runs_jobs(argv) -> bool:
-    """Whether a snakemake command line runs jobs: not a look (runs_no_job), not ``--touch``,
-    ``--delete-all-output`` or another option that writes but runs nothing (NO_JOB_WRITES)."""
-    if runs_no_job(argv):
-        return False
-    args = _command_line(tuple(str(a) for a in argv))
-    return not (args is not None and any(getattr(args, k, None) for k in NO_JOB_WRITES))
-
-
-def _refuse(message):
-    raise ValueError(message)
-
-
-def executor(argv) -> str | None:
-    """The executor a snakemake command line runs jobs with, its profiles' `executor:` included (None: local, or a
-    line this parser cannot read)."""
-    args = _command_line(tuple(str(a) for a in argv))
-    if args is None:
-        return None
-    if args.profile and args.profile != ["none"]:
-        try:
-            from snakemake.cli import get_argument_parser
-
-            p = get_argument_parser(profiles=args.profile)
-            p.error = _refuse
-            args = p.parse_args([str(a) for a in argv])
-        except (Exception, SystemExit):  # noqa: BLE001 -- a profile Snakemake cannot read: it reports that itself
-            return None
-    return getattr(args, "executor", None)
+    return [str(t) for t in get_argument_parser().parse_args(argv[1:]).targets or []]
 
 
 def has_cuda() -> bool | None:
@@ -163,10 +109,11 @@ def has_cuda() -> bool | None:
     return bool(torch.cuda.is_available())
 
 
-def check_device(device: str, argv, cuda=has_cuda) -> None:
-    """`device: cuda` for jobs that run on this host (a real run, the local executor) needs a CUDA device here: else
-    every model job fails after loading its model. A cluster run's submit host needs none; a look runs no job."""
-    if not str(device).startswith("cuda") or not runs_jobs(argv) or executor(argv) not in (None, "local"):
+def check_device(device: str, local_jobs: bool, cuda=has_cuda) -> None:
+    """`device: cuda` for jobs that run on this host needs a CUDA device here: else every model job fails after
+    loading its model. ``local_jobs``: this run executes jobs here (the onstart handler: not --touch, the local
+    executor, ``workflow.local_exec``); a cluster run's submit host needs none."""
+    if not str(device).startswith("cuda") or not local_jobs:
         return
     if cuda() is False:
         raise ConfigError(f"`device` is {device!r} but this host has no CUDA device (no NVIDIA driver loaded, torch "
