@@ -4,7 +4,7 @@
 rule table1:
     """Table 1 for one model (with the paper's numbers beside it when known)."""
     input:
-        expand("results/{{model}}/ablation/{condition}/scores.json", condition=CONDITIONS),
+        lambda wc: PLAN.paths("ablation", wc.model),
         # a paper model's table marks each paper number reproduced or not (rule reproduction)
         reproduction=lambda wc: "results/reproduction.json" if config["models"][wc.model].get("paper") else [],
     output:
@@ -28,7 +28,7 @@ rule table1:
 rule table1_all:
     """Table 1 across every configured model."""
     input:
-        expand("results/{model}/ablation/{condition}/scores.json", model=MODELS, condition=CONDITIONS),
+        PLAN.paths("ablation"),
     output:
         "results/tables/table1_all.csv",
         "results/tables/table1_all.md",

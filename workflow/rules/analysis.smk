@@ -62,7 +62,7 @@ use rule score as score_scaled with:
     input:
         **score_input(SCALING["corpora"]),
     output:
-        "results/{model}/scaling/x{factor}/scores.json",
+        runplan.PATTERNS["scaling"],
     params:
         kind="scaling",
         spec=lambda wc: {"factor": float(wc.factor)},
@@ -88,10 +88,10 @@ rule reuse_scaled:
     """Scaling x1 is the unmodified model, x0 the super weights zeroed: the ablation's original and prune_sw
     scores (same settings, the sweep's first documents), not a second run."""
     input:
-        scores=lambda wc: f"results/{wc.model}/ablation/{SCALED_REUSE[wc.factor]}/scores.json",
+        scores=lambda wc: runplan.PATTERNS["ablation"].format(model=wc.model, condition=SCALED_REUSE[wc.factor]),
         detect="results/{model}/detect/super_weights.json",
     output:
-        "results/{model}/scaling/x{factor}/scores.json",
+        runplan.PATTERNS["scaling"],
     wildcard_constraints:
         factor=only_if(SCALED_REUSE, "|".join(re.escape(f) for f in SCALED_REUSE)),
     params:

@@ -9,7 +9,7 @@ rule tune_z:
         model=model_dir,
         detect="results/{model}/detect/super_weights.json",
     output:
-        "results/{model}/wquant/int{bits}/z_block{block}.json",
+        runplan.PATTERNS["z"],
     params:
         model=model_cfg,
         weights={k: WQ[k] for k in Z_KEYS},
@@ -36,7 +36,7 @@ use rule score as score_wquant with:
     input:
         **score_input(WQ["corpora"], z=z_input),
     output:
-        "results/{model}/wquant/int{bits}/{wmethod}/block{block}/scores.json",
+        runplan.PATTERNS["wquant"],
     wildcard_constraints:
         wmethod=only_if(not WQ["one_job"], "|".join(WEIGHT_METHODS)),
     params:
@@ -58,7 +58,7 @@ use rule score_wquant as score_wquant_restored with:
     """Table 6: weight quantization, then the super weights put back in full precision at their original value
     times {factor} (the paper amplifies them; factor 1 is the plain restore of rtn_keep_sw / sw_aware)."""
     output:
-        "results/{model}/wquant/int{bits}/{wmethod}/block{block}/sw_x{factor}/scores.json",
+        runplan.PATTERNS["wquant_restored"],
     wildcard_constraints:
         wmethod=only_if(not WQ["one_job"], "|".join(RESTORING_METHODS)),
     params:
@@ -149,7 +149,7 @@ use rule score as score_aquant with:
         **score_input(AQ["corpora"], calibration=lambda wc: f"results/{wc.model}/aquant/calibration.pt"
                       if wc.amethod == "smoothquant" else []),
     output:
-        "results/{model}/aquant/w8a8/{amethod}/scores.json",
+        runplan.PATTERNS["aquant"],
     params:
         kind="aquant",
         spec=lambda wc: {"method": wc.amethod},
@@ -178,10 +178,10 @@ rule reuse_aquant_fp:
     """W8A8 fp is the unmodified model: the ablation's original scores (same settings, the sweep's first
     documents), not a second run."""
     input:
-        scores="results/{model}/ablation/original/scores.json",
+        scores=runplan.PATTERNS["ablation"].format(model="{model}", condition="original"),
         detect="results/{model}/detect/super_weights.json",
     output:
-        "results/{model}/aquant/w8a8/fp/scores.json",
+        runplan.PATTERNS["aquant"].format(model="{model}", amethod="fp"),
     wildcard_constraints:
         model=only_if(AQUANT_FP_REUSE, "|".join(map(re.escape, MODELS))),
     params:
@@ -205,8 +205,8 @@ rule reuse_aquant_fp:
 rule plot_wquant:
     """Fig. 7: average accuracy and perplexity against block size, one line per method."""
     input:
-        expand("results/{model}/wquant/int{{bits}}/{wmethod}/block{block}/scores.json",
-               model=MODELS, wmethod=WQ["methods"], block=[str(b) for b in WQ["blocks"]]),
+        expand(runplan.PATTERNS["wquant"], model=MODELS, wmethod=WQ["methods"], block=[str(b) for b in WQ["blocks"]],
+               allow_missing=True),  # {bits}: the figure's
     output:
         report("results/figures/weight_quant_int{bits}.{fmt}", caption="../report/wquant.rst",
                category="Quantization (Fig. 7, Tables 3/4)"),
@@ -225,7 +225,7 @@ rule plot_wquant:
 
 rule table_wquant:
     input:
-        expand("results/{model}/wquant/int{bits}/{wmethod}/block{block}/scores.json", model=MODELS,
+        expand(runplan.PATTERNS["wquant"], model=MODELS,
                bits=WQ["bits"], wmethod=WQ["methods"], block=[str(b) for b in WQ["blocks"]]),
     output:
         "results/tables/table_wquant.csv",
@@ -248,7 +248,7 @@ rule table_wquant:
 rule table_aquant:
     """Tables 3/4: perplexity per W8A8 method, with the share of SmoothQuant's gain kept."""
     input:
-        expand("results/{model}/aquant/w8a8/{amethod}/scores.json", model=MODELS, amethod=AQ["methods"]),
+        PLAN.paths("aquant"),
     output:
         "results/tables/table3_act_quant.csv",
         "results/tables/table3_act_quant.md",

@@ -2,8 +2,8 @@ rule summary:
     """The run's summary (the report's landing page when there are no claims or protocol pages): per model, what
     detection found and the WikiText-2 perplexity with the super weights zeroed."""
     input:  # each model's detection and, when scored, its original and prune_sw scores
-        [f"results/{m}/{f}" for m in MODELS for f in ["detect/super_weights.json",
-         *(f"ablation/{c}/scores.json" for c in ("original", "prune_sw") if c in CONDITIONS)]],
+        [p for m in MODELS for p in [f"results/{m}/detect/super_weights.json",
+         *(runplan.PATTERNS["ablation"].format(model=m, condition=c) for c in ("original", "prune_sw") if c in CONDITIONS)]],
     output:
         "results/summary.md",
     log:

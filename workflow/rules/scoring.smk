@@ -11,7 +11,7 @@ rule score:
     input:
         **score_input(config["perplexity"]["corpora"], references=compared_with),
     output:
-        "results/{model}/ablation/{condition}/scores.json",
+        runplan.PATTERNS["ablation"],
     params:
         kind="ablation",
         spec=lambda wc: {"condition": wc.condition},

@@ -74,7 +74,7 @@ def _blocks(w: torch.Tensor, spec: BlockSpec):
 @dataclass(frozen=True)
 class RTNOptions:
     """The quantizer's arithmetic where the paper is silent and its official code (``quantize_blockwise``) made a
-    choice; each official choice is an option. Defaults and reasons: README, "Quantization".
+    choice; each official choice is an option. Defaults and reasons: docs/quantization.md.
 
     partial: a tensor whose size is not a multiple of the block: ``short`` last block (project) or ``whole_tensor``
       (official: the whole tensor becomes one block, clipping statistics included).

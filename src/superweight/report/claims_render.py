@@ -32,7 +32,7 @@ def render(rows: list[dict], models: list[str]) -> str:
              "that decided, not on every corpus, and the verdict names the undecided ones (\"undecided: ...\"). "
              "The perplexity intervals' minimum of 2 windows assumes per-window effects no more skewed than "
              "skewness ~1; beyond that, and at Holm's strict levels, their coverage falls short at few windows "
-             "(README, Uncertainty and claim verdicts).",
+             "(docs/statistics.md).",
              "",
              "Multiplicity: a model's interval sub-tests (every corpus, task average and factor behind its verdicts) "
              "are one family, corrected by Holm's step-down at family level 5%; each sub-test shows its p-value, "

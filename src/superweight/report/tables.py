@@ -221,7 +221,7 @@ def write_table(df: pd.DataFrame, stem: str | Path, caption: str = "", level: fl
     shown = display(df)
     note = (f"\n\n± is one binomial standard error (accuracy, %); [lo, hi] is a {100 * level:g}% interval "
             "(t over windows for perplexity; paired differences and ratios over the same documents or windows; "
-            "methods: README, Uncertainty)." + (EARLY_NOTE if any(c.endswith(" stop") for c in df.columns) else ""))
+            "methods: docs/statistics.md)." + (EARLY_NOTE if any(c.endswith(" stop") for c in df.columns) else ""))
     early = any(c.endswith(" stop") for c in df.columns)
     md = (f"{caption}{note}\n\n" if caption else "") + shown.to_markdown(index=False) + "\n" + (
         f"\n{EARLY_NOTE.strip()}\n" if early and not caption else "")

@@ -33,7 +33,7 @@ def compared_with(wildcards):
 
     parts = compared(config.get("sequential"), wildcards.condition)
     refs = dict.fromkeys(parts["windows"] + parts["docs"])
-    return [f"results/{wildcards.model}/ablation/{c}/scores.json" for c in refs]
+    return [runplan.PATTERNS["ablation"].format(model=wildcards.model, condition=c) for c in refs]
 
 
 def ablation_cfg(wildcards):
