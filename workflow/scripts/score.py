@@ -51,7 +51,7 @@ def score_setting(path, spec):
             write_json(path, result_record(wc.model, prov, str(e), **out))
             return
         scored = {k: ids[k] for k in p.corpora}
-        ev = p.cfg["eval"]
+        ev = p.cfg["eval"]  # this experiment's, its limit resolved (scoring.limits.eval_for)
         args = (model, tok, scored, p.cfg["perplexity"], scored_tasks(ev["tasks"], ev["limit"]),
                 Path(snakemake.input.tasks) if data_dir else None)
         kw = dict(eval_batch_size=ev["batch_size"], device=p.device, add_bos_token=ev.get("add_bos_token", False),

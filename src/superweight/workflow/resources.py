@@ -245,13 +245,14 @@ def detection(det: dict) -> Work:
                 windows=(conf.get("batch_size", 4), conf["seqlen"]), prefix=conf)
 
 
-def scoring(ppl: dict, corpora, cfg_eval: dict, limit=None, backend: str | None = None, passes: int = 1,
+def scoring(ppl: dict, corpora, cfg_eval: dict, backend: str | None = None, passes: int = 1,
             quantize: bool = False, keeps_weights: bool = False) -> Work:
-    """Perplexity on ``corpora`` (``passes`` times: W8A8 calibrates on them first) and the zero-shot tasks at
-    ``limit`` documents (default ``eval.limit``) with ``backend`` (default ``eval.backend``); ``keeps_weights``:
+    """Perplexity on ``corpora`` (``passes`` times: W8A8 calibrates on them first) and the zero-shot tasks at the
+    documents ``cfg_eval`` limits them to (the experiment's own eval config: scoring.limits.eval_for) with
+    ``backend`` (default ``eval.backend``); ``keeps_weights``:
     the intervention holds a host copy of the weights it changes (W8A8 restores them on exit)."""
     backend = backend or cfg_eval.get("backend", "hf")
-    return Work(tokens=passes * ppl_tokens(ppl, corpora) + eval_tokens(cfg_eval, limit, backend),
+    return Work(tokens=passes * ppl_tokens(ppl, corpora) + eval_tokens(cfg_eval, backend),
                 windows=(ppl.get("batch_size", 1), ppl["seqlen"]),
                 zero_shot=(cfg_eval["batch_size"], backend), quantize=quantize,
                 keeps_weights=keeps_weights)
@@ -342,13 +343,13 @@ def _limited(n: int, limit) -> int:
     return n if limit is None else min(n, int(limit))
 
 
-def eval_tokens(cfg_eval: dict, limit=None, backend: str | None = None) -> int:
+def eval_tokens(cfg_eval: dict, backend: str | None = None) -> int:
     """Tokens the zero-shot tasks run through the model (per-task limits: scoring.limits): every request
     whole with lm-eval's `hf` backend (and the cached backend's whole-sequence modes); a document's shared context
     once with `cached`, whose continuations are a few tokens each."""
     from superweight.scoring.limits import task_limits
 
-    limits = task_limits(cfg_eval["tasks"], cfg_eval.get("limit") if limit is None else limit)
+    limits = task_limits(cfg_eval["tasks"], cfg_eval.get("limit"))
     shared = (backend or cfg_eval.get("backend", "hf")) == "cached"
     total = 0
     for t in cfg_eval["tasks"]:
