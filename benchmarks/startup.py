@@ -38,7 +38,8 @@ from superweight.scoring.backends import eval_backend
 from superweight.models.load import load_model
 from superweight.provenance import Provenance, write_json
 from superweight.workflow.runlog import start
-from superweight.scoring.score import score, task_limits
+from superweight.scoring.limits import task_limits  # noqa: F401 (score.py imports it)
+from superweight.scoring.score import score
 mark("import superweight (score.py's imports)")
 import yaml
 cfg = yaml.safe_load(open(sys.argv[2]))

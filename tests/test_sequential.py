@@ -385,7 +385,8 @@ def test_a_test_is_read_only_at_a_look():
 def test_a_sweep_limit_of_zero_scores_no_accuracies():
     """Sweeps measured by perplexity only (limit 0): no task is scored (lm-eval would read 0 as every document),
     and scores reused from the ablation keep the perplexities and drop the tasks."""
-    from superweight.scoring.score import restrict, scored_tasks
+    from superweight.scoring.limits import scored_tasks
+    from superweight.scoring.score import restrict
 
     assert scored_tasks(["piqa", "arc_easy"], 0) == {}
     assert scored_tasks(["piqa", "arc_easy"], {"piqa": 0, "arc_easy": 5}) == {"arc_easy": 5}

@@ -8,7 +8,8 @@ from superweight.interventions.applicability import same_model
 from superweight.analysis.experiments import reused_record
 from superweight.provenance import Provenance, read_json, result_record, write_json
 from superweight.workflow.runlog import start
-from superweight.scoring.score import restrict, task_limits
+from superweight.scoring.limits import task_limits
+from superweight.scoring.score import restrict
 
 log = start(snakemake)
 wc, p = snakemake.wildcards, snakemake.params

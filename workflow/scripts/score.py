@@ -16,7 +16,8 @@ from superweight.models.load import load_model
 from superweight.provenance import Provenance, result_record, write_json
 from superweight.workflow.runlog import start
 from superweight.scoring.looks import compared
-from superweight.scoring.score import score, score_sequential, scored_tasks
+from superweight.scoring.limits import scored_tasks
+from superweight.scoring.score import score, score_sequential
 
 log = start(snakemake)
 wc, p = snakemake.wildcards, snakemake.params

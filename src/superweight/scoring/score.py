@@ -6,7 +6,6 @@ import math
 from pathlib import Path
 
 from superweight.scoring.accuracy import accuracy, avg_se
-from superweight.scoring.limits import scored_tasks, task_limits  # noqa: F401 (the scripts' names)
 from superweight.scoring.looks import look_sizes
 from superweight.models.meter import counted_as
 
@@ -15,12 +14,12 @@ log = logging.getLogger(__name__)
 FIXED_CHOICES = ("score.acc",)
 
 
-def score(model, tok, corpora: dict[str, "torch.Tensor"], ppl_cfg: dict, tasks: dict[str, int | None],
+def score(model, tok, corpora: dict[str, "torch.Tensor"], ppl_cfg: dict, task_docs: dict[str, int | None],
           task_dir: Path | None, eval_batch_size: int = 8, device: str = "cpu", add_bos_token: bool | None = False,
           backend: str = "hf", articles: dict[str, list[int]] | None = None) -> dict:
     """{"perplexity": {corpus: {...}}, "tasks": {task: {...}}, "avg_acc": float, "avg_acc_se": float,
     "eval_backend": str}: each task keeps its per-document outcomes and each corpus its per-window NLLs (see
-    evaluate and perplexity). ``articles``: per corpus, each article's first token (each window records its own)."""
+    evaluate and perplexity). ``task_docs``: {task: documents to score (None: all)}. ``articles``: per corpus, each article's first token (each window records its own)."""
     from superweight.scoring.zeroshot import evaluate
     from superweight.scoring.perplexity import perplexity  # torch: imported by scoring jobs, not by the workflow's host (reuse.py)
 
@@ -32,8 +31,8 @@ def score(model, tok, corpora: dict[str, "torch.Tensor"], ppl_cfg: dict, tasks: 
                                              articles=(articles or {}).get(name))
         log.info("%s ppl %.4g (%d tokens, %d windows)", name, out["perplexity"][name]["ppl"],
                  out["perplexity"][name]["tokens"], out["perplexity"][name]["windows"])
-    if tasks:
-        out["tasks"] = evaluate(model, tok, tasks, task_dir, eval_batch_size, device, add_bos_token, backend)
+    if task_docs:
+        out["tasks"] = evaluate(model, tok, task_docs, task_dir, eval_batch_size, device, add_bos_token, backend)
         out.update(average_acc(out["tasks"]))
         out["eval_backend"] = backend
     return out
@@ -153,7 +152,7 @@ def run_looks(design, chunk, merge, tests) -> tuple[dict, dict]:
     return cur, {"design": design.as_dict(), "n": prev, "stopped_at_look": len(looks), "why": why, "looks": looks}
 
 
-def score_sequential(model, tok, corpora: dict[str, "torch.Tensor"], ppl_cfg: dict, tasks: dict[str, int | None],
+def score_sequential(model, tok, corpora: dict[str, "torch.Tensor"], ppl_cfg: dict, task_docs: dict[str, int | None],
                      task_dir: Path | None, seq: dict, references: dict[str, dict], eval_batch_size: int = 8,
                      device: str = "cpu", add_bos_token: bool | None = False, backend: str = "hf",
                      parts: dict[str, list[str]] | None = None, articles: dict[str, list[int]] | None = None) -> dict:
@@ -189,33 +188,33 @@ def score_sequential(model, tok, corpora: dict[str, "torch.Tensor"], ppl_cfg: di
         out["perplexity"][name], out["sequential"]["windows"][name] = run_looks(
             Design(look_sizes(seq["looks"], n_max), **design), chunk, merge_perplexity, tests)
         log.info("%s ppl %.4g: %s", name, out["perplexity"][name]["ppl"], out["sequential"]["windows"][name]["why"])
-    if not tasks:
+    if not task_docs:
         return out
-    limits = set(tasks.values())
+    limits = set(task_docs.values())
     if len(limits) != 1 or None in limits:  # looks need one maximum: the documents are scored in full
-        log.info("tasks scored in full, not in looks: the limits %s are not one number of documents", tasks)
-        full = score(model, tok, {}, ppl_cfg, tasks, task_dir, eval_batch_size, device, add_bos_token, backend)
+        log.info("tasks scored in full, not in looks: the limits %s are not one number of documents", task_docs)
+        full = score(model, tok, {}, ppl_cfg, task_docs, task_dir, eval_batch_size, device, add_bos_token, backend)
         return {**full, "perplexity": out["perplexity"], "sequential": out["sequential"]}
     from superweight.scoring.cached_backend import build_lm
     from superweight.scoring.zeroshot import task_manager
 
     lm, tm = build_lm(model, tok, backend, eval_batch_size, device, add_bos_token), task_manager(task_dir)
-    refs = {r: s["tasks"] for r, s in references.items() if all(t in s.get("tasks", {}) for t in tasks)
+    refs = {r: s["tasks"] for r, s in references.items() if all(t in s.get("tasks", {}) for t in task_docs)
             and (parts is None or r in parts["docs"])}
 
     from lm_eval.tasks import get_task_dict
 
-    loaded = get_task_dict(list(tasks), tm)  # each task's dataset read once for all looks
+    loaded = get_task_dict(list(task_docs), tm)  # each task's dataset read once for all looks
 
     def chunk(a, b):
-        return {t: evaluate_range(lm, tm, t, a, b, loaded[t]) for t in tasks}
+        return {t: evaluate_range(lm, tm, t, a, b, loaded[t]) for t in task_docs}
 
     def merge(parts):
-        return {t: merge_task([p[t] for p in parts]) for t in tasks}
+        return {t: merge_task([p[t] for p in parts]) for t in task_docs}
 
     def tests(cur, n):
-        return {r: None if any(rt[t]["n"] < n for t in tasks) else stats.acc_linear(
-            [_paired(rt[t], cur[t], n) for t in tasks], (-1.0, 1.0)).p(0.0) for r, rt in refs.items()}
+        return {r: None if any(rt[t]["n"] < n for t in task_docs) else stats.acc_linear(
+            [_paired(rt[t], cur[t], n) for t in task_docs], (-1.0, 1.0)).p(0.0) for r, rt in refs.items()}
 
     out["tasks"], out["sequential"]["docs"] = run_looks(Design(look_sizes(seq["looks"], limits.pop()), **design),
                                                         chunk, merge, tests)
