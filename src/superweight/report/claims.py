@@ -14,6 +14,7 @@ import math
 
 import numpy as np
 
+from superweight import paths
 from superweight.interventions.applicability import NotApplicable  # a claim that cannot be tested: the message says why
 from superweight.report import compare
 from superweight.report.claims_render import render, write  # noqa: F401  (the claims' outputs)
@@ -67,12 +68,12 @@ PPL_MARGIN, ACC_MARGIN = 1.10, 2.0
        "margin' (reached only when the interval's upper end is at most chance + the margin; below the band reads "
        "'reached (below chance)': the ability is lost either way; the margin is Table 1's own distance from chance "
        "on 5 of 7 tasks); Table 1's x214 (Wiki-2) / x108 (C4) and 0.16 kept.",
-       (ABL.format("original"), ABL.format("prune_sw")), ppl_ratio=1.0, kept=1.0, chance_margin=CHANCE_MARGIN,
+       (ABL.format(condition="original"), ABL.format(condition="prune_sw")), ppl_ratio=1.0, kept=1.0, chance_margin=CHANCE_MARGIN,
        strength="the text's words: perplexity at least x1000 on the scored corpora and every task's accuracy at "
        "(within ±0.10) or below chance, one-sided exact tests (Table 1's x214 / x108 and 0.16 kept are "
        "graded beside)", strength_by="text")
 def _prune_sw_destroys(ctx: Context, t: dict) -> Finding:
-    o, p = ctx.done(ABL.format("original")), ctx.done(ABL.format("prune_sw"))
+    o, p = ctx.done(ABL.format(condition="original")), ctx.done(ABL.format(condition="prune_sw"))
     subs = [Sub(f"{c} ppl ratio", compare.ppl_ratio(o, p, c, **ctx.kw()), t["ppl_ratio"], group="ppl ratio",
                 grades=_ratio_grades(c, T1_PRUNE, "Table 1", 1000.0, "the text's x1000"))
             for c in compare.corpora(o, p)]
@@ -99,19 +100,19 @@ def _prune_sw_destroys(ctx: Context, t: dict) -> Finding:
        f"non-inferiority against the original, one one-sided test each): ppl(prune_nonsw) / ppl(original) at most "
        f"x{PPL_MARGIN:g} and avg accuracy at most {ACC_MARGIN:g} points lower (an improvement reaches it; Table 1's "
        "x1.07 and -0.89 points lie inside); Table 1's ratio x199 (Wiki-2) / x101 (C4) and +34.1 points.",
-       (ABL.format("prune_sw"), ABL.format("prune_nonsw")), ratio=1.0, margin=0.0, ppl_margin=PPL_MARGIN,
+       (ABL.format(condition="prune_sw"), ABL.format(condition="prune_nonsw")), ratio=1.0, margin=0.0, ppl_margin=PPL_MARGIN,
        acc_margin=ACC_MARGIN,
        strength="'barely hurts', decided by non-inferiority (stats.equivalence.one_sided): ppl(prune_nonsw) / "
        "ppl(original) at most x1.10 on the scored corpora and average accuracy at most 2 points lower (Table "
        "1: x1.07, -0.89 points); needs the original", strength_by="text")
 def _prune_nonsw(ctx: Context, t: dict) -> Finding:
-    s, n = ctx.done(ABL.format("prune_sw")), ctx.done(ABL.format("prune_nonsw"))
+    s, n = ctx.done(ABL.format(condition="prune_sw")), ctx.done(ABL.format(condition="prune_nonsw"))
     subs = [Sub(f"{c} ppl(prune_sw)/ppl(prune_nonsw)", compare.ppl_ratio(n, s, c, **ctx.kw()), t["ratio"],
                 group="ppl ratio", grades=_ratio_grades(c, T1_SW_OVER_NONSW, "Table 1")) for c in compare.corpora(s, n)]
     subs.append(Sub("avg accuracy prune_nonsw - prune_sw", pts(compare.acc_diff(s, n, **ctx.kw())), t["margin"],
                     unit="pts", grades=(Grade("Table 1", 100 * (0.6922 - 0.3514), "Table 1's +34.1 points"),)))
-    if ctx.has(ABL.format("original")) and compare.done(ctx.json(ABL.format("original"))):
-        o = ctx.json(ABL.format("original"))
+    if ctx.has(ABL.format(condition="original")) and compare.done(ctx.json(ABL.format(condition="original"))):
+        o = ctx.json(ABL.format(condition="original"))
         for c in compare.corpora(o, n):
             if c in T1_NONSW:
                 r = t["ppl_margin"]
@@ -136,12 +137,12 @@ def _prune_nonsw(ctx: Context, t: dict) -> Finding:
        "direction: (a) ppl(restore) / ppl(prune_sw) < 1 on the scored corpora; (b) avg accuracy restore - "
        "prune_sw > 0 (paired documents); (c) only part: ppl(restore) / ppl(original) > 1. Strength: Table 1's "
        "x0.595 / x0.624 and +14.95 points.",
-       (ABL.format("original"), ABL.format("prune_sw"), ABL.format("prune_sw_restore_sa")), ratio=1.0, margin=0.0,
+       (ABL.format(condition="original"), ABL.format(condition="prune_sw"), ABL.format(condition="prune_sw_restore_sa")), ratio=1.0, margin=0.0,
        strength="Table 1 (Llama-7B): ppl(restore) / ppl(prune_sw) at most x0.595 (Wiki-2) / x0.624 (C4) and at least "
        "+14.95 points of average accuracy")
 def _restore(ctx: Context, t: dict) -> Finding:
-    o, s = ctx.done(ABL.format("original")), ctx.done(ABL.format("prune_sw"))
-    r = ctx.done(ABL.format("prune_sw_restore_sa"))
+    o, s = ctx.done(ABL.format(condition="original")), ctx.done(ABL.format(condition="prune_sw"))
+    r = ctx.done(ABL.format(condition="prune_sw_restore_sa"))
     subs = []
     for c in compare.corpora(o, s, r):
         subs.append(Sub(f"{c} ppl(restore)/ppl(prune_sw)", compare.ppl_ratio(s, r, c, **ctx.kw()), t["ratio"],
@@ -400,7 +401,7 @@ def _wq_keep(ctx: Context, t: dict) -> Finding:
     return _wq_vs(ctx, t, "rtn", "rtn_keep_sw")
 
 
-AQ = "aquant/w8a8/{}/scores.json"
+AQ = paths.SCORES["aquant"]  # AQ.format(amethod=...)
 
 
 @claim("w8a8_keeps_sq_gain", "§4.1, Table 3",
@@ -410,10 +411,10 @@ AQ = "aquant/w8a8/{}/scores.json"
        "direction ('most'): share (ppl_naive - ppl_sa_aware) / (ppl_naive - ppl_smoothquant) > 0.5 on the scored "
        "corpora (Fieller with t quantiles on the windows' delta-method influences); not applicable when SmoothQuant "
        "does not improve on naive W8A8 (the share is undefined). Strength: Table 3's smallest share, 0.71.",
-       (AQ.format("naive"), AQ.format("sa_aware"), AQ.format("smoothquant")), share=0.5,
+       (AQ.format(amethod="naive"), AQ.format(amethod="sa_aware"), AQ.format(amethod="smoothquant")), share=0.5,
        strength="Table 3: at least 0.71 of SmoothQuant's gain (its smallest share) on the scored corpora")
 def _w8a8_sq(ctx: Context, t: dict) -> Finding:
-    n, s, q = (ctx.done(AQ.format(m)) for m in ("naive", "sa_aware", "smoothquant"))
+    n, s, q = (ctx.done(AQ.format(amethod=m)) for m in ("naive", "sa_aware", "smoothquant"))
     subs = [Sub(f"{c} share of SmoothQuant's gain",
                 compare.ppl_share([n, s, q], c, (0, 1), (0, 2), "SmoothQuant's gain over naive", **ctx.kw()),
                 t["share"], unit="", group="share", grades=(Grade("Table 3", 0.71, "Table 3's 0.71"),))
@@ -427,10 +428,10 @@ def _w8a8_sq(ctx: Context, t: dict) -> Finding:
        "Mistral-7B 5.32 -> 5.31",
        "direction: ppl(sa_aware) / ppl(naive) < 1 on the scored corpora (the window test on paired log-differences: t from 48 windows (articles), below that the exact sign test of the median window). "
        "Strength: Table 3's Llama-7B ratios.",
-       (AQ.format("naive"), AQ.format("sa_aware")), ratio=1.0,
+       (AQ.format(amethod="naive"), AQ.format(amethod="sa_aware")), ratio=1.0,
        strength="Table 3 (Llama-7B): ppl(sa_aware) / ppl(naive) at most x0.985 (Wiki-2) / x0.988 (C4)")
 def _w8a8_sa(ctx: Context, t: dict) -> Finding:
-    n, s = ctx.done(AQ.format("naive")), ctx.done(AQ.format("sa_aware"))
+    n, s = ctx.done(AQ.format(amethod="naive")), ctx.done(AQ.format(amethod="sa_aware"))
     subs = [Sub(f"{c} ppl(sa_aware)/ppl(naive)", compare.ppl_ratio(n, s, c, **ctx.kw()), t["ratio"], higher=False,
                 group="ratio", grades=_ratio_grades(c, T3_SA, "Table 3")) for c in compare.corpora(n, s)]
     return Finding(None, "", subs=subs)
@@ -448,10 +449,10 @@ TAB47 = {WIKI: (0.091, "Table 7's 0.09 (Llama-2-7B, the smallest)", 0.84, "Table
        "direction: share (ppl_naive - ppl_sa_aware) / (ppl_naive - ppl_fp) > 0 on the scored corpora (Fieller with "
        "t quantiles on the windows' delta-method influences); not applicable when naive W8A8 is not worse than FP16. "
        "Strength: graded against the smallest and largest shares of Tables 4/7.",
-       (AQ.format("fp"), AQ.format("naive"), AQ.format("sa_aware")), share=0.0,
+       (AQ.format(amethod="fp"), AQ.format(amethod="naive"), AQ.format(amethod="sa_aware")), share=0.0,
        strength="Tables 4/7: at least the smallest share the paper reports (0.09 Wiki-2, 0.17 C4: Llama-2-7B)")
 def _w8a8_gap(ctx: Context, t: dict) -> Finding:
-    fp, n, s = (ctx.done(AQ.format(m)) for m in ("fp", "naive", "sa_aware"))
+    fp, n, s = (ctx.done(AQ.format(amethod=m)) for m in ("fp", "naive", "sa_aware"))
     subs = []
     for c in compare.corpora(fp, n, s):
         g = TAB47.get(c)

@@ -11,6 +11,7 @@ from typing import Callable
 
 import numpy as np
 
+from superweight import paths
 from superweight.interventions.applicability import NotApplicable
 from superweight.report import compare
 from superweight.stats.intervals import LEVEL
@@ -118,7 +119,7 @@ class Context:
         return {"level": self.level}
 
 
-ABL = "ablation/{}/scores.json"
+ABL = paths.SCORES["ablation"]  # ABL.format(condition=...)
 WIKI, C4 = "wikitext2", "c4"
 
 

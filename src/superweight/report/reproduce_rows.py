@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from superweight import paths
 from superweight.report import compare
 from superweight.report.reproduce import (DAMAGED_DROP, DAMAGED_PPL, NOT_REPRODUCED, NOT_RUN, REPRODUCED,
                                           TOLERANCE, UNDECIDED, Row, band, mark_at_least, mark_estimate, row,
@@ -111,7 +112,7 @@ def ppl_row(table: str, model: str, label: str, r: dict | None, corpus: str, pv:
 def table1(f: Files, model: str, paper: dict, alpha: float) -> list[Row]:
     out = []
     for cond, vals in paper.items():
-        r = f.scored(f"ablation/{cond}/scores.json")
+        r = f.scored(paths.SCORES["ablation"].format(condition=cond))
         accs = {k: v for k, v in vals.items() if k not in PAPER_WINDOWS}
         out += acc_rows("Table 1", model, cond, r, accs, alpha, cond in DAMAGED_CONDITIONS)
         out += [ppl_row("Table 1", model, cond, r, c, vals[c], alpha) for c in PAPER_WINDOWS if c in vals]
@@ -148,7 +149,7 @@ def table2(f: Files, model: str, coords: list, alpha: float) -> list[Row]:
 def w8a8(f: Files, model: str, table: str, paper: dict, alpha: float) -> list[Row]:
     """Tables 3/4/7: each method's perplexity and the printed share, per corpus."""
     label = table.replace("table", "Table ")
-    rs = {m: f.scored(f"aquant/w8a8/{m}/scores.json") for m in ("fp", "naive", "smoothquant", "sa_aware")}
+    rs = {m: f.scored(paths.SCORES["aquant"].format(amethod=m)) for m in ("fp", "naive", "smoothquant", "sa_aware")}
     out = []
     for corpus, vals in paper.items():
         for m, pv in vals.items():

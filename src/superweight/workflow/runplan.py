@@ -8,15 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-# every result file of an experiment, under results/{model}/ (the rules' output patterns)
-PATTERNS = {
-    "ablation": "results/{model}/ablation/{condition}/scores.json",
-    "scaling": "results/{model}/scaling/x{factor}/scores.json",
-    "wquant": "results/{model}/wquant/int{bits}/{wmethod}/block{block}/scores.json",
-    "wquant_restored": "results/{model}/wquant/int{bits}/{wmethod}/block{block}/sw_x{factor}/scores.json",
-    "aquant": "results/{model}/aquant/w8a8/{amethod}/scores.json",
-    "z": "results/{model}/wquant/int{bits}/z_block{block}.json",
-}
+from superweight import paths
+
+# every result file of an experiment (the rules' output patterns): superweight.paths under results/{model}/
+PATTERNS = {**{kind: f"results/{{model}}/{p}" for kind, p in paths.SCORES.items()}, "z": f"results/{{model}}/{paths.Z}"}
 
 
 @dataclass(frozen=True)
