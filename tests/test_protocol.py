@@ -301,7 +301,7 @@ def test_paper_page_has_the_corrected_classes_and_the_fixed_choices(paper_cfg, d
     rule = by_key["detection.rule"]
     assert rule["class"] == INTERPRETATION and "analyze.py:75-80" in rule["source"]
     bmm = by_key["quantization.activations.bmm"]
-    assert bmm["class"] == "official code" and bmm["source"].startswith("SmoothQuant") and "RoPE" in bmm["note"]
+    assert bmm["class"] == INTERPRETATION and bmm["source"].startswith("SmoothQuant") and "RoPE" in bmm["note"]
     for key in ("quantization.weights.table6.blocks", "quantization.weights.blocks"):
         row = by_key[key]
         assert row["class"] == "official code" and "rtn.flat_blocks" in row["source"] + row["note"]
@@ -312,7 +312,11 @@ def test_paper_page_has_the_corrected_classes_and_the_fixed_choices(paper_cfg, d
         assert f"`{key}`" not in paper, key
     assert "| `detection.column` | input_max | input_max | same |" in paper
     assert "`detection.rule`" in sections["Interpretations"]
-    assert "`quantization.activations.bmm`" in sections["Settings from the official code"]
+    assert "`quantization.activations.bmm`" in sections["Interpretations"]
+    factors = by_key["analysis.scaling.factors"]  # a model outside Fig. 6: this project's grid, each paper model its own
+    assert factors["class"] == INTERPRETATION
+    assert {by_key[f"models.{m}.scaling_factors"]["status"] for m in ("llama-7b", "llama-13b", "llama-30b",
+                                                                       "mistral-7b")} == {"same"}
     fixed = sections["Choices no setting changes"]
     for f in FIXED:
         assert f"| {f.name} | {f.whose} | superweight.{f.module} |" in fixed, f.name

@@ -16,6 +16,8 @@ from torch import nn
 
 from superweight.models.adapters import get_adapter
 
+FIXED_CHOICES = ("edits.one_factor",)  # the protocol page's rows (report.fixed_choices)
+
 log = logging.getLogger(__name__)
 
 Coord = tuple[int, int, int]

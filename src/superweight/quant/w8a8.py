@@ -16,7 +16,7 @@ from superweight.models.meter import counted_as
 
 log = logging.getLogger(__name__)
 # choices no config key changes, each a row of the protocol page (report/fixed_choices.py)
-FIXED_CHOICES = ("w8a8.absmax", "w8a8.sa_token_median", "w8a8.sa_where")
+FIXED_CHOICES = ("w8a8.absmax", "w8a8.sa_token_median", "w8a8.sa_where", "w8a8.smooth_groups")
 
 
 def fake_quant_per_token(x: torch.Tensor, bits: int = 8) -> torch.Tensor:

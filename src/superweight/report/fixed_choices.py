@@ -54,7 +54,19 @@ FIXED: tuple[Fixed, ...] = (
       "this project", "the paper is silent; the official code restores only Llama-7B's one layer "
       "(outliers/model.py:312-349)", "a later layer's input already differs once an earlier super weight is zeroed: "
       "its original value must come from the original model, not from the pruned pass"),
+    # scaling (Fig. 6, Table 5) and Table 6's amplification
+    F("edits.one_factor", "interventions.edits",
+      "scaling and Table 6's amplification multiply every used super weight of the model by the same factor, "
+      "together", "this project", "Sec. 3.4 scales 'the super weight' of Llama-7B (one); for a model with several "
+      "the paper does not say whether they are scaled together", "one number per model, as Fig. 6 draws one line "
+      "per model"),
     # W8A8 (Tables 3, 4, 7)
+    F("w8a8.smooth_groups", "quant.w8a8",
+      "SmoothQuant folds its scales into each layer's input norm (q, k, v) and post-attention norm (gate, up); "
+      "o_proj and down_proj are not smoothed (no norm precedes them); families whose norms cannot absorb a scale "
+      "(Gemma's 1 + weight, OLMo's weightless LayerNorm) are not smoothed", "SmoothQuant",
+      "SmoothQuant smoothquant/smooth.py smooth_lm for Llama-like models (the paper cites SmoothQuant, Sec. 5.1)",
+      "SmoothQuant's own groups"),
     F("w8a8.absmax", "quant.w8a8",
       "symmetric absmax to 127 levels each side: activations per token, weights per tensor (or per output channel), "
       "computed in float32 and cast back", "SmoothQuant",
@@ -109,7 +121,13 @@ FIXED: tuple[Fixed, ...] = (
     F("score.acc", "scoring.score",
       "each task's lm-eval `acc` (not acc_norm); the average is the unweighted mean over the tasks", "paper",
       "Table 1's values are acc (Llama-7B HellaSwag 56.93 is acc, its acc_norm about 76) and its avg the plain "
-      "mean of the seven tasks (70.11)", "the metric the paper's numbers are"),
+      "mean of the seven tasks (Table 1 prints 70.11, Table 5 70.12)", "the metric the paper's numbers are"),
+    F("zeroshot.zero_shot", "scoring.zeroshot",
+      "every task zero-shot (num_fewshot=0) with lm-eval's own task definitions (the pinned lm-eval 0.4.13, read "
+      "offline from local copies of the data), no chat template", "paper",
+      "Sec. 3 / Table 1: 'zero-shot accuracy' with lm-eval; the paper's harness was lm-eval 0.4.3 (July 2024), "
+      "whose task definitions are not compared with 0.4.13's here", "the paper's protocol; the version a job ran is "
+      "recorded on the protocol page"),
     # stopwords (Fig. 5)
     F("stopwords.prompts", "analysis.stopwords",
       "each LAMBADA test text minus its last space-separated word, tokenized with the tokenizer's defaults; the "

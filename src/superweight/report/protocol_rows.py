@@ -141,8 +141,14 @@ SETTINGS: tuple[Setting, ...] = (
       "the intervals' units are independent (windows that still share an article are one unit); it changes which "
       "text a fewer-window run scores, not how a window is scored; with every window scored the order is moot"),
     S("perplexity.corpora", ["wikitext2", "c4"], "Table 1 (C4 and Wiki-2 perplexity), Tables 3, 4, 7"),
+    S("perplexity.batch_size", NO_PAPER_VALUE, "the paper does not say; GPTQ's llama_eval runs one window at a time",
+      "windows per forward pass: no number changes, except SA-aware W8A8's, which replaces the super activation "
+      "by the median of the whole batch tensor before quantizing (quant.w8a8, w8a8.sa_token_median)", kind=I),
     # zero-shot accuracy
     S("eval.tasks", TASKS, "Table 1; official scripts/table1_superweight_importance.sh (--tasks)"),
+    S("eval.batch_size", NO_PAPER_VALUE, "the paper does not say; lm-eval's default is 1",
+      "requests per forward pass: no number changes beyond float rounding, except SA-aware W8A8's (its median is "
+      "over the whole batch tensor, padding included: quant.w8a8, w8a8.sa_token_median)", kind=I),
     S("eval.limit", None, "Table 1: full test sets; official scripts pass no --limit",
       "documents per task; null = all", resolve=_limit),
     S("eval.add_bos_token", False, "lm-eval 0.4.3 (the paper's harness, July 2024): HFLM.tok_encode sets "
@@ -200,8 +206,9 @@ SETTINGS: tuple[Setting, ...] = (
     # mechanism analyses
     S("analysis.stopwords.n_prompts", 500, "Fig. 5: averaged over 500 LAMBADA prompts"),
     S("analysis.scaling.factors", [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.8, 1, 1.2, 1.5, 2, 3],
-      "Fig. 6 (official figures.ipynb): Llama-7B's points plus 0.8, a point of Llama-13B, Llama-30B and "
-      "Mistral-7B; a model's own Fig. 6 grid is models.<m>.scaling_factors (config/paper.yaml sets each)"),
+      "Fig. 6 (official figures.ipynb): each model has its own grid (models.<m>.scaling_factors, set for its four "
+      "models in config/paper.yaml)", "the grid of a model Fig. 6 does not show: Llama-7B's points plus 0.8, a point "
+      "of Llama-13B, Llama-30B and Mistral-7B", kind=I),
     S("analysis.scaling.limit", None, "Fig. 6 / Table 5: full test sets",
       "null = eval.limit; 0 = accuracies not scored, the sweep measured by perplexity with its CI (the CPU "
       "default: no affordable n decides its accuracies)", resolve=_sweep_limit),
@@ -284,7 +291,7 @@ SETTINGS: tuple[Setting, ...] = (
       "smoothquant/fake_quant.py:208-226 quantize_llama_like(quantize_bmm_input=True): the q/k/v projection outputs, "
       "per token", "SmoothQuant's reading of 'the attention BMM inputs' (Sec. 5.1): q and k quantized before RoPE, "
       "the softmax output (the second BMM's operand) left alone; the paper's words name the BMM operands themselves "
-      "(q and k after RoPE, the softmax output, v), which this project does not quantize", kind=O),
+      "(q and k after RoPE, the softmax output, v), which this project does not quantize", kind=I),
     S("quantization.activations.weight_granularity", "per_tensor", "Sec. 5.1: SmoothQuant-style W8A8 (weights "
       "per tensor, activations per token: SmoothQuant's O1 setting)", "per_channel: SmoothQuant fake_quant.py's per-channel weight option"),
     S("quantization.activations.alpha", 0.85, "Table 3: SmoothQuant, alpha 0.85"),
@@ -330,8 +337,6 @@ NO_EFFECT = {
     "models.*.paper": "which paper column is printed beside",
     "models.*.base": "which model an instruct variant's coordinates are compared with (claim instruct_shares_base)",
     "detection.confirm.batch_size": "sequences per forward pass",
-    "perplexity.batch_size": "windows per forward pass",
-    "eval.batch_size": "lm-eval batch size",
     "quantization.weights.one_job": "whether the sweep's settings run in one job or one job each (each setting starts "
                                     "from a freshly loaded model either way)",
     "analysis.stopwords.top_k": "rows listed in top_tokens.csv",

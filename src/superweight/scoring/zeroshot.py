@@ -13,6 +13,7 @@ from superweight.scoring.data import FILES, check_data
 from superweight.models.meter import counted_as
 
 log = logging.getLogger(__name__)
+FIXED_CHOICES = ("zeroshot.zero_shot",)  # the protocol page's rows (report.fixed_choices)
 
 TASKS = ("arc_challenge", "arc_easy", "hellaswag", "lambada_openai", "piqa", "sciq", "winogrande", "boolq")
 
