@@ -218,9 +218,13 @@ def test_paper_dry_run_lists_the_full_job_set_without_the_default_model(wf):
     n = len(PAPER_MODELS)
     assert counts["prepare_model"] == n and counts["score"] == 4 * n
     assert "score_wquant_sweep" not in counts  # one job per setting: side by side on a cluster (one_job: false)
-    # Fig. 6's twelve factors; x1 is the original model and x0 the prune_sw model, each scored once (their
-    # evaluation settings agree in the paper run)
-    assert counts["score_scaled"] + counts.get("reuse_scaled", 0) == 12 * n and counts.get("reuse_scaled") == 2 * n
+    # each model's scaling grid: its own Fig. 6 grid (models.<m>.scaling_factors) or Fig. 6's twelve factors; x1 is
+    # the original model and x0 the prune_sw model, each scored once (their evaluation settings agree in the paper run)
+    cfg = yaml.safe_load((REPO / "config" / "paper.yaml").read_text())
+    grids = {m: cfg["models"][m].get("scaling_factors") or cfg["analysis"]["scaling"]["factors"] for m in PAPER_MODELS}
+    assert counts["score_scaled"] + counts.get("reuse_scaled", 0) == sum(map(len, grids.values()))
+    assert counts.get("reuse_scaled") == sum((0 in g) + (1 in g) for g in grids.values())
+    assert grids["llama-30b"] != grids["llama-7b"] and 1.3 in grids["llama-30b"]  # Table 5's best 30B point is run
     methods = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["quantization"]["weights"]["methods"]
     for m in methods:  # Fig. 7's five block sizes, for every model and method
         for b in (16384, 65536, 262144, 1048576, "per_tensor"):

@@ -40,4 +40,4 @@ def test_a_killed_jobs_outputs_are_rebuilt_by_a_plain_rerun(wf):
     out = r.stdout + r.stderr
     assert r.returncode == 0, out[-3000:]
     assert job_counts(out) == {"mechanism_significance": 1, "plot_mechanism": 1, "table_mechanism": 1, "claims": 1,
-                               "claims_html": 1, "all": 1, "total": 6}, out[-3000:]
+                               "reproduction": 1, "claims_html": 1, "all": 1, "total": 7}, out[-3000:]

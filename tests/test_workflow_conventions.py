@@ -197,6 +197,9 @@ def test_rulegraph_shows_every_rule(wf):
     rules = {line.split()[0] for line in r.stdout.splitlines() if line and not line.startswith(" ")}
     svg = (REPO / "docs" / "rulegraph.svg").read_text()
     drawn = {re.sub(r"<[^>]+>", "", t) for t in re.findall(r"<text[^>]*>[^<]*</text>", svg)}
+    # the drawing's config scores weight quantization in one job per model (score_wquant_sweep); its one-job-per-
+    # setting variants are defined in every run but plan no job there (docs/rulegraph.yaml)
+    rules -= {"score_wquant", "score_wquant_restored"}
     assert drawn == rules, f"docs/rulegraph.svg is stale (rerun docs/rulegraph.sh): missing {sorted(rules - drawn)}, " \
                            f"extra {sorted(drawn - rules)}"
 
