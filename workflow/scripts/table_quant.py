@@ -17,7 +17,8 @@ if snakemake.rule == "table_aquant":
                 "share of naive W8A8's loss against fp it closes (Table 4); n/a where that gain or loss does not exist", st["level"])
 elif snakemake.rule == "table6":
     marks = {m: marks_for(read(rep), m, "Table 6") for m in {r["model"] for r in results}} if rep else None
-    write_table(table6(df, snakemake.params.paper, marks), stem, "Table 6: INT4 round-to-nearest without clipping; the "
+    write_table(table6(df, snakemake.params.paper, marks), stem, "Table 6: INT4 round-to-nearest (whether the paper's "
+                "clips is not stated); the "
                 "super weights put back in full precision after quantizing, at their original value (x1) or amplified; "
                 "plain RTN beside. Average zero-shot accuracy (%) ± SE, perplexity with its CI, the paired difference "
                 "with its reference row, and the paper's average accuracy", st["level"])
