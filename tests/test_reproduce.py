@@ -368,6 +368,38 @@ def test_the_tables_carry_the_mark_beside_the_papers_value(tmp_path):
     assert page.index(escape(rr.summary_line(data, "llama-7b"))) < page.index('id="sw-claims"')
 
 
+def test_tables_3_5_and_fig7_carry_the_papers_value_and_mark(tmp_path):
+    import pandas as pd
+
+    from superweight.report.tables import act_quant_table, display, table5, with_paper_marks
+
+    run = Run(tmp_path)
+    paper = {"fp": 5.68, "naive": 5.83, "smoothquant": 5.71, "sa_aware": 5.74}
+    aq = []
+    for m, v in paper.items():
+        r = {**scores(ppl={"wikitext2": v}, spread=0.01), "kind": "aquant", "method": m}
+        run.put(f"aquant/w8a8/{m}/scores.json", r)
+        aq.append(r)
+    sc = []
+    for f in (1, 1.5):
+        r = {**scores(paper_acc("original")), "kind": "scaling", "factor": f}
+        run.put(f"scaling/x{f:g}/scores.json", r)
+        sc.append(r)
+    data = run.data()
+    t = display(act_quant_table(aq, reproduction=data)).set_index("method")
+    assert t.loc["fp", "paper wikitext2"] == "5.68 (✓ reproduced)"
+    assert t.loc["naive", "paper wikitext2 ppl vs fp (%)"] == "2.64 (✓ reproduced)"  # 5.83 / 5.68
+    assert t.loc["sa_aware", "paper wikitext2 share of SmoothQuant"] == "75.00 (✓ reproduced)"
+    assert "paper wikitext2" not in display(act_quant_table(aq))  # without the reproduction: as before
+    t5 = display(table5(sc, reproduction=data)).set_index("task")
+    assert t5.loc["avg", "paper x1"] == "70.12 (✓ reproduced)"
+    assert t5.loc["avg", "paper amplified"] == "70.51 (? undecided)"  # the paper's factor is not stated
+    df = pd.DataFrame([{"model": "llama-7b", "method": "rtn", "bits": 4, "block": "16384", "avg": 66.2}])
+    shown = display(with_paper_marks(df, data, "Fig. 7", lambda r: f"INT4 {r['method']} block {r['block']}"))
+    assert shown.iloc[0]["paper avg"] == "66.21 (? undecided)"  # not scored in this run
+    assert with_paper_marks(df, None, "Fig. 7", str).equals(df)
+
+
 def test_a_model_is_a_paper_model_by_its_config_paper_key(tmp_path):
     from superweight.report.reproduce_rows import paper_entries
 

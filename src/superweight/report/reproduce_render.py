@@ -120,18 +120,24 @@ def write(data: dict, stem: Path) -> list[Path]:
     return [stem.with_suffix(s) for s in (".json", ".csv", ".md")]
 
 
-def marks_for(data: dict | None, model: str, table: str) -> dict[tuple[str, str], str]:
-    """{(row label, key): "✓ reproduced" (the symbol and the mark)} of one model's numbers of one paper table, for the
-    tables' paper rows: the label is the quantity's text before ': ' (Table 1: the condition), the key the task,
-    'avg' or the corpus."""
+def paper_cells(data: dict | None, model: str, *tables: str) -> dict[tuple[str, str], tuple[object, str]]:
+    """{(row label, key): (the paper's value, "✓ reproduced")} of one model's numbers of the paper ``tables``: the
+    label is the quantity's text before ': ' (Table 1: the condition), the key the task, 'avg', the corpus, or
+    '{corpus} / fp' (a W8A8 method's ratio to fp), '{corpus} share of ...'."""
     out = {}
     for r in (data or {}).get("rows", []):
-        if r["model"] != model or r["table"] != table or ": " not in r["quantity"]:
+        if r["model"] != model or r["table"] not in tables or ": " not in r["quantity"]:
             continue
         label, what = r["quantity"].split(": ", 1)
-        key = what.replace(" (%)", "").replace(" ppl / fp ppl", "").replace(" ppl", "").replace("avg accuracy", "avg")
-        out[(label, key)] = f"{SYMBOL[r['mark']]} {r['mark']}"
+        key = what.replace(" (%)", "").replace(" ppl", "").replace("avg accuracy", "avg")
+        out[(label, key)] = (r["paper"], f"{SYMBOL[r['mark']]} {r['mark']}")
     return out
+
+
+def marks_for(data: dict | None, model: str, table: str) -> dict[tuple[str, str], str]:
+    """{(row label, key): "✓ reproduced" (the symbol and the mark)} of one model's numbers of one paper table
+    (paper_cells' keys), for the tables' paper rows."""
+    return {k: mark for k, (_, mark) in paper_cells(data, model, table).items()}
 
 
 def read(path: Path | str | None) -> dict | None:
