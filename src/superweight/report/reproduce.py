@@ -100,7 +100,7 @@ class Row:
     hi: float | None
     level: float | None
     n: int | None
-    basis: str          # "whole set" (no sampling error), "sample", "exact" or "" (not scored)
+    basis: str          # "whole set" (no sampling error), "sample", "same n, other prompts", "exact", "" (none)
     band_lo: float | None
     band_hi: float | None
     tolerance: str      # a key of TOLERANCE
