@@ -36,8 +36,9 @@ Subpackages by stage, lowest first (a stage imports only itself and the stages b
   ``protocol_rows`` (its classified config keys), ``fixed_choices`` (the choices no config key changes, whose each
   is: the page's rows), ``html`` (the claims, protocol and Markdown pages), ``html_tables`` (the results tables as
   pages), ``reproduce`` (each paper number's reproduction mark and its band), ``reproduce_rows`` (the paper's
-  numbers read against a model's result files), ``reproduce_render`` (results/reproduction.*, the landing page's
-  count).
+  numbers read against a model's result files), ``reproduce_read`` (a result's whole set or subset, averages over
+  the paper's seven tasks), ``reproduce_quant`` (the quantization tables: W8A8, Table 6, Fig. 7),
+  ``reproduce_render`` (results/reproduction.*, the landing page's count).
 - ``workflow`` (imports no torch): ``config`` (validation), ``command_line`` (overrides, targets, checks),
   ``schema_doc`` (config/README.md), ``resources`` (requests from each rule's declared work), ``plan`` (a run's requests
   summed; the jobs over the time limit), ``runplan`` (the run's experiments with their result paths and reuse; the

@@ -3,26 +3,26 @@ run's value and interval, marked **reproduced**, **not reproduced** or **undecid
 
 The band (``TOLERANCE``, each with its justification) is the paper's printed precision (half a unit of its last
 decimal) widened by the protocol differences the band names. The paper's number is the value on its whole test set
-(all documents of a task, its perplexity windows, its 500 prompts): a run that scored that whole set measures the
-same quantity with no sampling error, so its value is marked by whether it lies in the band (the band alone carries
-the run-to-run differences). A run on a subset estimates that whole-set value, and the mark is a test at size
-``alpha`` (1 - stats.level) with the estimate's own test (``stats.equivalence``): **reproduced** when the TOST
-rejects "outside the band" (the equal-tailed 1 - 2 alpha interval inside it), **not reproduced** when that interval
-lies wholly outside the band (a one-sided test at alpha of "inside"), else **undecided**; also undecided where the
-test's error at that level is not known (n below its minimum, ``MIN_N`` / ``MIN_N_AT_LEVEL``; a median estimate;
-a ratio of means or a share, whose tests have no n with measured error) or the quantity is not the paper's (another
-perplexity window length). Each mark errs with probability at most alpha; the marks are not corrected together."""
+(all documents of a task, its perplexity windows): a run that scored that whole set measures the same quantity with
+no sampling error, so its value is marked by whether it lies in the band; such a mark is no test and carries no
+error rate: its correctness rests on the band alone. A run on a subset is **undecided**: lm-eval's ``limit`` takes
+the first N documents and the perplexity windows are the first or evenly spread ones, deterministic subsets and not
+random samples, so no interval of theirs bounds the whole-set value (the interval is shown for reading). Undecided
+too where the quantity is not the paper's (another window length, another detection rule, an average over other
+tasks, a factor the paper does not state, another prompt set) and where the band cannot decide (a W8A8 share or the
+best scale outside their bands: protocol moves them more than the band holds). A paper value flagged ``suspect`` in
+config/paper_results.yaml is never marked not reproduced."""
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
 
-from superweight.stats.equivalence import equivalence, one_sided
-from superweight.stats.intervals import MAX_N, NA, Estimate, min_n_at
+from superweight.stats.intervals import NA, Estimate
 
 REPRODUCED, NOT_REPRODUCED, UNDECIDED = "reproduced", "not reproduced", "undecided"
 MARKS = (REPRODUCED, NOT_REPRODUCED, UNDECIDED)
 NOT_RUN = "not scored in this run"  # the reason of an undecided mark where the run has no result for the number
+SUBSET = "a subset: the first N documents / windows are not a random sample, so no interval bounds the whole-set value"
 
 
 @dataclass(frozen=True)
@@ -38,11 +38,12 @@ class Tolerance:
 # last printed decimal).
 TOLERANCE = {
     "accuracy": Tolerance("points", 1.0, (
-        "1 point: the paper prints 2 decimals (rounding 0.005) and repeats itself exactly (Table 1's and Table 5's "
-        "Llama-7B accuracies agree to 0.01); the rest is protocol this run cannot match, lm-eval's version (the "
-        "paper's ~0.4.3), batch padding and float16 kernels, which flip documents whose choices are near ties; the "
-        "paper gives no repeat that sizes this, so 1 point is a stated margin. It is wider than Table 5's and Table "
-        "6's amplification gains (0.04-1.35 points): those effects are the claims' paired tests, not these marks")),
+        "1 point: the paper prints 2 decimals (rounding 0.005); the rest is protocol this run cannot match, "
+        "lm-eval's version (the paper's ~0.4.3), batch padding and float16 kernels, which flip documents whose "
+        "choices are near ties; the paper gives no repeat that sizes this (Table 1's and Table 5's Llama-7B "
+        "accuracies are the same evaluation printed twice, not a repeat), so 1 point is a stated margin. It is "
+        "wider than Table 5's and Table 6's amplification gains (0.04-1.35 points): a reproduced amplified row "
+        "says nothing about amplification (the claims' paired tests judge that)")),
     "accuracy_damaged": Tolerance("points", 3.0, (
         "3 points, for a damaged model (the super weight removed, or an average more than 5 points below the "
         "original's): its choices sit near ties far more often, so the same numerical differences flip several "
@@ -56,23 +57,32 @@ TOLERANCE = {
         "x/÷1.25 for a perplexity above 100 (the super weight removed): the model's output is far from any trained "
         "state, so numerical differences move its log-likelihoods many times more than an intact model's; the paper "
         "gives no repeat, so this is a stated band, still far inside the x100-x200 effect it measures")),
-    "ppl_quant": Tolerance("ratio", 1.02, (
-        "x/÷1.02 for W8A8: the intact band, doubled for what the paper leaves unstated in its simulation (whether "
-        "o_proj and the attention BMM operands are quantized, the calibration text: protocol page); these marks "
-        "judge the numbers, the gaps between methods are the claims' paired tests")),
+    "ppl_ratio_quant": Tolerance("gap", 0.5, (
+        "a W8A8 method's ppl / ppl(fp) of this run against the paper's same ratio (the protocol offsets both share, "
+        "tokenizer, kernels, windows, cancel in it), within x/÷exp(g/2), g the smallest log-gap between the paper's "
+        "printed perplexities of that model and corpus (fp included): half that gap is the widest band in which no "
+        "two of the paper's methods could both be reproduced, so a method that does nothing (naive W8A8 at fp's "
+        "perplexity) is not. Where the paper's own rounding (each perplexity +-0.005) moves its ratio by more than "
+        "g/2 the printed numbers cannot be checked that finely: undecided")),
     "share": Tolerance("rounding", 0.0, (
         "the range of shares the paper's printed perplexities allow (each +-0.005) and the printed share's own "
-        "rounding: a share of a 0.01-0.2 perplexity difference is known to the paper no better than that")),
+        "rounding: reproduced inside it, else undecided, never not reproduced: the protocol choices the paper "
+        "leaves unstated (o_proj and the BMM operands quantized or not, the calibration text: protocol page) move a "
+        "share of a 0.01-0.2 perplexity difference far more than this band holds")),
     "stopword_ratio": Tolerance("ratio", 1.10, (
-        "x/÷1.10 and the printed decimal: the paper does not say which 500 LAMBADA prompts or how the last word is "
-        "cut (this run: the first 500, text minus its last space-separated word); a stated band")),
-    "best_factor": Tolerance("gain", 0.0, (
-        "the paper's best scale is located only as well as its own gain over x1 (Fig. 6: best minus x1, 0.04-0.43 "
-        "points): reproduced when, in this run, the average accuracy at the paper's best scale is within that gain "
-        "of the run's best scale")),
+        "x/÷1.10 and the printed decimal; always undecided here: the paper does not say which 500 LAMBADA prompts "
+        "or how the last word is cut (this run: the first 500, text minus its last space-separated word), so the "
+        "same n of other prompts is a sample, and Fieller's ratio of means has no n at which its test's error is "
+        "measured")),
+    "best_factor": Tolerance("points", 1.0, (
+        "the accuracy band (1 point): not reproduced when the average accuracy at the paper's best scale lies more "
+        "than 1 point (and the rounding) below this run's best scale, else undecided: the paper's own gain over x1 "
+        "(Fig. 6: 0.04-0.43 points) is inside the band, so this run cannot confirm which scale is best, and its "
+        "best is picked on the same data (best of k)")),
     "coordinate": Tolerance("exact", 0.0, (
-        "exact: a coordinate is found by the data-free detection (its candidates, before the run's data-dependent "
-        "confirmation) or it is not; one pass of one prompt, no sampling error")),
+        "exact: a coordinate is found by the data-free detection under the paper's rule (its prompt, the absolute "
+        "threshold 50, the input maximum's channel; the candidates before the run's data-dependent confirmation) or "
+        "it is not; under another rule a miss is undecided")),
 }
 DAMAGED_PPL = 100.0
 DAMAGED_DROP = 5.0  # an average accuracy this many points below the paper's original marks a damaged model
@@ -90,7 +100,7 @@ class Row:
     hi: float | None
     level: float | None
     n: int | None
-    basis: str          # "whole set" (no sampling error), "sample", "exact" or "" (not scored)
+    basis: str          # "whole set" (no sampling error), "sample", "same n, other prompts", "exact", "" (none)
     band_lo: float | None
     band_hi: float | None
     tolerance: str      # a key of TOLERANCE
@@ -129,71 +139,49 @@ def share_band(num: tuple[float, float], den: tuple[float, float], printed: floa
     return min(lo, printed - half), max(hi, printed + half)
 
 
+def ratio_band(method: float, fp: float, printed: list[float]) -> tuple[float, float, str]:
+    """(lo, hi, why undecidable or "") of the paper's ppl(method) / ppl(fp) (``ppl_ratio_quant``): x/÷exp(g/2), g
+    the smallest log-gap between the ``printed`` perplexities of that model and corpus; undecidable where the
+    printed values' rounding (+-0.005 each) moves the ratio by more than g/2."""
+    logs = sorted({math.log(v) for v in printed})
+    g = min((b - a for a, b in zip(logs, logs[1:])), default=0.0)
+    r = method / fp
+    half = 0.5 * 10 ** -max(decimals(method, 2), decimals(fp, 2))
+    rounding = max(math.log((method + half) / (fp - half) / r), math.log(r / ((method - half) / (fp + half))))
+    why = "" if rounding <= g / 2 else (
+        f"the paper's rounding moves its ratio by x/÷{math.exp(rounding):.5f}, more than half the smallest gap "
+        f"between its methods (x/÷{math.exp(g / 2):.5f}): its printed numbers cannot be checked that finely")
+    return r * math.exp(-g / 2), r * math.exp(g / 2), why
+
+
 def _fmt(v) -> str:
     return "–" if v is None else f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
-def mark_estimate(est: Estimate | NA | None, low: float, high: float, alpha: float, whole: bool,
-                  scale: float = 1.0) -> tuple[str, str, dict]:
+def _shown(est: Estimate, level: float, scale: float) -> dict:
+    e = est.at(level)
+    return {"value": scale * est.value, "lo": scale * e.lo, "hi": scale * e.hi, "level": e.level, "n": est.n}
+
+
+def mark_estimate(est: Estimate | NA | None, low: float, high: float, level: float, whole: bool,
+                  scale: float = 1.0, subset: str = "", far: str = NOT_REPRODUCED) -> tuple[str, str, dict]:
     """(mark, reason, shown) of an estimate against the band [low, high] (on the paper's scale; ``scale`` turns
     the estimate's scale into it, e.g. 100 for an accuracy in %). ``whole``: the run scored the paper's whole set
-    (no sampling error: the value alone decides). ``shown``: value, lo, hi, level, n on the paper's scale."""
+    (no sampling error: the value alone decides); else undecided with ``subset`` (why the subset is no random
+    sample). ``far``: the mark outside the band (undecided where the band cannot rule a value out). ``shown``:
+    value, its interval at ``level``, n, on the paper's scale."""
     if est is None:
         return UNDECIDED, NOT_RUN, {}
     if isinstance(est, NA):
         return UNDECIDED, str(est), {}
-    level = 1 - 2 * alpha
-    e = est.at(level)
-    shown = {"value": scale * est.value, "lo": scale * e.lo, "hi": scale * e.hi, "level": e.level, "n": est.n}
+    shown = _shown(est, level, scale)
+    if not whole:
+        return UNDECIDED, subset or SUBSET, shown
     v = scale * est.value
-    if whole:
-        inside = low <= v <= high
-        return (REPRODUCED if inside else NOT_REPRODUCED,
-                f"the paper's whole set scored (no sampling error): {_fmt(v)} {'inside' if inside else 'outside'} "
-                f"[{_fmt(low)}, {_fmt(high)}]", shown)
-    if est.estimand != "mean":
-        return UNDECIDED, (f"a sample of {est.n}: decided there by {est.method}, the median unit, not the paper's "
-                           "mean"), shown
-    need = min_n_at("t", 2 * alpha) if est.kind == "t" else est.min_n
-    if need is None:
-        return UNDECIDED, (f"a sample of {est.n}: {est.method or 'this estimate'} has no n at which its test's error "
-                           "is measured (docs/statistics.md); decided only on the paper's whole set"), shown
-    if est.n < need:
-        return UNDECIDED, f"{est.n} units scored, below the test's minimum {need} at this level", shown
-    if est.n > MAX_N["acc_diff"] and "Agresti-Min" in (est.method or ""):
-        return UNDECIDED, f"{est.n} documents per task, above the paired z test's measured range", shown
-    state, t, iv = equivalence(est, low / scale, high / scale, level)
-    if state == "reached":
-        return REPRODUCED, f"TOST p = {t.p:.2g} <= {alpha:g} (the {100 * level:g}% interval inside the band)", shown
-    if state == "not reached":
-        return NOT_REPRODUCED, (f"the {100 * level:g}% interval [{_fmt(scale * iv[0])}, {_fmt(scale * iv[1])}] "
-                                f"lies outside the band (one-sided test at {alpha:g})"), shown
-    return UNDECIDED, (f"the {100 * level:g}% interval [{_fmt(scale * iv[0])}, {_fmt(scale * iv[1])}] straddles "
-                       "the band"), shown
-
-
-def mark_at_least(est: Estimate | NA | None, bound: float, alpha: float, whole: bool,
-                  scale: float = 1.0) -> tuple[str, str, dict]:
-    """(mark, reason, shown) of the one-sided statement "the true value >= bound" (the best factor's shortfall):
-    reproduced when shown at size alpha, not reproduced when the 1 - 2 alpha interval lies wholly below it."""
-    if est is None or isinstance(est, NA):
-        return UNDECIDED, str(est) if est else NOT_RUN, {}
-    level = 1 - 2 * alpha
-    e = est.at(level)
-    shown = {"value": scale * est.value, "lo": scale * e.lo, "hi": scale * e.hi, "level": level, "n": est.n}
-    v = scale * est.value
-    if whole:
-        ok = v >= bound - 1e-9
-        return (REPRODUCED if ok else NOT_REPRODUCED,
-                f"the whole set scored (no sampling error): {_fmt(v)} {'>=' if ok else '<'} {_fmt(bound)}", shown)
-    if est.too_small or est.n > MAX_N["acc_diff"]:
-        return UNDECIDED, f"{est.n} documents per task: outside the paired test's measured range", shown
-    state, p, iv = one_sided(est, bound / scale, False, level)
-    if state == "reached":
-        return REPRODUCED, f"p = {p:.2g} <= {alpha:g}", shown
-    if state == "not reached":
-        return NOT_REPRODUCED, f"the {100 * level:g}% interval lies below {_fmt(bound)}", shown
-    return UNDECIDED, f"the {100 * level:g}% interval includes {_fmt(bound)}", shown
+    inside = low <= v <= high
+    return (REPRODUCED if inside else far,
+            f"the paper's whole set scored (no sampling error): {_fmt(v)} {'inside' if inside else 'outside'} "
+            f"[{_fmt(low)}, {_fmt(high)}]", shown)
 
 
 def row(table: str, model: str, quantity: str, paper, tol: str, lohi: tuple[float, float] | None,

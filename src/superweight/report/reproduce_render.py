@@ -85,11 +85,12 @@ def landing_html(data: dict) -> str:
 
 
 def _error_note(data: dict) -> str:
-    a = data.get("alpha", 0.05)
-    return (f"Each mark is a test at size {a:g} against a stated band around the paper's value (results/"
-            "reproduction.md: the bands and why); on the paper's whole test set the value alone decides (no sampling "
-            "error). The marks are not corrected together: of n marks, up to about n x "
-            f"{a:g} may be wrong by chance.")
+    return ("A mark is given only where the run scored the paper's whole test set (every document, the paper's "
+            "windows): there the value has no sampling error and is marked by whether it lies in a stated band "
+            "around the paper's (results/reproduction.md: the bands and why), so a mark carries no error rate and "
+            "its correctness rests on the band. A subset (lm-eval's first N documents, the first or spread windows) "
+            "is no random sample: its numbers are undecided, their intervals shown for reading. The claims may read "
+            "otherwise: they test this run's own comparisons on its samples, these marks the paper's printed values.")
 
 
 def render_md(data: dict) -> str:
@@ -119,18 +120,24 @@ def write(data: dict, stem: Path) -> list[Path]:
     return [stem.with_suffix(s) for s in (".json", ".csv", ".md")]
 
 
-def marks_for(data: dict | None, model: str, table: str) -> dict[tuple[str, str], str]:
-    """{(row label, key): "✓ reproduced" (the symbol and the mark)} of one model's numbers of one paper table, for the
-    tables' paper rows: the label is the quantity's text before ': ' (Table 1: the condition), the key the task,
-    'avg' or the corpus."""
+def paper_cells(data: dict | None, model: str, *tables: str) -> dict[tuple[str, str], tuple[object, str]]:
+    """{(row label, key): (the paper's value, "✓ reproduced")} of one model's numbers of the paper ``tables``: the
+    label is the quantity's text before ': ' (Table 1: the condition), the key the task, 'avg', the corpus, or
+    '{corpus} / fp' (a W8A8 method's ratio to fp), '{corpus} share of ...'."""
     out = {}
     for r in (data or {}).get("rows", []):
-        if r["model"] != model or r["table"] != table or ": " not in r["quantity"]:
+        if r["model"] != model or r["table"] not in tables or ": " not in r["quantity"]:
             continue
         label, what = r["quantity"].split(": ", 1)
         key = what.replace(" (%)", "").replace(" ppl", "").replace("avg accuracy", "avg")
-        out[(label, key)] = f"{SYMBOL[r['mark']]} {r['mark']}"
+        out[(label, key)] = (r["paper"], f"{SYMBOL[r['mark']]} {r['mark']}")
     return out
+
+
+def marks_for(data: dict | None, model: str, table: str) -> dict[tuple[str, str], str]:
+    """{(row label, key): "✓ reproduced" (the symbol and the mark)} of one model's numbers of one paper table
+    (paper_cells' keys), for the tables' paper rows."""
+    return {k: mark for k, (_, mark) in paper_cells(data, model, table).items()}
 
 
 def read(path: Path | str | None) -> dict | None:

@@ -12,6 +12,7 @@ import pandas as pd
 from superweight.report import compare
 from superweight.provenance import as_float
 from superweight.report.html_tables import table_page
+from superweight.report.reproduce_render import paper_cells
 from superweight.stats.intervals import NA, Estimate
 from superweight.scoring.accuracy import avg_se, binomial_se
 
@@ -245,9 +246,10 @@ def scaling_rows(results: list[dict], st: dict | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows).sort_values(["model", "factor"]).reset_index(drop=True)
 
 
-def table5(results: list[dict], st: dict | None = None) -> pd.DataFrame:
+def table5(results: list[dict], st: dict | None = None, reproduction: dict | None = None) -> pd.DataFrame:
     """Per model and task: accuracy at factor 1 (original) and at the factor with the best average, each with its
-    SE and n, and the paired difference best - original with its CI (Agresti-Min over the same documents)."""
+    SE and n, and the paired difference best - original with its CI (Agresti-Min over the same documents);
+    ``reproduction`` (results/reproduction.json): the paper's Table 5 values beside, with their marks."""
     out = []
     by_model: dict[str, list[dict]] = {}
     for r in results:
@@ -272,6 +274,10 @@ def table5(results: list[dict], st: dict | None = None) -> pd.DataFrame:
                 kw = st or {}
                 d = compare.acc_diff(orig, best, **kw) if t == "avg" else compare.task_diff(orig, best, t, **kw)
                 _est(row, "best - original", d, 100)
+            for (label, key), (pv, mark) in paper_cells(reproduction, model, "Table 5").items():
+                if key == t:
+                    col = "paper x1" if label == "x1" else "paper amplified"
+                    row[col], row[f"{col} mark"] = pv, mark
             out.append(row)
     return pd.DataFrame(out)
 
@@ -327,11 +333,12 @@ def quant_rows(results: list[dict], st: dict | None = None) -> pd.DataFrame:
     return df.sort_values(keys).drop(columns=[c for c in ["_order"] if c in df]).reset_index(drop=True)
 
 
-def act_quant_table(results: list[dict], st: dict | None = None) -> pd.DataFrame:
+def act_quant_table(results: list[dict], st: dict | None = None, reproduction: dict | None = None) -> pd.DataFrame:
     """Tables 3/4: perplexity per W8A8 method with its CI; "% of SmoothQuant gain" = (naive - m) / (naive - SQ)
     (Table 3) and "% of naive→fp gap closed" = (naive - m) / (naive - fp) (Table 4), each with Fieller's interval
     on the same windows' delta-method influences, or "n/a: reason" when the gain does not exist (denominator <= 0)
-    or a method is missing."""
+    or a method is missing; ``reproduction`` (results/reproduction.json): the paper's values of Tables 3/4/7 (fp's
+    perplexity, each method's ratio to fp, the share) beside, with their reproduction marks."""
     df = quant_rows(results, st)
     out = []
     ppl_cols = [c for c in df.columns if c.endswith(" ppl")]
@@ -356,6 +363,12 @@ def act_quant_table(results: list[dict], st: dict | None = None) -> pd.DataFrame
                         _est(row, col, compare.ppl_share([rs["naive"], rs[m], rs[ref]], corpus, (0, 1), (0, 2), what,
                                                              **(st or {})),
                              100)
+            cells = paper_cells(reproduction, model, "Table 3", "Table 4", "Table 7")
+            for (label, key), (pv, mark) in cells.items():
+                if label == f"W8A8 {m}":  # a method's ppl / fp ppl as a % above fp (the ratio at 2 decimals: 1.03)
+                    col, pv = (f"paper {key[:-5]} ppl vs fp (%)", 100 * (pv - 1)) if key.endswith(" / fp") else (
+                        f"paper {key}", pv)
+                    row[col], row[f"{col} mark"] = pv, mark
             out.append(row)
     return pd.DataFrame(out)
 
@@ -383,3 +396,16 @@ def table6(df: pd.DataFrame, paper: dict | None = None, marks: dict | None = Non
     t = pd.DataFrame(out)
     t["_o"] = t["block"].map(block_order)
     return t.sort_values(["model", "_o", "sw_factor"], na_position="first").drop(columns="_o").reset_index(drop=True)
+
+
+def with_paper_marks(df: pd.DataFrame, reproduction: dict | None, table: str, label) -> pd.DataFrame:
+    """Each row's paper average and its reproduction mark ("paper avg", "paper avg mark") where the paper's
+    ``table`` prints one for the row's ``label(row)`` (e.g. Fig. 7: "INT4 rtn block 16384"); unchanged without
+    ``reproduction`` (results/reproduction.json)."""
+    if not reproduction or df.empty:
+        return df
+    out = []
+    for _, r in df.iterrows():
+        cell = paper_cells(reproduction, r["model"], table).get((label(r), "avg"))
+        out.append({**r.to_dict(), **({"paper avg": cell[0], "paper avg mark": cell[1]} if cell else {})})
+    return pd.DataFrame(out)
