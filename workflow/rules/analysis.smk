@@ -161,6 +161,7 @@ rule table5:
     """Table 5: per task, the original model vs. the best scaling factor."""
     input:
         PLAN.paths("scaling"),
+        reproduction=REPRODUCTION,  # a paper model's numbers marked reproduced or not
     output:
         "results/tables/table5.csv",
         "results/tables/table5.md",

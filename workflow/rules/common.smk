@@ -36,6 +36,8 @@ except ConfigError as e:
 MODELS = run_models(config)  # `run_models`, or every model under `models`
 CONDITIONS = config["ablation"]["conditions"]
 DATA_DIR = resolve_data_dir(config.get("data_dir"))  # `data_dir`, else $SUPERWEIGHT_DATA; None reads the Hub
+# a run with a paper model (`paper:`): its tables carry the reproduction marks (rule reproduction, claims.smk)
+REPRODUCTION = "results/reproduction.json" if any(config["models"][m].get("paper") for m in MODELS) else []
 WQ = config["quantization"]["weights"]
 AQ = config["quantization"]["activations"]
 

@@ -99,7 +99,7 @@ rule table6:
     amplified; the paper's average accuracy beside."""
     input:
         table6_inputs,
-        reproduction="results/reproduction.json" if any(config["models"][m].get("paper") for m in MODELS) else [],
+        reproduction=REPRODUCTION,
     output:
         "results/tables/table6_wquant_amplified.csv",
         "results/tables/table6_wquant_amplified.md",
@@ -227,6 +227,7 @@ rule table_wquant:
     input:
         expand(runplan.PATTERNS["wquant"], model=MODELS,
                bits=WQ["bits"], wmethod=WQ["methods"], block=[str(b) for b in WQ["blocks"]]),
+        reproduction=REPRODUCTION,  # a paper model's numbers marked reproduced or not
     output:
         "results/tables/table_wquant.csv",
         "results/tables/table_wquant.md",
@@ -249,6 +250,7 @@ rule table_aquant:
     """Tables 3/4: perplexity per W8A8 method, with the share of SmoothQuant's gain kept."""
     input:
         PLAN.paths("aquant"),
+        reproduction=REPRODUCTION,  # a paper model's numbers marked reproduced or not
     output:
         "results/tables/table3_act_quant.csv",
         "results/tables/table3_act_quant.md",
