@@ -67,6 +67,8 @@ def strength(f: Finding, fam: dict | None, by: str = "") -> tuple[str, str]:
     if v.startswith("fails"):
         return WEAK, "the direction fails"
     by = by or ("text" if "text" in labels else labels[0])
+    if by not in labels:  # the claim's deciding numbers are not in the paper for this model
+        return NG, f.no_grade or "the paper gives no number"
     graded: list[tuple[Sub, list[tuple]]] = []
     median = False
     beside = []
