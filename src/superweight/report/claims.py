@@ -19,9 +19,8 @@ from superweight.interventions.applicability import NotApplicable  # a claim tha
 from superweight.report import compare
 from superweight.report.claims_render import render, write  # noqa: F401  (the claims' outputs)
 from superweight.stats.intervals import Estimate, proportion, t_mean
-from superweight.report.registry import (ABL, C4, CLAIMS, T1_CHANCE, T1_KEPT, T1_NONSW, T1_PRUNE,  # noqa: F401
-                                         T1_RESTORE, T1_SW_OVER_NONSW, T3_SA, WIKI, Claim, Context, claim,
-                                         t1_ratios, w8a8_table)
+from superweight.report.registry import (ABL, C4, CLAIMS, T1_CHANCE, T1_NONSW, WIKI, Claim,  # noqa: F401
+                                         Context, claim, t1_ratios, w8a8_table)
 from superweight.report.verdicts import (VERDICTS, Finding, Grade, Sub, _starts, _sub_dict, ci_test,  # noqa: F401
                                          decide, decision, finish, fmt_est, pts)
 
@@ -275,9 +274,6 @@ def _stop_mass(ctx: Context, t: dict) -> Finding:
         sub.why = "no per-prompt values for an interval"
     return Finding(None, "", subs=[sub], notes=[f"mass {s['stopword_mass_original']:.3g} -> "
                                                  f"{s['stopword_mass_no_super_weight']:.3g}"])
-
-
-FIG5 = {"the": 2.1, ".": 4.9, ",": 10.5}
 
 
 @claim("stopwords_each_rise", "§3.3, Fig. 5",
