@@ -52,6 +52,8 @@ def test_table6_amplification_every_verdict_and_its_strength(tmp_path):
     # the sweep scored no accuracy: decided on perplexity, said so
     r = put("p", None, acc=None, ppl=(40, 30))
     assert r["verdict"].startswith("holds") and "avg accuracy not scored" in r["evidence"], r
+    assert r["strength"] == "not graded" and r["strength_why"] == "avg accuracy not scored: the paper's numbers are " \
+        "accuracies"
     assert "x1.5 int4 rtn_keep_sw block 64 wikitext2 ppl(x1)/ppl(amplified)" in r["evidence"]
     # only the x1 restore (no amplification run), or only the amplified one: nothing to compare
     run = Run(tmp_path / "n")

@@ -307,6 +307,7 @@ def _acc_scored(*results: dict) -> bool:
 
 
 NOT_SCORED = "avg accuracy not scored (the sweep's limit is 0: perplexity only); decided on perplexity"
+ACC_NOT_GRADED = "avg accuracy not scored: the paper's numbers are accuracies"
 
 
 @claim("scaling_up", "§3.4, Fig. 6, Table 5",
@@ -381,7 +382,7 @@ def _wquant(ctx: Context, t: dict) -> Finding:
     if len(blocks) < 2:
         subs.append(Sub("gap growth", None, 0.0, why="one block size: gap growth not tested"))
     if not _acc_scored(rb, sb):
-        return Finding(None, "", subs=subs, notes=[NOT_SCORED])
+        return Finding(None, "", subs=subs, notes=[NOT_SCORED], no_grade=ACC_NOT_GRADED)
     f7, who = ctx.paper("fig7")
     at = (f7 or {}).get(f"{block_order_flat(big)}")
     g = (Grade("Fig. 7", round(at["sw_aware"] - at["rtn"], 2), f"Fig. 7's {at['sw_aware'] - at['rtn']:+.2f} points "

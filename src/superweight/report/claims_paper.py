@@ -7,7 +7,7 @@ from __future__ import annotations
 from superweight.interventions.applicability import NotApplicable
 from superweight.report import compare
 from superweight.report.registry import Context, claim
-from superweight.report.claims import ACC_MARGIN, PPL_MARGIN
+from superweight.report.claims import ACC_MARGIN, ACC_NOT_GRADED, PPL_MARGIN
 from superweight.report.strength import AS, BY_DIRECTION, NG, WEAK, from_verdict
 from superweight.report.verdicts import Finding, Grade, Sub, pts
 from superweight.stats.intervals import MAX_N
@@ -72,7 +72,8 @@ def _amplify(ctx: Context, t: dict) -> Finding:
             subs += [Sub(f"{name} {c} ppl(x1)/ppl(amplified)", compare.ppl_ratio(b, a, c, **ctx.kw()), t["ratio"],
                          group=f"x{factor:g} ppl") for c in compare.corpora(a, b)]
     return Finding(None, "", subs=subs, notes=list(dict.fromkeys(notes)), strength_rule="any",
-                   no_grade=f"the paper's Table 6 has no number for {who} at the blocks run: not graded")
+                   no_grade=ACC_NOT_GRADED if notes and not any(s.unit == "pts" for s in subs) else
+                   f"the paper's Table 6 has no number for {who} at the blocks run: not graded")
 
 
 @claim("at_most_six", "§3.1, Table 2",
