@@ -1,6 +1,6 @@
 """A claim's strength verdict, decided apart from its direction: is this run's effect as strong as the paper's own
 numbers (``Claim.strength`` says which, in the paper's words and tables)? "as strong" (every deciding grade reached by
-non-inferiority: the interval's short end within the margin of the paper's number, ``verdicts.paper_bound``),
+non-inferiority: the interval's short end within the margin of the paper's number, ``grades.paper_bound``),
 "weaker" (an interval wholly short of that, or the direction fails), "undecided" (an interval across it, or the
 direction inconclusive) or "not graded" (the paper gives no number for this model, or no estimate can be graded). It reads the grades ``verdicts.finish``
 prints (the same intervals at the Bonferroni level, one-sided tests for "barely hurts" and "at chance"), so the
@@ -44,7 +44,7 @@ def _combine(rule: str, groups: dict[str, list[str]]) -> str:
 def strength(f: Finding, fam: dict | None, by: str = "") -> tuple[str, str]:
     """(strength, why) of one claim on one model from its finding (after ``decide`` and ``finish``): the grades
     labelled ``by`` ("" = "text" when the claim is graded by the paper's words, else its first label) decide, each
-    by non-inferiority (``verdicts.paper_bound``). Sub-tests combine by ``Finding.strength_rule`` (default the
+    by non-inferiority (``grades.paper_bound``). Sub-tests combine by ``Finding.strength_rule`` (default the
     direction's ``rule``; "any" over sub-tests or, with ``strength_rule`` "any", over groups). A failed direction
     is weaker; an inconclusive one at most undecided."""
     if f.strength == BY_DIRECTION:
