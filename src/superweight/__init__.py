@@ -27,8 +27,8 @@ Subpackages by stage, lowest first (a stage imports only itself and the stages b
   ``hadamard`` (the Hadamard decomposition), ``skip`` (the skip-connection ablation), ``significance`` (random
   outlier sets), ``emergence`` (over training checkpoints), ``experiments`` (a scoring job's ablation condition,
   scaling factor or quantization setting as one change of the loaded model). Measurements only, no verdicts.
-- ``report``: ``compare`` (paired comparisons of result files), ``verdicts`` (Holm, grades, wording), ``registry``
-  (how a claim is registered; the paper's numbers), ``claims`` (the ablation, detection, stopword and quantization
+- ``report``: ``compare`` (paired comparisons of result files), ``verdicts`` (Holm, wording), ``grades`` (a
+  sub-test against the paper's numbers), ``registry`` (how a claim is registered; the paper's numbers), ``claims`` (the ablation, detection, stopword and quantization
   claims), ``claims_mechanism`` (the mechanism and Fig. 4 claims), ``claims_paper`` (Table 6's amplification, at most
   six, Fig. 7's small blocks, Fig. 4's persistence, instruct/base), ``claims_evaluate`` (every claim evaluated for
   one model), ``strength`` (a claim's strength verdict, apart from its direction), ``claims_render``, ``emergence``

@@ -13,6 +13,7 @@ rule claims:
     params:
         models=MODELS,
         stats=config["stats"],
+        paper_results=str(Path(workflow.basedir) / "config" / "paper_results.yaml"),  # each model's own numbers
     log:
         "results/logs/claims.log",
     benchmark:

@@ -2,15 +2,19 @@ from pathlib import Path
 
 from superweight.report.claims_evaluate import evaluate_model, model_files
 from superweight.report.claims_render import render, write
+from superweight.report.reproduce_rows import paper_entries
 from superweight.workflow.runlog import start
 
 log = start(snakemake)
 p = snakemake.params
 rows = []
+# each paper model's own numbers (config/paper_results.yaml through its `paper:` key) grade its strength
+paper = paper_entries({m: snakemake.config["models"][m] for m in p.models}, p.paper_results)
 for m in p.models:
     base = snakemake.config["models"][m].get("base")  # an instruct variant's base model (claim instruct_shares_base)
     files = model_files(Path("results"), m, list(snakemake.input), base)
-    mine = evaluate_model(m, files, p.stats["level"], base=base)
+    mine = evaluate_model(m, files, p.stats["level"], base=base, paper=paper[m],
+                          paper_key=snakemake.config["models"][m].get("paper") or "")
     Path(f"results/{m}/claims.md").write_text(render(mine, [m]) + "\n")
     rows += mine
     log.info("%s: %s", m, {r["claim"]: r["verdict"] for r in mine})

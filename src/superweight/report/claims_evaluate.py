@@ -17,12 +17,14 @@ from superweight.stats.intervals import LEVEL, Estimate
 
 
 def evaluate_model(model: str, files: dict[str, Path], level: float = LEVEL, claims: list[Claim] | None = None,
-                   base: str | None = None) -> list[dict]:
+                   base: str | None = None, paper: dict | None = None, paper_key: str = "") -> list[dict]:
     """Every claim for one model: a row with the claim's text, its verdict (the decision word first, its grade or
     reason in parentheses), its strength verdict (report.strength), evidence and estimates. The interval sub-tests
     of all the model's claims are one family, corrected together by Holm (``decide``). ``base``: the model this
-    one is an instruct variant of (its files under ``base/`` in ``files``, see ``model_files``)."""
-    ctx = Context(model, files, level, base)
+    one is an instruct variant of (its files under ``base/`` in ``files``, see ``model_files``); ``paper``: its
+    entry of config/paper_results.yaml (``paper_key``, its ``paper:`` key), graded against; None outside the paper
+    (graded against the paper's Llama-7B)."""
+    ctx = Context(model, files, level, base, paper, paper_key)
     found = []
     for c in claims or CLAIMS:
         missing = [f for f in c.inputs if not ctx.has(f)]

@@ -9,7 +9,7 @@ import math
 import numpy as np
 
 from superweight.interventions.applicability import NotApplicable
-from superweight.report.registry import T1_SW_OVER_NONSW, WIKI, Context, claim
+from superweight.report.registry import WIKI, Context, claim, t1_ratios
 from superweight.stats.intervals import fieller_units, ppl_ratio_ci, proportion
 from superweight.report.verdicts import Finding, Grade, Sub
 from superweight.detect.used import NONE_USED
@@ -118,7 +118,8 @@ def _mech_skip(ctx: Context, t: dict) -> Finding:
        "than a typical matched set), and ppl(super weights pruned) / ppl(the paper's non-SW set pruned) > 1 "
        "(the window test on paired log-differences: t from 48 windows (articles), below that the exact sign test of the median window); each one sub-test of the Holm family. Strength: Table 1's x199.",
        ("mechanism/significance.json",), share=0.5, ratio=1.0,
-       strength="Table 1: ppl(super weights pruned) / ppl(other outliers pruned) at least x199 (Wiki-2)")
+       strength="Table 1 (the model's own row; Llama-7B's for a model outside the paper): ppl(super weights pruned) / "
+       "ppl(other outliers pruned) at least x199 (Wiki-2), within the strength margin")
 def _mech_significance(ctx: Context, t: dict) -> Finding:
     r = _done(ctx, "mechanism/significance.json")
     sw = r["sw"]["ratio"]
@@ -131,11 +132,13 @@ def _mech_significance(ctx: Context, t: dict) -> Finding:
     paper = r["paper_set"]
     e = ppl_ratio_ci(paper["window_nll"], r["sw"]["window_nll"], True, **ctx.kw(),
                      clusters=r["sw"].get("window_article"))
+    t1, who = ctx.paper("table1")
+    x = t1_ratios(t1, "prune_sw", "prune_nonsw").get(WIKI)
     subs.append(Sub(f"ppl(super weights pruned)/ppl(paper's {paper['n_pruned']} other outliers pruned)", e,
-                    t["ratio"], grades=(Grade("Table 1", T1_SW_OVER_NONSW[WIKI],
-                                              f"Table 1's x{T1_SW_OVER_NONSW[WIKI]:.3g} (Wiki-2)"),)))
+                    t["ratio"], grades=(Grade("Table 1", x, f"Table 1's x{x:.3g} (Wiki-2, {who})"),) if x else ()))
     return Finding(None, "", subs=subs, notes=[f"super weights pruned: ppl x{sw:.4g}; the paper's set: "
-                                               f"x{paper['ratio']:.4g}"])
+                                               f"x{paper['ratio']:.4g}"], no_grade=f"the paper's Table 1 has no "
+                   f"number for {who}: not graded")
 
 
 def _sa_layers(rows: list[dict]) -> dict[str, dict[int, dict]]:

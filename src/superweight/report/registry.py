@@ -54,11 +54,21 @@ def claim(id: str, section: str, statement: str, paper: str, test: str, inputs: 
 class Context:
     """One model's result files (only those this run produced: ``files`` maps paths relative to
     results/{model}/ to real paths; a base model's files under ``base/``) and the confidence level of its
-    intervals; ``base``: the model this one is an instruct variant of (models.<m>.base)."""
+    intervals; ``base``: the model this one is an instruct variant of (models.<m>.base); ``paper``: the model's
+    entry of config/paper_results.yaml (its ``paper:`` key, ``paper_key``), None for a model outside the paper."""
 
-    def __init__(self, model: str, files: dict[str, Path], level: float = LEVEL, base: str | None = None):
+    def __init__(self, model: str, files: dict[str, Path], level: float = LEVEL, base: str | None = None,
+                 paper: dict | None = None, paper_key: str = ""):
         self.model, self.files, self.level, self.base = model, files, level, base
+        self.paper_entry, self.paper_key = paper, paper_key
         self._cache: dict[str, object] = {}
+
+    def paper(self, table: str) -> tuple[dict | None, str]:
+        """(the paper's ``table`` numbers to grade this model against, whose they are): a paper model its own
+        (None where the table lacks it: not graded), a model outside the paper the paper's Llama-7B's."""
+        if self.paper_entry is None:
+            return LLAMA7B.get(table), LLAMA7B_NAME
+        return self.paper_entry.get(table), self.paper_key
 
     def has(self, rel: str) -> bool:
         return rel in self.files
@@ -124,12 +134,37 @@ WIKI, C4 = "wikitext2", "c4"
 
 
 # --- the claims ---
-# The paper's numbers (Llama-7B unless said; PAPER.md). Ratios per corpus; "text" is the paper's words.
-T1_PRUNE = {WIKI: 1211.11 / 5.67, C4: 763.65 / 7.08}          # x214, x108
-T1_NONSW = {WIKI: 6.08 / 5.67, C4: 7.57 / 7.08}               # x1.07, x1.07: "barely hurts"
-T1_SW_OVER_NONSW = {WIKI: 1211.11 / 6.08, C4: 763.65 / 7.57}  # x199, x101
-T1_RESTORE = {WIKI: 720.57 / 1211.11, C4: 476.23 / 763.65}    # x0.595, x0.624
+# The paper's Llama-7B numbers (config/paper_results.yaml's llama-7b entry, the tables' layout; tests/test_claims.py
+# checks they agree): a model outside the paper is graded against them (Context.paper), a paper model against its own
+LLAMA7B_NAME = "the paper's Llama-7B"
+LLAMA7B = {
+    "table1": {"original": {"avg": 70.11, "c4": 7.08, "wikitext2": 5.67},
+               "prune_sw": {"avg": 35.14, "c4": 763.65, "wikitext2": 1211.11},
+               "prune_nonsw": {"avg": 69.22, "c4": 7.57, "wikitext2": 6.08},
+               "prune_sw_restore_sa": {"avg": 50.09, "c4": 476.23, "wikitext2": 720.57}},
+    "table6": {"64": {"original": 69.59, "amplified": 69.88}, "4096": {"original": 66.19, "amplified": 67.54}},
+    "table3": {"wikitext2": {"fp": 5.68, "naive": 5.83, "smoothquant": 5.71, "sa_aware": 5.74, "share": 75},
+               "c4": {"fp": 7.08, "naive": 7.23, "smoothquant": 7.12, "sa_aware": 7.14, "share": 82}},
+    "table5": {"original": {"avg": 70.12}, "amplified": {"avg": 70.51}},
+    "fig5": {"the": 2.1, ".": 4.9, ",": 10.5},
+    "fig7": {"16384": {"rtn": 66.21, "sw_aware": 66.21}, "65536": {"rtn": 63.41, "sw_aware": 63.41},
+             "262144": {"rtn": 50.51, "sw_aware": 57.85}, "1048576": {"rtn": 27.55, "sw_aware": 45.4}},
+}
+# Table 1's corpora and the chance level of its average accuracy (the seven tasks' mean)
+T1_NONSW = {c: LLAMA7B["table1"]["prune_nonsw"][c] / LLAMA7B["table1"]["original"][c] for c in (WIKI, C4)}
 T1_CHANCE = float(np.mean([compare.CHANCE[t] for t in ("arc_challenge", "arc_easy", "hellaswag", "lambada_openai",
                                                         "piqa", "sciq", "winogrande")]))
-T1_KEPT = (35.14 / 100 - T1_CHANCE) / (70.11 / 100 - T1_CHANCE)  # 0.158
-T3_SA = {WIKI: 5.74 / 5.83, C4: 7.14 / 7.23}                  # SA-aware / naive W8A8
+
+
+def t1_ratios(t1: dict | None, num: str, den: str) -> dict[str, float]:
+    """Table 1's perplexity ratio ppl(num) / ppl(den) per corpus ({} without Table 1)."""
+    return {c: t1[num][c] / t1[den][c] for c in (WIKI, C4) if t1 and c in t1.get(num, {}) and c in t1.get(den, {})}
+
+
+def w8a8_table(ctx: Context) -> tuple[dict | None, str, str]:
+    """(the W8A8 perplexities per corpus, whose, which table): Table 3 (Llama), 4 (OLMo, Mistral) or 7 (Llama-2)."""
+    for t in ("table3", "table4", "table7"):
+        nums, who = ctx.paper(t)
+        if nums:
+            return nums, who, f"Table {t[-1]}"
+    return None, ctx.paper("table3")[1], "Tables 3/4/7"

@@ -4,33 +4,12 @@ step-down over one model's family (``decide``), the grade against the paper's nu
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from superweight.stats.equivalence import equivalence, one_sided, one_sided_words, words as eq_words
-from superweight.stats.intervals import LEVEL, MIN_N, NA, Estimate, holm, min_n_at, verdict
+from superweight.report.grades import STRENGTH_MARGIN, Grade, _grade, paper_bound  # noqa: F401 (re-exported)
+from superweight.stats.intervals import LEVEL, MAX_N, NA, Estimate, holm, min_n_at, verdict
 
 VERDICTS = ("holds", "fails", "inconclusive", "not applicable")
-
-
-@dataclass
-class Grade:
-    """One of the paper's numbers a sub-test's estimate is graded against: ``label`` says where the number comes
-    from ("text" = the paper's words, e.g. "three orders of magnitude"; otherwise a table or figure), ``words``
-    how the verdict names it. Reached when the whole interval is at or beyond the number. With ``limit`` ("<=" or
-    ">=", a bound) a one-sided statement (e.g. "barely hurts": the ratio at most x1.10): reached only when the
-    one-sided test rejects the opposite (stats.equivalence.one_sided), not reached when the interval lies wholly
-    beyond the bound, else inconclusive. With ``band`` alone (an equivalence region [lo, hi]) reached only when the
-    two one-sided tests reject (the interval inside the band). ``band`` with ``limit`` is shown as the region
-    (e.g. chance +- a margin) but graded one-sided; an interval wholly below the band is reached and says
-    ``below`` (e.g. "below chance"). Grades sharing a ``phrase`` (e.g. each task's accuracy at chance) are summed
-    up in one phrase of the verdict."""
-    label: str
-    number: float
-    words: str
-    band: tuple[float, float] | None = None
-    phrase: str = ""
-    limit: tuple[str, float] | None = None
-    below: str = ""
 
 
 @dataclass(eq=False)
@@ -71,6 +50,8 @@ class Finding:
     rule: str = "all"
     notes: list[str] = field(default_factory=list)
     strength: tuple[str, str] | None = None  # a decided verdict's (strength, why), see report.strength
+    strength_rule: str = ""  # how sub-tests combine for strength ("" = ``rule``; "any": over groups, see strength)
+    no_grade: str = ""  # why no sub-test carries a paper number (e.g. the paper's table lacks this model)
 
 
 EARLY_STOP = "†"
@@ -149,6 +130,10 @@ def decide(findings: list[Finding], level: float = LEVEL) -> dict:
             s.decision = "inconclusive"
             s.why = (f"{s.name}: at n = {s.est.n} its exact test cannot give p below {s.est.floor_p:.2g}, above "
                      f"the α = {a:.3g} it is tested at")
+        elif s.est.zero_only and s.threshold != 0:
+            s.decision = "inconclusive"
+            s.why = (f"{s.name}: above {MAX_N['acc_diff']} documents in a task only a difference against 0 is "
+                     "decided (docs/statistics.md)")
         else:
             s.decision = "inconclusive"
             s.why = f"{s.name}: the {100 * (1 - a):.4g}% interval includes {s.threshold:g}"
@@ -159,40 +144,6 @@ def decide(findings: list[Finding], level: float = LEVEL) -> dict:
             and not s.est.too_small)
     return {"method": "Holm", "family_size": m, "family_level": level, "graded_only": g,
             "grade_level": 1 - alpha / max(m + g, 1)}
-
-
-def _grade(s: Sub, level: float) -> list[tuple[Grade, str, str]]:
-    """(grade, "reached" / "not reached" / "undecided" (/ "inconclusive" for a band or limit; "not graded" for a
-    median-window estimate), the evidence words)
-    for each of the sub-test's paper numbers, read off its interval at ``level`` (Bonferroni over the family:
-    strength statements hold simultaneously). A band or limit is tested at size (1 - level) / 2 per one-sided
-    test: each reads one end of the same ``level`` interval, and an interval can speak on either side."""
-    if not isinstance(s.est, Estimate) or s.est.too_small or not s.grades:
-        return []
-    if s.est.estimand == "median":  # the median window's ratio is not the corpus ratio the paper reports
-        return [(g, "not graded", "not graded (a median-window estimate: the paper's number is a corpus ratio; "
-                                 f"grading needs {MIN_N['t']} windows)") for g in s.grades]
-    e = s.est.at(level)
-    size = (1 - level) / 2
-    out = []
-    for g in s.grades:
-        if g.limit is not None:
-            at_most, x = g.limit[0] == "<=", g.limit[1]
-            st, p, iv = one_sided(s.est, x, at_most, level)
-            w = one_sided_words(st, iv, x, at_most, p, size)
-            if st == "reached" and g.band is not None and g.below and iv[1] < g.band[0]:
-                w = (f"reached ({g.below}: interval [{iv[0]:.3g}, {iv[1]:.3g}] below [{g.band[0]:.3g}, "
-                     f"{g.band[1]:.3g}], p = {p:.2g} <= {size:.2g})")
-            out.append((g, st, w))
-            continue
-        if g.band is not None:
-            st, t, iv = equivalence(s.est, g.band[0], g.band[1], level)
-            out.append((g, st, eq_words(st, iv, g.band[0], g.band[1], t, size)))
-            continue
-        lo, hi, x = (e.lo, e.hi, g.number) if s.higher else (-e.hi, -e.lo, -g.number)
-        st = "reached" if lo >= x else "not reached" if hi < x else "undecided"
-        out.append((g, st, st))
-    return out
 
 
 def finish(f: Finding, fam: dict) -> Finding:
@@ -317,7 +268,8 @@ def pts(e: Estimate | None) -> Estimate | None:
         return e
     test = (lambda t, f=e.test: f(t / 100)) if e.test else None
     iv = (lambda lv, f=e.interval: tuple(100 * x for x in f(lv))) if e.interval else None
-    return Estimate(100 * e.value, 100 * e.lo, 100 * e.hi, e.n, e.level, e.method, e.min_n, test, iv, e.early_stop)
+    fb = (lambda f=e.fallback: pts(f())) if e.fallback else None
+    return replace(e, value=100 * e.value, lo=100 * e.lo, hi=100 * e.hi, test=test, interval=iv, fallback=fb)
 
 
 def _starts(v: str) -> bool:

@@ -101,6 +101,9 @@ class Estimate:
     # level the estimate is tested at asks more units than it has (MIN_N_AT_LEVEL)
     kind: str = ""
     fallback: Callable[[], "Estimate"] | None = field(default=None, compare=False, repr=False)
+    # a paired accuracy difference above MAX_N documents: its test decides only against 0 (any other threshold: p
+    # 1), and its z interval was not measured within the goal there, so it is never graded (report.verdicts._grade)
+    zero_only: bool = False
 
     def as_dict(self) -> dict:
         return {"value": self.value, "lo": self.lo, "hi": self.hi, "n": self.n, "level": self.level,
@@ -542,7 +545,9 @@ def acc_linear(groups: Sequence[np.ndarray], weights: Sequence[float], level: fl
     method = method or ("normal, Agresti-Coull variance" if len(w) == 1 else "normal, Agresti-Min variance")
     test = lambda t: _z_test(ctr - t, se, None)  # noqa: E731
     top = MAX_N.get(kind)
+    zero_only = False
     if top is not None and max(len(g) for g in groups) > top and list(w) == [-1.0, 1.0] and all(np.isin(g, (0.0, 1.0)).all() for g in groups):
+        zero_only = True
         n01 = sum(int(((g[:, 0] == 0) & (g[:, 1] == 1)).sum()) for g in groups)
         n10 = sum(int(((g[:, 0] == 1) & (g[:, 1] == 0)).sum()) for g in groups)
         eq = len({len(g) for g in groups}) == 1  # with equal documents per task, avg diff 0 <=> n01 == n10
@@ -555,7 +560,7 @@ def acc_linear(groups: Sequence[np.ndarray], weights: Sequence[float], level: fl
         method += (f"; above {top} documents in a task only a difference against 0 is decided, by McNemar's exact "
                    f"test on the {n01 + n10} discordant documents of all tasks (the z test's error at the decision "
                    "level was not measured within the goal there)")
-    return Estimate(val, lo, hi, n, level, method, MIN_N[kind], test, interval)
+    return Estimate(val, lo, hi, n, level, method, MIN_N[kind], test, interval, zero_only=zero_only)
 
 
 def acc_share(groups: Sequence[np.ndarray], chance: float, level: float = LEVEL) -> Estimate:
