@@ -7,7 +7,7 @@ from __future__ import annotations
 from superweight.interventions.applicability import NotApplicable
 from superweight.report import compare
 from superweight.report.registry import Context, claim
-from superweight.report.claims import ACC_MARGIN, ACC_NOT_GRADED, PPL_MARGIN
+from superweight.report.claims import ACC_MARGIN, ACC_NOT_GRADED, PPL_MARGIN, _wq_pairs
 from superweight.report.strength import AS, BY_DIRECTION, NG, WEAK, from_verdict
 from superweight.report.verdicts import Finding, Grade, Sub, pts
 from superweight.stats.intervals import MAX_N
@@ -137,15 +137,8 @@ SMALL_BLOCK = 256 * 256  # Fig. 7's second block: RTN and SW-aware agree exactly
 def _small_blocks(ctx: Context, t: dict) -> Finding:
     from superweight.report.tables import block_order
 
-    found: dict[str, list[str]] = {}
-    for f in ctx.glob("wquant/int*/rtn/block*/scores.json"):
-        bits, _, block = f.split("/")[1:4]
-        if ctx.has(f"wquant/{bits}/sw_aware/{block}/scores.json"):
-            found.setdefault(bits, []).append(block[len("block"):])
-    if not found:
-        raise NotApplicable("not run: wquant rtn and sw_aware at the same block")
-    bits = "int4" if "int4" in found else sorted(found)[0]  # as claim wquant_sw_aware
-    small = min(found[bits], key=block_order)
+    bits, blocks = _wq_pairs(ctx)  # the blocks with rtn and sw_aware, as claim wquant_sw_aware
+    small = blocks[0]
     if not 0 < block_order(small) <= t["small"]:
         raise NotApplicable(f"not run: no block of at most {t['small']:,} elements (the smallest run: {small})")
     r, s = (ctx.done(f"wquant/{bits}/{m}/block{small}/scores.json") for m in ("rtn", "sw_aware"))

@@ -6,7 +6,7 @@ ablation condition with the same model: ``reuse``). The workflow's rules, the ta
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from superweight import paths
 
@@ -16,7 +16,7 @@ PATTERNS = {**{kind: f"results/{{model}}/{p}" for kind, p in paths.SCORES.items(
 
 @dataclass(frozen=True)
 class Experiment:
-    """One scored experiment of one model: ``name`` is how its path names it (condition, factor, setting)."""
+    """One scored experiment of one model: its kind, spec (condition, factor, setting) and result path."""
 
     kind: str  # ablation | scaling | wquant | aquant
     model: str
@@ -58,13 +58,7 @@ def wquant_settings(cfg: dict) -> list[WquantSetting]:
     restored super weights (at their value, and times each other factor)."""
     wq = cfg["quantization"]["weights"]
     out = [WquantSetting(b, m, str(blk)) for b in wq["bits"] for m in wq["methods"] for blk in wq["blocks"]]
-    t = wq["table6"]
-    if t["enabled"]:
-        for blk in t["blocks"]:
-            out += [WquantSetting(t["bits"], "rtn", str(blk)), WquantSetting(t["bits"], t["method"], str(blk))]
-            out += [WquantSetting(t["bits"], t["method"], str(blk), float(factor_name(f)))
-                    for f in t["factors"] if float(f) != 1.0]
-    return list(dict.fromkeys(out))
+    return list(dict.fromkeys(out + (table6_settings(cfg) if wq["table6"]["enabled"] else [])))
 
 
 def table6_settings(cfg: dict) -> list[WquantSetting]:
@@ -93,7 +87,6 @@ class RunPlan:
     emergence_outputs: tuple = ()  # the sweep's figure and table (``emergence_files``)
     emergence_raw: tuple = ()  # the raw results they are made from
     z_auto: bool = False  # clipping methods read a tuned z per model, bits and block
-    _factors: dict = field(default_factory=dict)
 
     def of(self, kind: str, model: str | None = None) -> list[Experiment]:
         return [e for e in self.experiments if e.kind == kind and model in (None, e.model)]
@@ -102,7 +95,8 @@ class RunPlan:
         return [e.path for e in self.of(kind, model)]
 
     def factors(self, model: str) -> list[str]:
-        return self._factors[model]
+        """The model's scaling grid as paths write it."""
+        return [factor_name(e.spec["factor"]) for e in self.of("scaling", model)]
 
     def reused(self, kind: str) -> dict[str, str]:
         """{the path's name (a factor, a method): the ablation condition} for the experiments read, not scored."""
@@ -206,14 +200,13 @@ def build(cfg: dict, models: list[str], reuse_from=None, emergence: dict | None 
         return cond if reuse_from(cond, corpora, limits.eval_for(cfg, kind)) is None else None
 
     settings = wquant_settings(cfg)
-    exps, factors = [], {}
+    exps = []
     for m in models:
         exps += [Experiment("ablation", m, {"condition": c}, PATTERNS["ablation"].format(model=m, condition=c))
                  for c in conditions]
-        factors[m] = scaling_factors(cfg, m)
         exps += [Experiment("scaling", m, {"factor": float(f)}, PATTERNS["scaling"].format(model=m, factor=f),
                             reuse("scaling", {"factor": float(f)}, scaling["corpora"]))
-                 for f in factors[m]]
+                 for f in scaling_factors(cfg, m)]
         exps += [Experiment("wquant", m, {"bits": s.bits, "method": s.method, "block": s.block,
                                           "sw_factor": s.factor},
                             s.pattern().format(model=m)) for s in settings]
@@ -222,7 +215,7 @@ def build(cfg: dict, models: list[str], reuse_from=None, emergence: dict | None 
     em_out, em_raw = emergence_files(emergence, cfg["plots"]["format"])
     return RunPlan(tuple(models), conditions, tuple(exps), cfg["plots"]["format"],
                    tuple(cfg["mechanism"]["experiments"]), tuple(wq["bits"]) if wq["methods"] else (),
-                   bool(wq["table6"]["enabled"]), em_out, em_raw, wq["z"] == "auto", factors)
+                   bool(wq["table6"]["enabled"]), em_out, em_raw, wq["z"] == "auto")
 
 
 def emergence_dir(emergence: dict | None) -> str:
