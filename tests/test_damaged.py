@@ -24,6 +24,7 @@ def finished(root: Path) -> Path:
         f"{M}/mechanism/significance.json": {"model": M, "status": "done"},
         f"{M}/stopwords/summary.json": {"model": M, "status": "done"},
         "protocol.json": {"rows": []},
+        "reproduction.json": {"models": [M], "rows": []},
     }
     for rel, value in files.items():
         (r / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -70,6 +71,7 @@ def test_truncated_super_weights_is_one_line_with_the_fix(tmp_path):
     (f"{M}/detect/layer_maxima.csv", lambda p: p.write_bytes(p.read_bytes()[:-4]), "its last row is cut short"),
     (f"{M}/detect/layer_maxima.csv", lambda p: p.write_bytes(p.read_bytes()[:-2]), "its last row is cut short"),
     (f"{M}/corpora/wikitext2.pt", cut, "not a complete torch file"),
+    ("reproduction.json", cut, "not valid JSON"),  # read by claims_html and the tables of paper models
 ])
 def test_each_kind_of_damage_is_named(tmp_path, rel, edit, why):
     r = finished(tmp_path)

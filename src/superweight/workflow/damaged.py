@@ -51,6 +51,8 @@ KINDS: list[tuple[str, str, tuple[str, ...]]] = [
     ("protocol.json", "protocol", ()),
     ("claims.json", "claims", ()),
     ("claims.csv", "claims", ()),
+    ("reproduction.json", "reproduction", ("models",)),  # report.reproduce_render (claims_html, the tables)
+    ("reproduction.csv", "reproduction", ()),
 ]
 
 
