@@ -12,7 +12,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 SRC = REPO / "src" / "superweight"
 # lowest first: a module may import its own stage and the stages before it
-ORDER = ("paths", "provenance", "stats", "models", "interventions", "scoring", "detect", "quant", "analysis", "report", "workflow", "cli")
+ORDER = ("paths", "settings", "provenance", "stats", "models", "interventions", "scoring", "detect", "quant", "analysis", "report", "workflow", "cli")
 # modules above ~300 lines, each with its reason
 LONG = {
     "report.claims": "the registry of every paper claim",

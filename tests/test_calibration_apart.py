@@ -10,6 +10,7 @@ import torch
 import yaml
 from snakemake.utils import update_config
 
+from superweight.settings import JobSettings
 from superweight.quant.tune_z import check_disjoint, smoothquant_texts
 from superweight.workflow.config import validate
 from superweight.scoring.data import c4_calibration_documents, c4_documents, corpus_text
@@ -82,14 +83,14 @@ def test_smoothquant_calibrates_on_the_given_samples_one_pass_each():
     cfg = {"quantization": {"activations": {"inputs": ["q", "k", "v", "gate", "up", "down"], "bmm": ["q", "k", "v"],
                                             "alpha": 0.85, "weight_granularity": "per_tensor"}}}
     with contextlib.ExitStack() as stack:
-        rec = apply(model, "aquant", {"method": "smoothquant"}, [], cfg, stack, {},
+        rec = apply(model, "aquant", {"method": "smoothquant"}, [], JobSettings.from_dict(cfg), stack, {},
                     {"examples": examples, "record": {"corpus": "c4", "indices": [1200, 1300, 1400]}})
         h.remove()
     assert [len(c[0]) for c in calls] == [12, 7, 20]
     assert rec["calibration"]["samples"] == 3 and rec["calibration"]["tokens"] == 39
     assert rec["calibration"]["indices"] == [1200, 1300, 1400] and rec["smoothed_groups"] > 0
     with contextlib.ExitStack() as stack, pytest.raises(ValueError, match="calibration samples"):
-        apply(plant(tiny_model("llama"), 1, 5, 17), "aquant", {"method": "smoothquant"}, [], cfg, stack, {}, None)
+        apply(plant(tiny_model("llama"), 1, 5, 17), "aquant", {"method": "smoothquant"}, [], JobSettings.from_dict(cfg), stack, {}, None)
 
 
 def test_w8a8_weights_per_channel_option():

@@ -188,17 +188,15 @@ def test_unsupported_request_types_name_the_fix(tokenizers):
 
 
 def test_sequence_level_interventions_use_whole_sequences():
-    cfg = {"eval": {"backend": "cached"}, "ablation": {"restore_tokens": "max"}}
-    assert whole_sequence("ablation", {"condition": "prune_sw_restore_sa"}, cfg)
-    assert eval_backend("ablation", {"condition": "prune_sw_restore_sa"}, cfg) == "cached_whole"
-    assert eval_backend("aquant", {"method": "sa_aware"}, cfg) == "cached_alone"
+    assert whole_sequence("ablation", {"condition": "prune_sw_restore_sa"}, "max")
+    assert eval_backend("ablation", {"condition": "prune_sw_restore_sa"}, "cached", "max") == "cached_whole"
+    assert eval_backend("aquant", {"method": "sa_aware"}, "cached") == "cached_alone"
     for kind, spec in [("ablation", {"condition": "original"}), ("ablation", {"condition": "prune_sw"}),
                        ("scaling", {"factor": 2.0}), ("aquant", {"method": "naive"}), ("aquant", {"method": "fp"})]:
-        assert eval_backend(kind, spec, cfg) == "cached"
-    cfg["ablation"]["restore_tokens"] = "all"  # every token restored: causal
-    assert eval_backend("ablation", {"condition": "prune_sw_restore_sa"}, cfg) == "cached"
-    cfg["eval"]["backend"] = "hf"
-    assert eval_backend("aquant", {"method": "sa_aware"}, cfg) == "hf"
+        assert eval_backend(kind, spec, "cached", "max") == "cached"
+    # every token restored: causal
+    assert eval_backend("ablation", {"condition": "prune_sw_restore_sa"}, "cached", "all") == "cached"
+    assert eval_backend("aquant", {"method": "sa_aware"}, "hf") == "hf"
 
 
 def _restore(model, sws):

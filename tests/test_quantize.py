@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import torch
 
+from superweight.settings import JobSettings, WeightQuant
 from superweight.models.adapters import get_adapter
 from superweight.quant.rtn import BlockSpec, RTNOptions, _blocks, clip, quantize_tensor, quantize_weights, rtn
 from superweight.quant.w8a8 import W8A8, activation_absmax, fake_quant_per_token, quantize_with_sa, sa_channels, smooth
@@ -111,7 +112,7 @@ def test_compute_dtype_weight_as_the_official_code_by_hand():
 def test_options_reject_unknown_values():
     with pytest.raises(ValueError, match="quantization.weights.rounding"):
         RTNOptions(rounding="nearest")
-    assert RTNOptions.from_config({"partial_block": "whole_tensor", "z": 9}).partial == "whole_tensor"
+    assert RTNOptions.from_config(WeightQuant(partial_block="whole_tensor", z=9)).partial == "whole_tensor"
 
 
 def test_sw_aware_keeps_the_super_weight_bit_identical():
@@ -301,7 +302,7 @@ def test_experiment_records_w8a8_scope_and_table6_restore():
            "quantization": {"activations": {"inputs": ["q", "k", "v", "o", "gate", "up", "down"], "bmm": ["k", "v"],
                                             "corpora": ["wikitext2"]}}}
     with contextlib.ExitStack() as stack:
-        rec = apply(model, "aquant", {"method": "sa_aware"}, [SW], cfg, stack)
+        rec = apply(model, "aquant", {"method": "sa_aware"}, [SW], JobSettings.from_dict(cfg), stack)
         with torch.no_grad():
             model(torch.randint(0, 128, (1, 8)))
     assert "self_attn.o_proj" in rec["quantized_projections"] and rec["bmm_projections"] == ["self_attn.k_proj",
@@ -310,7 +311,7 @@ def test_experiment_records_w8a8_scope_and_table6_restore():
     cfg = {"quantization": {"weights": {"z": 9, "partial_block": "whole_tensor", "rounding": "divide"}}}
     m = plant(tiny_model("llama"), *SW)
     before = get_adapter(m).get_weight(m, *SW)
-    rec = apply(m, "wquant", {"method": "rtn_keep_sw", "bits": 4, "block": "100", "sw_factor": 2.0}, [SW], cfg, None)
+    rec = apply(m, "wquant", {"method": "rtn_keep_sw", "bits": 4, "block": "100", "sw_factor": 2.0}, [SW], JobSettings.from_dict(cfg), None)
     assert rec["restored"][0]["restored"] == 2 * before == get_adapter(m).get_weight(m, *SW)
     assert rec["options"]["partial_block"] == "whole_tensor" and rec["options"]["rounding"] == "divide"
     assert rec["whole_tensor_blocks"] == len(rec["tensors"])  # 32x32 and 64x32 weights: no multiple of 100

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from superweight import settings as S
 from superweight.workflow import resources as R
 from superweight.scoring.logprobs import CHUNK_BYTES
 from helpers import snakemake
@@ -61,9 +62,9 @@ def test_prepared_directory_wins_and_params_b_is_the_last_resort(tmp_path):
 
 
 def _cfg(seqlen=512, batch=1, eval_batch=8, backend="hf"):
-    return {"perplexity": {"seqlen": seqlen, "batch_size": batch, "windows": {"wikitext2": 8, "c4": 4}},
-            "eval": {"batch_size": eval_batch, "backend": backend, "tasks": ["piqa"], "limit": 40},
-            "detection": {"max_iters": 2, "confirm": {"seqlen": seqlen, "windows": 2}}}
+    return {"perplexity": S.Perplexity(seqlen=seqlen, batch_size=batch, windows={"wikitext2": 8, "c4": 4}),
+            "eval": S.Eval(batch_size=eval_batch, backend=backend, tasks=("piqa",), limit=40),
+            "detection": S.Detection(max_iters=2, confirm=S.Confirm(seqlen=seqlen, windows=2))}
 
 
 def _score(cfg, corpora=("wikitext2",)):
@@ -205,7 +206,7 @@ def test_perplexity_peak_of_a_262k_vocabulary_model_matches_the_estimate(tmp_pat
 def test_cached_backend_forwards_each_documents_context_once():
     """The shared-context backend forwards a document's context once for all its choices (lm-eval's `hf` forwards
     every request whole): its declared zero-shot tokens are the hf ones divided by the task's choices."""
-    cfg = {"tasks": ["arc_easy", "piqa"], "limit": 40, "batch_size": 8}
+    cfg = S.Eval(tasks=("arc_easy", "piqa"), limit=40, batch_size=8)
     hf, cached = R.eval_tokens(cfg, backend="hf"), R.eval_tokens(cfg, backend="cached")
     docs_arc, choices_arc, tok_arc = R.TASKS["arc_easy"]
     _, choices_piqa, tok_piqa = R.TASKS["piqa"]

@@ -5,6 +5,7 @@ import contextlib
 import pytest
 import torch
 
+from superweight.settings import JobSettings
 from superweight.interventions.conditions import CONDITIONS, apply_condition
 from superweight.interventions.edits import pruned_all_weights_per_tensor, pruned_nonsw, scaled, zeroed
 from superweight.analysis.experiments import apply
@@ -97,14 +98,14 @@ def test_experiment_records_are_copies():
            "ablation": {"prune_nonsw": {"rule": "count", "amount": 5}, "restore_tokens": "max"}}
     before = _params(model)
     with contextlib.ExitStack() as st:
-        rec = apply(model, "aquant", {"method": "naive"}, [SW], cfg, st)
+        rec = apply(model, "aquant", {"method": "naive"}, [SW], JobSettings.from_dict(cfg), st)
         with torch.no_grad():
             model(torch.randint(0, 128, (1, 8)))
     calls = dict(rec["calls"])
     assert calls["inputs"] > 0
     _assert_same(model, before)
     with contextlib.ExitStack() as st:
-        rec2 = apply(model, "scaling", {"factor": 2.0}, [SW], cfg, st)
+        rec2 = apply(model, "scaling", {"factor": 2.0}, [SW], JobSettings.from_dict(cfg), st)
         assert get_adapter(model).get_weight(model, *SW) == 80.0
     assert rec2["changed"][0]["after"] == 80.0 and get_adapter(model).get_weight(model, *SW) == 40.0
     with W8A8(model):  # another quantized pass: the closed record does not follow it

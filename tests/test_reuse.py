@@ -6,6 +6,7 @@ import json
 import pytest
 import torch
 
+from superweight.settings import JobSettings
 from superweight.analysis.experiments import apply, identity, reused_record
 from superweight.interventions.applicability import NotApplicable, same_model
 from superweight.workflow.reuse import difference, settings
@@ -74,8 +75,8 @@ def test_scaling_x0_is_the_prune_sw_model():
     cfg = {"perplexity": PPL, "ablation": {"prune_nonsw": {"rule": "fraction", "amount": 1e-6}, "restore_tokens": "max"}}
     models = {k: plant(tiny_model("llama"), 1, 3, 7) for k in ("scaled", "pruned")}
     with contextlib.ExitStack() as stack:
-        scaled = apply(models["scaled"], "scaling", {"factor": 0.0}, sws, cfg, stack)
-        pruned = apply(models["pruned"], "ablation", {"condition": "prune_sw"}, sws, cfg, stack)
+        scaled = apply(models["scaled"], "scaling", {"factor": 0.0}, sws, JobSettings.from_dict(cfg), stack)
+        pruned = apply(models["pruned"], "ablation", {"condition": "prune_sw"}, sws, JobSettings.from_dict(cfg), stack)
     a, b = models["scaled"].state_dict(), models["pruned"].state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert scaled["changed"] == pruned["changed"] and pruned["changed"][0]["after"] == 0.0
@@ -96,7 +97,7 @@ def test_identity_experiments_leave_the_model_as_it_is(kind, spec):
     sws = [(1, 3, 7)]
     cfg = {"perplexity": PPL, "quantization": {"activations": {}}}
     with contextlib.ExitStack() as stack:
-        rec = apply(model, kind, spec, sws, cfg, stack)
+        rec = apply(model, kind, spec, sws, JobSettings.from_dict(cfg), stack)
         x = torch.randint(0, 128, (1, 12))
         hooked = model(x).logits
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
+from superweight.settings import Perplexity, Sequential
 from superweight.stats import intervals as stats
 from superweight.stats.sequential import Design, adjusted_p, boundaries, decide, spent, stop_reason
 
@@ -270,10 +271,10 @@ def tiny_setup(tmp_path_factory, data_dir):
     task_dir = materialize_tasks(data_dir, tmp_path_factory.mktemp("tasks"), ["piqa", "arc_easy"])
     ids = torch.randint(0, 257, (16 * 8 + 5,), generator=torch.Generator().manual_seed(0))
     return {"tok": _byte_tokenizer(), "task_dir": task_dir, "corpora": {"toy": ids},
-            "ppl": {"seqlen": 16, "windows": {"toy": 8}, "batch_size": 2}}
+            "ppl": Perplexity(seqlen=16, windows={"toy": 8}, batch_size=2, window_order="first")}
 
 
-SEQ = {"looks": [0.25, 0.5, 0.75, 1.0], "alpha": 0.05, "spending": "obf"}
+SEQ = Sequential(looks=(0.25, 0.5, 0.75, 1.0), alpha=0.05, spending="obf")
 
 
 def test_chunked_scoring_without_reference_is_the_plain_score(tiny_setup):
@@ -350,11 +351,11 @@ def test_config_section_is_listed_as_an_addition_and_bad_sections_name_the_fix()
                        "cycle: prune_nonsw -> prune_sw -> prune_nonsw"),
            "looks finer than the maximum": ({"looks": [0.001, 0.002, 1]}, "fewer looks")}
     from superweight.scoring.looks import compared
-    assert compared(plain["sequential"], "prune_sw_restore_sa") == {"windows": ["prune_sw", "original"],
+    assert compared(plain["sequential"]["compare"], "prune_sw_restore_sa") == {"windows": ["prune_sw", "original"],
                                                                     "docs": ["prune_sw"]}
-    assert compared(plain["sequential"], "prune_nonsw") == {"windows": ["prune_sw", "original"],
+    assert compared(plain["sequential"]["compare"], "prune_nonsw") == {"windows": ["prune_sw", "original"],
                                                             "docs": ["prune_sw", "original"]}
-    assert compared(plain["sequential"], "original") == {"windows": [], "docs": []} == compared(None, "prune_sw")
+    assert compared(plain["sequential"]["compare"], "original") == {"windows": [], "docs": []} == compared(None, "prune_sw")
     with pytest.raises(ConfigError, match="sequential.compare.prune_nonsw"):
         validate(merged({"sequential": {"compare": {"prune_nonsw": {"perplexity": ["prune_sw"]}}}}), schema,
                  check_files=False)

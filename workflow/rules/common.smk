@@ -6,6 +6,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from superweight.quant.methods import ACT_METHODS, WEIGHT_METHODS
+from superweight import settings
 from superweight.workflow import resources as R
 from superweight.workflow import runplan
 from superweight.scoring import limits
@@ -34,6 +35,10 @@ except ConfigError as e:
     raise WorkflowError(f"config error: {e}") from None
 
 MODELS = run_models(config)  # `run_models`, or every model under `models`
+# sections the host computes with itself (resource estimates), typed; a job gets its sections as plain data (params)
+SETTINGS = SimpleNamespace(perplexity=settings.Perplexity.from_dict(config["perplexity"]),
+                           detection=settings.Detection.from_dict(config["detection"]),
+                           weights=settings.WeightQuant.from_dict(config["quantization"]["weights"]))
 CONDITIONS = config["ablation"]["conditions"]
 DATA_DIR = resolve_data_dir(config.get("data_dir"))  # `data_dir`, else $SUPERWEIGHT_DATA; None reads the Hub
 # a run with a paper model (`paper:`): its tables carry the reproduction marks (rule reproduction, claims.smk)

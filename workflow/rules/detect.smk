@@ -18,7 +18,7 @@ rule detect:
         "results/{model}/benchmarks/detect.tsv"
     threads: 2
     resources:
-        **model_job(R.detection(config["detection"])),
+        **model_job(R.detection(SETTINGS.detection)),
     conda:
         "../../envs/model.yaml"
     script:

@@ -10,14 +10,15 @@ from superweight.provenance import Provenance, read_json, result_record, write_j
 from superweight.workflow.runlog import start
 from superweight.scoring.limits import task_limits
 from superweight.scoring.score import restrict
+from superweight.settings import Eval
 
 log = start(snakemake)
 wc, p = snakemake.wildcards, snakemake.params
 kind, spec = p.kind, dict(p.spec)
 label = " ".join(f"{k}={v}" for k, v in spec.items())
 data_dir = job_data_dir(snakemake.config)  # from the config: no param carries its path
-ev = p.cfg["eval"]
-prov = Provenance(wc.model, label, {**p.cfg, "model": p.model}, checksums(data_dir, p.corpora + ev["tasks"]))
+ev = Eval.from_dict(p.cfg["eval"])  # this experiment's, `eval.limit` resolved for its kind
+prov = Provenance(wc.model, label, {**p.cfg, "model": p.model}, checksums(data_dir, p.corpora + list(ev.tasks)))
 out = {"kind": kind, **spec}
 sws = used_super_weights(snakemake.input.detect)
 source = read_json(snakemake.input.scores)
@@ -32,7 +33,7 @@ else:
     raise SystemExit(0)
 if source.get("status") != "done":
     raise SystemExit(f"{kind} {label} cannot reuse {snakemake.input.scores} (status {source.get('status')})")
-scores = restrict(source["scores"], p.corpora, ev["tasks"], task_limits(ev["tasks"], ev["limit"]))
+scores = restrict(source["scores"], p.corpora, list(ev.tasks), task_limits(ev.tasks, ev.limit))
 for t, v in scores["tasks"].items():
     if v.get("subset_of") is not None:
         log.info("%s: the first %s of the %s documents scored there: acc %.4f (n=%d)", t, v["limit"], v["subset_of"],

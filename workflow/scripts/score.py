@@ -18,9 +18,11 @@ from superweight.workflow.runlog import start
 from superweight.scoring.looks import compared
 from superweight.scoring.limits import scored_tasks
 from superweight.scoring.score import score, score_sequential
+from superweight.settings import JobSettings
 
 log = start(snakemake)
 wc, p = snakemake.wildcards, snakemake.params
+job = JobSettings.from_dict(p.cfg)  # this job's sections; `eval.limit` already resolved for its kind
 kind = p.kind
 experiments = getattr(p, "experiments", None) or [[snakemake.output[0], p.spec]]
 data_dir = job_data_dir(snakemake.config)  # from the config: no param carries its path
@@ -41,24 +43,24 @@ def score_setting(path, spec):
     """Load the model, change it as ``spec`` says, score it and write ``path``; nothing of it outlives the call."""
     label = " ".join(f"{k}={v}" for k, v in spec.items())
     prov = Provenance(wc.model, label, {**p.cfg, "model": p.model},
-                      checksums(data_dir, list(corpora) + p.cfg["eval"]["tasks"]))
+                      checksums(data_dir, list(corpora) + list(job.eval.tasks)))
     out = {"kind": kind, **spec}
     model, tok = load_model(snakemake.input.model, p.model.get("dtype", "float32"), p.device)
     with contextlib.ExitStack() as stack:
         try:
-            record = apply(model, kind, spec, sws, p.cfg, stack, ids, calibration)
+            record = apply(model, kind, spec, sws, job, stack, ids, calibration)
         except NotApplicable as e:
             log.warning("%s %s: not applicable: %s", wc.model, label, e)
             write_json(path, result_record(wc.model, prov, str(e), **out))
             return
         scored = {k: ids[k] for k in p.corpora}
-        ev = p.cfg["eval"]  # this experiment's, its limit resolved (scoring.limits.eval_for)
-        args = (model, tok, scored, p.cfg["perplexity"], scored_tasks(ev["tasks"], ev["limit"]),
+        ev, seq = job.eval, job.sequential
+        args = (model, tok, scored, job.perplexity, scored_tasks(ev.tasks, ev.limit),
                 Path(snakemake.input.tasks) if data_dir else None)
-        kw = dict(eval_batch_size=ev["batch_size"], device=p.device, add_bos_token=ev.get("add_bos_token", False),
-                  backend=eval_backend(kind, spec, p.cfg), articles={k: articles[k] for k in p.corpora})
-        seq = p.cfg.get("sequential")
-        parts = compared(seq, spec.get("condition", ""))
+        backend = eval_backend(kind, spec, ev.backend, job.ablation.restore_tokens if job.ablation else None)
+        kw = dict(eval_batch_size=ev.batch_size, device=p.device, add_bos_token=ev.add_bos_token, backend=backend,
+                  articles={k: articles[k] for k in p.corpora})
+        parts = compared(seq.compare if seq else None, spec.get("condition", ""))
         scores = score_sequential(*args, seq, refs, **kw, parts=parts) if seq and refs else score(*args, **kw)
     write_json(path, result_record(wc.model, prov, **out, intervention=record, scores=scores))
 

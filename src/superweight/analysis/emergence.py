@@ -7,6 +7,8 @@ import logging
 import math
 import re
 
+from superweight.settings import Emergence
+
 log = logging.getLogger(__name__)
 
 Coord = tuple[int, int, int]
@@ -45,18 +47,18 @@ def check(cfg: dict) -> dict:
     return {**cfg, "reference": ref}
 
 
-def load_checkpoint(cfg: dict, revision: str, device: str = "cpu"):
+def load_checkpoint(em: Emergence, revision: str, device: str = "cpu"):
     """(model, tokenizer) of one checkpoint: a Hub revision, or for ``source: local`` the directory ``id`` with
     ``{revision}`` filled in."""
     from superweight.models.load import ModelSpec, load_spec
 
-    if cfg["source"] == "hub":
-        spec = ModelSpec("hub", cfg["id"], revision=revision)
-    elif cfg["source"] == "local":
-        spec = ModelSpec("local", cfg["id"].format(revision=revision))
+    if em.source == "hub":
+        spec = ModelSpec("hub", em.id, revision=revision)
+    elif em.source == "local":
+        spec = ModelSpec("local", em.id.format(revision=revision))
     else:
-        raise EmergenceConfigError(f"`emergence.source` must be hub or local, got {cfg['source']!r}")
-    return load_spec(spec, cfg.get("dtype", "float32"), device)
+        raise EmergenceConfigError(f"`emergence.source` must be hub or local, got {em.source!r}")
+    return load_spec(spec, em.dtype, device)
 
 
 def sa_size(model, ids, coords) -> dict[tuple[int, int], float]:

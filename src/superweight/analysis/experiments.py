@@ -10,6 +10,7 @@ from superweight.interventions.applicability import NotApplicable, same_model
 from superweight.interventions.conditions import NEEDS_SW, apply_condition
 from superweight.interventions.edits import scaled
 from superweight.detect.used import NONE_USED
+from superweight.settings import JobSettings
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ def reused_record(kind: str, spec: dict, sws, source: dict) -> dict:
             "note": "factor 0 zeroes the super weights: the ablation's prune_sw model"}
 
 
-def apply(model, kind: str, spec: dict, sws, cfg: dict, stack: contextlib.ExitStack, corpora: dict | None = None,
+def apply(model, kind: str, spec: dict, sws, cfg: JobSettings, stack: contextlib.ExitStack, corpora: dict | None = None,
           calibration: dict | None = None):
     """Change ``model`` for one experiment until ``stack`` closes; returns the record stored in scores.json (plain
     data; a restore's examples are copied into it when the stack closes). Weight quantization (``wquant``) and
@@ -54,13 +55,14 @@ def apply(model, kind: str, spec: dict, sws, cfg: dict, stack: contextlib.ExitSt
 
     kind: ``ablation`` (spec: condition), ``scaling`` (factor), ``wquant`` (method, bits, block),
     ``aquant`` (method). ``calibration``: SmoothQuant's calibration samples ({"examples": [token tensors], "record":
-    how they were drawn}), text apart from every evaluated window (rule smoothquant_calibration)."""
+    how they were drawn}), text apart from every evaluated window (rule smoothquant_calibration). ``cfg``: the job's
+    settings (its kind's section: `ablation`, `quantization.weights` or `quantization.activations`)."""
     if kind == "ablation":
         if spec["condition"] in NEEDS_SW and not sws:
             raise NotApplicable(NONE_USED)
-        a = cfg["ablation"]
-        return apply_condition(model, spec["condition"], sws, a["prune_nonsw"]["rule"], a["prune_nonsw"]["amount"],
-                               a["restore_tokens"], stack=stack)
+        a = cfg.ablation
+        return apply_condition(model, spec["condition"], sws, a.prune_nonsw.rule, a.prune_nonsw.amount,
+                               a.restore_tokens, stack=stack)
     if kind == "scaling":
         if not sws:
             raise NotApplicable(NONE_USED)
@@ -69,10 +71,10 @@ def apply(model, kind: str, spec: dict, sws, cfg: dict, stack: contextlib.ExitSt
     if kind == "wquant":
         from superweight.quant.rtn import RTNOptions, quantize_weights
 
-        q = cfg["quantization"]["weights"]
+        q = cfg.quantization.weights
         if spec["method"] in ("sw_aware", "rtn_keep_sw") and not sws:
             raise NotApplicable(NONE_USED)
-        z = spec.get("z", q["z"])
+        z = spec.get("z", q.z)
         factor = float(spec.get("sw_factor", 1.0))  # Table 6: the super weights put back x factor after quantizing
         opts = RTNOptions.from_config(q)
         rec = quantize_weights(model, spec["method"], spec["bits"], spec["block"], z, sws, sw_factor=factor, opts=opts)
@@ -83,11 +85,11 @@ def apply(model, kind: str, spec: dict, sws, cfg: dict, stack: contextlib.ExitSt
                 "whole_tensor_blocks": sum(r["block_used"] != str(spec["block"]) for r in rec),
                 "mean_rel_error": sum(r["rel_error"] for r in rec) / len(rec), "super_weights": [list(c) for c in sws]}
     if kind == "aquant":
-        from superweight.quant.w8a8 import PAPER_BMM, PAPER_INPUTS, W8A8, activation_absmax, sa_channels, smooth
+        from superweight.quant.w8a8 import W8A8, activation_absmax, sa_channels, smooth
 
-        q = cfg["quantization"]["activations"]
+        q = cfg.quantization.activations
         method = spec["method"]
-        inputs, bmm = tuple(q.get("inputs", PAPER_INPUTS)), tuple(q.get("bmm", PAPER_BMM))
+        inputs, bmm = q.inputs, q.bmm
         rec = {"method": method, "bits": 8, "inputs": list(inputs), "bmm": list(bmm)}
         if method == "fp":
             return rec
@@ -98,7 +100,7 @@ def apply(model, kind: str, spec: dict, sws, cfg: dict, stack: contextlib.ExitSt
             rec["sa_channels"] = len(ch)
         else:
             ch = {}
-        granularity = q.get("weight_granularity", "per_tensor")
+        granularity = q.weight_granularity
         rec["weight_granularity"] = granularity
         w8a8 = W8A8(model, 8, ch, inputs, bmm, granularity)  # checks the roles before any work
         if method == "smoothquant":
@@ -108,8 +110,8 @@ def apply(model, kind: str, spec: dict, sws, cfg: dict, stack: contextlib.ExitSt
                 stats = activation_absmax(model, calibration["examples"])
             except ValueError as e:
                 raise NotApplicable(str(e)) from None
-            rec["smoothed_groups"] = smooth(model, stats, q["alpha"])
-            rec.update(alpha=q["alpha"], calibration={**calibration.get("record", {}),
+            rec["smoothed_groups"] = smooth(model, stats, q.alpha)
+            rec.update(alpha=q.alpha, calibration={**calibration.get("record", {}),
                                                       "samples": len(calibration["examples"]),
                                                       "tokens": sum(len(x) for x in calibration["examples"])})
         stack.enter_context(w8a8)

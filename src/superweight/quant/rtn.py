@@ -18,6 +18,7 @@ from torch import nn
 
 from superweight.quant.methods import WEIGHT_METHODS  # noqa: F401 (the one list; checked below)
 from superweight.models.adapters import get_adapter
+from superweight.settings import WeightQuant
 
 log = logging.getLogger(__name__)
 # choices no config key changes, each a row of the protocol page (report/fixed_choices.py)
@@ -99,9 +100,9 @@ class RTNOptions:
                 raise ValueError(f"quantization.weights.{_KEYS[k]}: {getattr(self, k)!r} is not one of {', '.join(allowed)}")
 
     @classmethod
-    def from_config(cls, q: dict) -> "RTNOptions":
-        """From ``quantization.weights`` (keys partial_block, rounding, clip_std, compute_dtype; absent = default)."""
-        return cls(**{k: q[v] for k, v in _KEYS.items() if v in q})
+    def from_config(cls, q: WeightQuant) -> "RTNOptions":
+        """From `quantization.weights` (its partial_block, rounding, clip_std and compute_dtype)."""
+        return cls(**{k: getattr(q, v) for k, v in _KEYS.items()})
 
     def asdict(self) -> dict:
         return {_KEYS[k]: getattr(self, k) for k in _KEYS}

@@ -6,6 +6,8 @@ each sweep may set its own (`analysis.scaling.limit`, `quantization.weights.limi
 config validation and the protocol page all read these functions."""
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 # an experiment kind -> the config key of its own limit (None: `eval.limit` itself)
 OWN_LIMIT = {"ablation": None, "scaling": ("analysis", "scaling"), "wquant": ("quantization", "weights"),
              "aquant": ("quantization", "activations")}
@@ -24,7 +26,7 @@ def effective(own, base):
 
 def normalized(limit):
     """The same limit written plainly: a map whose every value is null is no limit (None)."""
-    return None if isinstance(limit, dict) and all(v is None for v in limit.values()) else limit
+    return None if isinstance(limit, Mapping) and all(v is None for v in limit.values()) else limit
 
 
 def limit_of(cfg: dict, kind: str):
@@ -39,7 +41,7 @@ def eval_for(cfg: dict, kind: str) -> dict:
 
 def task_limits(tasks: list[str], limit) -> dict[str, int | None]:
     """Per-task limit from an int, None, or a {task: limit} mapping (a task left out of a map: every document)."""
-    if isinstance(limit, dict):
+    if isinstance(limit, Mapping):
         return {t: limit.get(t) for t in tasks}
     return {t: limit for t in tasks}
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+from typing import Mapping
 
 
-def compared(seq: dict | None, condition: str) -> dict[str, list[str]]:
+def compared(compare: Mapping | None, condition: str) -> dict[str, list[str]]:
     """{"windows": [...], "docs": [...]}: the conditions ``condition`` is compared with while scored in looks
-    (`sequential.compare`: one list for both, or a list per part), empty lists when it is scored in full."""
-    c = ((seq or {}).get("compare") or {}).get(condition) or []
+    (``compare``: `sequential.compare`, one list for both parts or a list per part; None: nothing is scored in
+    looks), empty lists when it is scored in full."""
+    c = (compare or {}).get(condition) or []
     return {p: list(c) if isinstance(c, list) else list(c.get(p) or []) for p in ("windows", "docs")}
 
 

@@ -8,13 +8,14 @@ from pathlib import Path
 from superweight.scoring.accuracy import accuracy, avg_se
 from superweight.scoring.looks import look_sizes
 from superweight.models.meter import counted_as
+from superweight.settings import Perplexity, Sequential
 
 log = logging.getLogger(__name__)
 # choices no config key changes, each a row of the protocol page (report/fixed_choices.py)
 FIXED_CHOICES = ("score.acc",)
 
 
-def score(model, tok, corpora: dict[str, "torch.Tensor"], ppl_cfg: dict, task_docs: dict[str, int | None],
+def score(model, tok, corpora: dict[str, "torch.Tensor"], ppl: Perplexity, task_docs: dict[str, int | None],
           task_dir: Path | None, eval_batch_size: int = 8, device: str = "cpu", add_bos_token: bool | None = False,
           backend: str = "hf", articles: dict[str, list[int]] | None = None) -> dict:
     """{"perplexity": {corpus: {...}}, "tasks": {task: {...}}, "avg_acc": float, "avg_acc_se": float,
@@ -25,9 +26,8 @@ def score(model, tok, corpora: dict[str, "torch.Tensor"], ppl_cfg: dict, task_do
 
     out = {"perplexity": {}, "tasks": {}}
     for name, ids in corpora.items():
-        n = ppl_cfg.get("windows", {}).get(name)
-        out["perplexity"][name] = perplexity(model, ids, ppl_cfg["seqlen"], n, ppl_cfg.get("batch_size", 1),
-                                             desc=f"ppl {name}", order=ppl_cfg.get("window_order", "first"),
+        out["perplexity"][name] = perplexity(model, ids, ppl.seqlen, ppl.windows_of(name), ppl.batch_size,
+                                             desc=f"ppl {name}", order=ppl.window_order,
                                              articles=(articles or {}).get(name))
         log.info("%s ppl %.4g (%d tokens, %d windows)", name, out["perplexity"][name]["ppl"],
                  out["perplexity"][name]["tokens"], out["perplexity"][name]["windows"])
@@ -152,12 +152,11 @@ def run_looks(design, chunk, merge, tests) -> tuple[dict, dict]:
     return cur, {"design": design.as_dict(), "n": prev, "stopped_at_look": len(looks), "why": why, "looks": looks}
 
 
-def score_sequential(model, tok, corpora: dict[str, "torch.Tensor"], ppl_cfg: dict, task_docs: dict[str, int | None],
-                     task_dir: Path | None, seq: dict, references: dict[str, dict], eval_batch_size: int = 8,
+def score_sequential(model, tok, corpora: dict[str, "torch.Tensor"], ppl: Perplexity, task_docs: dict[str, int | None],
+                     task_dir: Path | None, seq: Sequential, references: dict[str, dict], eval_batch_size: int = 8,
                      device: str = "cpu", add_bos_token: bool | None = False, backend: str = "hf",
                      parts: dict[str, list[str]] | None = None, articles: dict[str, list[int]] | None = None) -> dict:
-    """``score`` scored in looks (``seq``: the config's sequential section: looks as fractions of each maximum,
-    alpha, spending), each corpus's windows and the tasks' documents as prefixes of their fixed order, stopping
+    """``score`` scored in looks (``seq``: `sequential`: looks as fractions of each maximum, alpha, spending), each corpus's windows and the tasks' documents as prefixes of their fixed order, stopping
     each once its comparisons with every reference (name -> that condition's ``scores``) are decided: the
     perplexity ratio against 1 (paired t on window log-ratios) per corpus, the average accuracy difference
     against 0 (paired documents); ``parts`` ({"windows": names, "docs": names}, ``compared``) narrows which
@@ -168,17 +167,17 @@ def score_sequential(model, tok, corpora: dict[str, "torch.Tensor"], ppl_cfg: di
     from superweight.stats.sequential import Design
     from superweight.scoring.perplexity import perplexity, windows
 
-    design = {"alpha": seq.get("alpha", 0.05), "spending": seq.get("spending", "obf")}
+    design = {"alpha": seq.alpha, "spending": seq.spending}
     out = {"perplexity": {}, "tasks": {}, "sequential": {"windows": {}}}
-    L, bs = ppl_cfg["seqlen"], ppl_cfg.get("batch_size", 1)
+    L, bs = ppl.seqlen, ppl.batch_size
     for name, ids in corpora.items():
-        n_max = min(ppl_cfg.get("windows", {}).get(name) or math.inf, len(windows(len(ids), L)))
+        n_max = min(ppl.windows_of(name) or math.inf, len(windows(len(ids), L)))
         refs = {r: s["perplexity"][name]["window_nll"] for r, s in references.items()
                 if name in s.get("perplexity", {}) and (parts is None or r in parts["windows"])}
 
         def chunk(a, b, ids=ids, name=name, n_max=n_max):
             return perplexity(model, ids, L, n_max, bs, desc=f"ppl {name} {a}-{b}", part=(a, b),
-                              order=ppl_cfg.get("window_order", "first"), articles=(articles or {}).get(name))
+                              order=ppl.window_order, articles=(articles or {}).get(name))
 
         def tests(cur, n, refs=refs):
             arts = cur.get("window_article", [])[:n] or None  # windows that share an article: one unit
@@ -186,14 +185,14 @@ def score_sequential(model, tok, corpora: dict[str, "torch.Tensor"], ppl_cfg: di
                     for r, w in refs.items()}
 
         out["perplexity"][name], out["sequential"]["windows"][name] = run_looks(
-            Design(look_sizes(seq["looks"], n_max), **design), chunk, merge_perplexity, tests)
+            Design(look_sizes(seq.looks, n_max), **design), chunk, merge_perplexity, tests)
         log.info("%s ppl %.4g: %s", name, out["perplexity"][name]["ppl"], out["sequential"]["windows"][name]["why"])
     if not task_docs:
         return out
     limits = set(task_docs.values())
     if len(limits) != 1 or None in limits:  # looks need one maximum: the documents are scored in full
         log.info("tasks scored in full, not in looks: the limits %s are not one number of documents", task_docs)
-        full = score(model, tok, {}, ppl_cfg, task_docs, task_dir, eval_batch_size, device, add_bos_token, backend)
+        full = score(model, tok, {}, ppl, task_docs, task_dir, eval_batch_size, device, add_bos_token, backend)
         return {**full, "perplexity": out["perplexity"], "sequential": out["sequential"]}
     from superweight.scoring.cached_backend import build_lm
     from superweight.scoring.zeroshot import task_manager
@@ -216,7 +215,7 @@ def score_sequential(model, tok, corpora: dict[str, "torch.Tensor"], ppl_cfg: di
         return {r: None if any(rt[t]["n"] < n for t in task_docs) else stats.acc_linear(
             [_paired(rt[t], cur[t], n) for t in task_docs], (-1.0, 1.0)).p(0.0) for r, rt in refs.items()}
 
-    out["tasks"], out["sequential"]["docs"] = run_looks(Design(look_sizes(seq["looks"], limits.pop()), **design),
+    out["tasks"], out["sequential"]["docs"] = run_looks(Design(look_sizes(seq.looks, limits.pop()), **design),
                                                         chunk, merge, tests)
     out.update(average_acc(out["tasks"]))
     out["eval_backend"] = backend

@@ -318,7 +318,7 @@ def check_sequential(config: dict) -> None:
     from superweight.scoring.looks import compared, look_sizes
 
     seq, conds = config["sequential"], config["ablation"]["conditions"]
-    order = {c: list(dict.fromkeys(sum(compared(seq, c).values(), []))) for c in (seq.get("compare") or {})
+    order = {c: list(dict.fromkeys(sum(compared(seq.get("compare"), c).values(), []))) for c in (seq.get("compare") or {})
              if c in conds}  # entries for conditions the ablation does not score are ignored
     for c, refs in order.items():
         for x in refs:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from superweight.detect.limits import PREFIX_BYTES  # detection's recorded hidden states, at most
+from superweight.settings import Confirm, Detection, Eval, Perplexity, WeightQuant
 
 MiB = 2**20
 DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2}
@@ -179,10 +180,10 @@ def full_logits_bytes(f: ModelFacts, batch: int, seqlen: int) -> float:
     return 2 * batch * seqlen * f.vocab * 4
 
 
-def prefix_bytes(f: ModelFacts, confirm: dict, dtype: str = "float32") -> float:
+def prefix_bytes(f: ModelFacts, confirm: Confirm, dtype: str = "float32") -> float:
     """Confirmation keeps, per window, the output of the layer below each candidate's layer (ablations.Prefix):
     at most every layer's, and at most PREFIX_BYTES."""
-    return min(PREFIX_BYTES, f.layers * confirm.get("windows", 4) * confirm["seqlen"] * f.hidden * DTYPE_BYTES[dtype])
+    return min(PREFIX_BYTES, f.layers * confirm.windows * confirm.seqlen * f.hidden * DTYPE_BYTES[dtype])
 
 
 def perplexity_bytes(f: ModelFacts, batch: int, seqlen: int, dtype: str = "float32") -> float:
@@ -219,7 +220,7 @@ class Work:
     zero_shot: tuple[int, str] | None = None  # (batch, backend) of its zero-shot requests
     quantize: bool = False  # simulated quantization, tensor by tensor
     gram: bool = False  # X^T X of every quantized linear's input (z chosen by output error)
-    prefix: dict | None = None  # detection's confirm settings: the hidden states it records
+    prefix: Confirm | None = None  # detection's confirm settings: the hidden states it records
     prepare: bool = False  # a model source made ready (no forward pass)
     convert: bool = True  # ... by converting it to safetensors (GGUF, package); False: a Hub fetch into its cache
     keeps_weights: bool = False  # a host-memory copy of the weights it changes, put back on exit (W8A8)
@@ -236,32 +237,31 @@ def prompts(n: int = 10) -> Work:
     return Work(tokens=n * PROMPT_RUN_TOKENS, prompts=True)
 
 
-def detection(det: dict) -> Work:
+def detection(det: Detection) -> Work:
     """Iterated detection with confirmation: the base perplexity and one per candidate (a few spiking layers per
     iteration; the cap is a safety limit, config/paper.yaml: 20, and no Table 2 model needs more than six rounds);
     confirmation forwards ``batch_size`` (set, window) sequences at once."""
-    conf = det["confirm"]
-    return Work(tokens=(1 + 4 * min(det["max_iters"], 6)) * conf["seqlen"] * conf["windows"],
-                windows=(conf.get("batch_size", 4), conf["seqlen"]), prefix=conf)
+    conf = det.confirm
+    return Work(tokens=(1 + 4 * min(det.max_iters, 6)) * conf.seqlen * conf.windows,
+                windows=(conf.batch_size, conf.seqlen), prefix=conf)
 
 
-def scoring(ppl: dict, corpora, cfg_eval: dict, backend: str | None = None, passes: int = 1,
+def scoring(ppl: Perplexity, corpora, ev: Eval, backend: str | None = None, passes: int = 1,
             quantize: bool = False, keeps_weights: bool = False) -> Work:
     """Perplexity on ``corpora`` (``passes`` times: W8A8 calibrates on them first) and the zero-shot tasks at the
-    documents ``cfg_eval`` limits them to (the experiment's own eval config: scoring.limits.eval_for) with
-    ``backend`` (default ``eval.backend``); ``keeps_weights``:
-    the intervention holds a host copy of the weights it changes (W8A8 restores them on exit)."""
-    backend = backend or cfg_eval.get("backend", "hf")
-    return Work(tokens=passes * ppl_tokens(ppl, corpora) + eval_tokens(cfg_eval, backend),
-                windows=(ppl.get("batch_size", 1), ppl["seqlen"]),
-                zero_shot=(cfg_eval["batch_size"], backend), quantize=quantize,
+    documents ``ev`` limits them to (the experiment's own: scoring.limits.eval_for) with ``backend`` (default
+    ``ev.backend``); ``keeps_weights``: the intervention holds a host copy of the weights it changes (W8A8 restores
+    them on exit)."""
+    backend = backend or ev.backend
+    return Work(tokens=passes * ppl_tokens(ppl, corpora) + eval_tokens(ev, backend),
+                windows=(ppl.batch_size, ppl.seqlen), zero_shot=(ev.batch_size, backend), quantize=quantize,
                 keeps_weights=keeps_weights)
 
 
-def z_tuning(ppl: dict, weights: dict) -> Work:
+def z_tuning(ppl: Perplexity, weights: WeightQuant) -> Work:
     """z candidates scored on calibration windows (about ten C4-sized passes), quantizing each time."""
-    return Work(tokens=10 * ppl_tokens(ppl, ["c4"]), windows=(1, ppl["seqlen"]), quantize=True,
-                gram=weights.get("z_criterion", "output") == "output")
+    return Work(tokens=10 * ppl_tokens(ppl, ["c4"]), windows=(1, ppl.seqlen), quantize=True,
+                gram=weights.z_criterion == "output")
 
 
 def windows_and_prompts(seqlen: int, windows: int, passes: int, n_prompts: int = 0) -> Work:
@@ -343,27 +343,27 @@ def _limited(n: int, limit) -> int:
     return n if limit is None else min(n, int(limit))
 
 
-def eval_tokens(cfg_eval: dict, backend: str | None = None) -> int:
+def eval_tokens(ev: Eval, backend: str | None = None) -> int:
     """Tokens the zero-shot tasks run through the model (per-task limits: scoring.limits): every request
     whole with lm-eval's `hf` backend (and the cached backend's whole-sequence modes); a document's shared context
     once with `cached`, whose continuations are a few tokens each."""
     from superweight.scoring.limits import task_limits
 
-    limits = task_limits(cfg_eval["tasks"], cfg_eval.get("limit"))
-    shared = (backend or cfg_eval.get("backend", "hf")) == "cached"
+    limits = task_limits(ev.tasks, ev.limit)
+    shared = (backend or ev.backend) == "cached"
     total = 0
-    for t in cfg_eval["tasks"]:
+    for t in ev.tasks:
         docs, choices, tokens = TASKS.get(t, (1000, 4, 200))
         n = _limited(docs, limits[t])
         total += n * (1 if shared else choices) * tokens
     return total
 
 
-def ppl_tokens(cfg_ppl: dict, corpora) -> int:
+def ppl_tokens(ppl: Perplexity, corpora) -> int:
     total = 0
     for c in corpora:
-        n = cfg_ppl.get("windows", {}).get(c)
-        total += cfg_ppl["seqlen"] * (n if n is not None else CORPUS_TOKENS.get(c, 1_000_000) // cfg_ppl["seqlen"])
+        n = ppl.windows_of(c)
+        total += ppl.seqlen * (n if n is not None else CORPUS_TOKENS.get(c, 1_000_000) // ppl.seqlen)
     return total
 
 

@@ -17,7 +17,11 @@ def score_work(kind, spec, corpora, eval_cfg, passes=1, quantize=False, keeps_we
     (``kind``, ``spec(wildcards)``) scores with (superweight.scoring.backends)."""
     from superweight.scoring.backends import eval_backend
 
-    return lambda wc: R.scoring(config["perplexity"], corpora, eval_cfg, backend=eval_backend(kind, spec(wc), config),
+    def backend(wc):
+        return eval_backend(kind, spec(wc), config["eval"]["backend"], config["ablation"]["restore_tokens"])
+
+    ev = settings.Eval.from_dict(eval_cfg)
+    return lambda wc: R.scoring(SETTINGS.perplexity, corpora, ev, backend=backend(wc),
                                 passes=passes(wc) if callable(passes) else passes, quantize=quantize,
                                 keeps_weights=keeps_weights)
 
@@ -31,7 +35,7 @@ def compared_with(wildcards):
     (`sequential.compare`, windows and documents): scored before it, read by its job (workflow/scripts/score.py)."""
     from superweight.scoring.looks import compared
 
-    parts = compared(config.get("sequential"), wildcards.condition)
+    parts = compared(SEQUENTIAL, wildcards.condition)
     refs = dict.fromkeys(parts["windows"] + parts["docs"])
     return [runplan.PATTERNS["ablation"].format(model=wildcards.model, condition=c) for c in refs]
 
