@@ -125,6 +125,17 @@ def test_run_plan_lists_each_experiment_once_with_its_reuse_and_grid():
                                      else {})
     assert set(plan.claim_inputs()) <= set(plan.outputs())
     assert runplan.build(cfg, [m]).reused("scaling") == {}  # no reuse_from: everything scored
+    # each experiment carries its corpora and its kind's documents per task, resolved once (a sweep's own limit)
+    cfg["quantization"]["weights"]["limit"] = {t: 3 for t in cfg["eval"]["tasks"]}
+    cfg["analysis"]["scaling"]["limit"] = None
+    plan = runplan.build(cfg, [m])
+    for e in plan.experiments:
+        assert e.corpora == tuple({"ablation": cfg["perplexity"], "scaling": cfg["analysis"]["scaling"],
+                                   "wquant": cfg["quantization"]["weights"],
+                                   "aquant": cfg["quantization"]["activations"]}[e.kind]["corpora"])
+        assert e.eval == plan.eval_settings(e.kind) and e.eval.tasks == tuple(cfg["eval"]["tasks"])
+    assert plan.eval_for("wquant")["limit"] == {t: 3 for t in cfg["eval"]["tasks"]}
+    assert plan.eval_for("scaling") == plan.eval_for("ablation") == cfg["eval"]  # null: `eval.limit` itself
     table6 = cfg["quantization"]["weights"]["table6"]
     restored = [e for e in plan.of("wquant", m) if e.spec["sw_factor"] is not None]
     assert len(restored) == (len(table6["blocks"]) * sum(float(f) != 1 for f in table6["factors"])

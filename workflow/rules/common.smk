@@ -190,8 +190,8 @@ def scored_data(corpora):
 
 
 def eval_for(kind):
-    """The eval config an experiment kind's jobs score with, its per-task limit resolved (scoring.limits)."""
-    return limits.eval_for(config, kind)
+    """The eval config an experiment kind's jobs score with, its per-task limit resolved (the run plan's)."""
+    return PLAN.eval_for(kind)
 
 
 def paper_results(key, table):

@@ -50,7 +50,7 @@ use rule score as score_wquant with:
     benchmark:
         "results/{model}/benchmarks/score_wquant_int{bits}_{wmethod}_block{block}.tsv"
     resources:
-        **model_job(score_work("wquant", lambda wc: {"method": wc.wmethod}, WQ["corpora"], eval_for("wquant"),
+        **model_job(score_work("wquant", lambda wc: {"method": wc.wmethod}, WQ["corpora"],
                                quantize=True)),
 
 
@@ -90,7 +90,7 @@ use rule score as score_wquant_sweep with:
     benchmark:
         "results/{model}/benchmarks/score_wquant_sweep.tsv"
     resources:
-        **model_job(score_work("wquant", lambda wc: {"method": "rtn"}, WQ["corpora"], eval_for("wquant"),
+        **model_job(score_work("wquant", lambda wc: {"method": "rtn"}, WQ["corpora"],
                                quantize=True), repeats=len(WQ_SETTINGS)),
 
 
@@ -162,7 +162,7 @@ use rule score as score_aquant with:
     benchmark:
         "results/{model}/benchmarks/score_aquant_{amethod}.tsv"
     resources:
-        **model_job(score_work("aquant", lambda wc: {"method": wc.amethod}, AQ["corpora"], eval_for("aquant"),
+        **model_job(score_work("aquant", lambda wc: {"method": wc.amethod}, AQ["corpora"],
                                passes=lambda wc: 2 if wc.amethod == "smoothquant" else 1,  # its calibration
                                keeps_weights=True)),
 

@@ -1,14 +1,19 @@
 """The run plan: the experiments a validated config runs, built once at start (no torch).
 
-Each experiment has its kind, model, spec and result file, and where its scores come from (scored, or read from the
-ablation condition with the same model: ``reuse``). The workflow's rules, the targets of ``all`` and the files the
-`claims` rule waits for are read from here, so each result path is spelled once (``PATTERNS``).
+Each experiment has its kind, model, spec and result file, the corpora it scores and its evaluation settings (its
+kind's documents per task resolved once, ``scoring.limits``), and where its scores come from (scored, or read from
+the ablation condition with the same model: ``reuse``). The workflow's rules (their outputs, eval params and
+resource estimates), the reuse checks, the targets of ``all`` and the files the `claims` rule waits for are read
+from here, so each result path is spelled once (``PATTERNS``) and each setting resolved once.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Mapping
 
 from superweight import paths
+from superweight.settings import Eval
 
 # every result file of an experiment (the rules' output patterns): superweight.paths under results/{model}/
 PATTERNS = {**{kind: f"results/{{model}}/{p}" for kind, p in paths.SCORES.items()}, "z": f"results/{{model}}/{paths.Z}"}
@@ -23,6 +28,8 @@ class Experiment:
     spec: dict
     path: str
     reuse: str | None = None  # the ablation condition whose scores it reads instead of scoring (same model)
+    corpora: tuple = ()  # the corpora its perplexity is scored on
+    eval: Eval | None = None  # its kind's `eval`, documents per task resolved (scoring.limits.eval_for)
 
 
 @dataclass(frozen=True)
@@ -87,6 +94,17 @@ class RunPlan:
     emergence_outputs: tuple = ()  # the sweep's figure and table (``emergence_files``)
     emergence_raw: tuple = ()  # the raw results they are made from
     z_auto: bool = False  # clipping methods read a tuned z per model, bits and block
+    # per kind: `eval` with its limit resolved, as plain data in the config's key order (Snakemake compares a
+    # rule's params by their repr: the same dict, key for key, reruns nothing)
+    eval_params: Mapping[str, dict] = field(default_factory=lambda: MappingProxyType({}))
+
+    def eval_for(self, kind: str) -> dict:
+        """The `eval` section ``kind``'s jobs score with (a rule's params), its documents per task resolved."""
+        return dict(self.eval_params[kind])
+
+    def eval_settings(self, kind: str) -> Eval:
+        """The same, typed (resource estimates)."""
+        return Eval.from_dict(self.eval_params[kind])
 
     def of(self, kind: str, model: str | None = None) -> list[Experiment]:
         return [e for e in self.experiments if e.kind == kind and model in (None, e.model)]
@@ -191,31 +209,37 @@ def build(cfg: dict, models: list[str], reuse_from=None, emergence: dict | None 
     from superweight.scoring import limits
 
     conditions = tuple(cfg["ablation"]["conditions"])
-    scaling, wq, aq = cfg["analysis"]["scaling"], cfg["quantization"]["weights"], cfg["quantization"]["activations"]
+    wq, aq = cfg["quantization"]["weights"], cfg["quantization"]["activations"]
+    params = {kind: limits.eval_for(cfg, kind) for kind in limits.OWN_LIMIT}
+    evals = {kind: Eval.from_dict(p) for kind, p in params.items()}
+    corpora = {"ablation": cfg["perplexity"]["corpora"], "scaling": cfg["analysis"]["scaling"]["corpora"],
+               "wquant": wq["corpora"], "aquant": aq["corpora"]}
 
-    def reuse(kind, spec, corpora):
+    def reuse(kind, spec):
         cond = same_model(kind, spec)
         if cond is None or reuse_from is None:
             return None
-        return cond if reuse_from(cond, corpora, limits.eval_for(cfg, kind)) is None else None
+        return cond if reuse_from(cond, corpora[kind], params[kind]) is None else None
+
+    def exp(kind, m, spec, path, reused=False):
+        return Experiment(kind, m, spec, path, reuse(kind, spec) if reused else None, tuple(corpora[kind]),
+                          evals[kind])
 
     settings = wquant_settings(cfg)
     exps = []
     for m in models:
-        exps += [Experiment("ablation", m, {"condition": c}, PATTERNS["ablation"].format(model=m, condition=c))
+        exps += [exp("ablation", m, {"condition": c}, PATTERNS["ablation"].format(model=m, condition=c))
                  for c in conditions]
-        exps += [Experiment("scaling", m, {"factor": float(f)}, PATTERNS["scaling"].format(model=m, factor=f),
-                            reuse("scaling", {"factor": float(f)}, scaling["corpora"]))
+        exps += [exp("scaling", m, {"factor": float(f)}, PATTERNS["scaling"].format(model=m, factor=f), True)
                  for f in scaling_factors(cfg, m)]
-        exps += [Experiment("wquant", m, {"bits": s.bits, "method": s.method, "block": s.block,
-                                          "sw_factor": s.factor},
-                            s.pattern().format(model=m)) for s in settings]
-        exps += [Experiment("aquant", m, {"method": a}, PATTERNS["aquant"].format(model=m, amethod=a),
-                            reuse("aquant", {"method": a}, aq["corpora"])) for a in aq["methods"]]
+        exps += [exp("wquant", m, {"bits": s.bits, "method": s.method, "block": s.block, "sw_factor": s.factor},
+                     s.pattern().format(model=m)) for s in settings]
+        exps += [exp("aquant", m, {"method": a}, PATTERNS["aquant"].format(model=m, amethod=a), True)
+                 for a in aq["methods"]]
     em_out, em_raw = emergence_files(emergence, cfg["plots"]["format"])
     return RunPlan(tuple(models), conditions, tuple(exps), cfg["plots"]["format"],
                    tuple(cfg["mechanism"]["experiments"]), tuple(wq["bits"]) if wq["methods"] else (),
-                   bool(wq["table6"]["enabled"]), em_out, em_raw, wq["z"] == "auto")
+                   bool(wq["table6"]["enabled"]), em_out, em_raw, wq["z"] == "auto", MappingProxyType(params))
 
 
 def emergence_dir(emergence: dict | None) -> str:
