@@ -356,6 +356,9 @@ def test_config_section_is_listed_as_an_addition_and_bad_sections_name_the_fix()
     assert compared(plain["sequential"]["compare"], "prune_nonsw") == {"windows": ["prune_sw", "original"],
                                                             "docs": ["prune_sw", "original"]}
     assert compared(plain["sequential"]["compare"], "original") == {"windows": [], "docs": []} == compared(None, "prune_sw")
+    typed = Sequential.from_dict(plain["sequential"]).compare  # what a scoring job reads (read-only, tuples)
+    for c in plain["sequential"]["compare"]:
+        assert compared(typed, c) == compared(plain["sequential"]["compare"], c)
     with pytest.raises(ConfigError, match="sequential.compare.prune_nonsw"):
         validate(merged({"sequential": {"compare": {"prune_nonsw": {"perplexity": ["prune_sw"]}}}}), schema,
                  check_files=False)

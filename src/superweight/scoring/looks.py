@@ -11,7 +11,7 @@ def compared(compare: Mapping | None, condition: str) -> dict[str, list[str]]:
     (``compare``: `sequential.compare`, one list for both parts or a list per part; None: nothing is scored in
     looks), empty lists when it is scored in full."""
     c = (compare or {}).get(condition) or []
-    return {p: list(c) if isinstance(c, list) else list(c.get(p) or []) for p in ("windows", "docs")}
+    return {p: list(c) if isinstance(c, (list, tuple)) else list(c.get(p) or []) for p in ("windows", "docs")}
 
 
 def look_sizes(fractions, n_max: int) -> tuple[int, ...]:
