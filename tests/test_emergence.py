@@ -77,3 +77,23 @@ def test_config_checks():
     with pytest.raises(EmergenceConfigError, match="at least two"):
         check({"revisions": ["step1"]})
     assert check({"revisions": ["step1", "step2"]})["reference"] == "step2"
+
+
+def test_checkpoint_source_is_read_from_the_typed_section(monkeypatch):
+    """load_checkpoint reads the emergence job's typed settings: a local source fills the revision into its
+    directory, a Hub source passes the revision, the dtype travels; an unknown source names the key."""
+    import superweight.models.load as load
+    from superweight.analysis.emergence import load_checkpoint
+    from superweight.settings import Emergence
+
+    got = []
+    monkeypatch.setattr(load, "load_spec", lambda spec, dtype, device: got.append((spec, dtype, device)) or (1, 2))
+    job = {"source": "local", "id": "/ckpt/{revision}", "dtype": "bfloat16", "steps": {"a": 1}, "corpus": "wikitext2",
+           "detection": {"prompt": "x", "confirm": {"windows": 2}}}
+    assert load_checkpoint(Emergence.from_dict(job), "step800") == (1, 2)
+    spec, dtype, device = got[-1]
+    assert (spec.source, spec.id, dtype, device) == ("local", "/ckpt/step800", "bfloat16", "cpu")
+    load_checkpoint(Emergence.from_dict({**job, "source": "hub", "id": "org/m"}), "step8")
+    assert (got[-1][0].source, got[-1][0].id, got[-1][0].revision) == ("hub", "org/m", "step8")
+    with pytest.raises(EmergenceConfigError, match="emergence.source"):
+        load_checkpoint(Emergence.from_dict({**job, "source": "ftp"}), "step8")
