@@ -33,6 +33,11 @@ def test_a_path_of_another_kind_is_not_read_as_this_kind(kind):
             assert paths.fields(kind, paths.scores(other, **_example(other))) is None, other
 
 
+def test_every_scored_kind_is_one_file_name():
+    assert all(PurePosixPath(p).name == paths.FILE for p in paths.SCORES.values())
+    assert set(paths.KINDS) == set(paths.SCORES) | {"z"}
+
+
 def test_the_wquant_glob_matches_no_restored_result():
     files = [paths.scores("wquant", bits=4, wmethod="rtn_keep_sw", block="8x8"),
              paths.scores("wquant_restored", bits=4, wmethod="rtn_keep_sw", block="8x8", factor="2"),

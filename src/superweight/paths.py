@@ -14,6 +14,7 @@ SCORES = {
     "wquant_restored": "wquant/int{bits}/{wmethod}/block{block}/sw_x{factor}/scores.json",
     "aquant": "aquant/w8a8/{amethod}/scores.json",
 }
+FILE = "scores.json"  # the name of every scored experiment's result (each SCORES pattern ends in it)
 Z = "wquant/int{bits}/z_block{block}.json"  # a model's tuned clipping z per bits and block (`z: auto`)
 KINDS = {**SCORES, "z": Z}  # every pattern by kind: the scored experiments' and the tuned z's
 
