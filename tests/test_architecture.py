@@ -2,7 +2,8 @@
 modules, a workflow package that imports no torch, and no mechanism a reader must reverse-engineer: no run-time
 swapping of a module's ``forward`` or of a model's decoder-layer list, no call of a model from its own hook, no
 command-line parser built by the workflow beside the one documented place, no import after the definitions, no
-exception used as control flow (swallowed in its module, or raised and caught in one function)."""
+exception used as control flow (swallowed in its module, or raised and caught in one function), no result path
+spelled beside superweight.paths."""
 from __future__ import annotations
 
 import ast
@@ -349,3 +350,21 @@ def test_workflow_package_imports_no_torch():
                 if src is not None:
                     todo += [(d, path + [d]) for d in _import_time_imports(ast.parse(src.read_text()))]
     assert not bad, f"superweight.workflow imports torch when imported: {sorted(set(bad))}"
+
+
+def _docstrings(tree) -> set[int]:
+    """The ids of the docstring nodes of a module, its classes and functions."""
+    return {id(n.body[0].value) for n in ast.walk(tree)
+            if isinstance(n, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and n.body
+            and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)}
+
+
+def test_result_paths_are_spelled_only_in_paths():
+    """Each scored result's path is built and read back by superweight.paths (issue 34: one pattern per kind): no
+    other module or workflow script spells ``scores.json`` in its code (docstrings and comments may name it)."""
+    found = []
+    for mod, tree in _code():
+        docs = _docstrings(tree)
+        found += [f"{mod}:{n.lineno}" for n in ast.walk(tree) if mod != "paths" and isinstance(n, ast.Constant)
+                  and isinstance(n.value, str) and "scores.json" in n.value and id(n) not in docs]
+    assert not found, f"result paths spelled beside superweight.paths (use paths.scores, glob, fields, find): {found}"

@@ -90,6 +90,19 @@ def test_every_damaged_file_is_counted(tmp_path):
         check_results(r, [M], tmp_path)
 
 
+def test_every_scored_kind_is_checked_with_its_writer():
+    """Each result of superweight.paths (the restored wquant results too) is checked as its rule writes it."""
+    from superweight import paths
+
+    writers = {"ablation": "score", "scaling": "score_scaled", "wquant": "score_wquant,", "aquant": "score_aquant",
+               "wquant_restored": "score_wquant_restored", "z": "tune_z"}
+    ex = {"condition": "prune_sw", "factor": "1.5", "bits": "4", "wmethod": "rtn_keep_sw", "block": "64x64",
+          "amethod": "fp"}
+    for kind in paths.KINDS:
+        rule, keys = kind_of(f"{M}/" + paths.scores(kind, **{f: ex[f] for f in paths.names(kind)}))
+        assert writers[kind] in rule and keys == (("z",) if kind == "z" else ("model",)), kind
+
+
 def test_what_is_not_read_is_not_checked(tmp_path):
     """Another model's results (not in this run), logs and files the check has no kind for are left alone."""
     r = finished(tmp_path)

@@ -4,6 +4,7 @@ import torch
 
 from superweight.settings import JobSettings, WeightQuant
 from superweight.models.adapters import get_adapter
+from superweight.quant.methods import CLIPPING_METHODS
 from superweight.quant.rtn import BlockSpec, RTNOptions, _blocks, clip, quantize_tensor, quantize_weights, rtn
 from superweight.quant.w8a8 import W8A8, activation_absmax, fake_quant_per_token, quantize_with_sa, sa_channels, smooth
 from tiny import plant, tiny_model
@@ -357,3 +358,9 @@ def test_weight_quantization_sweep_is_one_job_or_one_job_per_setting(wf):
     counts, files, _ = plan("--configfile", "config/per_setting.yaml")
     assert "score_wquant_sweep" not in counts and files == paths
     assert counts["score_wquant"] + counts["score_wquant_restored"] == len(paths), counts
+    # one job per setting with z: auto: each clipping job waits for its block's tuned z (helpers/quantize.smk z_input)
+    _, _, out = plan("--configfile", "config/z_auto.yaml", "config/per_setting.yaml")
+    jobs = re.findall(r"rule score_wquant(?:_restored)?:\n    input: (.*)\n    output: (.*)\n", out)
+    waits = {o: set(re.findall(r"z_block(\w+)\.json", i)) for i, o in jobs}
+    assert set(waits) == paths and all(z == ({b} if m in CLIPPING_METHODS else set()) for o, z in waits.items()
+                                       for m, b in [re.search(r"int4/(\w+)/block(\w+)", o).groups()]), waits

@@ -44,8 +44,8 @@ Subpackages by stage, lowest first (a stage imports only itself and the stages b
   summed; the jobs over the time limit), ``runplan`` (the run's experiments with their result paths and reuse; the
   files the claims read), ``reuse``, ``runlog``
   (per-job logs), ``verify`` (data checksums), ``damaged`` (damaged results found before any job).
-- ``paths`` (where each scored experiment's result lives: one pattern per kind), ``settings`` (the config's
-  sections as typed, read-only objects, key for key the schema's), ``provenance`` (what produced a
-  result; JSON records), ``cli`` (``superweight detect``, ``superweight plan``)."""
+- ``paths`` (where each scored experiment's result lives: one pattern per kind; each path built and read back
+  there), ``settings`` (the config's sections as typed, read-only objects, key for key the schema's),
+  ``provenance`` (what produced a result; JSON records), ``cli`` (``superweight detect``, ``superweight plan``)."""
 
 __version__ = "0.1.0"

@@ -1,5 +1,6 @@
 from pathlib import Path
 
+from superweight import paths
 from superweight.workflow.runlog import start
 from superweight.report.summary import run_summary
 
@@ -7,7 +8,7 @@ log = start(snakemake)
 files = {}
 for f in snakemake.input:
     model = Path(f).parts[1]  # results/{model}/...
-    key = "detect" if f.endswith("super_weights.json") else Path(f).parent.name  # ablation/{condition}/scores.json
-    files.setdefault(model, {})[key] = f
+    ablation = paths.fields("ablation", Path(f).relative_to("results", model).as_posix())  # else detection's
+    files.setdefault(model, {})[ablation["condition"] if ablation else "detect"] = f
 Path(snakemake.output[0]).write_text(run_summary(files))
 log.info("wrote %s for %d model(s)", snakemake.output[0], len(files))

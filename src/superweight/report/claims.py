@@ -316,37 +316,47 @@ ACC_NOT_GRADED = "avg accuracy not scored: the paper's numbers are accuracies"
        "direction: for the configured factors in [1.2, 2]: avg accuracy at the factor minus at x1 > 0 (paired "
        "documents, each factor one sub-test of the Holm family). Holds when some factor holds; fails when every "
        "factor fails. Strength: Table 5's +0.39 points. The paper's gains need thousands of documents per task.",
-       ("scaling/x1/scores.json",), lo=1.2, hi=2.0, margin=0.0,
+       (paths.scores("scaling", factor="1"),), lo=1.2, hi=2.0, margin=0.0,
        strength="Table 5 (the model's own gain; Llama-7B's +0.39 points for a model outside the paper): the average "
        "accuracy gain at some factor in [1.2, 2], within the strength margin")
 def _scaling(ctx: Context, t: dict) -> Finding:
-    base = ctx.done("scaling/x1/scores.json")
-    files = [f for f in ctx.glob("scaling/x*/scores.json") if t["lo"] <= float(f.split("/")[1][1:]) <= t["hi"]]
+    base = ctx.done(paths.scores("scaling", factor="1"))
+    files = [(f, x["factor"]) for f, x in ctx.find("scaling") if t["lo"] <= float(x["factor"]) <= t["hi"]]
     if not files:
         raise NotApplicable(f"no scaling factor in [{t['lo']}, {t['hi']}] configured")
-    if not _acc_scored(base, *(ctx.done(f) for f in files)):
+    if not _acc_scored(base, *(ctx.done(f) for f, _ in files)):
         raise NotApplicable("accuracies not scored (analysis.scaling.limit: 0, perplexity only) and the paper's claim "
                             "is about accuracy: set a limit to test it")
     t5, who = ctx.paper("table5")
     gain = round(t5["amplified"]["avg"] - t5["original"]["avg"], 2) if t5 else None
     g = (Grade("Table 5", gain, f"Table 5's {gain:+.2f} points ({who})"),) if gain is not None else ()
-    subs = [Sub(f"x{f.split('/')[1][1:]}: Δ avg accuracy", pts(compare.acc_diff(base, ctx.done(f), **ctx.kw())),
-                t["margin"], unit="pts", grades=g) for f in files]
+    subs = [Sub(f"x{x}: Δ avg accuracy", pts(compare.acc_diff(base, ctx.done(f), **ctx.kw())),
+                t["margin"], unit="pts", grades=g) for f, x in files]
     return Finding(None, "", subs=subs, rule="any", no_grade=_lacks("Table 5", who))
 
 
+def _wq_found(ctx: Context, base: str, method: str) -> dict[str, list[str]]:
+    """{bits: the blocks with results of both ``base`` and ``method``} (as the paths write them)."""
+    found = {}
+    for _, x in ctx.find("wquant", wmethod=base):
+        if ctx.has(paths.scores("wquant", bits=x["bits"], wmethod=method, block=x["block"])):
+            found.setdefault(x["bits"], []).append(x["block"])
+    return found
+
+
+def _wq_bits(found: dict[str, list[str]]) -> str:
+    """The bit width the quantization claims read: 4 when run, else the first."""
+    return "4" if "4" in found else sorted(found)[0]
+
+
 def _wq_pairs(ctx: Context) -> tuple[str, list[str]]:
-    """(bits dir, blocks with both rtn and sw_aware results), blocks ordered by size."""
+    """(bits, blocks with both rtn and sw_aware results), blocks ordered by size."""
     from superweight.report.tables import block_order
 
-    found = {}
-    for f in ctx.glob("wquant/int*/rtn/block*/scores.json"):
-        bits, _, block = f.split("/")[1:4]
-        if ctx.has(f"wquant/{bits}/sw_aware/{block}/scores.json"):
-            found.setdefault(bits, []).append(block[len("block"):])
+    found = _wq_found(ctx, "rtn", "sw_aware")
     if not found:
         raise NotApplicable("not run: wquant rtn and sw_aware at the same block")
-    bits = "int4" if "int4" in found else sorted(found)[0]
+    bits = _wq_bits(found)
     return bits, sorted(found[bits], key=block_order)
 
 
@@ -364,12 +374,12 @@ def _wq_pairs(ctx: Context) -> tuple[str, list[str]]:
        "+17.85 points at 1024x1024), within the strength margin; a block Fig. 7 does not show is not graded")
 def _wquant(ctx: Context, t: dict) -> Finding:
     bits, blocks = _wq_pairs(ctx)
-    get = lambda m, b: ctx.done(f"wquant/{bits}/{m}/block{b}/scores.json")  # noqa: E731
+    get = lambda m, b: ctx.done(paths.scores("wquant", bits=bits, wmethod=m, block=b))  # noqa: E731
     big, small = blocks[-1], blocks[0]
     rb, sb = get("rtn", big), get("sw_aware", big)
     subs = []
     for c in compare.corpora(rb, sb):
-        subs.append(Sub(f"{bits} block {big} {c} ppl(rtn)/ppl(sw_aware)", compare.ppl_ratio(sb, rb, c, **ctx.kw()),
+        subs.append(Sub(f"int{bits} block {big} {c} ppl(rtn)/ppl(sw_aware)", compare.ppl_ratio(sb, rb, c, **ctx.kw()),
                         t["ratio"], group="rtn/sw_aware"))
         if len(blocks) > 1:
             rs, ss = get("rtn", small), get("sw_aware", small)
@@ -403,19 +413,15 @@ def block_order_flat(block: str) -> str:
 def _wq_vs(ctx: Context, t: dict, base: str, method: str, grades: tuple = ()) -> Finding:
     """``method`` beats ``base`` at the largest block both were run at: ppl(base) / ppl(method) > 1 on the scored
     corpora (one holds, none fails) and avg accuracy method - base > 0."""
-    found = {}
-    for f in ctx.glob(f"wquant/int*/{base}/block*/scores.json"):
-        bits, _, block = f.split("/")[1:4]
-        if ctx.has(f"wquant/{bits}/{method}/{block}/scores.json"):
-            found.setdefault(bits, []).append(block[len("block"):])
+    found = _wq_found(ctx, base, method)
     if not found:
         raise NotApplicable(f"not run: wquant {base} and {method} at the same block")
     from superweight.report.tables import block_order
 
-    bits = "int4" if "int4" in found else sorted(found)[0]
+    bits = _wq_bits(found)
     big = sorted(found[bits], key=block_order)[-1]
-    b, m = (ctx.done(f"wquant/{bits}/{x}/block{big}/scores.json") for x in (base, method))
-    subs = [Sub(f"{bits} block {big} {c} ppl({base})/ppl({method})", compare.ppl_ratio(m, b, c, **ctx.kw()),
+    b, m = (ctx.done(paths.scores("wquant", bits=bits, wmethod=x, block=big)) for x in (base, method))
+    subs = [Sub(f"int{bits} block {big} {c} ppl({base})/ppl({method})", compare.ppl_ratio(m, b, c, **ctx.kw()),
                 t["ratio"], group="ratio") for c in compare.corpora(b, m)]
     if not _acc_scored(b, m):
         return Finding(None, "", subs=subs, notes=[NOT_SCORED])

@@ -4,6 +4,7 @@ Fig. 4's persistence at the figure's magnitude, and instruct variants sharing th
 (Table 2's remark). Thresholds are the paper's words made explicit, written beside each claim."""
 from __future__ import annotations
 
+from superweight import paths
 from superweight.interventions.applicability import NotApplicable
 from superweight.report import compare
 from superweight.report.registry import Context, claim
@@ -29,12 +30,11 @@ def _amplified(ctx: Context) -> list[tuple[float, str, str, str, str]]:
     from superweight.report.tables import block_order
 
     out = []
-    for f in ctx.glob("wquant/int*/*/block*/sw_x*/scores.json"):
-        bits, meth, block, fx = f.split("/")[1:5]
-        x1 = f"wquant/{bits}/{meth}/{block}/scores.json"
-        factor = float(fx[len("sw_x"):])
+    for f, x in ctx.find("wquant_restored"):
+        x1 = paths.scores("wquant", bits=x["bits"], wmethod=x["wmethod"], block=x["block"])
+        factor = float(x["factor"])
         if factor != 1.0 and ctx.has(x1):
-            out.append((factor, block[len("block"):], f"{bits} {meth}", x1, f))
+            out.append((factor, x["block"], f"int{x['bits']} {x['wmethod']}", x1, f))
     return sorted(out, key=lambda x: (x[0], block_order(x[1])))
 
 
@@ -141,13 +141,13 @@ def _small_blocks(ctx: Context, t: dict) -> Finding:
     small = blocks[0]
     if not 0 < block_order(small) <= t["small"]:
         raise NotApplicable(f"not run: no block of at most {t['small']:,} elements (the smallest run: {small})")
-    r, s = (ctx.done(f"wquant/{bits}/{m}/block{small}/scores.json") for m in ("rtn", "sw_aware"))
+    r, s = (ctx.done(paths.scores("wquant", bits=bits, wmethod=m, block=small)) for m in ("rtn", "sw_aware"))
     m, a = t["ppl_margin"], t["acc_margin"]
     subs = []
     for c in compare.corpora(r, s):
         e = compare.ppl_ratio(r, s, c, **ctx.kw())
-        subs += [Sub(f"{bits} block {small} {c} ppl(sw_aware)/ppl(rtn) above 1/{m:g}", e, 1 / m, group="ppl low"),
-                 Sub(f"{bits} block {small} {c} ppl(sw_aware)/ppl(rtn) below {m:g}", e, m, higher=False,
+        subs += [Sub(f"int{bits} block {small} {c} ppl(sw_aware)/ppl(rtn) above 1/{m:g}", e, 1 / m, group="ppl low"),
+                 Sub(f"int{bits} block {small} {c} ppl(sw_aware)/ppl(rtn) below {m:g}", e, m, higher=False,
                      group="ppl high")]
     notes = []
     top = MAX_N["acc_diff"]

@@ -102,10 +102,10 @@ class Context:
             raise NotApplicable(r.get("reason", "skipped"))
         return r
 
-    def glob(self, pattern: str) -> list[str]:
-        import fnmatch
-
-        return sorted(f for f in self.files if fnmatch.fnmatch(f, pattern))
+    def find(self, kind: str, **given) -> list[tuple[str, dict[str, str]]]:
+        """(path, its fields) of each of the model's results of ``kind`` with the ``given`` fields, by path
+        (superweight.paths.find: exact, a plain wquant result is never a restored one)."""
+        return paths.find(kind, self.files, **given)
 
     def super_weights(self) -> list[tuple[int, int, int]]:
         """The super weights the experiments used (zeroed by the ablations), read through the one reader of that

@@ -18,7 +18,7 @@ def w8a8(f: Files, model: str, table: str, paper: dict, level: float) -> list[Ro
     """Tables 3/4/7 per corpus: fp's perplexity, each method's ppl / ppl(fp) against the paper's ratio, the
     printed share (reproduced or undecided)."""
     label = table.replace("table", "Table ")
-    rs = {m: f.scored(paths.SCORES["aquant"].format(amethod=m)) for m in ("fp", "naive", "smoothquant", "sa_aware")}
+    rs = {m: f.scored(paths.scores("aquant", amethod=m)) for m in ("fp", "naive", "smoothquant", "sa_aware")}
     out = []
     for corpus, vals in paper.items():
         ppls = [v for k, v in vals.items() if k != "share"]
@@ -79,20 +79,21 @@ def table6(f: Files, model: str, paper: dict, orig: float | None, level: float) 
     state its factor: of this run's factors, the one with the highest average, picked on the same data)."""
     out = []
     for block, vals in paper.items():
-        base = f"wquant/int4/rtn_keep_sw/block{block}"
-        out.append(_avg_row("Table 6", model, f"RTN block {block}, SW restored x1", f.scored(f"{base}/scores.json"),
-                            vals["original"], orig, level))
-        amp = [(p, f.scored(p)) for p in f.glob(f"{base}/sw_x*/scores.json")]
-        amp = [(p, r) for p, r in amp if r and r["scores"].get("tasks")]
-        p, r = max(amp, key=lambda x: _avg7(x[1])) if amp else (None, None)
-        q = f"RTN block {block}, SW restored amplified" + (f" ({p.split('/')[-2]})" if p else "")
+        setting = {"bits": 4, "wmethod": "rtn_keep_sw", "block": block}
+        out.append(_avg_row("Table 6", model, f"RTN block {block}, SW restored x1",
+                            f.scored(paths.scores("wquant", **setting)), vals["original"], orig, level))
+        amp = [(x["factor"], f.scored(p)) for p, x in f.find("wquant_restored", **setting)]
+        amp = [(x, r) for x, r in amp if r and r["scores"].get("tasks")]
+        x, r = max(amp, key=lambda a: _avg7(a[1])) if amp else (None, None)
+        q = f"RTN block {block}, SW restored amplified" + (f" (sw_x{x})" if x else "")
         out.append(_avg_row("Table 6", model, q, r, vals["amplified"], orig, level,
                             f"; best of {len(amp)} factors on these data" + NO_AMP_NOTE))
     return out
 
 
 def fig7(f: Files, model: str, paper: dict, orig: float | None, level: float) -> list[Row]:
-    return [_avg_row("Fig. 7", model, f"INT4 {m} block {block}", f.scored(f"wquant/int4/{m}/block{block}/scores.json"),
-                     v, orig, level) for block, vals in paper.items() for m, v in vals.items()]
+    return [_avg_row("Fig. 7", model, f"INT4 {m} block {block}",
+                     f.scored(paths.scores("wquant", bits=4, wmethod=m, block=block)), v, orig, level)
+            for block, vals in paper.items() for m, v in vals.items()]
 
 

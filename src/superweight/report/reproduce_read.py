@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from superweight import paths
 from superweight.report import compare
 from superweight.report.protocol_rows import TASKS as PAPER_TASKS
 from superweight.report.reproduce import (DAMAGED_PPL, NOT_RUN, TOLERANCE, UNDECIDED, Row, band, mark_estimate,
@@ -37,10 +38,9 @@ class Files:
         r = self.get(rel)
         return r if compare.done(r) else None
 
-    def glob(self, pattern: str) -> list[str]:
-        import fnmatch
-
-        return sorted(f for f in self.files if fnmatch.fnmatch(f, pattern))
+    def find(self, kind: str, **given) -> list[tuple[str, dict[str, str]]]:
+        """(path, its fields) of each result of ``kind`` with the ``given`` fields, by path (superweight.paths)."""
+        return paths.find(kind, self.files, **given)
 
 
 def _cfg(r: dict) -> dict:

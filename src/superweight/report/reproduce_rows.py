@@ -25,7 +25,7 @@ DAMAGED_CONDITIONS = ("prune_sw", "prune_sw_restore_sa")
 def table1(f: Files, model: str, paper: dict, level: float) -> list[Row]:
     out = []
     for cond, vals in paper.items():
-        r = f.scored(paths.SCORES["ablation"].format(condition=cond))
+        r = f.scored(paths.scores("ablation", condition=cond))
         accs = {k: v for k, v in vals.items() if k not in PAPER_WINDOWS}
         out += acc_rows("Table 1", model, cond, r, accs, level, cond in DAMAGED_CONDITIONS)
         out += [ppl_row("Table 1", model, cond, r, c, vals[c], level) for c in PAPER_WINDOWS if c in vals]
@@ -68,8 +68,7 @@ def table2(f: Files, model: str, coords: list, level: float) -> list[Row]:
 
 
 def _factor_file(f: Files, factor: float) -> dict | None:
-    return next((f.scored(p) for p in f.glob("scaling/x*/scores.json")
-                 if float(p.split("/")[1][1:]) == float(factor)), None)
+    return next((f.scored(p) for p, x in f.find("scaling") if float(x["factor"]) == float(factor)), None)
 
 
 def table5(f: Files, model: str, paper: dict, fig6: dict | None, level: float) -> list[Row]:
@@ -92,7 +91,7 @@ def best_factor(f: Files, model: str, fig6: dict, level: float) -> list[Row]:
     the paper's best scale lies more than the accuracy band below the run's best scale, else undecided."""
     best = max(fig6, key=lambda k: fig6[k])
     q, tol = "best scale (Fig. 6 / Table 5)", TOLERANCE["best_factor"]
-    runs = {float(p.split("/")[1][1:]): f.scored(p) for p in f.glob("scaling/x*/scores.json")}
+    runs = {float(x["factor"]): f.scored(p) for p, x in f.find("scaling")}
     runs = {k: on_paper_tasks(v) for k, v in runs.items() if v and v["scores"].get("tasks")}
     lohi = (-tol.width - 0.005, 0.0)
     if float(best) not in runs:

@@ -22,6 +22,8 @@ import zipfile
 from base64 import urlsafe_b64decode
 from pathlib import Path
 
+from superweight import paths
+
 SKIPPED_DIRS = ("logs", "benchmarks", "tasks")  # directly under results/ or results/<model>/
 SUFFIXES = (".json", ".csv", ".pt", ".safetensors")
 
@@ -32,12 +34,13 @@ KINDS: list[tuple[str, str, tuple[str, ...]]] = [
     ("*/model/*.safetensors", "prepare_model", ()),
     ("*/detect/super_weights.json", "detect", ("super_weights", "used")),  # detect.used.used_super_weights
     ("*/detect/*.csv", "detect", ()),
-    # report.tables; a finished one (`status: done`) also needs its `scores`
-    ("*/ablation/*/scores.json", "score", ("model",)),
-    ("*/scaling/*/scores.json", "score_scaled or reuse_scaled", ("model",)),
-    ("*/wquant/*/scores.json", "score_wquant, score_wquant_restored or score_wquant_sweep", ("model",)),
-    ("*/aquant/*/scores.json", "score_aquant or reuse_aquant_fp", ("model",)),
-    ("*/wquant/*/z_block*.json", "tune_z", ("z",)),  # helpers/quantize.smk wquant_spec
+    # report.tables; a finished one (`status: done`) also needs its `scores`. superweight.paths' globs: fnmatch's '*'
+    # crosses '/', so the wquant glob takes the restored results (.../sw_x*/) too, at the same stage
+    (f"*/{paths.glob('ablation')}", "score", ("model",)),
+    (f"*/{paths.glob('scaling')}", "score_scaled or reuse_scaled", ("model",)),
+    (f"*/{paths.glob('wquant')}", "score_wquant, score_wquant_restored or score_wquant_sweep", ("model",)),
+    (f"*/{paths.glob('aquant')}", "score_aquant or reuse_aquant_fp", ("model",)),
+    (f"*/{paths.glob('z')}", "tune_z", ("z",)),  # helpers/quantize.smk wquant_spec
     ("*/aquant/calibration.*", "smoothquant_calibration", ()),
     ("*/corpora/*", "tokenize_corpus", ()),
     ("*/mechanism/*.json", "mechanism_{exp}", ()),  # {exp}: the file's experiment (hadamard_channels: hadamard)
@@ -88,7 +91,7 @@ def problem(path: str | Path, keys: tuple[str, ...] = ()) -> str | None:
         if not isinstance(value, dict):
             return f"a JSON {type(value).__name__}, not an object"
         missing = [k for k in keys if k not in value]
-        if not missing and path.name == "scores.json" and value.get("status") == "done" and "scores" not in value:
+        if not missing and path.name == paths.FILE and value.get("status") == "done" and "scores" not in value:
             missing = ["scores"]  # a scored experiment's numbers
         if missing:
             return f"no {', '.join(f'`{k}`' for k in missing)}"

@@ -14,7 +14,7 @@ EVAL_CORPORA = sorted(evaluated_corpora(config))
 def z_input(wildcards):
     """With z: auto, the clipping methods wait for the model's tuned z."""
     if WQ["z"] == "auto" and wildcards.wmethod in CLIPPING_METHODS:
-        return f"results/{wildcards.model}/wquant/int{wildcards.bits}/z_block{wildcards.block}.json"
+        return runplan.PATTERNS["z"].format(model=wildcards.model, bits=wildcards.bits, block=wildcards.block)
     return []
 
 
