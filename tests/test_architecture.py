@@ -7,6 +7,7 @@ spelled beside superweight.paths."""
 from __future__ import annotations
 
 import ast
+import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -296,6 +297,28 @@ def test_package_docstring_maps_every_module():
     doc = ast.get_docstring(ast.parse((SRC / "__init__.py").read_text()))
     missing = [m for m, _, _ in _modules() if m != "__init__" and f"``{m.split('.')[-1]}``" not in doc]
     assert not missing, f"the package docstring does not name: {missing}"
+    # and every module it names under a stage exists (a module removed leaves no stale entry)
+    real = {m.split(".")[-1] for m, _, _ in _modules()} | {m.split(".")[0] for m, _, _ in _modules()}
+    stages = {s for s in ORDER if (SRC / s).is_dir()}
+    for bullet in re.split(r"\n- ", doc)[1:]:
+        head = re.match(r"``(\w+)``:", bullet)
+        if head and head.group(1) in stages:
+            named = set(re.findall(r"``([a-z_0-9]+)``\s*\(", bullet)) | set(re.findall(r"``([a-z_0-9]+)``[,;]", bullet))
+            stale = sorted(n for n in named if n not in real and n not in _NOT_MODULES)
+            assert not stale, f"the package docstring names modules that do not exist in {head.group(1)}: {stale}"
+
+
+# words in double backquotes inside a stage's bullet that are functions or values, not modules
+_NOT_MODULES = {"run_layers", "decoder"}
+
+
+def test_each_subpackage_docstring_names_its_modules():
+    """Each stage package's own docstring names every module in it (as the top-level map does)."""
+    for init in sorted(SRC.glob("*/__init__.py")):
+        doc = ast.get_docstring(ast.parse(init.read_text())) or ""
+        mods = [p.stem for p in init.parent.glob("*.py") if p.stem != "__init__"]
+        missing = [m for m in mods if not re.search(rf"\b{m}\b", doc)]
+        assert not missing, f"{init.parent.name}/__init__.py's docstring does not name: {missing}"
 
 
 def _import_time_imports(tree) -> set[str]:

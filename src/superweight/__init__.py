@@ -5,8 +5,7 @@ Subpackages by stage, lowest first (a stage imports only itself and the stages b
 
 - ``stats``: ``intervals`` (closed-form intervals and tests), ``equivalence`` (two one-sided tests),
   ``sequential`` (group-sequential stopping boundaries), ``exact`` (exact sign-flip and sign tests for few pairs),
-  ``hartigan`` (the t test's exact fallback: subset-mean intervals), ``clustered`` (windows that share an article
-  as one unit each);
+  ``clustered`` (windows that share an article as one unit each);
   no torch.
 - ``models``: ``sources`` (model sources and their shapes, without torch), ``load`` (loading), ``adapters`` (where
   each family keeps its decoder layers and down projections; its tuple outputs, flattened MLP inputs, running from

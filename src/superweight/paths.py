@@ -16,6 +16,7 @@ SCORES = {
 }
 FILE = "scores.json"  # the name of every scored experiment's result (each SCORES pattern ends in it)
 Z = "wquant/int{bits}/z_block{block}.json"  # a model's tuned clipping z per bits and block (`z: auto`)
+DETECT = "detect/super_weights.json"  # a model's detected and used super weights (every experiment reads it)
 KINDS = {**SCORES, "z": Z}  # every pattern by kind: the scored experiments' and the tuned z's
 
 

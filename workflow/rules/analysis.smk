@@ -6,7 +6,7 @@ rule stopwords:
     """Fig. 5: next-token probabilities on LAMBADA prompts, original vs super weights zeroed."""
     input:
         model=model_dir,
-        detect="results/{model}/detect/super_weights.json",
+        detect=runplan.PATTERNS["detect"],
     output:
         csv="results/{model}/stopwords/top_tokens.csv",
         json="results/{model}/stopwords/summary.json",
@@ -33,7 +33,7 @@ rule propagation:
     and the next-token case study with and without the super weights."""
     input:
         model=model_dir,
-        detect="results/{model}/detect/super_weights.json",
+        detect=runplan.PATTERNS["detect"],
     output:
         csv="results/{model}/propagation/residual_max.csv",
         case=multiext("results/{model}/propagation/case_study", ".csv", ".md"),
@@ -89,7 +89,7 @@ rule reuse_scaled:
     scores (same settings, the sweep's first documents), not a second run."""
     input:
         scores=lambda wc: runplan.PATTERNS["ablation"].format(model=wc.model, condition=SCALED_REUSE[wc.factor]),
-        detect="results/{model}/detect/super_weights.json",
+        detect=runplan.PATTERNS["detect"],
     output:
         runplan.PATTERNS["scaling"],
     wildcard_constraints:

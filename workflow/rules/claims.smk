@@ -5,6 +5,7 @@ rule claims:
     files become verdicts."""
     input:
         PLAN.claim_inputs(),  # superweight.workflow.runplan
+        paper_results=PAPER_RESULTS,  # each paper model's own numbers grade its strength
     output:
         "results/claims.md",  # the report shows results/claims.html (report.smk)
         "results/claims.csv",
@@ -13,7 +14,8 @@ rule claims:
     params:
         models=MODELS,
         stats=config["stats"],
-        paper_results=str(Path(workflow.basedir) / "config" / "paper_results.yaml"),  # each model's own numbers
+        # what each model's claims read of its config: its paper entry and the base model of an instruct variant
+        model_cfg={m: {k: config["models"][m].get(k) for k in ("paper", "base")} for m in MODELS},
     log:
         "results/logs/claims.log",
     benchmark:
@@ -30,6 +32,7 @@ rule reproduction:
     one line saying so."""
     input:
         PLAN.claim_inputs(),  # superweight.workflow.runplan
+        paper_results=PAPER_RESULTS,
     output:
         "results/reproduction.json",
         "results/reproduction.csv",
@@ -37,7 +40,6 @@ rule reproduction:
     params:
         models=MODELS,
         model_cfg={m: config["models"][m] for m in MODELS},
-        paper_results=str(Path(workflow.basedir) / "config" / "paper_results.yaml"),
         stats=config["stats"],
     log:
         "results/logs/reproduction.log",

@@ -9,7 +9,6 @@ from superweight.quant.methods import ACT_METHODS, WEIGHT_METHODS
 from superweight import settings
 from superweight.workflow import resources as R
 from superweight.workflow import runplan
-from superweight.scoring import limits
 from superweight.workflow.command_line import (check_config_paths, check_device, check_targets, check_writable,
                                               command_line_targets, merge, parse_overrides)
 from superweight.workflow.config import ConfigError, check_repeated_keys, run_models, validate
@@ -18,6 +17,7 @@ from superweight.scoring.data import CONSTRUCTION, resolve_data_dir
 from superweight.workflow.verify import data_identity
 
 DATA_CACHE = Path(".snakemake") / "superweight" / "data_verified.json"  # checksums of verified files (verify.py)
+PAPER_RESULTS = str(Path(workflow.basedir) / "config" / "paper_results.yaml")  # the paper's numbers per model
 
 try:
     # --config values as YAML (nested overrides, null), a repeated key an error; then the schema and every check
@@ -27,7 +27,7 @@ try:
     check_config_paths(workflow.configfiles)  # a target after --configfile is read as a config file
     check_repeated_keys(workflow.configfiles)  # config/config.yaml and each --configfile
     validate(config, Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml",
-             paper_results=Path(workflow.basedir) / "config" / "paper_results.yaml",
+             paper_results=PAPER_RESULTS,
              cache=DATA_CACHE)
     if workflow.is_main_process:  # Snakemake's API gives the targets only once this file is parsed
         check_targets(command_line_targets(sys.argv), run_models(config), list(config["models"]))
@@ -45,6 +45,8 @@ DATA_DIR = resolve_data_dir(config.get("data_dir"))  # `data_dir`, else $SUPERWE
 REPRODUCTION = "results/reproduction.json" if any(config["models"][m].get("paper") for m in MODELS) else []
 WQ = config["quantization"]["weights"]
 AQ = config["quantization"]["activations"]
+# sequential scoring (config `sequential`): ablation condition -> the conditions it is compared with
+SEQUENTIAL = (config.get("sequential") or {}).get("compare") or {}
 
 
 wildcard_constraints:
@@ -100,8 +102,6 @@ def model_facts(model):
     """The model's size facts (superweight.workflow.resources, no torch): from its prepared directory, else its
     source's metadata (config.json, GGUF header), else `params_b`. Read once per model."""
     if model not in _FACTS:
-        from types import SimpleNamespace
-
         src = {**config["models"][model], **prepare_cfg(SimpleNamespace(model=model))}
         _FACTS[model] = R.model_facts(src, f"results/{model}/model")
     return _FACTS[model]
@@ -200,7 +200,7 @@ def paper_results(key, table):
         return None
     import yaml
 
-    allp = yaml.safe_load((Path(workflow.basedir) / "config" / "paper_results.yaml").read_text())
+    allp = yaml.safe_load(Path(PAPER_RESULTS).read_text())
     if key not in allp:
         raise WorkflowError(f"config error: `paper: {key}` not in config/paper_results.yaml (has: {', '.join(allp)})")
     return allp[key].get(table)
@@ -213,7 +213,7 @@ def reuse_from(condition, corpora, eval_cfg):
 
     if condition not in CONDITIONS:
         return f"the ablation's {condition} is not scored"
-    if condition in ((config.get("sequential") or {}).get("compare") or {}):
+    if condition in SEQUENTIAL:
         return f"the ablation's {condition} is scored in looks (`sequential.compare`): it may stop before the maximum"
     ppl = config["perplexity"]
     return difference(settings(ppl["corpora"], ppl, config["eval"]), settings(corpora, ppl, eval_cfg))

@@ -3,7 +3,7 @@ rule detect:
     input:
         model=model_dir,
     output:
-        json="results/{model}/detect/super_weights.json",
+        json=runplan.PATTERNS["detect"],
         layers="results/{model}/detect/layer_maxima.csv",
         residual="results/{model}/detect/residual_stream.csv",
     params:
@@ -28,7 +28,7 @@ rule detect:
 rule plot_detect:
     """Fig. 3 (down_proj maxima per layer) and Fig. 4 (residual stream, original vs super weights zeroed)."""
     input:
-        json="results/{model}/detect/super_weights.json",
+        json=runplan.PATTERNS["detect"],
         layers="results/{model}/detect/layer_maxima.csv",
         residual="results/{model}/detect/residual_stream.csv",
     output:

@@ -8,7 +8,7 @@ rule mechanism_hadamard:
     and the output term x * w against the row's other terms, at the super activation's token."""
     input:
         model=model_dir,
-        detect="results/{model}/detect/super_weights.json",
+        detect=runplan.PATTERNS["detect"],
     output:
         csv="results/{model}/mechanism/hadamard.csv",
         channels="results/{model}/mechanism/hadamard_channels.csv",
@@ -35,7 +35,7 @@ rule mechanism_skip:
     layer k on), the super weight kept; against zeroing the super weight: perplexity and stopword shift."""
     input:
         model=model_dir,
-        detect="results/{model}/detect/super_weights.json",
+        detect=runplan.PATTERNS["detect"],
         corpus=f"results/{{model}}/corpora/{MECH['corpus']}.pt",
         corpus_info=f"results/{{model}}/corpora/{MECH['corpus']}.json",
     output:
@@ -65,7 +65,7 @@ rule mechanism_significance:
     """The super weights' perplexity ratio ranked among N random matched sets of other outliers (seeded)."""
     input:
         model=model_dir,
-        detect="results/{model}/detect/super_weights.json",
+        detect=runplan.PATTERNS["detect"],
         corpus=f"results/{{model}}/corpora/{MECH['corpus']}.pt",
         corpus_info=f"results/{{model}}/corpora/{MECH['corpus']}.json",
     output:

@@ -2,10 +2,10 @@ from superweight.report.protocol import relevant
 
 
 rule protocol:
-    """This run's settings against the paper's protocol (src/superweight/protocol.py): the config, classified key by
+    """This run's settings against the paper's protocol (superweight.report.protocol): the config, classified key by
     key, and each model's detection summary (how its loop stopped, the library versions the model jobs ran)."""
     input:
-        detect=expand("results/{model}/detect/super_weights.json", model=MODELS),
+        detect=expand(runplan.PATTERNS["detect"], model=MODELS),
     output:
         md="results/protocol.md",  # the report shows results/protocol.html (report.smk)
         json="results/protocol.json",

@@ -7,7 +7,7 @@ rule tune_z:
     from WikiText-2 validation, checked disjoint from every evaluation corpus, per model, bits and block size."""
     input:
         model=model_dir,
-        detect="results/{model}/detect/super_weights.json",
+        detect=runplan.PATTERNS["detect"],
     output:
         runplan.PATTERNS["z"],
     params:
@@ -167,7 +167,7 @@ use rule score as score_aquant with:
                                keeps_weights=True)),
 
 
-AQUANT_FP_REUSE = PLAN.reused("aquant").get("fp") == "original"  # the run plan: W8A8 fp reads the ablation's scores
+AQUANT_FP_REUSE = "fp" in PLAN.reused("aquant")  # the run plan: W8A8 fp reads the ablation's scores
 
 localrules:
     reuse_aquant_fp,
@@ -178,8 +178,8 @@ rule reuse_aquant_fp:
     """W8A8 fp is the unmodified model: the ablation's original scores (same settings, the sweep's first
     documents), not a second run."""
     input:
-        scores=runplan.PATTERNS["ablation"].format(model="{model}", condition="original"),
-        detect="results/{model}/detect/super_weights.json",
+        scores=lambda wc: runplan.PATTERNS["ablation"].format(model=wc.model, condition=PLAN.reused("aquant")["fp"]),
+        detect=runplan.PATTERNS["detect"],
     output:
         runplan.PATTERNS["aquant"].format(model="{model}", amethod="fp"),
     wildcard_constraints:

@@ -2,7 +2,7 @@ rule summary:
     """The run's summary (the report's landing page when there are no claims or protocol pages): per model, what
     detection found and the WikiText-2 perplexity with the super weights zeroed."""
     input:  # each model's detection and, when scored, its original and prune_sw scores
-        [p for m in MODELS for p in [f"results/{m}/detect/super_weights.json",
+        [p for m in MODELS for p in [runplan.PATTERNS["detect"].format(model=m),
          *(runplan.PATTERNS["ablation"].format(model=m, condition=c) for c in ("original", "prune_sw") if c in CONDITIONS)]],
     output:
         "results/summary.md",

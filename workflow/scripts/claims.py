@@ -9,12 +9,12 @@ log = start(snakemake)
 p = snakemake.params
 rows = []
 # each paper model's own numbers (config/paper_results.yaml through its `paper:` key) grade its strength
-paper = paper_entries({m: snakemake.config["models"][m] for m in p.models}, p.paper_results)
+paper = paper_entries({m: p.model_cfg[m] for m in p.models}, snakemake.input.paper_results)
 for m in p.models:
-    base = snakemake.config["models"][m].get("base")  # an instruct variant's base model (claim instruct_shares_base)
+    base = p.model_cfg[m]["base"]  # an instruct variant's base model (claim instruct_shares_base)
     files = model_files(Path("results"), m, list(snakemake.input), base)
     mine = evaluate_model(m, files, p.stats["level"], base=base, paper=paper[m],
-                          paper_key=snakemake.config["models"][m].get("paper") or "")
+                          paper_key=p.model_cfg[m]["paper"] or "")
     Path(f"results/{m}/claims.md").write_text(render(mine, [m]) + "\n")
     rows += mine
     log.info("%s: %s", m, {r["claim"]: r["verdict"] for r in mine})

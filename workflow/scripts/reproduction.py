@@ -10,7 +10,7 @@ from superweight.workflow.runlog import start
 log = start(snakemake)
 p = snakemake.params
 inputs = list(snakemake.input)
-paper = paper_entries({m: p.model_cfg[m] for m in p.models}, p.paper_results)
+paper = paper_entries({m: p.model_cfg[m] for m in p.models}, snakemake.input.paper_results)
 data = evaluate(list(p.models), {m: model_files(Path("results"), m, inputs) for m in p.models}, paper,
                 1 - p.stats["level"])
 write(data, Path(snakemake.output[0]).with_suffix(""))

@@ -1,1 +1,2 @@
-"""Models: where a model comes from (sources, no torch), loading it (load), and where each family keeps its layers (adapters)."""
+"""Models: where a model comes from (sources, no torch), loading it (load), where each family keeps its layers
+(adapters), and what a job forwarded (meter)."""

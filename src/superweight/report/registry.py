@@ -1,6 +1,6 @@
 """The claims registry: each claim of the paper registered with its words, numbers and test (``claim``), the
 context a claim's test reads one model's result files through (``Context``), and the paper's numbers the tests grade
-against. The claims themselves: ``report.claims`` and ``report.claims_mechanism``."""
+against. The claims themselves: ``report.claims``, ``report.claims_mechanism`` and ``report.claims_paper``."""
 from __future__ import annotations
 
 import csv

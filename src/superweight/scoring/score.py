@@ -6,6 +6,7 @@ import math
 from pathlib import Path
 
 from superweight.scoring.accuracy import accuracy, avg_se
+from superweight.scoring.limits import scored_tasks
 from superweight.scoring.looks import look_sizes
 from superweight.models.meter import counted_as
 from superweight.settings import Perplexity, Sequential
@@ -50,7 +51,7 @@ def restrict(scores: dict, corpora: list[str], tasks: list[str], limits: dict | 
     """The part of ``score``'s result for a subset of its corpora and tasks (each is scored on its own); with
     ``limits`` ({task: limit}), each task's first ``limit`` documents (lm-eval's ``limit``), its accuracies and SEs
     recomputed from their per-document outcomes; a task whose limit is 0 is left out."""
-    tasks = [t for t in tasks if (limits or {}).get(t) != 0]  # limit 0: no accuracies (perplexity only)
+    tasks = list(scored_tasks(tasks, limits))  # limit 0: no accuracies (perplexity only)
     missing = [c for c in corpora if c not in scores["perplexity"]] + [t for t in tasks if t not in scores["tasks"]]
     if missing:
         raise KeyError(f"scores have no {', '.join(missing)}")

@@ -16,7 +16,8 @@ from superweight import paths
 from superweight.settings import Eval
 
 # every result file of an experiment (the rules' output patterns): superweight.paths under results/{model}/
-PATTERNS = {**{kind: f"results/{{model}}/{p}" for kind, p in paths.SCORES.items()}, "z": f"results/{{model}}/{paths.Z}"}
+PATTERNS = {**{kind: f"results/{{model}}/{p}" for kind, p in paths.SCORES.items()}, "z": f"results/{{model}}/{paths.Z}",
+            "detect": f"results/{{model}}/{paths.DETECT}"}
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,8 @@ class RunPlan:
     fmt: str
     mechanism: tuple = ()  # `mechanism.experiments`
     wquant_bits: tuple = ()  # Fig. 7's bit widths (one figure each); empty when no method is swept
-    table6: bool = False
+    wquant: tuple = ()  # every weight-quantization setting (WquantSetting), Fig. 7's and Table 6's, in job order
+    table6: tuple = ()  # Table 6's settings (WquantSetting); empty when it is not enabled
     emergence_outputs: tuple = ()  # the sweep's figure and table (``emergence_files``)
     emergence_raw: tuple = ()  # the raw results they are made from
     z_auto: bool = False  # clipping methods read a tuned z per model, bits and block
@@ -165,7 +167,7 @@ class RunPlan:
         fmt = self.fmt
         out = ["results/protocol.md", "results/protocol_settings.md"]
         for m in self.models:
-            out += [f"results/{m}/detect/super_weights.json", f"results/{m}/detect/down_proj_maxima.{fmt}",
+            out += [PATTERNS["detect"].format(model=m), f"results/{m}/detect/down_proj_maxima.{fmt}",
                     f"results/{m}/detect/residual_stream.{fmt}", f"results/{m}/stopwords/stopwords.{fmt}",
                     f"results/{m}/propagation/residual_max.{fmt}", f"results/{m}/propagation/case_study.md"]
         if self.conditions:
@@ -192,7 +194,7 @@ class RunPlan:
         out = []
         for m in self.models:
             r = f"results/{m}"
-            out += [f"{r}/detect/super_weights.json", f"{r}/detect/residual_stream.csv",
+            out += [PATTERNS["detect"].format(model=m), f"{r}/detect/residual_stream.csv",
                     f"{r}/stopwords/summary.json", f"{r}/propagation/residual_max.csv"]
             out += self.paths("ablation", m) + self.paths("scaling", m)
             out += self.paths("wquant", m)  # Fig. 7's sweep and Table 6's settings
@@ -238,8 +240,11 @@ def build(cfg: dict, models: list[str], reuse_from=None, emergence: dict | None 
                  for a in aq["methods"]]
     em_out, em_raw = emergence_files(emergence, cfg["plots"]["format"])
     return RunPlan(tuple(models), conditions, tuple(exps), cfg["plots"]["format"],
-                   tuple(cfg["mechanism"]["experiments"]), tuple(wq["bits"]) if wq["methods"] else (),
-                   bool(wq["table6"]["enabled"]), em_out, em_raw, wq["z"] == "auto", MappingProxyType(params))
+                   mechanism=tuple(cfg["mechanism"]["experiments"]),
+                   wquant_bits=tuple(wq["bits"]) if wq["methods"] else (), wquant=tuple(settings),
+                   table6=tuple(table6_settings(cfg)) if wq["table6"]["enabled"] else (),
+                   emergence_outputs=em_out, emergence_raw=em_raw, z_auto=wq["z"] == "auto",
+                   eval_params=MappingProxyType(params))
 
 
 def emergence_dir(emergence: dict | None) -> str:

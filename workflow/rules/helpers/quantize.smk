@@ -2,7 +2,7 @@
 import json
 from types import SimpleNamespace
 
-from superweight.quant.methods import CLIPPING_METHODS, RESTORING_METHODS
+from superweight.quant.methods import RESTORING_METHODS
 from superweight.workflow.config import evaluated_corpora
 
 Z_KEYS = ("z_candidates", "z_criterion", "calibration", "partial_block", "rounding", "clip_std", "compute_dtype")
@@ -12,10 +12,9 @@ EVAL_CORPORA = sorted(evaluated_corpora(config))
 
 
 def z_input(wildcards):
-    """With z: auto, the clipping methods wait for the model's tuned z."""
-    if WQ["z"] == "auto" and wildcards.wmethod in CLIPPING_METHODS:
-        return runplan.PATTERNS["z"].format(model=wildcards.model, bits=wildcards.bits, block=wildcards.block)
-    return []
+    """With z: auto, the clipping methods wait for the model's tuned z (the run plan's z_files)."""
+    z = PLAN.z_files(wildcards.model, [{"method": wildcards.wmethod, "bits": wildcards.bits, "block": wildcards.block}])
+    return z[0] if z else []
 
 
 def wquant_spec(wildcards, input, sw_factor=None):
@@ -26,7 +25,7 @@ def wquant_spec(wildcards, input, sw_factor=None):
     return {"method": wildcards.wmethod, "bits": int(wildcards.bits), "block": wildcards.block, **restored, **z}
 
 
-WQ_SETTINGS = runplan.wquant_settings(config)  # every weight-quantization setting, as the run plan lists them
+WQ_SETTINGS = PLAN.wquant  # every weight-quantization setting, as the run plan lists them
 
 
 def sweep_z_input(wildcards):
@@ -45,4 +44,4 @@ def sweep_specs(wildcards, input, output):
 
 def table6_inputs(wildcards):
     """Per model and block: plain RTN, the super weights restored at their value (x1) and x each factor."""
-    return [s.pattern().format(model=m) for m in MODELS for s in runplan.table6_settings(config)]
+    return [s.pattern().format(model=m) for m in MODELS for s in PLAN.table6]

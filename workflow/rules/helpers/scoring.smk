@@ -1,11 +1,11 @@
-# What every score rule (ablation.smk's `score` and its `use rule score as ...` variants) reads and
+# What every score rule (scoring.smk's `score` and its `use rule score as ...` variants) reads and
 # the work its resources are estimated from.
 
 
 def score_input(corpora, **extra):
     """What a scoring job reads: the prepared model, its super weights, the corpora it scores (tokenized) and the
     tasks; the score rules of other stages (`use rule score as ... with`) name their own corpora."""
-    return dict(model=model_dir, detect="results/{model}/detect/super_weights.json",
+    return dict(model=model_dir, detect=runplan.PATTERNS["detect"],
                 corpora=expand("results/{{model}}/corpora/{corpus}.pt", corpus=corpora),
                 corpus_info=expand("results/{{model}}/corpora/{corpus}.json", corpus=corpora), tasks="results/tasks",
                 **extra)
@@ -26,10 +26,6 @@ def score_work(kind, spec, corpora, passes=1, quantize=False, keeps_weights=Fals
                                 keeps_weights=keeps_weights)
 
 
-# sequential scoring (config `sequential`): ablation condition -> the conditions it is compared with
-SEQUENTIAL = (config.get("sequential") or {}).get("compare") or {}
-
-
 def compared_with(wildcards):
     """The score files of the conditions an ablation condition is compared with while it is scored in looks
     (`sequential.compare`, windows and documents): scored before it, read by its job (workflow/scripts/score.py)."""
@@ -43,5 +39,5 @@ def compared_with(wildcards):
 def ablation_cfg(wildcards):
     """The settings an ablation job scores with; the `sequential` section only for a condition scored in looks,
     so that changing it reruns just those."""
-    cfg = {k: config[k] for k in ("perplexity", "eval", "ablation")}
+    cfg = {"perplexity": config["perplexity"], "eval": PLAN.eval_for("ablation"), "ablation": config["ablation"]}
     return {**cfg, "sequential": config["sequential"]} if wildcards.condition in SEQUENTIAL else cfg
