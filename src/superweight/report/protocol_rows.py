@@ -70,7 +70,7 @@ class Setting:
 def _sweep_limit(cfg: dict, raw):
     """A sweep's own limit, or eval.limit when null (what the run actually uses: scoring.limits)."""
     base = lookup(cfg, "eval.limit")
-    return limits.effective(raw, None if base is NOT_SET else limits.normalized(base))
+    return limits.normalized(limits.effective(raw, None if base is NOT_SET else base))
 
 
 def _limit(cfg: dict, raw):
