@@ -24,6 +24,7 @@ LONG = {
     "report.html": "the report's HTML pages",
     "workflow.config": "one check per config section, before any heavy work",
     "report.tables": "one renderer per paper table",
+    "settings": "one dataclass per config section, key for key and default for default the schema's (data)",
     "workflow.resources": "the memory model (one function per part of a job) and the run-time model with its rates",
 }
 

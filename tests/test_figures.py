@@ -16,8 +16,9 @@ from matplotlib.ticker import FixedLocator  # noqa: E402
 from superweight.report import figures as plot
 
 from superweight.report import figures_mechanism as pm  # noqa: E402
+from superweight.settings import Plots  # noqa: E402
 
-STYLE = {"width": 6.4, "height": 3.6, "dpi": 60, "log_scale": True}
+STYLE = Plots(width=6.4, height=3.6, dpi=60, log_scale=True)
 MODEL = "smollm2-135m"
 # the shape of the workflow's real titles (workflow/scripts/plot_detect.py, plot_mechanism.py)
 DETECT_TITLE = (f"{MODEL}: down_proj activations, prompt 'Apple Inc. is a worldwide tech company.' (n = 1 prompt; "

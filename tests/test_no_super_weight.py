@@ -4,6 +4,7 @@ import pandas as pd
 import pytest
 
 from superweight.report.figures import down_proj_maxima, scaling_curve, stopword_bars, wquant_curves
+from superweight.settings import Plots
 from superweight.report.tables import act_quant_table, quant_rows, scaling_rows, table1_rows, table5, table6, write_table
 from synth import result
 from superweight.detect.used import NONE_USED
@@ -86,7 +87,7 @@ def test_figures_say_no_super_weight_used(tmp_path):
         titles.append(" ".join(t.get_text() for t in fig.findobj(matplotlib.text.Text)))
         return real_savefig(fig, *a, **kw)
 
-    style = {"dpi": 50, "format": "png"}
+    style = Plots(dpi=50, format="png")
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(plt.Figure, "savefig", savefig)
         stopword_bars(pd.DataFrame(), {"status": "skipped", "reason": WHY}, "nosw", tmp_path / "stop.png", style)

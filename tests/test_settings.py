@@ -13,13 +13,20 @@ SCHEMA = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text
 # each section class -> where its keys live in the schema (the emergence job's own keys are a subset: below)
 SECTIONS = {S.Perplexity: "perplexity", S.Eval: "eval", S.Ablation: "ablation", S.PruneNonSW: "ablation.prune_nonsw",
             S.Sequential: "sequential", S.WeightQuant: "quantization.weights",
-            S.ActQuant: "quantization.activations", S.Detection: "detection", S.Confirm: "detection.confirm"}
+            S.ActQuant: "quantization.activations", S.Detection: "detection", S.Confirm: "detection.confirm",
+            S.ZCalibration: "quantization.weights.calibration", S.Table6: "quantization.weights.table6",
+            S.SmoothQuantCalibration: "quantization.activations.calibration", S.Quantization: "quantization",
+            S.Analysis: "analysis", S.Stopwords: "analysis.stopwords", S.Scaling: "analysis.scaling",
+            S.Propagation: "analysis.propagation", S.CaseStudy: "analysis.case_study", S.Mechanism: "mechanism",
+            S.Skip: "mechanism.skip", S.Significance: "mechanism.significance", S.Stats: "stats", S.Plots: "plots",
+            S.Resources: "resources", S.Model: "models.*", S.EmergenceSweep: "emergence", S.Config: ""}
 
 
 def _schema(path: str) -> dict:
+    """The schema node at a dotted path (``*``: a mapping's values; "": the whole config)."""
     node = SCHEMA
-    for k in path.split("."):
-        node = node["properties"][k]
+    for k in filter(None, path.split(".")):
+        node = node["additionalProperties"] if k == "*" else node["properties"][k]
     return node
 
 
@@ -67,6 +74,18 @@ def test_every_shipped_config_builds_every_section(overlay):
     # back to the config's own data, unchanged
     assert job.perplexity.as_dict() == cfg["perplexity"]
     assert job.quantization.activations.as_dict() == cfg["quantization"]["activations"]
+    # the whole config typed: every section, every model; as written but for the optional keys it leaves unset
+    whole = S.Config.from_dict(cfg)
+    assert _set(whole.as_dict()) == _set(cfg)
+    assert whole.analysis.scaling.factors == tuple(cfg["analysis"]["scaling"]["factors"])
+    assert whole.quantization.weights.table6.blocks == tuple(cfg["quantization"]["weights"]["table6"]["blocks"])
+    assert {m: v.dtype for m, v in whole.models.items()} == {m: v["dtype"] for m, v in cfg["models"].items()}
+    assert (whole.emergence is None) == ("emergence" not in cfg)
+
+
+def _set(d):
+    """A config's data without the keys whose value is None (an optional key unset)."""
+    return {k: _set(v) for k, v in d.items() if v is not None} if isinstance(d, dict) else d
 
 
 def test_unknown_key_fails_naming_it_and_sections_are_read_only():
@@ -78,3 +97,13 @@ def test_unknown_key_fails_naming_it_and_sections_are_read_only():
         ppl.seqlen = 64
     with pytest.raises(TypeError):
         ppl.windows["c4"] = 1
+    with pytest.raises(TypeError, match="pacakge"):  # a model's keys too
+        S.Config.from_dict({"models": {"m": {"source": "hub", "id": "a/b", "pacakge": "x"}}})
+
+
+def test_rates_read_the_typed_resources_section():
+    from superweight.workflow.resources import Rates
+
+    assert Rates() == Rates.from_config({}) == Rates.of(S.Resources())
+    r = Rates.from_config({"resources": {"cpu_gflops": 75, "max_runtime": 60}})
+    assert (r.cpu_flops, r.max_runtime_min, r.gpu_flops) == (75e9, 60, S.Resources().gpu_tflops * 1e12)

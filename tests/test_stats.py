@@ -207,6 +207,7 @@ def test_table1_cells_carry_n_and_uncertainty(tmp_path, small_n_machinery):
 def test_figures_name_punctuation_and_place_blocks_on_a_log_axis(tmp_path):
     from superweight.report.figures import _block_x, token_label, wquant_curves
     from superweight.report.tables import quant_rows
+    from superweight.settings import Plots
 
     assert token_label(",") == "comma [,]" and token_label("'") == "apostrophe [']" and token_label("the") == "the"
     assert token_label(".\n") == "period+newline [.\n]" and token_label(" ") == "space"
@@ -215,7 +216,7 @@ def test_figures_name_punctuation_and_place_blocks_on_a_log_axis(tmp_path):
     rs = [result(kind="wquant", method=m, bits=4, block=b, acc=0.4, n=10, ppl=p, seed=i)
           for i, (m, b, p) in enumerate([("rtn", "4096", 176), ("sw_aware", "4096", 235), ("rtn", "1048576", 1.2e7),
                                          ("sw_aware", "1048576", 3.5e4)])]
-    wquant_curves(quant_rows(rs), 4, tmp_path / "f7.png", {"dpi": 40})
+    wquant_curves(quant_rows(rs), 4, tmp_path / "f7.png", Plots(dpi=40))
     assert (tmp_path / "f7.png").stat().st_size > 0
 
 

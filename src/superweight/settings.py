@@ -5,11 +5,12 @@ fails where the object is built. Each default equals the schema's (``tests/test_
 a test may build a section with only the fields it cares about. No imports beyond the standard library.
 
 A job receives the sections it reads as plain data in its rule's params (editing one reruns only the jobs that
-read it) and builds them here at its start: ``JobSettings.from_dict(snakemake.params.cfg)``.
+read it) and builds them here at its start: ``JobSettings.from_dict(snakemake.params.cfg)``,
+``Stats.from_dict(snakemake.params.stats)``. ``Config.from_dict(validated)`` types the whole config.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
 from typing import Any, Mapping
 
@@ -107,8 +108,30 @@ class Sequential(Section):
 
 
 @dataclass(frozen=True)
+class ZCalibration(Section):
+    """`quantization.weights.calibration`: the examples z: auto is chosen on."""
+
+    corpus: str = "wikitext2_validation"
+    examples: int = 500
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Table6(Section):
+    """`quantization.weights.table6`: RTN with the super weights put back (and amplified)."""
+
+    enabled: bool = True
+    bits: int = 4
+    method: str = "rtn_keep_sw"
+    blocks: tuple[int | str, ...] = (64, 4096)
+    factors: tuple[float, ...] = (1.5,)
+
+
+@dataclass(frozen=True)
 class WeightQuant(Section):
     """`quantization.weights`: block-wise RTN (Fig. 7, Table 6)."""
+
+    NESTED = MappingProxyType({"calibration": ZCalibration, "table6": Table6})
 
     methods: tuple[str, ...] = ("rtn", "clip", "sw_aware", "rtn_keep_sw")
     bits: tuple[int, ...] = (4,)
@@ -116,27 +139,39 @@ class WeightQuant(Section):
     z: float | str = 9
     z_candidates: tuple[float, ...] = (3, 5, 7, 9, 12, 16, 24)
     z_criterion: str = "output"
-    calibration: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    calibration: ZCalibration = field(default_factory=ZCalibration)
     partial_block: str = "short"
     rounding: str = "official"
     clip_std: str = "unbiased"
     compute_dtype: str = "float32"
-    table6: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    table6: Table6 = field(default_factory=Table6)
     corpora: tuple[str, ...] = ("wikitext2", "c4")
     one_job: bool = False
     limit: int | None | Mapping[str, int | None] = None
 
 
 @dataclass(frozen=True)
+class SmoothQuantCalibration(Section):
+    """`quantization.activations.calibration`: the text of SmoothQuant's per-channel scales."""
+
+    corpus: str = "c4"
+    samples: int = 16
+    seqlen: int = 512
+    seed: int = 42
+
+
+@dataclass(frozen=True)
 class ActQuant(Section):
     """`quantization.activations`: W8A8 (Tables 3, 4, 7)."""
+
+    NESTED = MappingProxyType({"calibration": SmoothQuantCalibration})
 
     methods: tuple[str, ...] = ("fp", "naive", "sa_aware", "smoothquant")
     inputs: tuple[str, ...] = ("q", "k", "v", "gate", "up", "down")
     bmm: tuple[str, ...] = ("q", "k", "v")
     alpha: float = 0.85
     weight_granularity: str = "per_tensor"
-    calibration: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    calibration: SmoothQuantCalibration = field(default_factory=SmoothQuantCalibration)
     corpora: tuple[str, ...] = ("wikitext2", "c4")
     limit: int | None | Mapping[str, int | None] = None
 
@@ -146,8 +181,8 @@ class Quantization(Section):
     """`quantization`: the weight and activation sweeps (a job carries the one it runs)."""
 
     NESTED = MappingProxyType({"weights": WeightQuant, "activations": ActQuant})
-    weights: WeightQuant | None = None
-    activations: ActQuant | None = None
+    weights: WeightQuant = field(default_factory=WeightQuant)
+    activations: ActQuant = field(default_factory=ActQuant)
 
 
 @dataclass(frozen=True)
@@ -203,3 +238,180 @@ class JobSettings(Section):
     ablation: Ablation | None = None
     sequential: Sequential | None = None
     quantization: Quantization = field(default_factory=Quantization)
+
+
+@dataclass(frozen=True)
+class Stopwords(Section):
+    """`analysis.stopwords`: next-token stopword probability (Fig. 5)."""
+
+    n_prompts: int = 500
+    top_k: int = 30
+
+
+@dataclass(frozen=True)
+class Scaling(Section):
+    """`analysis.scaling`: the super weights multiplied by each factor (Fig. 6, Table 5)."""
+
+    factors: tuple[float, ...] = (0, 0.2, 0.5, 0.8, 1, 1.5, 2, 3)
+    corpora: tuple[str, ...] = ("wikitext2",)
+    limit: int | None = None
+
+
+@dataclass(frozen=True)
+class Propagation(Section):
+    """`analysis.propagation`: how Fig. 4 removes the other outliers."""
+
+    outliers: str = "ablation"
+    amount: float = 5e-7
+
+
+@dataclass(frozen=True)
+class CaseStudy(Section):
+    """`analysis.case_study`: top-k next tokens with and without the super weights."""
+
+    prompts: tuple[str, ...] = ("Summer is hot. Winter is", "The capital of France is", "My favourite colour is")
+    top_k: int = 5
+
+
+@dataclass(frozen=True)
+class Analysis(Section):
+    """`analysis`: the mechanism analyses of the paper."""
+
+    NESTED = MappingProxyType({"stopwords": Stopwords, "scaling": Scaling, "propagation": Propagation,
+                               "case_study": CaseStudy})
+    stopwords: Stopwords = field(default_factory=Stopwords)
+    scaling: Scaling = field(default_factory=Scaling)
+    propagation: Propagation = field(default_factory=Propagation)
+    case_study: CaseStudy = field(default_factory=CaseStudy)
+
+
+@dataclass(frozen=True)
+class Skip(Section):
+    """`mechanism.skip`: the super activation removed from the residual stream after its layer."""
+
+    offsets: tuple[int, ...] = (1, 4)
+    tokens: str = "max"
+    n_prompts: int = 20
+
+
+@dataclass(frozen=True)
+class Significance(Section):
+    """`mechanism.significance`: the super weights against random matched sets of other large weights."""
+
+    n_sets: int = 19
+    seed: int = 0
+    matrix_pool: int = 100
+    model_fraction: float = 1e-4
+
+
+@dataclass(frozen=True)
+class Mechanism(Section):
+    """`mechanism`: the mechanism experiments (a job carries the keys it reads; the others keep their defaults)."""
+
+    NESTED = MappingProxyType({"skip": Skip, "significance": Significance})
+    experiments: tuple[str, ...] = ("hadamard", "skip", "significance")
+    corpus: str = "wikitext2"
+    seqlen: int = 256
+    windows: int = 2
+    skip: Skip = field(default_factory=Skip)
+    significance: Significance = field(default_factory=Significance)
+
+
+@dataclass(frozen=True)
+class Stats(Section):
+    """`stats`: the uncertainty of tables, figures and verdicts."""
+
+    level: float = 0.95
+
+
+@dataclass(frozen=True)
+class Plots(Section):
+    """`plots`: figure styling."""
+
+    format: str = "png"
+    dpi: int = 150
+    width: float = 6.4
+    height: float = 3.6
+    colors: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({
+        "input": "#1f77b4", "output": "#d62728", "original": "#1f77b4", "pruned": "#d62728", "marker": "#2ca02c",
+        "stopword": "#ff7f0e", "other_outliers": "#9467bd", "all_removed": "#7f7f7f"}))
+    log_scale: bool = True
+    label_tokens: int = 20
+
+
+@dataclass(frozen=True)
+class Resources(Section):
+    """`resources`: the throughput model of run-time requests (superweight.workflow.resources.Rates)."""
+
+    gpu_tflops: float = 100
+    cpu_gflops: float = 150
+    load_mb_per_s: float = 200
+    download_mb_per_s: float = 50
+    margin: float = 2
+    max_runtime: int = 2880
+
+
+@dataclass(frozen=True)
+class Model(Section):
+    """`models.<name>`: where a model comes from and what the run knows of it (a job gets its load keys only)."""
+
+    source: str
+    id: str
+    file: str | None = None
+    revision: str | None = None
+    dtype: str = "float32"
+    params_b: float = 1.0
+    super_weights: tuple[tuple[int, int, int], ...] | None = None
+    paper: str | None = None
+    scaling_factors: tuple[float, ...] | None = None
+    base: str | None = None
+
+
+@dataclass(frozen=True)
+class EmergenceSweep(Section):
+    """`emergence`: one model's training checkpoints, detection on each (config/emergence.yaml)."""
+
+    name: str
+    source: str
+    id: str
+    revisions: tuple[str, ...]
+    reference: str | None = None
+    steps: Mapping[str, int] | None = None
+    dtype: str = "float32"
+    params_b: float = 1.0
+    corpus: str = "wikitext2"
+
+
+@dataclass(frozen=True)
+class Config(Section):
+    """The whole validated config, every section typed (``models``: name -> Model)."""
+
+    NESTED = MappingProxyType({"detection": Detection, "perplexity": Perplexity, "eval": Eval, "ablation": Ablation,
+                               "analysis": Analysis, "mechanism": Mechanism, "quantization": Quantization,
+                               "sequential": Sequential, "resources": Resources, "stats": Stats, "plots": Plots,
+                               "emergence": EmergenceSweep})
+    models: Mapping[str, Model]
+    data_dir: str | None = "../shared/data"
+    data_checksums: str = "compare"
+    device: str = "cpu"
+    run_models: tuple[str, ...] | None = None
+    detection: Detection = field(default_factory=Detection)
+    perplexity: Perplexity = field(default_factory=Perplexity)
+    eval: Eval = field(default_factory=Eval)
+    ablation: Ablation = field(default_factory=Ablation)
+    analysis: Analysis = field(default_factory=Analysis)
+    mechanism: Mechanism = field(default_factory=Mechanism)
+    emergence: EmergenceSweep | None = None
+    quantization: Quantization = field(default_factory=Quantization)
+    sequential: Sequential | None = None
+    resources: Resources = field(default_factory=Resources)
+    stats: Stats = field(default_factory=Stats)
+    plots: Plots = field(default_factory=Plots)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "Config":
+        models = MappingProxyType({m: Model.from_dict(v) for m, v in d["models"].items()})
+        return replace(super().from_dict({**d, "models": {}}), models=models)
+
+    def as_dict(self) -> dict:
+        return {**super().as_dict(), "models": {m: v.as_dict() for m, v in self.models.items()}}

@@ -3,7 +3,7 @@ from superweight.detect.spikes import SpikeRule, detect_model
 from superweight.detect.used import KnownCoordinateError
 from superweight.models.load import load_model
 from superweight.provenance import Provenance, write_json
-from superweight.settings import Detection
+from superweight.settings import Detection, Model
 from superweight.workflow.runlog import start
 
 log = start(snakemake)
@@ -12,7 +12,7 @@ conf = det.confirm
 data_dir = job_data_dir(snakemake.config)  # from the config: no param carries its path
 prov = Provenance(snakemake.wildcards.model, None, {"detection": snakemake.params.detection, "model": mcfg},
                   checksums(data_dir, [conf.corpus]))
-model, tok = load_model(snakemake.input.model, mcfg.get("dtype", "float32"), snakemake.params.device)
+model, tok = load_model(snakemake.input.model, Model.from_dict(mcfg).dtype, snakemake.params.device)
 try:
     summary, layers, residual = detect_model(
         model, tok, corpus_text(conf.corpus, data_dir), det.prompt,

@@ -6,6 +6,7 @@ from superweight.detect.spikes import prompt_ids
 from superweight.detect.used import NONE_USED, used_super_weights
 from superweight.models.load import load_model
 from superweight.provenance import Provenance, result_record, write_json
+from superweight.settings import Model
 from superweight.workflow.runlog import start
 
 log = start(snakemake)
@@ -14,7 +15,7 @@ prov = Provenance(wc.model, "hadamard", {"prompt": p.prompt, "model": p.model})
 sws = used_super_weights(snakemake.input.detect)
 rows, channels, summaries = [], [], []
 if sws:
-    model, tok = load_model(snakemake.input.model, p.model.get("dtype", "float32"), p.device)
+    model, tok = load_model(snakemake.input.model, Model.from_dict(p.model).dtype, p.device)
     rows, channels, summaries = hadamard(model, prompt_ids(tok, p.prompt, p.device), sws)
 cols = ["layer", "row", "col", "token", "quantity", "value", "abs_rank", "n_channels", "z", "ratio_to_median"]
 import pandas as pd  # here, not at the top: the model's first forward does not wait for pandas

@@ -6,12 +6,13 @@ import pandas as pd
 
 from superweight.report import figures_mechanism as pm
 from superweight.provenance import read_json
+from superweight.settings import Plots
 from superweight.workflow.runlog import start
 from superweight.report.tables import write_table
 
 start(snakemake)
 wc, out = snakemake.wildcards, snakemake.output
-style = snakemake.params.get("style", {})
+style = Plots.from_dict(snakemake.params.get("style", {}))  # table_mechanism: no figure, no style
 fig = out.get("fig")
 res = read_json(snakemake.input.json)
 df = pd.read_csv(snakemake.input.csv)

@@ -10,14 +10,14 @@ from superweight.provenance import Provenance, read_json, result_record, write_j
 from superweight.workflow.runlog import start
 from superweight.scoring.limits import task_limits
 from superweight.scoring.score import restrict
-from superweight.settings import Eval
+from superweight.settings import JobSettings
 
 log = start(snakemake)
 wc, p = snakemake.wildcards, snakemake.params
 kind, spec = p.kind, dict(p.spec)
 label = " ".join(f"{k}={v}" for k, v in spec.items())
 data_dir = job_data_dir(snakemake.config)  # from the config: no param carries its path
-ev = Eval.from_dict(p.cfg["eval"])  # this experiment's, `eval.limit` resolved for its kind
+ev = JobSettings.from_dict(p.cfg).eval  # this experiment's, `eval.limit` resolved for its kind
 prov = Provenance(wc.model, label, {**p.cfg, "model": p.model}, checksums(data_dir, p.corpora + list(ev.tasks)))
 out = {"kind": kind, **spec}
 sws = used_super_weights(snakemake.input.detect)

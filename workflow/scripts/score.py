@@ -18,12 +18,13 @@ from superweight.workflow.runlog import start
 from superweight.scoring.looks import compared
 from superweight.scoring.limits import scored_tasks
 from superweight.scoring.score import score, score_sequential
-from superweight.settings import JobSettings
+from superweight.settings import JobSettings, Model
 
 log = start(snakemake)
 wc, p = snakemake.wildcards, snakemake.params
 job = JobSettings.from_dict(p.cfg)  # this job's sections; `eval.limit` already resolved for its kind
 kind = p.kind
+dtype = Model.from_dict(p.model).dtype
 experiments = getattr(p, "experiments", None) or [[snakemake.output[0], p.spec]]
 data_dir = job_data_dir(snakemake.config)  # from the config: no param carries its path
 corpora = {Path(f).stem: f for f in snakemake.input.corpora}
@@ -45,7 +46,7 @@ def score_setting(path, spec):
     prov = Provenance(wc.model, label, {**p.cfg, "model": p.model},
                       checksums(data_dir, list(corpora) + list(job.eval.tasks)))
     out = {"kind": kind, **spec}
-    model, tok = load_model(snakemake.input.model, p.model.get("dtype", "float32"), p.device)
+    model, tok = load_model(snakemake.input.model, dtype, p.device)
     with contextlib.ExitStack() as stack:
         try:
             record = apply(model, kind, spec, sws, job, stack, ids, calibration)

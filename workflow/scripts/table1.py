@@ -4,9 +4,10 @@ from superweight.provenance import read_json
 from superweight.workflow.runlog import start
 from superweight.report.reproduce_render import marks_for, read
 from superweight.report.tables import stats_kw, table1_rows, with_paper, write_table
+from superweight.settings import Stats
 
 start(snakemake)
-st = snakemake.params.stats
+st = Stats.from_dict(snakemake.params.stats)
 rep = getattr(snakemake.input, "reproduction", None)  # results/reproduction.json, when the rule names it
 results = [read_json(f) for f in snakemake.input if f != rep]
 marks = marks_for(read(rep), results[0]["model"], "Table 1") if rep and results else None
@@ -17,4 +18,4 @@ write_table(df, stem, "Table 1: super-weight ablation (accuracy %, perplexity), 
             "original on the same documents and windows" + (
                 "; a condition scored in looks (config `sequential`: fewer docs/task or windows) is read where it "
                 "stopped, its intervals the group-sequential design's repeated intervals" if looks else ""),
-            st["level"])
+            st.level)

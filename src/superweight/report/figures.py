@@ -1,4 +1,4 @@
-"""Figures in the style of the paper, drawn from result files only."""
+"""Figures in the style of the paper, drawn from result files only; styled by the config's `plots` (settings.Plots)."""
 from __future__ import annotations
 
 import matplotlib
@@ -7,10 +7,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from superweight.detect.used import NONE_USED
+from superweight.settings import Plots
 
 
-def _fig(style: dict):
-    return plt.subplots(figsize=(style.get("width", 6.4), style.get("height", 3.6)))
+def _fig(style: Plots):
+    return plt.subplots(figsize=(style.width, style.height))
 
 
 def _wrap(t, width_px: float, renderer) -> None:
@@ -58,9 +59,9 @@ def fit_text(fig) -> None:
         fig.tight_layout()
 
 
-def _save(fig, path, style):
+def _save(fig, path, style: Plots):
     fit_text(fig)
-    fig.savefig(path, dpi=style.get("dpi", 150))
+    fig.savefig(path, dpi=style.dpi)
     plt.close(fig)
 
 
@@ -71,11 +72,11 @@ def _candidate_confirmed(c: dict) -> bool:
     return str(c.get("status", "")).startswith("confirmed")
 
 
-def down_proj_maxima(layers: pd.DataFrame, sw_layers: list[int], title: str, path, style: dict,
+def down_proj_maxima(layers: pd.DataFrame, sw_layers: list[int], title: str, path, style: Plots,
                      candidates: list[dict] | None = None) -> None:
     """Fig. 3: max |down_proj input| and |output| per layer (original model); confirmed super weights as dashed
     lines, candidates that confirmation rejected as dotted grey lines with x markers (their ppl ratio noted)."""
-    c = style.get("colors", {})
+    c = style.colors
     fig, ax = _fig(style)
     ax.plot(layers["layer"], layers["in_max"], "o-", ms=3, color=c.get("input", "C0"), label="max |down_proj input|")
     ax.plot(layers["layer"], layers["out_max"], "s-", ms=3, color=c.get("output", "C3"), label="max |down_proj output|")
@@ -92,7 +93,7 @@ def down_proj_maxima(layers: pd.DataFrame, sw_layers: list[int], title: str, pat
             if isinstance(r, (int, float)):
                 ax.annotate(f"x{r:.2g}", (x["layer"], out_at[x["layer"]]), fontsize=6, color="grey",
                             xytext=(2, 4), textcoords="offset points")
-    if style.get("log_scale", True):
+    if style.log_scale:
         ax.set_yscale("log")
     ax.set_xlabel("layer")
     ax.set_ylabel("max |activation|")
@@ -101,14 +102,14 @@ def down_proj_maxima(layers: pd.DataFrame, sw_layers: list[int], title: str, pat
     _save(fig, path, style)
 
 
-def residual_stream(res: pd.DataFrame, title: str, path, style: dict, xlabel: str = "layer (0 = embeddings)") -> None:
+def residual_stream(res: pd.DataFrame, title: str, path, style: Plots, xlabel: str = "layer (0 = embeddings)") -> None:
     """Fig. 4: max |residual stream| per layer, one line per condition (column 'condition')."""
-    c = style.get("colors", {})
+    c = style.colors
     fig, ax = _fig(style)
     keys = {"super weights zeroed": "pruned"}  # style key of each condition's colour
     for i, (cond, d) in enumerate(res.groupby("condition", sort=False)):
         ax.plot(d["layer"], d["max_abs"], "o-", ms=3, label=cond, color=c.get(keys.get(cond, cond), f"C{i}"))
-    if style.get("log_scale", True):
+    if style.log_scale:
         ax.set_yscale("log")
     ax.set_xlabel(xlabel)
     ax.set_ylabel("max |hidden state|")
@@ -141,11 +142,11 @@ def _ci(e) -> str:
     return f" [{e.lo:.2g}, {e.hi:.2g}]"
 
 
-def stopword_bars(df: pd.DataFrame, summary: dict, model: str, path, style: dict,
+def stopword_bars(df: pd.DataFrame, summary: dict, model: str, path, style: Plots,
                   ratio_cis: dict | None = None) -> None:
     """Fig. 5: the top tokens' mean next-token probability, original vs super weights zeroed; stopwords in colour;
     the headline ratios with their 95% CI over prompts (``ratio_cis``: {"stopword_mass"|"the"|"."|",": Estimate})."""
-    c = style.get("colors", {})
+    c = style.colors
     fig, ax = _fig(style)
     if summary.get("status") == "skipped" or df.empty:
         ax.text(0.5, 0.5, f"{model}: {NONE_USED}\n(stopword analysis not applicable)",
@@ -153,7 +154,7 @@ def stopword_bars(df: pd.DataFrame, summary: dict, model: str, path, style: dict
         ax.set_axis_off()
         _save(fig, path, style)
         return
-    n = min(len(df), style.get("label_tokens", 20)) or len(df)
+    n = min(len(df), style.label_tokens) or len(df)
     d = df.head(n)
     x = range(len(d))
     ax.bar([i - 0.2 for i in x], d["p_original"], 0.4, label="original", color=c.get("original", "C0"))
@@ -180,7 +181,7 @@ def _measured(d: pd.DataFrame, col: str | None) -> bool:
     return bool(col) and col in d and not d[col].isna().all()
 
 
-def scaling_curve(df: pd.DataFrame, path, style: dict) -> None:
+def scaling_curve(df: pd.DataFrame, path, style: Plots) -> None:
     """Fig. 6: average zero-shot accuracy (± 1 SE) against the super-weight scaling factor, one line per model; a
     sweep scored by perplexity only (``limit: 0``) is drawn as the perplexity measured (WikiText-2, else C4) with
     its 95% CI instead; the models with nothing to draw are named after their note (e.g. no super weight used)."""
@@ -201,7 +202,7 @@ def scaling_curve(df: pd.DataFrame, path, style: dict) -> None:
                     if f"{col} lo" in d else None)
             ns |= {int(v) for v in d.get(f"{col} n", pd.Series(dtype=float)).dropna()}
         ax.errorbar(d["factor"], d[col], yerr=yerr, fmt="o-", ms=4, capsize=3, label=model,
-                    color=style.get("colors", {}).get(model, f"C{i}"))
+                    color=style.colors.get(model, f"C{i}"))
     if col is None:
         ax.text(0.5, 0.5, "nothing measured", ha="center", va="center", transform=ax.transAxes)
         ax.set_axis_off()
@@ -245,7 +246,7 @@ def _block_x(blocks: list[str]) -> dict[str, float]:
     return {b: num.get(b, lo / 4 if b == "per_channel" else hi * 4) for b in blocks}
 
 
-def wquant_curves(df: pd.DataFrame, bits: int, path, style: dict) -> None:
+def wquant_curves(df: pd.DataFrame, bits: int, path, style: Plots) -> None:
     """Fig. 7: average accuracy (± 1 SE) and perplexity (95% CI over windows) against block size on a log axis, a
     line per method (and per model when several), one panel per quantity measured (accuracy only when scored), a
     legend on each and the n of what was measured in the title."""
@@ -255,7 +256,7 @@ def wquant_curves(df: pd.DataFrame, bits: int, path, style: dict) -> None:
                       for _, r in df[(df["bits"] == bits) & noted.ne("")].iterrows()})
     pcol = next((c for c in ("Wiki-2 ppl", "C4 ppl") if _measured(d, c)), None)
     panels = [q for q, on in (("avg", _measured(d, "avg")), (pcol, pcol is not None)) if on]
-    w, h = style.get("width", 6.4), style.get("height", 3.6)
+    w, h = style.width, style.height
     fig, axes = plt.subplots(1, max(1, len(panels)), figsize=(w * (1.6 if len(panels) > 1 else 1), h), squeeze=False)
     axes = list(axes[0])
     models = d["model"].unique()
@@ -283,7 +284,7 @@ def wquant_curves(df: pd.DataFrame, bits: int, path, style: dict) -> None:
             ax.set_ylabel("average zero-shot accuracy (%), ± 1 SE")
         else:
             ax.set_ylabel(f"{col} (95% CI over windows)")
-            if style.get("log_scale", True):
+            if style.log_scale:
                 ax.set_yscale("log")
         ax.legend(fontsize=7)
     if not panels:

@@ -15,6 +15,7 @@ from superweight.report.html_tables import table_page
 from superweight.report.reproduce_render import paper_cells
 from superweight.stats.intervals import NA, Estimate
 from superweight.scoring.accuracy import avg_se, binomial_se
+from superweight.settings import Stats
 
 TASK_LABELS = {"arc_challenge": "ARC-c", "arc_easy": "ARC-e", "hellaswag": "HellaSwag", "lambada_openai": "LAMBADA",
                "piqa": "PIQA", "sciq": "SciQ", "winogrande": "Winogrande", "boolq": "BoolQ"}
@@ -208,9 +209,9 @@ def display(df: pd.DataFrame) -> pd.DataFrame:
     return shown[lead + tail].fillna("")
 
 
-def stats_kw(cfg: dict | None) -> dict:
-    """The config's ``stats:`` block as keyword arguments of the compare functions (its confidence level)."""
-    return {"level": cfg["level"]} if cfg and "level" in cfg else {}
+def stats_kw(st: Stats) -> dict:
+    """The config's `stats` section as keyword arguments of the compare functions (its confidence level)."""
+    return {"level": st.level}
 
 
 def write_table(df: pd.DataFrame, stem: str | Path, caption: str = "", level: float = 0.95) -> list[Path]:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from superweight.detect.limits import PREFIX_BYTES  # detection's recorded hidden states, at most
-from superweight.settings import Confirm, Detection, Eval, Perplexity, WeightQuant
+from superweight.settings import Confirm, Detection, Eval, Perplexity, Resources, WeightQuant
 
 MiB = 2**20
 DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2}
@@ -309,7 +309,8 @@ def mem_mb(work: Work, f: ModelFacts, dtype: str = "float32", on_gpu: bool = Fal
 
 @dataclass(frozen=True)
 class Rates:
-    """The throughput model behind run-time requests (config `resources`, or a config file of the user's).
+    """The throughput model behind run-time requests, in bytes and FLOP/s: config `resources` (superweight.settings
+    .Resources holds its defaults, the schema's), or a config file of the user's.
 
     ``cpu_flops``: a 2-thread CPU job's rate, job by job (forward passes at about 170-240 GFLOP/s and what else the
     job does), fitted to the default run's model jobs on the 2-core machine (benchmarks/runtime_estimate.txt).
@@ -320,23 +321,24 @@ class Rates:
     retry multiplies it by the attempt). ``max_runtime_min``: the longest job the cluster accepts (its partition's
     time limit); a longer request stops the run at start."""
 
-    cpu_flops: float = 150e9
-    gpu_flops: float = 100e12
-    load_bytes_per_s: float = 200e6
-    download_bytes_per_s: float = 50e6
-    margin: float = 2.0
-    max_runtime_min: int = 2880
+    cpu_flops: float = Resources.cpu_gflops * 1e9
+    gpu_flops: float = Resources.gpu_tflops * 1e12
+    load_bytes_per_s: float = Resources.load_mb_per_s * 1e6
+    download_bytes_per_s: float = Resources.download_mb_per_s * 1e6
+    margin: float = float(Resources.margin)
+    max_runtime_min: int = Resources.max_runtime
+
+    @classmethod
+    def of(cls, r: Resources) -> "Rates":
+        return cls(cpu_flops=float(r.cpu_gflops) * 1e9, gpu_flops=float(r.gpu_tflops) * 1e12,
+                   load_bytes_per_s=float(r.load_mb_per_s) * 1e6,
+                   download_bytes_per_s=float(r.download_mb_per_s) * 1e6, margin=float(r.margin),
+                   max_runtime_min=int(r.max_runtime))
 
     @classmethod
     def from_config(cls, cfg: dict | None) -> "Rates":
-        r = (cfg or {}).get("resources") or {}
-        d = cls()
-        return cls(cpu_flops=float(r.get("cpu_gflops", d.cpu_flops / 1e9)) * 1e9,
-                   gpu_flops=float(r.get("gpu_tflops", d.gpu_flops / 1e12)) * 1e12,
-                   load_bytes_per_s=float(r.get("load_mb_per_s", d.load_bytes_per_s / 1e6)) * 1e6,
-                   download_bytes_per_s=float(r.get("download_mb_per_s", d.download_bytes_per_s / 1e6)) * 1e6,
-                   margin=float(r.get("margin", d.margin)),
-                   max_runtime_min=int(r.get("max_runtime", d.max_runtime_min)))
+        """From a config's `resources` (absent keys: the schema's defaults)."""
+        return cls.of(Resources.from_dict((cfg or {}).get("resources") or {}))
 
 
 def _limited(n: int, limit) -> int:
