@@ -127,7 +127,7 @@ def model_job(work, gpu=True, repeats=1):
     of = work if callable(work) else lambda wildcards: work
 
     def dtype(wildcards):
-        return config["models"][wildcards.model].get("dtype", "float32")
+        return config["models"][wildcards.model]["dtype"]
 
     def mem_mb(wildcards, attempt):
         return R.mem_mb(of(wildcards), model_facts(wildcards.model), dtype(wildcards), bool(gpus(wildcards)), attempt)

@@ -13,7 +13,7 @@ rule prepare_model:
     resources:
         **model_job(lambda wc: R.preparing(config["models"][wc.model]["source"]), gpu=False),
         model_disk_mb=lambda wc: R.disk_mb(R.preparing(config["models"][wc.model]["source"]), model_facts(wc.model),
-                                           config["models"][wc.model].get("dtype", "float32")),
+                                           config["models"][wc.model]["dtype"]),
     conda:
         "../../envs/model.yaml"
     script:

@@ -10,8 +10,8 @@ EMERGENCE_CFG = ({**{k: EM.get(k) for k in EMERGENCE_KEYS}, "detection": config[
 
 
 def emergence_mem(wildcards, attempt=1):
-    return int(max(4000, EM.get("params_b", 1.0) * 6000 * attempt))
+    return int(max(4000, EM["params_b"] * 6000 * attempt))
 
 
 def emergence_runtime(wildcards, attempt=1):
-    return int(max(30, EM.get("params_b", 1.0) * 60 * attempt))
+    return int(max(30, EM["params_b"] * 60 * attempt))
