@@ -150,17 +150,92 @@ def test_one_onstart_handler_checks_the_planned_jobs():
     assert "over_limit_message(jobs" in text and "check_device(" in text
 
 
-def test_claims_rule_waits_for_every_file_a_claim_declares():
-    """The `claims` rule's inputs (the run plan's claim_inputs) hold every file a claim of the report's
-    registry (superweight.report.claims_evaluate.CLAIMS) declares, in the CI scenario, which runs every experiment."""
+def test_claims_rule_waits_for_what_the_claims_declare():
+    """The `claims` rule's inputs (the run plan's claim_inputs) come from the claims' own declarations (the
+    registry, superweight.report.claims_evaluate.CLAIMS): every file a claim names and every planned result of a
+    kind it reads, in the CI scenario, which runs every experiment; a kind no claim reads is not waited for."""
     from helpers import ci_config
-    from superweight.report.claims_evaluate import CLAIMS
+    from superweight.report import claims_evaluate
     from superweight.workflow import runplan
 
-    declared = {f for c in CLAIMS for f in c.inputs}
     cfg = ci_config()
-    listed = {p.split("/", 2)[2] for p in runplan.build(cfg, list(cfg["models"])[:1]).claim_inputs()}
-    assert declared and declared <= listed, sorted(declared - listed)
+    m = next(iter(cfg["models"]))
+    plan = runplan.build(cfg, [m])
+    listed = plan.claim_inputs()
+    declared = {f for c in claims_evaluate.CLAIMS for f in c.inputs}
+    assert declared <= {p.split("/", 2)[2] for p in listed}
+    assert set(plan.paths("scaling", m)) <= set(listed) and set(plan.paths("wquant", m)) <= set(listed)
+    restored = next(e.path for e in plan.of("wquant", m) if e.spec["sw_factor"] is not None)
+    assert "wquant_amplify" in plan.claims_reading(restored)
+    assert plan.claims_reading(runplan.PATTERNS["detect"].format(model=m))  # early_layer and others
+    x15 = next(p for p in plan.paths("scaling", m) if "/x1.5/" in p)
+    assert plan.claims_reading(x15) == ["scaling_up"]
+    # without the one claim that reads the scaling sweep, the claims wait for none of it
+    kept = [c for c in claims_evaluate.CLAIMS if c.id != "scaling_up"]
+    original = list(claims_evaluate.CLAIMS)
+    claims_evaluate.CLAIMS[:] = kept
+    try:
+        assert not set(plan.paths("scaling", m)) & set(plan.claim_inputs())
+    finally:
+        claims_evaluate.CLAIMS[:] = original
+    assert set(plan.claim_inputs()) <= set(plan.results()) <= set(plan.outputs())
+
+
+def test_each_claim_reads_only_what_it_declares(tmp_path):
+    """Run every claim's test on a model with no result, then with every scored result of the CI plan present but
+    skipped: each file it opens or checks is one some claim names, or a result of a kind it declares it reads
+    (``reads``), and each kind it looks up by pattern is one it declares; so the run plan's claim_inputs, built from
+    the declarations, holds everything a claim reads."""
+    from helpers import ci_config
+    from superweight import paths
+    from superweight.interventions.applicability import NotApplicable
+    from superweight.report.claims_evaluate import CLAIMS
+    from superweight.report.registry import Context
+    from superweight.workflow import runplan
+
+    class Recording(Context):
+        def __init__(self, files):
+            super().__init__("m", files)
+            self.seen, self.kinds = set(), set()
+
+        def has(self, rel):
+            self.seen.add(rel)
+            return super().has(rel)
+
+        def json(self, rel):
+            self.seen.add(rel)
+            return super().json(rel)
+
+        def rows(self, rel):
+            self.seen.add(rel)
+            return super().rows(rel)
+
+        def find(self, kind, **given):
+            self.kinds.add(kind)
+            return super().find(kind, **given)
+
+    cfg = ci_config()
+    m = next(iter(cfg["models"]))
+    plan = runplan.build(cfg, [m])
+    files = {}
+    for p in (e.path for e in plan.experiments):  # every scored result, each one skipped
+        f = tmp_path / p
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_text('{"status": "skipped", "reason": "test"}')
+        files[p.split("/", 2)[2]] = f
+    named = {f for c in CLAIMS for f in c.inputs}
+    plan_kind = {**{k: k for k in paths.SCORES}, "wquant_restored": "wquant"}  # restored results: plan kind wquant
+    for c in CLAIMS:
+        for given in ({}, files):
+            ctx = Recording(given)
+            try:
+                c.fn(ctx, dict(c.thresholds))
+            except NotApplicable:
+                pass
+            assert {plan_kind[k] for k in ctx.kinds} <= set(c.reads), (c.id, ctx.kinds, c.reads)
+            for rel in ctx.seen - named:
+                kinds = [plan_kind[k] for k in paths.SCORES if paths.fields(k, rel) is not None]
+                assert rel.startswith("base/") or set(kinds) & set(c.reads), (c.id, rel)
 
 
 def test_benchmark_summary_covers_model_and_rendering_jobs(tmp_path):

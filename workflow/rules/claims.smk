@@ -4,7 +4,7 @@ rule claims:
     model's interval sub-tests corrected together (Holm); across models and per model. The only place result
     files become verdicts."""
     input:
-        PLAN.claim_inputs(),  # superweight.workflow.runplan
+        PLAN.claim_inputs(),  # superweight.workflow.runplan: the files the claims declare they read
         paper_results=PAPER_RESULTS,  # each paper model's own numbers grade its strength
     output:
         "results/claims.md",  # the report shows results/claims.html (report.smk)
@@ -31,7 +31,7 @@ rule reproduction:
     marked reproduced / not reproduced / undecided (superweight.report.reproduce); a model outside the paper gets
     one line saying so."""
     input:
-        PLAN.claim_inputs(),  # superweight.workflow.runplan
+        PLAN.results(),  # superweight.workflow.runplan: every result a paper number may be read from
         paper_results=PAPER_RESULTS,
     output:
         "results/reproduction.json",

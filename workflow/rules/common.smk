@@ -35,10 +35,9 @@ except ConfigError as e:
     raise WorkflowError(f"config error: {e}") from None
 
 MODELS = run_models(config)  # `run_models`, or every model under `models`
-# sections the host computes with itself (resource estimates), typed; a job gets its sections as plain data (params)
-SETTINGS = SimpleNamespace(perplexity=settings.Perplexity.from_dict(config["perplexity"]),
-                           detection=settings.Detection.from_dict(config["detection"]),
-                           weights=settings.WeightQuant.from_dict(config["quantization"]["weights"]))
+# the validated config typed (superweight.settings), for what the host computes itself (resource estimates); a job
+# gets its sections as plain data in its params (editing one reruns only the jobs that read it)
+SETTINGS = settings.Config.from_dict(config)
 CONDITIONS = config["ablation"]["conditions"]
 DATA_DIR = resolve_data_dir(config.get("data_dir"))  # `data_dir`, else $SUPERWEIGHT_DATA; None reads the Hub
 # a run with a paper model (`paper:`): its tables carry the reproduction marks (rule reproduction, claims.smk)

@@ -24,7 +24,7 @@ rule tune_z:
         "results/{model}/benchmarks/tune_z_int{bits}_block{block}.tsv"
     threads: 2
     resources:
-        **model_job(R.z_tuning(SETTINGS.perplexity, SETTINGS.weights)),
+        **model_job(R.z_tuning(SETTINGS.perplexity, SETTINGS.quantization.weights)),
     conda:
         "../../envs/model.yaml"
     script:

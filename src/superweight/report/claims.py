@@ -316,7 +316,7 @@ ACC_NOT_GRADED = "avg accuracy not scored: the paper's numbers are accuracies"
        "direction: for the configured factors in [1.2, 2]: avg accuracy at the factor minus at x1 > 0 (paired "
        "documents, each factor one sub-test of the Holm family). Holds when some factor holds; fails when every "
        "factor fails. Strength: Table 5's +0.39 points. The paper's gains need thousands of documents per task.",
-       (paths.scores("scaling", factor="1"),), lo=1.2, hi=2.0, margin=0.0,
+       (paths.scores("scaling", factor="1"),), reads=("scaling",), lo=1.2, hi=2.0, margin=0.0,
        strength="Table 5 (the model's own gain; Llama-7B's +0.39 points for a model outside the paper): the average "
        "accuracy gain at some factor in [1.2, 2], within the strength margin")
 def _scaling(ctx: Context, t: dict) -> Finding:
@@ -369,7 +369,7 @@ def _wq_pairs(ctx: Context) -> tuple[str, list[str]]:
        "(b) avg accuracy sw_aware - rtn > 0 (paired documents); (c) the gap grows: "
        "ln ppl ratio at the largest block minus at the smallest > 0 (the window test; needs two block "
        "sizes). Strength: Fig. 7's +17.85 points at 1024x1024.",
-       (), ratio=1.0, margin=0.0,
+       (), reads=("wquant",), ratio=1.0, margin=0.0,
        strength="Fig. 7 at the largest block run (the model's own curve; Llama-7B's for a model outside the paper: "
        "+17.85 points at 1024x1024), within the strength margin; a block Fig. 7 does not show is not graded")
 def _wquant(ctx: Context, t: dict) -> Finding:
@@ -436,7 +436,7 @@ def _wq_vs(ctx: Context, t: dict, base: str, method: str, grades: tuple = ()) ->
        "not in the paper (reviewers asked for this baseline); Fig. 7 compares with plain RTN only",
        "direction: at the largest block run with both, ppl(clip) / ppl(sw_aware) > 1 on the scored corpora "
        "(the window test on paired log-differences: t from 48 windows (articles), below that the exact sign test of the median window) and avg accuracy sw_aware - clip > 0 (paired documents).",
-       (), ratio=1.0, margin=0.0,
+       (), reads=("wquant",), ratio=1.0, margin=0.0,
        strength="not in the paper (the reviewers' baseline): not graded")
 def _wq_clip(ctx: Context, t: dict) -> Finding:
     return _wq_vs(ctx, t, "clip", "sw_aware")
@@ -449,7 +449,7 @@ def _wq_clip(ctx: Context, t: dict) -> Finding:
        "64x64) and their amplification (claim wquant_amplify)",
        "direction: at the largest block run with both, ppl(rtn) / ppl(rtn_keep_sw) > 1 on the scored corpora and "
        "avg accuracy rtn_keep_sw - rtn > 0.",
-       (), ratio=1.0, margin=0.0,
+       (), reads=("wquant",), ratio=1.0, margin=0.0,
        strength="the paper reports no plain RTN beside its restored rows: not graded")
 def _wq_keep(ctx: Context, t: dict) -> Finding:
     return _wq_vs(ctx, t, "rtn", "rtn_keep_sw")

@@ -48,7 +48,7 @@ def _amplified(ctx: Context) -> list[tuple[float, str, str, str, str]]:
        "holds and none fails), every factor must hold. A sweep that scores no accuracy (limit 0) is decided on "
        "ppl(x1) / ppl(amplified) > 1 on the scored corpora instead. Not applicable without an amplified restore "
        "beside its x1 restore (quantization.weights.table6).",
-       (), strength="Table 6 (the model's own gains; Llama-7B's for a model outside the paper: +0.29 points at 8x8 "
+       (), reads=("wquant",), strength="Table 6 (the model's own gains; Llama-7B's for a model outside the paper: +0.29 points at 8x8 "
        "blocks (64), +1.35 at 64x64 (4096)), within the strength margin; blocks Table 6 does not report are not "
        "graded. Factors combine by 'any' (the factor is not stated: some factor as strong is Table 6's claim), the "
        "blocks of one factor as one measure", margin=0.0, ratio=1.0)
@@ -130,7 +130,7 @@ SMALL_BLOCK = 256 * 256  # Fig. 7's second block: RTN and SW-aware agree exactly
        "both sides hold, fails when either fails (the interval wholly beyond a margin). Above 256 documents in a "
        "task no margin is tested on accuracy (docs/statistics.md): decided on perplexity, said so. Not applicable "
        "when only larger blocks were run.",
-       (), strength="the agreement is the claim: as strong when it holds; not graded when accuracy was not tested "
+       (), reads=("wquant",), strength="the agreement is the claim: as strong when it holds; not graded when accuracy was not tested "
        "(not scored, or above 256 documents in a task: decided on perplexity, for which the paper gives no number) "
        "or a sub-test fell back to a median-window estimate", small=SMALL_BLOCK, acc_margin=ACC_MARGIN,
        ppl_margin=PPL_MARGIN)

@@ -33,20 +33,24 @@ class Claim:
     # what "as strong as the paper" means (its words and tables), decided apart from the direction (report.strength)
     strength: str = ""
     strength_by: str = ""  # the grade label that decides strength ("" = "text" if graded by it, else the first)
+    # the run plan's experiment kinds (ablation, scaling, wquant, aquant) of which the test reads whatever results
+    # the run has (found by kind, not named): the `claims` rule waits for all of them (workflow.runplan)
+    reads: tuple = ()
 
 
 CLAIMS: list[Claim] = []
 
 
 def claim(id: str, section: str, statement: str, paper: str, test: str, inputs: tuple = (),
-          descriptive: bool = False, strength: str = "", strength_by: str = "", **thresholds):
+          descriptive: bool = False, strength: str = "", strength_by: str = "", reads: tuple = (), **thresholds):
     """Register an evaluation function ``fn(ctx, thresholds) -> Finding`` as a claim (``descriptive``: checked on
-    one prompt in one pass; ``strength``: what "as strong as the paper" means, see ``Claim``)."""
+    one prompt in one pass; ``strength``: what "as strong as the paper" means; ``inputs``: the files it needs;
+    ``reads``: the experiment kinds it reads every result of; see ``Claim``)."""
     def deco(fn):
         if any(c.id == id for c in CLAIMS):
             raise ValueError(f"claim {id!r} registered twice")
         CLAIMS.append(Claim(id, section, statement, paper, test, thresholds, tuple(inputs), fn, descriptive,
-                            strength, strength_by))
+                            strength, strength_by, tuple(reads)))
         return fn
     return deco
 

@@ -19,8 +19,6 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
-from scipy import optimize
-from scipy import stats as sps
 
 from superweight.stats.intervals import NA, Estimate
 
@@ -30,6 +28,8 @@ GRID = 401  # points of the continuation grid per look (boundaries agree with 12
 
 def spent(t: float, alpha: float, kind: str = "obf") -> float:
     """Cumulative two-sided error rate spent by information fraction t in (0, 1]."""
+    from scipy import stats as sps  # lazily: the run plan reads the claims
+
     if kind == "obf":
         return float(2 * sps.norm.sf(sps.norm.isf(alpha / 2) / math.sqrt(t)))
     if kind == "pocock":
@@ -50,6 +50,8 @@ def boundaries(fractions: tuple[float, ...], alpha: float, kind: str = "obf") ->
 @lru_cache(maxsize=256)
 def _bounds(t: tuple[float, ...], alpha: float, kind: str) -> tuple[float, ...]:
     """The boundaries of the first len(t) looks (a look's boundary depends on the earlier looks only)."""
+    from scipy import optimize, stats as sps  # lazily: the run plan reads the claims
+
     cum = [spent(x, alpha, kind) for x in t]
     inc = np.diff([0.0] + cum)
     out: list[float] = []
@@ -117,6 +119,8 @@ class Design:
     @property
     def levels(self) -> tuple[float, ...]:
         """Nominal two-sided p-value level of each look (what a verdict test is run at there)."""
+        from scipy import stats as sps  # lazily: the run plan reads the claims
+
         return tuple(float(2 * sps.norm.sf(c)) for c in self.bounds)
 
     def as_dict(self) -> dict:
@@ -136,6 +140,8 @@ def adjusted_p(p: float, k: int, design: Design) -> float:
     """The smallest alpha at which the design (same looks and spending) decides a test with two-sided p at look
     k: a p-value on the scale of the whole design, for a multiplicity correction (Holm) across claims (relative
     precision 1e-6; the level of a look rises with alpha)."""
+    from scipy import optimize, stats as sps  # lazily: the run plan reads the claims
+
     t = design.fractions[:k + 1]
 
     def gap(log_a):
@@ -185,6 +191,8 @@ def on_design(est: Estimate, design: Design, n: int) -> Estimate | NA:
     this look) and its interval at level L the repeated confidence interval (the fixed-sample interval at the
     look's nominal level of a design spending 1 - L), so that the interval excludes a threshold exactly when the
     design's p against it is below 1 - L. Valid whichever rule chose the look (see the module docstring)."""
+    from scipy import stats as sps  # lazily: the run plan reads the claims
+
     if n not in design.looks:
         raise ValueError(f"n={n} is not a look of the design {list(design.looks)}: cut the units to a look first")
     if est.test is None or est.interval is None:

@@ -189,8 +189,10 @@ class RunPlan:
                 for ext in (".csv", ".tex")]
         return list(dict.fromkeys(out + self.raw_outputs()))
 
-    def claim_inputs(self) -> list[str]:
-        """Every result file of every model the claims read (the `claims` rule waits for exactly these)."""
+    def results(self) -> list[str]:
+        """Every result file of every model that the claims and the reproduction marks may read: detection, the
+        stopword and propagation measurements, each experiment's scores and each mechanism experiment's result
+        (the `reproduction` rule waits for these)."""
         out = []
         for m in self.models:
             r = f"results/{m}"
@@ -201,6 +203,20 @@ class RunPlan:
             out += self.paths("aquant", m)
             out += [f"{r}/mechanism/{exp}.json" for exp in self.mechanism]
         return out
+
+    def claims_reading(self, path: str) -> list[str]:
+        """The claims that read the result file ``path`` (one of ``results``), from the claims' own declarations:
+        a file a claim names (``inputs``), or an experiment of a kind it reads every result of (``reads``)."""
+        from superweight.report.claims_evaluate import CLAIMS  # the registry: each claim declares what it reads
+
+        model, rel = path.split("/", 2)[1:]
+        kind = next((e.kind for e in self.experiments if e.path == path), None)
+        return [c.id for c in CLAIMS if rel in c.inputs or kind in c.reads]
+
+    def claim_inputs(self) -> list[str]:
+        """The result files some claim reads (``claims_reading``), in ``results``' order: the `claims` rule
+        waits for exactly these."""
+        return [p for p in self.results() if self.claims_reading(p)]
 
 
 def build(cfg: dict, models: list[str], reuse_from=None, emergence: dict | None = None) -> RunPlan:
