@@ -135,6 +135,12 @@ def test_run_plan_lists_each_experiment_once_with_its_reuse_and_grid():
                                    "aquant": cfg["quantization"]["activations"]}[e.kind]["corpora"])
         assert e.eval == plan.eval_settings(e.kind) and e.eval.tasks == tuple(cfg["eval"]["tasks"])
     assert plan.eval_for("wquant")["limit"] == {t: 3 for t in cfg["eval"]["tasks"]}
+    # and its job's work, which its resource request is estimated from: the rules ask the plan the same
+    for e in plan.experiments:
+        assert e.work == plan.work(e.kind, e.spec) and e.work.quantize == (e.kind == "wquant")
+        assert e.work.keeps_weights == (e.kind == "aquant")
+    aq = {e.spec["method"]: e.work for e in plan.of("aquant")}
+    assert aq["smoothquant"].tokens > aq["naive"].tokens  # SmoothQuant calibrates on the corpora first
     assert plan.eval_for("scaling") == plan.eval_for("ablation") == cfg["eval"]  # null: `eval.limit` itself
     table6 = cfg["quantization"]["weights"]["table6"]
     restored = [e for e in plan.of("wquant", m) if e.spec["sw_factor"] is not None]

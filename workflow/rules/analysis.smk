@@ -74,7 +74,7 @@ use rule score as score_scaled with:
     benchmark:
         "results/{model}/benchmarks/score_scaled_x{factor}.tsv"
     resources:
-        **model_job(score_work("scaling", lambda wc: {"factor": float(wc.factor)}, SCALING["corpora"])),
+        **model_job(score_work("scaling", lambda wc: {"factor": float(wc.factor)})),
 
 
 SCALED_REUSE = scaled_reuse()

@@ -50,8 +50,7 @@ use rule score as score_wquant with:
     benchmark:
         "results/{model}/benchmarks/score_wquant_int{bits}_{wmethod}_block{block}.tsv"
     resources:
-        **model_job(score_work("wquant", lambda wc: {"method": wc.wmethod}, WQ["corpora"],
-                               quantize=True)),
+        **model_job(score_work("wquant", lambda wc: {"method": wc.wmethod})),
 
 
 use rule score_wquant as score_wquant_restored with:
@@ -90,8 +89,7 @@ use rule score as score_wquant_sweep with:
     benchmark:
         "results/{model}/benchmarks/score_wquant_sweep.tsv"
     resources:
-        **model_job(score_work("wquant", lambda wc: {"method": "rtn"}, WQ["corpora"],
-                               quantize=True), repeats=len(WQ_SETTINGS)),
+        **model_job(score_work("wquant", lambda wc: {"method": "rtn"}), repeats=len(WQ_SETTINGS)),
 
 
 rule table6:
@@ -162,9 +160,7 @@ use rule score as score_aquant with:
     benchmark:
         "results/{model}/benchmarks/score_aquant_{amethod}.tsv"
     resources:
-        **model_job(score_work("aquant", lambda wc: {"method": wc.amethod}, AQ["corpora"],
-                               passes=lambda wc: 2 if wc.amethod == "smoothquant" else 1,  # its calibration
-                               keeps_weights=True)),
+        **model_job(score_work("aquant", lambda wc: {"method": wc.amethod})),
 
 
 AQUANT_FP_REUSE = "fp" in PLAN.reused("aquant")  # the run plan: W8A8 fp reads the ablation's scores

@@ -26,7 +26,7 @@ rule score:
         "results/{model}/benchmarks/score_{condition}.tsv"
     threads: 2
     resources:
-        **model_job(score_work("ablation", lambda wc: {"condition": wc.condition}, config["perplexity"]["corpora"])),
+        **model_job(score_work("ablation", lambda wc: {"condition": wc.condition})),
     conda:
         "../../envs/model.yaml"
     script:

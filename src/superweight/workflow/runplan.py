@@ -13,7 +13,8 @@ from types import MappingProxyType
 from typing import Mapping
 
 from superweight import paths
-from superweight.settings import Eval
+from superweight.settings import Eval, Perplexity
+from superweight.workflow import resources as R
 
 # every result file of an experiment (the rules' output patterns): superweight.paths under results/{model}/
 PATTERNS = {**{kind: f"results/{{model}}/{p}" for kind, p in paths.SCORES.items()}, "z": f"results/{{model}}/{paths.Z}",
@@ -31,6 +32,18 @@ class Experiment:
     reuse: str | None = None  # the ablation condition whose scores it reads instead of scoring (same model)
     corpora: tuple = ()  # the corpora its perplexity is scored on
     eval: Eval | None = None  # its kind's `eval`, documents per task resolved (scoring.limits.eval_for)
+    work: R.Work | None = None  # what its job does, which its resource request is estimated from (``work``)
+
+
+def work(kind: str, spec: dict, ppl: Perplexity, corpora, ev: Eval, restore_tokens: str) -> R.Work:
+    """The work of a job scoring one experiment: perplexity on its corpora (twice for SmoothQuant, which
+    calibrates on them first), the zero-shot tasks at its documents with the backend it scores with
+    (scoring.backends), weight quantization's extra memory, W8A8's kept copy of the weights it changes."""
+    from superweight.scoring.backends import eval_backend
+
+    return R.scoring(ppl, corpora, ev, backend=eval_backend(kind, spec, ev.backend, restore_tokens),
+                     passes=2 if kind == "aquant" and spec.get("method") == "smoothquant" else 1,
+                     quantize=kind == "wquant", keeps_weights=kind == "aquant")
 
 
 @dataclass(frozen=True)
@@ -99,6 +112,13 @@ class RunPlan:
     # per kind: `eval` with its limit resolved, as plain data in the config's key order (Snakemake compares a
     # rule's params by their repr: the same dict, key for key, reruns nothing)
     eval_params: Mapping[str, dict] = field(default_factory=lambda: MappingProxyType({}))
+    perplexity: Perplexity | None = None
+    corpora: Mapping[str, tuple] = field(default_factory=lambda: MappingProxyType({}))  # per kind
+    restore_tokens: str = "max"
+
+    def work(self, kind: str, spec: dict) -> R.Work:
+        """The work of a job scoring ``kind`` with ``spec`` (a rule's wildcards give the spec): module ``work``."""
+        return work(kind, spec, self.perplexity, self.corpora[kind], self.eval_settings(kind), self.restore_tokens)
 
     def eval_for(self, kind: str) -> dict:
         """The `eval` section ``kind``'s jobs score with (a rule's params), its documents per task resolved."""
@@ -239,9 +259,11 @@ def build(cfg: dict, models: list[str], reuse_from=None, emergence: dict | None 
             return None
         return cond if reuse_from(cond, corpora[kind], params[kind]) is None else None
 
+    ppl, restore = Perplexity.from_dict(cfg["perplexity"]), cfg["ablation"]["restore_tokens"]
+
     def exp(kind, m, spec, path, reused=False):
         return Experiment(kind, m, spec, path, reuse(kind, spec) if reused else None, tuple(corpora[kind]),
-                          evals[kind])
+                          evals[kind], work(kind, spec, ppl, corpora[kind], evals[kind], restore))
 
     settings = wquant_settings(cfg)
     exps = []
@@ -260,7 +282,8 @@ def build(cfg: dict, models: list[str], reuse_from=None, emergence: dict | None 
                    wquant_bits=tuple(wq["bits"]) if wq["methods"] else (), wquant=tuple(settings),
                    table6=tuple(table6_settings(cfg)) if wq["table6"]["enabled"] else (),
                    emergence_outputs=em_out, emergence_raw=em_raw, z_auto=wq["z"] == "auto",
-                   eval_params=MappingProxyType(params))
+                   eval_params=MappingProxyType(params), perplexity=ppl,
+                   corpora=MappingProxyType({k: tuple(v) for k, v in corpora.items()}), restore_tokens=restore)
 
 
 def emergence_dir(emergence: dict | None) -> str:

@@ -11,19 +11,10 @@ def score_input(corpora, **extra):
                 **extra)
 
 
-def score_work(kind, spec, corpora, passes=1, quantize=False, keeps_weights=False):
-    """The work a scoring job's resources are estimated from: perplexity on ``corpora`` (``passes`` times, or
-    ``passes(wildcards)`` times), the zero-shot tasks as the run plan resolves them for ``kind``, with the backend
-    its experiment (``kind``, ``spec(wildcards)``) scores with (superweight.scoring.backends)."""
-    from superweight.scoring.backends import eval_backend
-
-    def backend(wc):
-        return eval_backend(kind, spec(wc), config["eval"]["backend"], config["ablation"]["restore_tokens"])
-
-    ev = PLAN.eval_settings(kind)
-    return lambda wc: R.scoring(SETTINGS.perplexity, corpora, ev, backend=backend(wc),
-                                passes=passes(wc) if callable(passes) else passes, quantize=quantize,
-                                keeps_weights=keeps_weights)
+def score_work(kind, spec):
+    """The work a scoring job's resources are estimated from: the run plan's for its experiment (``kind``,
+    ``spec(wildcards)``): its corpora, documents, backend and what its intervention holds (runplan.work)."""
+    return lambda wc: PLAN.work(kind, spec(wc))
 
 
 def compared_with(wildcards):
