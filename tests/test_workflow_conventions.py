@@ -187,21 +187,26 @@ def test_claims_rule_waits_for_what_the_claims_declare():
     assert set(plan.claim_inputs()) <= set(plan.results()) <= set(plan.outputs())
 
 
+# a result stub every reader takes as done: each top-level field a claim's first read looks for, empty
+DONE = '{"status": "done", "scores": {}, "super_weights": [], "used": [], "candidates": []}'
+
+
 def test_each_claim_reads_only_what_it_declares(tmp_path):
-    """Run every claim's test on a model with no result, then with every scored result of the CI plan present but
-    skipped: each file it opens or checks is one some claim names, or a result of a kind it declares it reads
-    (``reads``), and each kind it looks up by pattern is one it declares; so the run plan's claim_inputs, built from
-    the declarations, holds everything a claim reads."""
+    """Run every claim's test on a model with no result, with every scored result of the CI plan present but
+    skipped, and with every result the claims may read present and done (stub contents: a test may then fail on
+    a missing field, its reads so far are what counts). Each file it opens or checks is one it declares itself
+    (``inputs``, ``uses``; a base model's under ``base/``), or a result of a kind it declares (``reads``); each kind
+    it looks up by pattern is one it declares. The run plan's claim_inputs, built from the declarations, so holds
+    everything a claim reads."""
     from helpers import ci_config
     from superweight import paths
-    from superweight.interventions.applicability import NotApplicable
     from superweight.report.claims_evaluate import CLAIMS
     from superweight.report.registry import Context
     from superweight.workflow import runplan
 
     class Recording(Context):
         def __init__(self, files):
-            super().__init__("m", files)
+            super().__init__("m", files, base="b")
             self.seen, self.kinds = set(), set()
 
         def has(self, rel):
@@ -223,25 +228,33 @@ def test_each_claim_reads_only_what_it_declares(tmp_path):
     cfg = ci_config()
     m = next(iter(cfg["models"]))
     plan = runplan.build(cfg, [m])
-    files = {}
-    for p in (e.path for e in plan.experiments):  # every scored result, each one skipped
-        f = tmp_path / p
-        f.parent.mkdir(parents=True, exist_ok=True)
-        f.write_text('{"status": "skipped", "reason": "test"}')
-        files[p.split("/", 2)[2]] = f
-    named = {f for c in CLAIMS for f in c.inputs}
+
+    def stubs(where, paths_, text):
+        out = {}
+        for p in paths_:
+            f = tmp_path / where / p
+            f.parent.mkdir(parents=True, exist_ok=True)
+            f.write_text(text(p))
+            out[p.split("/", 2)[2]] = f
+        return out
+
+    skipped = stubs("skipped", [e.path for e in plan.experiments], lambda p: '{"status": "skipped", "reason": "t"}')
+    done = stubs("done", plan.results(), lambda p: DONE if p.endswith(".json") else "")
+    done.update({f"base/{k}": v for k, v in done.items()})
     plan_kind = {**{k: k for k in paths.SCORES}, "wquant_restored": "wquant"}  # restored results: plan kind wquant
     for c in CLAIMS:
-        for given in ({}, files):
-            ctx = Recording(given)
+        own = set(c.inputs) | set(c.uses)
+        for files in ({}, skipped, done):
+            ctx = Recording(files)
             try:
                 c.fn(ctx, dict(c.thresholds))
-            except NotApplicable:
+            except Exception:  # noqa: BLE001 (stub contents: what it read before failing is what is checked)
                 pass
             assert {plan_kind[k] for k in ctx.kinds} <= set(c.reads), (c.id, ctx.kinds, c.reads)
-            for rel in ctx.seen - named:
-                kinds = [plan_kind[k] for k in paths.SCORES if paths.fields(k, rel) is not None]
-                assert rel.startswith("base/") or set(kinds) & set(c.reads), (c.id, rel)
+            for rel in ctx.seen:
+                rel = rel.removeprefix("base/")
+                kinds = {plan_kind[k] for k in paths.SCORES if paths.fields(k, rel) is not None}
+                assert rel in own or kinds & set(c.reads), (c.id, rel)
 
 
 def test_benchmark_summary_covers_model_and_rendering_jobs(tmp_path):

@@ -60,15 +60,15 @@ rule propagation:
 use rule score as score_scaled with:
     """Fig. 6 / Table 5: the super weights multiplied by {factor}, scored."""
     input:
-        **score_input(SCALING["corpora"]),
+        **score_input(CORPORA["scaling"]),
     output:
         runplan.PATTERNS["scaling"],
     params:
         kind="scaling",
         spec=lambda wc: {"factor": float(wc.factor)},
         cfg={"perplexity": config["perplexity"], "eval": scaling_eval()},
-        corpora=SCALING["corpora"],
-        data=scored_data(SCALING["corpora"]),
+        corpora=CORPORA["scaling"],
+        data=scored_data(CORPORA["scaling"]),
     log:
         "results/{model}/logs/score_scaled_x{factor}.log",
     benchmark:
@@ -98,9 +98,9 @@ rule reuse_scaled:
         kind="scaling",
         spec=lambda wc: {"factor": float(wc.factor)},
         cfg={"perplexity": config["perplexity"], "eval": scaling_eval()},
-        corpora=SCALING["corpora"],
+        corpora=CORPORA["scaling"],
         model=model_cfg,
-        data=scored_data(SCALING["corpora"]),
+        data=scored_data(CORPORA["scaling"]),
     log:
         "results/{model}/logs/reuse_scaled_x{factor}.log",
     benchmark:

@@ -107,7 +107,7 @@ def model_facts(model):
 
 
 def gpus(wildcards):
-    return 1 if str(config.get("device", "cpu")).startswith("cuda") else 0
+    return 1 if str(config["device"]).startswith("cuda") else 0
 
 
 RATES = R.Rates.from_config(config)  # the throughput model of run-time requests (config `resources`)
@@ -234,6 +234,7 @@ EMERGENCE = _emergence()
 # the run plan (superweight.workflow.runplan): every experiment of the run with its result path and reuse source;
 # the rules, `all` and the claims' inputs read it
 PLAN = runplan.build(config, MODELS, reuse_from, EMERGENCE)
+CORPORA = {kind: list(c) for kind, c in PLAN.corpora.items()}  # the corpora each experiment kind scores (the plan's)
 
 
 def all_outputs():

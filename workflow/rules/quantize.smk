@@ -34,7 +34,7 @@ rule tune_z:
 use rule score as score_wquant with:
     """Fig. 7: weight quantization (simulated), one method, bit width and block size, scored."""
     input:
-        **score_input(WQ["corpora"], z=z_input),
+        **score_input(CORPORA["wquant"], z=z_input),
     output:
         runplan.PATTERNS["wquant"],
     wildcard_constraints:
@@ -43,8 +43,8 @@ use rule score as score_wquant with:
         kind="wquant",
         spec=wquant_spec,
         cfg={"perplexity": config["perplexity"], "eval": eval_for("wquant"), "quantization": {"weights": WQ}},
-        corpora=WQ["corpora"],
-        data=scored_data(WQ["corpora"]),
+        corpora=CORPORA["wquant"],
+        data=scored_data(CORPORA["wquant"]),
     log:
         "results/{model}/logs/score_wquant_int{bits}_{wmethod}_block{block}.log",
     benchmark:
@@ -72,7 +72,7 @@ use rule score as score_wquant_sweep with:
     in one job, one start-up instead of one per setting. The model is loaded afresh for each setting, so each
     scores.json is the one its own job would write; changing any setting reruns the sweep."""
     input:
-        **score_input(WQ["corpora"], z=sweep_z_input),
+        **score_input(CORPORA["wquant"], z=sweep_z_input),
     output:
         [s.pattern() for s in WQ_SETTINGS],
     wildcard_constraints:
@@ -82,8 +82,8 @@ use rule score as score_wquant_sweep with:
         spec=None,
         experiments=sweep_specs,
         cfg={"perplexity": config["perplexity"], "eval": eval_for("wquant"), "quantization": {"weights": WQ}},
-        corpora=WQ["corpora"],
-        data=scored_data(WQ["corpora"]),
+        corpora=CORPORA["wquant"],
+        data=scored_data(CORPORA["wquant"]),
     log:
         "results/{model}/logs/score_wquant_sweep.log",
     benchmark:
@@ -144,7 +144,7 @@ rule smoothquant_calibration:
 use rule score as score_aquant with:
     """Tables 3/4: W8A8 activation quantization (simulated), one method, scored."""
     input:
-        **score_input(AQ["corpora"], calibration=lambda wc: f"results/{wc.model}/aquant/calibration.pt"
+        **score_input(CORPORA["aquant"], calibration=lambda wc: f"results/{wc.model}/aquant/calibration.pt"
                       if wc.amethod == "smoothquant" else []),
     output:
         runplan.PATTERNS["aquant"],
@@ -153,8 +153,8 @@ use rule score as score_aquant with:
         spec=lambda wc: {"method": wc.amethod},
         cfg={"perplexity": config["perplexity"], "eval": eval_for("aquant"),
              "quantization": {"activations": AQ}},
-        corpora=AQ["corpora"],
-        data=scored_data(AQ["corpora"]),
+        corpora=CORPORA["aquant"],
+        data=scored_data(CORPORA["aquant"]),
     log:
         "results/{model}/logs/score_aquant_{amethod}.log",
     benchmark:
@@ -185,9 +185,9 @@ rule reuse_aquant_fp:
         spec={"method": "fp"},
         cfg={"perplexity": config["perplexity"], "eval": eval_for("aquant"),
              "quantization": {"activations": AQ}},
-        corpora=AQ["corpora"],
+        corpora=CORPORA["aquant"],
         model=model_cfg,
-        data=scored_data(AQ["corpora"]),
+        data=scored_data(CORPORA["aquant"]),
     log:
         "results/{model}/logs/reuse_aquant_fp.log",
     benchmark:

@@ -9,17 +9,17 @@ rule score:
     `sequential.compare` in looks, stopping once its comparisons are decided. The template of every score rule
     (scaling, weight and activation quantization): they change its input, output and params."""
     input:
-        **score_input(config["perplexity"]["corpora"], references=compared_with),
+        **score_input(CORPORA["ablation"], references=compared_with),
     output:
         runplan.PATTERNS["ablation"],
     params:
         kind="ablation",
         spec=lambda wc: {"condition": wc.condition},
         cfg=ablation_cfg,
-        corpora=config["perplexity"]["corpora"],
+        corpora=CORPORA["ablation"],
         model=model_cfg,
         device=config["device"],
-        data=scored_data(config["perplexity"]["corpora"]),  # recorded in the provenance
+        data=scored_data(CORPORA["ablation"]),  # recorded in the provenance
     log:
         "results/{model}/logs/score_{condition}.log",
     benchmark:

@@ -118,7 +118,8 @@ def _prune_sw_destroys(ctx: Context, t: dict) -> Finding:
        f"non-inferiority against the original, one one-sided test each): ppl(prune_nonsw) / ppl(original) at most "
        f"x{PPL_MARGIN:g} and avg accuracy at most {ACC_MARGIN:g} points lower (an improvement reaches it; Table 1's "
        "x1.07 and -0.89 points lie inside); Table 1's ratio x199 (Wiki-2) / x101 (C4) and +34.1 points.",
-       (ABL.format(condition="prune_sw"), ABL.format(condition="prune_nonsw")), ratio=1.0, margin=0.0, ppl_margin=PPL_MARGIN,
+       (ABL.format(condition="prune_sw"), ABL.format(condition="prune_nonsw")),
+       uses=(ABL.format(condition="original"),), ratio=1.0, margin=0.0, ppl_margin=PPL_MARGIN,
        acc_margin=ACC_MARGIN,
        strength="'barely hurts', decided by non-inferiority (stats.equivalence.one_sided): ppl(prune_nonsw) / "
        "ppl(original) at most x1.10 on the scored corpora and average accuracy at most 2 points lower (Table "

@@ -8,6 +8,7 @@ import math
 
 import numpy as np
 
+from superweight import paths
 from superweight.interventions.applicability import NotApplicable
 from superweight.report.registry import WIKI, Context, claim, t1_ratios
 from superweight.stats.intervals import fieller_units, ppl_ratio_ci, proportion
@@ -15,11 +16,14 @@ from superweight.report.verdicts import Finding, Grade, Sub
 from superweight.detect.used import NONE_USED
 
 
+DETECT = paths.DETECT  # a mechanism result is checked against the super weights detection used, when present
+
+
 def _done(ctx: Context, rel: str) -> dict:
     """A mechanism result run on the model's used super weights; NotApplicable with the job's reason when it was
     skipped, or when it zeroed another list than the one the ablation zeroes (a stale file: rerun it)."""
     r = ctx.ran(rel, NONE_USED)
-    if "super_weights" in r and ctx.has("detect/super_weights.json"):
+    if "super_weights" in r and ctx.has(DETECT):
         ran, used = sorted(tuple(c) for c in r["super_weights"]), sorted(ctx.super_weights())
         if ran != used:
             raise NotApplicable(f"{rel} was run on {ran}, not on the used super weights {used}: rerun it")
@@ -66,7 +70,7 @@ def hadamard_checks(quantities: list[dict], outputs: list[dict], top_fraction: f
        "input at the super weight's column ranks in the layer's top k channels (k = super weights in the layer), "
        "each factor in the top 1% of channels, and the super weights' terms are >= 50% of the row's output. One "
        "deterministic pass on one prompt (n = 1, no interval): holds when every check holds, else fails.",
-       ("mechanism/hadamard.json",), descriptive=True, top_fraction=0.01, share_min=0.5,
+       ("mechanism/hadamard.json",), uses=(DETECT,), descriptive=True, top_fraction=0.01, share_min=0.5,
        strength="the paper gives no number: not graded")
 def _mech_hadamard(ctx: Context, t: dict) -> Finding:
     r = _done(ctx, "mechanism/hadamard.json")
@@ -86,7 +90,7 @@ def _mech_hadamard(ctx: Context, t: dict) -> Finding:
        "after the layer (offset 1) reproduces more than half of prune-SW's rise in mean window NLL: share = "
        "mean(NLL_skip - NLL_orig) / mean(NLL_prune - NLL_orig) over the same windows, Fieller interval with t "
        "quantiles, one sub-test of the Holm family; not applicable if prune-SW multiplies perplexity by less than 2.",
-       ("mechanism/skip.json",), fraction=0.5, not_hurt=2.0,
+       ("mechanism/skip.json",), uses=(DETECT,), fraction=0.5, not_hurt=2.0,
        strength="the paper gives no number: not graded")
 def _mech_skip(ctx: Context, t: dict) -> Finding:
     r = _done(ctx, "mechanism/skip.json")
@@ -117,7 +121,7 @@ def _mech_skip(ctx: Context, t: dict) -> Finding:
        "the super weights' is < 1/2 (exact binomial test and Clopper-Pearson interval: the super weights hurt more "
        "than a typical matched set), and ppl(super weights pruned) / ppl(the paper's non-SW set pruned) > 1 "
        "(the window test on paired log-differences: t from 48 windows (articles), below that the exact sign test of the median window); each one sub-test of the Holm family. Strength: Table 1's x199.",
-       ("mechanism/significance.json",), share=0.5, ratio=1.0,
+       ("mechanism/significance.json",), uses=(DETECT,), share=0.5, ratio=1.0,
        strength="Table 1 (the model's own row; Llama-7B's for a model outside the paper): ppl(super weights pruned) / "
        "ppl(other outliers pruned) at least x199 (Wiki-2), within the strength margin")
 def _mech_significance(ctx: Context, t: dict) -> Finding:

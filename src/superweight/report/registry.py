@@ -36,21 +36,24 @@ class Claim:
     # the run plan's experiment kinds (ablation, scaling, wquant, aquant) of which the test reads whatever results
     # the run has (found by kind, not named): the `claims` rule waits for all of them (workflow.runplan)
     reads: tuple = ()
+    uses: tuple = ()  # files the test reads when the run has them (not required: their absence is no "not run")
 
 
 CLAIMS: list[Claim] = []
 
 
 def claim(id: str, section: str, statement: str, paper: str, test: str, inputs: tuple = (),
-          descriptive: bool = False, strength: str = "", strength_by: str = "", reads: tuple = (), **thresholds):
+          descriptive: bool = False, strength: str = "", strength_by: str = "", reads: tuple = (), uses: tuple = (),
+          **thresholds):
     """Register an evaluation function ``fn(ctx, thresholds) -> Finding`` as a claim (``descriptive``: checked on
     one prompt in one pass; ``strength``: what "as strong as the paper" means; ``inputs``: the files it needs;
-    ``reads``: the experiment kinds it reads every result of; see ``Claim``)."""
+    ``reads``: the experiment kinds it reads every result of; ``uses``: files it reads when present; see
+    ``Claim``)."""
     def deco(fn):
         if any(c.id == id for c in CLAIMS):
             raise ValueError(f"claim {id!r} registered twice")
         CLAIMS.append(Claim(id, section, statement, paper, test, thresholds, tuple(inputs), fn, descriptive,
-                            strength, strength_by, tuple(reads)))
+                            strength, strength_by, tuple(reads), tuple(uses)))
         return fn
     return deco
 

@@ -35,6 +35,13 @@ class Experiment:
     work: R.Work | None = None  # what its job does, which its resource request is estimated from (``work``)
 
 
+def _readers(rel: str, kind: str | None) -> list[str]:
+    """The claims whose declarations cover a result (its path under results/{model}/, its experiment kind)."""
+    from superweight.report.claims_evaluate import CLAIMS  # the registry: each claim declares what it reads
+
+    return [c.id for c in CLAIMS if rel in c.inputs or rel in c.uses or kind in c.reads]
+
+
 def work(kind: str, spec: dict, ppl: Perplexity, corpora, ev: Eval, restore_tokens: str) -> R.Work:
     """The work of a job scoring one experiment: perplexity on its corpora (twice for SmoothQuant, which
     calibrates on them first), the zero-shot tasks at its documents with the backend it scores with
@@ -209,34 +216,33 @@ class RunPlan:
                 for ext in (".csv", ".tex")]
         return list(dict.fromkeys(out + self.raw_outputs()))
 
+    def _results(self) -> dict[str, tuple[str, str | None]]:
+        """{path: (its path under results/{model}/, its experiment kind or None)} of ``results``, in its order."""
+        out = {}
+        for m in self.models:
+            out.update({f"results/{m}/{rel}": (rel, None) for rel in (
+                paths.DETECT, "detect/residual_stream.csv", "stopwords/summary.json", "propagation/residual_max.csv")})
+            for kind in ("ablation", "scaling", "wquant", "aquant"):  # wquant: Fig. 7's sweep and Table 6's settings
+                out.update({e.path: (e.path[len(f"results/{m}/"):], kind) for e in self.of(kind, m)})
+            out.update({f"results/{m}/mechanism/{exp}.json": (f"mechanism/{exp}.json", None) for exp in self.mechanism})
+        return out
+
     def results(self) -> list[str]:
         """Every result file of every model that the claims and the reproduction marks may read: detection, the
         stopword and propagation measurements, each experiment's scores and each mechanism experiment's result
         (the `reproduction` rule waits for these)."""
-        out = []
-        for m in self.models:
-            r = f"results/{m}"
-            out += [PATTERNS["detect"].format(model=m), f"{r}/detect/residual_stream.csv",
-                    f"{r}/stopwords/summary.json", f"{r}/propagation/residual_max.csv"]
-            out += self.paths("ablation", m) + self.paths("scaling", m)
-            out += self.paths("wquant", m)  # Fig. 7's sweep and Table 6's settings
-            out += self.paths("aquant", m)
-            out += [f"{r}/mechanism/{exp}.json" for exp in self.mechanism]
-        return out
+        return list(self._results())
 
     def claims_reading(self, path: str) -> list[str]:
         """The claims that read the result file ``path`` (one of ``results``), from the claims' own declarations:
-        a file a claim names (``inputs``), or an experiment of a kind it reads every result of (``reads``)."""
-        from superweight.report.claims_evaluate import CLAIMS  # the registry: each claim declares what it reads
-
-        model, rel = path.split("/", 2)[1:]
-        kind = next((e.kind for e in self.experiments if e.path == path), None)
-        return [c.id for c in CLAIMS if rel in c.inputs or kind in c.reads]
+        a file a claim needs (``inputs``) or reads when present (``uses``), or an experiment of a kind it reads
+        every result of (``reads``)."""
+        return _readers(*self._results()[path])
 
     def claim_inputs(self) -> list[str]:
         """The result files some claim reads (``claims_reading``), in ``results``' order: the `claims` rule
         waits for exactly these."""
-        return [p for p in self.results() if self.claims_reading(p)]
+        return [p for p, (rel, kind) in self._results().items() if _readers(rel, kind)]
 
 
 def build(cfg: dict, models: list[str], reuse_from=None, emergence: dict | None = None) -> RunPlan:

@@ -1,5 +1,4 @@
-# The scaling sweep's settings and the factors whose scores the ablation already holds (analysis.smk).
-SCALING = config["analysis"]["scaling"]
+# The scaling sweep's eval settings and the factors whose scores the ablation already holds (analysis.smk).
 
 
 def scaling_eval():
