@@ -1,6 +1,4 @@
 # Fig. 4-6 and Table 5: stopwords, propagation through the residual stream, scaling the super weights.
-include: "helpers/analysis.smk"
-
 
 rule stopwords:
     """Fig. 5: next-token probabilities on LAMBADA prompts, original vs super weights zeroed."""
@@ -66,7 +64,7 @@ use rule score as score_scaled with:
     params:
         kind="scaling",
         spec=lambda wc: {"factor": float(wc.factor)},
-        cfg={"perplexity": config["perplexity"], "eval": scaling_eval()},
+        cfg={"perplexity": config["perplexity"], "eval": eval_for("scaling")},
         corpora=CORPORA["scaling"],
         data=scored_data(CORPORA["scaling"]),
     log:
@@ -77,7 +75,7 @@ use rule score as score_scaled with:
         **model_job(score_work("scaling", lambda wc: {"factor": float(wc.factor)})),
 
 
-SCALED_REUSE = scaled_reuse()
+SCALED_REUSE = PLAN.reused("scaling")  # {factor: the ablation condition whose scores it reads}
 
 localrules:
     reuse_scaled,
@@ -97,7 +95,7 @@ rule reuse_scaled:
     params:
         kind="scaling",
         spec=lambda wc: {"factor": float(wc.factor)},
-        cfg={"perplexity": config["perplexity"], "eval": scaling_eval()},
+        cfg={"perplexity": config["perplexity"], "eval": eval_for("scaling")},
         corpora=CORPORA["scaling"],
         model=model_cfg,
         data=scored_data(CORPORA["scaling"]),

@@ -110,7 +110,7 @@ def gpus(wildcards):
     return 1 if str(config["device"]).startswith("cuda") else 0
 
 
-RATES = R.Rates.from_config(config)  # the throughput model of run-time requests (config `resources`)
+RATES = R.Rates.of(SETTINGS.resources)  # the throughput model of run-time requests (config `resources`)
 if workflow.is_main_process and workflow.output_settings.dryrun:  # a dry run has no onstart: it states the limit
     print(f"superweight: resources.max_runtime = {RATES.max_runtime_min} min (a real run with a job over it stops at "
           "start; `superweight plan` sums every job's requests)", file=sys.stderr)
